@@ -1,0 +1,125 @@
+/* switchyard configuration: one YAML file read by every process.
+ *
+ * Native keys (see config/switchyard.example.yaml) and the classic vLLM
+ * Semantic Router keys (vllm_endpoints, model_config, categories with
+ * model_scores, default_model) are both accepted; the classic ones are
+ * folded into the same structures.
+ *
+ * All strings are NUL-terminated and owned by the struct sy_config. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SY_CFG_MAX_UPSTREAMS 256
+#define SY_CFG_MAX_MODELS 128
+#define SY_CFG_MAX_CATEGORIES 64
+#define SY_CFG_NAME_MAX 127      /* model, upstream, engine names */
+
+enum sy_upstream_kind {
+        SY_UPSTREAM_SERVER = 0,  /* a vLLM / SGLang / OpenAI-compatible server: switchyard picks */
+        SY_UPSTREAM_GATEWAY = 1, /* an llm-d / InferencePool gateway: forwarded to as is */
+};
+
+struct sy_upstream_cfg {
+        char *name;              /* unique */
+        char *host;              /* from url or address */
+        uint16_t port;
+        char *engine;            /* "vllm", "sglang", ... lower-case; default "vllm" */
+        char **models;           /* models served */
+        size_t n_models;
+        uint32_t weight;         /* default 1 */
+        enum sy_upstream_kind kind;
+        unsigned line;           /* line in the file, for messages */
+};
+
+struct sy_model_cfg {
+        char *name;
+        char *default_engine;    /* engine used when the request names none; NULL: first upstream's */
+        char *reasoning_family;  /* classic model_config key; may be NULL */
+        char **preferred_endpoints; /* classic model_config key (upstream names); may be empty */
+        size_t n_preferred_endpoints;
+};
+
+struct sy_model_score {
+        char *model;
+        double score;
+        bool use_reasoning;
+};
+
+struct sy_category_cfg {
+        char *name;
+        char *system_prompt;     /* may be NULL */
+        struct sy_model_score *model_scores;
+        size_t n_model_scores;
+};
+
+struct sy_config {
+        char *path;
+
+        struct {
+                char *host;                 /* default "0.0.0.0" */
+                uint16_t port;              /* default 8080 */
+                unsigned workers;           /* 0 = one per core */
+                unsigned max_connections;   /* per process, default 10000 */
+                size_t max_header_bytes;    /* default 16384 -> 431 */
+                unsigned max_headers;       /* default 64 -> 431 */
+                size_t max_body_bytes;      /* default 4 MiB -> 413 */
+                unsigned header_timeout_ms; /* default 10000 (408) */
+                unsigned idle_timeout_ms;   /* keep-alive idle, default 60000 */
+                unsigned drain_timeout_ms;  /* SIGTERM: finish in-flight, default 30000 */
+        } server;
+
+        struct {
+                unsigned connect_timeout_ms;     /* default 2000 */
+                unsigned first_byte_timeout_ms;  /* default 60000 (prefill can be slow) */
+                unsigned idle_timeout_ms;        /* between bytes of a response, default 60000 */
+                unsigned max_retries;            /* before first byte, default 2 */
+                unsigned pool_size;              /* idle kept-alive conns per worker per upstream, default 64 */
+        } proxy;
+
+        struct {
+                char *path;                  /* default "/health" */
+                unsigned interval_ms;        /* default 1000 */
+                unsigned timeout_ms;         /* default 1000 */
+                unsigned unhealthy_threshold;/* default 2 */
+                unsigned healthy_threshold;  /* default 1 */
+        } health;
+
+        struct {
+                char *policy;                /* "least_request" (default), "round_robin" */
+                unsigned pick_timeout_us;    /* frontend waits this long for the router, default 2000 */
+                unsigned passive_failures;   /* consecutive failures before ejection, default 3 */
+                unsigned ejection_ms;        /* default 5000 */
+        } router;
+
+        struct {
+                char *runtime_dir;           /* default $SWITCHYARD_RUNTIME_DIR or /run/switchyard */
+                unsigned ring_bytes;         /* per ring, power of two, default 262144 */
+                unsigned max_workers;        /* ring pairs in the segment, default 64 */
+        } shm;
+
+        struct sy_upstream_cfg *upstreams;
+        size_t n_upstreams;
+        struct sy_model_cfg *models;       /* every model named anywhere, deduplicated */
+        size_t n_models;
+
+        /* model "auto" (classifier issue); parsed and validated now */
+        char *default_model;               /* may be NULL */
+        char **auto_aliases;               /* default {"auto", "MoM"} */
+        size_t n_auto_aliases;
+        double confidence_threshold;       /* default 0.5 */
+        struct sy_category_cfg *categories;
+        size_t n_categories;
+};
+
+/* Loads and validates. On error returns -errno (-EINVAL for bad content,
+ * -ENOENT etc. for I/O) and writes "file:line:col: message" into err. */
+int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size_t errlen);
+/* Same, from a buffer; name is used in messages. */
+int sy_config_load_string(const char *name, const char *yaml, size_t len,
+                          struct sy_config **ret_cfg, char *err, size_t errlen);
+void sy_config_free(struct sy_config *cfg);
+
+const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, const char *name);
+const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg, const char *name);

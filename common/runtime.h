@@ -1,0 +1,29 @@
+/* Where the processes meet: the shared segment and the doorbells live in
+ * the runtime directory (config shm.runtime_dir). */
+#pragma once
+#include <stdio.h>
+
+#include "common/config.h"
+#include "shm/segment.h"
+
+#define SY_SNAP_BYTES (128u * 1024u)
+
+static inline int sy_runtime_path(const struct sy_config *cfg, char *buf, size_t cap, const char *fmt, unsigned idx) {
+        int n = snprintf(buf, cap, "%s/", cfg->shm.runtime_dir);
+        if (n < 0 || (size_t)n >= cap)
+                return -1;
+        n += snprintf(buf + n, cap - n, fmt, idx);
+        return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+static inline struct shm_layout sy_runtime_layout(const struct sy_config *cfg) {
+        return (struct shm_layout){
+                .max_workers = cfg->shm.max_workers,
+                .ring_bytes = cfg->shm.ring_bytes,
+                .snap_bytes = SY_SNAP_BYTES,
+        };
+}
+
+#define SY_SEGMENT_FILE "switchyard.shm"
+#define SY_ROUTER_BELL "router.bell"
+#define SY_WORKER_BELL "worker-%u.bell"

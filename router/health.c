@@ -1,0 +1,222 @@
+#include "router/health.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "frontend/http_parse.h"
+
+enum { CHK_IDLE, CHK_CONNECTING, CHK_READING };
+
+struct check {
+        int fd;
+        int state;
+        uint64_t deadline_ns;
+        uint64_t next_ns;
+        unsigned ok_run, fail_run;
+        size_t len;
+        char buf[1024];
+};
+
+struct health {
+        int epfd;
+        unsigned n;
+        uint64_t interval_ns, timeout_ns;
+        unsigned unhealthy_threshold, healthy_threshold;
+        char path[256];
+        char names[SNAP_MAX_UPSTREAMS][SNAP_SHORT];
+        struct check checks[SNAP_MAX_UPSTREAMS];
+};
+
+static void configure(struct health *h, const struct sy_config *cfg) {
+        h->interval_ns = (uint64_t)(cfg->health.interval_ms ? cfg->health.interval_ms : 1000) * 1000000ULL;
+        h->timeout_ns = (uint64_t)(cfg->health.timeout_ms ? cfg->health.timeout_ms : 1000) * 1000000ULL;
+        h->unhealthy_threshold = cfg->health.unhealthy_threshold ? cfg->health.unhealthy_threshold : 2;
+        h->healthy_threshold = cfg->health.healthy_threshold ? cfg->health.healthy_threshold : 1;
+        snprintf(h->path, sizeof h->path, "%s", cfg->health.path ? cfg->health.path : "/health");
+}
+
+int health_new(int epfd, const struct sy_config *cfg, struct health **ret) {
+        struct health *h = calloc(1, sizeof *h);
+
+        if (!h)
+                return -ENOMEM;
+        h->epfd = epfd;
+        for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
+                h->checks[i].fd = -1;
+        configure(h, cfg);
+        h->n = (unsigned)cfg->n_upstreams;
+        for (unsigned i = 0; i < h->n; i++)
+                snprintf(h->names[i], SNAP_SHORT, "%s", cfg->upstreams[i].name);
+        *ret = h;
+        return 0;
+}
+
+static void check_close(struct health *h, struct check *c) {
+        if (c->fd >= 0) {
+                epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+                close(c->fd);
+        }
+        c->fd = -1;
+        c->state = CHK_IDLE;
+        c->len = 0;
+}
+
+void health_free(struct health *h) {
+        if (!h)
+                return;
+        for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
+                check_close(h, &h->checks[i]);
+        free(h);
+}
+
+bool health_owns(const struct health *h, const void *ptr) {
+        return ptr >= (const void *)&h->checks[0] && ptr < (const void *)&h->checks[SNAP_MAX_UPSTREAMS];
+}
+
+static void verdict(struct health *h, struct check *c, struct snap_upstream *u, bool ok, const char *why,
+                    bool *changed) {
+        check_close(h, c);
+        if (ok) {
+                c->fail_run = 0;
+                if (++c->ok_run >= h->healthy_threshold && !u->healthy) {
+                        u->healthy = 1;
+                        *changed = true;
+                        log_notice("upstream %s is healthy again", u->name);
+                }
+        } else {
+                c->ok_run = 0;
+                if (++c->fail_run >= h->unhealthy_threshold && u->healthy) {
+                        u->healthy = 0;
+                        *changed = true;
+                        log_warn("upstream %s is unhealthy: %s", u->name, why);
+                }
+        }
+}
+
+static void start(struct health *h, struct check *c, const struct snap_upstream *u, uint64_t now) {
+        struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+        int one = 1;
+
+        c->next_ns = now + h->interval_ns;
+        c->deadline_ns = now + h->timeout_ns;
+        c->fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
+                return;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (connect(c->fd, (const struct sockaddr *)&u->addr, sizeof u->addr) < 0 && errno != EINPROGRESS) {
+                c->state = CHK_CONNECTING; /* fails at the deadline, or below */
+                c->deadline_ns = now;
+                return;
+        }
+        c->state = CHK_CONNECTING;
+        epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
+int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *changed) {
+        uint64_t next = now + h->interval_ns;
+
+        for (unsigned i = 0; i < h->n && i < s->n_upstreams; i++) {
+                struct check *c = &h->checks[i];
+
+                if (c->state != CHK_IDLE && now >= c->deadline_ns)
+                        verdict(h, c, &s->upstreams[i], false, "health check timed out or refused", changed);
+                if (c->state == CHK_IDLE && now >= c->next_ns)
+                        start(h, c, &s->upstreams[i], now);
+                if (c->state != CHK_IDLE && c->deadline_ns < next)
+                        next = c->deadline_ns;
+                if (c->state == CHK_IDLE && c->next_ns < next)
+                        next = c->next_ns;
+        }
+        return next > now ? (int)((next - now + 999999) / 1000000) : 0;
+}
+
+void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot *s, uint64_t now, bool *changed) {
+        struct check *c = ptr;
+        unsigned i = (unsigned)(c - h->checks);
+        struct snap_upstream *u;
+
+        if (i >= s->n_upstreams) {
+                check_close(h, c);
+                return;
+        }
+        u = &s->upstreams[i];
+        if (c->state == CHK_CONNECTING) {
+                int err = 0;
+                socklen_t l = sizeof err;
+                char req[512];
+                int n;
+
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+                if (err || (events & (EPOLLERR | EPOLLHUP))) {
+                        verdict(h, c, u, false, strerror(err ? err : ECONNREFUSED), changed);
+                        return;
+                }
+                n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\nConnection: close\r\n\r\n",
+                             h->path, u->host, u->port);
+                if (send(c->fd, req, n, MSG_NOSIGNAL) != n) {
+                        verdict(h, c, u, false, "send failed", changed);
+                        return;
+                }
+                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+                epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+                c->state = CHK_READING;
+                return;
+        }
+        for (;;) {
+                ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+                struct http_header hdrs[32];
+                struct http_response res = { .headers = hdrs };
+                struct http_limits lim = { .max_header_bytes = sizeof c->buf, .max_headers = 32 };
+                int p;
+
+                if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                if (r > 0)
+                        c->len += (size_t)r;
+                p = http_parse_response(c->buf, c->len, &lim, &res);
+                if (p > 0) {
+                        char why[64];
+                        snprintf(why, sizeof why, "health check answered %d", res.status);
+                        verdict(h, c, u, res.status >= 200 && res.status < 300, why, changed);
+                        return;
+                }
+                if (r <= 0 || p != -EAGAIN || c->len == sizeof c->buf) {
+                        verdict(h, c, u, false, "bad health check response", changed);
+                        return;
+                }
+        }
+}
+
+void health_rebind(struct health *h, const struct sy_config *cfg, struct snapshot *s) {
+        struct check old[SNAP_MAX_UPSTREAMS];
+        char names[SNAP_MAX_UPSTREAMS][SNAP_SHORT];
+        unsigned oldn = h->n;
+
+        for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
+                check_close(h, &h->checks[i]);
+        memcpy(old, h->checks, sizeof old);
+        memcpy(names, h->names, sizeof names);
+        configure(h, cfg);
+        h->n = (unsigned)cfg->n_upstreams;
+        for (unsigned i = 0; i < h->n; i++) {
+                struct check *c = &h->checks[i];
+                snprintf(h->names[i], SNAP_SHORT, "%s", cfg->upstreams[i].name);
+                memset(c, 0, sizeof *c);
+                c->fd = -1;
+                for (unsigned j = 0; j < oldn; j++)
+                        if (strcmp(names[j], h->names[i]) == 0) {
+                                c->ok_run = old[j].ok_run;
+                                c->fail_run = old[j].fail_run;
+                        }
+        }
+        (void)s;
+}

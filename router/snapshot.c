@@ -1,0 +1,154 @@
+#include "router/snapshot.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static void copy_str(char *dst, size_t cap, const char *src) {
+        size_t n = src ? strlen(src) : 0;
+
+        if (n >= cap)
+                n = cap - 1;
+        memcpy(dst, src ? src : "", n);
+        dst[n] = 0;
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_in6 *ret) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+        int r = getaddrinfo(host, NULL, &hints, &ai);
+
+        if (r != 0 || !ai)
+                return -EHOSTUNREACH;
+        if (ai->ai_family == AF_INET) {
+                const struct sockaddr_in *v4 = (const struct sockaddr_in *)ai->ai_addr;
+                a.sin6_addr.s6_addr[10] = 0xff;
+                a.sin6_addr.s6_addr[11] = 0xff;
+                memcpy(&a.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
+        } else {
+                a.sin6_addr = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+                a.sin6_scope_id = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id;
+        }
+        freeaddrinfo(ai);
+        *ret = a;
+        return 0;
+}
+
+int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char *err, size_t errlen) {
+        struct snapshot *s = ret_snap;
+        size_t i, j, k;
+        int r;
+
+        memset(s, 0, sizeof *s);
+        if (cfg->n_upstreams > SNAP_MAX_UPSTREAMS || cfg->n_models > SNAP_MAX_MODELS)
+                return -E2BIG;
+        for (i = 0; i < cfg->n_upstreams; i++) {
+                const struct sy_upstream_cfg *uc = &cfg->upstreams[i];
+                struct snap_upstream *u = &s->upstreams[i];
+
+                copy_str(u->name, sizeof u->name, uc->name);
+                copy_str(u->host, sizeof u->host, uc->host);
+                copy_str(u->engine, sizeof u->engine, uc->engine ? uc->engine : "vllm");
+                u->port = uc->port;
+                u->kind = (uint8_t)uc->kind;
+                u->weight = uc->weight ? uc->weight : 1;
+                u->healthy = 1;
+                r = resolve(uc->host, uc->port, &u->addr);
+                if (r < 0) {
+                        snprintf(err, errlen, "upstream %s: cannot resolve host '%s'", uc->name, uc->host);
+                        return r;
+                }
+        }
+        s->n_upstreams = (uint32_t)cfg->n_upstreams;
+
+        for (i = 0; i < cfg->n_models; i++) {
+                const struct sy_model_cfg *mc = &cfg->models[i];
+                struct snap_model *m = &s->models[s->n_models];
+
+                if (strlen(mc->name) >= sizeof m->name)
+                        continue; /* refused by the config loader already */
+                copy_str(m->name, sizeof m->name, mc->name);
+                for (j = 0; j < cfg->n_upstreams; j++) {
+                        const struct sy_upstream_cfg *uc = &cfg->upstreams[j];
+                        for (k = 0; k < uc->n_models; k++)
+                                if (strcmp(uc->models[k], mc->name) == 0)
+                                        break;
+                        if (k == uc->n_models)
+                                continue;
+                        if (m->n_upstreams < SNAP_MAX_MODEL_UPSTREAMS)
+                                m->upstreams[m->n_upstreams++] = (uint16_t)j;
+                }
+                if (mc->default_engine)
+                        copy_str(m->default_engine, sizeof m->default_engine, mc->default_engine);
+                else if (m->n_upstreams > 0) {
+                        /* vllm if any replica runs it (the guides' default), else the first one's */
+                        const char *e = s->upstreams[m->upstreams[0]].engine;
+                        for (j = 0; j < m->n_upstreams; j++)
+                                if (strcmp(s->upstreams[m->upstreams[j]].engine, "vllm") == 0)
+                                        e = "vllm";
+                        copy_str(m->default_engine, sizeof m->default_engine, e);
+                }
+                s->n_models++;
+        }
+        return 0;
+}
+
+const struct snap_model *snapshot_find_model(const struct snapshot *s, const char *name, size_t len) {
+        for (uint32_t i = 0; i < s->n_models; i++)
+                if (strncmp(s->models[i].name, name, len) == 0 && s->models[i].name[len] == 0 &&
+                    len < SNAP_NAME)
+                        return &s->models[i];
+        return NULL;
+}
+
+bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *m, uint16_t u,
+                             const char *engine, size_t engine_len) {
+        const char *want = engine;
+        size_t n = engine_len;
+
+        if (!engine || engine_len == 0) {
+                want = m->default_engine;
+                n = strlen(want);
+                if (n == 0)
+                        return true;
+        }
+        return strncasecmp(s->upstreams[u].engine, want, n) == 0 && s->upstreams[u].engine[n] == 0;
+}
+
+int snapshot_pick(const struct snapshot *s, const struct snap_model *m, const char *engine,
+                  size_t engine_len, const uint16_t *exclude, unsigned n_exclude,
+                  const uint32_t *inflight, unsigned *rr) {
+        int best = -1, any = 0;
+        uint64_t best_load = UINT64_MAX;
+        unsigned start = rr ? (*rr)++ : 0;
+
+        for (unsigned k = 0; k < m->n_upstreams; k++) {
+                uint16_t u = m->upstreams[(start + k) % m->n_upstreams];
+                const struct snap_upstream *up = &s->upstreams[u];
+                unsigned x;
+                uint64_t load;
+
+                if (!snapshot_engine_matches(s, m, u, engine, engine_len))
+                        continue;
+                any = 1;
+                if (!up->healthy)
+                        continue;
+                for (x = 0; x < n_exclude; x++)
+                        if (exclude[x] == u)
+                                break;
+                if (x < n_exclude)
+                        continue;
+                /* least in flight per unit of weight */
+                load = ((uint64_t)(inflight ? inflight[u] : up->inflight) << 16) / (up->weight ? up->weight : 1);
+                if (load < best_load) {
+                        best_load = load;
+                        best = u;
+                }
+        }
+        if (best >= 0)
+                return best;
+        return any ? -EHOSTUNREACH : -ENOENT;
+}
