@@ -1,1 +1,1991 @@
-/* placeholder: being written */
+/* switchyard configuration loader (libyaml document API).
+ *
+ * The file is loaded into a libyaml node tree, then walked section by
+ * section in a fixed order (so cross references resolve without a second
+ * pass over the text):
+ *
+ *   server proxy health router shm       strict: unknown keys are errors
+ *   upstreams (native) vllm_endpoints (classic)
+ *   models (native, strict) model_config (classic, lenient)
+ *   -> every upstream serves >= 1 model; the model table is built
+ *   auto_aliases confidence_threshold classifier categories default_model
+ *
+ * Every error is "name:line:col: message" (1-based, from the libyaml marks
+ * of the offending node); only the first one is reported. Keys switchyard
+ * does not use are recorded as warnings in cfg->warnings, never logged
+ * here (library code). Everything allocated hangs off the struct
+ * sy_config or the load context, so there is one cleanup path. */
+#include "common/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define CFG_FILE_MAX (8u << 20)        /* bytes of YAML */
+#define CFG_MAP_MAX 1024               /* pairs in one mapping that is walked */
+#define CFG_ALIASES_MAX 16
+#define CFG_PROMPT_MAX (64u << 10)     /* bytes of one system prompt */
+#define CFG_WARNINGS_MAX 64
+#define CFG_HOST_MAX 253
+#define CFG_PATH_MAX 256               /* health check path */
+#define CFG_DIR_MAX 90                 /* room for socket names under it in sun_path */
+#define CFG_WEIGHT_MAX 1000000u
+
+#define NS_PER_US 1000ull
+#define NS_PER_MS 1000000ull
+#define NS_PER_S 1000000000ull
+
+struct model_set {                      /* one entry of models: / model_config: */
+        struct sy_model_cfg m;
+        const yaml_node_t *key;
+        bool native;
+};
+
+struct ctx {
+        const char *name;
+        const char *buf;                /* the YAML text, for reader error offsets */
+        size_t len;
+        yaml_document_t *doc;
+        const yaml_node_t *root;        /* NULL: empty document */
+        struct sy_config *cfg;
+        char *err;
+        size_t errlen;
+        const yaml_node_t *up_nodes[SY_CFG_MAX_UPSTREAMS];
+        struct model_set *sets;
+        size_t n_sets;
+};
+
+/* ---- messages ---------------------------------------------------------- */
+
+static int vformat(char *buf, size_t cap, const char *name, const yaml_node_t *n,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static int vformat(char *buf, size_t cap, const char *name, const yaml_node_t *n,
+                   const char *fmt, va_list ap) {
+        int k;
+
+        if (n)
+                k = snprintf(buf, cap, "%s:%zu:%zu: ", name, n->start_mark.line + 1,
+                             n->start_mark.column + 1);
+        else
+                k = snprintf(buf, cap, "%s: ", name);
+        if (k < 0 || (size_t)k >= cap)
+                return k;
+        return vsnprintf(buf + k, cap - k, fmt, ap);
+}
+
+static int errf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int errf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) {
+        va_list ap;
+
+        if (c->err && c->errlen > 0) {
+                va_start(ap, fmt);
+                vformat(c->err, c->errlen, c->name, n, fmt, ap);
+                va_end(ap);
+        }
+        return -EINVAL;
+}
+
+static int warnf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static int warnf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) {
+        struct sy_config *cfg = c->cfg;
+        char buf[512];
+        char *s, **v;
+        va_list ap;
+
+        if (cfg->n_warnings >= CFG_WARNINGS_MAX)
+                return 0;
+        if (cfg->n_warnings == CFG_WARNINGS_MAX - 1) {
+                snprintf(buf, sizeof buf, "%s: further warnings omitted", c->name);
+        } else {
+                va_start(ap, fmt);
+                vformat(buf, sizeof buf, c->name, n, fmt, ap);
+                va_end(ap);
+        }
+        s = strdup(buf);
+        if (!s)
+                return -ENOMEM;
+        v = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof *v);
+        if (!v) {
+                free(s);
+                return -ENOMEM;
+        }
+        v[cfg->n_warnings++] = s;
+        cfg->warnings = v;
+        return 0;
+}
+
+/* A short printable rendering of a node for messages. */
+static const char *show(const yaml_node_t *n, char buf[static 72]) {
+        size_t i, len;
+        const unsigned char *s;
+
+        if (n->type == YAML_MAPPING_NODE)
+                return "a mapping";
+        if (n->type == YAML_SEQUENCE_NODE)
+                return "a sequence";
+        s = n->data.scalar.value;
+        len = n->data.scalar.length;
+        for (i = 0; i < len && i < 64; i++)
+                buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
+        if (len > 64) {
+                memcpy(buf + 61, "...", 3);
+                i = 64;
+        }
+        buf[i] = 0;
+        return buf;
+}
+
+/* ---- nodes ------------------------------------------------------------- */
+
+static const yaml_node_t *node_at(struct ctx *c, int id) {
+        return yaml_document_get_node(c->doc, id);
+}
+
+static const char *sval(const yaml_node_t *n) {
+        return (const char *)n->data.scalar.value;
+}
+
+static size_t slen(const yaml_node_t *n) {
+        return n->data.scalar.length;
+}
+
+static bool is_plain(const yaml_node_t *n) {
+        return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool text_is(const char *s, size_t len, const char *lit) {
+        return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+static bool scalar_is(const yaml_node_t *n, const char *lit) {
+        return n->type == YAML_SCALAR_NODE && text_is(sval(n), slen(n), lit);
+}
+
+static bool is_null(const yaml_node_t *n) {
+        return is_plain(n) && (slen(n) == 0 || scalar_is(n, "~") || scalar_is(n, "null") ||
+                               scalar_is(n, "Null") || scalar_is(n, "NULL"));
+}
+
+static const char *kind_of(const yaml_node_t *n) {
+        if (n->type == YAML_MAPPING_NODE)
+                return "a mapping";
+        if (n->type == YAML_SEQUENCE_NODE)
+                return "a sequence";
+        if (is_null(n))
+                return "nothing (null)";
+        return is_plain(n) ? "a scalar" : "a quoted string";
+}
+
+static bool in_list(const yaml_node_t *k, const char *const *list) {
+        for (; *list; list++)
+                if (scalar_is(k, *list))
+                        return true;
+        return false;
+}
+
+/* The pairs of a mapping that switchyard walks: null counts as empty,
+ * keys must be scalars and unique. */
+static int map_pairs(struct ctx *c, const yaml_node_t *n, const char *what,
+                     yaml_node_pair_t **ret_pairs, size_t *ret_n) {
+        yaml_node_pair_t *p, *q, *start, *top;
+        char b[72];
+
+        if (is_null(n)) {
+                *ret_pairs = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (n->type != YAML_MAPPING_NODE)
+                return errf(c, n, "%s: expected a mapping, got %s", what, kind_of(n));
+        start = n->data.mapping.pairs.start;
+        top = n->data.mapping.pairs.top;
+        if ((size_t)(top - start) > CFG_MAP_MAX)
+                return errf(c, n, "%s: more than %u keys", what, CFG_MAP_MAX);
+        for (p = start; p < top; p++) {
+                const yaml_node_t *k = node_at(c, p->key);
+
+                if (k->type != YAML_SCALAR_NODE)
+                        return errf(c, k, "%s: keys must be scalars, got %s", what, kind_of(k));
+                for (q = start; q < p; q++) {
+                        const yaml_node_t *k2 = node_at(c, q->key);
+
+                        if (k2->type == YAML_SCALAR_NODE && slen(k2) == slen(k) &&
+                            memcmp(sval(k2), sval(k), slen(k)) == 0)
+                                return errf(c, k, "%s: duplicate key '%s' (first at line %zu)",
+                                            what, show(k, b), k2->start_mark.line + 1);
+                }
+        }
+        *ret_pairs = start;
+        *ret_n = (size_t)(top - start);
+        return 0;
+}
+
+static int seq_items(struct ctx *c, const yaml_node_t *n, const char *what,
+                     yaml_node_item_t **ret_items, size_t *ret_n) {
+        if (is_null(n)) {
+                *ret_items = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (n->type != YAML_SEQUENCE_NODE)
+                return errf(c, n, "%s: expected a list, got %s", what, kind_of(n));
+        *ret_items = n->data.sequence.items.start;
+        *ret_n = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        return 0;
+}
+
+/* Value of key in a mapping node (NULL if absent or not a mapping). */
+static const yaml_node_t *map_get(struct ctx *c, const yaml_node_t *m, const char *key) {
+        yaml_node_pair_t *p;
+
+        if (!m || m->type != YAML_MAPPING_NODE)
+                return NULL;
+        for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
+                if (scalar_is(node_at(c, p->key), key))
+                        return node_at(c, p->value);
+        return NULL;
+}
+
+/* ---- scalars ----------------------------------------------------------- */
+
+static int get_str(struct ctx *c, const yaml_node_t *n, const char *what, size_t max,
+                   char **ret) {
+        char *s;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a string, got %s", what, kind_of(n));
+        if (memchr(sval(n), 0, slen(n)))
+                return errf(c, n, "%s: contains a NUL character", what);
+        if (slen(n) > max)
+                return errf(c, n, "%s: longer than %zu bytes", what, max);
+        s = strndup(sval(n), slen(n));
+        if (!s)
+                return -ENOMEM;
+        free(*ret);
+        *ret = s;
+        return 0;
+}
+
+enum name_kind {
+        NAME_MODEL,     /* models, upstreams, aliases, reasoning families: visible ASCII */
+        NAME_ENGINE,    /* [a-z0-9_-]+ */
+        NAME_CATEGORY,  /* visible ASCII and inner spaces ("computer science") */
+};
+
+static bool name_ok(const char *s, size_t len, enum name_kind kind) {
+        size_t i;
+
+        if (kind == NAME_CATEGORY && (s[0] == ' ' || s[len - 1] == ' '))
+                return false;
+        for (i = 0; i < len; i++) {
+                unsigned char ch = (unsigned char)s[i];
+
+                switch (kind) {
+                case NAME_ENGINE:
+                        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                              ch == '_' || ch == '-'))
+                                return false;
+                        break;
+                case NAME_CATEGORY:
+                        if (ch == ' ')
+                                break;
+                        /* fall through */
+                case NAME_MODEL:
+                        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+                                return false;
+                        break;
+                }
+        }
+        return true;
+}
+
+static int get_name(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind,
+                    char **ret) {
+        char b[72];
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a name, got %s", what, kind_of(n));
+        if (slen(n) == 0)
+                return errf(c, n, "%s: must not be empty", what);
+        if (slen(n) > SY_CFG_NAME_MAX)
+                return errf(c, n, "%s: '%s' is longer than %d characters", what, show(n, b),
+                            SY_CFG_NAME_MAX);
+        if (memchr(sval(n), 0, slen(n)) || !name_ok(sval(n), slen(n), kind)) {
+                switch (kind) {
+                case NAME_ENGINE:
+                        return errf(c, n, "%s: '%s' is not a valid engine name (lower-case "
+                                    "letters, digits, '_' and '-' only)", what, show(n, b));
+                case NAME_CATEGORY:
+                        return errf(c, n, "%s: '%s' is not a valid category name (printable "
+                                    "ASCII, no quotes or backslashes)", what, show(n, b));
+                case NAME_MODEL:
+                        break;
+                }
+                return errf(c, n, "%s: '%s' is not a valid name (printable ASCII without "
+                            "spaces, quotes or backslashes)", what, show(n, b));
+        }
+        return get_str(c, n, what, SY_CFG_NAME_MAX, ret);
+}
+
+static bool all_digits(const char *s, size_t len) {
+        size_t i;
+
+        if (len == 0)
+                return false;
+        for (i = 0; i < len; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+/* Decimal digits into *ret; -ERANGE on overflow. */
+static int digits_u64(const char *s, size_t len, uint64_t *ret) {
+        uint64_t v = 0;
+        size_t i;
+
+        for (i = 0; i < len; i++)
+                if (__builtin_mul_overflow(v, 10, &v) ||
+                    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+                        return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+/* Common checks for numeric scalars; returns 1 if the text is a bare
+ * integer (which must then be a plain scalar), 0 otherwise. */
+static int numeric_prologue(struct ctx *c, const yaml_node_t *n, const char *what,
+                            const char *expect) {
+        char b[72];
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected %s, got %s", what, expect, kind_of(n));
+        if (slen(n) > 0 && sval(n)[0] == '-' && slen(n) > 1 &&
+            (all_digits(sval(n) + 1, 1) || sval(n)[1] == '.'))
+                return errf(c, n, "%s: must not be negative, got %s", what, show(n, b));
+        if (!all_digits(sval(n), slen(n)))
+                return 0;
+        if (!is_plain(n))
+                return errf(c, n, "%s: expected %s, got a quoted string \"%s\"", what, expect,
+                            show(n, b));
+        if (slen(n) > 1 && sval(n)[0] == '0')
+                return errf(c, n, "%s: leading zeros are not allowed in \"%s\"", what, show(n, b));
+        return 1;
+}
+
+static int get_uint(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min,
+                    uint64_t max, uint64_t *ret) {
+        char b[72];
+        uint64_t v;
+        int r;
+
+        r = numeric_prologue(c, n, what, "an integer");
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return errf(c, n, "%s: expected an integer, got \"%s\"", what, show(n, b));
+        if (digits_u64(sval(n), slen(n), &v) < 0 || v < min || v > max)
+                return errf(c, n, "%s: %s is out of range (%llu..%llu)", what, show(n, b),
+                            (unsigned long long)min, (unsigned long long)max);
+        *ret = v;
+        return 0;
+}
+
+static int get_duration(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t unit_ns,
+                        uint64_t min, uint64_t max, uint64_t *ret) {
+        const char *unit = unit_ns == NS_PER_US ? "us" : "ms";
+        const char *units = unit_ns == NS_PER_US ? "microseconds" : "milliseconds";
+        char b[72];
+        uint64_t v;
+        int r;
+
+        r = numeric_prologue(c, n, what, "a duration");
+        if (r < 0)
+                return r;
+        r = sy_config_parse_duration(sval(n), slen(n), unit_ns, &v);
+        if (r == -EDOM)
+                return errf(c, n, "%s: \"%s\" is not a whole number of %s", what, show(n, b),
+                            units);
+        if (r == -EINVAL)
+                return errf(c, n, "%s: expected a duration such as \"250ms\", \"2s\" or \"1m\", "
+                            "or an integer number of %s, got \"%s\"", what, units, show(n, b));
+        if (r < 0 || v < min || v > max)
+                return errf(c, n, "%s: %s is out of range (%llu%s..%llu%s)", what, show(n, b),
+                            (unsigned long long)min, unit, (unsigned long long)max, unit);
+        *ret = v;
+        return 0;
+}
+
+/* Sizes in bytes: an integer, or an integer with KiB, MiB or GiB. */
+static int get_size(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min,
+                    uint64_t max, uint64_t *ret) {
+        static const struct { const char *sfx; unsigned shift; } sfx[] = {
+                { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 },
+        };
+        const char *s;
+        char b[72];
+        size_t len, i, nd;
+        uint64_t v;
+        int r;
+
+        r = numeric_prologue(c, n, what, "a size in bytes");
+        if (r < 0)
+                return r;
+        s = sval(n);
+        len = slen(n);
+        for (nd = 0; nd < len && s[nd] >= '0' && s[nd] <= '9'; nd++)
+                ;
+        if (nd == 0)
+                goto bad;
+        if (digits_u64(s, nd, &v) < 0)
+                goto range;
+        if (nd < len) {
+                for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
+                        if (text_is(s + nd, len - nd, sfx[i].sfx))
+                                break;
+                if (i == sizeof sfx / sizeof sfx[0])
+                        goto bad;
+                if (v > (UINT64_MAX >> sfx[i].shift))
+                        goto range;
+                v <<= sfx[i].shift;
+        }
+        if (v < min || v > max)
+                goto range;
+        *ret = v;
+        return 0;
+bad:
+        return errf(c, n, "%s: expected a size such as 65536 or \"64KiB\" (KiB, MiB, GiB), "
+                    "got \"%s\"", what, show(n, b));
+range:
+        return errf(c, n, "%s: %s is out of range (%llu..%llu bytes)", what, show(n, b),
+                    (unsigned long long)min, (unsigned long long)max);
+}
+
+static int get_bool(struct ctx *c, const yaml_node_t *n, const char *what, bool *ret) {
+        static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
+                                           "on", "On", "ON", NULL };
+        static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
+                                          "off", "Off", "OFF", NULL };
+        char b[72];
+
+        if (is_plain(n) && in_list(n, yes)) {
+                *ret = true;
+                return 0;
+        }
+        if (is_plain(n) && in_list(n, no)) {
+                *ret = false;
+                return 0;
+        }
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected true or false, got %s", what, kind_of(n));
+        return errf(c, n, "%s: expected true or false, got \"%s\"", what, show(n, b));
+}
+
+static int get_double(struct ctx *c, const yaml_node_t *n, const char *what, double min,
+                      double max, double *ret) {
+        char buf[64], b[72], *end;
+        size_t i, len;
+        double v;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a number, got %s", what, kind_of(n));
+        len = slen(n);
+        if (!is_plain(n) || len == 0 || len >= sizeof buf)
+                goto bad;
+        for (i = 0; i < len; i++) {
+                char ch = sval(n)[i];
+
+                if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == 'E' ||
+                      ch == '+' || ch == '-'))
+                        goto bad;
+        }
+        memcpy(buf, sval(n), len);
+        buf[len] = 0;
+        errno = 0;
+        v = strtod(buf, &end);
+        if (end != buf + len || errno != 0 || !isfinite(v))
+                goto bad;
+        if (v < min || v > max)
+                return errf(c, n, "%s: %s is out of range (%g..%g)", what, show(n, b), min, max);
+        *ret = v;
+        return 0;
+bad:
+        return errf(c, n, "%s: expected a number, got \"%s\"", what, show(n, b));
+}
+
+/* ---- durations --------------------------------------------------------- */
+
+int sy_config_parse_duration(const char *s, size_t len, uint64_t unit_ns, uint64_t *ret_value) {
+        static const struct { const char *name; uint64_t ns; } units[] = {
+                /* "ms" before "m", so "250ms" is not read as 250 minutes and an "s" */
+                { "ns", 1 }, { "us", NS_PER_US }, { "\xc2\xb5s", NS_PER_US },
+                { "ms", NS_PER_MS }, { "s", NS_PER_S }, { "m", 60 * NS_PER_S },
+                { "h", 3600 * NS_PER_S },
+        };
+        uint64_t total = 0, v;
+        size_t i = 0;
+
+        if (!s || len == 0 || unit_ns == 0)
+                return -EINVAL;
+        if (all_digits(s, len)) {
+                if (digits_u64(s, len, &v) < 0)
+                        return -ERANGE;
+                *ret_value = v;
+                return 0;
+        }
+        while (i < len) {
+                uint64_t whole = 0, frac = 0, den = 1, unit = 0, part;
+                size_t nd = 0, nf = 0, u;
+
+                for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, nd++)
+                        if (__builtin_mul_overflow(whole, 10, &whole) ||
+                            __builtin_add_overflow(whole, (uint64_t)(s[i] - '0'), &whole))
+                                return -ERANGE;
+                if (i < len && s[i] == '.') {
+                        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nf++) {
+                                if (nf >= 9)
+                                        return -EINVAL;
+                                frac = frac * 10 + (uint64_t)(s[i] - '0');
+                                den *= 10;
+                        }
+                        if (nf == 0)
+                                return -EINVAL;
+                }
+                if (nd == 0 && nf == 0)
+                        return -EINVAL;
+                for (u = 0; u < sizeof units / sizeof units[0]; u++) {
+                        size_t ul = strlen(units[u].name);
+
+                        if (len - i >= ul && memcmp(s + i, units[u].name, ul) == 0) {
+                                unit = units[u].ns;
+                                i += ul;
+                                break;
+                        }
+                }
+                if (unit == 0)
+                        return -EINVAL;
+                if (__builtin_mul_overflow(whole, unit, &part))
+                        return -ERANGE;
+                if (frac) {
+                        unsigned __int128 f = (unsigned __int128)frac * unit;
+
+                        if (f % den != 0)
+                                return -EDOM;
+                        /* frac < den, so f / den < unit: fits in 64 bits */
+                        if (__builtin_add_overflow(part, (uint64_t)(f / den), &part))
+                                return -ERANGE;
+                }
+                if (__builtin_add_overflow(total, part, &total))
+                        return -ERANGE;
+        }
+        if (total % unit_ns != 0)
+                return -EDOM;
+        *ret_value = total / unit_ns;
+        return 0;
+}
+
+/* ---- hosts and urls ---------------------------------------------------- */
+
+static bool host_ok(const char *s, size_t len) {
+        char buf[64];
+        unsigned char a6[16];
+        size_t i, label = 0;
+
+        if (len == 0 || len > CFG_HOST_MAX)
+                return false;
+        if (memchr(s, ':', len)) {             /* IPv6 literal, optional %zone */
+                const char *pct = memchr(s, '%', len);
+                size_t alen = pct ? (size_t)(pct - s) : len;
+
+                if (alen >= sizeof buf)
+                        return false;
+                if (pct && (size_t)(pct - s) + 1 == len)
+                        return false;
+                for (i = alen + 1; pct && i < len; i++)
+                        if (!name_ok(s + i, 1, NAME_MODEL) || s[i] == '/' || s[i] == ']')
+                                return false;
+                memcpy(buf, s, alen);
+                buf[alen] = 0;
+                return inet_pton(AF_INET6, buf, a6) == 1;
+        }
+        for (i = 0; i < len; i++) {
+                char ch = s[i];
+
+                if (ch == '.') {
+                        if (label == 0)
+                                return false;
+                        label = 0;
+                        continue;
+                }
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+                        return false;
+                if (++label > 63)
+                        return false;
+        }
+        return true;
+}
+
+/* http://host[:port][/] -> host, port (80 if absent). */
+static int parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
+                     uint16_t *ret_port) {
+        const char *s, *h, *he, *p, *end;
+        char b[72], *host;
+        uint64_t port = 80;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a URL, got %s", what, kind_of(n));
+        s = sval(n);
+        end = s + slen(n);
+        if (memchr(s, 0, slen(n)))
+                return errf(c, n, "%s: contains a NUL character", what);
+        if (slen(n) >= 8 && strncasecmp(s, "https://", 8) == 0)
+                return errf(c, n, "%s: https upstreams are not supported yet (no TLS to "
+                            "upstreams); use http://host:port", what);
+        if (slen(n) < 7 || strncasecmp(s, "http://", 7) != 0)
+                return errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port]",
+                            what, show(n, b));
+        h = s + 7;
+        if (h < end && *h == '[') {
+                he = memchr(h, ']', (size_t)(end - h));
+                if (!he)
+                        goto bad;
+                p = he + 1;
+                h++;
+        } else {
+                for (he = h; he < end && *he != ':' && *he != '/'; he++)
+                        ;
+                p = he;
+        }
+        if (!host_ok(h, (size_t)(he - h)))
+                return errf(c, n, "%s: \"%s\" does not name a valid host", what, show(n, b));
+        if (p < end && *p == ':') {
+                const char *ps = ++p;
+
+                while (p < end && *p >= '0' && *p <= '9')
+                        p++;
+                if (p == ps || digits_u64(ps, (size_t)(p - ps), &port) < 0 || port < 1 ||
+                    port > 65535)
+                        return errf(c, n, "%s: \"%s\" has an invalid port (1..65535)", what,
+                                    show(n, b));
+        }
+        if (p < end && *p == '/')
+                p++;
+        if (p != end)
+                goto bad;
+        host = strndup(h, (size_t)(he - h));
+        if (!host)
+                return -ENOMEM;
+        free(*ret_host);
+        *ret_host = host;
+        *ret_port = (uint16_t)port;
+        return 0;
+bad:
+        return errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port] (no path, "
+                    "query or user info)", what, show(n, b));
+}
+
+static int get_host(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
+        char b[72];
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a host name or IP address, got %s", what,
+                            kind_of(n));
+        if (memmem(sval(n), slen(n), "://", 3))
+                return errf(c, n, "%s: expected a host name or IP address, not a URL (\"%s\")",
+                            what, show(n, b));
+        if (memchr(sval(n), 0, slen(n)) || !host_ok(sval(n), slen(n)))
+                return errf(c, n, "%s: \"%s\" is not a valid host name or IP address", what,
+                            show(n, b));
+        return get_str(c, n, what, CFG_HOST_MAX, ret);
+}
+
+/* ---- string lists ------------------------------------------------------ */
+
+static int push_str(char ***arr, size_t *n, char *s) {
+        char **v = realloc(*arr, (*n + 1) * sizeof *v);
+
+        if (!v)
+                return -ENOMEM;
+        v[(*n)++] = s;
+        *arr = v;
+        return 0;
+}
+
+static ssize_t str_index(char *const *arr, size_t n, const char *s) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (strcmp(arr[i], s) == 0)
+                        return (ssize_t)i;
+        return -1;
+}
+
+/* A list of unique names appended to *arr. */
+static int get_name_list(struct ctx *c, const yaml_node_t *n, const char *what,
+                         enum name_kind kind, size_t max, char ***arr, size_t *n_arr) {
+        yaml_node_item_t *items;
+        size_t n_items, i;
+        char b[72];
+        int r;
+
+        r = seq_items(c, n, what, &items, &n_items);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *it = node_at(c, items[i]);
+                char *s = NULL;
+
+                if (*n_arr >= max)
+                        return errf(c, it, "%s: more than %zu entries", what, max);
+                r = get_name(c, it, what, kind, &s);
+                if (r < 0)
+                        return r;
+                if (str_index(*arr, *n_arr, s) >= 0) {
+                        free(s);
+                        return errf(c, it, "%s: '%s' is listed twice", what, show(it, b));
+                }
+                r = push_str(arr, n_arr, s);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+/* ---- fixed sections ---------------------------------------------------- */
+
+enum ftype { FT_HOST, FT_HTTP_PATH, FT_DIR, FT_POLICY, FT_U16, FT_UINT, FT_SIZE, FT_MS, FT_US,
+             FT_POW2 };
+
+struct field {
+        const char *key;
+        enum ftype type;
+        size_t off;
+        uint64_t min, max;
+};
+
+#define F(k, t, member, lo, hi) { k, t, offsetof(struct sy_config, member), lo, hi }
+#define MS_HOUR 3600000ull
+#define MS_DAY 86400000ull
+
+static const struct field server_fields[] = {
+        F("host", FT_HOST, server.host, 0, 0),
+        F("port", FT_U16, server.port, 0, 65535),
+        F("workers", FT_UINT, server.workers, 0, 1024),
+        F("max_connections", FT_UINT, server.max_connections, 1, 10000000),
+        F("max_header_bytes", FT_SIZE, server.max_header_bytes, 256, 1u << 20),
+        F("max_headers", FT_UINT, server.max_headers, 1, 1024),
+        F("max_body_bytes", FT_SIZE, server.max_body_bytes, 1, 1u << 30),
+        F("header_timeout_ms", FT_MS, server.header_timeout_ms, 1, MS_HOUR),
+        F("idle_timeout_ms", FT_MS, server.idle_timeout_ms, 1, MS_DAY),
+        F("drain_timeout_ms", FT_MS, server.drain_timeout_ms, 0, MS_HOUR),
+};
+
+static const struct field proxy_fields[] = {
+        F("connect_timeout_ms", FT_MS, proxy.connect_timeout_ms, 1, 600000),
+        F("first_byte_timeout_ms", FT_MS, proxy.first_byte_timeout_ms, 1, MS_DAY),
+        F("idle_timeout_ms", FT_MS, proxy.idle_timeout_ms, 1, MS_DAY),
+        F("max_retries", FT_UINT, proxy.max_retries, 0, 16),
+        F("pool_size", FT_UINT, proxy.pool_size, 0, 65536),
+};
+
+static const struct field health_fields[] = {
+        F("path", FT_HTTP_PATH, health.path, 0, 0),
+        F("interval_ms", FT_MS, health.interval_ms, 10, MS_HOUR),
+        F("timeout_ms", FT_MS, health.timeout_ms, 1, 600000),
+        F("unhealthy_threshold", FT_UINT, health.unhealthy_threshold, 1, 1000),
+        F("healthy_threshold", FT_UINT, health.healthy_threshold, 1, 1000),
+};
+
+static const struct field router_fields[] = {
+        F("policy", FT_POLICY, router.policy, 0, 0),
+        F("pick_timeout_us", FT_US, router.pick_timeout_us, 1, 10000000),
+        F("passive_failures", FT_UINT, router.passive_failures, 0, 1000),
+        F("ejection_ms", FT_MS, router.ejection_ms, 1, MS_HOUR),
+};
+
+static const struct field shm_fields[] = {
+        F("runtime_dir", FT_DIR, shm.runtime_dir, 0, 0),
+        F("ring_bytes", FT_POW2, shm.ring_bytes, 4096, 1u << 30),
+        F("max_workers", FT_UINT, shm.max_workers, 1, 1024),
+};
+
+#undef F
+
+/* vLLM Semantic Router's own top-level `router:` block (dual-path LoRA
+ * selection); its keys share switchyard's section name and are ignored. */
+static const char *const vsr_router_keys[] = {
+        "high_confidence_threshold", "low_latency_threshold_ms", "lora_baseline_score",
+        "traditional_baseline_score", "embedding_baseline_score",
+        "success_confidence_threshold", "large_batch_threshold",
+        "lora_default_execution_time_ms", "traditional_default_execution_time_ms",
+        "default_confidence_threshold", "default_max_latency_ms", "default_batch_size",
+        "default_avg_execution_time_ms", "lora_default_confidence",
+        "traditional_default_confidence", "lora_default_success_rate",
+        "traditional_default_success_rate", "multi_task_lora_weight",
+        "single_task_traditional_weight", "large_batch_lora_weight",
+        "small_batch_traditional_weight", "medium_batch_weight", "high_confidence_lora_weight",
+        "low_confidence_traditional_weight", "low_latency_lora_weight",
+        "high_latency_traditional_weight", "performance_history_weight",
+        "traditional_bert_confidence_threshold", "traditional_modernbert_confidence_threshold",
+        "traditional_pii_detection_threshold", "traditional_token_classification_threshold",
+        "traditional_dropout_prob", "traditional_attention_dropout_prob",
+        "tie_break_confidence", NULL,
+};
+
+static bool path_ok(const char *s, size_t len) {
+        size_t i;
+
+        if (len == 0 || s[0] != '/')
+                return false;
+        for (i = 0; i < len; i++)
+                if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
+static int parse_field(struct ctx *c, const struct field *f, const char *sect,
+                       const yaml_node_t *v) {
+        void *p = (char *)c->cfg + f->off;
+        char what[64], b[72];
+        uint64_t u = 0;
+        int r;
+
+        snprintf(what, sizeof what, "%s.%s", sect, f->key);
+        switch (f->type) {
+        case FT_HOST:
+                return get_host(c, v, what, (char **)p);
+        case FT_HTTP_PATH:
+                if (v->type != YAML_SCALAR_NODE || is_null(v) || !path_ok(sval(v), slen(v)))
+                        return errf(c, v, "%s: expected an absolute URL path such as "
+                                    "/health, got %s", what,
+                                    v->type == YAML_SCALAR_NODE ? show(v, b) : kind_of(v));
+                return get_str(c, v, what, CFG_PATH_MAX, (char **)p);
+        case FT_DIR:
+                if (v->type != YAML_SCALAR_NODE || is_null(v) || !path_ok(sval(v), slen(v)))
+                        return errf(c, v, "%s: expected an absolute directory path, got %s",
+                                    what, v->type == YAML_SCALAR_NODE ? show(v, b) : kind_of(v));
+                return get_str(c, v, what, CFG_DIR_MAX, (char **)p);
+        case FT_POLICY:
+                if (!scalar_is(v, "least_request") && !scalar_is(v, "round_robin"))
+                        return errf(c, v, "%s: unknown policy %s (least_request or "
+                                    "round_robin)", what,
+                                    v->type == YAML_SCALAR_NODE ? show(v, b) : kind_of(v));
+                return get_str(c, v, what, 32, (char **)p);
+        case FT_U16:
+        case FT_UINT:
+                r = get_uint(c, v, what, f->min, f->max, &u);
+                break;
+        case FT_SIZE:
+        case FT_POW2:
+                r = get_size(c, v, what, f->min, f->max, &u);
+                if (r == 0 && f->type == FT_POW2 && (u & (u - 1)) != 0)
+                        return errf(c, v, "%s: %s is not a power of two", what, show(v, b));
+                break;
+        case FT_MS:
+                r = get_duration(c, v, what, NS_PER_MS, f->min, f->max, &u);
+                break;
+        case FT_US:
+                r = get_duration(c, v, what, NS_PER_US, f->min, f->max, &u);
+                break;
+        default:
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        if (f->type == FT_U16)
+                *(uint16_t *)p = (uint16_t)u;
+        else if (f->type == FT_SIZE)
+                *(size_t *)p = (size_t)u;
+        else
+                *(unsigned *)p = (unsigned)u;
+        return 0;
+}
+
+static const yaml_node_t *root_get(struct ctx *c, const char *key) {
+        return map_get(c, c->root, key);
+}
+
+static int parse_section(struct ctx *c, const char *sect, const struct field *fields,
+                         size_t n_fields) {
+        const yaml_node_t *v = root_get(c, sect);
+        yaml_node_pair_t *pairs;
+        size_t n, i, j;
+        bool vsr_warned = false;
+        int r;
+
+        if (!v)
+                return 0;
+        r = map_pairs(c, v, sect, &pairs, &n);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key);
+                char known[256] = "", b[72];
+
+                for (j = 0; j < n_fields; j++)
+                        if (scalar_is(k, fields[j].key))
+                                break;
+                if (j < n_fields) {
+                        r = parse_field(c, &fields[j], sect, node_at(c, pairs[i].value));
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (strcmp(sect, "router") == 0 && in_list(k, vsr_router_keys)) {
+                        if (!vsr_warned) {
+                                r = warnf(c, k, "router: vLLM Semantic Router dual-path keys "
+                                          "(%s, ...) are not used by switchyard; ignored",
+                                          show(k, b));
+                                if (r < 0)
+                                        return r;
+                        }
+                        vsr_warned = true;
+                        continue;
+                }
+                for (j = 0; j < n_fields; j++) {
+                        strncat(known, fields[j].key, sizeof known - strlen(known) - 1);
+                        if (j + 1 < n_fields)
+                                strncat(known, ", ", sizeof known - strlen(known) - 1);
+                }
+                return errf(c, k, "unknown key '%s' in %s (known: %s)", show(k, b), sect, known);
+        }
+        return 0;
+}
+
+/* ---- upstreams --------------------------------------------------------- */
+
+static int new_upstream(struct ctx *c, const yaml_node_t *item,
+                        struct sy_upstream_cfg **ret_up) {
+        struct sy_config *cfg = c->cfg;
+        struct sy_upstream_cfg *v;
+
+        if (cfg->n_upstreams >= SY_CFG_MAX_UPSTREAMS)
+                return errf(c, item, "more than %d upstreams", SY_CFG_MAX_UPSTREAMS);
+        v = realloc(cfg->upstreams, (cfg->n_upstreams + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        cfg->upstreams = v;
+        v += cfg->n_upstreams;
+        memset(v, 0, sizeof *v);
+        v->weight = 1;
+        v->kind = SY_UPSTREAM_SERVER;
+        v->line = (unsigned)item->start_mark.line + 1;
+        c->up_nodes[cfg->n_upstreams++] = item;
+        *ret_up = v;
+        return 0;
+}
+
+static int check_upstream_name(struct ctx *c, const yaml_node_t *n,
+                               const struct sy_upstream_cfg *up) {
+        const struct sy_config *cfg = c->cfg;
+        size_t i;
+
+        for (i = 0; i < cfg->n_upstreams; i++)
+                if (&cfg->upstreams[i] != up && cfg->upstreams[i].name &&
+                    strcmp(cfg->upstreams[i].name, up->name) == 0)
+                        return errf(c, n, "duplicate upstream name '%s' (first at line %u)",
+                                    up->name, cfg->upstreams[i].line);
+        return 0;
+}
+
+static int finish_upstream(struct ctx *c, const yaml_node_t *item, const char *what,
+                           struct sy_upstream_cfg *up, const yaml_node_t *name_node,
+                           bool have_addr, const char *addr_key, bool have_port) {
+        if (!name_node)
+                return errf(c, item, "%s: missing 'name'", what);
+        if (!have_addr)
+                return errf(c, item, "%s: missing '%s'", what, addr_key);
+        if (!have_port)
+                return errf(c, item, "%s: missing 'port'", what);
+        if (!up->engine) {
+                up->engine = strdup("vllm");
+                if (!up->engine)
+                        return -ENOMEM;
+        }
+        return check_upstream_name(c, name_node, up);
+}
+
+static int parse_upstreams(struct ctx *c) {
+        const yaml_node_t *v = root_get(c, "upstreams");
+        yaml_node_item_t *items;
+        size_t n_items, i, j, n;
+        int r;
+
+        if (!v)
+                return 0;
+        r = seq_items(c, v, "upstreams", &items, &n_items);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
+                struct sy_upstream_cfg *up;
+                yaml_node_pair_t *pairs;
+                bool have_url = false;
+                char what[48], fw[80], b[72];
+
+                snprintf(what, sizeof what, "upstreams[%zu]", i);
+                r = new_upstream(c, item, &up);
+                if (r < 0)
+                        return r;
+                r = map_pairs(c, item, what, &pairs, &n);
+                if (r < 0)
+                        return r;
+                for (j = 0; j < n; j++) {
+                        const yaml_node_t *k = node_at(c, pairs[j].key);
+                        const yaml_node_t *val = node_at(c, pairs[j].value);
+                        uint64_t u;
+
+                        r = 0;
+                        snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
+                        if (scalar_is(k, "name")) {
+                                name_node = val;
+                                r = get_name(c, val, fw, NAME_MODEL, &up->name);
+                        } else if (scalar_is(k, "url")) {
+                                have_url = true;
+                                r = parse_url(c, val, fw, &up->host, &up->port);
+                        } else if (scalar_is(k, "engine")) {
+                                r = get_name(c, val, fw, NAME_ENGINE, &up->engine);
+                        } else if (scalar_is(k, "models")) {
+                                r = get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS,
+                                                  &up->models, &up->n_models);
+                        } else if (scalar_is(k, "weight")) {
+                                r = get_uint(c, val, fw, 1, CFG_WEIGHT_MAX, &u);
+                                up->weight = (uint32_t)u;
+                        } else if (scalar_is(k, "kind")) {
+                                if (scalar_is(val, "server"))
+                                        up->kind = SY_UPSTREAM_SERVER;
+                                else if (scalar_is(val, "gateway"))
+                                        up->kind = SY_UPSTREAM_GATEWAY;
+                                else
+                                        r = errf(c, val, "%s: unknown kind %s (server or "
+                                                 "gateway)", fw, val->type == YAML_SCALAR_NODE ?
+                                                 show(val, b) : kind_of(val));
+                        } else {
+                                r = errf(c, k, "unknown key '%s' in upstream (known: name, "
+                                         "url, engine, models, weight, kind)", show(k, b));
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                r = finish_upstream(c, item, what, up, name_node, have_url, "url", true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Classic vLLM Semantic Router endpoints: {name, address, port, weight,
+ * models}; they become upstreams with engine "vllm". */
+static int parse_vllm_endpoints(struct ctx *c) {
+        static const char *const ignored[] = { "health_check_path", NULL };
+        const yaml_node_t *v = root_get(c, "vllm_endpoints");
+        yaml_node_item_t *items;
+        size_t n_items, i, j, n;
+        int r;
+
+        if (!v)
+                return 0;
+        r = seq_items(c, v, "vllm_endpoints", &items, &n_items);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
+                struct sy_upstream_cfg *up;
+                yaml_node_pair_t *pairs;
+                bool have_addr = false, have_port = false;
+                char what[48], fw[80], b[72];
+
+                snprintf(what, sizeof what, "vllm_endpoints[%zu]", i);
+                r = new_upstream(c, item, &up);
+                if (r < 0)
+                        return r;
+                r = map_pairs(c, item, what, &pairs, &n);
+                if (r < 0)
+                        return r;
+                for (j = 0; j < n; j++) {
+                        const yaml_node_t *k = node_at(c, pairs[j].key);
+                        const yaml_node_t *val = node_at(c, pairs[j].value);
+                        uint64_t u;
+
+                        r = 0;
+                        snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
+                        if (scalar_is(k, "name")) {
+                                name_node = val;
+                                r = get_name(c, val, fw, NAME_MODEL, &up->name);
+                        } else if (scalar_is(k, "address")) {
+                                have_addr = true;
+                                r = get_host(c, val, fw, &up->host);
+                        } else if (scalar_is(k, "port")) {
+                                have_port = true;
+                                r = get_uint(c, val, fw, 1, 65535, &u);
+                                up->port = (uint16_t)u;
+                        } else if (scalar_is(k, "weight")) {
+                                r = get_uint(c, val, fw, 1, CFG_WEIGHT_MAX, &u);
+                                up->weight = (uint32_t)u;
+                        } else if (scalar_is(k, "models")) {
+                                r = get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS,
+                                                  &up->models, &up->n_models);
+                        } else if (!in_list(k, ignored)) {
+                                r = warnf(c, k, "%s: key '%s' is not used by switchyard; "
+                                          "ignored", what, show(k, b));
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                r = finish_upstream(c, item, what, up, name_node, have_addr, "address",
+                                    have_port);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static struct sy_upstream_cfg *upstream_by_name(struct sy_config *cfg, const char *name) {
+        size_t i;
+
+        for (i = 0; i < cfg->n_upstreams; i++)
+                if (strcmp(cfg->upstreams[i].name, name) == 0)
+                        return &cfg->upstreams[i];
+        return NULL;
+}
+
+/* ---- per-model settings ------------------------------------------------ */
+
+static int new_set(struct ctx *c, struct model_set **ret_set) {
+        struct model_set *v = realloc(c->sets, (c->n_sets + 1) * sizeof *v);
+
+        if (!v)
+                return -ENOMEM;
+        c->sets = v;
+        v += c->n_sets++;
+        memset(v, 0, sizeof *v);
+        *ret_set = v;
+        return 0;
+}
+
+/* preferred_endpoints: [upstream names]; each of them serves the model. */
+static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what,
+                           struct model_set *set) {
+        yaml_node_item_t *items;
+        size_t n_items, i;
+        int r;
+
+        r = get_name_list(c, v, what, NAME_MODEL, SY_CFG_MAX_UPSTREAMS,
+                          &set->m.preferred_endpoints, &set->m.n_preferred_endpoints);
+        if (r < 0)
+                return r;
+        r = seq_items(c, v, what, &items, &n_items);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *it = node_at(c, items[i]);
+                struct sy_upstream_cfg *up = upstream_by_name(c->cfg,
+                                                              set->m.preferred_endpoints[i]);
+                char *s;
+
+                if (!up)
+                        return errf(c, it, "%s: no upstream named '%s'", what,
+                                    set->m.preferred_endpoints[i]);
+                if (str_index(up->models, up->n_models, set->m.name) >= 0)
+                        continue;
+                if (up->n_models >= SY_CFG_MAX_MODELS)
+                        return errf(c, it, "%s: upstream '%s' would serve more than %d models",
+                                    what, up->name, SY_CFG_MAX_MODELS);
+                s = strdup(set->m.name);
+                if (!s)
+                        return -ENOMEM;
+                r = push_str(&up->models, &up->n_models, s);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int parse_model_settings(struct ctx *c, const char *sect, bool native) {
+        static const char *const ignored[] = {
+                "pii_policy", "allow_by_default", "pii_types_allowed", "param_count",
+                "batch_size", "context_size", "pricing", "loras", "description", NULL,
+        };
+        const yaml_node_t *v = root_get(c, sect);
+        yaml_node_pair_t *pairs, *spairs;
+        size_t n, i, j, k, ns;
+        int r;
+
+        if (!v)
+                return 0;
+        r = map_pairs(c, v, sect, &pairs, &n);
+        if (r < 0)
+                return r;
+        if (n > SY_CFG_MAX_MODELS)
+                return errf(c, v, "%s: more than %d models", sect, SY_CFG_MAX_MODELS);
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *key = node_at(c, pairs[i].key);
+                const yaml_node_t *val = node_at(c, pairs[i].value);
+                struct model_set *set;
+                char what[SY_CFG_NAME_MAX + 48], fw[SY_CFG_NAME_MAX + 80], b[72];
+
+                r = new_set(c, &set);
+                if (r < 0)
+                        return r;
+                set->key = key;
+                set->native = native;
+                snprintf(what, sizeof what, "%s key", sect);
+                r = get_name(c, key, what, NAME_MODEL, &set->m.name);
+                if (r < 0)
+                        return r;
+                for (k = 0; k + 1 < c->n_sets; k++)
+                        if (strcmp(c->sets[k].m.name, set->m.name) == 0)
+                                return errf(c, key, "settings for model '%s' given twice "
+                                            "(first at line %zu)", set->m.name,
+                                            c->sets[k].key->start_mark.line + 1);
+                snprintf(what, sizeof what, "%s.%s", sect, set->m.name);
+                r = map_pairs(c, val, what, &spairs, &ns);
+                if (r < 0)
+                        return r;
+                for (j = 0; j < ns; j++) {
+                        const yaml_node_t *sk = node_at(c, spairs[j].key);
+                        const yaml_node_t *sv = node_at(c, spairs[j].value);
+
+                        r = 0;
+                        snprintf(fw, sizeof fw, "%s.%s", what, show(sk, b));
+                        if (scalar_is(sk, "preferred_endpoints"))
+                                r = parse_preferred(c, sv, fw, set);
+                        else if (scalar_is(sk, "reasoning_family"))
+                                r = get_name(c, sv, fw, NAME_MODEL, &set->m.reasoning_family);
+                        else if (scalar_is(sk, "default_engine"))
+                                r = get_name(c, sv, fw, NAME_ENGINE, &set->m.default_engine);
+                        else if (native)
+                                r = errf(c, sk, "unknown key '%s' in %s (known: "
+                                         "default_engine, reasoning_family, "
+                                         "preferred_endpoints)", show(sk, b), what);
+                        else if (!in_list(sk, ignored))
+                                r = warnf(c, sk, "%s: key '%s' is not used by switchyard; "
+                                          "ignored", what, show(sk, b));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static struct sy_model_cfg *model_by_name(struct sy_config *cfg, const char *name) {
+        size_t i;
+
+        for (i = 0; i < cfg->n_models; i++)
+                if (strcmp(cfg->models[i].name, name) == 0)
+                        return &cfg->models[i];
+        return NULL;
+}
+
+/* Every upstream serves something; the model table is every served model
+ * in first-seen order (upstreams in file order, then their lists), with
+ * the per-model settings moved in. */
+static int build_models(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        size_t i, j;
+        int r;
+
+        for (i = 0; i < cfg->n_upstreams; i++) {
+                const struct sy_upstream_cfg *up = &cfg->upstreams[i];
+
+                if (up->n_models == 0)
+                        return errf(c, c->up_nodes[i], "upstream '%s' serves no models: list "
+                                    "them in its models, or name it in a model's "
+                                    "preferred_endpoints", up->name);
+                for (j = 0; j < up->n_models; j++) {
+                        struct sy_model_cfg *v;
+
+                        if (model_by_name(cfg, up->models[j]))
+                                continue;
+                        if (cfg->n_models >= SY_CFG_MAX_MODELS)
+                                return errf(c, c->up_nodes[i], "more than %d distinct models "
+                                            "(upstream '%s')", SY_CFG_MAX_MODELS, up->name);
+                        v = realloc(cfg->models, (cfg->n_models + 1) * sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        cfg->models = v;
+                        v += cfg->n_models;
+                        memset(v, 0, sizeof *v);
+                        v->name = strdup(up->models[j]);
+                        if (!v->name)
+                                return -ENOMEM;
+                        cfg->n_models++;
+                }
+        }
+        for (i = 0; i < c->n_sets; i++) {
+                struct model_set *set = &c->sets[i];
+                struct sy_model_cfg *m = model_by_name(cfg, set->m.name);
+
+                if (!m && set->native)
+                        return errf(c, set->key, "models: '%s' is not served by any upstream",
+                                    set->m.name);
+                if (!m) {
+                        r = warnf(c, set->key, "model_config: '%s' is not served by any "
+                                  "endpoint; ignored", set->m.name);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (set->m.default_engine) {
+                        for (j = 0; j < cfg->n_upstreams; j++)
+                                if (strcmp(cfg->upstreams[j].engine, set->m.default_engine) == 0 &&
+                                    str_index(cfg->upstreams[j].models, cfg->upstreams[j].n_models,
+                                              m->name) >= 0)
+                                        break;
+                        if (j == cfg->n_upstreams)
+                                return errf(c, set->key, "%s: default_engine '%s' does not serve "
+                                            "'%s'", set->native ? "models" : "model_config",
+                                            set->m.default_engine, m->name);
+                }
+                m->default_engine = set->m.default_engine;
+                m->reasoning_family = set->m.reasoning_family;
+                m->preferred_endpoints = set->m.preferred_endpoints;
+                m->n_preferred_endpoints = set->m.n_preferred_endpoints;
+                set->m.default_engine = NULL;
+                set->m.reasoning_family = NULL;
+                set->m.preferred_endpoints = NULL;
+                set->m.n_preferred_endpoints = 0;
+        }
+        return 0;
+}
+
+/* ---- model "auto" ------------------------------------------------------ */
+
+static int parse_aliases(struct ctx *c) {
+        static const char *const defaults[] = { "auto", "MoM" };
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "auto_aliases");
+        yaml_node_item_t *items;
+        size_t n_items, i;
+        int r;
+
+        if (!v) {
+                for (i = 0; i < 2; i++) {
+                        char *s;
+
+                        if (model_by_name(cfg, defaults[i])) {
+                                r = warnf(c, NULL, "a served model is named '%s'; it is not "
+                                          "an auto alias", defaults[i]);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        s = strdup(defaults[i]);
+                        if (!s)
+                                return -ENOMEM;
+                        r = push_str(&cfg->auto_aliases, &cfg->n_auto_aliases, s);
+                        if (r < 0) {
+                                free(s);
+                                return r;
+                        }
+                }
+                return 0;
+        }
+        r = get_name_list(c, v, "auto_aliases", NAME_MODEL, CFG_ALIASES_MAX, &cfg->auto_aliases,
+                          &cfg->n_auto_aliases);
+        if (r < 0)
+                return r;
+        r = seq_items(c, v, "auto_aliases", &items, &n_items);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n_items; i++)
+                if (model_by_name(cfg, cfg->auto_aliases[i]))
+                        return errf(c, node_at(c, items[i]), "auto_aliases: '%s' is also a "
+                                    "served model", cfg->auto_aliases[i]);
+        return 0;
+}
+
+/* confidence_threshold, or classic classifier.category_model.threshold. */
+static int parse_threshold(struct ctx *c) {
+        const yaml_node_t *v = root_get(c, "confidence_threshold");
+        const yaml_node_t *clf = root_get(c, "classifier");
+        const yaml_node_t *t = map_get(c, map_get(c, clf, "category_model"), "threshold");
+        int r;
+
+        if (clf) {
+                r = warnf(c, clf, "classifier: switchyard runs its own classifier; only "
+                          "category_model.threshold is read%s",
+                          !t ? " (absent)" : v ? " (overridden by confidence_threshold)" :
+                          " (as confidence_threshold)");
+                if (r < 0)
+                        return r;
+        }
+        if (v)
+                return get_double(c, v, "confidence_threshold", 0.0, 1.0,
+                                  &c->cfg->confidence_threshold);
+        if (t)
+                return get_double(c, t, "classifier.category_model.threshold", 0.0, 1.0,
+                                  &c->cfg->confidence_threshold);
+        return 0;
+}
+
+static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *what,
+                              bool use_reasoning, struct sy_category_cfg *cat) {
+        static const char *const ignored[] = { "reasoning_effort", "reasoning_description",
+                                               NULL };
+        yaml_node_item_t *items;
+        yaml_node_pair_t *pairs;
+        size_t n_items, i, j, n;
+        int r;
+
+        r = seq_items(c, v, what, &items, &n_items);
+        if (r < 0)
+                return r;
+        if (n_items > SY_CFG_MAX_MODELS)
+                return errf(c, v, "%s: more than %d entries", what, SY_CFG_MAX_MODELS);
+        cat->model_scores = calloc(n_items ? n_items : 1, sizeof *cat->model_scores);
+        if (!cat->model_scores)
+                return -ENOMEM;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *item = node_at(c, items[i]), *model_node = NULL;
+                struct sy_model_score *ms = &cat->model_scores[cat->n_model_scores++];
+                bool have_score = false;
+                char iw[96], fw[128], b[72];
+                size_t k;
+
+                ms->use_reasoning = use_reasoning;
+                snprintf(iw, sizeof iw, "%s[%zu]", what, i);
+                r = map_pairs(c, item, iw, &pairs, &n);
+                if (r < 0)
+                        return r;
+                for (j = 0; j < n; j++) {
+                        const yaml_node_t *k2 = node_at(c, pairs[j].key);
+                        const yaml_node_t *val = node_at(c, pairs[j].value);
+
+                        r = 0;
+                        snprintf(fw, sizeof fw, "%s.%s", iw, show(k2, b));
+                        if (scalar_is(k2, "model")) {
+                                model_node = val;
+                                r = get_name(c, val, fw, NAME_MODEL, &ms->model);
+                        } else if (scalar_is(k2, "score")) {
+                                have_score = true;
+                                r = get_double(c, val, fw, 0.0, 1.0, &ms->score);
+                        } else if (scalar_is(k2, "use_reasoning")) {
+                                r = get_bool(c, val, fw, &ms->use_reasoning);
+                        } else if (!in_list(k2, ignored)) {
+                                r = warnf(c, k2, "%s: key '%s' is not used by switchyard; "
+                                          "ignored", iw, show(k2, b));
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                if (!model_node)
+                        return errf(c, item, "%s: missing 'model'", iw);
+                if (!have_score)
+                        return errf(c, item, "%s: missing 'score'", iw);
+                if (!model_by_name(c->cfg, ms->model))
+                        return errf(c, model_node, "%s: model '%s' is not served by any "
+                                    "upstream", iw, ms->model);
+                for (k = 0; k + 1 < cat->n_model_scores; k++)
+                        if (strcmp(cat->model_scores[k].model, ms->model) == 0)
+                                return errf(c, model_node, "%s: model '%s' is listed twice",
+                                            iw, ms->model);
+        }
+        return 0;
+}
+
+static int parse_categories(struct ctx *c) {
+        static const char *const ignored[] = {
+                "description", "mmlu_categories", "reasoning_description", "reasoning_effort",
+                "system_prompt_mode", "jailbreak_enabled", "jailbreak_threshold",
+                "pii_enabled", "pii_threshold", "semantic_cache_enabled",
+                "semantic_cache_similarity_threshold", NULL,
+        };
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "categories");
+        yaml_node_item_t *items;
+        yaml_node_pair_t *pairs;
+        size_t n_items, i, j, n;
+        int r;
+
+        if (!v)
+                return 0;
+        r = seq_items(c, v, "categories", &items, &n_items);
+        if (r < 0)
+                return r;
+        if (n_items > SY_CFG_MAX_CATEGORIES)
+                return errf(c, node_at(c, items[SY_CFG_MAX_CATEGORIES]),
+                            "categories: more than %d categories", SY_CFG_MAX_CATEGORIES);
+        cfg->categories = calloc(n_items ? n_items : 1, sizeof *cfg->categories);
+        if (!cfg->categories)
+                return -ENOMEM;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
+                const yaml_node_t *scores = NULL, *ur;
+                struct sy_category_cfg *cat = &cfg->categories[cfg->n_categories++];
+                bool use_reasoning = false, prompt_enabled = true;
+                char what[48], fw[96], b[72];
+                size_t k;
+
+                snprintf(what, sizeof what, "categories[%zu]", i);
+                r = map_pairs(c, item, what, &pairs, &n);
+                if (r < 0)
+                        return r;
+                /* category-level use_reasoning (older vSR) is the default of its scores */
+                ur = map_get(c, item, "use_reasoning");
+                if (ur) {
+                        snprintf(fw, sizeof fw, "%s.use_reasoning", what);
+                        r = get_bool(c, ur, fw, &use_reasoning);
+                        if (r < 0)
+                                return r;
+                }
+                for (j = 0; j < n; j++) {
+                        const yaml_node_t *k2 = node_at(c, pairs[j].key);
+                        const yaml_node_t *val = node_at(c, pairs[j].value);
+
+                        r = 0;
+                        snprintf(fw, sizeof fw, "%s.%s", what, show(k2, b));
+                        if (scalar_is(k2, "name")) {
+                                name_node = val;
+                                r = get_name(c, val, fw, NAME_CATEGORY, &cat->name);
+                        } else if (scalar_is(k2, "system_prompt")) {
+                                if (!is_null(val))
+                                        r = get_str(c, val, fw, CFG_PROMPT_MAX,
+                                                    &cat->system_prompt);
+                        } else if (scalar_is(k2, "system_prompt_enabled")) {
+                                r = get_bool(c, val, fw, &prompt_enabled);
+                        } else if (scalar_is(k2, "model_scores")) {
+                                scores = val;
+                        } else if (scalar_is(k2, "use_reasoning")) {
+                                /* read above */
+                        } else if (!in_list(k2, ignored)) {
+                                r = warnf(c, k2, "%s: key '%s' is not used by switchyard; "
+                                          "ignored", what, show(k2, b));
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                if (!name_node)
+                        return errf(c, item, "%s: missing 'name'", what);
+                for (k = 0; k + 1 < cfg->n_categories; k++)
+                        if (strcmp(cfg->categories[k].name, cat->name) == 0)
+                                return errf(c, name_node, "%s: duplicate category '%s'",
+                                            what, cat->name);
+                if (cat->system_prompt && (!prompt_enabled || cat->system_prompt[0] == 0)) {
+                        free(cat->system_prompt);
+                        cat->system_prompt = NULL;
+                }
+                if (scores) {
+                        snprintf(fw, sizeof fw, "%s.model_scores", what);
+                        r = parse_model_scores(c, scores, fw, use_reasoning, cat);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int parse_default_model(struct ctx *c) {
+        const yaml_node_t *v = root_get(c, "default_model");
+        int r;
+
+        if (!v || is_null(v))
+                return 0;
+        r = get_name(c, v, "default_model", NAME_MODEL, &c->cfg->default_model);
+        if (r < 0)
+                return r;
+        if (!model_by_name(c->cfg, c->cfg->default_model))
+                return errf(c, v, "default_model: '%s' is not served by any upstream",
+                            c->cfg->default_model);
+        return 0;
+}
+
+/* ---- top level --------------------------------------------------------- */
+
+static const char *const top_keys[] = {
+        "server", "proxy", "health", "router", "shm", "upstreams", "vllm_endpoints", "models",
+        "model_config", "auto_aliases", "confidence_threshold", "classifier", "categories",
+        "default_model", NULL,
+};
+
+/* Classic vLLM Semantic Router keys switchyard does not use. */
+static const char *const vsr_keys[] = {
+        "bert_model", "semantic_cache", "tools", "prompt_guard", "reasoning_families",
+        "default_reasoning_effort", "api", "observability", "clear_route_cache",
+        "keyword_rules", "embedding_rules", "embedding_models", "response_api",
+        "vector_store", "hallucination_mitigation", "looper", "interceptors", "strategy",
+        "providers", "listeners", "version", "routing", "global", "recipes", "entrypoints",
+        "decisions", NULL,
+};
+
+static int check_top_keys(struct ctx *c) {
+        yaml_node_pair_t *pairs;
+        size_t n, i;
+        int r;
+
+        r = map_pairs(c, c->root, "top level", &pairs, &n);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key);
+                char b[72];
+
+                if (in_list(k, top_keys))
+                        continue;
+                if (scalar_is(k, "decisions"))
+                        r = warnf(c, k, "decisions (newer vLLM Semantic Router routing) are not "
+                                  "supported; use categories with model_scores; ignored");
+                else if (in_list(k, vsr_keys))
+                        r = warnf(c, k, "'%s' (vLLM Semantic Router) is not used by "
+                                  "switchyard; ignored", show(k, b));
+                else
+                        r = warnf(c, k, "unknown top-level key '%s' ignored", show(k, b));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_root(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *w;
+        int r;
+
+        if (c->root) {
+                r = check_top_keys(c);
+                if (r < 0)
+                        return r;
+        }
+        r = parse_section(c, "server", server_fields, sizeof server_fields / sizeof server_fields[0]);
+        if (r >= 0)
+                r = parse_section(c, "proxy", proxy_fields,
+                                  sizeof proxy_fields / sizeof proxy_fields[0]);
+        if (r >= 0)
+                r = parse_section(c, "health", health_fields,
+                                  sizeof health_fields / sizeof health_fields[0]);
+        if (r >= 0)
+                r = parse_section(c, "router", router_fields,
+                                  sizeof router_fields / sizeof router_fields[0]);
+        if (r >= 0)
+                r = parse_section(c, "shm", shm_fields, sizeof shm_fields / sizeof shm_fields[0]);
+        if (r >= 0)
+                r = parse_upstreams(c);
+        if (r >= 0)
+                r = parse_vllm_endpoints(c);
+        if (r >= 0)
+                r = parse_model_settings(c, "models", true);
+        if (r >= 0)
+                r = parse_model_settings(c, "model_config", false);
+        if (r >= 0)
+                r = build_models(c);
+        if (r >= 0)
+                r = parse_aliases(c);
+        if (r >= 0)
+                r = parse_threshold(c);
+        if (r >= 0)
+                r = parse_categories(c);
+        if (r >= 0)
+                r = parse_default_model(c);
+        if (r < 0)
+                return r;
+
+        w = map_get(c, root_get(c, "server"), "workers");
+        if (cfg->server.workers > cfg->shm.max_workers)
+                return errf(c, w, "server.workers: %u is more than shm.max_workers (%u)",
+                            cfg->server.workers, cfg->shm.max_workers);
+        if (cfg->n_upstreams == 0)
+                return warnf(c, NULL, "no upstreams configured (upstreams: or vllm_endpoints:)");
+        return 0;
+}
+
+static int yaml_error(struct ctx *c, const yaml_parser_t *p) {
+        size_t line = p->problem_mark.line, col = p->problem_mark.column, i;
+        const char *problem = p->problem ? p->problem : "unknown error";
+
+        if (p->error == YAML_MEMORY_ERROR)
+                return -ENOMEM;
+        if (p->error == YAML_READER_ERROR) {
+                /* reader errors carry a byte offset, not a mark */
+                line = col = 0;
+                for (i = 0; i < p->problem_offset && i < c->len; i++) {
+                        if (c->buf[i] == '\n') {
+                                line++;
+                                col = 0;
+                        } else {
+                                col++;
+                        }
+                }
+        }
+        if (c->err && c->errlen > 0) {
+                if (p->context)
+                        snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s (%s at "
+                                 "line %zu)", c->name, line + 1, col + 1, problem, p->context,
+                                 p->context_mark.line + 1);
+                else
+                        snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s",
+                                 c->name, line + 1, col + 1, problem);
+        }
+        return -EINVAL;
+}
+
+static int config_new(const char *name, struct sy_config **ret_cfg) {
+        const char *rd = getenv("SWITCHYARD_RUNTIME_DIR");
+        struct sy_config *cfg = calloc(1, sizeof *cfg);
+
+        if (!cfg)
+                return -ENOMEM;
+        cfg->server.port = 8080;
+        cfg->server.workers = 0;
+        cfg->server.max_connections = 10000;
+        cfg->server.max_header_bytes = 16384;
+        cfg->server.max_headers = 64;
+        cfg->server.max_body_bytes = 4u << 20;
+        cfg->server.header_timeout_ms = 10000;
+        cfg->server.idle_timeout_ms = 60000;
+        cfg->server.drain_timeout_ms = 30000;
+        cfg->proxy.connect_timeout_ms = 2000;
+        cfg->proxy.first_byte_timeout_ms = 60000;
+        cfg->proxy.idle_timeout_ms = 60000;
+        cfg->proxy.max_retries = 2;
+        cfg->proxy.pool_size = 64;
+        cfg->health.interval_ms = 1000;
+        cfg->health.timeout_ms = 1000;
+        cfg->health.unhealthy_threshold = 2;
+        cfg->health.healthy_threshold = 1;
+        cfg->router.pick_timeout_us = 2000;
+        cfg->router.passive_failures = 3;
+        cfg->router.ejection_ms = 5000;
+        cfg->shm.ring_bytes = 262144;
+        cfg->shm.max_workers = 64;
+        cfg->confidence_threshold = 0.5;
+        cfg->path = strdup(name);
+        cfg->server.host = strdup("0.0.0.0");
+        cfg->health.path = strdup("/health");
+        cfg->router.policy = strdup("least_request");
+        cfg->shm.runtime_dir = strdup(rd && *rd ? rd : "/run/switchyard");
+        if (!cfg->path || !cfg->server.host || !cfg->health.path || !cfg->router.policy ||
+            !cfg->shm.runtime_dir) {
+                sy_config_free(cfg);
+                return -ENOMEM;
+        }
+        *ret_cfg = cfg;
+        return 0;
+}
+
+int sy_config_load_string(const char *name, const char *yaml, size_t len,
+                          struct sy_config **ret_cfg, char *err, size_t errlen) {
+        struct ctx c = { .err = err, .errlen = errlen };
+        struct sy_config *cfg = NULL;
+        yaml_parser_t parser;
+        yaml_document_t doc, doc2;
+        bool have_parser = false, have_doc = false;
+        size_t i;
+        int r;
+
+        if (err && errlen > 0)
+                err[0] = 0;
+        c.name = name ? name : "<string>";
+        if (!ret_cfg || (!yaml && len > 0))
+                return -EINVAL;
+        if (len > CFG_FILE_MAX) {
+                if (err && errlen > 0)
+                        snprintf(err, errlen, "%s: larger than %u bytes", c.name, CFG_FILE_MAX);
+                return -EFBIG;
+        }
+        c.buf = yaml ? yaml : "";
+        c.len = len;
+        r = config_new(c.name, &cfg);
+        if (r < 0)
+                goto out;
+        c.cfg = cfg;
+        if (!yaml_parser_initialize(&parser)) {
+                r = -ENOMEM;
+                goto out;
+        }
+        have_parser = true;
+        yaml_parser_set_input_string(&parser, (const unsigned char *)c.buf, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                r = yaml_error(&c, &parser);
+                goto out;
+        }
+        have_doc = true;
+        c.doc = &doc;
+        c.root = yaml_document_get_root_node(&doc);
+        if (c.root) {
+                const yaml_node_t *root2;
+
+                if (!yaml_parser_load(&parser, &doc2)) {
+                        r = yaml_error(&c, &parser);
+                        goto out;
+                }
+                root2 = yaml_document_get_root_node(&doc2);
+                if (root2)
+                        r = errf(&c, root2, "more than one YAML document in the file");
+                yaml_document_delete(&doc2);
+                if (r < 0)
+                        goto out;
+                if (c.root->type != YAML_MAPPING_NODE && !is_null(c.root)) {
+                        r = errf(&c, c.root, "expected a mapping of sections at the top "
+                                 "level, got %s", kind_of(c.root));
+                        goto out;
+                }
+                if (is_null(c.root))
+                        c.root = NULL;
+        }
+        r = parse_root(&c);
+out:
+        if (r == -ENOMEM && err && errlen > 0)
+                snprintf(err, errlen, "%s: out of memory", c.name);
+        for (i = 0; i < c.n_sets; i++) {
+                free(c.sets[i].m.name);
+                free(c.sets[i].m.default_engine);
+                free(c.sets[i].m.reasoning_family);
+                for (size_t j = 0; j < c.sets[i].m.n_preferred_endpoints; j++)
+                        free(c.sets[i].m.preferred_endpoints[j]);
+                free(c.sets[i].m.preferred_endpoints);
+        }
+        free(c.sets);
+        if (have_doc)
+                yaml_document_delete(&doc);
+        if (have_parser)
+                yaml_parser_delete(&parser);
+        if (r < 0) {
+                sy_config_free(cfg);
+                return r;
+        }
+        *ret_cfg = cfg;
+        return 0;
+}
+
+int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size_t errlen) {
+        struct stat st;
+        char *buf = NULL;
+        size_t off = 0;
+        int fd, r;
+
+        if (err && errlen > 0)
+                err[0] = 0;
+        if (!path || !ret_cfg)
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+                goto fail;
+        }
+        if (st.st_size > (off_t)CFG_FILE_MAX) {
+                r = -EFBIG;
+                goto fail;
+        }
+        buf = malloc((size_t)st.st_size + 1);
+        if (!buf) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        while (off < (size_t)st.st_size) {
+                ssize_t k = read(fd, buf + off, (size_t)st.st_size - off);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        r = -errno;
+                        goto fail;
+                }
+                if (k == 0)
+                        break;          /* shrank under us: parse what was read */
+                off += (size_t)k;
+        }
+        close(fd);
+        fd = -1;
+        r = sy_config_load_string(path, buf, off, ret_cfg, err, errlen);
+        free(buf);
+        return r;
+fail:
+        if (err && errlen > 0)
+                snprintf(err, errlen, "%s: %s", path,
+                         r == -EFBIG ? "file too large" : strerror(-r));
+        if (fd >= 0)
+                close(fd);
+        free(buf);
+        return r;
+}
+
+static void free_strv(char **v, size_t n) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+void sy_config_free(struct sy_config *cfg) {
+        size_t i, j;
+
+        if (!cfg)
+                return;
+        free(cfg->path);
+        free(cfg->server.host);
+        free(cfg->health.path);
+        free(cfg->router.policy);
+        free(cfg->shm.runtime_dir);
+        for (i = 0; i < cfg->n_upstreams; i++) {
+                free(cfg->upstreams[i].name);
+                free(cfg->upstreams[i].host);
+                free(cfg->upstreams[i].engine);
+                free_strv(cfg->upstreams[i].models, cfg->upstreams[i].n_models);
+        }
+        free(cfg->upstreams);
+        for (i = 0; i < cfg->n_models; i++) {
+                free(cfg->models[i].name);
+                free(cfg->models[i].default_engine);
+                free(cfg->models[i].reasoning_family);
+                free_strv(cfg->models[i].preferred_endpoints, cfg->models[i].n_preferred_endpoints);
+        }
+        free(cfg->models);
+        free(cfg->default_model);
+        free_strv(cfg->auto_aliases, cfg->n_auto_aliases);
+        for (i = 0; i < cfg->n_categories; i++) {
+                free(cfg->categories[i].name);
+                free(cfg->categories[i].system_prompt);
+                for (j = 0; j < cfg->categories[i].n_model_scores; j++)
+                        free(cfg->categories[i].model_scores[j].model);
+                free(cfg->categories[i].model_scores);
+        }
+        free(cfg->categories);
+        free_strv(cfg->warnings, cfg->n_warnings);
+        free(cfg);
+}
+
+const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, const char *name) {
+        size_t i;
+
+        if (!cfg || !name)
+                return NULL;
+        for (i = 0; i < cfg->n_models; i++)
+                if (strcmp(cfg->models[i].name, name) == 0)
+                        return &cfg->models[i];
+        return NULL;
+}
+
+const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg,
+                                                      const char *name) {
+        size_t i;
+
+        if (!cfg || !name)
+                return NULL;
+        for (i = 0; i < cfg->n_upstreams; i++)
+                if (cfg->upstreams[i].name && strcmp(cfg->upstreams[i].name, name) == 0)
+                        return &cfg->upstreams[i];
+        return NULL;
+}

@@ -111,6 +111,12 @@ struct sy_config {
         double confidence_threshold;       /* default 0.5 */
         struct sy_category_cfg *categories;
         size_t n_categories;
+
+        /* Keys accepted but not used (unknown top-level keys, classic vSR
+         * settings switchyard ignores): "file:line:col: message" each, at
+         * most 64; the caller logs them. */
+        char **warnings;
+        size_t n_warnings;
 };
 
 /* Loads and validates. On error returns -errno (-EINVAL for bad content,
@@ -120,6 +126,13 @@ int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size
 int sy_config_load_string(const char *name, const char *yaml, size_t len,
                           struct sy_config **ret_cfg, char *err, size_t errlen);
 void sy_config_free(struct sy_config *cfg);
+
+/* Parses a duration: a bare integer is a count of unit_ns (1000000 for
+ * keys ending in _ms, 1000 for _us); otherwise numbers with units, summed:
+ * "250ms", "2s", "1m", "1m30s", "1.5s", "500us", "1h" (ns, us, ms, s, m, h).
+ * *ret_value is in units of unit_ns. Returns 0, -EINVAL (malformed),
+ * -EDOM (not a whole number of units, e.g. "1500us" for ms), -ERANGE. */
+int sy_config_parse_duration(const char *s, size_t len, uint64_t unit_ns, uint64_t *ret_value);
 
 const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, const char *name);
 const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg, const char *name);

@@ -8,11 +8,14 @@
 
 #define SY_SNAP_BYTES (128u * 1024u)
 
-static inline int sy_runtime_path(const struct sy_config *cfg, char *buf, size_t cap, const char *fmt, unsigned idx) {
+__attribute__((format(printf, 4, 0))) static inline int sy_runtime_path(const struct sy_config *cfg, char *buf, size_t cap, const char *fmt, unsigned idx) {
         int n = snprintf(buf, cap, "%s/", cfg->shm.runtime_dir);
         if (n < 0 || (size_t)n >= cap)
                 return -1;
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
         n += snprintf(buf + n, cap - n, fmt, idx);
+#pragma GCC diagnostic pop
         return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 

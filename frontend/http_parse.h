@@ -61,7 +61,7 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *ret);
 /* Incremental chunked transfer-coding decoder. Zero-initialise, then call
  * http_chunked_step repeatedly over incoming bytes. Each call consumes
  * *ret_consumed bytes of buf and may yield one span of body data
- * (*ret_data/*ret_data_len, pointing into buf; len 0 if none).
+ * (*ret_data, *ret_data_len, pointing into buf; len 0 if none).
  * Returns 1 when the terminating chunk and trailers have been consumed,
  * 0 when more input is needed (or more steps: call again while
  * *ret_consumed > 0 and bytes remain), -EBADMSG on malformed input,

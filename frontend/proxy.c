@@ -1,0 +1,896 @@
+/* Proxying: reading the request body, asking the router (or the snapshot)
+ * for an endpoint, kept-alive upstream connections, relaying the response
+ * as it arrives, retries before the first byte, done events. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/runtime.h"
+#include "frontend/frontend-internal.h"
+#include "shm/bell.h"
+#include "shm/msg.h"
+
+#define UP_READ_CHUNK 65536
+#define UP_MAX_HEAD 65536
+#define ROUTER_MAX_AGE_NS (1000ULL * 1000000ULL)
+
+static void up_close(struct upconn *u);
+static void up_recv(struct upconn *u);
+static void start_upstream(struct conn *c, int upstream);
+static void finish(struct conn *c, bool failed);
+
+/* ---- routing fields ----------------------------------------------------------- */
+
+static bool is_routing_key(const struct json_member *m) {
+        static const char *const keys[] = { "owned_by", "engine", "inference_server" };
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+                if (m->key_len == strlen(keys[i]) && memcmp(m->key, keys[i], m->key_len) == 0)
+                        return true;
+        return false;
+}
+
+static const char *body_ptr(struct conn *c, size_t *ret_len) {
+        if (c->chunked_in) {
+                *ret_len = c->body.len;
+                return c->body.p ? c->body.p : "";
+        }
+        *ret_len = c->body_len;
+        return c->in.p + c->req_start + c->head_len;
+}
+
+static bool router_alive(struct worker *w) {
+        return shm_peer_alive(shm_seg_peer(w->fe->seg, SHM_PEER_ROUTER), ROUTER_MAX_AGE_NS);
+}
+
+static void ring_router(struct worker *w) {
+        char path[512];
+
+        if (!ring_sp_needs_wake(w->to_router))
+                return;
+        if (w->router_bell < 0) {
+                if (sy_runtime_path(w->fe->cfg, path, sizeof path, SY_ROUTER_BELL, 0) < 0 ||
+                    bell_open_producer(path, &w->router_bell) < 0)
+                        return;
+        }
+        if (bell_ring(w->router_bell) < 0) {
+                close(w->router_bell);
+                w->router_bell = -1;
+        }
+}
+
+static void send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked) {
+        struct worker *w = c->w;
+        struct sy_done d = {
+                .req_id = c->req_id,
+                .upstream = (uint16_t)upstream,
+                .http_status = (uint16_t)status,
+                .flags = flags | (router_picked ? SY_DONE_PICKED_BY_ROUTER : 0),
+                .ttfb_us = c->t_first_byte_ns && c->t_sent_ns ? (uint32_t)((c->t_first_byte_ns - c->t_sent_ns) / 1000) : 0,
+                .duration_us = (uint32_t)((fe_now_ns() - c->t_parsed_ns) / 1000),
+        };
+
+        if (ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d) == 0)
+                ring_router(w);
+}
+
+/* ---- picking ---------------------------------------------------------------------- */
+
+
+static void no_endpoint(struct conn *c, int err) {
+        if (err == -ENOENT)
+                respond_error(c, 404, "invalid_request_error", "owned_by", "model_not_found",
+                              "The model `%s` is not served by engine `%s`", c->model,
+                              c->engine[0] ? c->engine : "(default)");
+        else
+                respond_error(c, 503, "server_error", NULL, "no_healthy_upstream",
+                              "no healthy endpoint for model `%s` right now", c->model);
+}
+
+static void pick_local(struct conn *c) {
+        struct worker *w = c->w;
+        const struct snap_model *m;
+        int u;
+
+        worker_refresh_snapshot(w);
+        m = snapshot_find_model(w->snap, c->model, strlen(c->model));
+        if (!m) {
+                respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
+                              "The model `%s` does not exist", c->model);
+                return;
+        }
+        u = snapshot_pick(w->snap, m, c->engine, strlen(c->engine), c->tried, c->n_tried, w->inflight, &w->rr);
+        if (u < 0) {
+                no_endpoint(c, u);
+                return;
+        }
+        c->router_picked = false;
+        start_upstream(c, u);
+}
+
+static void pick(struct conn *c) {
+        struct worker *w = c->w;
+        struct sy_pick_req q = { 0 };
+        size_t ml = strlen(c->model), el = strlen(c->engine), sl = strlen(c->session);
+        struct iovec iov[4];
+
+        c->state = CS_PICKING;
+        if (!router_alive(w)) {
+                atomic_fetch_add_explicit(&w->metrics.fallback_picks, 1, memory_order_relaxed);
+                pick_local(c);
+                return;
+        }
+        c->req_id = ++w->next_req_id;
+        q.req_id = c->req_id;
+        q.model_len = (uint16_t)ml;
+        q.owned_by_len = (uint16_t)el;
+        q.session_len = (uint16_t)sl;
+        q.n_exclude = (uint16_t)(c->n_tried < SY_PICK_MAX_EXCLUDE ? c->n_tried : SY_PICK_MAX_EXCLUDE);
+        memcpy(q.exclude, c->tried, q.n_exclude * sizeof q.exclude[0]);
+        q.token_estimate = (uint32_t)(c->body_len / 4);
+        iov[0] = (struct iovec){ &q, sizeof q };
+        iov[1] = (struct iovec){ c->model, ml };
+        iov[2] = (struct iovec){ c->engine, el };
+        iov[3] = (struct iovec){ c->session, sl };
+        if (ring_sp_pushv(w->to_router, SY_MSG_PICK_REQ, iov, 4) < 0) {
+                atomic_fetch_add_explicit(&w->metrics.fallback_picks, 1, memory_order_relaxed);
+                pick_local(c);
+                return;
+        }
+        ring_router(w);
+        c->pick_deadline_ns = fe_now_ns() + (uint64_t)w->fe->cfg->router.pick_timeout_us * 1000ULL;
+        worker_pending_add(c);
+}
+
+void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
+        const struct sy_pick_resp *r = msg;
+        struct conn *c;
+
+        if (len < sizeof *r)
+                return;
+        c = worker_pending_take(w, r->req_id);
+        if (!c) {
+                /* we gave up waiting and picked by ourselves: undo the router's count */
+                if (r->status == 0 && r->n > 0) {
+                        struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
+                                             .flags = SY_DONE_PICKED_BY_ROUTER };
+                        if (ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d) == 0)
+                                ring_router(w);
+                }
+                return;
+        }
+        if (r->snap_version > w->snap_version)
+                worker_refresh_snapshot(w);
+        if (r->status < 0 || r->n == 0) {
+                if (r->status == -ENOENT && !snapshot_find_model(w->snap, c->model, strlen(c->model)))
+                        respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
+                                      "The model `%s` does not exist", c->model);
+                else
+                        no_endpoint(c, r->status);
+                return;
+        }
+        if (r->upstream[0] >= w->snap->n_upstreams) {
+                pick_local(c);
+                return;
+        }
+        c->router_picked = true;
+        start_upstream(c, r->upstream[0]);
+}
+
+void proxy_pick_timeout(struct conn *c) {
+        atomic_fetch_add_explicit(&c->w->metrics.fallback_picks, 1, memory_order_relaxed);
+        pick_local(c);
+}
+
+/* ---- request -------------------------------------------------------------------------- */
+
+static int string_member(const struct json_member *m, char *out, size_t cap) {
+        int n;
+
+        if (m->type != JSON_STRING)
+                return -EINVAL;
+        n = json_string_decode(m->val, m->val_len, out, cap - 1);
+        if (n < 0)
+                return n;
+        out[n] = 0;
+        return n;
+}
+
+static bool is_auto_alias(const struct sy_config *cfg, const char *model) {
+        for (size_t i = 0; i < cfg->n_auto_aliases; i++)
+                if (strcmp(cfg->auto_aliases[i], model) == 0)
+                        return true;
+        return false;
+}
+
+void proxy_start(struct conn *c) {
+        struct worker *w = c->w;
+        const struct sy_config *cfg = w->fe->cfg;
+        struct json_member mem[256];
+        struct json_limits lim = { .max_depth = 64, .max_members = 256 };
+        size_t n = 0, err_off = 0, blen;
+        const char *body = body_ptr(c, &blen);
+        const struct json_member *m;
+        const struct snap_model *sm;
+        char tmp[64];
+        int r;
+
+        r = json_scan_object(body, blen, &lim, mem, &n, &err_off);
+        if (r == -EBADMSG) {
+                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body is not valid JSON (error at byte %zu)", err_off);
+                return;
+        }
+        if (r == -EPROTOTYPE) {
+                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body must be a JSON object");
+                return;
+        }
+        if (r < 0) {
+                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body is too deeply nested or has too many fields");
+                return;
+        }
+        m = json_find(mem, n, "model");
+        if (!m) {
+                respond_error(c, 400, "invalid_request_error", "model", "missing_required_parameter",
+                              "you must provide a model parameter");
+                return;
+        }
+        if (string_member(m, c->model, sizeof c->model) <= 0) {
+                respond_error(c, 400, "invalid_request_error", "model", "invalid_type",
+                              "model must be a non-empty string of at most %zu bytes", sizeof c->model - 1);
+                return;
+        }
+        m = json_find(mem, n, "stream");
+        c->stream = m && m->type == JSON_TRUE;
+
+        /* engine: body (owned_by, engine, inference_server), then header, then query */
+        for (size_t i = 0; i < n; i++) {
+                if (!is_routing_key(&mem[i]))
+                        continue;
+                if (string_member(&mem[i], c->engine, sizeof c->engine) < 0) {
+                        respond_error(c, 400, "invalid_request_error", "owned_by", "invalid_type",
+                                      "owned_by must be a string of at most %zu bytes", sizeof c->engine - 1);
+                        return;
+                }
+                break;
+        }
+        if (!c->engine[0] && c->owned_by_h[0])
+                snprintf(c->engine, sizeof c->engine, "%s", c->owned_by_h);
+        if (!c->engine[0] && c->owned_by_q[0])
+                snprintf(c->engine, sizeof c->engine, "%s", c->owned_by_q);
+        if (!c->session[0] && (m = json_find(mem, n, "user")) && string_member(m, tmp, sizeof tmp) > 0)
+                snprintf(c->session, sizeof c->session, "%s", tmp);
+
+        worker_refresh_snapshot(w);
+        if (is_auto_alias(cfg, c->model)) {
+                /* The classifier is not part of this build yet: the configured
+                 * default model serves, and the response says so. */
+                if (!cfg->default_model) {
+                        respond_error(c, 503, "server_error", "model", "classifier_unavailable",
+                                      "model `%s` needs the classifier, and no default_model is configured",
+                                      c->model);
+                        return;
+                }
+                snprintf(c->model, sizeof c->model, "%s", cfg->default_model);
+                c->model_idx = -2; /* rewritten */
+        }
+        sm = snapshot_find_model(w->snap, c->model, strlen(c->model));
+        if (!sm) {
+                respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
+                              "The model `%s` does not exist", c->model);
+                return;
+        }
+
+        /* upstream request: a shared head part, then per attempt Host and
+         * Content-Length (start_upstream), then the body without routing-only
+         * fields */
+        buf_printf(&c->upreq, "POST %s HTTP/1.1\r\nContent-Type: application/json\r\n", c->path);
+        buf_append(&c->upreq, c->fwd_headers.p ? c->fwd_headers.p : "", c->fwd_headers.len);
+        c->head_len_up = c->upreq.len;
+        c->upbody.len = 0;
+        buf_append(&c->upbody, "{", 1);
+        for (size_t i = 0, first = 1; i < n; i++) {
+                if (is_routing_key(&mem[i]))
+                        continue;
+                if (!first)
+                        buf_append(&c->upbody, ",", 1);
+                first = 0;
+                if (c->model_idx == -2 && mem[i].key_len == 5 && memcmp(mem[i].key, "model", 5) == 0) {
+                        char enc[SNAP_NAME * 6 + 2];
+                        int el = json_string_encode(c->model, strlen(c->model), enc, sizeof enc);
+                        buf_append(&c->upbody, "\"model\":", 8);
+                        buf_append(&c->upbody, enc, el > 0 ? (size_t)el : 0);
+                        continue;
+                }
+                buf_append(&c->upbody, body + mem[i].start, mem[i].end - mem[i].start);
+        }
+        buf_append(&c->upbody, "}", 1);
+        pick(c);
+}
+
+/* ---- upstream connections -------------------------------------------------------------- */
+
+static struct upconn *pool_get(struct worker *w, int upstream) {
+        struct pool *p = &w->pools[upstream];
+        struct upconn *u = p->idle;
+
+        if (u) {
+                p->idle = u->next;
+                p->n_idle--;
+                u->next = NULL;
+                u->reused = true;
+        }
+        return u;
+}
+
+static void pool_put(struct upconn *u) {
+        struct worker *w = u->w;
+        struct pool *p = &w->pools[u->upstream];
+
+        if (u->snap_gen != w->snap->config_generation || p->n_idle >= w->fe->cfg->proxy.pool_size ||
+            atomic_load_explicit(&w->fe->draining, memory_order_relaxed)) {
+                up_close(u);
+                return;
+        }
+        u->c = NULL;
+        u->in.len = 0;
+        u->head_done = u->done = u->eof = false;
+        u->deadline_ns = UINT64_MAX;
+        u->next = p->idle;
+        p->idle = u;
+        p->n_idle++;
+        /* an idle pooled connection keeps a recv posted to notice the peer closing */
+        up_recv(u);
+}
+
+static void up_free_if_idle(struct upconn *u) {
+        if (!u->closing || u->conn_io.busy || u->wr.busy || u->rd.busy)
+                return;
+        if (u->fd >= 0)
+                close(u->fd);
+        buf_free(&u->in);
+        buf_free(&u->orphan);
+        free(u);
+}
+
+static void up_close(struct upconn *u) {
+        if (!u->closing) {
+                u->closing = true;
+                if (u->conn_io.busy || u->wr.busy || u->rd.busy) {
+                        struct io_uring_sqe *sqe = worker_sqe(u->w);
+                        io_uring_prep_cancel_fd(sqe, u->fd, IORING_ASYNC_CANCEL_ALL);
+                        io_uring_sqe_set_data(sqe, NULL);
+                        shutdown(u->fd, SHUT_RDWR);
+                }
+        }
+        up_free_if_idle(u);
+}
+
+static void pool_remove(struct upconn *u) {
+        struct pool *p = &u->w->pools[u->upstream];
+        for (struct upconn **pp = &p->idle; *pp; pp = &(*pp)->next)
+                if (*pp == u) {
+                        *pp = u->next;
+                        p->n_idle--;
+                        return;
+                }
+}
+
+void proxy_pool_free(struct worker *w) {
+        for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
+                while (w->pools[i].idle) {
+                        struct upconn *u = pool_get(w, (int)i);
+                        u->closing = true;
+                        if (u->fd >= 0)
+                                close(u->fd);
+                        u->fd = -1;
+                        /* outstanding SQEs die with the ring */
+                        buf_free(&u->in);
+                        buf_free(&u->orphan);
+                        free(u);
+                }
+}
+
+static void up_recv(struct upconn *u) {
+        struct io_uring_sqe *sqe;
+
+        if (u->rd.busy || u->closing)
+                return;
+        if (buf_reserve(&u->in, UP_READ_CHUNK) < 0) {
+                up_close(u);
+                return;
+        }
+        sqe = worker_sqe(u->w);
+        io_uring_prep_recv(sqe, u->fd, u->in.p + u->in.len, u->in.cap - u->in.len, 0);
+        io_uring_sqe_set_data(sqe, &u->rd);
+        u->rd.busy = true;
+}
+
+static void up_send(struct upconn *u) {
+        struct conn *c = u->c;
+        struct io_uring_sqe *sqe = worker_sqe(u->w);
+
+        io_uring_prep_send(sqe, u->fd, c->upreq.p + u->sent, c->upreq.len - u->sent, MSG_NOSIGNAL);
+        io_uring_sqe_set_data(sqe, &u->wr);
+        u->wr.busy = true;
+}
+
+static struct upconn *up_new(struct worker *w, int upstream) {
+        const struct snap_upstream *su = &w->snap->upstreams[upstream];
+        struct upconn *u = calloc(1, sizeof *u);
+        struct io_uring_sqe *sqe;
+        int one = 1, zero = 0;
+
+        if (!u)
+                return NULL;
+        u->fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (u->fd < 0) {
+                free(u);
+                return NULL;
+        }
+        setsockopt(u->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        u->w = w;
+        u->upstream = (uint16_t)upstream;
+        u->snap_gen = w->snap->config_generation;
+        u->conn_io = (struct io){ .kind = IO_UP_CONNECT, .owner = u };
+        u->wr = (struct io){ .kind = IO_UP_WR, .owner = u };
+        u->rd = (struct io){ .kind = IO_UP_RD, .owner = u };
+        u->addr = su->addr;
+        sqe = worker_sqe(w);
+        io_uring_prep_connect(sqe, u->fd, (const struct sockaddr *)&u->addr, sizeof u->addr);
+        io_uring_sqe_set_data(sqe, &u->conn_io);
+        u->conn_io.busy = true;
+        return u;
+}
+
+static void start_upstream(struct conn *c, int upstream) {
+        struct worker *w = c->w;
+        const struct snap_upstream *su = &w->snap->upstreams[upstream];
+        const struct sy_config *cfg = w->fe->cfg;
+        struct upconn *u;
+        c->state = CS_UPSTREAM;
+        c->upstream = upstream;
+        if (c->n_tried < sizeof c->tried / sizeof c->tried[0])
+                c->tried[c->n_tried++] = (uint16_t)upstream;
+        w->inflight[upstream]++;
+
+        /* per attempt: Host and Content-Length after the shared head part */
+        c->upreq.len = c->head_len_up;
+        if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port,
+                       c->upbody.len) < 0 ||
+            buf_append(&c->upreq, c->upbody.p, c->upbody.len) < 0) {
+                respond_error(c, 500, "server_error", NULL, "out_of_memory", "out of memory");
+                return;
+        }
+
+        u = pool_get(w, upstream);
+        if (u) {
+                /* the idle recv posted in pool_put is still out: cancel it first */
+                if (u->rd.busy) {
+                        struct io_uring_sqe *sqe = worker_sqe(w);
+                        io_uring_prep_cancel(sqe, &u->rd, 0);
+                        io_uring_sqe_set_data(sqe, NULL);
+                        u->cancel_idle_rd = true;
+                }
+        } else {
+                u = up_new(w, upstream);
+                if (!u) {
+                        metrics_count_upstream_error(&w->metrics, su->name, "connect");
+                        finish(c, true);
+                        return;
+                }
+                u->reused = false;
+        }
+        u->c = c;
+        c->up = u;
+        u->sent = 0;
+        u->in.len = 0;
+        u->head_done = u->done = u->eof = false;
+        memset(&u->chunk, 0, sizeof u->chunk);
+        u->deadline_ns = fe_now_ns() + (uint64_t)(u->conn_io.busy ? cfg->proxy.connect_timeout_ms
+                                                                   : cfg->proxy.first_byte_timeout_ms) * 1000000ULL;
+        c->t_sent_ns = fe_now_ns();
+        if (!u->conn_io.busy && !u->cancel_idle_rd) {
+                up_send(u);
+                up_recv(u);
+        }
+}
+
+/* ---- response ----------------------------------------------------------------------------- */
+
+static bool hop_by_hop_resp(const struct http_header *h) {
+        static const char *const drop[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
+                                            "proxy-connection", "te", "trailer", "upgrade" };
+        for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+                if (h->name_len == strlen(drop[i]) && strncasecmp(h->name, drop[i], h->name_len) == 0)
+                        return true;
+        return false;
+}
+
+static const char sse_error[] =
+        "data: {\"error\":{\"message\":\"the upstream connection was lost mid-stream\",\"type\":\"server_error\","
+        "\"param\":null,\"code\":\"upstream_stream_error\"}}\n\n";
+
+/* Moves body bytes from u->in to the client's output buffer. */
+static int relay_body(struct conn *c, struct upconn *u, const char *p, size_t n) {
+        if (u->framing == FR_LENGTH) {
+                size_t take = n < u->remaining ? n : (size_t)u->remaining;
+                buf_append(&c->out, p, take);
+                u->remaining -= take;
+                if (u->remaining == 0)
+                        u->done = true;
+                return 0;
+        }
+        if (u->framing == FR_CHUNKED) {
+                size_t off = 0;
+                while (off < n && !u->done) {
+                        const char *data;
+                        size_t used, dlen;
+                        int r = http_chunked_step(&u->chunk, p + off, n - off, &used, &data, &dlen);
+                        if (r < 0)
+                                return r;
+                        if (c->dechunk) {
+                                if (dlen)
+                                        buf_append(&c->out, data, dlen);
+                        } else {
+                                buf_append(&c->out, p + off, used);
+                        }
+                        off += used;
+                        if (r == 1)
+                                u->done = true;
+                        if (used == 0)
+                                break;
+                }
+                return 0;
+        }
+        buf_append(&c->out, p, n); /* FR_CLOSE: until EOF */
+        return 0;
+}
+
+static int take_response_head(struct conn *c, struct upconn *u) {
+        struct worker *w = c->w;
+        const struct snap_upstream *su = &w->snap->upstreams[u->upstream];
+        struct http_header hdrs[128];
+        struct http_response res = { .headers = hdrs };
+        struct http_limits lim = { .max_header_bytes = UP_MAX_HEAD, .max_headers = 128 };
+        const struct http_header *h;
+        int r;
+
+        for (;;) {
+                r = http_parse_response(u->in.p, u->in.len, &lim, &res);
+                if (r < 0)
+                        return r;
+                if (res.status >= 100 && res.status < 200) {
+                        /* interim response: drop it */
+                        memmove(u->in.p, u->in.p + r, u->in.len - (size_t)r);
+                        u->in.len -= (size_t)r;
+                        res.num_headers = 0;
+                        continue;
+                }
+                break;
+        }
+        u->head_done = true;
+        c->t_first_byte_ns = fe_now_ns();
+        c->status = res.status;
+        u->upstream_keepalive = res.minor_version >= 1;
+        h = http_find_header(hdrs, res.num_headers, "connection");
+        if (h && http_header_has_token(h->value, h->value_len, "close"))
+                u->upstream_keepalive = false;
+        h = http_find_header(hdrs, res.num_headers, "transfer-encoding");
+        if (res.status == 204 || res.status == 304) {
+                u->framing = FR_LENGTH;
+                u->remaining = 0;
+        } else if (h && http_header_has_token(h->value, h->value_len, "chunked")) {
+                u->framing = FR_CHUNKED;
+        } else if ((h = http_find_header(hdrs, res.num_headers, "content-length"))) {
+                if (http_parse_content_length(h->value, h->value_len, &u->remaining) < 0)
+                        return -EBADMSG;
+                u->framing = FR_LENGTH;
+        } else {
+                u->framing = FR_CLOSE;
+                u->upstream_keepalive = false;
+        }
+        h = http_find_header(hdrs, res.num_headers, "content-type");
+        c->resp_sse = h && h->value_len >= 17 && strncasecmp(h->value, "text/event-stream", 17) == 0;
+
+        /* the client's framing */
+        c->dechunk = u->framing == FR_CHUNKED && c->minor == 0;
+        if (u->framing == FR_CLOSE || c->dechunk)
+                c->keepalive = false;
+        c->resp_framing = c->dechunk ? FR_CLOSE : u->framing;
+
+        buf_printf(&c->out, "HTTP/1.%d %d %.*s\r\n", c->minor, res.status, (int)res.reason_len, res.reason);
+        for (size_t i = 0; i < res.num_headers; i++) {
+                if (hop_by_hop_resp(&hdrs[i]))
+                        continue;
+                buf_append(&c->out, hdrs[i].name, hdrs[i].name_len);
+                buf_append(&c->out, ": ", 2);
+                buf_append(&c->out, hdrs[i].value, hdrs[i].value_len);
+                buf_append(&c->out, "\r\n", 2);
+        }
+        if (u->framing == FR_LENGTH)
+                buf_printf(&c->out, "Content-Length: %llu\r\n", (unsigned long long)u->remaining);
+        else if (u->framing == FR_CHUNKED && !c->dechunk)
+                buf_printf(&c->out, "Transfer-Encoding: chunked\r\n");
+        buf_printf(&c->out, "x-vsr-selected-model: %s\r\nx-switchyard-upstream: %s\r\nx-switchyard-engine: %s\r\n",
+                   c->model, su->name, su->engine);
+        if (c->model_idx == -2)
+                buf_printf(&c->out, "x-switchyard-classifier: unavailable\r\nx-vsr-selected-category: default\r\n");
+        if (c->retries)
+                buf_printf(&c->out, "x-switchyard-retries: %u\r\n", c->retries);
+        buf_printf(&c->out, "Connection: %s\r\n\r\n", c->keepalive ? "keep-alive" : "close");
+        c->resp_started = true;
+        c->overhead_ns = (c->t_sent_ns - c->t_parsed_ns) + (fe_now_ns() - c->t_first_byte_ns);
+        metrics_observe(&w->metrics.ttfb, c->t_first_byte_ns - c->t_sent_ns);
+        return r;
+}
+
+static void record(struct conn *c, int status, const char *upstream) {
+        struct worker *w = c->w;
+
+        metrics_count_request(&w->metrics, c->model, upstream, status);
+        metrics_observe(&w->metrics.duration, fe_now_ns() - c->t_parsed_ns);
+        if (c->overhead_ns)
+                metrics_observe(&w->metrics.overhead, c->overhead_ns);
+}
+
+/* The request left the upstream: done event, pool or close. */
+static void release_upstream(struct conn *c, bool failed, bool reusable) {
+        struct worker *w = c->w;
+        struct upconn *u = c->up;
+
+        if (c->upstream >= 0) {
+                if (w->inflight[c->upstream] > 0)
+                        w->inflight[c->upstream]--;
+                send_done(c, c->upstream, c->status, failed ? SY_DONE_FAILED : 0, c->router_picked);
+        }
+        c->router_picked = false;
+        if (!u)
+                return;
+        c->up = NULL;
+        u->c = NULL;
+        if (reusable && !u->closing)
+                pool_put(u);
+        else
+                up_close(u);
+}
+
+static void finish(struct conn *c, bool failed) {
+        struct worker *w = c->w;
+        const char *name = c->upstream >= 0 ? w->snap->upstreams[c->upstream].name : "";
+
+        if (!failed) {
+                struct upconn *u = c->up;
+                bool reusable = u && u->upstream_keepalive && u->done && u->in.len == 0;
+                record(c, c->status, name);
+                release_upstream(c, false, reusable);
+                if (c->out_off >= c->out.len && !c->wr.busy)
+                        conn_request_done(c);
+                return;
+        }
+        release_upstream(c, true, false);
+        if (c->resp_started) {
+                /* mid-stream: end an SSE stream with an error event, else cut the connection */
+                c->keepalive = false;
+                if (c->resp_sse && c->resp_framing == FR_CHUNKED) {
+                        buf_printf(&c->out, "%zx\r\n%s\r\n0\r\n\r\n", sizeof sse_error - 1, sse_error);
+                        c->out_last = true;
+                        record(c, c->status, name);
+                        conn_send(c);
+                } else if (c->resp_sse && c->dechunk) {
+                        buf_append(&c->out, sse_error, sizeof sse_error - 1);
+                        c->out_last = true;
+                        record(c, c->status, name);
+                        conn_send(c);
+                } else {
+                        record(c, 502, name);
+                        conn_close(c);
+                }
+                return;
+        }
+        /* before the first byte: another endpoint, if allowed */
+        if (c->retries < w->fe->cfg->proxy.max_retries && c->n_tried < sizeof c->tried / sizeof c->tried[0]) {
+                c->retries++;
+                atomic_fetch_add_explicit(&w->metrics.retries, 1, memory_order_relaxed);
+                c->upstream = -1;
+                pick(c);
+                return;
+        }
+        record(c, 502, name);
+        respond_error(c, 502, "server_error", NULL, "upstream_error",
+                      "the upstream for model `%s` failed before answering (%u attempts)", c->model,
+                      c->retries + 1);
+}
+
+static void fail(struct upconn *u, const char *kind) {
+        struct conn *c = u->c;
+        struct worker *w = u->w;
+
+        metrics_count_upstream_error(&w->metrics, w->snap->upstreams[u->upstream].name, kind);
+        if (c)
+                finish(c, true);
+        else
+                up_close(u);
+}
+
+void proxy_io(struct upconn *u, struct io *io, int res) {
+        struct conn *c = u->c;
+
+        io->busy = false;
+        if (io == &u->rd && u->cancel_idle_rd) {
+                /* the idle-watch recv of a pooled connection ended */
+                u->cancel_idle_rd = false;
+                if (u->closing) {
+                        up_free_if_idle(u);
+                        return;
+                }
+                if (res > 0 || (res == 0) || (res < 0 && res != -ECANCELED)) {
+                        /* peer closed (or sent junk) while idle: reconnect fresh */
+                        struct conn *cc = u->c;
+                        u->c = NULL;
+                        up_close(u);
+                        if (cc) {
+                                cc->up = NULL;
+                                struct upconn *nu = up_new(cc->w, cc->upstream);
+                                if (!nu) {
+                                        finish(cc, true);
+                                        return;
+                                }
+                                nu->c = cc;
+                                cc->up = nu;
+                                nu->deadline_ns = fe_now_ns() + (uint64_t)cc->w->fe->cfg->proxy.connect_timeout_ms * 1000000ULL;
+                        }
+                        return;
+                }
+                if (c) {
+                        up_send(u);
+                        up_recv(u);
+                }
+                return;
+        }
+        if (u->closing) {
+                up_free_if_idle(u);
+                return;
+        }
+        if (!c) {
+                /* idle in the pool: any completion means it is no longer usable */
+                if (io == &u->rd) {
+                        pool_remove(u);
+                        up_close(u);
+                }
+                return;
+        }
+        switch (io->kind) {
+        case IO_UP_CONNECT:
+                if (res < 0) {
+                        fail(u, "connect");
+                        return;
+                }
+                u->deadline_ns = fe_now_ns() + (uint64_t)u->w->fe->cfg->proxy.first_byte_timeout_ms * 1000000ULL;
+                up_send(u);
+                up_recv(u);
+                return;
+        case IO_UP_WR:
+                if (res < 0) {
+                        if (u->rd.busy) {
+                                /* let the recv report what happened */
+                                return;
+                        }
+                        fail(u, "reset");
+                        return;
+                }
+                u->sent += (size_t)res;
+                if (u->sent < c->upreq.len)
+                        up_send(u);
+                return;
+        case IO_UP_RD:
+                break;
+        default:
+                return;
+        }
+
+        if (res <= 0) {
+                if (res == -EINTR || res == -EAGAIN) {
+                        up_recv(u);
+                        return;
+                }
+                if (u->head_done && u->framing == FR_CLOSE && res == 0) {
+                        u->done = true;
+                        u->upstream_keepalive = false;
+                        finish(c, false);
+                        return;
+                }
+                if (!u->head_done && u->reused && !c->stale_retry && (res == 0 || res == -ECONNRESET || res == -EPIPE)) {
+                        /* a pooled connection the upstream had closed: once more on a fresh one */
+                        int up = c->upstream;
+                        c->stale_retry = true;
+                        c->up = NULL;
+                        u->c = NULL;
+                        up_close(u);
+                        c->w->inflight[up]--;
+                        c->n_tried--;
+                        start_upstream(c, up);
+                        return;
+                }
+                fail(u, res == 0 || res == -ECONNRESET ? "reset" : res == -ECANCELED ? "timeout" : "recv");
+                return;
+        }
+        u->in.len += (size_t)res;
+        u->deadline_ns = fe_now_ns() + (uint64_t)u->w->fe->cfg->proxy.idle_timeout_ms * 1000000ULL;
+        if (!u->head_done) {
+                int r = take_response_head(c, u);
+                if (r == -EAGAIN) {
+                        if (u->in.len >= UP_MAX_HEAD) {
+                                fail(u, "protocol");
+                                return;
+                        }
+                        up_recv(u);
+                        return;
+                }
+                if (r < 0) {
+                        fail(u, "protocol");
+                        return;
+                }
+                if (relay_body(c, u, u->in.p + r, u->in.len - (size_t)r) < 0) {
+                        fail(u, "protocol");
+                        return;
+                }
+        } else if (relay_body(c, u, u->in.p, u->in.len) < 0) {
+                fail(u, "protocol");
+                return;
+        }
+        u->in.len = 0;
+        if (u->done) {
+                finish(c, false);
+                if (!c->closing)
+                        conn_send(c);
+                return;
+        }
+        /* send what we have; the next upstream read is posted when the client has taken it */
+        if (c->out.len > c->out_off)
+                conn_send(c);
+        else
+                up_recv(u);
+}
+
+void proxy_client_written(struct conn *c) {
+        if (!c->up) {
+                conn_request_done(c);
+                return;
+        }
+        up_recv(c->up);
+}
+
+void proxy_abort(struct conn *c) {
+        struct upconn *u = c->up;
+
+        if (!u)
+                return;
+        /* the request head/body may still be read by an in-flight send */
+        if (u->wr.busy) {
+                u->orphan = c->upreq;
+                c->upreq = (struct buf){ 0 };
+        }
+        c->keepalive = false;
+        release_upstream(c, false, false);
+}
+
+void proxy_check_timeouts(struct worker *w, uint64_t now) {
+        for (struct conn *c = w->conns; c; c = c->next) {
+                struct upconn *u = c->up;
+                if (!u || u->closing || now < u->deadline_ns)
+                        continue;
+                u->timed_out = true;
+                fail(u, u->conn_io.busy ? "connect_timeout" : "timeout");
+        }
+}

@@ -1,0 +1,1076 @@
+/* The frontend: N worker threads, each with its own io_uring, SO_REUSEPORT
+ * listener, connections, upstream pools and ring pair to the router.
+ *
+ * Every socket operation is an io_uring request whose user_data points at a
+ * struct io embedded in its owner (conn or upconn); an owner is freed only
+ * when it is closing and none of its struct io is busy. The loop waits for
+ * completions with a timeout set by the earliest pending pick deadline, so
+ * a router that does not answer in time is replaced by a local pick from
+ * the snapshot. */
+#include "frontend/frontend.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/runtime.h"
+#include "frontend/frontend-internal.h"
+#include "shm/bell.h"
+#include "shm/msg.h"
+
+#define TICK_NS (50ULL * 1000000ULL)
+#define READ_CHUNK 16384
+
+uint64_t fe_now_ns(void) {
+        return shm_now_ns();
+}
+
+/* ---- buffers ---------------------------------------------------------- */
+
+int buf_reserve(struct buf *b, size_t extra) {
+        size_t need = b->len + extra, cap = b->cap ? b->cap : 1024;
+        char *p;
+
+        if (need <= b->cap)
+                return 0;
+        while (cap < need)
+                cap *= 2;
+        p = realloc(b->p, cap);
+        if (!p)
+                return -ENOMEM;
+        b->p = p;
+        b->cap = cap;
+        return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t n) {
+        if (buf_reserve(b, n + 1) < 0)
+                return -ENOMEM;
+        memcpy(b->p + b->len, data, n);
+        b->len += n;
+        return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        for (int pass = 0; pass < 2; pass++) {
+                size_t room = b->cap - b->len;
+                va_start(ap, fmt);
+                n = vsnprintf(b->cap ? b->p + b->len : NULL, room, fmt, ap);
+                va_end(ap);
+                if (n < 0)
+                        return -EINVAL;
+                if ((size_t)n < room) {
+                        b->len += (size_t)n;
+                        return n;
+                }
+                if (buf_reserve(b, (size_t)n + 1) < 0)
+                        return -ENOMEM;
+        }
+        return -ENOMEM;
+}
+
+void buf_free(struct buf *b) {
+        free(b->p);
+        b->p = NULL;
+        b->len = b->cap = 0;
+}
+
+/* ---- io_uring helpers --------------------------------------------------- */
+
+struct io_uring_sqe *worker_sqe(struct worker *w) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+
+        if (!sqe) {
+                io_uring_submit(&w->ring);
+                sqe = io_uring_get_sqe(&w->ring);
+        }
+        return sqe; /* never NULL after a submit with an empty SQ */
+}
+
+static void post_recv(struct conn *c) {
+        struct io_uring_sqe *sqe;
+
+        if (c->rd.busy || c->closing)
+                return;
+        if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+                conn_close(c);
+                return;
+        }
+        sqe = worker_sqe(c->w);
+        io_uring_prep_recv(sqe, c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
+        io_uring_sqe_set_data(sqe, &c->rd);
+        c->rd.busy = true;
+}
+
+void conn_send(struct conn *c) {
+        struct io_uring_sqe *sqe;
+
+        if (c->wr.busy || c->closing || c->out_off >= c->out.len)
+                return;
+        sqe = worker_sqe(c->w);
+        io_uring_prep_send(sqe, c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        io_uring_sqe_set_data(sqe, &c->wr);
+        c->wr.busy = true;
+}
+
+static void conn_free_if_idle(struct conn *c) {
+        struct worker *w = c->w;
+
+        if (!c->closing || c->rd.busy || c->wr.busy)
+                return;
+        if (c->up)
+                proxy_abort(c);
+        if (c->up)
+                return; /* upstream side still has I/O in flight */
+        if (c->fd >= 0)
+                close(c->fd);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                w->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        w->nconns--;
+        atomic_fetch_sub_explicit(&w->metrics.open_connections, 1, memory_order_relaxed);
+        buf_free(&c->in);
+        buf_free(&c->body);
+        buf_free(&c->out);
+        buf_free(&c->fwd_headers);
+        buf_free(&c->upreq);
+        buf_free(&c->upbody);
+        free(c);
+}
+
+static void pending_remove(struct conn *c);
+
+void conn_close(struct conn *c) {
+        if (!c->closing) {
+                c->closing = true;
+                c->state = CS_CLOSING;
+                if (c->pnext || c->pprev || c->w->pending == c)
+                        pending_remove(c);
+                if (c->rd.busy || c->wr.busy) {
+                        struct io_uring_sqe *sqe = worker_sqe(c->w);
+                        /* ends a recv waiting on an idle client; the completion frees */
+                        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+                        io_uring_sqe_set_data(sqe, NULL);
+                        shutdown(c->fd, SHUT_RDWR);
+                }
+        }
+        conn_free_if_idle(c);
+}
+
+/* ---- pending picks -------------------------------------------------------- */
+
+void worker_pending_add(struct conn *c) {
+        struct worker *w = c->w;
+
+        c->pnext = NULL;
+        c->pprev = w->pending_tail;
+        if (w->pending_tail)
+                w->pending_tail->pnext = c;
+        else
+                w->pending = c;
+        w->pending_tail = c;
+}
+
+static void pending_remove(struct conn *c) {
+        struct worker *w = c->w;
+
+        if (c->pprev)
+                c->pprev->pnext = c->pnext;
+        else if (w->pending == c)
+                w->pending = c->pnext;
+        if (c->pnext)
+                c->pnext->pprev = c->pprev;
+        else if (w->pending_tail == c)
+                w->pending_tail = c->pprev;
+        c->pnext = c->pprev = NULL;
+}
+
+struct conn *worker_pending_take(struct worker *w, uint64_t req_id) {
+        for (struct conn *c = w->pending; c; c = c->pnext)
+                if (c->req_id == req_id && c->state == CS_PICKING) {
+                        pending_remove(c);
+                        return c;
+                }
+        return NULL;
+}
+
+/* ---- snapshot --------------------------------------------------------------- */
+
+bool worker_refresh_snapshot(struct worker *w) {
+        uint64_t v = shm_snap_version(w->fe->seg);
+        uint32_t len;
+
+        if (v == w->snap_version)
+                return false;
+        if (shm_snap_read(w->fe->seg, w->snap, sizeof *w->snap, &len, &w->snap_version) < 0 ||
+            len != sizeof *w->snap) {
+                /* nothing from the router yet: keep the one built from the config */
+                return false;
+        }
+        return true;
+}
+
+/* ---- request head ------------------------------------------------------------ */
+
+static void reset_request(struct conn *c) {
+        c->head_len = 0;
+        c->body_len = 0;
+        c->chunked_in = false;
+        c->expect_continue = false;
+        memset(&c->chunk, 0, sizeof c->chunk);
+        c->chunk_off = 0;
+        c->body.len = 0;
+        c->fwd_headers.len = 0;
+        c->upreq.len = 0;
+        c->path[0] = c->owned_by_q[0] = c->owned_by_h[0] = c->session[0] = 0;
+        c->model[0] = c->engine[0] = 0;
+        c->model_idx = -1;
+        c->n_tried = c->retries = 0;
+        c->router_picked = false;
+        c->upstream = -1;
+        c->stream = false;
+        c->resp_started = false;
+        c->status = 0;
+        c->resp_framing = FR_NONE;
+        c->resp_sse = false;
+        c->dechunk = false;
+        c->t_sent_ns = c->t_first_byte_ns = 0;
+        c->upbody.len = 0;
+        c->stale_retry = false;
+        c->overhead_ns = 0;
+        c->out_last = false;
+}
+
+static bool hop_by_hop(const struct http_header *h) {
+        static const char *const drop[] = {
+                "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
+                "transfer-encoding", "upgrade", "host", "content-length", "expect", "x-owned-by",
+                "content-type",
+        };
+        for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+                if (h->name_len == strlen(drop[i]) && strncasecmp(h->name, drop[i], h->name_len) == 0)
+                        return true;
+        return false;
+}
+
+static void copy_header_value(char *dst, size_t cap, const struct http_header *h) {
+        size_t n = h->value_len < cap - 1 ? h->value_len : cap - 1;
+        memcpy(dst, h->value, n);
+        dst[n] = 0;
+}
+
+/* Percent-decodes the value of ?owned_by= into dst. */
+static void query_param(const char *q, size_t qlen, const char *key, char *dst, size_t cap) {
+        size_t klen = strlen(key);
+        const char *p = q, *end = q + qlen;
+
+        while (p < end) {
+                const char *amp = memchr(p, '&', end - p);
+                const char *e = amp ? amp : end;
+                if ((size_t)(e - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+                        size_t n = 0;
+                        for (const char *s = p + klen + 1; s < e && n + 1 < cap; s++) {
+                                if (*s == '%' && e - s >= 3) {
+                                        char hex[3] = { s[1], s[2], 0 };
+                                        dst[n++] = (char)strtol(hex, NULL, 16);
+                                        s += 2;
+                                } else {
+                                        dst[n++] = *s == '+' ? ' ' : *s;
+                                }
+                        }
+                        dst[n] = 0;
+                        return;
+                }
+                p = e + 1;
+        }
+}
+
+static void dispatch(struct conn *c);
+
+/* Parses the head at c->in[req_start..]. Returns 1 when a head was taken,
+ * 0 when more input is needed, -1 when an error response was queued. */
+static int take_head(struct conn *c) {
+        const struct sy_config *cfg = c->w->fe->cfg;
+        struct http_header hdrs[256];
+        struct http_request req = { .headers = hdrs };
+        struct http_limits lim = {
+                .max_header_bytes = cfg->server.max_header_bytes,
+                .max_headers = cfg->server.max_headers < 256 ? cfg->server.max_headers : 256,
+        };
+        const struct http_header *h;
+        const char *q;
+        int r;
+
+        r = http_parse_request(c->in.p + c->req_start, c->in.len - c->req_start, &lim, &req);
+        if (r == -EAGAIN)
+                return 0;
+        c->keepalive = false;
+        if (r == -E2BIG) {
+                respond_error(c, 431, "invalid_request_error", NULL, "request_header_fields_too_large",
+                              "request header block exceeds %zu bytes or %zu fields", lim.max_header_bytes,
+                              lim.max_headers);
+                return -1;
+        }
+        if (r == -ENOTSUP) {
+                respond_error(c, 505, "invalid_request_error", NULL, "http_version_not_supported",
+                              "only HTTP/1.0 and HTTP/1.1 are supported");
+                return -1;
+        }
+        if (r < 0) {
+                respond_error(c, 400, "invalid_request_error", NULL, "bad_request", "malformed HTTP request");
+                return -1;
+        }
+        c->head_len = (size_t)r;
+        c->minor = req.minor_version;
+        c->t_start_ns = fe_now_ns();
+
+        /* keep-alive: 1.1 default on, 1.0 default off */
+        c->keepalive = req.minor_version >= 1;
+        h = http_find_header(hdrs, req.num_headers, "connection");
+        if (h) {
+                if (http_header_has_token(h->value, h->value_len, "close"))
+                        c->keepalive = false;
+                else if (http_header_has_token(h->value, h->value_len, "keep-alive"))
+                        c->keepalive = true;
+        }
+        if (atomic_load_explicit(&c->w->fe->draining, memory_order_relaxed))
+                c->keepalive = false;
+
+        /* target: path and query */
+        q = memchr(req.target, '?', req.target_len);
+        {
+                size_t plen = q ? (size_t)(q - req.target) : req.target_len;
+                if (plen >= sizeof c->path) {
+                        respond_error(c, 404, "invalid_request_error", NULL, "not_found", "unknown path");
+                        return -1;
+                }
+                memcpy(c->path, req.target, plen);
+                c->path[plen] = 0;
+                if (q)
+                        query_param(q + 1, req.target_len - plen - 1, "owned_by", c->owned_by_q, sizeof c->owned_by_q);
+        }
+
+        /* body framing */
+        {
+                const struct http_header *te = http_find_header(hdrs, req.num_headers, "transfer-encoding");
+                const struct http_header *cl = NULL;
+                uint64_t len = 0;
+
+                for (size_t i = 0; i < req.num_headers; i++)
+                        if (hdrs[i].name_len == 14 && strncasecmp(hdrs[i].name, "content-length", 14) == 0) {
+                                uint64_t v;
+                                if (http_parse_content_length(hdrs[i].value, hdrs[i].value_len, &v) < 0 ||
+                                    (cl && v != len)) {
+                                        respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
+                                                      "invalid Content-Length");
+                                        return -1;
+                                }
+                                cl = &hdrs[i];
+                                len = v;
+                        }
+                if (te) {
+                        if (!http_header_has_token(te->value, te->value_len, "chunked") || cl) {
+                                respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
+                                              "unsupported Transfer-Encoding");
+                                return -1;
+                        }
+                        c->chunked_in = true;
+                } else {
+                        c->body_len = len;
+                        if (len > cfg->server.max_body_bytes) {
+                                respond_error(c, 413, "invalid_request_error", NULL, "request_too_large",
+                                              "request body of %llu bytes exceeds the limit of %zu bytes",
+                                              (unsigned long long)len, cfg->server.max_body_bytes);
+                                return -1;
+                        }
+                }
+        }
+        h = http_find_header(hdrs, req.num_headers, "expect");
+        if (h) {
+                if (h->value_len == 12 && strncasecmp(h->value, "100-continue", 12) == 0) {
+                        c->expect_continue = true;
+                } else {
+                        respond_error(c, 417, "invalid_request_error", NULL, "expectation_failed",
+                                      "unsupported Expect header");
+                        return -1;
+                }
+        }
+        h = http_find_header(hdrs, req.num_headers, "x-owned-by");
+        if (h)
+                copy_header_value(c->owned_by_h, sizeof c->owned_by_h, h);
+        h = http_find_header(hdrs, req.num_headers, "x-session-id");
+        if (h)
+                copy_header_value(c->session, sizeof c->session, h);
+
+        /* local endpoints need neither a body nor forwarding */
+        if (respond_is_local(req.method, req.method_len, c->path)) {
+                if (c->chunked_in || c->body_len) {
+                        /* a GET with a body: drop the body by not keeping the connection */
+                        c->keepalive = false;
+                }
+                respond_local(c, &req);
+                return -1;
+        }
+        if (!(req.method_len == 4 && memcmp(req.method, "POST", 4) == 0)) {
+                if (strcmp(c->path, "/v1/chat/completions") == 0 || strcmp(c->path, "/v1/completions") == 0 ||
+                    strcmp(c->path, "/v1/embeddings") == 0) {
+                        respond_error(c, 405, "invalid_request_error", NULL, "method_not_allowed",
+                                      "use POST for %s", c->path);
+                } else {
+                        respond_error(c, 404, "invalid_request_error", NULL, "not_found",
+                                      "unknown path %s", c->path);
+                }
+                return -1;
+        }
+        if (strcmp(c->path, "/v1/chat/completions") != 0 && strcmp(c->path, "/v1/completions") != 0 &&
+            strcmp(c->path, "/v1/embeddings") != 0) {
+                respond_error(c, 404, "invalid_request_error", NULL, "not_found", "unknown path %s", c->path);
+                return -1;
+        }
+
+        /* headers forwarded upstream (end-to-end ones only) */
+        for (size_t i = 0; i < req.num_headers; i++) {
+                if (hop_by_hop(&hdrs[i]))
+                        continue;
+                buf_append(&c->fwd_headers, hdrs[i].name, hdrs[i].name_len);
+                buf_append(&c->fwd_headers, ": ", 2);
+                buf_append(&c->fwd_headers, hdrs[i].value, hdrs[i].value_len);
+                buf_append(&c->fwd_headers, "\r\n", 2);
+        }
+        return 1;
+}
+
+static void send_continue(struct conn *c) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        buf_append(&c->out, cont, sizeof cont - 1);
+        conn_send(c);
+}
+
+/* Consumes body bytes. Returns 1 when complete, 0 when more is needed,
+ * -1 when an error response was queued. */
+static int take_body(struct conn *c) {
+        const struct sy_config *cfg = c->w->fe->cfg;
+        size_t body_start = c->req_start + c->head_len;
+
+        if (!c->chunked_in)
+                return c->in.len - body_start >= c->body_len ? 1 : 0;
+        if (c->chunk_off < body_start)
+                c->chunk_off = body_start;
+        while (c->chunk_off < c->in.len) {
+                const char *data;
+                size_t used, dlen;
+                int r = http_chunked_step(&c->chunk, c->in.p + c->chunk_off, c->in.len - c->chunk_off, &used,
+                                          &data, &dlen);
+                if (r < 0) {
+                        c->keepalive = false;
+                        respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
+                                      "malformed chunked request body");
+                        return -1;
+                }
+                if (dlen) {
+                        if (c->body.len + dlen > cfg->server.max_body_bytes) {
+                                c->keepalive = false;
+                                respond_error(c, 413, "invalid_request_error", NULL, "request_too_large",
+                                              "request body exceeds the limit of %zu bytes",
+                                              cfg->server.max_body_bytes);
+                                return -1;
+                        }
+                        buf_append(&c->body, data, dlen);
+                }
+                c->chunk_off += used;
+                if (r == 1) {
+                        c->body_len = c->body.len;
+                        return 1;
+                }
+                if (used == 0)
+                        break;
+        }
+        return 0;
+}
+
+/* Drives the request state machine over buffered input. */
+static void process_input(struct conn *c) {
+        const struct sy_config *cfg = c->w->fe->cfg;
+        int r;
+
+        while (!c->closing) {
+                if (c->state == CS_HEAD) {
+                        if (c->req_start == c->in.len) {
+                                /* nothing buffered: reclaim the buffer */
+                                c->in.len = c->req_start = 0;
+                                break;
+                        }
+                        reset_request(c);
+                        r = take_head(c);
+                        if (r == 0) {
+                                if (c->in.len - c->req_start > cfg->server.max_header_bytes) {
+                                        c->keepalive = false;
+                                        respond_error(c, 431, "invalid_request_error", NULL,
+                                                      "request_header_fields_too_large",
+                                                      "request header block exceeds %zu bytes",
+                                                      cfg->server.max_header_bytes);
+                                }
+                                break;
+                        }
+                        if (r < 0)
+                                break; /* a local or error response is being written */
+                        c->state = CS_BODY;
+                        c->deadline_ns = fe_now_ns() + (uint64_t)cfg->server.header_timeout_ms * 1000000ULL;
+                }
+                if (c->state == CS_BODY) {
+                        r = take_body(c);
+                        if (r == 0) {
+                                if (c->expect_continue) {
+                                        c->expect_continue = false;
+                                        send_continue(c);
+                                }
+                                break;
+                        }
+                        if (r < 0)
+                                break;
+                        dispatch(c);
+                }
+                break;
+        }
+        if (!c->closing && (c->state == CS_HEAD || c->state == CS_BODY))
+                post_recv(c);
+}
+
+static void dispatch(struct conn *c) {
+        c->t_parsed_ns = fe_now_ns();
+        c->state = CS_PICKING;
+        proxy_start(c);
+}
+
+/* Called when the response for the current request has been written in
+ * full: next request (pipelined bytes first) or close. */
+void conn_request_done(struct conn *c) {
+        const struct sy_config *cfg = c->w->fe->cfg;
+        size_t consumed;
+
+        if (c->closing)
+                return;
+        if (!c->keepalive || c->out_last) {
+                conn_close(c);
+                return;
+        }
+        consumed = c->req_start + c->head_len + (c->chunked_in ? (c->chunk_off - c->req_start - c->head_len) : c->body_len);
+        if (consumed > c->in.len)
+                consumed = c->in.len;
+        /* move pipelined bytes to the front */
+        memmove(c->in.p, c->in.p + consumed, c->in.len - consumed);
+        c->in.len -= consumed;
+        c->req_start = 0;
+        c->head_len = 0;
+        c->body_len = 0;
+        c->chunked_in = false;
+        c->state = CS_HEAD;
+        c->out.len = c->out_off = 0;
+        c->deadline_ns = fe_now_ns() + (uint64_t)(c->in.len ? cfg->server.header_timeout_ms : cfg->server.idle_timeout_ms) * 1000000ULL;
+        process_input(c);
+}
+
+/* ---- completions -------------------------------------------------------------- */
+
+static void on_client_read(struct conn *c, int res) {
+        const struct sy_config *cfg = c->w->fe->cfg;
+
+        c->rd.busy = false;
+        if (c->closing) {
+                conn_free_if_idle(c);
+                return;
+        }
+        if (res <= 0) {
+                if (res == -EINTR || res == -EAGAIN) {
+                        post_recv(c);
+                        return;
+                }
+                /* client went away (or half-closed); an in-flight proxy is cancelled */
+                conn_close(c);
+                return;
+        }
+        if (c->in.len == c->req_start && c->state == CS_HEAD)
+                c->deadline_ns = fe_now_ns() + (uint64_t)cfg->server.header_timeout_ms * 1000000ULL;
+        c->in.len += (size_t)res;
+        if (c->state == CS_HEAD || c->state == CS_BODY) {
+                process_input(c);
+        } else {
+                /* pipelined bytes while a response is in progress: keep them, bounded */
+                if (c->in.len - c->req_start > cfg->server.max_header_bytes + cfg->server.max_body_bytes + 65536) {
+                        conn_close(c);
+                        return;
+                }
+                post_recv(c);
+        }
+}
+
+static void on_client_write(struct conn *c, int res) {
+        c->wr.busy = false;
+        if (c->closing) {
+                conn_free_if_idle(c);
+                return;
+        }
+        if (res < 0) {
+                if (res == -EINTR || res == -EAGAIN) {
+                        conn_send(c);
+                        return;
+                }
+                conn_close(c);
+                return;
+        }
+        c->out_off += (size_t)res;
+        if (c->out_off < c->out.len) {
+                conn_send(c);
+                return;
+        }
+        c->out.len = c->out_off = 0;
+        if (c->state == CS_UPSTREAM) {
+                proxy_client_written(c);
+        } else if (c->state == CS_RESPOND) {
+                conn_request_done(c);
+        }
+        /* CS_BODY: a 100 Continue went out */
+}
+
+static void post_accept(struct worker *w) {
+        struct io_uring_sqe *sqe;
+
+        if (w->accept_io.busy || !w->accepting)
+                return;
+        sqe = worker_sqe(w);
+        io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        io_uring_sqe_set_data(sqe, &w->accept_io);
+        w->accept_io.busy = true;
+}
+
+static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
+        int fd = cqe->res, one = 1;
+        struct conn *c;
+
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+                w->accept_io.busy = false;
+        if (fd < 0) {
+                if (fd != -ECANCELED)
+                        log_debug("accept: %s", strerror(-fd));
+                post_accept(w);
+                return;
+        }
+        if (!w->accepting) {
+                close(fd);
+                return;
+        }
+        atomic_fetch_add_explicit(&w->metrics.accepted, 1, memory_order_relaxed);
+        if (w->nconns >= w->max_conns) {
+                static const char busy[] =
+                        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 114\r\n"
+                        "Retry-After: 1\r\nConnection: close\r\n\r\n"
+                        "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\",\"param\":null,\"code\":\"too_many_connections\"}}  ";
+                (void)!send(fd, busy, sizeof busy - 3, MSG_NOSIGNAL | MSG_DONTWAIT);
+                close(fd);
+                atomic_fetch_add_explicit(&w->metrics.rejected_connections, 1, memory_order_relaxed);
+                post_accept(w);
+                return;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c = calloc(1, sizeof *c);
+        if (!c) {
+                close(fd);
+                return;
+        }
+        c->w = w;
+        c->fd = fd;
+        c->rd = (struct io){ .kind = IO_CLIENT_RD, .owner = c };
+        c->wr = (struct io){ .kind = IO_CLIENT_WR, .owner = c };
+        c->state = CS_HEAD;
+        c->upstream = -1;
+        c->deadline_ns = fe_now_ns() + (uint64_t)w->fe->cfg->server.header_timeout_ms * 1000000ULL;
+        c->next = w->conns;
+        if (w->conns)
+                w->conns->prev = c;
+        w->conns = c;
+        w->nconns++;
+        atomic_fetch_add_explicit(&w->metrics.open_connections, 1, memory_order_relaxed);
+        post_recv(c);
+        post_accept(w);
+}
+
+static void post_bell(struct worker *w) {
+        struct io_uring_sqe *sqe;
+
+        if (w->bell_io.busy)
+                return;
+        sqe = worker_sqe(w);
+        io_uring_prep_poll_add(sqe, w->my_bell, POLLIN);
+        io_uring_sqe_set_data(sqe, &w->bell_io);
+        w->bell_io.busy = true;
+}
+
+static void drain_router(struct worker *w) {
+        uint16_t type;
+        const void *msg;
+        uint32_t len;
+
+        while (ring_sc_peek(w->from_router, &type, &msg, &len) == 0) {
+                if (type == SY_MSG_PICK_RESP)
+                        proxy_pick_reply(w, msg, len);
+                ring_sc_release(w->from_router);
+        }
+}
+
+static void check_timeouts(struct worker *w, uint64_t now) {
+        struct conn *c, *next;
+
+        for (c = w->pending; c; c = next) {
+                next = c->pnext;
+                if (c->pick_deadline_ns <= now) {
+                        pending_remove(c);
+                        proxy_pick_timeout(c);
+                }
+        }
+        for (c = w->conns; c; c = next) {
+                next = c->next;
+                if (c->closing || now < c->deadline_ns)
+                        continue;
+                if (c->state == CS_HEAD && c->in.len == c->req_start) {
+                        conn_close(c); /* idle keep-alive connection */
+                } else if (c->state == CS_HEAD || c->state == CS_BODY) {
+                        c->keepalive = false;
+                        respond_error(c, 408, "invalid_request_error", NULL, "request_timeout",
+                                      "the request was not received in time");
+                }
+        }
+        proxy_check_timeouts(w, now);
+}
+
+static bool worker_idle_for_exit(struct worker *w) {
+        for (struct conn *c = w->conns; c; c = c->next)
+                if (!c->closing && !(c->state == CS_HEAD && c->in.len == c->req_start))
+                        return false;
+        return true;
+}
+
+static void *worker_run(void *arg) {
+        struct worker *w = arg;
+        struct frontend *fe = w->fe;
+        uint64_t last_tick = 0;
+        bool stopped_accepting = false;
+
+        w->accepting = true;
+        post_accept(w);
+        post_bell(w);
+        for (;;) {
+                struct io_uring_cqe *cqe;
+                struct __kernel_timespec ts;
+                uint64_t now = fe_now_ns(), wait_ns = TICK_NS;
+                unsigned head, n = 0;
+                bool sleep_ok;
+
+                if (atomic_load_explicit(&fe->draining, memory_order_relaxed)) {
+                        if (!stopped_accepting) {
+                                stopped_accepting = true;
+                                w->accepting = false;
+                                if (w->accept_io.busy) {
+                                        struct io_uring_sqe *sqe = worker_sqe(w);
+                                        io_uring_prep_cancel(sqe, &w->accept_io, 0);
+                                        io_uring_sqe_set_data(sqe, NULL);
+                                }
+                                /* idle keep-alive connections can go now */
+                                for (struct conn *c = w->conns, *nx; c; c = nx) {
+                                        nx = c->next;
+                                        if (c->state == CS_HEAD && c->in.len == c->req_start)
+                                                conn_close(c);
+                                }
+                        }
+                        if (worker_idle_for_exit(w) || now >= fe->drain_deadline_ns)
+                                break;
+                }
+                if (w->pending && w->pending->pick_deadline_ns > now &&
+                    w->pending->pick_deadline_ns - now < wait_ns)
+                        wait_ns = w->pending->pick_deadline_ns - now;
+                else if (w->pending)
+                        wait_ns = 0;
+                sleep_ok = ring_sc_prepare_sleep(w->from_router);
+                if (!sleep_ok)
+                        wait_ns = 0;
+                ts.tv_sec = (long long)(wait_ns / 1000000000ULL);
+                ts.tv_nsec = (long long)(wait_ns % 1000000000ULL);
+                if (wait_ns == 0) {
+                        io_uring_submit(&w->ring);
+                } else {
+                        io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+                }
+                ring_sc_cancel_sleep(w->from_router);
+
+                io_uring_for_each_cqe(&w->ring, head, cqe) {
+                        struct io *io = io_uring_cqe_get_data(cqe);
+                        n++;
+                        if (!io)
+                                continue;
+                        switch (io->kind) {
+                        case IO_ACCEPT:
+                                on_accept(w, cqe);
+                                break;
+                        case IO_CLIENT_RD:
+                                on_client_read(io->owner, cqe->res);
+                                break;
+                        case IO_CLIENT_WR:
+                                on_client_write(io->owner, cqe->res);
+                                break;
+                        case IO_UP_CONNECT:
+                        case IO_UP_WR:
+                        case IO_UP_RD:
+                                proxy_io(io->owner, io, cqe->res);
+                                break;
+                        case IO_BELL:
+                                w->bell_io.busy = false;
+                                bell_drain(w->my_bell);
+                                post_bell(w);
+                                break;
+                        default:
+                                break;
+                        }
+                }
+                io_uring_cq_advance(&w->ring, n);
+                drain_router(w);
+                now = fe_now_ns();
+                if (w->pending && w->pending->pick_deadline_ns <= now)
+                        check_timeouts(w, now), last_tick = now;
+                else if (now - last_tick >= TICK_NS) {
+                        check_timeouts(w, now);
+                        last_tick = now;
+                }
+                if (now - w->last_heartbeat_ns >= 100000000ULL) {
+                        shm_peer_heartbeat(shm_seg_worker(fe->seg, w->id));
+                        w->last_heartbeat_ns = now;
+                        worker_refresh_snapshot(w);
+                }
+        }
+        /* drain deadline passed or all done: close what is left */
+        for (struct conn *c = w->conns, *nx; c; c = nx) {
+                nx = c->next;
+                conn_close(c);
+        }
+        return NULL;
+}
+
+/* ---- setup ---------------------------------------------------------------------- */
+
+static int make_listener(const struct sy_config *cfg, int *ret_fd) {
+        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(cfg->server.port) };
+        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(cfg->server.port) };
+        int one = 1, fd, v6 = 0;
+
+        if (inet_pton(AF_INET, cfg->server.host, &a4.sin_addr) != 1) {
+                if (inet_pton(AF_INET6, cfg->server.host, &a6.sin6_addr) != 1)
+                        return -EINVAL;
+                v6 = 1;
+        }
+        fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (bind(fd, v6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4, v6 ? sizeof a6 : sizeof a4) < 0 ||
+            listen(fd, 4096) < 0) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
+        const struct sy_config *cfg = fe->cfg;
+        struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN };
+        char path[512];
+        int r;
+
+        w->id = id;
+        w->fe = fe;
+        w->router_bell = -1;
+        w->my_bell = -1;
+        w->listen_fd = -1;
+        w->max_conns = cfg->server.max_connections / fe->n_workers + 1;
+        w->accept_io = (struct io){ .kind = IO_ACCEPT, .owner = w };
+        w->bell_io = (struct io){ .kind = IO_BELL, .owner = w };
+        w->next_req_id = (uint64_t)fe_now_ns() << 8; /* distinct from a previous incarnation's ids */
+        w->snap = malloc(sizeof *w->snap);
+        if (!w->snap)
+                return -ENOMEM;
+        memcpy(w->snap, fe->boot_snap, sizeof *w->snap);
+        r = io_uring_queue_init_params(4096, &w->ring, &p);
+        if (r < 0) {
+                p.flags = 0; /* older kernels */
+                r = io_uring_queue_init_params(4096, &w->ring, &p);
+        }
+        if (r < 0)
+                return r;
+        if (fe->inherited_fd >= 0) {
+                w->listen_fd = fe->inherited_fd;
+        } else {
+                r = make_listener(cfg, &w->listen_fd);
+                if (r < 0)
+                        return r;
+        }
+        w->to_router = shm_seg_ring(fe->seg, id, SHM_PEER_ROUTER, SHM_TO_PEER);
+        w->from_router = shm_seg_ring(fe->seg, id, SHM_PEER_ROUTER, SHM_FROM_PEER);
+        if (sy_runtime_path(cfg, path, sizeof path, SY_WORKER_BELL, id) < 0)
+                return -ENAMETOOLONG;
+        r = bell_open_consumer(path, &w->my_bell);
+        if (r < 0)
+                return r;
+        shm_peer_attach(shm_seg_worker(fe->seg, id));
+        worker_refresh_snapshot(w);
+        return 0;
+}
+
+static void worker_fini(struct worker *w) {
+        proxy_pool_free(w);
+        io_uring_queue_exit(&w->ring);
+        if (w->listen_fd >= 0 && w->listen_fd != w->fe->inherited_fd)
+                close(w->listen_fd);
+        if (w->my_bell >= 0)
+                close(w->my_bell);
+        if (w->router_bell >= 0)
+                close(w->router_bell);
+        free(w->snap);
+}
+
+/* systemd socket activation: LISTEN_PID/LISTEN_FDS, first fd is 3. */
+static int inherited_listener(void) {
+        const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+        if (!pid || !fds || (pid_t)strtol(pid, NULL, 10) != getpid() || strtol(fds, NULL, 10) < 1)
+                return -1;
+        unsetenv("LISTEN_PID");
+        unsetenv("LISTEN_FDS");
+        unsetenv("LISTEN_FDNAMES");
+        return 3;
+}
+
+int frontend_main(const char *config_path) {
+        struct frontend fe = { .inherited_fd = -1 };
+        char err[512], path[512];
+        struct shm_layout layout;
+        sigset_t mask;
+        int sfd = -1, code = 1, r;
+        unsigned started = 0;
+
+        sy_log_init("frontend");
+        r = sy_config_load(config_path, &fe.cfg, err, sizeof err);
+        if (r < 0) {
+                log_err("%s", err);
+                return 1;
+        }
+        fe.n_workers = fe.cfg->server.workers ? fe.cfg->server.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+        if (fe.n_workers > fe.cfg->shm.max_workers)
+                fe.n_workers = fe.cfg->shm.max_workers;
+        if (fe.n_workers > FE_MAX_WORKERS)
+                fe.n_workers = FE_MAX_WORKERS;
+        fe.boot_snap = malloc(sizeof *fe.boot_snap);
+        fe.workers = calloc(fe.n_workers, sizeof *fe.workers);
+        if (!fe.boot_snap || !fe.workers)
+                goto out;
+        r = snapshot_build(fe.cfg, fe.boot_snap, err, sizeof err);
+        if (r < 0) {
+                log_err("%s", err);
+                goto out;
+        }
+        layout = sy_runtime_layout(fe.cfg);
+        sy_runtime_path(fe.cfg, path, sizeof path, SY_SEGMENT_FILE, 0);
+        r = shm_seg_open(path, &layout, &fe.seg);
+        if (r < 0) {
+                log_err("cannot open shared segment %s: %s", path, strerror(-r));
+                goto out;
+        }
+        fe.inherited_fd = inherited_listener();
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+        for (unsigned i = 0; i < fe.n_workers; i++) {
+                r = worker_init(&fe, &fe.workers[i], i);
+                if (r < 0) {
+                        log_err("worker %u: %s", i, strerror(-r));
+                        goto stop;
+                }
+        }
+        for (started = 0; started < fe.n_workers; started++)
+                if (pthread_create(&fe.workers[started].thread, NULL, worker_run, &fe.workers[started]) != 0)
+                        goto stop;
+        log_notice("frontend listening on %s:%u with %u workers%s", fe.cfg->server.host, fe.cfg->server.port,
+                   fe.n_workers, fe.inherited_fd >= 0 ? " (socket activated)" : "");
+
+        for (;;) {
+                struct signalfd_siginfo si;
+                if (read(sfd, &si, sizeof si) != sizeof si)
+                        continue;
+                if (si.ssi_signo == SIGHUP) {
+                        /* upstreams and models come through the router's snapshot; the
+                         * frontend's own settings (listener, limits) need a restart */
+                        log_notice("SIGHUP: routing changes arrive through the router; server settings apply at restart");
+                        continue;
+                }
+                if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                        break;
+        }
+        code = 0;
+stop:
+        fe.drain_deadline_ns = fe_now_ns() + (uint64_t)fe.cfg->server.drain_timeout_ms * 1000000ULL;
+        atomic_store(&fe.draining, 1);
+        log_notice("draining: finishing in-flight requests (up to %u ms)", fe.cfg->server.drain_timeout_ms);
+        for (unsigned i = 0; i < started; i++)
+                bell_ring(fe.workers[i].my_bell);
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(fe.workers[i].thread, NULL);
+        for (unsigned i = 0; i < fe.n_workers; i++)
+                if (fe.workers[i].snap)
+                        worker_fini(&fe.workers[i]);
+        log_notice("frontend stopped");
+out:
+        if (sfd >= 0)
+                close(sfd);
+        if (fe.inherited_fd >= 0)
+                close(fe.inherited_fd);
+        shm_seg_close(fe.seg);
+        free(fe.workers);
+        free(fe.boot_snap);
+        sy_config_free(fe.cfg);
+        return code;
+}
+
+/* exported for respond.c's /metrics */
+unsigned frontend_metrics(struct worker *w, struct fe_metrics **all, unsigned cap);
+unsigned frontend_metrics(struct worker *w, struct fe_metrics **all, unsigned cap) {
+        unsigned n = w->fe->n_workers < cap ? w->fe->n_workers : cap;
+        for (unsigned i = 0; i < n; i++)
+                all[i] = &w->fe->workers[i].metrics;
+        return n;
+}

@@ -1,0 +1,121 @@
+/* Small helpers shared by the shm tests (header-only, everything static). */
+#pragma once
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TEST_SKIP 77
+
+/* Fails the test (exit 1) with the file, line and expression. Test code
+ * only: a test is a program and its checks end it. */
+#define check(expr)                                                                        \
+        do {                                                                               \
+                if (!(expr)) {                                                             \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
+                        exit(1);                                                           \
+                }                                                                          \
+        } while (0)
+
+/* check(a == b) that prints both values (negative errno codes included). */
+#define check_eq(a, b)                                                                     \
+        do {                                                                               \
+                long long a_ = (long long)(a), b_ = (long long)(b);                        \
+                if (a_ != b_) {                                                            \
+                        fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
+                                __FILE__, __LINE__, #a, #b, a_, b_);                       \
+                        exit(1);                                                           \
+                }                                                                          \
+        } while (0)
+
+/* xorshift64*: deterministic, fast, good enough for sizes and payloads. */
+static inline uint64_t test_rand(uint64_t *state)
+{
+        uint64_t x = *state;
+
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *state = x;
+        return x * 0x2545f4914f6cdd1dULL;
+}
+
+static inline uint64_t test_mix(uint64_t x)
+{
+        x += 0x9e3779b97f4a7c15ULL;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
+}
+
+static inline uint32_t test_fnv1a(const void *p, size_t n)
+{
+        const unsigned char *b = p;
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < n; i++) {
+                h ^= b[i];
+                h *= 16777619u;
+        }
+        return h;
+}
+
+/* Fills n bytes with a pattern derived from seed. */
+static inline void test_fill(void *p, size_t n, uint64_t seed)
+{
+        unsigned char *b = p;
+        uint64_t s = test_mix(seed) | 1;
+        size_t i = 0;
+
+        while (i < n) {
+                uint64_t w = test_rand(&s);
+                size_t k = n - i < 8 ? n - i : 8;
+
+                memcpy(b + i, &w, k);
+                i += k;
+        }
+}
+
+/* A fresh private directory for segment files and FIFOs; /dev/shm if it is
+ * there (tmpfs, like production), else TMPDIR or /tmp. */
+static inline void test_tmpdir(char *buf, size_t cap)
+{
+        const char *base = getenv("TMPDIR");
+        struct stat st;
+
+        if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+                base = "/dev/shm";
+        if (!base || !*base)
+                base = "/tmp";
+        snprintf(buf, cap, "%s/switchyard-shm-test-XXXXXX", base);
+        if (!mkdtemp(buf)) {
+                fprintf(stderr, "mkdtemp %s: %s\n", buf, strerror(errno));
+                exit(1);
+        }
+}
+
+/* Removes the files test_tmpdir's user created (flat directory). */
+static inline void test_rmdir(const char *dir, const char *const *names, size_t n)
+{
+        char path[512];
+
+        for (size_t i = 0; i < n; i++) {
+                snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+                unlink(path);
+        }
+        rmdir(dir);
+}
+
+static inline int fcntl_nonblock(int fd)
+{
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+                return -errno;
+        return 0;
+}
