@@ -145,8 +145,6 @@ int clf_vocab_add(struct clf_vocab *v, const char *s, size_t len, int32_t id) {
                 copy[len] = 0;
                 v->strs[v->n_strs] = (struct clf_vocab_str){ copy, (uint32_t)len };
                 v->str_id[v->n_strs] = id;
-                if (v->id_str[id] >= 0)
-                        v->id_str[id] = -1;  /* id reused by another string: latest wins */
                 v->id_str[id] = (int32_t)v->n_strs;
                 v->slots[slot] = (uint32_t)(v->n_strs + 1);
                 v->n_strs++;

@@ -176,6 +176,10 @@ static bool is_null(const yaml_node_t *n) {
                                scalar_is(n, "Null") || scalar_is(n, "NULL"));
 }
 
+/* "\"text\"" for scalars, "a mapping" etc. otherwise: "%s%s%s", Q(n), SHOW(n, b), Q(n) */
+#define Q(n) ((n)->type == YAML_SCALAR_NODE && !is_null(n) ? "\"" : "")
+#define SHOW(n, b) ((n)->type == YAML_SCALAR_NODE && !is_null(n) ? show((n), (b)) : kind_of(n))
+
 static const char *kind_of(const yaml_node_t *n) {
         if (n->type == YAML_MAPPING_NODE)
                 return "a mapping";
@@ -253,6 +257,22 @@ static const yaml_node_t *map_get(struct ctx *c, const yaml_node_t *m, const cha
         for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
                 if (scalar_is(node_at(c, p->key), key))
                         return node_at(c, p->value);
+        return NULL;
+}
+
+static const yaml_node_t *root_get(struct ctx *c, const char *key) {
+        return map_get(c, c->root, key);
+}
+
+/* The key node of a top-level key, for messages about a whole section. */
+static const yaml_node_t *root_key(struct ctx *c, const char *key) {
+        yaml_node_pair_t *p;
+
+        if (!c->root)
+                return NULL;
+        for (p = c->root->data.mapping.pairs.start; p < c->root->data.mapping.pairs.top; p++)
+                if (scalar_is(node_at(c, p->key), key))
+                        return node_at(c, p->key);
         return NULL;
 }
 
@@ -869,19 +889,17 @@ static int parse_field(struct ctx *c, const struct field *f, const char *sect,
         case FT_HTTP_PATH:
                 if (v->type != YAML_SCALAR_NODE || is_null(v) || !path_ok(sval(v), slen(v)))
                         return errf(c, v, "%s: expected an absolute URL path such as "
-                                    "/health, got %s", what,
-                                    v->type == YAML_SCALAR_NODE ? show(v, b) : kind_of(v));
+                                    "/health, got %s%s%s", what, Q(v), SHOW(v, b), Q(v));
                 return get_str(c, v, what, CFG_PATH_MAX, (char **)p);
         case FT_DIR:
                 if (v->type != YAML_SCALAR_NODE || is_null(v) || !path_ok(sval(v), slen(v)))
-                        return errf(c, v, "%s: expected an absolute directory path, got %s",
-                                    what, v->type == YAML_SCALAR_NODE ? show(v, b) : kind_of(v));
+                        return errf(c, v, "%s: expected an absolute directory path, got %s%s%s",
+                                    what, Q(v), SHOW(v, b), Q(v));
                 return get_str(c, v, what, CFG_DIR_MAX, (char **)p);
         case FT_POLICY:
                 if (!scalar_is(v, "least_request") && !scalar_is(v, "round_robin"))
-                        return errf(c, v, "%s: unknown policy %s (least_request or "
-                                    "round_robin)", what,
-                                    v->type == YAML_SCALAR_NODE ? show(v, b) : kind_of(v));
+                        return errf(c, v, "%s: unknown policy %s%s%s (least_request or "
+                                    "round_robin)", what, Q(v), SHOW(v, b), Q(v));
                 return get_str(c, v, what, 32, (char **)p);
         case FT_U16:
         case FT_UINT:
@@ -913,9 +931,6 @@ static int parse_field(struct ctx *c, const struct field *f, const char *sect,
         return 0;
 }
 
-static const yaml_node_t *root_get(struct ctx *c, const char *key) {
-        return map_get(c, c->root, key);
-}
 
 static int parse_section(struct ctx *c, const char *sect, const struct field *fields,
                          size_t n_fields) {
@@ -1069,9 +1084,8 @@ static int parse_upstreams(struct ctx *c) {
                                 else if (scalar_is(val, "gateway"))
                                         up->kind = SY_UPSTREAM_GATEWAY;
                                 else
-                                        r = errf(c, val, "%s: unknown kind %s (server or "
-                                                 "gateway)", fw, val->type == YAML_SCALAR_NODE ?
-                                                 show(val, b) : kind_of(val));
+                                        r = errf(c, val, "%s: unknown kind %s%s%s (server or "
+                                                 "gateway)", fw, Q(val), SHOW(val, b), Q(val));
                         } else {
                                 r = errf(c, k, "unknown key '%s' in upstream (known: name, "
                                          "url, engine, models, weight, kind)", show(k, b));
@@ -1347,9 +1361,10 @@ static int build_models(struct ctx *c) {
                                               m->name) >= 0)
                                         break;
                         if (j == cfg->n_upstreams)
-                                return errf(c, set->key, "%s: default_engine '%s' does not serve "
-                                            "'%s'", set->native ? "models" : "model_config",
-                                            set->m.default_engine, m->name);
+                                return errf(c, set->key, "%s.%s: default_engine '%s': no "
+                                            "upstream with that engine serves the model",
+                                            set->native ? "models" : "model_config", m->name,
+                                            set->m.default_engine);
                 }
                 m->default_engine = set->m.default_engine;
                 m->reasoning_family = set->m.reasoning_family;
@@ -1417,7 +1432,7 @@ static int parse_threshold(struct ctx *c) {
         int r;
 
         if (clf) {
-                r = warnf(c, clf, "classifier: switchyard runs its own classifier; only "
+                r = warnf(c, root_key(c, "classifier"), "classifier: switchyard runs its own classifier; only "
                           "category_model.threshold is read%s",
                           !t ? " (absent)" : v ? " (overridden by confidence_threshold)" :
                           " (as confidence_threshold)");
@@ -1454,7 +1469,7 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                 const yaml_node_t *item = node_at(c, items[i]), *model_node = NULL;
                 struct sy_model_score *ms = &cat->model_scores[cat->n_model_scores++];
                 bool have_score = false;
-                char iw[96], fw[128], b[72];
+                char iw[144], fw[224], b[72];
                 size_t k;
 
                 ms->use_reasoning = use_reasoning;
@@ -1528,7 +1543,7 @@ static int parse_categories(struct ctx *c) {
                 const yaml_node_t *scores = NULL, *ur;
                 struct sy_category_cfg *cat = &cfg->categories[cfg->n_categories++];
                 bool use_reasoning = false, prompt_enabled = true;
-                char what[48], fw[96], b[72];
+                char what[48], fw[128], b[72];
                 size_t k;
 
                 snprintf(what, sizeof what, "categories[%zu]", i);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -775,6 +776,8 @@ static void *worker_run(void *arg) {
         uint64_t last_tick = 0;
         bool stopped_accepting = false;
 
+        if (w->ring.flags & IORING_SETUP_R_DISABLED)
+                syscall(__NR_io_uring_register, w->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
         w->accepting = true;
         post_accept(w);
         post_bell(w);
@@ -904,6 +907,7 @@ static int make_listener(const struct sy_config *cfg, int *ret_fd) {
 static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         const struct sy_config *cfg = fe->cfg;
         struct io_uring_params p = { .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN };
+
         char path[512];
         int r;
 
@@ -920,10 +924,13 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         if (!w->snap)
                 return -ENOMEM;
         memcpy(w->snap, fe->boot_snap, sizeof *w->snap);
+        /* SINGLE_ISSUER: the ring belongs to the thread that creates it, so it
+         * is created disabled here and enabled by the worker thread itself */
+        p.flags |= IORING_SETUP_R_DISABLED;
         r = io_uring_queue_init_params(4096, &w->ring, &p);
         if (r < 0) {
-                p.flags = 0; /* older kernels */
-                r = io_uring_queue_init_params(4096, &w->ring, &p);
+                struct io_uring_params p0 = { 0 }; /* older kernels */
+                r = io_uring_queue_init_params(4096, &w->ring, &p0);
         }
         if (r < 0)
                 return r;

@@ -403,8 +403,12 @@ int shm_seg_open(const char *path, const struct shm_layout *layout, struct shm_s
 out:
         if (base != MAP_FAILED)
                 munmap(base, (size_t)g.total_bytes);
-        if (fd >= 0)
-                close(fd); /* also drops the flock; the mapping stays */
+        if (fd >= 0) {
+                /* unlock explicitly: the mapping keeps the open file
+                 * description, and with it the flock, alive after close */
+                flock(fd, LOCK_UN);
+                close(fd);
+        }
         return rc;
 }
 

@@ -659,7 +659,7 @@ static void put_model(struct sbuf *b, struct sim *s, unsigned i) {
         sbuf_puts(b, "{\"id\":");
         sbuf_puts(b, s->model_json[i]);
         sbuf_printf(b, ",\"object\":\"model\",\"created\":%llu,\"owned_by\":\"%s\",\"root\":",
-                    (unsigned long long)(s->start_ns / 1000000000u), s->engine_name);
+                    (unsigned long long)s->start_wall, s->engine_name);
         sbuf_puts(b, s->model_json[i]);
         sbuf_printf(b, ",\"parent\":null,\"max_model_len\":%u}", s->o.max_model_len);
 }

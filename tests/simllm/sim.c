@@ -155,6 +155,7 @@ int sim_init(struct sim *s, const struct sim_opts *o) {
         memset(s, 0, sizeof *s);
         s->o = *o;
         s->start_ns = sim_now_ns();
+        s->start_wall = (int64_t)time(NULL);
         s->engine_name = o->engine == SIM_ENGINE_SGLANG ? "sglang" : "vllm";
         atomic_init(&s->k.ttft_ns, (int64_t)(o->ttft_ms * 1e6));
         atomic_init(&s->k.itl_ns, (int64_t)(o->itl_ms * 1e6));

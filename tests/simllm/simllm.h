@@ -124,6 +124,7 @@ struct sim {
         struct sim_opts o;
         struct sim_knobs k;
         uint64_t start_ns;
+        int64_t start_wall;      /* seconds since the epoch */
         /* precomputed text */
         char *model_json[SIM_MAX_MODELS];   /* JSON string literals, quoted */
         char *model_label[SIM_MAX_MODELS];  /* Prometheus label values, escaped */

@@ -1,0 +1,1030 @@
+/* Unit tests for common/config.c.
+ *
+ *   test_config GROUP EXAMPLE_YAML CLASSIC_YAML
+ *
+ * GROUP: files (the two shipped configs), defaults, errors (a table of bad
+ * configs: message substring and line), durations, limits, mutations
+ * (every prefix and many one-byte edits of the shipped files load or fail
+ * cleanly; run under ASan/UBSan for the error paths). */
+#include "common/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+static const char *example_path, *classic_path;
+
+#define CHECK(cond)                                                                  \
+        do {                                                                         \
+                if (!(cond)) {                                                       \
+                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,       \
+                                __LINE__, #cond);                                    \
+                        failures++;                                                  \
+                }                                                                    \
+        } while (0)
+
+#define CHECK_STR(a, b)                                                              \
+        do {                                                                         \
+                const char *a_ = (a), *b_ = (b);                                     \
+                if (!a_ || !b_ || strcmp(a_, b_) != 0) {                             \
+                        fprintf(stderr, "%s:%d: CHECK_STR failed: %s = \"%s\", "     \
+                                "expected \"%s\"\n", __FILE__, __LINE__, #a,         \
+                                a_ ? a_ : "(null)", b_ ? b_ : "(null)");             \
+                        failures++;                                                  \
+                }                                                                    \
+        } while (0)
+
+static struct sy_config *load_ok(const char *yaml) {
+        struct sy_config *cfg = NULL;
+        char err[512];
+        int r = sy_config_load_string("t", yaml, strlen(yaml), &cfg, err, sizeof err);
+
+        if (r < 0) {
+                fprintf(stderr, "unexpected failure (%d): %s\n--- yaml ---\n%s\n", r, err,
+                        yaml);
+                failures++;
+                return NULL;
+        }
+        return cfg;
+}
+
+static bool has_warning(const struct sy_config *cfg, const char *sub) {
+        for (size_t i = 0; i < cfg->n_warnings; i++)
+                if (strstr(cfg->warnings[i], sub))
+                        return true;
+        return false;
+}
+
+/* "name:LINE:COL: ..." -> LINE, or 0 */
+static unsigned err_line(const char *err, const char *name) {
+        size_t n = strlen(name);
+
+        if (strncmp(err, name, n) != 0 || err[n] != ':')
+                return 0;
+        return (unsigned)strtoul(err + n + 1, NULL, 10);
+}
+
+/* ---- files ----------------------------------------------------------- */
+
+static void test_example(void) {
+        struct sy_config *cfg = NULL;
+        const struct sy_upstream_cfg *up;
+        const struct sy_model_cfg *m;
+        char err[512];
+        int r;
+
+        unsetenv("SWITCHYARD_RUNTIME_DIR");
+        r = sy_config_load(example_path, &cfg, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "example: %s\n", err);
+                failures++;
+                return;
+        }
+        CHECK_STR(cfg->path, example_path);
+        CHECK_STR(cfg->server.host, "0.0.0.0");
+        CHECK(cfg->server.port == 8080);
+        CHECK(cfg->server.workers == 0);
+        CHECK(cfg->server.max_connections == 10000);
+        CHECK(cfg->server.max_header_bytes == 16384);
+        CHECK(cfg->server.max_headers == 64);
+        CHECK(cfg->server.max_body_bytes == 4u << 20);
+        CHECK(cfg->server.header_timeout_ms == 10000);
+        CHECK(cfg->server.idle_timeout_ms == 60000);
+        CHECK(cfg->server.drain_timeout_ms == 30000);
+        CHECK(cfg->proxy.connect_timeout_ms == 2000);
+        CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
+        CHECK(cfg->proxy.idle_timeout_ms == 60000);
+        CHECK(cfg->proxy.max_retries == 2);
+        CHECK(cfg->proxy.pool_size == 64);
+        CHECK_STR(cfg->health.path, "/health");
+        CHECK(cfg->health.interval_ms == 1000);
+        CHECK(cfg->health.timeout_ms == 1000);
+        CHECK(cfg->health.unhealthy_threshold == 2);
+        CHECK(cfg->health.healthy_threshold == 1);
+        CHECK_STR(cfg->router.policy, "least_request");
+        CHECK(cfg->router.pick_timeout_us == 2000);
+        CHECK(cfg->router.passive_failures == 3);
+        CHECK(cfg->router.ejection_ms == 5000);
+        CHECK_STR(cfg->shm.runtime_dir, "/run/switchyard");
+        CHECK(cfg->shm.ring_bytes == 262144);
+        CHECK(cfg->shm.max_workers == 64);
+
+        CHECK(cfg->n_upstreams == 5);
+        up = sy_config_find_upstream(cfg, "llama-vllm-0");
+        CHECK(up && up == &cfg->upstreams[0]);
+        if (up) {
+                CHECK_STR(up->host, "127.0.0.1");
+                CHECK(up->port == 8101);
+                CHECK_STR(up->engine, "vllm");
+                CHECK(up->n_models == 1);
+                CHECK_STR(up->models[0], "meta-llama/Llama-3.2-1B-Instruct");
+                CHECK(up->weight == 1);
+                CHECK(up->kind == SY_UPSTREAM_SERVER);
+                CHECK(up->line > 1);
+        }
+        up = sy_config_find_upstream(cfg, "llama-vllm-1");
+        CHECK(up && strcmp(up->engine, "vllm") == 0 && up->weight == 1 && up->port == 8102);
+        up = sy_config_find_upstream(cfg, "qwen-sglang");
+        CHECK(up && strcmp(up->engine, "sglang") == 0 && up->weight == 2);
+        CHECK(up && strcmp(up->host, "localhost") == 0 && up->port == 8104);
+        up = sy_config_find_upstream(cfg, "phi-pool");
+        CHECK(up && up->kind == SY_UPSTREAM_GATEWAY);
+        CHECK(sy_config_find_upstream(cfg, "nope") == NULL);
+        CHECK(cfg->upstreams[0].line < cfg->upstreams[1].line);
+
+        CHECK(cfg->n_models == 3);
+        if (cfg->n_models == 3) {
+                CHECK_STR(cfg->models[0].name, "meta-llama/Llama-3.2-1B-Instruct");
+                CHECK_STR(cfg->models[1].name, "Qwen/Qwen3-0.6B");
+                CHECK_STR(cfg->models[2].name, "microsoft/Phi-4-mini-instruct");
+        }
+        m = sy_config_find_model(cfg, "Qwen/Qwen3-0.6B");
+        CHECK(m && m->default_engine && strcmp(m->default_engine, "vllm") == 0);
+        CHECK(m && m->reasoning_family && strcmp(m->reasoning_family, "qwen3") == 0);
+        m = sy_config_find_model(cfg, "meta-llama/Llama-3.2-1B-Instruct");
+        CHECK(m && m->default_engine == NULL && m->n_preferred_endpoints == 2);
+        m = sy_config_find_model(cfg, "microsoft/Phi-4-mini-instruct");
+        CHECK(m && m->default_engine == NULL && m->reasoning_family == NULL &&
+              m->n_preferred_endpoints == 0);
+        CHECK(sy_config_find_model(cfg, "auto") == NULL);
+
+        CHECK(cfg->n_auto_aliases == 2);
+        if (cfg->n_auto_aliases == 2) {
+                CHECK_STR(cfg->auto_aliases[0], "auto");
+                CHECK_STR(cfg->auto_aliases[1], "MoM");
+        }
+        CHECK(fabs(cfg->confidence_threshold - 0.5) < 1e-9);
+        CHECK_STR(cfg->default_model, "meta-llama/Llama-3.2-1B-Instruct");
+        CHECK(cfg->n_categories == 3);
+        if (cfg->n_categories == 3) {
+                const struct sy_category_cfg *c = &cfg->categories[0];
+
+                CHECK_STR(c->name, "math");
+                CHECK(c->system_prompt && strstr(c->system_prompt, "step by step"));
+                CHECK(c->n_model_scores == 2);
+                if (c->n_model_scores == 2) {
+                        CHECK_STR(c->model_scores[0].model, "microsoft/Phi-4-mini-instruct");
+                        CHECK(c->model_scores[0].score == 1.0);
+                        CHECK(!c->model_scores[0].use_reasoning);
+                        CHECK_STR(c->model_scores[1].model, "Qwen/Qwen3-0.6B");
+                        CHECK(fabs(c->model_scores[1].score - 0.8) < 1e-9);
+                        CHECK(c->model_scores[1].use_reasoning);
+                }
+                CHECK_STR(cfg->categories[1].name, "computer science");
+                CHECK(cfg->categories[2].system_prompt == NULL);
+        }
+        CHECK(cfg->n_warnings == 0);
+        for (size_t i = 0; i < cfg->n_warnings; i++)
+                fprintf(stderr, "unexpected warning: %s\n", cfg->warnings[i]);
+        sy_config_free(cfg);
+}
+
+static void test_classic(void) {
+        struct sy_config *cfg = NULL;
+        const struct sy_upstream_cfg *up;
+        const struct sy_model_cfg *m;
+        char err[512];
+        int r;
+
+        r = sy_config_load(classic_path, &cfg, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "classic: %s\n", err);
+                failures++;
+                return;
+        }
+        /* switchyard sections take their defaults */
+        CHECK(cfg->server.port == 8080);
+        CHECK_STR(cfg->router.policy, "least_request");
+        CHECK(cfg->router.pick_timeout_us == 2000);
+
+        CHECK(cfg->n_upstreams == 2);
+        up = sy_config_find_upstream(cfg, "llama-endpoint");
+        CHECK(up && strcmp(up->host, "127.0.0.1") == 0 && up->port == 8000);
+        CHECK(up && strcmp(up->engine, "vllm") == 0 && up->kind == SY_UPSTREAM_SERVER);
+        /* no models of its own: model_config preferred_endpoints gives it llama3-8b */
+        CHECK(up && up->n_models == 1 && strcmp(up->models[0], "llama3-8b") == 0);
+        up = sy_config_find_upstream(cfg, "phi4-endpoint");
+        CHECK(up && strcmp(up->host, "localhost") == 0 && up->port == 8001);
+        /* listed in models and in preferred_endpoints: once */
+        CHECK(up && up->n_models == 1 && strcmp(up->models[0], "phi4-mini") == 0);
+
+        CHECK(cfg->n_models == 2);
+        if (cfg->n_models == 2) {
+                CHECK_STR(cfg->models[0].name, "llama3-8b");
+                CHECK_STR(cfg->models[1].name, "phi4-mini");
+        }
+        m = sy_config_find_model(cfg, "llama3-8b");
+        CHECK(m && m->reasoning_family && strcmp(m->reasoning_family, "deepseek") == 0);
+        CHECK(m && m->n_preferred_endpoints == 1 &&
+              strcmp(m->preferred_endpoints[0], "llama-endpoint") == 0);
+        CHECK_STR(cfg->default_model, "llama3-8b");
+        /* classifier.category_model.threshold */
+        CHECK(fabs(cfg->confidence_threshold - 0.6) < 1e-9);
+        CHECK(cfg->n_auto_aliases == 2);
+
+        CHECK(cfg->n_categories == 6);
+        if (cfg->n_categories == 6) {
+                const struct sy_category_cfg *math = &cfg->categories[3];
+
+                CHECK_STR(cfg->categories[0].name, "business");
+                CHECK(cfg->categories[0].system_prompt != NULL);
+                CHECK(cfg->categories[1].system_prompt == NULL);
+                CHECK(cfg->categories[2].n_model_scores == 1 &&
+                      cfg->categories[2].model_scores[0].use_reasoning);
+                CHECK_STR(math->name, "math");
+                CHECK(math->n_model_scores == 2);
+                if (math->n_model_scores == 2) {
+                        /* category-level use_reasoning is the default ... */
+                        CHECK_STR(math->model_scores[0].model, "phi4-mini");
+                        CHECK(math->model_scores[0].use_reasoning);
+                        /* ... an entry's own use_reasoning wins */
+                        CHECK(!math->model_scores[1].use_reasoning);
+                        CHECK(fabs(math->model_scores[1].score - 0.6) < 1e-9);
+                }
+                CHECK_STR(cfg->categories[4].name, "computer science");
+        }
+        CHECK(has_warning(cfg, "'bert_model' (vLLM Semantic Router) is not used"));
+        CHECK(has_warning(cfg, "'semantic_cache'"));
+        CHECK(has_warning(cfg, "'reasoning_families'"));
+        CHECK(has_warning(cfg, "router: vLLM Semantic Router dual-path keys"));
+        CHECK(has_warning(cfg, "classifier: switchyard runs its own classifier"));
+        CHECK(!has_warning(cfg, "pii_policy"));
+        CHECK(!has_warning(cfg, "health_check_path"));
+        CHECK(!has_warning(cfg, "description"));
+        /* warnings carry file:line:col */
+        for (size_t i = 0; i < cfg->n_warnings; i++) {
+                CHECK(strncmp(cfg->warnings[i], classic_path, strlen(classic_path)) == 0);
+                if (strstr(cfg->warnings[i], "'bert_model'"))
+                        CHECK(err_line(cfg->warnings[i], classic_path) > 1);
+        }
+        sy_config_free(cfg);
+}
+
+static void test_files(void) {
+        struct sy_config *cfg = (struct sy_config *)1;
+        char err[512];
+        int r;
+
+        test_example();
+        test_classic();
+
+        r = sy_config_load("/nonexistent/switchyard.yaml", &cfg, err, sizeof err);
+        CHECK(r == -ENOENT);
+        CHECK(cfg == (struct sy_config *)1);
+        CHECK(strstr(err, "/nonexistent/switchyard.yaml: ") == err);
+        r = sy_config_load("/", &cfg, err, sizeof err);
+        CHECK(r == -EISDIR);
+        CHECK(cfg == (struct sy_config *)1);
+}
+
+/* ---- defaults -------------------------------------------------------- */
+
+static void test_defaults(void) {
+        static const char min[] =
+                "upstreams:\n"
+                "  - name: a\n"
+                "    url: http://10.0.0.1\n"
+                "    models: [m]\n";
+        struct sy_config *cfg;
+
+        unsetenv("SWITCHYARD_RUNTIME_DIR");
+        cfg = load_ok("");
+        if (cfg) {
+                CHECK(cfg->server.port == 8080);
+                CHECK(cfg->n_upstreams == 0 && cfg->n_models == 0);
+                CHECK(has_warning(cfg, "no upstreams configured"));
+                CHECK(cfg->default_model == NULL);
+                CHECK(cfg->n_categories == 0);
+                sy_config_free(cfg);
+        }
+        cfg = load_ok("# only a comment\n---\n");
+        sy_config_free(cfg);
+        cfg = load_ok("~\n");
+        sy_config_free(cfg);
+
+        cfg = load_ok(min);
+        if (cfg) {
+                CHECK_STR(cfg->path, "t");
+                CHECK_STR(cfg->server.host, "0.0.0.0");
+                CHECK(cfg->server.port == 8080);
+                CHECK(cfg->server.workers == 0);
+                CHECK(cfg->server.max_connections == 10000);
+                CHECK(cfg->server.max_header_bytes == 16384);
+                CHECK(cfg->server.max_headers == 64);
+                CHECK(cfg->server.max_body_bytes == 4u << 20);
+                CHECK(cfg->server.header_timeout_ms == 10000);
+                CHECK(cfg->server.idle_timeout_ms == 60000);
+                CHECK(cfg->server.drain_timeout_ms == 30000);
+                CHECK(cfg->proxy.connect_timeout_ms == 2000);
+                CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
+                CHECK(cfg->proxy.idle_timeout_ms == 60000);
+                CHECK(cfg->proxy.max_retries == 2);
+                CHECK(cfg->proxy.pool_size == 64);
+                CHECK_STR(cfg->health.path, "/health");
+                CHECK(cfg->health.interval_ms == 1000);
+                CHECK(cfg->health.timeout_ms == 1000);
+                CHECK(cfg->health.unhealthy_threshold == 2);
+                CHECK(cfg->health.healthy_threshold == 1);
+                CHECK_STR(cfg->router.policy, "least_request");
+                CHECK(cfg->router.pick_timeout_us == 2000);
+                CHECK(cfg->router.passive_failures == 3);
+                CHECK(cfg->router.ejection_ms == 5000);
+                CHECK_STR(cfg->shm.runtime_dir, "/run/switchyard");
+                CHECK(cfg->shm.ring_bytes == 262144);
+                CHECK(cfg->shm.max_workers == 64);
+                CHECK(cfg->n_upstreams == 1);
+                CHECK(cfg->upstreams[0].port == 80);
+                CHECK(cfg->upstreams[0].line == 2);
+                CHECK_STR(cfg->upstreams[0].engine, "vllm");
+                CHECK(cfg->upstreams[0].weight == 1);
+                CHECK(cfg->upstreams[0].kind == SY_UPSTREAM_SERVER);
+                CHECK(cfg->n_models == 1);
+                CHECK(cfg->models[0].default_engine == NULL);
+                CHECK(cfg->models[0].n_preferred_endpoints == 0);
+                CHECK(cfg->n_auto_aliases == 2);
+                CHECK(fabs(cfg->confidence_threshold - 0.5) < 1e-9);
+                CHECK(cfg->default_model == NULL);
+                CHECK(cfg->n_warnings == 0);
+                sy_config_free(cfg);
+        }
+
+        /* SWITCHYARD_RUNTIME_DIR replaces the default; the file's key wins */
+        setenv("SWITCHYARD_RUNTIME_DIR", "/tmp/sy-test-run", 1);
+        cfg = load_ok(min);
+        if (cfg) {
+                CHECK_STR(cfg->shm.runtime_dir, "/tmp/sy-test-run");
+                sy_config_free(cfg);
+        }
+        cfg = load_ok("shm: {runtime_dir: /var/run/sy}\n");
+        if (cfg) {
+                CHECK_STR(cfg->shm.runtime_dir, "/var/run/sy");
+                sy_config_free(cfg);
+        }
+        setenv("SWITCHYARD_RUNTIME_DIR", "", 1);
+        cfg = load_ok("");
+        if (cfg) {
+                CHECK_STR(cfg->shm.runtime_dir, "/run/switchyard");
+                sy_config_free(cfg);
+        }
+        unsetenv("SWITCHYARD_RUNTIME_DIR");
+
+        /* flow style, IPv6, hostnames, explicit nulls for empty sections */
+        cfg = load_ok("server: {host: '::', port: 0}\n"
+                      "proxy:\n"
+                      "health: ~\n"
+                      "upstreams:\n"
+                      "  - {name: v6, url: 'http://[::1]:9000/', models: [x], engine: sglang}\n"
+                      "  - {name: dns, url: 'HTTP://llama.default.svc.cluster.local:8000', "
+                      "models: [x, y], kind: gateway}\n"
+                      "vllm_endpoints:\n"
+                      "  - {name: ep, address: vllm-0.vllm, port: 8000, models: [z]}\n"
+                      "auto_aliases: []\n"
+                      "categories: []\n"
+                      "default_model: null\n");
+        if (cfg) {
+                CHECK_STR(cfg->server.host, "::");
+                CHECK(cfg->server.port == 0);
+                CHECK_STR(cfg->upstreams[0].host, "::1");
+                CHECK(cfg->upstreams[0].port == 9000);
+                CHECK_STR(cfg->upstreams[0].engine, "sglang");
+                CHECK_STR(cfg->upstreams[1].host, "llama.default.svc.cluster.local");
+                CHECK(cfg->upstreams[1].kind == SY_UPSTREAM_GATEWAY);
+                CHECK_STR(cfg->upstreams[2].host, "vllm-0.vllm");
+                CHECK_STR(cfg->upstreams[2].engine, "vllm");
+                CHECK(cfg->n_models == 3);
+                CHECK(cfg->n_auto_aliases == 0);
+                CHECK(cfg->default_model == NULL);
+                sy_config_free(cfg);
+        }
+
+        /* unknown top-level keys are warnings with file:line:col */
+        cfg = load_ok("frobnicate: 1\n"
+                      "observability: {tracing: {enabled: false}}\n"
+                      "decisions: []\n");
+        if (cfg) {
+                CHECK(has_warning(cfg, "t:1:1: unknown top-level key 'frobnicate' ignored"));
+                CHECK(has_warning(cfg, "t:2:1: 'observability' (vLLM Semantic Router)"));
+                CHECK(has_warning(cfg, "t:3:1: decisions"));
+                sy_config_free(cfg);
+        }
+
+        /* classic model_config for a model nobody serves: warning, dropped */
+        cfg = load_ok("vllm_endpoints:\n"
+                      "  - {name: e1, address: 127.0.0.1, port: 8000, weight: 2}\n"
+                      "model_config:\n"
+                      "  a: {preferred_endpoints: [e1]}\n"
+                      "  b:\n"
+                      "  c: {allow_by_default: true, frob: 1}\n"
+                      "default_model: a\n");
+        if (cfg) {
+                CHECK(cfg->n_models == 1);
+                CHECK(cfg->upstreams[0].weight == 2);
+                CHECK(has_warning(cfg, "t:5:3: model_config: 'b' is not served"));
+                CHECK(has_warning(cfg, "t:6:31: model_config.c: key 'frob' is not used"));
+                CHECK(!has_warning(cfg, "allow_by_default"));
+                sy_config_free(cfg);
+        }
+
+        /* system_prompt_enabled: false drops the prompt; model "auto" served:
+         * the default alias is dropped with a warning */
+        cfg = load_ok("upstreams: [{name: a, url: 'http://h', models: [auto, m]}]\n"
+                      "categories:\n"
+                      "  - name: x\n"
+                      "    system_prompt: hi\n"
+                      "    system_prompt_enabled: false\n"
+                      "    model_scores: [{model: m, score: 0}]\n");
+        if (cfg) {
+                CHECK(cfg->categories[0].system_prompt == NULL);
+                CHECK(cfg->n_auto_aliases == 1 && strcmp(cfg->auto_aliases[0], "MoM") == 0);
+                CHECK(has_warning(cfg, "named 'auto'"));
+                sy_config_free(cfg);
+        }
+
+        /* YAML anchors and aliases work */
+        cfg = load_ok("upstreams:\n"
+                      "  - &base {name: a, url: 'http://h:1', models: &ms [m1, m2]}\n"
+                      "  - {name: b, url: 'http://h:2', models: *ms}\n");
+        if (cfg) {
+                CHECK(cfg->n_upstreams == 2 && cfg->upstreams[1].n_models == 2);
+                sy_config_free(cfg);
+        }
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+#define U1 "upstreams:\n  - name: a\n    url: http://127.0.0.1:8000\n    models: [m1]\n"
+
+static const struct bad {
+        const char *yaml;
+        const char *msg;        /* substring of the error */
+        unsigned line;          /* 1-based line in the message */
+} bad[] = {
+        /* YAML itself */
+        { "server:\n  port: 80\n  host: [a, b\n", "YAML syntax error", 4 },
+        { "server:\n  port: 80\n\tworkers: 2\n", "YAML syntax error", 3 },
+        { "server: {port: 80}\nproxy: *nope\n", "found undefined alias", 2 },
+        { "server:\n  port: 80\n  port: 81\n", "duplicate key 'port' (first at line 2)", 3 },
+        { "a: 1\n---\nb: 2\n", "more than one YAML document", 3 },
+        { "- a\n- b\n", "expected a mapping of sections at the top level", 1 },
+        { "server:\n  host: \"\xff\xfe\"\n", "YAML syntax error", 2 },
+        { "server: [1, 2]\n", "server: expected a mapping, got a sequence", 1 },
+        { "upstreams: {a: 1}\n", "upstreams: expected a list, got a mapping", 1 },
+        { "server:\n  ? [a]\n  : 1\n", "keys must be scalars", 2 },
+
+        /* types and ranges */
+        { "server:\n  port: \"abc\"\n", "server.port: expected an integer", 2 },
+        { "server:\n  port: abc\n", "server.port: expected an integer, got \"abc\"", 2 },
+        { "server:\n  port: -1\n", "server.port: must not be negative", 2 },
+        { "server:\n  port: 70000\n", "server.port: 70000 is out of range (0..65535)", 2 },
+        { "server:\n  port: \"8080\"\n", "got a quoted string", 2 },
+        { "server:\n  port: 80.5\n", "expected an integer", 2 },
+        { "server:\n  port: 0x50\n", "expected an integer", 2 },
+        { "server:\n  port: 080\n", "leading zeros", 2 },
+        { "server:\n  port: 99999999999999999999999\n", "out of range", 2 },
+        { "server:\n  port:\n", "expected an integer, got nothing", 2 },
+        { "server:\n  port: [80]\n", "expected an integer, got a sequence", 2 },
+        { "server:\n  max_connections: 0\n", "server.max_connections: 0 is out of range", 2 },
+        { "server:\n  max_header_bytes: 100\n", "out of range (256..1048576 bytes)", 2 },
+        { "server:\n  max_body_bytes: 4MB\n", "expected a size such as", 2 },
+        { "server:\n  max_body_bytes: 2GiB\n", "out of range", 2 },
+        { "server:\n  max_body_bytes: \"-4MiB\"\n", "must not be negative", 2 },
+        { "server:\n  host: 1.2.3.4:80\n", "not a valid host name or IP address", 2 },
+        { "server:\n  host: http://x\n", "not a URL", 2 },
+        { "server:\n  workers: 100\nshm:\n  max_workers: 8\n",
+          "server.workers: 100 is more than shm.max_workers (8)", 2 },
+        { "proxy:\n  max_retries: 17\n", "proxy.max_retries: 17 is out of range (0..16)", 2 },
+        { "health:\n  path: health\n", "health.path: expected an absolute URL path", 2 },
+        { "health:\n  path: /he alth\n", "health.path: expected an absolute URL path", 2 },
+        { "router:\n  policy: random\n", "router.policy: unknown policy \"random\"", 2 },
+        { "shm:\n  ring_bytes: 5000\n", "shm.ring_bytes: 5000 is not a power of two", 2 },
+        { "shm:\n  ring_bytes: 2048\n", "shm.ring_bytes: 2048 is out of range", 2 },
+        { "shm:\n  runtime_dir: run/sy\n", "shm.runtime_dir: expected an absolute directory", 2 },
+        { "confidence_threshold: high\n", "confidence_threshold: expected a number", 1 },
+        { "confidence_threshold: 1.5\n", "confidence_threshold: 1.5 is out of range (0..1)", 1 },
+        { "confidence_threshold: .nan\n", "expected a number", 1 },
+        { "classifier:\n  category_model:\n    threshold: 2\n",
+          "classifier.category_model.threshold: 2 is out of range", 3 },
+
+        /* durations */
+        { "server:\n  header_timeout_ms: 10 s\n", "expected a duration such as", 2 },
+        { "server:\n  header_timeout_ms: 1500us\n",
+          "\"1500us\" is not a whole number of milliseconds", 2 },
+        { "server:\n  header_timeout_ms: -5ms\n", "must not be negative", 2 },
+        { "server:\n  header_timeout_ms: 0\n", "out of range (1ms..3600000ms)", 2 },
+        { "server:\n  header_timeout_ms: 2h\n", "out of range", 2 },
+        { "server:\n  header_timeout_ms: \"250\"\n", "got a quoted string", 2 },
+        { "server:\n  header_timeout_ms: 1.5\n", "expected a duration", 2 },
+        { "router:\n  pick_timeout_us: 1ns\n", "not a whole number of microseconds", 2 },
+        { "router:\n  pick_timeout_us: 11s\n", "out of range (1us..10000000us)", 2 },
+
+        /* unknown keys in switchyard's own sections */
+        { "server:\n  port: 80\n  prot: 81\n", "unknown key 'prot' in server (known: host, port,", 3 },
+        { "proxy:\n  connect_timeout: 5\n", "unknown key 'connect_timeout' in proxy", 2 },
+        { "health:\n  interval: 5\n", "unknown key 'interval' in health", 2 },
+        { "router:\n  polcy: round_robin\n", "unknown key 'polcy' in router", 2 },
+        { "shm:\n  ring_size: 4096\n", "unknown key 'ring_size' in shm", 2 },
+        { U1 "    modle: x\n", "unknown key 'modle' in upstream", 5 },
+        { U1 "models:\n  m1: {engine: vllm}\n", "unknown key 'engine' in models.m1", 6 },
+
+        /* upstreams */
+        { U1 "  - name: a\n    url: http://127.0.0.1:8001\n    models: [m1]\n",
+          "duplicate upstream name 'a' (first at line 2)", 5 },
+        { U1 "  - name: b\n    url: http://127.0.0.1:8001\n",
+          "upstream 'b' serves no models", 5 },
+        { U1 "  - name: b\n    url: http://127.0.0.1:8001\n    models: []\n",
+          "upstream 'b' serves no models", 5 },
+        { "upstreams:\n  - url: http://h\n    models: [m]\n", "upstreams[0]: missing 'name'", 2 },
+        { "upstreams:\n  - name: a\n    models: [m]\n", "upstreams[0]: missing 'url'", 2 },
+        { "upstreams:\n  - name: a\n    url: https://h:443\n    models: [m]\n",
+          "https upstreams are not supported yet", 3 },
+        { "upstreams:\n  - name: a\n    url: ftp://h\n    models: [m]\n",
+          "is not a URL of the form http://host[:port]", 3 },
+        { "upstreams:\n  - name: a\n    url: http://h:8000/v1\n    models: [m]\n",
+          "(no path, query or user info)", 3 },
+        { "upstreams:\n  - name: a\n    url: http://u@h:8000\n    models: [m]\n",
+          "does not name a valid host", 3 },
+        { "upstreams:\n  - name: a\n    url: http://h:0\n    models: [m]\n",
+          "has an invalid port (1..65535)", 3 },
+        { "upstreams:\n  - name: a\n    url: http://h:99999\n    models: [m]\n",
+          "has an invalid port", 3 },
+        { "upstreams:\n  - name: a\n    url: http://:80\n    models: [m]\n",
+          "does not name a valid host", 3 },
+        { "upstreams:\n  - name: a\n    url: http://[::1\n    models: [m]\n",
+          "is not a URL of the form", 3 },
+        { U1 "    engine: vLLM\n", "'vLLM' is not a valid engine name", 5 },
+        { U1 "    engine: \"\"\n", "upstreams[0].engine: must not be empty", 5 },
+        { U1 "    kind: router\n", "unknown kind \"router\" (server or gateway)", 5 },
+        { U1 "    weight: 0\n", "upstreams[0].weight: 0 is out of range", 5 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [m1, m2, m1]\n",
+          "'m1' is listed twice", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [\"has space\"]\n",
+          "'has space' is not a valid name", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [\"\"]\n",
+          "must not be empty", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: m1\n",
+          "upstreams[0].models: expected a list", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [[m1]]\n",
+          "expected a name, got a sequence", 4 },
+        { "upstreams:\n  - a\n", "upstreams[0]: expected a mapping", 2 },
+
+        /* classic endpoints and model_config */
+        { "vllm_endpoints:\n  - name: e\n    address: http://10.0.0.1\n    port: 8000\n",
+          "vllm_endpoints[0].address: expected a host name or IP address, not a URL", 3 },
+        { "vllm_endpoints:\n  - name: e\n    address: 10.0.0.1\n", "missing 'port'", 2 },
+        { "vllm_endpoints:\n  - name: e\n    port: 8000\n", "missing 'address'", 2 },
+        { "vllm_endpoints:\n  - name: e\n    address: 10.0.0.1\n    port: 0\n",
+          "vllm_endpoints[0].port: 0 is out of range (1..65535)", 4 },
+        { "vllm_endpoints:\n  - {name: e, address: h, port: 1}\n",
+          "upstream 'e' serves no models", 2 },
+        { "vllm_endpoints:\n  - {name: e, address: h, port: 1}\n"
+          "model_config:\n  m: {preferred_endpoints: [e, f]}\n",
+          "model_config.m.preferred_endpoints: no upstream named 'f'", 4 },
+        { U1 "vllm_endpoints:\n  - {name: a, address: h, port: 1, models: [m1]}\n",
+          "duplicate upstream name 'a' (first at line 2)", 6 },
+        { U1 "models:\n  m1: {default_engine: sglang}\n",
+          "models.m1: default_engine 'sglang': no upstream with that engine serves", 6 },
+        { U1 "models:\n  m2: {}\n", "models: 'm2' is not served by any upstream", 6 },
+        { U1 "models:\n  m1: {}\nmodel_config:\n  m1: {}\n",
+          "settings for model 'm1' given twice (first at line 6)", 8 },
+        { U1 "model_config: [m1]\n", "model_config: expected a mapping", 5 },
+
+        /* model "auto" */
+        { U1 "default_model: m2\n", "default_model: 'm2' is not served by any upstream", 5 },
+        { U1 "auto_aliases: [auto, m1]\n", "auto_aliases: 'm1' is also a served model", 5 },
+        { U1 "auto_aliases: [auto, auto]\n", "'auto' is listed twice", 5 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m2\n"
+             "        score: 1\n",
+          "categories[0].model_scores[0]: model 'm2' is not served by any upstream", 8 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m1\n",
+          "categories[0].model_scores[0]: missing 'score'", 8 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - score: 1\n",
+          "missing 'model'", 8 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m1\n"
+             "        score: 1.5\n", "score: 1.5 is out of range (0..1)", 9 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m1\n"
+             "        score: 1\n        use_reasoning: maybe\n",
+          "use_reasoning: expected true or false, got \"maybe\"", 10 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - {model: m1, score: 1}\n"
+             "      - {model: m1, score: 0.5}\n", "model 'm1' is listed twice", 9 },
+        { U1 "categories:\n  - name: math\n  - name: math\n",
+          "categories[1]: duplicate category 'math'", 7 },
+        { U1 "categories:\n  - system_prompt: x\n", "categories[0]: missing 'name'", 6 },
+        { U1 "categories:\n  - name: \" math\"\n", "is not a valid category name", 6 },
+        { U1 "categories:\n  - name: math\n    use_reasoning: 1\n",
+          "categories[0].use_reasoning: expected true or false", 7 },
+        { U1 "categories:\n  - name: math\n    system_prompt: [a]\n",
+          "system_prompt: expected a string", 7 },
+        { U1 "categories:\n  - name: math\n    system_prompt: \"a\\0b\"\n",
+          "contains a NUL character", 7 },
+};
+
+static void test_errors(void) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                struct sy_config *cfg = (struct sy_config *)1;
+                char err[512] = "untouched";
+                int want = -EINVAL;
+                int r = sy_config_load_string("bad", bad[i].yaml, strlen(bad[i].yaml), &cfg, err,
+                                              sizeof err);
+                unsigned line = err_line(err, "bad");
+
+                if (getenv("SHOW_ERRORS"))
+                        printf("%s\n", err);
+                if (r != want || cfg != (struct sy_config *)1 || !strstr(err, bad[i].msg) ||
+                    line != bad[i].line) {
+                        fprintf(stderr, "bad[%zu]: rc %d (want %d), line %u (want %u)\n"
+                                "  error: %s\n  want:  %s\n--- yaml ---\n%s------------\n",
+                                i, r, want, line, bad[i].line, err, bad[i].msg, bad[i].yaml);
+                        failures++;
+                        if (r == 0 && cfg != (struct sy_config *)1)
+                                sy_config_free(cfg);
+                }
+        }
+
+        /* a small error buffer is truncated, not overrun; NULL is allowed */
+        {
+                struct sy_config *cfg = NULL;
+                char small[12];
+                int r = sy_config_load_string("bad", "server: {port: x}\n", 18, &cfg, small,
+                                              sizeof small);
+
+                CHECK(r == -EINVAL && strlen(small) == sizeof small - 1 && cfg == NULL);
+                r = sy_config_load_string("bad", "server: {port: x}\n", 18, &cfg, NULL, 0);
+                CHECK(r == -EINVAL && cfg == NULL);
+                r = sy_config_load_string(NULL, "server: {port: x}\n", 18, &cfg, small,
+                                          sizeof small);
+                CHECK(r == -EINVAL && strncmp(small, "<string>:1:", 11) == 0);
+        }
+}
+
+/* ---- durations ------------------------------------------------------- */
+
+static void test_durations(void) {
+        static const struct {
+                const char *s;
+                uint64_t unit_ns;
+                int rc;
+                uint64_t v;
+        } d[] = {
+                { "250", 1000000, 0, 250 },
+                { "0", 1000000, 0, 0 },
+                { "250ms", 1000000, 0, 250 },
+                { "2s", 1000000, 0, 2000 },
+                { "1m", 1000000, 0, 60000 },
+                { "1h", 1000000, 0, 3600000 },
+                { "1m30s", 1000000, 0, 90000 },
+                { "1h2m3s4ms", 1000000, 0, 3723004 },
+                { "1.5s", 1000000, 0, 1500 },
+                { "0.25s", 1000000, 0, 250 },
+                { ".5s", 1000000, 0, 500 },
+                { "1000us", 1000000, 0, 1 },
+                { "1000000ns", 1000000, 0, 1 },
+                { "1500us", 1000000, -EDOM, 0 },
+                { "1.0005s", 1000000, -EDOM, 0 },
+                { "2ms", 1000, 0, 2000 },
+                { "500us", 1000, 0, 500 },
+                { "500\xc2\xb5s", 1000, 0, 500 },
+                { "1.5ms", 1000, 0, 1500 },
+                { "1ns", 1000, -EDOM, 0 },
+                { "", 1000000, -EINVAL, 0 },
+                { "ms", 1000000, -EINVAL, 0 },
+                { "5", 1000, 0, 5 },
+                { "5x", 1000000, -EINVAL, 0 },
+                { "5 s", 1000000, -EINVAL, 0 },
+                { "-5s", 1000000, -EINVAL, 0 },
+                { "1.s", 1000000, -EINVAL, 0 },
+                { "1..5s", 1000000, -EINVAL, 0 },
+                { "1.0000000001s", 1000000, -EINVAL, 0 },
+                { "5s ", 1000000, -EINVAL, 0 },
+                { "18446744073709551615", 1000000, 0, UINT64_MAX },
+                { "18446744073709551616", 1000000, -ERANGE, 0 },
+                { "9999999999999h", 1000000, -ERANGE, 0 },
+                { "5000000000h", 1000000, -ERANGE, 0 },
+        };
+        struct sy_config *cfg;
+
+        for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+                uint64_t v = 12345;
+                int r = sy_config_parse_duration(d[i].s, strlen(d[i].s), d[i].unit_ns, &v);
+
+                if (r != d[i].rc || (r == 0 && v != d[i].v) || (r < 0 && v != 12345)) {
+                        fprintf(stderr, "duration[%zu] \"%s\": rc %d v %llu, want rc %d v %llu\n",
+                                i, d[i].s, r, (unsigned long long)v, d[i].rc,
+                                (unsigned long long)d[i].v);
+                        failures++;
+                }
+        }
+
+        /* through the loader: every _ms key takes both forms */
+        cfg = load_ok("server:\n"
+                      "  header_timeout_ms: 250ms\n"
+                      "  idle_timeout_ms: \"2s\"\n"
+                      "  drain_timeout_ms: 1m\n"
+                      "proxy:\n"
+                      "  connect_timeout_ms: 1500\n"
+                      "  first_byte_timeout_ms: 1m30s\n"
+                      "  idle_timeout_ms: 0.5s\n"
+                      "health:\n"
+                      "  interval_ms: 10ms\n"
+                      "  timeout_ms: 10m\n"
+                      "router:\n"
+                      "  pick_timeout_us: 1.5ms\n"
+                      "  ejection_ms: 3000\n"
+                      "  policy: round_robin\n"
+                      "  passive_failures: 0\n");
+        if (cfg) {
+                CHECK(cfg->server.header_timeout_ms == 250);
+                CHECK(cfg->server.idle_timeout_ms == 2000);
+                CHECK(cfg->server.drain_timeout_ms == 60000);
+                CHECK(cfg->proxy.connect_timeout_ms == 1500);
+                CHECK(cfg->proxy.first_byte_timeout_ms == 90000);
+                CHECK(cfg->proxy.idle_timeout_ms == 500);
+                CHECK(cfg->health.interval_ms == 10);
+                CHECK(cfg->health.timeout_ms == 600000);
+                CHECK(cfg->router.pick_timeout_us == 1500);
+                CHECK(cfg->router.ejection_ms == 3000);
+                CHECK_STR(cfg->router.policy, "round_robin");
+                CHECK(cfg->router.passive_failures == 0);
+                sy_config_free(cfg);
+        }
+        /* sizes */
+        cfg = load_ok("server: {max_header_bytes: 8KiB, max_body_bytes: 1GiB}\n"
+                      "shm: {ring_bytes: 1MiB}\n");
+        if (cfg) {
+                CHECK(cfg->server.max_header_bytes == 8192);
+                CHECK(cfg->server.max_body_bytes == 1u << 30);
+                CHECK(cfg->shm.ring_bytes == 1u << 20);
+                sy_config_free(cfg);
+        }
+}
+
+/* ---- limits ---------------------------------------------------------- */
+
+struct sbuf {
+        char *p;
+        size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        for (;;) {
+                va_start(ap, fmt);
+                n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+                va_end(ap);
+                if (n >= 0 && (size_t)n < b->cap - b->len)
+                        break;
+                b->cap = b->cap * 2 + (size_t)n + 64;
+                b->p = realloc(b->p, b->cap);
+                if (!b->p)
+                        abort();
+        }
+        b->len += (size_t)n;
+}
+
+/* n_up upstreams, upstream i serving models_per distinct models when
+ * distinct, else all serving "m" */
+static char *gen_upstreams(unsigned n_up, unsigned models_per, bool distinct) {
+        struct sbuf b = { malloc(64), 0, 64 };
+
+        b.p[0] = 0;
+        sb_printf(&b, "upstreams:\n");
+        for (unsigned i = 0; i < n_up; i++) {
+                sb_printf(&b, "  - name: u%u\n    url: http://10.0.%u.%u:8000\n    models: [",
+                          i, i / 256, i % 256);
+                for (unsigned j = 0; j < models_per; j++)
+                        sb_printf(&b, "%sm%u", j ? ", " : "", distinct ? i * models_per + j : j);
+                sb_printf(&b, "]\n");
+        }
+        return b.p;
+}
+
+static void expect_fail(const char *yaml, const char *msg, unsigned line) {
+        struct sy_config *cfg = NULL;
+        char err[512];
+        int r = sy_config_load_string("lim", yaml, strlen(yaml), &cfg, err, sizeof err);
+
+        if (r != -EINVAL || !strstr(err, msg) || err_line(err, "lim") != line) {
+                fprintf(stderr, "limit: rc %d, error \"%s\", want \"%s\" at line %u\n", r, err,
+                        msg, line);
+                failures++;
+                sy_config_free(cfg);
+        }
+}
+
+static void test_limits(void) {
+        struct sy_config *cfg;
+        struct sbuf b;
+        char *y;
+        char name[200];
+
+        /* 256 upstreams are fine, the 257th (line 2 + 256 * 3) is refused */
+        y = gen_upstreams(SY_CFG_MAX_UPSTREAMS, 1, false);
+        cfg = load_ok(y);
+        CHECK(cfg && cfg->n_upstreams == SY_CFG_MAX_UPSTREAMS && cfg->n_models == 1);
+        sy_config_free(cfg);
+        free(y);
+        y = gen_upstreams(SY_CFG_MAX_UPSTREAMS + 1, 1, false);
+        expect_fail(y, "more than 256 upstreams", 2 + SY_CFG_MAX_UPSTREAMS * 3);
+        free(y);
+
+        /* 128 distinct models are fine, one more is refused at its upstream */
+        y = gen_upstreams(2, SY_CFG_MAX_MODELS / 2, true);
+        cfg = load_ok(y);
+        CHECK(cfg && cfg->n_models == SY_CFG_MAX_MODELS);
+        if (cfg)
+                CHECK_STR(cfg->models[SY_CFG_MAX_MODELS - 1].name, "m127");
+        sy_config_free(cfg);
+        free(y);
+        y = gen_upstreams(3, SY_CFG_MAX_MODELS / 2, true);
+        expect_fail(y, "more than 128 distinct models (upstream 'u2')", 8);
+        free(y);
+        /* and one upstream listing 129 */
+        y = gen_upstreams(1, SY_CFG_MAX_MODELS + 1, true);
+        expect_fail(y, "upstreams[0].models: more than 128 entries", 4);
+        free(y);
+
+        /* 64 categories are fine, 65 are refused at the 65th */
+        for (unsigned n = SY_CFG_MAX_CATEGORIES; n <= SY_CFG_MAX_CATEGORIES + 1; n++) {
+                b = (struct sbuf){ malloc(64), 0, 64 };
+                sb_printf(&b, U1 "categories:\n");
+                for (unsigned i = 0; i < n; i++)
+                        sb_printf(&b, "  - name: c%u\n    model_scores: [{model: m1, score: 0.5}]\n",
+                                  i);
+                if (n == SY_CFG_MAX_CATEGORIES) {
+                        cfg = load_ok(b.p);
+                        CHECK(cfg && cfg->n_categories == SY_CFG_MAX_CATEGORIES);
+                        sy_config_free(cfg);
+                } else {
+                        expect_fail(b.p, "categories: more than 64 categories",
+                                    6 + SY_CFG_MAX_CATEGORIES * 2);
+                }
+                free(b.p);
+        }
+
+        /* names: 127 characters are fine, 128 are not */
+        memset(name, 'x', SY_CFG_NAME_MAX);
+        name[SY_CFG_NAME_MAX] = 0;
+        b = (struct sbuf){ malloc(64), 0, 64 };
+        sb_printf(&b, "upstreams:\n  - name: %s\n    url: http://h\n    models: [%s]\n", name,
+                  name);
+        cfg = load_ok(b.p);
+        CHECK(cfg && strlen(cfg->upstreams[0].name) == SY_CFG_NAME_MAX);
+        sy_config_free(cfg);
+        free(b.p);
+        name[SY_CFG_NAME_MAX] = 'x';
+        name[SY_CFG_NAME_MAX + 1] = 0;
+        b = (struct sbuf){ malloc(64), 0, 64 };
+        sb_printf(&b, "upstreams:\n  - name: a\n    url: http://h\n    models: [%s]\n", name);
+        expect_fail(b.p, "is longer than 127 characters", 4);
+        free(b.p);
+        b = (struct sbuf){ malloc(64), 0, 64 };
+        sb_printf(&b, U1 "    engine: %s\n", name);
+        for (size_t i = 0; i < b.len; i++)
+                if (b.p[i] == 'x')
+                        b.p[i] = 'e';
+        expect_fail(b.p, "is longer than 127 characters", 5);
+        free(b.p);
+        b = (struct sbuf){ malloc(64), 0, 64 };
+        sb_printf(&b, U1 "categories:\n  - name: %s\n", name);
+        expect_fail(b.p, "is longer than 127 characters", 6);
+        free(b.p);
+
+        /* auto aliases: 16 */
+        expect_fail(U1 "auto_aliases: [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,"
+                    " a13, a14, a15, a16]\n", "auto_aliases: more than 16 entries", 5);
+
+        /* ring_bytes: powers of two from 4096 */
+        cfg = load_ok("shm: {ring_bytes: 4096}\n");
+        CHECK(cfg && cfg->shm.ring_bytes == 4096);
+        sy_config_free(cfg);
+        expect_fail("shm: {ring_bytes: 12288}\n", "not a power of two", 1);
+
+        /* a system prompt over 64 KiB */
+        b = (struct sbuf){ malloc(64), 0, 64 };
+        sb_printf(&b, U1 "categories:\n  - name: c\n    system_prompt: \"");
+        for (unsigned i = 0; i < 65 * 1024; i++)
+                sb_printf(&b, "p");
+        sb_printf(&b, "\"\n");
+        expect_fail(b.p, "longer than 65536 bytes", 7);
+        free(b.p);
+
+        /* more than 1024 keys in a walked mapping */
+        b = (struct sbuf){ malloc(64), 0, 64 };
+        sb_printf(&b, "server:\n");
+        for (unsigned i = 0; i < 1025; i++)
+                sb_printf(&b, "  k%u: 1\n", i);
+        expect_fail(b.p, "server: more than 1024 keys", 2);
+        free(b.p);
+
+        /* a recursive alias cannot loop the walker */
+        {
+                static const char rec[] = "upstreams: &a [*a]\n";
+                struct sy_config *c2 = NULL;
+                char err[256];
+                int r = sy_config_load_string("rec", rec, strlen(rec), &c2, err, sizeof err);
+
+                CHECK(r == -EINVAL);
+                sy_config_free(r == 0 ? c2 : NULL);
+        }
+}
+
+/* ---- mutations ------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t *ret_len) {
+        FILE *f = fopen(path, "rb");
+        char *p;
+        long n;
+
+        if (!f)
+                return NULL;
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        p = malloc((size_t)n + 1);
+        if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+                free(p);
+                p = NULL;
+        }
+        fclose(f);
+        *ret_len = (size_t)n;
+        return p;
+}
+
+static void try_load(const char *buf, size_t len) {
+        struct sy_config *cfg = NULL;
+        char err[512] = "";
+        int r = sy_config_load_string("mut", buf, len, &cfg, err, sizeof err);
+
+        if (r == 0) {
+                CHECK(cfg != NULL);
+                sy_config_free(cfg);
+                return;
+        }
+        if (r != -EINVAL || strncmp(err, "mut:", 4) != 0 || cfg != NULL) {
+                fprintf(stderr, "mutation: rc %d, error \"%s\"\n", r, err);
+                failures++;
+        }
+}
+
+static void test_mutations(void) {
+        static const char subst[] = { ':', ' ', '\n', '-', '"', '[', '{', '&', '*', '0', '\0' };
+        const char *paths[] = { example_path, classic_path };
+
+        for (size_t p = 0; p < 2; p++) {
+                size_t len;
+                char *orig = slurp(paths[p], &len), *buf;
+
+                CHECK(orig != NULL);
+                if (!orig)
+                        continue;
+                buf = malloc(len + 1);
+                for (size_t n = 0; n <= len; n++)
+                        try_load(orig, n);              /* every prefix */
+                for (size_t i = 0; i < len; i += 3) {
+                        for (size_t s = 0; s < sizeof subst; s++) {
+                                memcpy(buf, orig, len);
+                                buf[i] = subst[s];
+                                try_load(buf, len);
+                        }
+                }
+                free(buf);
+                free(orig);
+        }
+}
+
+int main(int argc, char **argv) {
+        const char *group = argc > 1 ? argv[1] : "all";
+        bool all = strcmp(group, "all") == 0;
+
+        if (argc < 4) {
+                fprintf(stderr, "usage: %s GROUP EXAMPLE_YAML CLASSIC_YAML\n", argv[0]);
+                return 2;
+        }
+        example_path = argv[2];
+        classic_path = argv[3];
+        if (all || strcmp(group, "files") == 0)
+                test_files();
+        if (all || strcmp(group, "defaults") == 0)
+                test_defaults();
+        if (all || strcmp(group, "errors") == 0)
+                test_errors();
+        if (all || strcmp(group, "durations") == 0)
+                test_durations();
+        if (all || strcmp(group, "limits") == 0)
+                test_limits();
+        if (all || strcmp(group, "mutations") == 0)
+                test_mutations();
+        if (failures) {
+                fprintf(stderr, "%d check(s) failed\n", failures);
+                return 1;
+        }
+        printf("ok\n");
+        return 0;
+}

@@ -1,0 +1,141 @@
+"""Routing by model and engine, local endpoints, errors, streaming.
+usage: test_routing.py SWITCHYARD SIMLLM"""
+import json
+import socket
+import sys
+
+from harness import Check, Sim, Switchyard, chat
+
+LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
+PHI = "/models/Phi-tiny-MoE-instruct"
+
+
+def main():
+    sy_exe, sim_exe = sys.argv[1], sys.argv[2]
+    sims = [
+        Sim(sim_exe, "llama-vllm", [LLAMA], "vllm"),
+        Sim(sim_exe, "llama-sglang", [LLAMA], "sglang"),
+        Sim(sim_exe, "phi-vllm", [PHI], "vllm", extra=["--itl-ms", "100", "--max-tokens", "10"]),
+    ]
+    for s in sims:
+        s.start()
+    sy = Switchyard(sy_exe, sims)
+    check = Check("routing")
+    try:
+        sy.start()
+
+        st, _, body = sy.request("GET", "/health")
+        check(st == 200, "/health answers 200")
+        st, _, body = sy.request("GET", "/ready")
+        check(st == 200, "/ready answers 200 once upstreams are healthy")
+
+        st, h, body = sy.request("GET", "/v1/models")
+        check(st == 200, "/v1/models answers 200")
+        models = json.loads(body)
+        pairs = sorted((m["id"], m["owned_by"]) for m in models["data"])
+        check(models["object"] == "list", "models list object")
+        check(pairs == sorted([(LLAMA, "vllm"), (LLAMA, "sglang"), (PHI, "vllm")]),
+              "models listed once per engine with owned_by: %s" % pairs)
+        st, _, body = sy.request("GET", "/v1/models/" + LLAMA)
+        check(st == 200 and json.loads(body)["id"] == LLAMA, "GET /v1/models/{id}")
+
+        # default engine: vllm
+        st, h, body = sy.request("POST", "/v1/chat/completions", chat(LLAMA))
+        check(st == 200, "chat with llama: %d %s" % (st, body[:200]))
+        check(h.get("x-simllm-replica") == "llama-vllm", "no owned_by reaches vLLM, got %s" % h.get("x-simllm-replica"))
+        check(h.get("x-vsr-selected-model") == LLAMA, "x-vsr-selected-model header")
+        check(h.get("x-switchyard-upstream") == "llama-vllm", "x-switchyard-upstream names the upstream")
+        resp = json.loads(body)
+        check(resp.get("object") == "chat.completion" and resp["choices"][0]["message"]["content"],
+              "a chat.completion came back")
+
+        # owned_by in the body, and its aliases
+        for key in ("owned_by", "engine", "inference_server"):
+            st, h, body = sy.request("POST", "/v1/chat/completions", chat(LLAMA, **{key: "sglang"}))
+            check(st == 200 and h.get("x-simllm-replica") == "llama-sglang",
+                  "body %s=sglang reaches SGLang (%d %s)" % (key, st, h.get("x-simllm-replica")))
+            keys = h.get("x-simllm-body-keys", "")
+            check(key not in keys.split(","), "routing field %s removed before the upstream (%s)" % (key, keys))
+            check("messages" in keys.split(",") and "max_tokens" in keys.split(","),
+                  "other fields kept (%s)" % keys)
+        st, h, body = sy.request("POST", "/v1/chat/completions", chat(LLAMA, owned_by="vllm"))
+        check(h.get("x-simllm-replica") == "llama-vllm", "owned_by=vllm reaches vLLM")
+        # header
+        st, h, body = sy.request("POST", "/v1/chat/completions", chat(LLAMA), {"x-owned-by": "sglang"})
+        check(st == 200 and h.get("x-simllm-replica") == "llama-sglang", "x-owned-by header reaches SGLang")
+        # query
+        st, h, body = sy.request("POST", "/v1/chat/completions?owned_by=sglang", chat(LLAMA))
+        check(st == 200 and h.get("x-simllm-replica") == "llama-sglang", "?owned_by= reaches SGLang")
+        # completions and embeddings are proxied too
+        st, h, body = sy.request("POST", "/v1/completions", {"model": PHI, "prompt": "Hello", "max_tokens": 3})
+        check(st == 200 and json.loads(body).get("object") == "text_completion", "/v1/completions proxied")
+        st, h, body = sy.request("POST", "/v1/embeddings", {"model": LLAMA, "input": "hello"})
+        check(st == 200 and "data" in json.loads(body), "/v1/embeddings proxied (%d)" % st)
+
+        # errors
+        def err(st, body, status, code):
+            try:
+                e = json.loads(body)["error"]
+            except Exception:
+                return check(False, "error body is OpenAI JSON: %r" % body[:200])
+            check(st == status and e.get("code") == code and "message" in e and "type" in e and "param" in e,
+                  "status %d code %s (got %d %s)" % (status, code, st, e))
+
+        st, h, body = sy.request("POST", "/v1/chat/completions", chat("no-such-model"))
+        err(st, body, 404, "model_not_found")
+        st, h, body = sy.request("POST", "/v1/chat/completions", chat(PHI, owned_by="sglang"))
+        err(st, body, 404, "model_not_found")
+        st, h, body = sy.request("POST", "/v1/chat/completions", b'{"model": "x", "messages": [}',
+                                 {"Content-Type": "application/json"})
+        err(st, body, 400, "invalid_json")
+        st, h, body = sy.request("POST", "/v1/chat/completions", b'[1,2]', {"Content-Type": "application/json"})
+        err(st, body, 400, "invalid_json")
+        st, h, body = sy.request("POST", "/v1/chat/completions", {"messages": []})
+        err(st, body, 400, "missing_required_parameter")
+        st, h, body = sy.request("POST", "/v1/chat/completions", {"model": 7})
+        err(st, body, 400, "invalid_type")
+        st, h, body = sy.request("GET", "/v1/chat/completions")
+        err(st, body, 405, "method_not_allowed")
+        st, h, body = sy.request("GET", "/nope")
+        err(st, body, 404, "not_found")
+
+        # streaming: the first event arrives while the stream is still going
+        req = json.dumps(chat(PHI, stream=True, max_tokens=10)).encode()
+        s = socket.create_connection(("127.0.0.1", sy.port), timeout=10)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(req) + req)
+        first = b""
+        while b"data: {" not in first:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            first += chunk
+        check(b"data: {" in first and b"[DONE]" not in first,
+              "first SSE event arrived before the end of the stream")
+        rest = first
+        while b"[DONE]" not in rest:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        s.close()
+        head = rest.split(b"\r\n\r\n", 1)[0].lower()
+        check(b"transfer-encoding: chunked" in head and b"text/event-stream" in head, "stream is chunked SSE")
+        check(rest.count(b"data: {") >= 10 and b"data: [DONE]" in rest, "all events and [DONE] arrived")
+
+        st, h, body = sy.request("GET", "/metrics")
+        text = body.decode()
+        check(st == 200 and 'switchyard_requests_total{model="%s",status="200",upstream="llama-sglang"}' % LLAMA in text,
+              "metrics count requests by model/status/upstream")
+        for name in ("switchyard_gateway_overhead_seconds_bucket", "switchyard_request_duration_seconds_count",
+                     "switchyard_open_connections", "switchyard_upstream_ttfb_seconds_sum"):
+            check(name in text, "metrics have %s" % name)
+    finally:
+        sy.stop()
+        for s in sims:
+            s.kill()
+    check.done(sy)
+
+
+if __name__ == "__main__":
+    main()
