@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -1469,7 +1470,7 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                 const yaml_node_t *item = node_at(c, items[i]), *model_node = NULL;
                 struct sy_model_score *ms = &cat->model_scores[cat->n_model_scores++];
                 bool have_score = false;
-                char iw[144], fw[224], b[72];
+                char iw[160], fw[240], b[72];
                 size_t k;
 
                 ms->use_reasoning = use_reasoning;
@@ -1928,8 +1929,8 @@ int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size
         return r;
 fail:
         if (err && errlen > 0)
-                snprintf(err, errlen, "%s: %s", path,
-                         r == -EFBIG ? "file too large" : strerror(-r));
+                snprintf(err, errlen, "%s: %s", path, r == -EFBIG ? "file too large" :
+                         r == -ENOMEM ? "out of memory" : strerror(-r));
         if (fd >= 0)
                 close(fd);
         free(buf);

@@ -38,7 +38,10 @@ int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
  * member (key NULL for array elements), 0 at the end, -EBADMSG on error. */
 int json_iter(const char *val, size_t len, size_t *iter, struct json_member *ret_member);
 
-/* Finds a top-level member by key (compared to the raw key text). */
+/* Finds a top-level member by key. Keys are compared after escape
+ * decoding and the last of duplicate keys wins, as in the JSON parsers
+ * (Python, JavaScript, Go) of the upstreams, so that routing reads the
+ * same "model" the upstream will ({"model":"a","mod\u0065l":"b"} is "b"). */
 const struct json_member *json_find(const struct json_member *m, size_t n, const char *key);
 
 /* Decodes a JSON string value (with quotes) into out (UTF-8). Returns the

@@ -74,7 +74,7 @@ struct conn {
         struct http_chunked chunk;
         size_t chunk_off;                 /* decode position in in */
         struct buf body;                  /* decoded body when chunked */
-        char path[128];                   /* path without query */
+        char path[512];                   /* path without query */
         char owned_by_q[64];              /* ?owned_by= */
         char owned_by_h[64];              /* x-owned-by: */
         char session[128];                /* x-session-id */
@@ -187,6 +187,8 @@ void conn_request_done(struct conn *c);          /* response fully queued/writte
 struct io_uring_sqe *worker_sqe(struct worker *w);
 bool worker_refresh_snapshot(struct worker *w);
 uint64_t fe_now_ns(void);
+/* Percent-decoding; returns the decoded length (dst NUL-terminated). */
+size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap);
 
 /* respond.c */
 void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,

@@ -160,8 +160,10 @@ void respond_local(struct conn *c, const struct http_request *req) {
         } else if (strcmp(c->path, "/v1/models") == 0) {
                 respond_models(c, NULL);
         } else if (strncmp(c->path, "/v1/models/", 11) == 0) {
-                /* ids may contain '/', e.g. meta-llama/Llama-3.2-1B-Instruct */
-                respond_models(c, c->path + 11);
+                /* ids may contain '/', sent as is or as %2F (the SDKs encode it) */
+                char id[SNAP_NAME];
+                url_decode(c->path + 11, strlen(c->path + 11), false, id, sizeof id);
+                respond_models(c, id);
         } else if (strcmp(c->path, "/metrics") == 0) {
                 struct fe_metrics *all[FE_MAX_WORKERS];
                 unsigned n = frontend_metrics(c->w, all, FE_MAX_WORKERS);

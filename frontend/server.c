@@ -280,7 +280,25 @@ static void copy_header_value(char *dst, size_t cap, const struct http_header *h
         dst[n] = 0;
 }
 
-/* Percent-decodes the value of ?owned_by= into dst. */
+size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap) {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = 0;
+
+        for (size_t i = 0; i < len && n + 1 < cap; i++) {
+                const char *h1, *h2;
+                if (s[i] == '%' && i + 2 < len &&
+                    (h1 = strchr(hex, s[i + 1] | 0x20)) && (h2 = strchr(hex, s[i + 2] | 0x20))) {
+                        dst[n++] = (char)((h1 - hex) << 4 | (h2 - hex));
+                        i += 2;
+                } else {
+                        dst[n++] = plus_is_space && s[i] == '+' ? ' ' : s[i];
+                }
+        }
+        dst[n] = 0;
+        return n;
+}
+
+/* The decoded value of query parameter key into dst ("" if absent). */
 static void query_param(const char *q, size_t qlen, const char *key, char *dst, size_t cap) {
         size_t klen = strlen(key);
         const char *p = q, *end = q + qlen;
@@ -289,17 +307,7 @@ static void query_param(const char *q, size_t qlen, const char *key, char *dst, 
                 const char *amp = memchr(p, '&', end - p);
                 const char *e = amp ? amp : end;
                 if ((size_t)(e - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-                        size_t n = 0;
-                        for (const char *s = p + klen + 1; s < e && n + 1 < cap; s++) {
-                                if (*s == '%' && e - s >= 3) {
-                                        char hex[3] = { s[1], s[2], 0 };
-                                        dst[n++] = (char)strtol(hex, NULL, 16);
-                                        s += 2;
-                                } else {
-                                        dst[n++] = *s == '+' ? ' ' : *s;
-                                }
-                        }
-                        dst[n] = 0;
+                        url_decode(p + klen + 1, (size_t)(e - p - klen - 1), true, dst, cap);
                         return;
                 }
                 p = e + 1;

@@ -139,7 +139,7 @@ class Switchyard:
 
     def pids(self, role):
         """pids of child processes with that role (children of `switchyard run`)."""
-        out = subprocess.run(["pgrep", "-f", "%s %s -c %s" % (self.exe, role, self.config)],
+        out = subprocess.run(["pgrep", "-f", " %s -c %s$" % (role, self.config)],
                              capture_output=True, text=True).stdout
         return [int(p) for p in out.split()]
 

@@ -852,6 +852,32 @@ static int handle_stats(struct conn *c) {
         return 0;
 }
 
+/* Zeroes the counters (not the running/waiting state): a test can start
+ * from a known point. Racy against requests in flight, like any read. */
+static int handle_stats_reset(struct conn *c) {
+        struct sim *s = c->w->sim;
+
+        for (unsigned i = 0; i < s->o.threads; i++) {
+                struct sim_stats *st = &s->stats[i];
+
+                for (unsigned p = 0; p < SIM_P__N; p++)
+                        atomic_store_explicit(&st->requests[p], 0, memory_order_relaxed);
+                atomic_store_explicit(&st->errors_injected, 0, memory_order_relaxed);
+                atomic_store_explicit(&st->hangs_injected, 0, memory_order_relaxed);
+                atomic_store_explicit(&st->resets_injected, 0, memory_order_relaxed);
+                atomic_store_explicit(&st->bad_requests, 0, memory_order_relaxed);
+                atomic_store_explicit(&st->model_not_found, 0, memory_order_relaxed);
+                atomic_store_explicit(&st->completed, 0, memory_order_relaxed);
+                atomic_store_explicit(&st->cancelled, 0, memory_order_relaxed);
+        }
+        for (unsigned i = 0; i < s->o.n_models; i++) {
+                atomic_store_explicit(&s->prompt_tokens_by_model[i], 0, memory_order_relaxed);
+                atomic_store_explicit(&s->gen_tokens_by_model[i], 0, memory_order_relaxed);
+                atomic_store_explicit(&s->success_by_model[i], 0, memory_order_relaxed);
+        }
+        return handle_stats(c);
+}
+
 static void put_config(struct sbuf *b, struct sim *s) {
         struct sim_knobs *k = &s->k;
 
@@ -926,10 +952,11 @@ static int handle_config(struct conn *c, const char *body, size_t len) {
                         else if (key_is(f, "healthy"))
                                 atomic_store(&k->healthy, f->type == JSON_TRUE);
                 }
-                log_info("sim config changed");
         }
         b->len = 0;
         put_config(b, s);
+        if (c->ri.method == REQ_POST && !b->oom)
+                log_info("sim config: %.*s", (int)b->len, b->p);
         respond_body(c, 200, JSON_CT, false, b);
         return 0;
 }
@@ -978,6 +1005,10 @@ static int route(struct conn *c, const char *body, size_t len) {
         if (path_is(ri, "/sim/stats")) {
                 count(&st->requests[SIM_P_SIM]);
                 return get ? handle_stats(c) : method_not_allowed(c);
+        }
+        if (path_is(ri, "/sim/stats/reset")) {
+                count(&st->requests[SIM_P_SIM]);
+                return post ? handle_stats_reset(c) : method_not_allowed(c);
         }
         if (path_is(ri, "/sim/config")) {
                 count(&st->requests[SIM_P_SIM]);

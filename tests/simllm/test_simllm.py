@@ -333,6 +333,10 @@ def test_faults(sim):
     s = sim.stats()
     expect_eq((s["hangs_injected"], s["resets_injected"]), (1, 1), "hang/reset counters")
     expect_eq(sim.json("POST", "/v1/chat/completions", chat_body())[0], 200, "answers after faults")
+    st, _, r = sim.json("POST", "/sim/stats/reset")
+    expect_eq((st, r["errors_injected"], r["requests"]["/v1/chat/completions"]), (200, 0, 0), "stats reset")
+    sim.json("POST", "/v1/chat/completions", chat_body())
+    expect_eq(sim.stats()["requests"]["/v1/chat/completions"], 1, "counting after reset")
 
 
 def metrics_text(sim):

@@ -1,0 +1,291 @@
+#include "classifier/clf_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier/clf_json.h"
+#include "common/log.h"
+
+#define MAX_MEMBERS 512
+
+const char *clf_arch_name(enum clf_arch a) {
+        switch (a) {
+        case CLF_ARCH_BERT: return "bert";
+        case CLF_ARCH_DISTILBERT: return "distilbert";
+        case CLF_ARCH_MODERNBERT: return "modernbert";
+        }
+        return "?";
+}
+
+void clf_config_free(struct clf_config *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; c->labels && i < c->num_labels; i++)
+                free(c->labels[i]);
+        free(c->labels);
+        c->labels = NULL;
+        c->num_labels = 0;
+}
+
+static int get_size(const struct json_member *top, size_t n, const char *key, size_t dflt, size_t max, size_t *ret) {
+        const struct json_member *m = json_find(top, n, key);
+        int64_t v;
+
+        if (!m || m->type == JSON_NULL) {
+                *ret = dflt;
+                return 0;
+        }
+        if (clf_json_int64(m, &v) < 0 || v < 0 || (uint64_t)v > max)
+                return -EBADMSG;
+        *ret = (size_t)v;
+        return 0;
+}
+
+static int get_float(const struct json_member *top, size_t n, const char *key, float dflt, float *ret) {
+        const struct json_member *m = json_find(top, n, key);
+        double v;
+
+        if (!m || m->type == JSON_NULL) {
+                *ret = dflt;
+                return 0;
+        }
+        if (clf_json_double(m, &v) < 0)
+                return -EBADMSG;
+        *ret = (float)v;
+        return 0;
+}
+
+static bool get_flag(const struct json_member *top, size_t n, const char *key, bool dflt) {
+        const struct json_member *m = json_find(top, n, key);
+        bool v;
+
+        if (!m || clf_json_bool(m, &v) < 0)
+                return dflt;
+        return v;
+}
+
+/* string member into buf ("" when absent) */
+static int get_str(const struct json_member *top, size_t n, const char *key, char *buf, size_t cap) {
+        const struct json_member *m = json_find(top, n, key);
+        int r;
+
+        buf[0] = 0;
+        if (!m || m->type == JSON_NULL)
+                return 0;
+        if (m->type != JSON_STRING || (r = json_string_decode(m->val, m->val_len, buf, cap - 1)) < 0)
+                return -EBADMSG;
+        buf[r] = 0;
+        return 0;
+}
+
+static int parse_act(const char *s, enum clf_act dflt, enum clf_act *ret) {
+        if (!*s)
+                *ret = dflt;
+        else if (strcmp(s, "gelu") == 0)
+                *ret = CLF_ACT_GELU;
+        else if (strcmp(s, "gelu_new") == 0 || strcmp(s, "gelu_pytorch_tanh") == 0 || strcmp(s, "gelu_fast") == 0)
+                *ret = CLF_ACT_GELU_TANH;
+        else if (strcmp(s, "relu") == 0)
+                *ret = CLF_ACT_RELU;
+        else if (strcmp(s, "silu") == 0 || strcmp(s, "swish") == 0)
+                *ret = CLF_ACT_SILU;
+        else if (strcmp(s, "tanh") == 0)
+                *ret = CLF_ACT_TANH;
+        else
+                return -EOPNOTSUPP;
+        return 0;
+}
+
+static int parse_labels(const struct json_member *top, size_t n, struct clf_config *c) {
+        const struct json_member *m = json_find(top, n, "id2label");
+        struct json_member el;
+        size_t it = 0, count = 0;
+        int r;
+
+        if (m && m->type == JSON_OBJECT) {
+                while ((r = json_iter(m->val, m->val_len, &it, &el)) > 0)
+                        count++;
+                if (r < 0)
+                        return -EBADMSG;
+        }
+        if (count == 0 && get_size(top, n, "num_labels", 0, 1u << 20, &count) < 0)
+                return -EBADMSG;
+        if (count == 0 && c->task != CLF_TASK_EMBEDDING)
+                count = 2;  /* transformers' default */
+        if (count > (1u << 20))
+                return -EBADMSG;
+        c->num_labels = count;
+        c->labels = calloc(count ? count : 1, sizeof *c->labels);
+        if (!c->labels)
+                return -ENOMEM;
+        it = 0;
+        while (m && m->type == JSON_OBJECT && (r = json_iter(m->val, m->val_len, &it, &el)) > 0) {
+                char key[32], *end;
+                long id;
+
+                if (clf_json_key(&el, key, sizeof key) < 0)
+                        return -EBADMSG;
+                id = strtol(key, &end, 10);
+                if (*end || end == key || id < 0 || (size_t)id >= count)
+                        return -EBADMSG;  /* ids must be 0..n-1 */
+                free(c->labels[id]);
+                if ((r = clf_json_strdup(&el, &c->labels[id])) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < count; i++)
+                if (!c->labels[i]) {
+                        char buf[32];
+
+                        snprintf(buf, sizeof buf, "LABEL_%zu", i);
+                        if (!(c->labels[i] = strdup(buf)))
+                                return -ENOMEM;
+                }
+        return 0;
+}
+
+int clf_config_load(const char *path, struct clf_config *ret_cfg) {
+        struct json_limits lim = { .max_depth = 32, .max_members = MAX_MEMBERS };
+        struct json_member *top = NULL;
+        struct clf_config c = { 0 };
+        const struct json_member *m;
+        char type[64], s[64];
+        char *buf = NULL;
+        size_t len, n;
+        int r;
+
+        if ((r = clf_json_read_file(path, 16u << 20, &buf, &len)) < 0)
+                return r;
+        top = malloc(MAX_MEMBERS * sizeof *top);
+        if (!top) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if ((r = json_scan_object(buf, len, &lim, top, &n, NULL)) < 0) {
+                r = r == -E2BIG ? -EOPNOTSUPP : -EBADMSG;
+                goto fail;
+        }
+        if ((r = get_str(top, n, "model_type", type, sizeof type)) < 0)
+                goto fail;
+        if (strcmp(type, "bert") == 0)
+                c.arch = CLF_ARCH_BERT;
+        else if (strcmp(type, "distilbert") == 0)
+                c.arch = CLF_ARCH_DISTILBERT;
+        else if (strcmp(type, "modernbert") == 0)
+                c.arch = CLF_ARCH_MODERNBERT;
+        else {
+                log_debug("classifier: %s: model_type '%s' not supported", path, type);
+                r = -EOPNOTSUPP;
+                goto fail;
+        }
+        c.task = CLF_TASK_EMBEDDING;
+        if ((m = json_find(top, n, "architectures")) && m->type == JSON_ARRAY) {
+                struct json_member el;
+                size_t it = 0;
+
+                if (json_iter(m->val, m->val_len, &it, &el) > 0 && el.type == JSON_STRING) {
+                        char a[128];
+                        int k = json_string_decode(el.val, el.val_len, a, sizeof a - 1);
+
+                        if (k >= 0) {
+                                a[k] = 0;
+                                if (strstr(a, "ForSequenceClassification"))
+                                        c.task = CLF_TASK_SEQUENCE;
+                                else if (strstr(a, "ForTokenClassification"))
+                                        c.task = CLF_TASK_TOKEN;
+                        }
+                }
+        }
+        r = -EBADMSG;
+        if (c.arch == CLF_ARCH_DISTILBERT) {
+                if (get_size(top, n, "dim", 768, 1u << 16, &c.hidden) < 0 ||
+                    get_size(top, n, "n_layers", 6, 1024, &c.layers) < 0 ||
+                    get_size(top, n, "n_heads", 12, 1024, &c.heads) < 0 ||
+                    get_size(top, n, "hidden_dim", 3072, 1u << 18, &c.intermediate) < 0 ||
+                    get_str(top, n, "activation", s, sizeof s) < 0)
+                        goto fail;
+                c.norm_eps = 1e-12f;
+                c.type_vocab = 0;
+        } else {
+                if (get_size(top, n, "hidden_size", 768, 1u << 16, &c.hidden) < 0 ||
+                    get_size(top, n, "num_hidden_layers", 12, 1024, &c.layers) < 0 ||
+                    get_size(top, n, "num_attention_heads", 12, 1024, &c.heads) < 0 ||
+                    get_size(top, n, "intermediate_size", c.arch == CLF_ARCH_BERT ? 3072 : 1152, 1u << 18,
+                             &c.intermediate) < 0 ||
+                    get_str(top, n, c.arch == CLF_ARCH_BERT ? "hidden_act" : "hidden_activation", s, sizeof s) < 0)
+                        goto fail;
+        }
+        if ((r = parse_act(s, CLF_ACT_GELU, &c.act)) < 0)
+                goto fail;
+        r = -EBADMSG;
+        if (get_size(top, n, "vocab_size", 30522, 1u << 24, &c.vocab_size) < 0 ||
+            get_size(top, n, "max_position_embeddings", c.arch == CLF_ARCH_MODERNBERT ? 8192 : 512, 1u << 20,
+                     &c.max_pos) < 0)
+                goto fail;
+        if (c.arch == CLF_ARCH_BERT) {
+                if (get_size(top, n, "type_vocab_size", 2, 1u << 16, &c.type_vocab) < 0 ||
+                    get_float(top, n, "layer_norm_eps", 1e-12f, &c.norm_eps) < 0 ||
+                    get_str(top, n, "position_embedding_type", s, sizeof s) < 0)
+                        goto fail;
+                if (*s && strcmp(s, "absolute") != 0) {
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
+        }
+        if (c.arch == CLF_ARCH_MODERNBERT) {
+                if (get_float(top, n, "norm_eps", 1e-5f, &c.norm_eps) < 0 ||
+                    get_size(top, n, "global_attn_every_n_layers", 3, 1024, &c.global_every) < 0 ||
+                    get_size(top, n, "local_attention", 128, 1u << 20, &c.local_window) < 0 ||
+                    get_float(top, n, "global_rope_theta", 160000.f, &c.global_theta) < 0 ||
+                    get_float(top, n, "local_rope_theta", 10000.f, &c.local_theta) < 0 ||
+                    get_str(top, n, "classifier_activation", s, sizeof s) < 0)
+                        goto fail;
+                if ((r = parse_act(s, CLF_ACT_GELU, &c.classifier_act)) < 0)
+                        goto fail;
+                r = -EBADMSG;
+                c.norm_bias = get_flag(top, n, "norm_bias", false);
+                c.attn_bias = get_flag(top, n, "attention_bias", false);
+                c.mlp_bias = get_flag(top, n, "mlp_bias", false);
+                c.classifier_bias = get_flag(top, n, "classifier_bias", false);
+                if (get_str(top, n, "classifier_pooling", s, sizeof s) < 0)
+                        goto fail;
+                if (!*s || strcmp(s, "cls") == 0)
+                        c.pooling = CLF_POOL_CLS;
+                else if (strcmp(s, "mean") == 0)
+                        c.pooling = CLF_POOL_MEAN;
+                else {
+                        r = -EOPNOTSUPP;
+                        goto fail;
+                }
+                if (c.global_every == 0 || c.global_theta <= 0 || c.local_theta <= 0)
+                        goto fail;
+        }
+        if (get_str(top, n, "problem_type", s, sizeof s) < 0)
+                goto fail;
+        c.multi_label = strcmp(s, "multi_label_classification") == 0;
+        {
+                size_t pad;
+
+                if (get_size(top, n, "pad_token_id", 0, 1u << 24, &pad) < 0)
+                        goto fail;
+                c.pad_id = (long)pad;
+        }
+        if (c.hidden == 0 || c.layers == 0 || c.heads == 0 || c.hidden % c.heads || c.intermediate == 0 ||
+            c.vocab_size == 0 || c.max_pos == 0 || c.norm_eps <= 0 ||
+            (c.arch == CLF_ARCH_MODERNBERT && (c.hidden / c.heads) % 2)) {
+                log_debug("classifier: %s: inconsistent sizes", path);
+                goto fail;
+        }
+        if ((r = parse_labels(top, n, &c)) < 0)
+                goto fail;
+        free(top);
+        free(buf);
+        *ret_cfg = c;
+        return 0;
+fail:
+        clf_config_free(&c);
+        free(top);
+        free(buf);
+        return r;
+}

@@ -1,0 +1,39 @@
+/* config.json of a Hugging Face encoder checkpoint: the architecture
+ * (model_type bert / distilbert / modernbert, and the head from
+ * architectures[0]: *ForSequenceClassification, *ForTokenClassification,
+ * else a bare encoder giving embeddings), the sizes, the labels. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+enum clf_arch { CLF_ARCH_BERT, CLF_ARCH_DISTILBERT, CLF_ARCH_MODERNBERT };
+enum clf_task { CLF_TASK_SEQUENCE, CLF_TASK_TOKEN, CLF_TASK_EMBEDDING };
+enum clf_act { CLF_ACT_GELU, CLF_ACT_GELU_TANH, CLF_ACT_RELU, CLF_ACT_SILU, CLF_ACT_TANH };
+enum clf_pooling { CLF_POOL_CLS, CLF_POOL_MEAN };
+
+struct clf_config {
+        enum clf_arch arch;
+        enum clf_task task;
+        size_t vocab_size, hidden, layers, heads, intermediate, max_pos, type_vocab;
+        float norm_eps;
+        enum clf_act act;               /* hidden_act / activation / hidden_activation */
+        /* ModernBERT */
+        size_t global_every;            /* global_attn_every_n_layers */
+        size_t local_window;            /* local_attention: |i - j| <= window / 2 */
+        float global_theta, local_theta;
+        bool norm_bias, attn_bias, mlp_bias, classifier_bias;
+        enum clf_act classifier_act;
+        enum clf_pooling pooling;       /* classifier_pooling (sequence head) */
+        /* heads */
+        bool multi_label;               /* problem_type multi_label_classification: sigmoid */
+        size_t num_labels;
+        char **labels;                  /* id2label, "LABEL_<i>" where missing */
+        long pad_id;
+};
+
+/* Returns 0, -ENOENT, -EBADMSG (malformed or inconsistent sizes),
+ * -EOPNOTSUPP (model_type or options not implemented), -ENOMEM. */
+int clf_config_load(const char *path, struct clf_config *ret_cfg);
+void clf_config_free(struct clf_config *cfg);
+
+const char *clf_arch_name(enum clf_arch a);

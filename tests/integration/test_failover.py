@@ -1,0 +1,131 @@
+"""Under steady load: kill a replica (no client-visible failure for
+non-streamed requests), kill the router (requests keep being served, the
+supervisor restarts it), bring the replica back (it is used again).
+usage: test_failover.py SWITCHYARD SIMLLM"""
+import http.client
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from harness import Check, Sim, Switchyard, chat
+
+MODEL = "m1"
+
+
+class Load:
+    """Closed-loop load from a few threads, each on a kept-alive connection."""
+
+    def __init__(self, port, threads=6):
+        self.port, self.n = port, threads
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failures = []
+        self.replicas = {}
+        self.body = json.dumps(chat(MODEL))
+
+    def run_one(self):
+        c = None
+        while not self.stop_flag.is_set():
+            try:
+                if c is None:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                c.request("POST", "/v1/chat/completions", self.body, {"Content-Type": "application/json"})
+                r = c.getresponse()
+                data = r.read()
+                with self.lock:
+                    if r.status == 200:
+                        self.ok += 1
+                        rep = r.getheader("x-simllm-replica")
+                        self.replicas[rep] = self.replicas.get(rep, 0) + 1
+                    else:
+                        self.failures.append("%d %s" % (r.status, data[:200]))
+                if r.getheader("connection", "").lower() == "close":
+                    c.close()
+                    c = None
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.failures.append(repr(e))
+                c = None
+        if c:
+            c.close()
+
+    def __enter__(self):
+        self.threads = [threading.Thread(target=self.run_one) for _ in range(self.n)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
+    def snapshot(self):
+        with self.lock:
+            return self.ok, list(self.failures), dict(self.replicas)
+
+
+def main():
+    sy_exe, sim_exe = sys.argv[1], sys.argv[2]
+    sims = [Sim(sim_exe, "rep-a", [MODEL], extra=["--ttft-ms", "20"]),
+            Sim(sim_exe, "rep-b", [MODEL], extra=["--ttft-ms", "20"])]
+    for s in sims:
+        s.start()
+    sy = Switchyard(sy_exe, sims)
+    check = Check("failover")
+    try:
+        sy.start()
+        with Load(sy.port) as load:
+            time.sleep(1.0)
+            ok0, f0, reps0 = load.snapshot()
+            check(ok0 > 20 and not f0, "steady load before faults (%d ok, failures %s)" % (ok0, f0[:3]))
+            check(reps0.get("rep-a", 0) > 0 and reps0.get("rep-b", 0) > 0, "both replicas serve (%s)" % reps0)
+
+            # 1. kill a replica mid-load
+            sims[0].kill()
+            time.sleep(1.5)
+            ok1, f1, reps1 = load.snapshot()
+            check(ok1 > ok0 + 20, "requests kept flowing after a replica died (%d -> %d)" % (ok0, ok1))
+            check(not f1, "no client-visible failure when a replica dies: %s" % f1[:5])
+
+            # 2. kill the router
+            routers = sy.pids("router")
+            check(len(routers) == 1, "one router process (%s)" % routers)
+            for p in routers:
+                os.kill(p, signal.SIGKILL)
+            time.sleep(0.5)
+            ok2, f2, _ = load.snapshot()
+            check(ok2 > ok1 + 10, "requests served while the router is down (%d -> %d)" % (ok1, ok2))
+            check(not f2, "no failure while the router is down: %s" % f2[:5])
+            deadline = time.time() + 5
+            while time.time() < deadline and (not sy.pids("router") or sy.pids("router") == routers):
+                time.sleep(0.1)
+            new_routers = sy.pids("router")
+            check(new_routers and new_routers != routers, "supervisor restarted the router (%s)" % new_routers)
+
+            # 3. the replica comes back and is used again
+            sims[0].start()
+            time.sleep(2.0)
+            before = load.snapshot()[2].get("rep-a", 0)
+            time.sleep(1.0)
+            ok3, f3, reps3 = load.snapshot()
+            check(reps3.get("rep-a", 0) > before, "recovered replica is used again (%d -> %d)" %
+                  (before, reps3.get("rep-a", 0)))
+            check(not f3, "no failures at all: %s" % f3[:5])
+
+        st, _, body = sy.request("GET", "/metrics")
+        text = body.decode()
+        check("switchyard_retries_total" in text, "retries counted in /metrics")
+    finally:
+        sy.stop()
+        for s in sims:
+            s.kill()
+    check.done(sy)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+// The official OpenAI Node SDK against switchyard: chat, streaming, models,
+// owned_by routing in its three forms, errors. run_node.py starts the
+// servers and passes SWITCHYARD_URL.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+
+const baseURL = process.env.SWITCHYARD_URL + "/v1";
+const client = new OpenAI({ baseURL, apiKey: "sk-test", maxRetries: 0 });
+const LLAMA = "meta-llama/Llama-3.2-1B-Instruct";
+const PHI = "/models/Phi-tiny-MoE-instruct";
+const messages = [{ role: "user", content: "What is machine learning?" }];
+
+async function replica(promise) {
+  const { data, response } = await promise.withResponse();
+  return { data, replica: response.headers.get("x-simllm-replica"), headers: response.headers };
+}
+
+test("models.list shows every model once per engine", async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(`${m.id}|${m.owned_by}`);
+  assert.deepEqual(ids.sort(), [`${LLAMA}|sglang`, `${LLAMA}|vllm`, `${PHI}|vllm`].sort());
+});
+
+test("models.retrieve with a slash in the id", async () => {
+  const m = await client.models.retrieve(LLAMA);
+  assert.equal(m.id, LLAMA);
+});
+
+test("chat completion, default engine is vLLM", async () => {
+  const r = await replica(client.chat.completions.create({ model: LLAMA, messages, max_tokens: 8 }));
+  assert.equal(r.data.object, "chat.completion");
+  assert.ok(r.data.choices[0].message.content.length > 0);
+  assert.equal(r.replica, "llama-vllm");
+  assert.equal(r.headers.get("x-vsr-selected-model"), LLAMA);
+});
+
+test("owned_by in the body", async () => {
+  const r = await replica(client.chat.completions.create({ model: LLAMA, messages, owned_by: "sglang" }));
+  assert.equal(r.replica, "llama-sglang");
+  assert.ok(!r.headers.get("x-simllm-body-keys").split(",").includes("owned_by"));
+});
+
+test("owned_by in the x-owned-by header", async () => {
+  const r = await replica(client.chat.completions.create({ model: LLAMA, messages },
+    { headers: { "x-owned-by": "sglang" } }));
+  assert.equal(r.replica, "llama-sglang");
+});
+
+test("owned_by in the query string", async () => {
+  const r = await replica(client.chat.completions.create({ model: LLAMA, messages },
+    { query: { owned_by: "sglang" } }));
+  assert.equal(r.replica, "llama-sglang");
+});
+
+test("streaming: chunks arrive before the stream ends", async () => {
+  const t0 = Date.now();
+  const stream = await client.chat.completions.create({ model: PHI, messages, stream: true, max_tokens: 10,
+    stream_options: { include_usage: true } });
+  let firstAt = 0, n = 0, text = "", usage = null;
+  for await (const chunk of stream) {
+    if (!firstAt) firstAt = Date.now();
+    n++;
+    if (chunk.choices.length) text += chunk.choices[0].delta.content ?? "";
+    if (chunk.usage) usage = chunk.usage;
+  }
+  const end = Date.now();
+  assert.ok(n >= 10, `got ${n} chunks`);
+  assert.ok(text.length > 0);
+  assert.ok(usage && usage.completion_tokens > 0, "usage chunk forwarded");
+  // the simulated upstream paces tokens 100 ms apart: the first chunk must
+  // have been seen long before the last one (ordering, not a latency bound)
+  assert.ok(firstAt - t0 < end - t0, "first chunk arrived before the end");
+  assert.ok(end - firstAt >= 500, `chunks were spread out (${end - firstAt} ms), not buffered to the end`);
+});
+
+test("completions and embeddings", async () => {
+  const c = await client.completions.create({ model: PHI, prompt: "Hello", max_tokens: 3 });
+  assert.equal(c.object, "text_completion");
+  const e = await client.embeddings.create({ model: LLAMA, input: "hello" });
+  assert.ok(e.data[0].embedding.length > 0);
+});
+
+test("unknown model is a NotFoundError with model_not_found", async () => {
+  await assert.rejects(client.chat.completions.create({ model: "nope", messages }), (err) => {
+    assert.ok(err instanceof OpenAI.NotFoundError);
+    assert.equal(err.status, 404);
+    assert.equal(err.code, "model_not_found");
+    return true;
+  });
+});
+
+test("bad request is a BadRequestError", async () => {
+  await assert.rejects(client.chat.completions.create({ messages }), (err) => {
+    assert.ok(err instanceof OpenAI.BadRequestError);
+    assert.equal(err.status, 400);
+    return true;
+  });
+});
