@@ -344,12 +344,14 @@ def run_wrk(url, conns, duration, cpus, watch):
             "-s", LUA, url]
     c0 = cpu_times()
     t0 = {k: p.cpu_ticks() for k, p in watch.items()}
+    o0 = sum(p.cpu_ticks() for p in Proc.live)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.monotonic()
     r = subprocess.run(argv, capture_output=True, text=True, env=env)
     wall = time.monotonic() - w0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t1 = {k: p.cpu_ticks() for k, p in watch.items()}
+    o1 = sum(p.cpu_ticks() for p in Proc.live)
     c1 = cpu_times()
     res = None
     for line in r.stdout.splitlines():
@@ -369,10 +371,48 @@ def run_wrk(url, conns, duration, cpus, watch):
         tot = c1[cpu][1] - c0[cpu][1]
         res["core%d_busy_pct" % cpu] = 100.0 * busy / tot if tot else 0.0
         res["core%d_steal_pct" % cpu] = 100.0 * (c1[cpu][2] - c0[cpu][2]) / tot if tot else 0.0
+    # CPU used by processes that are not part of the benchmark (a shared machine):
+    # all busy CPU time minus ours (servers, wrk)
+    busy_s = sum(c1[c][0] - c0[c][0] for c in c1) / CLK_TCK
+    ours_s = (o1 - o0) / CLK_TCK
+    res["cpu_other_pct"] = max(0.0, 100.0 * (busy_s - ours_s) / wall - res["cpu_wrk_pct"])
     if "cpu_proxy_pct" in res and res["requests"]:
         res["proxy_cpu_us_per_req"] = res["cpu_proxy_pct"] / 100.0 * wall * 1e6 / res["requests"]
     res["wrk_output"] = r.stdout
     return res
+
+
+def other_load(seconds=0.5):
+    """Busy CPU (% of one CPU, all CPUs together) of everything but our servers, which are idle now."""
+    c0 = cpu_times()
+    o0 = sum(p.cpu_ticks() for p in Proc.live)
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    c1 = cpu_times()
+    o1 = sum(p.cpu_ticks() for p in Proc.live)
+    wall = time.monotonic() - t0
+    busy = sum(c1[c][0] - c0[c][0] for c in c1) - (o1 - o0)
+    return max(0.0, 100.0 * busy / CLK_TCK / wall)
+
+
+def wait_quiet(limit_s, threshold=10.0):
+    """On a shared machine: wait (at most limit_s) until other processes use < threshold % CPU."""
+    if limit_s <= 0:
+        return other_load(0.3)
+    deadline = time.monotonic() + limit_s
+    said = False
+    while True:
+        load = other_load(0.5)
+        if load < threshold or time.monotonic() >= deadline:
+            if said:
+                log("proxy_bench:   other load now %.0f%%%s" % (load, "" if load < threshold else
+                                                                  " (gave up waiting)"))
+            return load
+        if not said:
+            log("proxy_bench:   other processes use %.0f%% CPU; waiting up to %ds for a quiet machine" %
+                (load, limit_s))
+            said = True
+        time.sleep(1.0)
 
 
 def median_of(runs, key):
@@ -398,7 +438,7 @@ def report(results, args, info):
     tgts = [t for t in TARGETS if t in results]
     agg = {t: {m: {} for m in ("load", "c1")} for t in tgts}
     keys = ("rps", "p50_us", "p90_us", "p99_us", "p999_us", "mean_us", "max_us", "errors", "non2xx", "socket_errors",
-            "cpu_proxy_pct", "proxy_cpu_us_per_req", "cpu_upstream_pct", "cpu_wrk_pct")
+            "cpu_proxy_pct", "proxy_cpu_us_per_req", "cpu_upstream_pct", "cpu_wrk_pct", "cpu_other_pct")
     for t in tgts:
         for m in ("load", "c1"):
             runs = results[t][m]
@@ -442,6 +482,7 @@ def report(results, args, info):
     row("proxy CPU per request (us)", "load", "proxy_cpu_us_per_req", "%.1f", proxy_only=True)
     row("upstream CPU (%)", "load", "cpu_upstream_pct")
     row("wrk CPU (%)", "load", "cpu_wrk_pct")
+    row("other processes' CPU (%)", "load", "cpu_other_pct")
     for cpu in parse_cpus(args.proxy_cpus + "," + args.upstream_cpus + "," + args.wrk_cpus):
         row("CPU %d busy (%%)" % cpu, "load", "core%d_busy_pct" % cpu)
     print("  latency, wrk -t1 -c1")
@@ -450,6 +491,7 @@ def report(results, args, info):
     row("p90 latency (us)", "c1", "p90_us")
     row("p99 latency (us)", "c1", "p99_us")
     row("proxy CPU per request (us)", "c1", "proxy_cpu_us_per_req", "%.1f", proxy_only=True)
+    row("other processes' CPU (%)", "c1", "cpu_other_pct")
     cells = []
     for t in tgts:
         a = added("c1", "p50_us", t)
@@ -487,6 +529,10 @@ def report(results, args, info):
             print("  note: %s used only %.0f%% of its CPU at c=%d: its requests/s is bounded by wrk + upstream on "
                   "CPU %s, compare proxy CPU per request" % (t, agg[t]["load"]["cpu_proxy_pct"], args.connections,
                                                              args.upstream_cpus))
+    other = max((r.get("cpu_other_pct", 0) for t in tgts for m in ("load", "c1") for r in results[t][m]), default=0)
+    if other >= 10:
+        print("  WARNING: other processes used up to %.0f%% CPU during a measurement: the machine was not quiet, "
+              "the figures are disturbed (run again when it is idle)" % other)
     if steal >= 2:
         print("  note: up to %.0f%% CPU steal during a measurement (virtual machine): expect noise" % steal)
 
@@ -523,6 +569,8 @@ def main():
     ap.add_argument("--wrk-cpus", default=None, help="CPU list of wrk (1)")
     ap.add_argument("--upstream-threads", type=int, default=1, help="simllm threads (1)")
     ap.add_argument("--workers", type=int, default=1, help="switchyard server.workers (1)")
+    ap.add_argument("--wait-quiet", type=int, default=60, metavar="S",
+                    help="before each target, wait up to S seconds for other processes to go below 10%% CPU (60)")
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
     args = ap.parse_args()
@@ -579,6 +627,7 @@ def main():
                     watch["proxy"] = proxies[t]
                     if not proxies[t].alive():
                         die("%s died:\n%s" % (t, proxies[t].tail()))
+                wait_quiet(args.wait_quiet)
                 if args.warmup > 0:
                     w = run_wrk(url, args.connections, args.warmup, args.wrk_cpus, {})
                     n_sent += w["requests"]
