@@ -390,6 +390,7 @@ static int take_head(struct conn *c) {
                                 uint64_t v;
                                 if (http_parse_content_length(hdrs[i].value, hdrs[i].value_len, &v) < 0 ||
                                     (cl && v != len)) {
+                                        c->keepalive = false;
                                         respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
                                                       "invalid Content-Length");
                                         return -1;
@@ -399,6 +400,7 @@ static int take_head(struct conn *c) {
                         }
                 if (te) {
                         if (!http_header_has_token(te->value, te->value_len, "chunked") || cl) {
+                                c->keepalive = false;
                                 respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
                                               "unsupported Transfer-Encoding");
                                 return -1;
@@ -407,6 +409,7 @@ static int take_head(struct conn *c) {
                 } else {
                         c->body_len = len;
                         if (len > cfg->server.max_body_bytes) {
+                                c->keepalive = false; /* the body that may follow is not read */
                                 respond_error(c, 413, "invalid_request_error", NULL, "request_too_large",
                                               "request body of %llu bytes exceeds the limit of %zu bytes",
                                               (unsigned long long)len, cfg->server.max_body_bytes);
@@ -419,6 +422,7 @@ static int take_head(struct conn *c) {
                 if (h->value_len == 12 && strncasecmp(h->value, "100-continue", 12) == 0) {
                         c->expect_continue = true;
                 } else {
+                        c->keepalive = false;
                         respond_error(c, 417, "invalid_request_error", NULL, "expectation_failed",
                                       "unsupported Expect header");
                         return -1;

@@ -183,7 +183,7 @@ class Switchyard:
         finally:
             c.close()
 
-    def raw(self, data, timeout=5, read_until_close=True):
+    def raw(self, data, timeout=5, read_until_close=True, first_only=True):
         """Sends raw bytes; returns what comes back until the server closes or times out."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         try:
@@ -199,9 +199,27 @@ class Switchyard:
                 out += chunk
                 if not read_until_close and b"\r\n\r\n" in out:
                     break
+                if first_only and complete_response(out):
+                    break
             return out
         finally:
             s.close()
+
+
+def complete_response(data):
+    """True when data holds one whole response framed by Content-Length
+    (errors and local answers), so raw() need not wait for a close."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep or head.startswith(b"HTTP/1.1 100"):
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            try:
+                return len(body) >= int(v.strip())
+            except ValueError:
+                return False
+    return False
 
 
 class Check:
