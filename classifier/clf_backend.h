@@ -49,8 +49,8 @@ struct clf_backend_ops {
         int (*add)(struct clf_backend *be, float *out, const float *x, size_t n);
         /* x[i] = act(x[i]) */
         int (*act)(struct clf_backend *be, float *x, size_t n, enum clf_act act);
-        /* GeGLU: out[M, I] = act(x[:, :I]) * x[:, I:], x is [M, 2I] */
-        int (*glu)(struct clf_backend *be, float *out, const float *x, size_t M, size_t I, enum clf_act act);
+        /* GeGLU: out[M, n] = act(x[:, :n]) * x[:, n:], x is [M, 2n] */
+        int (*glu)(struct clf_backend *be, float *out, const float *x, size_t M, size_t n_half, enum clf_act act);
         /* rotary embedding (rotate-half) on the q and k parts of qkv
          * [B*T, 3*heads*hd], position t of each sequence using the
          * cos/sin tables [max_T, hd/2] */

@@ -1,10 +1,9 @@
 /* The CPU backend: GEMMs on a CBLAS (OpenBLAS from Debian: its thread
- * count is the `threads` option, process-wide as OpenBLAS has it), the
- * other ops as plain loops. Weights alias the host arrays (no copy). This
+ * count is the `threads` option, process-wide as OpenBLAS has it; plain
+ * loops when built without a BLAS), the other ops as plain loops. Weights alias the host arrays (no copy). This
  * is the oracle the other backends are compared with. */
 #include "classifier/clf_backend.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,8 +11,30 @@
 
 #include "common/log.h"
 
+#if HAVE_CBLAS
+#include <cblas.h>
 #if HAVE_OPENBLAS_THREADS
 void openblas_set_num_threads(int num_threads);
+#endif
+/* C[M, N] = alpha A[M, K] . op(B) + beta C; op(B) = B^T ([N, K]) or B ([K, N]) */
+static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
+                    alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+#else
+/* no BLAS: plain loops (correct, slow) */
+static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+        for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) {
+                        float acc = 0;
+
+                        for (size_t k = 0; k < K; k++)
+                                acc += A[i * lda + k] * (trans_b ? B[j * ldb + k] : B[k * ldb + j]);
+                        C[i * ldc + j] = alpha * acc + (beta != 0.0f ? beta * C[i * ldc + j] : 0.0f);
+                }
+}
 #endif
 
 struct clf_cpu {
@@ -77,8 +98,7 @@ static int cpu_matmul(struct clf_backend *be, float *out, const float *x, const 
         if (bias)
                 for (size_t i = 0; i < M; i++)
                         memcpy(out + i * N, bias, N * sizeof *out);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, x, (int)K, w, (int)K,
-                    bias ? 1.0f : 0.0f, out, (int)N);
+        gemm(true, M, N, K, 1.0f, x, K, w, K, bias ? 1.0f : 0.0f, out, N);
         return 0;
 }
 
@@ -133,13 +153,13 @@ static int cpu_act(struct clf_backend *be, float *x, size_t n, enum clf_act act)
         return 0;
 }
 
-static int cpu_glu(struct clf_backend *be, float *out, const float *x, size_t M, size_t I, enum clf_act act) {
+static int cpu_glu(struct clf_backend *be, float *out, const float *x, size_t M, size_t n_half, enum clf_act act) {
         for (size_t i = 0; i < M; i++) {
-                const float *xi = x + i * 2 * I;
-                float *oi = out + i * I;
+                const float *xi = x + i * 2 * n_half;
+                float *oi = out + i * n_half;
 
-                for (size_t j = 0; j < I; j++)
-                        oi[j] = act1(xi[j], act) * xi[I + j];
+                for (size_t j = 0; j < n_half; j++)
+                        oi[j] = act1(xi[j], act) * xi[n_half + j];
         }
         return 0;
 }
@@ -196,8 +216,7 @@ static int cpu_attention(struct clf_backend *be, float *out, const float *qkv, c
                         const float *q = qkv + b * T * 3 * H + h * hd, *k = q + H, *v = q + 2 * H;
                         float *s = c->scores, *o = out + b * T * H + h * hd;
 
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)hd, scale, q,
-                                    (int)(3 * H), k, (int)(3 * H), 0.0f, s, (int)n);
+                        gemm(true, n, n, hd, scale, q, 3 * H, k, 3 * H, 0.0f, s, n);
                         for (size_t i = 0; i < n; i++) {
                                 float *si = s + i * n, mx = -INFINITY, sum = 0;
                                 size_t j0 = 0, j1 = n;
@@ -224,8 +243,7 @@ static int cpu_attention(struct clf_backend *be, float *out, const float *qkv, c
                                 for (size_t j = 0; j < n; j++)
                                         si[j] /= sum;
                         }
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)hd, (int)n, 1.0f, s,
-                                    (int)n, v, (int)(3 * H), 0.0f, o, (int)H);
+                        gemm(false, n, hd, n, 1.0f, s, n, v, 3 * H, 0.0f, o, H);
                 }
         }
         return 0;

@@ -311,7 +311,7 @@ static int scan_value(const uint8_t *b, size_t len, size_t *pos, unsigned max_de
 
 value:
         if (unlikely(i >= len))
-                goto fail;
+                goto bad;
         switch (b[i]) {
         case '"':
                 r = scan_string(b, len, &i);
@@ -352,7 +352,7 @@ value:
                 r = scan_number(b, len, &i);
                 break;
         default:
-                goto fail;
+                goto bad;
         }
         if (unlikely(r < 0))
                 goto fail;
@@ -403,20 +403,18 @@ int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
         unsigned max_depth = lim && lim->max_depth ? lim->max_depth : JSON_DEFAULT_DEPTH;
         size_t max_members = lim ? lim->max_members : 0;
         size_t i, n = 0;
-        int r = -EBADMSG;
+        int r;
 
         i = skip_ws(b, len, 0);
         if (i >= len)
-                goto fail;
+                goto bad;
         if (b[i] != '{') {
                 r = scan_value(b, len, &i, max_depth);
                 if (r < 0)
                         goto fail;
                 i = skip_ws(b, len, i);
-                if (i != len) {
-                        r = -EBADMSG;
-                        goto fail;
-                }
+                if (i != len)
+                        goto bad;
                 return -EPROTOTYPE;
         }
 
@@ -428,7 +426,7 @@ int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
                         size_t kstart = i, vstart;
 
                         if (i >= len || b[i] != '"')
-                                goto fail;
+                                goto bad;
                         if (n >= max_members) {
                                 r = -E2BIG;
                                 goto fail;
@@ -440,10 +438,8 @@ int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
                         members[n].key_len = i - kstart - 2;
                         members[n].start = kstart;
                         i = skip_ws(b, len, i);
-                        if (i >= len || b[i] != ':') {
-                                r = -EBADMSG;
-                                goto fail;
-                        }
+                        if (i >= len || b[i] != ':')
+                                goto bad;
                         vstart = i = skip_ws(b, len, i + 1);
                         r = scan_value(b, len, &i, max_depth - 1);
                         if (r < 0)
@@ -454,26 +450,25 @@ int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
                         members[n].end = i;
                         n++;
 
-                        r = -EBADMSG;
                         i = skip_ws(b, len, i);
                         if (i >= len)
-                                goto fail;
+                                goto bad;
                         if (b[i] == '}') {
                                 i++;
                                 break;
                         }
                         if (b[i] != ',')
-                                goto fail;
+                                goto bad;
                         i = skip_ws(b, len, i + 1);
                 }
         }
         i = skip_ws(b, len, i);
-        if (i != len) {
-                r = -EBADMSG;
-                goto fail;
-        }
+        if (i != len)
+                goto bad;
         *ret_n = n;
         return 0;
+bad:
+        r = -EBADMSG;
 fail:
         if (ret_err_off)
                 *ret_err_off = i;

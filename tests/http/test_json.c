@@ -53,6 +53,8 @@ static const struct vec n_cases[] = {
         S("\"\\u00"), S("tru"), S("nul"), S("{\"a"), S("{\"a\":"), S("{\"a\":1"), S("{\"a\":1,"),
         S("{\"a\":[1,2"), S("\x00"), S("1 2"), S("[1,\n]"), S("{\"a\":\"\xff\"}"), S("{\"\xc0\":1}"),
         S("{\"\\ud800\":1}"), S("{\"a\":1,\"a\"}"), S("\"a\x7f\xff\""),
+        /* the end of input where a value is due (a fuzzer find) */
+        S("[1,"), S("[\"a\","), S("{\"a\":[1,"), S("{\"a\":{\"b\":1,"), S("{\"a\":"), S("[[1],"), S("{\"a\":[{},"),
 };
 
 static int scan(const char *s, size_t len, struct json_member *m, size_t cap, size_t *n, size_t *err) {

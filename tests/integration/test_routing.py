@@ -16,6 +16,8 @@ def main():
         Sim(sim_exe, "llama-vllm", [LLAMA], "vllm"),
         Sim(sim_exe, "llama-sglang", [LLAMA], "sglang"),
         Sim(sim_exe, "phi-vllm", [PHI], "vllm", extra=["--itl-ms", "100", "--max-tokens", "10"]),
+        Sim(sim_exe, "flaky", ["flaky-model"], "vllm",
+            extra=["--reset-rate", "1", "--reset-after", "3", "--itl-ms", "5"]),
     ]
     for s in sims:
         s.start()
@@ -34,7 +36,7 @@ def main():
         models = json.loads(body)
         pairs = sorted((m["id"], m["owned_by"]) for m in models["data"])
         check(models["object"] == "list", "models list object")
-        check(pairs == sorted([(LLAMA, "vllm"), (LLAMA, "sglang"), (PHI, "vllm")]),
+        check(pairs == sorted([(LLAMA, "vllm"), (LLAMA, "sglang"), (PHI, "vllm"), ("flaky-model", "vllm")]),
               "models listed once per engine with owned_by: %s" % pairs)
         st, _, body = sy.request("GET", "/v1/models/" + LLAMA)
         check(st == 200 and json.loads(body)["id"] == LLAMA, "GET /v1/models/{id}")
@@ -122,6 +124,18 @@ def main():
         head = rest.split(b"\r\n\r\n", 1)[0].lower()
         check(b"transfer-encoding: chunked" in head and b"text/event-stream" in head, "stream is chunked SSE")
         check(rest.count(b"data: {") >= 10 and b"data: [DONE]" in rest, "all events and [DONE] arrived")
+
+        # an upstream that resets mid-stream: the client stream ends with an
+        # SSE error event and no [DONE], in proper chunked framing
+        req = json.dumps(chat("flaky-model", stream=True, max_tokens=10)).encode()
+        r = sy.raw(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(req) + req, first_only=False)
+        check(r.startswith(b"HTTP/1.1 200") and b"data: {" in r, "mid-stream failure: stream started (%r)" % r[:60])
+        check(b'"code":"upstream_stream_error"' in r and b"[DONE]" not in r,
+              "mid-stream failure ends with an SSE error event and no [DONE]")
+        check(r.endswith(b"\r\n0\r\n\r\n"), "mid-stream failure: chunked stream terminated cleanly")
+        st, _, _ = sy.request("GET", "/health")
+        check(st == 200, "still serving after a mid-stream failure")
 
         st, h, body = sy.request("GET", "/metrics")
         text = body.decode()
