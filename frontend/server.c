@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/runtime.h"
 #include "frontend/frontend-internal.h"
 #include "shm/bell.h"
@@ -1047,10 +1048,23 @@ int frontend_main(const char *config_path) {
         log_notice("frontend listening on %s:%u with %u workers%s", fe.cfg->server.host, fe.cfg->server.port,
                    fe.n_workers, fe.inherited_fd >= 0 ? " (socket activated)" : "");
 
+        sy_notify_ready("serving");
         for (;;) {
                 struct signalfd_siginfo si;
-                if (read(sfd, &si, sizeof si) != sizeof si)
+                struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+                uint64_t now;
+                bool workers_alive = true;
+
+                /* the watchdog is fed only while every worker loop turns */
+                if (poll(&pfd, 1, 250) <= 0 || read(sfd, &si, sizeof si) != sizeof si) {
+                        now = fe_now_ns();
+                        for (unsigned i = 0; i < fe.n_workers; i++)
+                                if (!shm_peer_alive(shm_seg_worker(fe.seg, i), 2000ULL * 1000000ULL))
+                                        workers_alive = false;
+                        if (workers_alive)
+                                sy_notify_watchdog(now);
                         continue;
+                }
                 if (si.ssi_signo == SIGHUP) {
                         /* upstreams and models come through the router's snapshot; the
                          * frontend's own settings (listener, limits) need a restart */
@@ -1064,6 +1078,7 @@ int frontend_main(const char *config_path) {
 stop:
         fe.drain_deadline_ns = fe_now_ns() + (uint64_t)fe.cfg->server.drain_timeout_ms * 1000000ULL;
         atomic_store(&fe.draining, 1);
+        sy_notify_stopping();
         log_notice("draining: finishing in-flight requests (up to %u ms)", fe.cfg->server.drain_timeout_ms);
         for (unsigned i = 0; i < started; i++)
                 bell_ring(fe.workers[i].my_bell);

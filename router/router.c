@@ -18,6 +18,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/notify.h"
 #include "common/runtime.h"
 #include "router/health.h"
 #include "router/snapshot.h"
@@ -284,6 +285,7 @@ int router_main(const char *config_path) {
         shm_peer_attach(self);
         publish(r);
         log_notice("router up: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
+        sy_notify_ready("routing");
 
         for (;;) {
                 struct epoll_event evs[64];
@@ -310,6 +312,7 @@ int router_main(const char *config_path) {
                 }
                 if (now - last_hb >= HEARTBEAT_NS) {
                         shm_peer_heartbeat(self);
+                        sy_notify_watchdog(now);
                         last_hb = now;
                 }
                 if (timeout > 100)
@@ -330,6 +333,7 @@ int router_main(const char *config_path) {
                                                 reload(r);
                                         } else {
                                                 log_notice("router stopping");
+                                                sy_notify_stopping();
                                                 code = 0;
                                                 goto out;
                                         }

@@ -1,0 +1,160 @@
+/* Helpers shared by the classifier tests (header-only, everything static):
+ * checks, and the golden files written by tools/classifier/gen_testdata.py.
+ *
+ * Golden format, one record per line:
+ *   dir NAME | max_len N | policy P       (header)
+ *   text HEX                              (UTF-8 of the text, hex)
+ *   ids N v...  | logits N v... | embedding N v... */
+#pragma once
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEST_SKIP 77
+
+#define check(expr)                                                                        \
+        do {                                                                               \
+                if (!(expr)) {                                                             \
+                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
+                        exit(1);                                                           \
+                }                                                                          \
+        } while (0)
+
+#define check_eq(a, b)                                                                     \
+        do {                                                                               \
+                long long a_ = (long long)(a), b_ = (long long)(b);                        \
+                if (a_ != b_) {                                                            \
+                        fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
+                                __FILE__, __LINE__, #a, #b, a_, b_);                       \
+                        exit(1);                                                           \
+                }                                                                          \
+        } while (0)
+
+#define GOLDEN_MAX_CASES 64
+
+struct golden_case {
+        char *text;
+        size_t text_len;
+        int32_t *ids;
+        size_t n_ids;
+        float *logits;
+        size_t n_logits;
+        float *embedding;
+        size_t n_embedding;
+};
+
+struct golden {
+        char dir[256];
+        size_t max_len;
+        struct golden_case c[GOLDEN_MAX_CASES];
+        size_t n;
+};
+
+static char *golden_unhex(const char *h, size_t *ret_len) {
+        size_t n = strlen(h) / 2;
+        char *s = malloc(n + 1);
+
+        check(s);
+        for (size_t i = 0; i < n; i++) {
+                unsigned v;
+
+                check(sscanf(h + 2 * i, "%2x", &v) == 1);
+                s[i] = (char)v;
+        }
+        s[n] = 0;
+        *ret_len = n;
+        return s;
+}
+
+static size_t golden_count(char **p) {
+        char *end;
+        size_t n = strtoul(*p, &end, 10);
+
+        *p = end;
+        return n;
+}
+
+static void golden_load(const char *path, struct golden *g) {
+        FILE *f = fopen(path, "r");
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        struct golden_case *cur = NULL;
+
+        if (!f) {
+                fprintf(stderr, "%s: %s\n", path, strerror(errno));
+                exit(1);
+        }
+        memset(g, 0, sizeof *g);
+        while ((len = getline(&line, &cap, f)) >= 0) {
+                char *p;
+
+                while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                        line[--len] = 0;
+                if (line[0] == '#' || len == 0)
+                        continue;
+                if (strncmp(line, "dir ", 4) == 0) {
+                        snprintf(g->dir, sizeof g->dir, "%s", line + 4);
+                } else if (strncmp(line, "max_len ", 8) == 0) {
+                        g->max_len = strtoul(line + 8, NULL, 10);
+                } else if (strncmp(line, "text", 4) == 0) {
+                        check(g->n < GOLDEN_MAX_CASES);
+                        cur = &g->c[g->n++];
+                        cur->text = golden_unhex(line[4] ? line + 5 : "", &cur->text_len);
+                } else if (strncmp(line, "ids ", 4) == 0) {
+                        check(cur);
+                        p = line + 4;
+                        cur->n_ids = golden_count(&p);
+                        cur->ids = malloc((cur->n_ids + 1) * sizeof *cur->ids);
+                        check(cur->ids);
+                        for (size_t i = 0; i < cur->n_ids; i++)
+                                cur->ids[i] = (int32_t)strtol(p, &p, 10);
+                } else if (strncmp(line, "logits ", 7) == 0 || strncmp(line, "embedding ", 10) == 0) {
+                        bool lg = line[0] == 'l';
+                        size_t n;
+                        float *v;
+
+                        check(cur);
+                        p = line + (lg ? 7 : 10);
+                        n = golden_count(&p);
+                        v = malloc((n + 1) * sizeof *v);
+                        check(v);
+                        for (size_t i = 0; i < n; i++)
+                                v[i] = strtof(p, &p);
+                        if (lg) {
+                                cur->logits = v;
+                                cur->n_logits = n;
+                        } else {
+                                cur->embedding = v;
+                                cur->n_embedding = n;
+                        }
+                }
+        }
+        free(line);
+        fclose(f);
+}
+
+static void golden_free(struct golden *g) {
+        for (size_t i = 0; i < g->n; i++) {
+                free(g->c[i].text);
+                free(g->c[i].ids);
+                free(g->c[i].logits);
+                free(g->c[i].embedding);
+        }
+        memset(g, 0, sizeof *g);
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+        double m = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                double d = fabs((double)a[i] - (double)b[i]);
+
+                if (!(d <= m))
+                        m = isnan(d) ? INFINITY : d;
+        }
+        return m;
+}
