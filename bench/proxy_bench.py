@@ -395,7 +395,7 @@ def other_load(seconds=0.5):
     return max(0.0, 100.0 * busy / CLK_TCK / wall)
 
 
-def wait_quiet(limit_s, threshold=10.0):
+def wait_quiet(limit_s, threshold=15.0):
     """On a shared machine: wait (at most limit_s) until other processes use < threshold % CPU."""
     if limit_s <= 0:
         return other_load(0.3)
@@ -434,44 +434,62 @@ def tool_version(argv):
         return "?"
 
 
+MODES = ("load", "c1", "c1one")
+
+
+def mode_label(m, args):
+    return {"load": "c=%d" % args.connections, "c1": "c=1", "c1one": "c=1 one CPU"}[m]
+
+
 def report(results, args, info):
     tgts = [t for t in TARGETS if t in results]
-    agg = {t: {m: {} for m in ("load", "c1")} for t in tgts}
+    modes = [m for m in MODES if any(results[t][m] for t in tgts)]
+    agg = {t: {m: {} for m in modes} for t in tgts}
     keys = ("rps", "p50_us", "p90_us", "p99_us", "p999_us", "mean_us", "max_us", "errors", "non2xx", "socket_errors",
             "cpu_proxy_pct", "proxy_cpu_us_per_req", "cpu_upstream_pct", "cpu_wrk_pct", "cpu_other_pct")
     for t in tgts:
-        for m in ("load", "c1"):
+        for m in modes:
             runs = results[t][m]
+            if not runs:
+                continue
             for k in keys:
                 agg[t][m][k] = median_of(runs, k)
             agg[t][m]["errors_total"] = sum(r["errors"] for r in runs)
+            agg[t][m]["redone"] = sum(r.get("redone", 0) for r in runs)
             for k in runs[0]:
                 if k.startswith("core") and k.endswith("_pct"):
                     agg[t][m][k] = median_of(runs, k)
 
+    def cells_of(fn):
+        return "".join("%13s" % fn(t) for t in tgts)
+
     def row(label, mode, key, spec="%.0f", proxy_only=False):
-        cells = []
-        for t in tgts:
-            v = agg[t][mode].get(key)
-            cells.append("-" if (proxy_only and t == "direct") else fmt(v, spec))
-        print("  %-34s" % label + "".join("%13s" % c for c in cells))
+        if mode not in modes:
+            return
+        print("  %-34s" % label + cells_of(lambda t: "-" if (proxy_only and t == "direct") or not agg[t][mode]
+                                           else fmt(agg[t][mode].get(key), spec)))
 
     def added(mode, key, t):
-        if "direct" not in agg or t not in agg:
+        """Latency added versus direct; the one-CPU layout compares with direct c=1 (same placement)."""
+        if "direct" not in agg or t not in agg or mode not in modes or not agg[t][mode]:
             return None
-        a, d = agg[t][mode].get(key), agg["direct"][mode].get(key)
+        a, d = agg[t][mode].get(key), agg["direct"]["c1" if mode == "c1one" else mode].get(key)
         return None if a is None or d is None else a - d
+
+    def added_row(label, mode, key):
+        if mode in modes:
+            print("  %-34s" % label + cells_of(lambda t: "-" if t == "direct" else fmt(added(mode, key, t), "%+.0f")))
 
     print()
     print("switchyard proxy benchmark (bench/proxy_bench.py)")
     print("  machine   %s" % info["machine"])
     print("  tools     %s; %s; switchyard %s" % (info["wrk"], info["nginx"], info["sy"]))
-    print("  pinning   proxy under test on CPU %s; upstream simllm (%d thread) on CPU %s; wrk (1 thread) on CPU %s"
-          % (args.proxy_cpus, args.upstream_threads, args.upstream_cpus, args.wrk_cpus))
+    print("  pinning   proxy under test (all its processes) on CPU %s; upstream simllm (%d thread) on CPU %s; "
+          "wrk (1 thread) on CPU %s" % (args.proxy_cpus, args.upstream_threads, args.upstream_cpus, args.wrk_cpus))
     print("  request   POST %s, %d-byte JSON body (model in the body), keep-alive; %d-byte chat.completion back"
           % (PATH, len(BODY), info.get("resp_bytes", 0)))
-    print("  runs      %d x (%ds at c=%d, %ds at c=1), each after a %ds warm-up; medians over runs"
-          % (args.runs, args.duration, args.connections, args.duration, args.warmup))
+    print("  runs      %d x %ds per measurement, each target after a %ds warm-up; medians over runs"
+          % (args.runs, args.duration, args.warmup))
     print()
     print("  %-34s" % "" + "".join("%13s" % t for t in tgts))
     print("  throughput, wrk -t1 -c%d" % args.connections)
@@ -485,73 +503,110 @@ def report(results, args, info):
     row("other processes' CPU (%)", "load", "cpu_other_pct")
     for cpu in parse_cpus(args.proxy_cpus + "," + args.upstream_cpus + "," + args.wrk_cpus):
         row("CPU %d busy (%%)" % cpu, "load", "core%d_busy_pct" % cpu)
-    print("  latency, wrk -t1 -c1")
+    print("  latency, wrk -t1 -c1 (same pinning)")
     row("requests/s", "c1", "rps")
     row("p50 latency (us)", "c1", "p50_us")
     row("p90 latency (us)", "c1", "p90_us")
     row("p99 latency (us)", "c1", "p99_us")
     row("proxy CPU per request (us)", "c1", "proxy_cpu_us_per_req", "%.1f", proxy_only=True)
     row("other processes' CPU (%)", "c1", "cpu_other_pct")
-    cells = []
-    for t in tgts:
-        a = added("c1", "p50_us", t)
-        cells.append("-" if t == "direct" else fmt(a, "%+.0f"))
-    print("  %-34s" % "added p50 vs direct (us)" + "".join("%13s" % c for c in cells))
-    cells = []
-    for t in tgts:
-        a = added("c1", "p99_us", t)
-        cells.append("-" if t == "direct" else fmt(a, "%+.0f"))
-    print("  %-34s" % "added p99 vs direct (us)" + "".join("%13s" % c for c in cells))
+    added_row("added p50 vs direct (us)", "c1", "p50_us")
+    added_row("added p99 vs direct (us)", "c1", "p99_us")
+    if "c1one" in modes:
+        print("  latency, wrk -t1 -c1, everything on CPU %s (direct: as above)" % args.upstream_cpus)
+        row("requests/s", "c1one", "rps")
+        row("p50 latency (us)", "c1one", "p50_us")
+        row("p99 latency (us)", "c1one", "p99_us")
+        row("other processes' CPU (%)", "c1one", "cpu_other_pct")
+        added_row("added p50 vs direct (us)", "c1one", "p50_us")
+        added_row("added p99 vs direct (us)", "c1one", "p99_us")
     print("  errors (non-2xx + socket), all runs")
-    cells = ["%d" % (agg[t]["load"]["errors_total"] + agg[t]["c1"]["errors_total"]) for t in tgts]
-    print("  %-34s" % "" + "".join("%13s" % c for c in cells))
+    print("  %-34s" % "" + cells_of(lambda t: "%d" % sum(agg[t][m].get("errors_total", 0) for m in modes)))
 
-    steal = max((v for t in tgts for m in ("load", "c1") for k, v in agg[t][m].items()
+    steal = max((v for t in tgts for m in modes for k, v in agg[t][m].items()
                  if k.startswith("core") and k.endswith("steal_pct") and v is not None), default=0.0)
     print()
     print("ratios and targets (issue 2; information, not a pass/fail)")
     if "switchyard" in agg and "nginx" in agg:
         s, n = agg["switchyard"]["load"]["rps"], agg["nginx"]["load"]["rps"]
         ratio = s / n if n else 0.0
-        print("  switchyard / nginx requests/s at c=%d:  %.2f   (target >= %.2f: %s)" % (
+        print("  switchyard / nginx requests/s at c=%d:        %.2f   (target >= %.2f: %s)" % (
             args.connections, ratio, TARGET_RPS_RATIO, "met" if ratio >= TARGET_RPS_RATIO else "NOT met"))
         sc, nc = agg["switchyard"]["load"]["proxy_cpu_us_per_req"], agg["nginx"]["load"]["proxy_cpu_us_per_req"]
         if sc and nc:
-            print("  switchyard / nginx proxy CPU per request:  %.2f   (lower is better)" % (sc / nc))
-    if "switchyard" in agg and "direct" in agg:
-        a = added("c1", "p50_us", "switchyard")
-        print("  switchyard added p50 at c=1:  %+.0f us   (target <= %d us: %s)" % (
-            a, TARGET_ADDED_P50_US, "met" if a <= TARGET_ADDED_P50_US else "NOT met"))
-    if "nginx" in agg and "direct" in agg:
-        print("  nginx added p50 at c=1:       %+.0f us   (reference)" % added("c1", "p50_us", "nginx"))
+            print("  switchyard / nginx proxy CPU per request:     %.2f   (lower is better)" % (sc / nc))
+    for m in ("c1", "c1one"):
+        where = "split CPUs" if m == "c1" else "one CPU"
+        if "switchyard" in agg and "direct" in agg and m in modes:
+            a = added(m, "p50_us", "switchyard")
+            if a is not None:
+                print("  switchyard added p50 at c=1 (%s): %s%+.0f us   (target <= %d us: %s)" % (
+                    where, " " * (10 - len(where)), a, TARGET_ADDED_P50_US, "met" if a <= TARGET_ADDED_P50_US else "NOT met"))
+        if "nginx" in agg and "direct" in agg and m in modes:
+            a = added(m, "p50_us", "nginx")
+            if a is not None:
+                print("  nginx added p50 at c=1 (%s):      %s%+.0f us   (reference)" % (where, " " * (10 - len(where)), a))
     for t in ("nginx", "switchyard"):
-        if t in agg and agg[t]["load"]["cpu_proxy_pct"] is not None and agg[t]["load"]["cpu_proxy_pct"] < 85:
-            print("  note: %s used only %.0f%% of its CPU at c=%d: its requests/s is bounded by wrk + upstream on "
+        a = agg[t]["load"] if t in agg else {}
+        if a.get("cpu_proxy_pct") is not None and a["cpu_proxy_pct"] < 85 and a["cpu_other_pct"] < args.quiet_threshold:
+            print("  note: %s used %.0f%% of its CPU at c=%d: its requests/s is bounded by wrk + upstream on "
                   "CPU %s, compare proxy CPU per request" % (t, agg[t]["load"]["cpu_proxy_pct"], args.connections,
                                                              args.upstream_cpus))
-    other = max((r.get("cpu_other_pct", 0) for t in tgts for m in ("load", "c1") for r in results[t][m]), default=0)
-    if other >= 10:
-        print("  WARNING: other processes used up to %.0f%% CPU during a measurement: the machine was not quiet, "
-              "the figures are disturbed (run again when it is idle)" % other)
+    other = max((r.get("cpu_other_pct", 0) for t in tgts for m in modes for r in results[t][m]), default=0)
+    if other >= args.quiet_threshold:
+        print("  WARNING: other processes used up to %.0f%% CPU during a kept measurement: the machine was not "
+              "quiet, the figures are disturbed (run again when it is idle)" % other)
+    redone = sum(agg[t][m].get("redone", 0) for t in tgts for m in modes)
+    if redone:
+        print("  note: %d measurement(s) were repeated because other processes disturbed them" % redone)
     if steal >= 2:
         print("  note: up to %.0f%% CPU steal during a measurement (virtual machine): expect noise" % steal)
 
-    total_err = sum(agg[t][m]["errors_total"] for t in tgts for m in ("load", "c1"))
+    total_err = sum(agg[t][m].get("errors_total", 0) for t in tgts for m in modes)
     if total_err:
         print()
         print("!" * 78)
         print("!!! ERRORS: some requests failed; the figures above are NOT valid")
         for t in tgts:
-            for m in ("load", "c1"):
+            for m in modes:
                 for i, r in enumerate(results[t][m]):
                     if r["errors"]:
                         print("!!!   %s %s run %d: %d non-2xx (first status %d), socket errors connect %d "
-                              "read %d write %d timeout %d" % (t, "c=%d" % args.connections if m == "load" else "c=1",
-                                                                i + 1, r["non2xx"], r["first_bad_status"],
-                                                                r["err_connect"], r["err_read"], r["err_write"],
-                                                                r["err_timeout"]))
+                              "read %d write %d timeout %d" % (t, mode_label(m, args), i + 1, r["non2xx"],
+                                                                r["first_bad_status"], r["err_connect"],
+                                                                r["err_read"], r["err_write"], r["err_timeout"]))
         print("!" * 78)
     return total_err, agg
+
+
+def pin(proc, cpus):
+    """Moves every thread of every process of a server to cpus."""
+    for pid in proc.pids():
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except OSError:
+                pass
+
+
+def measure(t, mode, url, conns, args, watch):
+    """One measurement; repeated (at most --max-redo times) when other processes disturbed it."""
+    redone = 0
+    while True:
+        r = run_wrk(url, conns, args.duration, args.wrk_cpus, watch)
+        if r["cpu_other_pct"] < args.quiet_threshold or redone >= args.max_redo or r["errors"]:
+            break
+        redone += 1
+        log("proxy_bench:   disturbed (other processes used %.0f%% CPU): measuring again (%d/%d)" % (
+            r["cpu_other_pct"], redone, args.max_redo))
+        wait_quiet(args.wait_quiet, args.quiet_threshold)
+    r["redone"] = redone
+    r.pop("wrk_output", None)
+    return r
 
 
 def main():
@@ -562,15 +617,21 @@ def main():
     ap.add_argument("--connections", type=int, default=32, help="wrk connections for the throughput run (32)")
     ap.add_argument("--warmup", type=int, default=None, help="warm-up seconds before each target (2; --quick: 1)")
     ap.add_argument("--runs", type=int, default=1, help="repeat the whole matrix, report medians (1)")
-    ap.add_argument("--quick", action="store_true", help="smoke check: 2 s per measurement")
+    ap.add_argument("--quick", action="store_true", help="smoke check: 2 s per measurement, no waiting")
     ap.add_argument("--targets", default=",".join(TARGETS), help="subset of direct,nginx,switchyard")
     ap.add_argument("--proxy-cpus", default="0", help="taskset CPU list of the proxy under test (0)")
     ap.add_argument("--upstream-cpus", default=None, help="CPU list of the upstream (1)")
     ap.add_argument("--wrk-cpus", default=None, help="CPU list of wrk (1)")
+    ap.add_argument("--no-one-cpu", action="store_true",
+                    help="skip the extra c=1 measurement with the proxy moved onto the upstream's CPU")
     ap.add_argument("--upstream-threads", type=int, default=1, help="simllm threads (1)")
     ap.add_argument("--workers", type=int, default=1, help="switchyard server.workers (1)")
-    ap.add_argument("--wait-quiet", type=int, default=60, metavar="S",
-                    help="before each target, wait up to S seconds for other processes to go below 10%% CPU (60)")
+    ap.add_argument("--wait-quiet", type=int, default=None, metavar="S",
+                    help="before each target, wait up to S seconds for other processes to go quiet (60; --quick: 0)")
+    ap.add_argument("--quiet-threshold", type=float, default=15.0, metavar="PCT",
+                    help="'quiet': other processes use less than PCT %% of one CPU (15)")
+    ap.add_argument("--max-redo", type=int, default=None,
+                    help="repeat a measurement disturbed by other processes at most N times (2; --quick: 0)")
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
     args = ap.parse_args()
@@ -578,6 +639,10 @@ def main():
         args.duration = 2 if args.quick else 10
     if args.warmup is None:
         args.warmup = 1 if args.quick else 2
+    if args.wait_quiet is None:
+        args.wait_quiet = 0 if args.quick else 60
+    if args.max_redo is None:
+        args.max_redo = 0 if args.quick else 2
     ncpu = os.cpu_count() or 1
     other = "1" if ncpu > 1 else "0"
     args.upstream_cpus = args.upstream_cpus or other
@@ -588,6 +653,7 @@ def main():
             die("unknown target %r" % t)
     if ncpu == 1:
         log("proxy_bench: warning: one CPU, everything shares it")
+    one_cpu = (not args.no_one_cpu and parse_cpus(args.proxy_cpus) != parse_cpus(args.upstream_cpus))
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -615,7 +681,7 @@ def main():
             verify(t, ports[t])
         info["resp_bytes"] = response_bytes(up_port)
 
-        results = {t: {"load": [], "c1": []} for t in targets}
+        results = {t: {m: [] for m in MODES} for t in targets}
         n_before = upstream_completed(up_port)
         n_sent = 0
         for run in range(args.runs):
@@ -627,22 +693,31 @@ def main():
                     watch["proxy"] = proxies[t]
                     if not proxies[t].alive():
                         die("%s died:\n%s" % (t, proxies[t].tail()))
-                wait_quiet(args.wait_quiet)
+                wait_quiet(args.wait_quiet, args.quiet_threshold)
                 if args.warmup > 0:
                     w = run_wrk(url, args.connections, args.warmup, args.wrk_cpus, {})
                     n_sent += w["requests"]
-                for mode, conns in (("load", args.connections), ("c1", 1)):
-                    log("proxy_bench: run %d/%d  %-10s c=%-3d %ds" % (run + 1, args.runs, t, conns, args.duration))
-                    r = run_wrk(url, conns, args.duration, args.wrk_cpus, watch)
+                plan = [("load", args.connections), ("c1", 1)]
+                if one_cpu and t in proxies:
+                    plan.append(("c1one", 1))
+                for mode, conns in plan:
+                    log("proxy_bench: run %d/%d  %-10s %s  %ds" % (run + 1, args.runs, t, mode_label(mode, args),
+                                                                  args.duration))
+                    if mode == "c1one":
+                        pin(proxies[t], parse_cpus(args.upstream_cpus))
+                    try:
+                        r = measure(t, mode, url, conns, args, watch)
+                    finally:
+                        if mode == "c1one":
+                            pin(proxies[t], parse_cpus(args.proxy_cpus))
                     n_sent += r["requests"]
-                    r.pop("wrk_output", None)
                     results[t][mode].append(r)
-                    log("proxy_bench:   %8.0f req/s  p50 %5d us  p99 %6d us  errors %d" % (
-                        r["rps"], r["p50_us"], r["p99_us"], r["errors"]))
+                    log("proxy_bench:   %8.0f req/s  p50 %5d us  p99 %6d us  errors %d  other load %.0f%%" % (
+                        r["rps"], r["p50_us"], r["p99_us"], r["errors"], r["cpu_other_pct"]))
         n_up = upstream_completed(up_port) - n_before
         total_err, agg = report(results, args, info)
-        # every request counted by wrk reached the upstream (nothing answered from a cache)
-        print("  upstream saw %d chat requests, wrk completed %d (in-flight at the end of a run may differ slightly)"
+        # every request wrk counted reached the upstream (nothing was answered by a proxy itself)
+        print("  upstream saw %d chat requests, wrk completed %d (requests in flight when a run stops differ)"
               % (n_up, n_sent))
         for t, p in proxies.items():
             if not p.alive():

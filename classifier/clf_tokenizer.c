@@ -241,7 +241,7 @@ static int normalize(const struct clf_tokenizer *t, const char *text, size_t a, 
         ns->n = 0;
         if (t->n_norm == 0) {
                 /* bytes as they are, each its own offset */
-                if ((r = nstr_reserve(ns, b - a)) < 0)
+                if ((r = nstr_reserve(ns, b - a + 1)) < 0)
                         return r;
                 memcpy(ns->s, text + a, b - a);
                 for (size_t i = a; i < b; i++) {
@@ -431,6 +431,8 @@ int clf_tokenizer_encode(const struct clf_tokenizer *t, const char *text, size_t
         if ((r = split_added(t, text, 0, len, false, &s1)) < 0)
                 goto out;
         for (size_t i = 0; i < s1.n; i++) {
+                if (s1.v[i].a == s1.v[i].b)
+                        continue;
                 if (s1.v[i].id >= 0) {
                         if ((r = clf_encoding_push(e, s1.v[i].id, (uint32_t)s1.v[i].a, (uint32_t)s1.v[i].b)) < 0)
                                 goto out;
@@ -443,6 +445,8 @@ int clf_tokenizer_encode(const struct clf_tokenizer *t, const char *text, size_t
                 for (size_t j = 0; j < s2.n; j++) {
                         const struct seg *g = &s2.v[j];
 
+                        if (g->a == g->b)
+                                continue;
                         if (g->id >= 0)
                                 r = clf_encoding_push(e, g->id, ns.o0[g->a], ns.o1[g->b - 1]);
                         else
@@ -463,6 +467,101 @@ size_t clf_tokenizer_n_special(const struct clf_tokenizer *t) {
         return t->n_prefix + t->n_suffix;
 }
 
+/* A byte position where the text can be cut without changing its tokens:
+ * a single space between two characters that are not white space. Every
+ * pre-tokenizer here ends a token before such a space and starts the next
+ * at it, the normalizers work per character. (An added token containing
+ * such a space could be cut: none of the supported vocabularies has one.) */
+static bool safe_cut(const char *text, size_t len, size_t i) {
+        uint32_t cp;
+
+        if (i == 0 || i + 1 >= len || text[i] != ' ')
+                return false;
+        if (clf_unicode_is_white_space(cp_before(text, 0, i)))
+                return false;
+        clf_utf8_decode(text + i + 1, len - i - 1, &cp);
+        return !clf_unicode_is_white_space(cp);
+}
+
+/* Tokens of text[a, b) appended to e with offsets into text. */
+static int encode_range(const struct clf_tokenizer *t, const char *text, size_t a, size_t b, struct clf_encoding *e) {
+        struct clf_encoding part;
+        int r;
+
+        clf_encoding_init(&part);
+        if ((r = clf_tokenizer_encode(t, text + a, b - a, &part)) >= 0 && (r = encoding_reserve(e, e->n + part.n + 1)) >= 0) {
+                for (size_t i = 0; i < part.n; i++) {
+                        e->ids[e->n + i] = part.ids[i];
+                        e->start[e->n + i] = part.start[i] + (uint32_t)a;
+                        e->end[e->n + i] = part.end[i] + (uint32_t)a;
+                }
+                e->n += part.n;
+        }
+        clf_encoding_free(&part);
+        return r;
+}
+
+/* Long texts: tokenize only a head window and a tail window, each cut at a
+ * safe position and grown until it holds the tokens kept, so that a 1 MiB
+ * paste costs what its first and last few hundred tokens cost. Returns 1
+ * when done (e holds the kept content), 0 when the windows meet (the
+ * caller tokenizes the whole text). */
+static int encode_windows(const struct clf_tokenizer *t, const char *text, size_t len, size_t keep_head,
+                          size_t keep_tail, struct clf_encoding *e) {
+        size_t w = 8 * (keep_head > keep_tail ? keep_head : keep_tail) + 256, head_end = 0, tail_start = len;
+        struct clf_encoding h, tl;
+        int r = 0;
+
+        clf_encoding_init(&h);
+        clf_encoding_init(&tl);
+        for (;; w *= 2) {
+                if (w >= len / 2) {
+                        r = 0;
+                        goto out;
+                }
+                h.n = tl.n = 0;
+                if (keep_head) {
+                        head_end = w;
+                        while (head_end < len && !safe_cut(text, len, head_end))
+                                head_end++;
+                        if ((r = encode_range(t, text, 0, head_end, &h)) < 0)
+                                goto out;
+                }
+                if (keep_tail) {
+                        tail_start = len - w;
+                        while (tail_start > 0 && !safe_cut(text, len, tail_start))
+                                tail_start--;
+                        if ((r = encode_range(t, text, tail_start, len, &tl)) < 0)
+                                goto out;
+                }
+                if (head_end > tail_start) {
+                        r = 0;
+                        goto out;
+                }
+                if (h.n >= keep_head && tl.n >= keep_tail)
+                        break;
+        }
+        e->n = 0;
+        if ((r = encoding_reserve(e, keep_head + keep_tail)) < 0)
+                goto out;
+        if (keep_head) {
+                memcpy(e->ids, h.ids, keep_head * sizeof *e->ids);
+                memcpy(e->start, h.start, keep_head * sizeof *e->start);
+                memcpy(e->end, h.end, keep_head * sizeof *e->end);
+        }
+        if (keep_tail) {
+                memcpy(e->ids + keep_head, tl.ids + tl.n - keep_tail, keep_tail * sizeof *e->ids);
+                memcpy(e->start + keep_head, tl.start + tl.n - keep_tail, keep_tail * sizeof *e->start);
+                memcpy(e->end + keep_head, tl.end + tl.n - keep_tail, keep_tail * sizeof *e->end);
+        }
+        e->n = keep_head + keep_tail;
+        r = 1;
+out:
+        clf_encoding_free(&h);
+        clf_encoding_free(&tl);
+        return r;
+}
+
 int clf_tokenizer_encode_model(const struct clf_tokenizer *t, const char *text, size_t len,
                                size_t max_len, enum clf_truncate policy, struct clf_encoding *e) {
         size_t budget, n, keep_head, keep_tail, total;
@@ -471,28 +570,32 @@ int clf_tokenizer_encode_model(const struct clf_tokenizer *t, const char *text, 
         if (max_len <= t->n_prefix + t->n_suffix)
                 return -EINVAL;
         budget = max_len - t->n_prefix - t->n_suffix;
-        if ((r = clf_tokenizer_encode(t, text, len, e)) < 0)
+        switch (policy) {
+        case CLF_TRUNC_HEAD:
+                keep_head = budget, keep_tail = 0;
+                break;
+        case CLF_TRUNC_TAIL:
+                keep_head = 0, keep_tail = budget;
+                break;
+        default:
+                keep_head = (budget + 1) / 2, keep_tail = budget / 2;
+                break;
+        }
+        e->n = 0;
+        r = len > 64 * budget + 4096 ? encode_windows(t, text, len, keep_head, keep_tail, e) : 0;
+        if (r < 0)
+                return r;
+        if (r == 0 && (r = clf_tokenizer_encode(t, text, len, e)) < 0)
                 return r;
         n = e->n;
         if (n > budget) {
-                switch (policy) {
-                case CLF_TRUNC_HEAD:
-                        keep_head = budget, keep_tail = 0;
-                        break;
-                case CLF_TRUNC_TAIL:
-                        keep_head = 0, keep_tail = budget;
-                        break;
-                default:
-                        keep_head = (budget + 1) / 2, keep_tail = budget / 2;
-                        break;
-                }
                 memmove(e->ids + keep_head, e->ids + n - keep_tail, keep_tail * sizeof *e->ids);
                 memmove(e->start + keep_head, e->start + n - keep_tail, keep_tail * sizeof *e->start);
                 memmove(e->end + keep_head, e->end + n - keep_tail, keep_tail * sizeof *e->end);
                 n = budget;
         }
         total = n + t->n_prefix + t->n_suffix;
-        if ((r = encoding_reserve(e, total)) < 0)
+        if ((r = encoding_reserve(e, total + 1)) < 0)
                 return r;
         memmove(e->ids + t->n_prefix, e->ids, n * sizeof *e->ids);
         memmove(e->start + t->n_prefix, e->start, n * sizeof *e->start);

@@ -36,7 +36,11 @@ void clf_encoding_free(struct clf_encoding *e);
  *   tokens, b = max_len - special tokens: instructions are usually at the
  *   start or the end of a long paste;
  *  HEAD: the first b (what Hugging Face's truncation=True does);
- *  TAIL: the last b. */
+ *  TAIL: the last b.
+ * Texts far longer than max_len are not tokenized whole: only a head and a
+ * tail window, cut between words and grown until they hold the tokens
+ * kept; the result is the same as tokenizing everything, the cost is that
+ * of the tokens kept (a 1 MiB paste costs what 512 tokens cost). */
 enum clf_truncate { CLF_TRUNC_HEAD_TAIL, CLF_TRUNC_HEAD, CLF_TRUNC_TAIL };
 
 /* Loads dir/tokenizer.json if present, else dir/vocab.txt with the options

@@ -44,7 +44,7 @@ static const char *entity_of(const char *label, char *prefix) {
         return label;
 }
 
-static void print_spans(const struct clf_config *c, const struct clf_result *r, const char *text) {
+static void print_spans(const struct clf_config *c, const struct clf_result *r, const char *text, size_t len) {
         const char *cur = NULL;
         size_t start = 0, end = 0;
         float score = 0;
@@ -62,6 +62,11 @@ static void print_spans(const struct clf_config *c, const struct clf_result *r, 
                                 ent = NULL;
                 }
                 if (cur && (!ent || strcmp(ent, cur) != 0 || pfx == 'B')) {
+                        /* whole characters (byte-level tokens may split one), no leading space */
+                        while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80)
+                                start--;
+                        while (end < len && ((unsigned char)text[end] & 0xc0) == 0x80)
+                                end++;
                         while (start < end && (text[start] == ' ' || text[start] == '\t' || text[start] == '\n'))
                                 start++;
                         printf("  %s\t[%zu, %zu)\t%.4f\t%.*s\n", cur, start, end, score, (int)(end - start), text + start);
@@ -113,7 +118,7 @@ static int classify(struct cli *cl, const char *text, size_t len) {
                 }
                 free(shown);
         } else if (c->task == CLF_TASK_TOKEN) {
-                print_spans(c, &r, text);
+                print_spans(c, &r, text, len);
         }
         if (cl->embedding || c->task == CLF_TASK_EMBEDDING) {
                 printf("  embedding (%zu):", c->hidden);

@@ -244,9 +244,25 @@ static inline size_t header_max(const struct http_limits *lim) {
         return lim->max_header_bytes < INT_MAX ? lim->max_header_bytes : INT_MAX;
 }
 
-/* An incomplete header block that already fills the window is too big. */
-static inline int finish(int r, size_t len, size_t max) {
-        if (r == -EAGAIN && len > max)
+/* Does buf[0..len) hold the end of a header block (an empty line)? */
+static bool has_block_end(const uint8_t *buf, size_t len) {
+        const uint8_t *p = buf, *end = buf + len;
+
+        while ((p = memchr(p, '\n', (size_t) (end - p)))) {
+                p++;
+                if (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
+                        return true;
+        }
+        return false;
+}
+
+/* Limits first: when more than max bytes are buffered and the first max
+ * bytes hold no complete header block, the answer is -E2BIG, whatever
+ * else is wrong with those bytes. */
+static inline int finish(int r, const uint8_t *buf, size_t len, size_t max) {
+        if (r >= 0 || len <= max)
+                return r;
+        if (r == -EAGAIN || ((r == -EBADMSG || r == -ENOTSUP) && !has_block_end(buf, max)))
                 return -E2BIG;
         return r;
 }
@@ -306,7 +322,7 @@ int http_parse_request(const char *buf, size_t len, const struct http_limits *li
         const uint8_t *b = (const uint8_t *) buf;
         size_t max = header_max(lim);
         int r = parse_request(b, b + (len < max ? len : max), lim, req);
-        return finish(r, len, max);
+        return finish(r, b, len, max);
 }
 
 static int parse_response(const uint8_t *buf, const uint8_t *end, const struct http_limits *lim,
@@ -374,7 +390,7 @@ int http_parse_response(const char *buf, size_t len, const struct http_limits *l
         const uint8_t *b = (const uint8_t *) buf;
         size_t max = header_max(lim);
         int r = parse_response(b, b + (len < max ? len : max), lim, res);
-        return finish(r, len, max);
+        return finish(r, b, len, max);
 }
 
 static inline uint8_t lower(uint8_t c) {

@@ -783,6 +783,43 @@ static bool worker_idle_for_exit(struct worker *w) {
         return true;
 }
 
+/* Handles every completion that is ready. */
+static void worker_reap(struct worker *w) {
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+
+        io_uring_for_each_cqe(&w->ring, head, cqe) {
+                struct io *io = io_uring_cqe_get_data(cqe);
+                n++;
+                if (!io)
+                        continue;
+                switch (io->kind) {
+                case IO_ACCEPT:
+                        on_accept(w, cqe);
+                        break;
+                case IO_CLIENT_RD:
+                        on_client_read(io->owner, cqe->res);
+                        break;
+                case IO_CLIENT_WR:
+                        on_client_write(io->owner, cqe->res);
+                        break;
+                case IO_UP_CONNECT:
+                case IO_UP_WR:
+                case IO_UP_RD:
+                        proxy_io(io->owner, io, cqe->res);
+                        break;
+                case IO_BELL:
+                        w->bell_io.busy = false;
+                        bell_drain(w->my_bell);
+                        post_bell(w);
+                        break;
+                default:
+                        break;
+                }
+        }
+        io_uring_cq_advance(&w->ring, n);
+}
+
 static void *worker_run(void *arg) {
         struct worker *w = arg;
         struct frontend *fe = w->fe;
@@ -798,7 +835,6 @@ static void *worker_run(void *arg) {
                 struct io_uring_cqe *cqe;
                 struct __kernel_timespec ts;
                 uint64_t now = fe_now_ns(), wait_ns = TICK_NS;
-                unsigned head, n = 0;
                 bool sleep_ok;
 
                 if (atomic_load_explicit(&fe->draining, memory_order_relaxed)) {
@@ -837,36 +873,7 @@ static void *worker_run(void *arg) {
                 }
                 ring_sc_cancel_sleep(w->from_router);
 
-                io_uring_for_each_cqe(&w->ring, head, cqe) {
-                        struct io *io = io_uring_cqe_get_data(cqe);
-                        n++;
-                        if (!io)
-                                continue;
-                        switch (io->kind) {
-                        case IO_ACCEPT:
-                                on_accept(w, cqe);
-                                break;
-                        case IO_CLIENT_RD:
-                                on_client_read(io->owner, cqe->res);
-                                break;
-                        case IO_CLIENT_WR:
-                                on_client_write(io->owner, cqe->res);
-                                break;
-                        case IO_UP_CONNECT:
-                        case IO_UP_WR:
-                        case IO_UP_RD:
-                                proxy_io(io->owner, io, cqe->res);
-                                break;
-                        case IO_BELL:
-                                w->bell_io.busy = false;
-                                bell_drain(w->my_bell);
-                                post_bell(w);
-                                break;
-                        default:
-                                break;
-                        }
-                }
-                io_uring_cq_advance(&w->ring, n);
+                worker_reap(w);
                 drain_router(w);
                 now = fe_now_ns();
                 if (w->pending && w->pending->pick_deadline_ns <= now)
@@ -881,10 +888,17 @@ static void *worker_run(void *arg) {
                         worker_refresh_snapshot(w);
                 }
         }
-        /* drain deadline passed or all done: close what is left */
+        /* drain deadline passed or all done: close what is left, and let the
+         * cancelled operations complete so that everything is freed */
         for (struct conn *c = w->conns, *nx; c; c = nx) {
                 nx = c->next;
                 conn_close(c);
+        }
+        for (int i = 0; i < 100 && w->conns; i++) {
+                struct __kernel_timespec ts = { .tv_nsec = 10000000 };
+                struct io_uring_cqe *cqe;
+                io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+                worker_reap(w);
         }
         return NULL;
 }

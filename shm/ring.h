@@ -14,7 +14,15 @@
  * ring it consumes and then waits on its doorbell (shm/bell.h). A producer
  * calls ring_sp_needs_wake() after pushing; it returns true only for the
  * first push after the consumer went to sleep, so under load no system call
- * is made per message. */
+ * is made per message. A producer that (re)starts rings the doorbell once
+ * without asking: its predecessor may have died between ring_sp_needs_wake()
+ * and the ring, leaving the consumer asleep with data in the ring.
+ *
+ * Crashes: the rings live in the segment, so nothing published is lost. A
+ * message peeked but not released by a consumer that dies is delivered
+ * again to its successor; a producer killed right after publishing (before
+ * ring_pushed() moved) cannot tell whether its last push went out. See
+ * tests/shm/test_ring_stress.c for how both are accounted for. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

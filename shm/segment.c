@@ -19,6 +19,13 @@
  * were in flight. Anything else (empty file, bad magic, other version or
  * layout, initialisation never finished, written before the last boot) is
  * reinitialised, unless a peer recorded in it is still alive: -EBUSY.
+ * Besides the peer slots (which only count processes that attached a slot),
+ * every open segment holds a shared OFD lock on byte 0 of the file for as
+ * long as it is open; reinitialising needs that lock exclusively, so a file
+ * still mapped by anyone (a process between open and attach, a tool) is
+ * never truncated under it (-EBUSY, not SIGBUS). The kernel drops the lock
+ * when the process dies, so it cannot go stale. flock(2) and OFD locks are
+ * independent, so the init lock and the in-use lock do not interfere.
  *
  * Snapshot: one writer, many readers; double-buffered seqlock. Publishing
  * version v writes buffer v & 1 (the one readers are not directed to) under
@@ -91,6 +98,7 @@ struct shm_snap {
 };
 
 struct shm_seg {
+        int fd; /* kept open: it holds our "in use" lock */
         unsigned char *base;
         size_t map_bytes;
         struct shm_layout layout;
@@ -301,6 +309,22 @@ static int shm_seg_init(unsigned char *base, const struct shm_layout *l, const s
         return 0;
 }
 
+/* The "in use" lock: type F_RDLCK (held while open) or F_WRLCK (taken,
+ * without waiting, to reinitialise). Returns 0, -EBUSY if someone else
+ * holds a conflicting lock, 1 if the kernel has no OFD locks (< 3.15). */
+static int shm_use_lock(int fd, short type)
+{
+        struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+
+        if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+                return 0;
+        if (errno == EAGAIN || errno == EACCES)
+                return -EBUSY;
+        if (errno == EINVAL)
+                return 1;
+        return -errno;
+}
+
 static int shm_flock(int fd, int op)
 {
         while (flock(fd, op) < 0)
@@ -358,6 +382,10 @@ int shm_seg_open(const char *path, const struct shm_layout *layout, struct shm_s
         }
 
         if (!keep) {
+                /* Nobody may have it open (or mapped) while we rebuild it. */
+                rc = shm_use_lock(fd, F_WRLCK);
+                if (rc < 0)
+                        goto out;
                 /* Truncating to 0 first zeroes everything (peer slots,
                  * snapshot); fallocate reserves the pages so a full tmpfs
                  * fails here and not with SIGBUS on first touch. */
@@ -387,11 +415,19 @@ int shm_seg_open(const char *path, const struct shm_layout *layout, struct shm_s
                         goto out;
         }
 
+        /* Shared from now until shm_seg_close() (downgrades our F_WRLCK). */
+        rc = shm_use_lock(fd, F_RDLCK);
+        if (rc < 0)
+                goto out;
+
         seg = calloc(1, sizeof(*seg));
         if (!seg) {
                 rc = -ENOMEM;
                 goto out;
         }
+        shm_flock(fd, LOCK_UN);
+        seg->fd = fd;
+        fd = -1;
         seg->base = base;
         seg->map_bytes = (size_t)g.total_bytes;
         seg->layout = *layout;
@@ -417,6 +453,7 @@ void shm_seg_close(struct shm_seg *seg)
         if (!seg)
                 return;
         munmap(seg->base, seg->map_bytes);
+        close(seg->fd); /* drops the in-use lock */
         free(seg);
 }
 

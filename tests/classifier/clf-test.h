@@ -53,7 +53,7 @@ struct golden {
         size_t n;
 };
 
-static char *golden_unhex(const char *h, size_t *ret_len) {
+static inline char *golden_unhex(const char *h, size_t *ret_len) {
         size_t n = strlen(h) / 2;
         char *s = malloc(n + 1);
 
@@ -69,7 +69,7 @@ static char *golden_unhex(const char *h, size_t *ret_len) {
         return s;
 }
 
-static size_t golden_count(char **p) {
+static inline size_t golden_count(char **p) {
         char *end;
         size_t n = strtoul(*p, &end, 10);
 
@@ -77,7 +77,7 @@ static size_t golden_count(char **p) {
         return n;
 }
 
-static void golden_load(const char *path, struct golden *g) {
+static inline void golden_load(const char *path, struct golden *g) {
         FILE *f = fopen(path, "r");
         char *line = NULL;
         size_t cap = 0;
@@ -137,7 +137,7 @@ static void golden_load(const char *path, struct golden *g) {
         fclose(f);
 }
 
-static void golden_free(struct golden *g) {
+static inline void golden_free(struct golden *g) {
         for (size_t i = 0; i < g->n; i++) {
                 free(g->c[i].text);
                 free(g->c[i].ids);
@@ -147,7 +147,7 @@ static void golden_free(struct golden *g) {
         memset(g, 0, sizeof *g);
 }
 
-static double max_abs_diff(const float *a, const float *b, size_t n) {
+static inline double max_abs_diff(const float *a, const float *b, size_t n) {
         double m = 0;
 
         for (size_t i = 0; i < n; i++) {

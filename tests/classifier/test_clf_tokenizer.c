@@ -155,7 +155,7 @@ static void hostile(void) {
 
                         for (size_t i = 0; i < len; i++) {
                                 s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-                                buf[i] = (char)(round % 2 ? s : "ab \t[]#'\xc3\xa9\xe4\xb8\xad\x80"[s % 14]);
+                                buf[i] = round % 2 ? (char)s : "ab \t[]#'\xc3\xa9\xe4\xb8\xad\x80"[s % 14];
                         }
                         check_eq(clf_tokenizer_encode_model(t, buf, len, 64, CLF_TRUNC_HEAD_TAIL, &e), 0);
                         check(e.n >= 2 && e.n <= 64);
@@ -171,6 +171,56 @@ static void hostile(void) {
                 check_eq(e.n, 512);
                 printf("%s: 1 MiB text tokenized in %.1f ms\n", dirs[d],
                        (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+                clf_encoding_free(&e);
+                clf_tokenizer_free(t);
+        }
+        free(buf);
+}
+
+/* the windowed tokenization of long texts equals tokenizing it all */
+static void long_windows(void) {
+        static const char *dirs[] = { "bert-seq-f32", "distilbert-tok-f32", "modernbert-seq-f32" };
+        static const char *words[] = { "Café", "naïve", "  ", "fox", "jumps", "[MASK]", "'s", "我爱", "\n\n",
+                                       "x=1;", "\t", "über", "dog.", "😀", "1234", "e-mail", "   ", "ok" };
+        size_t len = 300000;
+        char *buf = malloc(len + 16);
+        uint64_t s = 0x9e3779b97f4a7c15ull;
+        size_t n = 0;
+
+        check(buf);
+        while (n < len) {
+                const char *w;
+
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                w = words[s % 18];
+                memcpy(buf + n, w, strlen(w));
+                n += strlen(w);
+                if (s % 3)
+                        buf[n++] = ' ';
+        }
+        for (size_t d = 0; d < 3; d++) {
+                struct clf_tokenizer *t = load(dirs[d]);
+                struct clf_encoding all, e;
+                size_t ns = clf_tokenizer_n_special(t), pre = ns / 2;
+
+                clf_encoding_init(&all);
+                clf_encoding_init(&e);
+                check_eq(clf_tokenizer_encode(t, buf, n, &all), 0);
+                for (int policy = 0; policy < 3; policy++)
+                        for (size_t max_len = 8; max_len <= 512; max_len *= 4) {
+                                size_t b = max_len - ns, kh, kt;
+
+                                kh = policy == CLF_TRUNC_HEAD ? b : policy == CLF_TRUNC_TAIL ? 0 : (b + 1) / 2;
+                                kt = b - kh;
+                                check_eq(clf_tokenizer_encode_model(t, buf, n, max_len, (enum clf_truncate)policy, &e), 0);
+                                check_eq(e.n, max_len);
+                                check(memcmp(e.ids + pre, all.ids, kh * sizeof *e.ids) == 0);
+                                check(memcmp(e.start + pre, all.start, kh * sizeof *e.start) == 0);
+                                check(memcmp(e.ids + pre + kh, all.ids + all.n - kt, kt * sizeof *e.ids) == 0);
+                                check(memcmp(e.end + pre + kh, all.end + all.n - kt, kt * sizeof *e.end) == 0);
+                        }
+                printf("%s: windowed truncation of a %zu-byte text (%zu tokens) = full: ok\n", dirs[d], n, all.n);
+                clf_encoding_free(&all);
                 clf_encoding_free(&e);
                 clf_tokenizer_free(t);
         }
@@ -200,6 +250,7 @@ int main(int argc, char **argv) {
         golden_ids("tokenizer-bpe.golden", true);
         specials_and_truncation();
         hostile();
+        long_windows();
         errors();
         return 0;
 }

@@ -223,6 +223,22 @@ static void test_limits(void) {
         CHECK_EQ(parse_req_lim(big, 8194, 8194, MAXH), 8194);
         CHECK_EQ(parse_req_lim(big, 8194, 8193, MAXH), -E2BIG);
         CHECK_EQ(parse_req_lim(big, 8193, 8193, MAXH), -EAGAIN);
+        /* limits first: over the limit without a complete block is -E2BIG
+         * even when the bytes are also malformed */
+        memset(big, 0, sizeof(big));
+        CHECK_EQ(parse_req_lim(big, sizeof(big), 8192, MAXH), -E2BIG);
+        CHECK_EQ(parse_req_lim(big, 100, 8192, MAXH), -EBADMSG);
+        memset(big, 'x', sizeof(big));
+        memcpy(big, "GET / HTTP/1.1\r\nBad Header: x\r\n", 31);
+        CHECK_EQ(parse_req_lim(big, sizeof(big), 8192, MAXH), -E2BIG);
+        CHECK_EQ(parse_req_lim(big, 8192, 8192, MAXH), -EBADMSG);
+        memcpy(big + 31, "\r\n", 2);
+        CHECK_EQ(parse_req_lim(big, sizeof(big), 8192, MAXH), -EBADMSG);
+        memcpy(big, "GET / HTTP/2.0\r\nA: b\r\n", 22);
+        memset(big + 22, 'x', 100);
+        CHECK_EQ(parse_req_lim(big, sizeof(big), 8192, MAXH), -E2BIG);
+        memcpy(big + 22, "\n", 1);
+        CHECK_EQ(parse_req_lim(big, sizeof(big), 8192, MAXH), -ENOTSUP);
         /* zero limits */
         CHECK_EQ(parse_req_lim(s, len, 0, 0), -E2BIG);
         CHECK_EQ(parse_req_lim(s, 0, 0, 0), -EAGAIN);

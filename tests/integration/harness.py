@@ -236,6 +236,11 @@ class Check:
         return cond
 
     def done(self, sy=None):
+        if sy is not None:
+            # sanitizer builds: the processes' reports land in their log
+            log = sy.read_log()
+            for pat in ("runtime error:", "AddressSanitizer", "LeakSanitizer", "ThreadSanitizer"):
+                self(pat not in log, "no %s report in the switchyard log" % pat)
         if self.failures:
             if sy is not None:
                 print("---- switchyard log ----\n" + sy.read_log()[-6000:])

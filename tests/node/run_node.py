@@ -39,8 +39,13 @@ def main():
         sy.stop()
         for s in sims:
             s.kill()
+    log = sy.read_log()
+    for pat in ("runtime error:", "AddressSanitizer", "LeakSanitizer"):
+        if pat in log:
+            print("FAIL: %s report in the switchyard log" % pat)
+            rc = rc or 1
     if rc != 0:
-        print(sy.read_log()[-4000:])
+        print(log[-4000:])
     sys.exit(rc)
 
 

@@ -1,5 +1,6 @@
 /* Small helpers shared by the shm tests (header-only, everything static). */
 #pragma once
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -82,7 +83,34 @@ static inline void test_fill(void *p, size_t n, uint64_t seed)
 }
 
 /* A fresh private directory for segment files and FIFOs; /dev/shm if it is
- * there (tmpfs, like production), else TMPDIR or /tmp. */
+ * there (tmpfs, like production), else TMPDIR or /tmp. It is removed, with
+ * everything in it, when the process that made it exits (children leave
+ * with _exit() and do not run it). */
+static char test_dir_path[256];
+static pid_t test_dir_owner;
+
+static inline void test_tmpdir_cleanup(void)
+{
+        char path[600];
+        struct dirent *de;
+        DIR *d;
+
+        if (!test_dir_path[0] || getpid() != test_dir_owner)
+                return;
+        d = opendir(test_dir_path);
+        if (d) {
+                while ((de = readdir(d))) {
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        snprintf(path, sizeof(path), "%s/%s", test_dir_path, de->d_name);
+                        unlink(path);
+                }
+                closedir(d);
+        }
+        rmdir(test_dir_path);
+        test_dir_path[0] = 0;
+}
+
 static inline void test_tmpdir(char *buf, size_t cap)
 {
         const char *base = getenv("TMPDIR");
@@ -97,18 +125,9 @@ static inline void test_tmpdir(char *buf, size_t cap)
                 fprintf(stderr, "mkdtemp %s: %s\n", buf, strerror(errno));
                 exit(1);
         }
-}
-
-/* Removes the files test_tmpdir's user created (flat directory). */
-static inline void test_rmdir(const char *dir, const char *const *names, size_t n)
-{
-        char path[512];
-
-        for (size_t i = 0; i < n; i++) {
-                snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-                unlink(path);
-        }
-        rmdir(dir);
+        snprintf(test_dir_path, sizeof(test_dir_path), "%s", buf);
+        test_dir_owner = getpid();
+        atexit(test_tmpdir_cleanup);
 }
 
 static inline int fcntl_nonblock(int fd)

@@ -584,7 +584,7 @@ static void test_threads(uint32_t data_bytes, uint64_t n)
 
 int main(int argc, char **argv)
 {
-        uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 200000;
+        uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 100000;
 
         test_init_args();
         test_empty_full();
