@@ -148,7 +148,7 @@ struct worker {
         struct io accept_io;
         bool accepting;
         struct conn *conns;
-        unsigned nconns, max_conns;
+        unsigned nconns;
         struct conn *pending;             /* waiting for pick replies, oldest first */
         struct conn *pending_tail;
         uint64_t next_req_id;
@@ -175,6 +175,7 @@ struct frontend {
         unsigned n_workers;
         struct worker *workers;
         _Atomic int draining;
+        _Atomic unsigned nconns;          /* client connections, all workers */
         uint64_t drain_deadline_ns;
         int inherited_fd;                 /* socket activation, -1 if none */
         struct snapshot *boot_snap;       /* from the config, until the router publishes */

@@ -150,6 +150,7 @@ static void conn_free_if_idle(struct conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         w->nconns--;
+        atomic_fetch_sub_explicit(&w->fe->nconns, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&w->metrics.open_connections, 1, memory_order_relaxed);
         buf_free(&c->in);
         buf_free(&c->body);
@@ -694,7 +695,9 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
                 return;
         }
         atomic_fetch_add_explicit(&w->metrics.accepted, 1, memory_order_relaxed);
-        if (w->nconns >= w->max_conns) {
+        /* the limit is per process: one counter shared by the workers */
+        if (atomic_fetch_add_explicit(&w->fe->nconns, 1, memory_order_relaxed) >= w->fe->cfg->server.max_connections) {
+                atomic_fetch_sub_explicit(&w->fe->nconns, 1, memory_order_relaxed);
                 static const char busy[] =
                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 114\r\n"
                         "Retry-After: 1\r\nConnection: close\r\n\r\n"
@@ -708,6 +711,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c = calloc(1, sizeof *c);
         if (!c) {
+                atomic_fetch_sub_explicit(&w->fe->nconns, 1, memory_order_relaxed);
                 close(fd);
                 return;
         }
@@ -943,7 +947,6 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         w->router_bell = -1;
         w->my_bell = -1;
         w->listen_fd = -1;
-        w->max_conns = cfg->server.max_connections / fe->n_workers + 1;
         w->accept_io = (struct io){ .kind = IO_ACCEPT, .owner = w };
         w->bell_io = (struct io){ .kind = IO_BELL, .owner = w };
         w->next_req_id = (uint64_t)fe_now_ns() << 8; /* distinct from a previous incarnation's ids */

@@ -28,7 +28,8 @@ def main():
     with open(sy.config) as f:
         cfg = f.read()
     cfg = cfg.replace("  drain_timeout_ms: 10000\n", "  drain_timeout_ms: 10000\n  max_header_bytes: 4096\n"
-                      "  max_headers: 32\n  max_body_bytes: 65536\n  header_timeout_ms: 1000\n")
+                      "  max_headers: 32\n  max_body_bytes: 65536\n  header_timeout_ms: 1000\n"
+                      "  idle_timeout_ms: 700\n  max_connections: 6\n")
     with open(sy.config, "w") as f:
         f.write(cfg)
     check = Check("limits")
@@ -128,6 +129,26 @@ def main():
             ok += resp.status == 200
         c.close()
         check(ok == 50, "50 requests on one kept-alive connection (%d ok)" % ok)
+
+        # idle keep-alive connections are closed after idle_timeout_ms
+        s = socket.create_connection(("127.0.0.1", sy.port), timeout=5)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = s.recv(65536)
+        t0 = time.time()
+        closed = s.recv(65536) == b""
+        s.close()
+        check(got.startswith(b"HTTP/1.1 200") and closed, "idle connection closed by the server (after %.1fs)" %
+              (time.time() - t0))
+
+        # connection limit: 6 open connections, the 7th is refused with 503
+        held = [socket.create_connection(("127.0.0.1", sy.port), timeout=5) for _ in range(6)]
+        time.sleep(0.2)
+        # (the 503 is written at accept time, before the client sends anything)
+        r = sy.raw(b"")
+        check(status_of(r) == 503 and b"too_many_connections" in r, "connection over the limit -> 503 (%r)" % r[:40])
+        for h in held:
+            h.close()
+        time.sleep(0.2)
 
         # HTTP/1.0 client: answered and closed
         r = sy.raw(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
