@@ -35,7 +35,9 @@ int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
 /* Like json_scan_object but over any value; used for nested objects/arrays:
  * iterate the elements of an array value or the members of an object value
  * (a span previously returned). *iter starts at 0. Returns 1 and fills the
- * member (key NULL for array elements), 0 at the end, -EBADMSG on error. */
+ * member (key NULL for array elements), 0 at the end, -EBADMSG on error.
+ * The member's start/end are offsets into val (for array elements, start
+ * is the value's own offset). */
 int json_iter(const char *val, size_t len, size_t *iter, struct json_member *ret_member);
 
 /* Finds a top-level member by key. Keys are compared after escape

@@ -980,6 +980,11 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
                 return r;
         shm_peer_attach(shm_seg_worker(fe->seg, id));
         worker_refresh_snapshot(w);
+        /* a producer rings its consumer once at start (see shm/ring.h) */
+        ring_sp_needs_wake(w->to_router);
+        if (sy_runtime_path(cfg, path, sizeof path, SY_ROUTER_BELL, 0) == 0 &&
+            bell_open_producer(path, &w->router_bell) == 0)
+                bell_ring(w->router_bell);
         return 0;
 }
 

@@ -284,6 +284,15 @@ int router_main(const char *config_path) {
         self = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
         shm_peer_attach(self);
         publish(r);
+        /* a producer rings every consumer once at start: a predecessor killed
+         * between clearing a sleeping flag and ringing left it asleep */
+        for (uint32_t w = 0; w < shm_seg_layout(r->seg)->max_workers; w++) {
+                struct ring *out = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_FROM_PEER);
+                ring_sp_needs_wake(out);
+                if (sy_runtime_path(r->cfg, path, sizeof path, SY_WORKER_BELL, w) == 0 &&
+                    bell_open_producer(path, &r->worker_bell[w]) == 0)
+                        bell_ring(r->worker_bell[w]);
+        }
         log_notice("router up: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
         sy_notify_ready("routing");
 
