@@ -118,6 +118,8 @@ int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const siz
                 if (res[i].tokens.n > T)
                         T = res[i].tokens.n;
         }
+        if (T == 0)
+                T = 1;   /* empty texts and no special tokens: one padding position */
         r = -ENOMEM;
         ids = malloc(n * T * sizeof *ids);
         mask = calloc(n * T, 1);

@@ -5,15 +5,15 @@
  *   3. split it on the normalized added tokens;
  *   4. pre-tokenize (BERT or ByteLevel) and run the model (WordPiece, BPE);
  *   5. the post-processor's special tokens, truncation (encode_model).
- * Known differences from `tokenizers`: NFD does not reorder combining marks
- * (only matters for marks that are not Mn and so are not stripped); after an
- * added token with rstrip, matching resumes after the stripped space. */
+ * Known difference from `tokenizers`: after an added token with rstrip,
+ * matching resumes after the stripped space. */
 #include "classifier/clf_tokenizer.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "classifier/clf_json.h"
 #include "classifier/clf_tokenizer-internal.h"
@@ -24,7 +24,7 @@
 #define MAX_NORM 16
 #define MAX_SPECIAL 8
 
-enum norm_step { NS_CLEAN, NS_CJK, NS_NFD, NS_STRIP_MN, NS_LOWER };
+enum norm_step { NS_CLEAN, NS_CJK, NS_NFD, NS_NFC, NS_STRIP_MN, NS_LOWER };
 enum pretok { PT_NONE, PT_BERT, PT_BYTELEVEL };
 enum model_kind { MK_WORDPIECE, MK_BPE };
 
@@ -187,6 +187,57 @@ static bool is_cjk(uint32_t cp) {
                (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
 }
 
+/* canonical ordering: non-starters sorted by combining class, stably */
+static void canonical_order(struct cpbuf *b) {
+        for (size_t i = 1; i < b->n; i++) {
+                uint8_t c = clf_unicode_ccc(b->cp[i]);
+                size_t j = i;
+
+                if (c == 0)
+                        continue;
+                while (j > 0) {
+                        uint8_t p = clf_unicode_ccc(b->cp[j - 1]);
+                        uint32_t t;
+
+                        if (p == 0 || p <= c)
+                                break;
+                        t = b->cp[j], b->cp[j] = b->cp[j - 1], b->cp[j - 1] = t;
+                        t = b->o0[j], b->o0[j] = b->o0[j - 1], b->o0[j - 1] = t;
+                        t = b->o1[j], b->o1[j] = b->o1[j - 1], b->o1[j - 1] = t;
+                        j--;
+                }
+        }
+}
+
+/* canonical composition of a decomposed, ordered buffer, in place; the
+ * composite's span covers both parts */
+static void compose(struct cpbuf *b) {
+        size_t n = 0;
+        long s = -1;      /* last starter in the output */
+        uint8_t last = 0; /* class of the last output character */
+
+        for (size_t i = 0; i < b->n; i++) {
+                uint32_t c = b->cp[i], p;
+                uint8_t cc = clf_unicode_ccc(c);
+
+                if (s >= 0 && ((size_t)s == n - 1 || (last != 0 && last < cc)) &&
+                    (p = clf_unicode_compose(b->cp[s], c)) != 0) {
+                        b->cp[s] = p;
+                        if (b->o0[i] < b->o0[s])
+                                b->o0[s] = b->o0[i];
+                        if (b->o1[i] > b->o1[s])
+                                b->o1[s] = b->o1[i];
+                        continue;
+                }
+                if (cc == 0)
+                        s = (long)n;
+                last = cc;
+                b->cp[n] = c, b->o0[n] = b->o0[i], b->o1[n] = b->o1[i];
+                n++;
+        }
+        b->n = n;
+}
+
 static int norm_step(enum norm_step step, const struct cpbuf *in, struct cpbuf *out) {
         int r = 0;
 
@@ -215,6 +266,7 @@ static int norm_step(enum norm_step step, const struct cpbuf *in, struct cpbuf *
                         r = cp_push(out, ' ', o0, o1);
                         break;
                 case NS_NFD:
+                case NS_NFC:
                         k = clf_unicode_nfd(c, tmp);
                         for (size_t j = 0; j < k && r >= 0; j++)
                                 r = cp_push(out, tmp[j], o0, o1);
@@ -230,6 +282,10 @@ static int norm_step(enum norm_step step, const struct cpbuf *in, struct cpbuf *
                         break;
                 }
         }
+        if (r >= 0 && (step == NS_NFD || step == NS_NFC))
+                canonical_order(out);
+        if (r >= 0 && step == NS_NFC)
+                compose(out);
         return r;
 }
 
@@ -836,6 +892,10 @@ static int parse_normalizer(struct clf_tokenizer *t, const struct json_member *n
                 t->norm[t->n_norm++] = NS_NFD;
                 return 0;
         }
+        if (type_is(o, l, "NFC")) {
+                t->norm[t->n_norm++] = NS_NFC;
+                return 0;
+        }
         if (type_is(o, l, "StripAccents")) {
                 t->norm[t->n_norm++] = NS_STRIP_MN;
                 return 0;
@@ -1262,8 +1322,15 @@ int clf_tokenizer_load(const char *dir, struct clf_tokenizer **ret_tok) {
 
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);
         r = clf_tokenizer_load_json(path, ret_tok);
-        if (r != -ENOENT)
+        if (r != -ENOENT && r != -EOPNOTSUPP)
                 return r;
+        if (r == -EOPNOTSUPP) {
+                /* a BERT-family directory also has vocab.txt: BertTokenizer's way */
+                snprintf(path, sizeof path, "%s/vocab.txt", dir);
+                if (access(path, R_OK) < 0)
+                        return -EOPNOTSUPP;
+                log_debug("classifier: %s: tokenizer.json not supported, using vocab.txt", dir);
+        }
         snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
         if ((r = read_wordpiece_opts(path, &o)) < 0)
                 return r;

@@ -2,7 +2,7 @@
  *  - BERT WordPiece from vocab.txt (+ tokenizer_config.json: do_lower_case,
  *    strip_accents, tokenize_chinese_chars), as BertTokenizer does;
  *  - tokenizer.json (the `tokenizers` library's format) with a WordPiece or
- *    a BPE model; normalizers BertNormalizer, Lowercase, NFD, StripAccents
+ *    a BPE model; normalizers BertNormalizer, Lowercase, NFD, NFC, StripAccents
  *    and Sequence; pre-tokenizers BertPreTokenizer and ByteLevel (GPT-2
  *    regex, byte-to-unicode map, as ModernBERT uses); added tokens
  *    (lstrip / rstrip / single_word / normalized); post-processors
@@ -43,8 +43,9 @@ void clf_encoding_free(struct clf_encoding *e);
  * of the tokens kept (a 1 MiB paste costs what 512 tokens cost). */
 enum clf_truncate { CLF_TRUNC_HEAD_TAIL, CLF_TRUNC_HEAD, CLF_TRUNC_TAIL };
 
-/* Loads dir/tokenizer.json if present, else dir/vocab.txt with the options
- * of dir/tokenizer_config.json (BERT defaults when absent).
+/* Loads dir/tokenizer.json if present, else (or when it uses something not
+ * supported here) dir/vocab.txt with the options of
+ * dir/tokenizer_config.json (BERT defaults when absent).
  * Returns 0, -ENOENT, -EBADMSG (malformed file), -EOPNOTSUPP, -ENOMEM. */
 int clf_tokenizer_load(const char *dir, struct clf_tokenizer **ret_tok);
 int clf_tokenizer_load_json(const char *path, struct clf_tokenizer **ret_tok);

@@ -73,6 +73,44 @@ size_t clf_unicode_nfd(uint32_t cp, uint32_t out[CLF_UNICODE_NFD_MAX]) {
         return n;
 }
 
+uint8_t clf_unicode_ccc(uint32_t cp) {
+        size_t lo = 0, hi = N_ELEM(clf_unicode_ccc_runs);
+
+        if (cp < 0x300 || cp >= 0x110000)
+                return 0;
+        while (hi - lo > 1) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if ((clf_unicode_ccc_runs[mid] >> 8) <= cp)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        return (uint8_t)(clf_unicode_ccc_runs[lo] & 0xff);
+}
+
+uint32_t clf_unicode_compose(uint32_t a, uint32_t b) {
+        enum { S0 = 0xac00, L0 = 0x1100, V0 = 0x1161, T0 = 0x11a7, NL = 19, NV = 21, NT = 28, NS = 11172 };
+        size_t lo = 0, hi = N_ELEM(clf_unicode_comp);
+
+        if (a >= L0 && a < L0 + NL && b >= V0 && b < V0 + NV)
+                return S0 + ((a - L0) * NV + (b - V0)) * NT;
+        if (a >= S0 && a < S0 + NS && (a - S0) % NT == 0 && b > T0 && b < T0 + NT)
+                return a + (b - T0);
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const uint32_t *e = clf_unicode_comp[mid];
+
+                if (e[0] == a && e[1] == b)
+                        return e[2];
+                if (e[0] < a || (e[0] == a && e[1] < b))
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return 0;
+}
+
 size_t clf_unicode_lower(uint32_t cp, uint32_t out[CLF_UNICODE_LOWER_MAX]) {
         long i;
 

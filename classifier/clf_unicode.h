@@ -2,7 +2,7 @@
  * decomposition (NFD), lower-case mapping and UTF-8 coding. The tables are
  * generated from Python's unicodedata by tools/classifier/gen_unicode.py
  * (clf_unicode_table.h), so the C tokenizers and the Python references
- * agree on the same Unicode version. */
+ * agree on the same Unicode version (CLF_UNICODE_VERSION there). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +49,13 @@ bool clf_unicode_is_white_space(uint32_t cp);
 /* Full canonical decomposition of one code point into out (Hangul syllables
  * algorithmically); returns the number of code points (1: cp itself). */
 size_t clf_unicode_nfd(uint32_t cp, uint32_t out[CLF_UNICODE_NFD_MAX]);
+
+/* Canonical combining class (0 for starters). */
+uint8_t clf_unicode_ccc(uint32_t cp);
+
+/* The primary composite of the canonical pair (a, b) (Hangul included),
+ * or 0 when they do not compose. */
+uint32_t clf_unicode_compose(uint32_t a, uint32_t b);
 
 /* Lower-case mapping of one code point (Python's chr(cp).lower()); returns
  * the number of code points written. */

@@ -1,7 +1,7 @@
 /* Tokenizers against the ids of the Python references (tools/classifier/
  * ref.py): BERT WordPiece from vocab.txt (uncased), WordPiece from
  * tokenizer.json (cased), byte-level BPE from tokenizer.json (ModernBERT
- * layout). Then offsets, special tokens, truncation policies, hostile
+ * layout), the same with an NFC normalizer. Then offsets, special tokens, truncation policies, hostile
  * input. Argument: tests/classifier/data. */
 #include <stdbool.h>
 #include <time.h>
@@ -248,6 +248,7 @@ int main(int argc, char **argv) {
         golden_ids("tokenizer-wordpiece-uncased.golden", false);
         golden_ids("tokenizer-wordpiece-cased.golden", false);
         golden_ids("tokenizer-bpe.golden", true);
+        golden_ids("tokenizer-bpe-nfc.golden", false);
         specials_and_truncation();
         hostile();
         long_windows();

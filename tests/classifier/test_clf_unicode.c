@@ -57,6 +57,16 @@ int main(void) {
         check_eq(clf_unicode_lower(0x1e9e, out), 1);  /* ẞ -> ß */
         check_eq(out[0], 0xdf);
 
+        check_eq(clf_unicode_ccc('a'), 0);
+        check_eq(clf_unicode_ccc(0x301), 230);
+        check_eq(clf_unicode_ccc(0x323), 220);
+        check_eq(clf_unicode_compose('e', 0x301), 0xe9);
+        check_eq(clf_unicode_compose('A', 0x30a), 0xc5);
+        check_eq(clf_unicode_compose(0x1112, 0x1161), 0xd558);   /* 하 */
+        check_eq(clf_unicode_compose(0xd558, 0x11ab), 0xd55c);   /* 한 */
+        check_eq(clf_unicode_compose('e', 'e'), 0);
+        check_eq(clf_unicode_compose(0x0308, 0x0301), 0);        /* U+0344 is excluded */
+
         /* UTF-8 */
         check_eq(clf_utf8_decode("\xc3\xa9", 2, &cp), 2);
         check_eq(cp, 0xe9);

@@ -13,11 +13,12 @@ tokenizer_config.json or tokenizer.json):
     distilbert-tok-{f32,f16,bf16}  DistilBertForTokenClassification, tokenizer.json WordPiece (cased)
     modernbert-seq-{f32,f16,bf16}  ModernBertForSequenceClassification (mean pooling), byte-level BPE
     modernbert-tok-{f32,f16,bf16}  ModernBertForTokenClassification (cls pooling config), byte-level BPE
+                                   with an NFC normalizer (GPT-NeoX style)
 The f16/bf16 variants hold the f32 weights rounded to that type; goldens are
 computed by ref.py in float64 from the weights as stored.
 
 Golden files (line format, text as hex of its UTF-8):
-    tokenizer-{wordpiece-uncased,wordpiece-cased,bpe}.golden: content ids
+    tokenizer-{wordpiece-uncased,wordpiece-cased,bpe,bpe-nfc}.golden: content ids
     <model>.golden: ids the model reads, logits, embedding
 """
 import collections
@@ -91,6 +92,8 @@ TOKENIZER_TEXTS = [
     "x" * 60 + " " + "é" * 30,
     "'s 're 've 'm 'll 'd 'S 'RE",
     "emoji\U0001F600\U0001F601 mixed中文text123abc",
+    # not in NFC: decomposed accents, Hangul jamo, marks out of canonical order
+    "Cafe\u0301 A\u030angstro\u0308m \u1112\u1161\u11ab\u1100\u1161 a\u0301\u0323 a\u0323\u0301 \u212b \u0344",
 ]
 
 MODEL_TEXTS = [
@@ -204,10 +207,11 @@ def wordpiece_tokenizer_json(vocab, lower):
     }
 
 
-def bpe_tokenizer_json(vocab, merges):
+def bpe_tokenizer_json(vocab, merges, normalizer=None):
     """ModernBERT's layout: ByteLevel BPE, specials appended after the BPE
     vocab, [MASK] with lstrip, [CLS] $A [SEP]; plus two whitespace added
-    tokens (normalized, not special) as GPT-NeoX-style vocabularies have."""
+    tokens (normalized, not special) as GPT-NeoX-style vocabularies have,
+    and optionally their NFC normalizer."""
     n = len(vocab)
     toks = [added("<|endoftext|>", n, True), added("  ", n + 1, False), added("   ", n + 2, False),
             added("[UNK]", n + 3, True), added("[CLS]", n + 4, True), added("[SEP]", n + 5, True),
@@ -215,7 +219,7 @@ def bpe_tokenizer_json(vocab, merges):
     return {
         "version": "1.0", "truncation": None, "padding": None,
         "added_tokens": toks,
-        "normalizer": None,
+        "normalizer": normalizer,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
         "post_processor": template(("[CLS]", n + 4), ("[SEP]", n + 5)),
         "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
@@ -382,6 +386,7 @@ def main(out_dir):
     wp_cased = build_wordpiece_vocab(lower=False)
     bpe_vocab, bpe_merges = train_bpe(220)
     bpe_json, bpe_n = bpe_tokenizer_json(bpe_vocab, bpe_merges)
+    bpe_nfc_json, _ = bpe_tokenizer_json(bpe_vocab, bpe_merges, {"type": "NFC"})
     print("vocab sizes: wordpiece uncased %d, cased %d, bpe %d (+8 added), %d merges" %
           (len(wp_uncased), len(wp_cased), len(bpe_vocab), len(bpe_merges)))
 
@@ -427,7 +432,7 @@ def main(out_dir):
         ("modernbert-seq", mbs_cfg, modernbert_weights(mbs_cfg, g, "sequence"),
          {"tokenizer.json": json.dumps(bpe_json, ensure_ascii=False)}),
         ("modernbert-tok", mbt_cfg, modernbert_weights(mbt_cfg, g, "token"),
-         {"tokenizer.json": json.dumps(bpe_json, ensure_ascii=False)}),
+         {"tokenizer.json": json.dumps(bpe_nfc_json, ensure_ascii=False)}),
     ]
     for name, cfg, W, files in specs:
         for dt in ["F32", "F16", "BF16"]:
@@ -441,6 +446,8 @@ def main(out_dir):
                            os.path.join(out_dir, "distilbert-tok-f32"), "WordPiece tokenizer.json, cased")
     write_tokenizer_golden(os.path.join(out_dir, "tokenizer-bpe.golden"),
                            os.path.join(out_dir, "modernbert-seq-f32"), "byte-level BPE tokenizer.json")
+    write_tokenizer_golden(os.path.join(out_dir, "tokenizer-bpe-nfc.golden"),
+                           os.path.join(out_dir, "modernbert-tok-f32"), "byte-level BPE tokenizer.json, NFC normalizer")
     total = 0
     for root, _, fs in os.walk(out_dir):
         total += sum(os.path.getsize(os.path.join(root, f)) for f in fs)

@@ -3,7 +3,8 @@
 
 The tokenizers need, per code point: the general category (BERT's control /
 punctuation / whitespace tests, GPT-2's \\p{L} and \\p{N}), the canonical
-decomposition (NFD, for accent stripping) and the lower-case mapping (what
+decomposition and combining class and the primary composites (NFD for accent
+stripping, NFC for GPT-NeoX-style normalizers) and the lower-case mapping (what
 Python's str.lower() gives for one character, i.e. the full mapping of
 UnicodeData + SpecialCasing without the context-dependent final sigma).
 
@@ -87,6 +88,41 @@ def main():
     for cp, m in lowm:
         m3 = m + [0] * (3 - len(m))
         w("        {0x%05x, %d, 0x%05x, 0x%05x, 0x%05x},\n" % (cp, len(m), m3[0], m3[1], m3[2]))
+    w("};\n\n")
+
+    # canonical combining classes: runs of (first code point << 8) | ccc
+    runs = []
+    prev = None
+    for cp in range(MAXCP):
+        c = unicodedata.combining(chr(cp))
+        if c != prev:
+            runs.append((cp, c))
+            prev = c
+    w("/* canonical combining class runs: (first code point << 8) | ccc */\n")
+    w("static const uint32_t clf_unicode_ccc_runs[%d] = {\n" % len(runs))
+    for i in range(0, len(runs), 8):
+        w("        " + ", ".join("0x%08x" % ((s_ << 8) | c) for s_, c in runs[i:i + 8]) + ",\n")
+    w("};\n\n")
+
+    # primary composites (NFC): pairs whose canonical composition is cp
+    # (composition exclusions are left out because NFC does not produce them)
+    comp = []
+    for cp in range(MAXCP):
+        if HANGUL_S0 <= cp < HANGUL_S0 + HANGUL_SN:
+            continue
+        d = unicodedata.decomposition(chr(cp))
+        if not d or d.startswith("<"):
+            continue
+        parts = [int(x, 16) for x in d.split()]
+        if len(parts) != 2:
+            continue
+        if unicodedata.normalize("NFC", chr(parts[0]) + chr(parts[1])) == chr(cp):
+            comp.append((parts[0], parts[1], cp))
+    comp.sort()
+    w("/* canonical compositions {first, second, composite}, sorted */\n")
+    w("static const uint32_t clf_unicode_comp[%d][3] = {\n" % len(comp))
+    for i in range(0, len(comp), 3):
+        w("        " + " ".join("{0x%05x, 0x%05x, 0x%05x}," % t for t in comp[i:i + 3]) + "\n")
     w("};\n")
 
 

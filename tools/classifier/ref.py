@@ -279,7 +279,7 @@ class Tokenizer:
                      n.get("strip_accents"), n.get("lowercase", True))]
         if t == "Sequence":
             return [x for m in n["normalizers"] for x in self._norm_list(m)]
-        if t in ("Lowercase", "NFD", "StripAccents"):
+        if t in ("Lowercase", "NFD", "NFC", "StripAccents"):
             return [(t,)]
         raise ValueError("unsupported normalizer " + t)
 
@@ -386,8 +386,8 @@ class Tokenizer:
                 s = bert_normalize(s, n[1], n[2], n[3], n[4])
             elif n[0] == "Lowercase":
                 s = "".join(c.lower() for c in s)
-            elif n[0] == "NFD":
-                s = unicodedata.normalize("NFD", s)
+            elif n[0] in ("NFD", "NFC"):
+                s = unicodedata.normalize(n[0], s)
             elif n[0] == "StripAccents":
                 s = "".join(c for c in s if unicodedata.category(c) != "Mn")
         return s
