@@ -12,8 +12,14 @@
 # usage: containers/build.sh [cpu|cuda|bases|all]...   (default: cpu)
 #
 #   cpu     localhost/switchyard:cpu   (and :latest)
-#   cuda    localhost/switchyard:cuda  (CUDA runtime from Debian non-free)
+#   cuda    localhost/switchyard:cuda  (CUDA runtime from Debian non-free);
+#           CUDA_TOOLKIT=1 builds it on a base with nvidia-cuda-toolkit (nvcc,
+#           about 1 GB more to download), which the classifier's CUDA
+#           backend will need
 #   bases   only the base images (debootstrap + import)
+#   systemd-rootfs  a Debian rootfs tarball with systemd and switchyard's
+#           runtime libraries, for booting the units in systemd-nspawn
+#           (tests/deploy/systemd_boot.sh); not an image
 #
 # Environment:
 #   SWITCHYARD_IMAGE_CACHE  cache folder (default: <repo>/build/containers);
@@ -69,15 +75,16 @@ bah() { buildah --storage-driver "$driver" "$@"; }
 
 have_image() { bah inspect --type image "$1" >/dev/null 2>&1; }
 
-# base NAME PACKAGES COMPONENTS: debootstrap (cached tarball) and import.
+# base NAME PACKAGES COMPONENTS [tar]: debootstrap (cached tarball) and
+# import as an image; with "tar", only the tarball.
 base() {
-	local name=$1 pkgs=$2 components=$3
+	local name=$1 pkgs=$2 components=$3 only=${4:-}
 	local ref=$base_prefix/$name:$suite tarball=$cache/$name-$suite.tar root=$cache/rootfs-$name
 	if [ "${REBUILD_BASE:-0}" = 1 ]; then
 		rm -f "$tarball"
 		bah rmi -f "$ref" >/dev/null 2>&1 || true
 	fi
-	if have_image "$ref" && [ -f "$tarball" ]; then
+	if [ -f "$tarball" ] && { [ "$only" = tar ] || have_image "$ref"; }; then
 		return 0
 	fi
 	if [ ! -f "$tarball" ]; then
@@ -97,6 +104,7 @@ base() {
 		mv "$tarball.tmp" "$tarball"
 		rm -rf "$root"
 	fi
+	[ "$only" = tar ] && return 0
 	log "importing $tarball as $ref"
 	bah rmi -f "$ref" >/dev/null 2>&1 || true
 	local ctr
@@ -127,10 +135,15 @@ build() {
 	local variant=$1
 	context
 	log "building $image:$variant"
-	bah bud --network none --format docker --layers \
-		--build-arg SUITE="$suite" \
+	local args=(--build-arg SUITE="$suite")
+	if [ "$variant" = cuda ] && [ "${CUDA_TOOLKIT:-0}" = 1 ]; then
+		args+=(--build-arg BUILD_BASE="$base_prefix/cuda-build")
+	fi
+	bah bud --network none --format docker --layers "${args[@]}" \
 		-f "$here/Containerfile.$variant" -t "$image:$variant" "$cache/context"
 	[ "$variant" = cpu ] && bah tag "$image:cpu" "$image:latest"
+	# the build stages of earlier builds (vfs keeps full copies of each)
+	bah rmi --prune >/dev/null 2>&1 || true
 	log "built $image:$variant"
 }
 
@@ -139,8 +152,11 @@ bases_cpu() {
 	base build "$build_pkgs" main
 }
 bases_cuda() {
+	base build "$build_pkgs" main
 	base cuda-runtime "$runtime_pkgs,$cuda_runtime_pkgs" main,contrib,non-free,non-free-firmware
-	base cuda-build "$build_pkgs,$cuda_build_pkgs" main,contrib,non-free,non-free-firmware
+	if [ "${CUDA_TOOLKIT:-0}" = 1 ]; then
+		base cuda-build "$build_pkgs,$cuda_build_pkgs" main,contrib,non-free,non-free-firmware
+	fi
 }
 
 [ $# -eq 0 ] && set -- cpu
@@ -149,7 +165,8 @@ for what in "$@"; do
 	cpu) bases_cpu; build cpu ;;
 	cuda) bases_cuda; build cuda ;;
 	bases) bases_cpu ;;
+	systemd-rootfs) base systemd "systemd,systemd-sysv,dbus,procps,$runtime_pkgs" main tar ;;
 	all) bases_cpu; build cpu; bases_cuda; build cuda ;;
-	*) echo "usage: $0 [cpu|cuda|bases|all]..." >&2; exit 2 ;;
+	*) echo "usage: $0 [cpu|cuda|bases|systemd-rootfs|all]..." >&2; exit 2 ;;
 	esac
 done

@@ -5,7 +5,9 @@
 # SGLang servers + `switchyard run`) with no network at all, and the checks
 # are made with curl from inside the container: /ready, /v1/models with
 # owned_by, a chat completion routed by owned_by, streaming, the health
-# check, the non-root user, a clean stop on SIGTERM.
+# check, the non-root user, a clean stop on SIGTERM. Then the Kubernetes
+# pod's layout: frontend and router as two hardened containers sharing
+# /run/switchyard, the router container restarted under requests.
 #
 # usage: container_smoke.sh REPO_ROOT     (meson test --suite container)
 # Slow the first time (debootstrap, a few minutes); later builds reuse the
@@ -35,8 +37,15 @@ printf '[containers]\ndefault_ulimits = []\n' >"$conf"
 export CONTAINERS_CONF=$conf
 pm() { podman --runtime runc --cgroup-manager cgroupfs --storage-driver vfs "$@"; }
 
-name=switchyard-smoke-$$
-cleanup() { pm rm -f -t 0 "$name" >/dev/null 2>&1 || true; }
+base=switchyard-smoke-$$
+name=$base
+cleanup() {
+	local c # the sims container last: the others share its network namespace
+	for c in "$base" "$base-fe" "$base-rt" "$base-sims"; do
+		pm rm -f -v -t 0 "$c" >/dev/null 2>&1 || true
+	done
+	pm volume rm -f "$base-run" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 fail() {
@@ -54,8 +63,9 @@ hc=$(pm image inspect --format '{{json .Config.Healthcheck}}' "$image:cpu")
 case "$hc" in *"/health"*) echo "healthcheck: $hc" ;; *) fail "no HEALTHCHECK in the image: $hc" ;; esac
 pm image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep "switchyard" || true
 
-echo "== run (network none)"
-pm run -d --name "$name" --network none "$image:cpu" switchyard-demo >/dev/null
+echo "== run (network none; seccomp: the runtime's default + io_uring)"
+pm run -d --name "$name" --network none --security-opt seccomp="$repo/containers/seccomp-io_uring.json" \
+	"$image:cpu" switchyard-demo >/dev/null
 ex() { pm exec "$name" "$@"; }
 
 ready=
@@ -97,3 +107,44 @@ pm stop -t 20 "$name" >/dev/null
 code=$(pm inspect --format '{{.State.ExitCode}}' "$name")
 [ "$code" = 0 ] || fail "exit code $code after SIGTERM"
 echo "stopped, exit 0"
+
+# The Kubernetes pod's layout (k8s/base/daemonset.yaml) with podman: the
+# router and the frontend as two containers sharing the network namespace
+# and a volume at /run/switchyard, read-only root file systems, no
+# capabilities, the router under the runtime's default seccomp profile.
+echo "== pod layout: frontend and router containers sharing /run/switchyard"
+pm volume create "$base-run" >/dev/null
+pm run -d --name "$base-sims" --network none "$image:cpu" bash -c '
+	for a in "8101 llama-vllm-0 vllm meta-llama/Llama-3.2-1B-Instruct" "8102 llama-vllm-1 vllm meta-llama/Llama-3.2-1B-Instruct" \
+		"8103 llama-sglang sglang meta-llama/Llama-3.2-1B-Instruct" "8104 phi-tiny-vllm vllm /models/Phi-tiny-MoE-instruct" \
+		"8105 llama3-8b-vllm vllm llama3-8b" "8106 phi4-mini-vllm vllm phi4-mini"; do
+		set -- $a; /usr/libexec/switchyard/simllm --port $1 --name $2 --engine $3 --model $4 & done; wait' >/dev/null
+hard=(--network "container:$base-sims" --read-only --cap-drop ALL --security-opt no-new-privileges
+	-v "$base-run:/run/switchyard")
+pm run -d --name "$base-rt" "${hard[@]}" "$image:cpu" switchyard router -c /etc/switchyard/demo.yaml >/dev/null
+pm run -d --name "$base-fe" "${hard[@]}" --security-opt seccomp="$repo/containers/seccomp-io_uring.json" \
+	"$image:cpu" switchyard frontend -c /etc/switchyard/demo.yaml >/dev/null
+name=$base-fe # for fail's log
+sx() { pm exec "$base-sims" "$@"; }
+code=
+for _ in $(seq 100); do
+	code=$(sx curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/ready 2>/dev/null || true)
+	[ "$code" = 200 ] && break
+	sleep 0.2
+done
+[ "$code" = 200 ] || fail "two-container layout: /ready $code"
+h=$(sx curl -s -D - -o /dev/null http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+	-d '{"model": "meta-llama/Llama-3.2-1B-Instruct", "owned_by": "sglang", "messages": [{"role": "user", "content": "hi"}]}')
+echo "$h" | grep -qi '^x-switchyard-engine: sglang' || fail "two-container layout: not routed: $h"
+echo "routed through the two containers"
+pm restart -t 5 "$base-rt" >/dev/null
+bad=0
+for _ in $(seq 20); do
+	c=$(sx curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+		-d '{"model": "phi4-mini", "messages": [{"role": "user", "content": "hi"}]}')
+	[ "$c" = 200 ] || bad=$((bad + 1))
+done
+[ "$bad" = 0 ] || fail "two-container layout: $bad of 20 failed after the router container restarted"
+[ "$(pm inspect --format '{{.RestartCount}} {{.State.Running}}' "$base-fe")" = "0 true" ] ||
+	fail "the frontend container did not survive the router's restart"
+echo "router container restarted; 20 requests answered, frontend container untouched"
