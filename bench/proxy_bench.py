@@ -40,8 +40,10 @@ NGINX_TEMPLATE = os.path.join(HERE, "nginx.conf.in")
 MODEL = "bench-model"
 PATH = "/v1/chat/completions"
 BODY = '{"model":"bench-model","messages":[{"role":"user","content":"hello"}],"max_tokens":4}'
-TARGETS = ("direct", "nginx", "switchyard")
+TARGETS = ("direct", "nginx", "switchyard", "switchyard-fe")
+DEFAULT_TARGETS = ("direct", "nginx", "switchyard")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+NO_HOOK = False  # --no-status-hook
 
 # Targets from issue 2 (printed as information next to the figures).
 TARGET_RPS_RATIO = 1.0      # switchyard requests/s >= nginx requests/s
@@ -251,11 +253,15 @@ def start_nginx(up_port, cpus, workdir):
     return p, port
 
 
-def start_switchyard(sy, up_port, cpus, workdir, workers):
-    rundir = os.path.join(workdir, "sy-run")
+def start_switchyard(sy, up_port, cpus, workdir, workers, role="run"):
+    """role "run": supervisor + frontend + router (the real thing); "frontend": the
+    frontend alone, which picks from the configured upstreams itself (a diagnostic:
+    what the router round trip costs)."""
+    name = "switchyard" if role == "run" else "switchyard-fe"
+    rundir = os.path.join(workdir, name + "-run")
     os.makedirs(rundir, exist_ok=True)
     port = free_port()
-    conf = os.path.join(workdir, "switchyard.yaml")
+    conf = os.path.join(workdir, name + ".yaml")
     with open(conf, "w") as f:
         f.write("\n".join([
             "# written by bench/proxy_bench.py",
@@ -273,7 +279,7 @@ def start_switchyard(sy, up_port, cpus, workdir, workers):
             "",
         ]))
     env = dict(os.environ, SWITCHYARD_LOG_LEVEL="warning")
-    p = Proc("switchyard", [sy, "run", "-c", conf], cpus, workdir, env=env)
+    p = Proc(name, [sy, role, "-c", conf], cpus, workdir, env=env)
     wait_http(port, "/ready", p)
     return p, port
 
@@ -294,8 +300,8 @@ def verify(name, port):
         if ":" in line:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
-    if name == "switchyard" and "x-switchyard-upstream" not in headers:
-        die("switchyard answered without an x-switchyard-upstream header:\n" + out)
+    if name.startswith("switchyard") and "x-switchyard-upstream" not in headers:
+        die(name + " answered without an x-switchyard-upstream header:\n" + out)
     via = headers.get("x-switchyard-upstream") or headers.get("x-simllm-replica") or "?"
     log("proxy_bench: %-10s ok: 200 chat.completion (served by %s)" % (name, via))
 
@@ -339,7 +345,7 @@ def parse_cpus(s):
 
 def run_wrk(url, conns, duration, cpus, watch):
     """One wrk run; returns the SYBENCH dict plus CPU use of the watched processes."""
-    env = dict(os.environ, SYBENCH_BODY=BODY)
+    env = dict(os.environ, SYBENCH_BODY=BODY, SYBENCH_HOOK="0" if NO_HOOK else "1")
     argv = ["taskset", "-c", cpus, "wrk", "-t1", "-c%d" % conns, "-d%ds" % duration, "--timeout", "5s",
             "-s", LUA, url]
     c0 = cpu_times()
@@ -461,7 +467,7 @@ def report(results, args, info):
                     agg[t][m][k] = median_of(runs, k)
 
     def cells_of(fn):
-        return "".join("%13s" % fn(t) for t in tgts)
+        return "".join("%15s" % fn(t) for t in tgts)
 
     def row(label, mode, key, spec="%.0f", proxy_only=False):
         if mode not in modes:
@@ -491,7 +497,7 @@ def report(results, args, info):
     print("  runs      %d x %ds per measurement, each target after a %ds warm-up; medians over runs"
           % (args.runs, args.duration, args.warmup))
     print()
-    print("  %-34s" % "" + "".join("%13s" % t for t in tgts))
+    print("  %-34s" % "" + "".join("%15s" % t for t in tgts))
     print("  throughput, wrk -t1 -c%d" % args.connections)
     row("requests/s", "load", "rps")
     row("p50 latency (us)", "load", "p50_us")
@@ -527,26 +533,28 @@ def report(results, args, info):
                  if k.startswith("core") and k.endswith("steal_pct") and v is not None), default=0.0)
     print()
     print("ratios and targets (issue 2; information, not a pass/fail)")
-    if "switchyard" in agg and "nginx" in agg:
-        s, n = agg["switchyard"]["load"]["rps"], agg["nginx"]["load"]["rps"]
-        ratio = s / n if n else 0.0
-        print("  switchyard / nginx requests/s at c=%d:        %.2f   (target >= %.2f: %s)" % (
-            args.connections, ratio, TARGET_RPS_RATIO, "met" if ratio >= TARGET_RPS_RATIO else "NOT met"))
-        sc, nc = agg["switchyard"]["load"]["proxy_cpu_us_per_req"], agg["nginx"]["load"]["proxy_cpu_us_per_req"]
-        if sc and nc:
-            print("  switchyard / nginx proxy CPU per request:     %.2f   (lower is better)" % (sc / nc))
+    for sy in ("switchyard", "switchyard-fe"):
+        if sy in agg and "nginx" in agg:
+            s, n = agg[sy]["load"]["rps"], agg["nginx"]["load"]["rps"]
+            ratio = s / n if n else 0.0
+            print("  %-13s / nginx requests/s at c=%d:     %.2f   (target >= %.2f: %s)" % (
+                sy, args.connections, ratio, TARGET_RPS_RATIO, "met" if ratio >= TARGET_RPS_RATIO else "NOT met"))
+            sc, nc = agg[sy]["load"]["proxy_cpu_us_per_req"], agg["nginx"]["load"]["proxy_cpu_us_per_req"]
+            if sc and nc:
+                print("  %-13s / nginx proxy CPU per request:  %.2f   (lower is better)" % (sy, sc / nc))
     for m in ("c1", "c1one"):
         where = "split CPUs" if m == "c1" else "one CPU"
-        if "switchyard" in agg and "direct" in agg and m in modes:
-            a = added(m, "p50_us", "switchyard")
-            if a is not None:
-                print("  switchyard added p50 at c=1 (%s): %s%+.0f us   (target <= %d us: %s)" % (
-                    where, " " * (10 - len(where)), a, TARGET_ADDED_P50_US, "met" if a <= TARGET_ADDED_P50_US else "NOT met"))
-        if "nginx" in agg and "direct" in agg and m in modes:
-            a = added(m, "p50_us", "nginx")
-            if a is not None:
-                print("  nginx added p50 at c=1 (%s):      %s%+.0f us   (reference)" % (where, " " * (10 - len(where)), a))
-    for t in ("nginx", "switchyard"):
+        for t in ("switchyard", "switchyard-fe", "nginx"):
+            if t not in agg or "direct" not in agg or m not in modes:
+                continue
+            a = added(m, "p50_us", t)
+            if a is None:
+                continue
+            verdict = ("reference" if t == "nginx" else "target <= %d us: %s" % (
+                TARGET_ADDED_P50_US, "met" if a <= TARGET_ADDED_P50_US else "NOT met"))
+            print("  %-13s added p50 at c=1 (%s): %s%+5.0f us   (%s)" % (t, where, " " * (10 - len(where)), a,
+                                                                         verdict))
+    for t in ("nginx", "switchyard", "switchyard-fe"):
         a = agg[t]["load"] if t in agg else {}
         if a.get("cpu_proxy_pct") is not None and a["cpu_proxy_pct"] < 85 and a["cpu_other_pct"] < args.quiet_threshold:
             print("  note: %s used %.0f%% of its CPU at c=%d: its requests/s is bounded by wrk + upstream on "
@@ -596,8 +604,10 @@ def pin(proc, cpus):
 def measure(t, mode, url, conns, args, watch):
     """One measurement; repeated (at most --max-redo times) when other processes disturbed it."""
     redone = 0
+    sent = 0
     while True:
         r = run_wrk(url, conns, args.duration, args.wrk_cpus, watch)
+        sent += r["requests"]
         if r["cpu_other_pct"] < args.quiet_threshold or redone >= args.max_redo or r["errors"]:
             break
         redone += 1
@@ -605,6 +615,7 @@ def measure(t, mode, url, conns, args, watch):
             r["cpu_other_pct"], redone, args.max_redo))
         wait_quiet(args.wait_quiet, args.quiet_threshold)
     r["redone"] = redone
+    r["requests_all_tries"] = sent
     r.pop("wrk_output", None)
     return r
 
@@ -618,7 +629,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=None, help="warm-up seconds before each target (2; --quick: 1)")
     ap.add_argument("--runs", type=int, default=1, help="repeat the whole matrix, report medians (1)")
     ap.add_argument("--quick", action="store_true", help="smoke check: 2 s per measurement, no waiting")
-    ap.add_argument("--targets", default=",".join(TARGETS), help="subset of direct,nginx,switchyard")
+    ap.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
+                    help="comma-separated, from direct,nginx,switchyard,switchyard-fe (the first three); "
+                         "switchyard-fe is the frontend alone, without the router (diagnostic)")
     ap.add_argument("--proxy-cpus", default="0", help="taskset CPU list of the proxy under test (0)")
     ap.add_argument("--upstream-cpus", default=None, help="CPU list of the upstream (1)")
     ap.add_argument("--wrk-cpus", default=None, help="CPU list of wrk (1)")
@@ -632,9 +645,14 @@ def main():
                     help="'quiet': other processes use less than PCT %% of one CPU (15)")
     ap.add_argument("--max-redo", type=int, default=None,
                     help="repeat a measurement disturbed by other processes at most N times (2; --quick: 0)")
+    ap.add_argument("--no-status-hook", action="store_true",
+                    help="count errors with wrk's own counter (status >= 400) instead of the Lua response() hook "
+                         "(which checks for 2xx but costs wrk CPU)")
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
     args = ap.parse_args()
+    global NO_HOOK
+    NO_HOOK = args.no_status_hook
     if args.duration is None:
         args.duration = 2 if args.quick else 10
     if args.warmup is None:
@@ -677,6 +695,9 @@ def main():
         if "switchyard" in targets:
             proxies["switchyard"], ports["switchyard"] = start_switchyard(sy, up_port, args.proxy_cpus, workdir,
                                                                           args.workers)
+        if "switchyard-fe" in targets:
+            proxies["switchyard-fe"], ports["switchyard-fe"] = start_switchyard(sy, up_port, args.proxy_cpus,
+                                                                                workdir, args.workers, "frontend")
         for t in targets:
             verify(t, ports[t])
         info["resp_bytes"] = response_bytes(up_port)
@@ -710,7 +731,7 @@ def main():
                     finally:
                         if mode == "c1one":
                             pin(proxies[t], parse_cpus(args.proxy_cpus))
-                    n_sent += r["requests"]
+                    n_sent += r["requests_all_tries"]
                     results[t][mode].append(r)
                     log("proxy_bench:   %8.0f req/s  p50 %5d us  p99 %6d us  errors %d  other load %.0f%%" % (
                         r["rps"], r["p50_us"], r["p99_us"], r["errors"], r["cpu_other_pct"]))

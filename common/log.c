@@ -27,7 +27,12 @@ void sy_log_init(const char *ident) {
 
 void sy_log_write(int level, const char *fmt, ...) {
         char buf[1024];
-        int n = snprintf(buf, sizeof buf, "<%d>%s[%d]: ", level, sy_log_ident, (int)getpid());
+        /* under journald the unit already names the process */
+        static int journal = -1;
+        if (journal < 0)
+                journal = getenv("JOURNAL_STREAM") != NULL;
+        int n = journal ? snprintf(buf, sizeof buf, "<%d>%s: ", level, sy_log_ident)
+                        : snprintf(buf, sizeof buf, "<%d>%s[%d]: ", level, sy_log_ident, (int)getpid());
         va_list ap;
 
         va_start(ap, fmt);

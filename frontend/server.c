@@ -1040,6 +1040,8 @@ int frontend_main(const char *config_path) {
                 log_err("%s", err);
                 goto out;
         }
+        if (err[0])
+                log_warn("%s", err);
         layout = sy_runtime_layout(fe.cfg);
         sy_runtime_path(fe.cfg, path, sizeof path, SY_SEGMENT_FILE, 0);
         r = shm_seg_open(path, &layout, &fe.seg);
@@ -1059,6 +1061,12 @@ int frontend_main(const char *config_path) {
 
         for (unsigned i = 0; i < fe.n_workers; i++) {
                 r = worker_init(&fe, &fe.workers[i], i);
+                if (r == -ENOSYS || r == -EPERM) {
+                        log_err("worker %u: io_uring is not available (%s): the kernel or a seccomp profile "
+                                "refuses io_uring_setup; allow io_uring_setup, io_uring_enter and "
+                                "io_uring_register (see docs/deploy.md)", i, strerror(-r));
+                        goto stop;
+                }
                 if (r < 0) {
                         log_err("worker %u: %s", i, strerror(-r));
                         goto stop;
@@ -1067,8 +1075,11 @@ int frontend_main(const char *config_path) {
         for (started = 0; started < fe.n_workers; started++)
                 if (pthread_create(&fe.workers[started].thread, NULL, worker_run, &fe.workers[started]) != 0)
                         goto stop;
-        log_notice("frontend listening on %s:%u with %u workers%s", fe.cfg->server.host, fe.cfg->server.port,
-                   fe.n_workers, fe.inherited_fd >= 0 ? " (socket activated)" : "");
+        if (fe.inherited_fd >= 0)
+                log_notice("frontend serving the socket passed by the service manager with %u workers", fe.n_workers);
+        else
+                log_notice("frontend listening on %s:%u with %u workers", fe.cfg->server.host, fe.cfg->server.port,
+                           fe.n_workers);
 
         sy_notify_ready("serving");
         for (;;) {

@@ -129,8 +129,13 @@ int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *change
 
                 if (c->state != CHK_IDLE && now >= c->deadline_ns)
                         verdict(h, c, &s->upstreams[i], false, "health check timed out or refused", changed);
-                if (c->state == CHK_IDLE && now >= c->next_ns)
+                if (c->state == CHK_IDLE && now >= c->next_ns) {
+                        if (!s->upstreams[i].resolved) {
+                                c->next_ns = now + h->interval_ns; /* the router re-resolves it */
+                                continue;
+                        }
                         start(h, c, &s->upstreams[i], now);
+                }
                 if (c->state != CHK_IDLE && c->deadline_ns < next)
                         next = c->deadline_ns;
                 if (c->state == CHK_IDLE && c->next_ns < next)

@@ -28,6 +28,7 @@
 
 #define HEARTBEAT_NS (100ULL * 1000000ULL)
 #define PUBLISH_NS (250ULL * 1000000ULL)
+#define RESOLVE_NS (2000ULL * 1000000ULL)
 
 struct router {
         struct sy_config *cfg;
@@ -201,12 +202,14 @@ static int reload(struct router *r) {
                 sy_config_free(nc);
                 return ret;
         }
+        if (err[0])
+                log_warn("%s", err);
         /* carry health and load over for upstreams that keep their name */
         uint32_t inflight[SNAP_MAX_UPSTREAMS] = { 0 };
         for (uint32_t i = 0; i < ns->n_upstreams; i++)
                 for (uint32_t j = 0; j < r->snap.n_upstreams; j++)
                         if (strcmp(ns->upstreams[i].name, r->snap.upstreams[j].name) == 0) {
-                                ns->upstreams[i].healthy = r->snap.upstreams[j].healthy;
+                                ns->upstreams[i].healthy = r->snap.upstreams[j].healthy && ns->upstreams[i].resolved;
                                 inflight[i] = r->inflight[j];
                         }
         memcpy(r->inflight, inflight, sizeof inflight);
@@ -229,7 +232,7 @@ int router_main(const char *config_path) {
         struct shm_layout layout;
         struct shm_peer *self;
         sigset_t mask;
-        uint64_t last_hb = 0, last_pub = 0;
+        uint64_t last_hb = 0, last_pub = 0, last_resolve = 0;
         int ret, code = 1;
 
         sy_log_init("router");
@@ -249,6 +252,8 @@ int router_main(const char *config_path) {
                 log_err("%s", err);
                 goto out;
         }
+        if (err[0])
+                log_warn("%s", err);
         r->snap.config_generation = ++r->generation;
         layout = sy_runtime_layout(r->cfg);
         if (sy_runtime_path(r->cfg, path, sizeof path, SY_SEGMENT_FILE, 0) < 0)
@@ -318,6 +323,18 @@ int router_main(const char *config_path) {
                                         r->snap.upstreams[u].healthy = 0;
                         publish(r);
                         last_pub = now;
+                }
+                if (now - last_resolve >= RESOLVE_NS) {
+                        /* upstreams whose host did not resolve: try again (blocking
+                         * getaddrinfo, fine in the router, never in the frontend) */
+                        for (uint32_t u = 0; u < r->snap.n_upstreams; u++)
+                                if (!r->snap.upstreams[u].resolved &&
+                                    snapshot_resolve(&r->snap.upstreams[u]) == 1) {
+                                        log_notice("upstream %s: host %s resolved", r->snap.upstreams[u].name,
+                                                   r->snap.upstreams[u].host);
+                                        changed = true;
+                                }
+                        last_resolve = now;
                 }
                 if (now - last_hb >= HEARTBEAT_NS) {
                         shm_peer_heartbeat(self);

@@ -43,6 +43,8 @@ int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char 
         int r;
 
         memset(s, 0, sizeof *s);
+        if (errlen)
+                err[0] = 0;
         if (cfg->n_upstreams > SNAP_MAX_UPSTREAMS || cfg->n_models > SNAP_MAX_MODELS)
                 return -E2BIG;
         for (i = 0; i < cfg->n_upstreams; i++) {
@@ -55,12 +57,12 @@ int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char 
                 u->port = uc->port;
                 u->kind = (uint8_t)uc->kind;
                 u->weight = uc->weight ? uc->weight : 1;
-                u->healthy = 1;
                 r = resolve(uc->host, uc->port, &u->addr);
-                if (r < 0) {
-                        snprintf(err, errlen, "upstream %s: cannot resolve host '%s'", uc->name, uc->host);
-                        return r;
-                }
+                u->resolved = r == 0;
+                u->healthy = r == 0;
+                if (r < 0)
+                        snprintf(err, errlen, "upstream %s: cannot resolve host '%s' (will retry)", uc->name,
+                                 uc->host);
         }
         s->n_upstreams = (uint32_t)cfg->n_upstreams;
 
@@ -94,6 +96,21 @@ int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char 
                 s->n_models++;
         }
         return 0;
+}
+
+int snapshot_resolve(struct snap_upstream *u) {
+        struct sockaddr_in6 a;
+        int r = resolve(u->host, u->port, &a);
+
+        if (r < 0)
+                return r;
+        if (u->resolved && memcmp(&a, &u->addr, sizeof a) == 0)
+                return 0;
+        u->addr = a;
+        if (u->resolved)
+                return 0;
+        u->resolved = 1;
+        return 1;
 }
 
 const struct snap_model *snapshot_find_model(const struct snapshot *s, const char *name, size_t len) {

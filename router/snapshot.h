@@ -22,6 +22,7 @@ struct snap_upstream {
         uint16_t port;
         uint8_t kind;                 /* enum sy_upstream_kind */
         uint8_t healthy;
+        uint8_t resolved;             /* 0: the host did not resolve (yet); never picked */
         uint32_t weight;
         uint32_t inflight;            /* router's count at publish time */
 };
@@ -42,8 +43,13 @@ struct snapshot {
 };
 
 /* Builds a snapshot from the configuration: resolves hosts (blocking
- * getaddrinfo; -EHOSTUNREACH names the host in err), marks all healthy. */
+ * getaddrinfo), marks resolved upstreams healthy. A host that does not
+ * resolve leaves its upstream unresolved and unhealthy (err names the last
+ * one, empty if none); the router retries with snapshot_resolve(). */
 int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char *err, size_t errlen);
+/* Resolves u's host again; returns 1 if it resolved now and did not
+ * before, 0 if nothing changed, -EHOSTUNREACH if it still does not. */
+int snapshot_resolve(struct snap_upstream *u);
 const struct snap_model *snapshot_find_model(const struct snapshot *s, const char *name, size_t len);
 /* Does upstream u serve requests for engine (NULL/empty: the model's default)? */
 bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *m, uint16_t u,

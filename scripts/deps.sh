@@ -8,7 +8,11 @@ want=(meson ninja-build gcc pkg-config liburing-dev libyaml-dev libsystemd-dev l
 for what in "$@"; do
         case "$what" in
         build) ;;
-        test) want+=(nodejs npm) ;;
+        test)
+                want+=(nodejs npm python3-yaml systemd)
+                # manifests are rendered with kubectl kustomize; any kubectl will do
+                command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
+                ;;
         bench) want+=(wrk nginx-light util-linux) ;;
         demo) ;;
         fuzz) want+=(clang libfuzzer-14-dev libclang-rt-14-dev) ;;

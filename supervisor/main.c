@@ -6,6 +6,9 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/runtime.h"
+#include "shm/segment.h"
+#include <stdatomic.h>
 #include "frontend/frontend.h"
 #include "router/router.h"
 #include "supervisor/supervisor.h"
@@ -19,6 +22,8 @@ static int usage(FILE *f) {
                 "  frontend    the HTTP frontend process (a systemd unit runs this)\n"
                 "  router      the router process (a systemd unit runs this)\n"
                 "  check       validate CONFIG and print what it defines\n"
+                "  probe ROLE  exit 0 if ROLE (router, frontend) is alive in CONFIG's runtime\n"
+                "              directory (a liveness probe for Kubernetes / monitoring)\n"
                 "  version     print the version\n");
         return f == stdout ? 0 : 2;
 }
@@ -43,6 +48,54 @@ static int check(const char *path) {
         return 0;
 }
 
+/* Liveness from the shared segment: pid alive and heartbeat fresh. */
+static int probe(const char *path, const char *role) {
+        struct sy_config *cfg;
+        struct shm_seg *seg;
+        struct shm_layout layout;
+        char err[512], seg_path[512];
+        bool alive = false;
+        int r;
+
+        if (sy_config_load(path, &cfg, err, sizeof err) < 0) {
+                fprintf(stderr, "%s\n", err);
+                return 2;
+        }
+        layout = sy_runtime_layout(cfg);
+        if (sy_runtime_path(cfg, seg_path, sizeof seg_path, SY_SEGMENT_FILE, 0) < 0 ||
+            access(seg_path, F_OK) < 0) {
+                fprintf(stderr, "probe: no segment at %s\n", seg_path);
+                sy_config_free(cfg);
+                return 1;
+        }
+        r = shm_seg_open(seg_path, &layout, &seg);
+        if (r < 0) {
+                fprintf(stderr, "probe: %s: %s\n", seg_path, strerror(-r));
+                sy_config_free(cfg);
+                return 1;
+        }
+        if (!strcmp(role, "router")) {
+                alive = shm_peer_alive(shm_seg_peer(seg, SHM_PEER_ROUTER), 2000ULL * 1000000ULL);
+        } else if (!strcmp(role, "frontend")) {
+                alive = layout.max_workers > 0;
+                for (uint32_t w = 0; w < layout.max_workers && alive; w++) {
+                        struct shm_peer *p = shm_seg_worker(seg, w);
+                        if (atomic_load(&p->pid) != 0 && !shm_peer_alive(p, 2000ULL * 1000000ULL))
+                                alive = false;
+                }
+                alive = alive && atomic_load(&shm_seg_worker(seg, 0)->pid) != 0;
+        } else {
+                fprintf(stderr, "probe: unknown role '%s' (router, frontend)\n", role);
+                shm_seg_close(seg);
+                sy_config_free(cfg);
+                return 2;
+        }
+        printf("%s: %s\n", role, alive ? "alive" : "not alive");
+        shm_seg_close(seg);
+        sy_config_free(cfg);
+        return alive ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
         const char *cmd, *config = getenv("SWITCHYARD_CONFIG");
         char self[4096];
@@ -57,9 +110,12 @@ int main(int argc, char **argv) {
                 printf("switchyard %s\n", SWITCHYARD_VERSION);
                 return 0;
         }
+        const char *role = NULL;
         for (int i = 2; i < argc; i++) {
                 if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
                         config = argv[++i];
+                else if (!strcmp(cmd, "probe") && !role && argv[i][0] != '-')
+                        role = argv[i];
                 else {
                         fprintf(stderr, "switchyard: unexpected argument '%s'\n", argv[i]);
                         return usage(stderr);
@@ -75,6 +131,8 @@ int main(int argc, char **argv) {
                 return router_main(config);
         if (!strcmp(cmd, "check"))
                 return check(config);
+        if (!strcmp(cmd, "probe"))
+                return probe(config, role ? role : "router");
         if (!strcmp(cmd, "run")) {
                 n = readlink("/proc/self/exe", self, sizeof self - 1);
                 if (n <= 0)

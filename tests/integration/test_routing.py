@@ -21,7 +21,10 @@ def main():
     ]
     for s in sims:
         s.start()
-    sy = Switchyard(sy_exe, sims)
+    # an upstream whose host does not resolve: switchyard still starts, the
+    # model is listed, and its requests get 503 until the name resolves
+    ghost = "  - name: ghost\n    url: http://no-such-host.invalid:8000\n    models: [ghost-model]\n"
+    sy = Switchyard(sy_exe, sims, extra_yaml=ghost)
     check = Check("routing")
     try:
         sy.start()
@@ -36,7 +39,8 @@ def main():
         models = json.loads(body)
         pairs = sorted((m["id"], m["owned_by"]) for m in models["data"])
         check(models["object"] == "list", "models list object")
-        check(pairs == sorted([(LLAMA, "vllm"), (LLAMA, "sglang"), (PHI, "vllm"), ("flaky-model", "vllm")]),
+        check(pairs == sorted([(LLAMA, "vllm"), (LLAMA, "sglang"), (PHI, "vllm"), ("flaky-model", "vllm"),
+                               ("ghost-model", "vllm")]),
               "models listed once per engine with owned_by: %s" % pairs)
         st, _, body = sy.request("GET", "/v1/models/" + LLAMA)
         check(st == 200 and json.loads(body)["id"] == LLAMA, "GET /v1/models/{id}")
@@ -98,6 +102,9 @@ def main():
         err(st, body, 400, "invalid_type")
         st, h, body = sy.request("GET", "/v1/chat/completions")
         err(st, body, 405, "method_not_allowed")
+        st, h, body = sy.request("POST", "/v1/chat/completions", chat("ghost-model"))
+        err(st, body, 503, "no_healthy_upstream")
+        check(h.get("retry-after") == "1", "503 carries Retry-After")
         st, h, body = sy.request("GET", "/nope")
         err(st, body, 404, "not_found")
 

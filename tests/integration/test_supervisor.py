@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -28,6 +29,9 @@ def main():
     try:
         sy.start()
         check(models(sy) == ["m1"], "one model at start")
+        for role in ("router", "frontend"):
+            rc = subprocess.run([sy_exe, "probe", role, "-c", sy.config], capture_output=True).returncode
+            check(rc == 0, "switchyard probe %s: alive (rc %d)" % (role, rc))
 
         # invalid file: refused, with file:line, old config stays
         good = open(sy.config).read()
@@ -83,6 +87,8 @@ def main():
         except Exception:
             check(False, "supervisor exited after draining")
         check(not sy.pids("frontend") and not sy.pids("router"), "no child left behind")
+        rc = subprocess.run([sy_exe, "probe", "router", "-c", sy.config], capture_output=True).returncode
+        check(rc == 1, "switchyard probe router: not alive after stop (rc %d)" % rc)
     finally:
         sy.stop()
         a.kill()
