@@ -77,8 +77,9 @@ static void send_done(struct conn *c, int upstream, int status, uint32_t flags, 
                 .duration_us = (uint32_t)((fe_now_ns() - c->t_parsed_ns) / 1000),
         };
 
-        if (ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d) == 0)
-                ring_router(w);
+        /* no doorbell: done events are bookkeeping, read at the router's
+         * next wake-up (a pick, or its 100 ms tick) */
+        (void)ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d);
 }
 
 /* ---- picking ---------------------------------------------------------------------- */
@@ -112,7 +113,26 @@ static void pick_local(struct conn *c) {
                 return;
         }
         c->router_picked = false;
+        if (router_alive(w)) {
+                struct sy_dispatch d = { .req_id = c->req_id, .upstream = (uint16_t)u };
+                if (ring_sp_push(w->to_router, SY_MSG_DISPATCH, &d, sizeof d) == 0)
+                        c->router_picked = true; /* the router counts it; the done event uncounts it */
+        }
         start_upstream(c, u);
+}
+
+/* Does the model have exactly one upstream for the requested engine? */
+static bool single_candidate(struct conn *c) {
+        struct worker *w = c->w;
+        const struct snap_model *m = snapshot_find_model(w->snap, c->model, strlen(c->model));
+        unsigned n = 0;
+
+        if (!m)
+                return false;
+        for (uint16_t k = 0; k < m->n_upstreams && n < 2; k++)
+                if (snapshot_engine_matches(w->snap, m, m->upstreams[k], c->engine, strlen(c->engine)))
+                        n++;
+        return n == 1 && c->n_tried == 0;
 }
 
 static void pick(struct conn *c) {
@@ -128,6 +148,12 @@ static void pick(struct conn *c) {
                 return;
         }
         c->req_id = ++w->next_req_id;
+        if (single_candidate(c)) {
+                /* nothing to choose: pick here and tell the router, which
+                 * counts the request in flight, without waiting for it */
+                pick_local(c);
+                return;
+        }
         q.req_id = c->req_id;
         q.model_len = (uint16_t)ml;
         q.owned_by_len = (uint16_t)el;

@@ -157,6 +157,11 @@ static unsigned drain_rings(struct router *r, uint64_t now) {
                                 handle_pick(r, msg, len, out, now);
                         else if (type == SY_MSG_DONE && len >= sizeof(struct sy_done))
                                 handle_done(r, msg, now);
+                        else if (type == SY_MSG_DISPATCH && len >= sizeof(struct sy_dispatch) &&
+                                 ((const struct sy_dispatch *)msg)->upstream < r->snap.n_upstreams) {
+                                r->inflight[((const struct sy_dispatch *)msg)->upstream]++;
+                                r->dirty = true;
+                        }
                         ring_sc_release(in);
                         n++;
                 }

@@ -8,6 +8,7 @@ enum sy_msg_type {
         SY_MSG_PICK_REQ = 1,   /* worker -> router */
         SY_MSG_PICK_RESP = 2,  /* router -> worker */
         SY_MSG_DONE = 3,       /* worker -> router: a request finished on an upstream */
+        SY_MSG_DISPATCH = 6,   /* worker -> router: sent to an upstream picked without the router */
         SY_MSG_CLASSIFY_REQ = 4,
         SY_MSG_CLASSIFY_RESP = 5,
 };
@@ -32,6 +33,15 @@ struct sy_pick_resp {
         int32_t status;          /* 0, -ENOENT unknown model/engine, -EHOSTUNREACH none healthy */
         uint16_t n;
         uint16_t upstream[SY_PICK_MAX_RESULTS]; /* best first */
+};
+
+/* A request the worker sent to an upstream it picked itself (the model had
+ * a single candidate): the router counts it in flight like its own picks.
+ * No reply; no doorbell (the router reads it at its next wake-up). */
+struct sy_dispatch {
+        uint64_t req_id;
+        uint16_t upstream;
+        uint16_t pad[3];
 };
 
 enum sy_done_flags {
