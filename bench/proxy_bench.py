@@ -98,12 +98,29 @@ class Proc:
         return out
 
     def cpu_ticks(self):
-        total = 0
+        return sum(self.cpu_ticks_by_role().values())
+
+    def cpu_ticks_by_role(self):
+        """CPU ticks per process of the group, keyed by a short role name
+        (switchyard: run/frontend/router; nginx: master/worker)."""
+        out = {}
         for pid in self.pids():
             st = proc_stat(pid)
-            if st:
-                total += st[1]
-        return total
+            if not st:
+                continue
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    argv = f.read().decode("utf-8", "replace").split("\0")
+            except OSError:
+                argv = []
+            if argv and argv[0].startswith("nginx: "):
+                role = argv[0].split()[1]  # master / worker
+            elif len(argv) > 1 and argv[1] in ("run", "frontend", "router", "classifier"):
+                role = "supervisor" if argv[1] == "run" else argv[1]
+            else:
+                role = os.path.basename(argv[0]) if argv and argv[0] else str(pid)
+            out[role] = out.get(role, 0) + st[1]
+        return out
 
     def alive(self):
         return self.p.poll() is None
@@ -237,7 +254,7 @@ def start_upstream(sim, cpus, workdir, threads):
     return p, port
 
 
-def start_nginx(up_port, cpus, workdir):
+def start_nginx(up_port, cpus, workdir, replicas=1):
     prefix = os.path.join(workdir, "nginx")
     os.makedirs(prefix, exist_ok=True)
     port = free_port()
@@ -245,6 +262,10 @@ def start_nginx(up_port, cpus, workdir):
         conf = f.read()
     conf = conf.replace("@PREFIX@", prefix).replace("@LISTEN_PORT@", str(port)).replace("@UPSTREAM_PORT@",
                                                                                       str(up_port))
+    if replicas > 1:
+        # the same upstream listed N times: round robin over N "servers"
+        line = "        server 127.0.0.1:%d;\n" % up_port
+        conf = conf.replace(line, line * replicas)
     path = os.path.join(prefix, "nginx.conf")
     with open(path, "w") as f:
         f.write(conf)
@@ -253,7 +274,7 @@ def start_nginx(up_port, cpus, workdir):
     return p, port
 
 
-def start_switchyard(sy, up_port, cpus, workdir, workers, role="run"):
+def start_switchyard(sy, up_port, cpus, workdir, workers, role="run", replicas=1):
     """role "run": supervisor + frontend + router (the real thing); "frontend": the
     frontend alone, which picks from the configured upstreams itself (a diagnostic:
     what the router round trip costs)."""
@@ -272,12 +293,10 @@ def start_switchyard(sy, up_port, cpus, workdir, workers, role="run"):
             "shm:",
             "  runtime_dir: %s" % rundir,
             "upstreams:",
-            "  - name: bench-upstream",
-            "    url: http://127.0.0.1:%d" % up_port,
-            "    engine: vllm",
-            "    models: [\"%s\"]" % MODEL,
-            "",
-        ]))
+        ] + sum((["  - name: bench-upstream" + ("-%d" % i if replicas > 1 else ""),
+                  "    url: http://127.0.0.1:%d" % up_port,
+                  "    engine: vllm",
+                  "    models: [\"%s\"]" % MODEL] for i in range(replicas)), []) + [""]))
     env = dict(os.environ, SWITCHYARD_LOG_LEVEL="warning")
     p = Proc(name, [sy, role, "-c", conf], cpus, workdir, env=env)
     wait_http(port, "/ready", p)
@@ -350,6 +369,7 @@ def run_wrk(url, conns, duration, cpus, watch):
             "-s", LUA, url]
     c0 = cpu_times()
     t0 = {k: p.cpu_ticks() for k, p in watch.items()}
+    r0 = watch["proxy"].cpu_ticks_by_role() if "proxy" in watch else {}
     o0 = sum(p.cpu_ticks() for p in Proc.live)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.monotonic()
@@ -357,6 +377,7 @@ def run_wrk(url, conns, duration, cpus, watch):
     wall = time.monotonic() - w0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t1 = {k: p.cpu_ticks() for k, p in watch.items()}
+    r1 = watch["proxy"].cpu_ticks_by_role() if "proxy" in watch else {}
     o1 = sum(p.cpu_ticks() for p in Proc.live)
     c1 = cpu_times()
     res = None
@@ -382,6 +403,9 @@ def run_wrk(url, conns, duration, cpus, watch):
     busy_s = sum(c1[c][0] - c0[c][0] for c in c1) / CLK_TCK
     ours_s = (o1 - o0) / CLK_TCK
     res["cpu_other_pct"] = max(0.0, 100.0 * (busy_s - ours_s) / wall - res["cpu_wrk_pct"])
+    if r1 and res["requests"]:
+        res["proxy_cpu_us_per_req_by_process"] = {
+            k: (r1[k] - r0.get(k, 0)) / CLK_TCK * 1e6 / res["requests"] for k in sorted(r1)}
     if "cpu_proxy_pct" in res and res["requests"]:
         res["proxy_cpu_us_per_req"] = res["cpu_proxy_pct"] / 100.0 * wall * 1e6 / res["requests"]
     res["wrk_output"] = r.stdout
@@ -492,6 +516,9 @@ def report(results, args, info):
     print("  tools     %s; %s; switchyard %s" % (info["wrk"], info["nginx"], info["sy"]))
     print("  pinning   proxy under test (all its processes) on CPU %s; upstream simllm (%d thread) on CPU %s; "
           "wrk (1 thread) on CPU %s" % (args.proxy_cpus, args.upstream_threads, args.upstream_cpus, args.wrk_cpus))
+    if args.replicas > 1:
+        print("  replicas  the upstream is listed %d times (%d endpoints of the model to pick from)" % (
+            args.replicas, args.replicas))
     print("  request   POST %s, %d-byte JSON body (model in the body), keep-alive; %d-byte chat.completion back"
           % (PATH, len(BODY), info.get("resp_bytes", 0)))
     print("  runs      %d x %ds per measurement, each target after a %ds warm-up; medians over runs"
@@ -526,6 +553,18 @@ def report(results, args, info):
         row("other processes' CPU (%)", "c1one", "cpu_other_pct")
         added_row("added p50 vs direct (us)", "c1one", "p50_us")
         added_row("added p99 vs direct (us)", "c1one", "p99_us")
+    by = []
+    for t in tgts:
+        runs = results[t]["load"]
+        if runs and runs[0].get("proxy_cpu_us_per_req_by_process"):
+            roles = sorted({k for r in runs for k in r.get("proxy_cpu_us_per_req_by_process", {})})
+            parts = ["%s %.1f" % (k, statistics.median(r["proxy_cpu_us_per_req_by_process"].get(k, 0.0)
+                                                          for r in runs)) for k in roles]
+            by.append("%s: %s" % (t, ", ".join(parts)))
+    if by:
+        print("  proxy CPU per request by process, c=%d (us)" % args.connections)
+        for line in by:
+            print("    " + line)
     print("  errors (non-2xx + socket), all runs")
     print("  %-34s" % "" + cells_of(lambda t: "%d" % sum(agg[t][m].get("errors_total", 0) for m in modes)))
 
@@ -554,12 +593,20 @@ def report(results, args, info):
                 TARGET_ADDED_P50_US, "met" if a <= TARGET_ADDED_P50_US else "NOT met"))
             print("  %-13s added p50 at c=1 (%s): %s%+5.0f us   (%s)" % (t, where, " " * (10 - len(where)), a,
                                                                          verdict))
+    up_cpus = parse_cpus(args.upstream_cpus) + parse_cpus(args.wrk_cpus)
     for t in ("nginx", "switchyard", "switchyard-fe"):
         a = agg[t]["load"] if t in agg else {}
-        if a.get("cpu_proxy_pct") is not None and a["cpu_proxy_pct"] < 85 and a["cpu_other_pct"] < args.quiet_threshold:
+        if a.get("cpu_proxy_pct") is None or a["cpu_proxy_pct"] >= 85 or a["cpu_other_pct"] >= args.quiet_threshold:
+            continue
+        busy = [a.get("core%d_busy_pct" % c) for c in up_cpus if a.get("core%d_busy_pct" % c) is not None]
+        if busy and min(busy) >= 90:
             print("  note: %s used %.0f%% of its CPU at c=%d: its requests/s is bounded by wrk + upstream on "
-                  "CPU %s, compare proxy CPU per request" % (t, agg[t]["load"]["cpu_proxy_pct"], args.connections,
+                  "CPU %s, compare proxy CPU per request" % (t, a["cpu_proxy_pct"], args.connections,
                                                              args.upstream_cpus))
+        else:
+            print("  note: %s used %.0f%% of its CPU at c=%d and CPU %s was not saturated either: requests "
+                  "waited (wake-ups, a round trip), not for CPU" % (t, a["cpu_proxy_pct"], args.connections,
+                                                                      args.upstream_cpus))
     other = max((r.get("cpu_other_pct", 0) for t in tgts for m in modes for r in results[t][m]), default=0)
     if other >= args.quiet_threshold:
         print("  WARNING: other processes used up to %.0f%% CPU during a kept measurement: the machine was not "
@@ -639,6 +686,9 @@ def main():
                     help="skip the extra c=1 measurement with the proxy moved onto the upstream's CPU")
     ap.add_argument("--upstream-threads", type=int, default=1, help="simllm threads (1)")
     ap.add_argument("--workers", type=int, default=1, help="switchyard server.workers (1)")
+    ap.add_argument("--replicas", type=int, default=1,
+                    help="list the upstream N times (as N replicas of the model) in switchyard's and nginx's "
+                         "config, so that every request needs a pick among N endpoints (1)")
     ap.add_argument("--wait-quiet", type=int, default=None, metavar="S",
                     help="before each target, wait up to S seconds for other processes to go quiet (60; --quick: 0)")
     ap.add_argument("--quiet-threshold", type=float, default=15.0, metavar="PCT",
@@ -691,13 +741,14 @@ def main():
         ports = {"direct": up_port}
         proxies = {}
         if "nginx" in targets:
-            proxies["nginx"], ports["nginx"] = start_nginx(up_port, args.proxy_cpus, workdir)
+            proxies["nginx"], ports["nginx"] = start_nginx(up_port, args.proxy_cpus, workdir, args.replicas)
         if "switchyard" in targets:
             proxies["switchyard"], ports["switchyard"] = start_switchyard(sy, up_port, args.proxy_cpus, workdir,
-                                                                          args.workers)
+                                                                          args.workers, "run", args.replicas)
         if "switchyard-fe" in targets:
             proxies["switchyard-fe"], ports["switchyard-fe"] = start_switchyard(sy, up_port, args.proxy_cpus,
-                                                                                workdir, args.workers, "frontend")
+                                                                                workdir, args.workers, "frontend",
+                                                                                args.replicas)
         for t in targets:
             verify(t, ports[t])
         info["resp_bytes"] = response_bytes(up_port)
