@@ -164,6 +164,8 @@ struct worker {
         int my_bell;                      /* consumer end */
         struct io bell_io;
         uint64_t last_heartbeat_ns;
+        bool router_alive;                /* cached liveness of the router */
+        uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
         pthread_t thread;

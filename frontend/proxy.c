@@ -21,6 +21,7 @@
 #define UP_READ_CHUNK 65536
 #define UP_MAX_HEAD 65536
 #define ROUTER_MAX_AGE_NS (1000ULL * 1000000ULL)
+#define ROUTER_CHECK_NS (10ULL * 1000000ULL)
 
 static void up_close(struct upconn *u);
 static void up_recv(struct upconn *u);
@@ -46,8 +47,15 @@ static const char *body_ptr(struct conn *c, size_t *ret_len) {
         return c->in.p + c->req_start + c->head_len;
 }
 
+/* Cached for a few ms: the check is a kill(pid, 0) system call. */
 static bool router_alive(struct worker *w) {
-        return shm_peer_alive(shm_seg_peer(w->fe->seg, SHM_PEER_ROUTER), ROUTER_MAX_AGE_NS);
+        uint64_t now = fe_now_ns();
+
+        if (now - w->router_checked_ns > ROUTER_CHECK_NS) {
+                w->router_alive = shm_peer_alive(shm_seg_peer(w->fe->seg, SHM_PEER_ROUTER), ROUTER_MAX_AGE_NS);
+                w->router_checked_ns = now;
+        }
+        return w->router_alive;
 }
 
 static void ring_router(struct worker *w) {

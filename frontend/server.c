@@ -1055,8 +1055,8 @@ int frontend_main(const char *config_path) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGPIPE);
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN); /* before any bell_ring (it checks once) */
         sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
         for (unsigned i = 0; i < fe.n_workers; i++) {

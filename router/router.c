@@ -42,6 +42,7 @@ struct router {
         uint32_t fail_run[SNAP_MAX_UPSTREAMS];
         uint64_t ejected_until[SNAP_MAX_UPSTREAMS];
         unsigned rr;
+        uint32_t n_attached;           /* worker slots to poll */
         bool dirty;
         uint64_t generation;
 };
@@ -140,11 +141,21 @@ static void handle_done(struct router *r, const struct sy_done *d, uint64_t now)
         r->dirty = true;
 }
 
-static unsigned drain_rings(struct router *r, uint64_t now) {
+/* Workers that ever attached: slots above the highest are not polled. */
+static void update_attached(struct router *r) {
         const struct shm_layout *l = shm_seg_layout(r->seg);
+        uint32_t n = 0;
+
+        for (uint32_t w = 0; w < l->max_workers; w++)
+                if (atomic_load_explicit(&shm_seg_worker(r->seg, w)->pid, memory_order_relaxed) != 0)
+                        n = w + 1;
+        r->n_attached = n;
+}
+
+static unsigned drain_rings(struct router *r, uint64_t now) {
         unsigned handled = 0;
 
-        for (uint32_t w = 0; w < l->max_workers; w++) {
+        for (uint32_t w = 0; w < r->n_attached; w++) {
                 struct ring *in = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER);
                 struct ring *out = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_FROM_PEER);
                 unsigned n = 0;
@@ -173,14 +184,13 @@ static unsigned drain_rings(struct router *r, uint64_t now) {
 }
 
 static bool prepare_sleep(struct router *r) {
-        const struct shm_layout *l = shm_seg_layout(r->seg);
         bool ok = true;
 
-        for (uint32_t w = 0; w < l->max_workers; w++)
+        for (uint32_t w = 0; w < r->n_attached; w++)
                 if (!ring_sc_prepare_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER)))
                         ok = false;
         if (!ok)
-                for (uint32_t w = 0; w < l->max_workers; w++)
+                for (uint32_t w = 0; w < r->n_attached; w++)
                         ring_sc_cancel_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER));
         return ok;
 }
@@ -241,6 +251,7 @@ int router_main(const char *config_path) {
         int ret, code = 1;
 
         sy_log_init("router");
+        signal(SIGPIPE, SIG_IGN); /* bell_ring: EPIPE instead of a signal, one write per ring */
         if (!r)
                 return 1;
         r->epfd = r->bell_fd = r->sig_fd = -1;
@@ -293,6 +304,7 @@ int router_main(const char *config_path) {
 
         self = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
         shm_peer_attach(self);
+        update_attached(r);
         publish(r);
         /* a producer rings every consumer once at start: a predecessor killed
          * between clearing a sleeping flag and ringing left it asleep */
@@ -342,6 +354,7 @@ int router_main(const char *config_path) {
                         last_resolve = now;
                 }
                 if (now - last_hb >= HEARTBEAT_NS) {
+                        update_attached(r);
                         shm_peer_heartbeat(self);
                         sy_notify_watchdog(now);
                         last_hb = now;
@@ -357,6 +370,7 @@ int router_main(const char *config_path) {
                         void *p = evs[i].data.ptr;
                         if (p == &r->bell_fd) {
                                 bell_drain(r->bell_fd);
+                                update_attached(r); /* a worker that attached since the last tick */
                         } else if (p == &r->sig_fd) {
                                 struct signalfd_siginfo si;
                                 while (read(r->sig_fd, &si, sizeof si) == sizeof si) {
@@ -373,7 +387,7 @@ int router_main(const char *config_path) {
                                 health_event(r->health, p, evs[i].events, &r->snap, shm_now_ns(), &changed);
                         }
                 }
-                for (uint32_t w = 0; w < shm_seg_layout(r->seg)->max_workers; w++)
+                for (uint32_t w = 0; w < r->n_attached; w++)
                         ring_sc_cancel_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER));
                 if (changed) {
                         publish(r);
