@@ -68,10 +68,12 @@ static void ring_router(struct worker *w) {
                     bell_open_producer(path, &w->router_bell) < 0)
                         return;
         }
-        if (bell_ring(w->router_bell) < 0) {
-                close(w->router_bell);
-                w->router_bell = -1;
-        }
+        /* the doorbell write goes out with the worker's next io_uring submit:
+         * no system call of its own */
+        static const char one = 1;
+        struct io_uring_sqe *sqe = worker_sqe(w);
+        io_uring_prep_write(sqe, w->router_bell, &one, 1, 0);
+        io_uring_sqe_set_data(sqe, NULL);
 }
 
 static void send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked) {
