@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/config.h"
 #include "frontend/http_parse.h"
 #include "frontend/metrics.h"
@@ -30,15 +31,6 @@ struct io {
         void *owner;
 };
 
-/* A growable byte buffer. */
-struct buf {
-        char *p;
-        size_t len, cap;
-};
-int buf_reserve(struct buf *b, size_t extra);
-int buf_append(struct buf *b, const void *data, size_t n);
-int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_free(struct buf *b);
 
 enum conn_state {
         CS_HEAD,       /* reading a request head */

@@ -74,3 +74,6 @@ struct http_chunked {
 };
 int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_t *ret_consumed,
                       const char **ret_data, size_t *ret_data_len);
+
+/* The standard reason phrase for a status code ("Unknown" if none). */
+const char *http_reason_phrase(int status);

@@ -11,26 +11,6 @@
 
 unsigned frontend_metrics(struct worker *w, struct fe_metrics **all, unsigned cap);
 
-static const char *reason(int status) {
-        switch (status) {
-        case 200: return "OK";
-        case 400: return "Bad Request";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 413: return "Content Too Large";
-        case 417: return "Expectation Failed";
-        case 429: return "Too Many Requests";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        case 505: return "HTTP Version Not Supported";
-        default: return "Unknown";
-        }
-}
-
 static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len,
                     const char *extra) {
         c->state = CS_RESPOND;
@@ -38,7 +18,7 @@ static void respond(struct conn *c, int status, const char *ctype, const char *b
         if (c->minor == 0 && c->keepalive == false)
                 c->out_last = true;
         buf_printf(&c->out, "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-                   c->minor, status, reason(status), ctype, len, extra ? extra : "",
+                   c->minor, status, http_reason_phrase(status), ctype, len, extra ? extra : "",
                    c->keepalive ? "keep-alive" : "close");
         buf_append(&c->out, body, len);
         if (!c->keepalive)
