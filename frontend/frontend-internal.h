@@ -111,7 +111,6 @@ struct upconn {
         uint16_t upstream;
         uint64_t snap_gen;                /* config generation it was made for */
         bool connected, reused, head_done, closing, eof;
-        bool cancel_idle_rd;              /* the idle-watch recv is being cancelled */
         bool timed_out;
         struct sockaddr_in6 addr;
         struct buf orphan;                /* a request buffer still read by an in-flight send */

@@ -509,16 +509,12 @@ static void start_upstream(struct conn *c, int upstream) {
                 return;
         }
 
+        /* A pooled connection still has the recv posted in pool_put: it
+         * takes the response (in.len is 0 there, as below). If the upstream
+         * had closed the connection, that recv ends with 0 and the request
+         * is sent once more on a fresh connection (the stale_retry path). */
         u = pool_get(w, upstream);
-        if (u) {
-                /* the idle recv posted in pool_put is still out: cancel it first */
-                if (u->rd.busy) {
-                        struct io_uring_sqe *sqe = worker_sqe(w);
-                        io_uring_prep_cancel(sqe, &u->rd, 0);
-                        io_uring_sqe_set_data(sqe, NULL);
-                        u->cancel_idle_rd = true;
-                }
-        } else {
+        if (!u) {
                 u = up_new(w, upstream);
                 if (!u) {
                         metrics_count_upstream_error(&w->metrics, su->name, "connect");
@@ -536,9 +532,9 @@ static void start_upstream(struct conn *c, int upstream) {
         u->deadline_ns = fe_now_ns() + (uint64_t)(u->conn_io.busy ? cfg->proxy.connect_timeout_ms
                                                                    : cfg->proxy.first_byte_timeout_ms) * 1000000ULL;
         c->t_sent_ns = fe_now_ns();
-        if (!u->conn_io.busy && !u->cancel_idle_rd) {
+        if (!u->conn_io.busy) {
                 up_send(u);
-                up_recv(u);
+                up_recv(u); /* no-op while the pooled recv is posted */
         }
 }
 
@@ -763,37 +759,6 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
         struct conn *c = u->c;
 
         io->busy = false;
-        if (io == &u->rd && u->cancel_idle_rd) {
-                /* the idle-watch recv of a pooled connection ended */
-                u->cancel_idle_rd = false;
-                if (u->closing) {
-                        up_free_if_idle(u);
-                        return;
-                }
-                if (res > 0 || (res == 0) || (res < 0 && res != -ECANCELED)) {
-                        /* peer closed (or sent junk) while idle: reconnect fresh */
-                        struct conn *cc = u->c;
-                        u->c = NULL;
-                        up_close(u);
-                        if (cc) {
-                                cc->up = NULL;
-                                struct upconn *nu = up_new(cc->w, cc->upstream);
-                                if (!nu) {
-                                        finish(cc, true);
-                                        return;
-                                }
-                                nu->c = cc;
-                                cc->up = nu;
-                                nu->deadline_ns = fe_now_ns() + (uint64_t)cc->w->fe->cfg->proxy.connect_timeout_ms * 1000000ULL;
-                        }
-                        return;
-                }
-                if (c) {
-                        up_send(u);
-                        up_recv(u);
-                }
-                return;
-        }
         if (u->closing) {
                 up_free_if_idle(u);
                 return;
