@@ -30,12 +30,21 @@ static void finish(struct conn *c, bool failed);
 
 /* ---- routing fields ----------------------------------------------------------- */
 
+/* Is the member's key name? Keys are compared decoded, as json_find and
+ * the upstream's JSON parser see them ("owned\u005fby" is owned_by). */
+static bool key_is(const struct json_member *m, const char *name) {
+        char dec[64];
+        int n;
+
+        if (!memchr(m->key, '\\', m->key_len))
+                return m->key_len == strlen(name) && memcmp(m->key, name, m->key_len) == 0;
+        /* the raw key with its quotes around it */
+        n = json_string_decode(m->key - 1, m->key_len + 2, dec, sizeof dec);
+        return n >= 0 && (size_t)n == strlen(name) && memcmp(dec, name, (size_t)n) == 0;
+}
+
 static bool is_routing_key(const struct json_member *m) {
-        static const char *const keys[] = { "owned_by", "engine", "inference_server" };
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-                if (m->key_len == strlen(keys[i]) && memcmp(m->key, keys[i], m->key_len) == 0)
-                        return true;
-        return false;
+        return key_is(m, "owned_by") || key_is(m, "engine") || key_is(m, "inference_server");
 }
 
 static const char *body_ptr(struct conn *c, size_t *ret_len) {
@@ -340,7 +349,7 @@ void proxy_start(struct conn *c) {
                 if (!first)
                         buf_append(&c->upbody, ",", 1);
                 first = 0;
-                if (c->model_idx == -2 && mem[i].key_len == 5 && memcmp(mem[i].key, "model", 5) == 0) {
+                if (c->model_idx == -2 && key_is(&mem[i], "model")) {
                         char enc[SNAP_NAME * 6 + 2];
                         int el = json_string_encode(c->model, strlen(c->model), enc, sizeof enc);
                         buf_append(&c->upbody, "\"model\":", 8);

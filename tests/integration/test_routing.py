@@ -64,6 +64,14 @@ def main():
             check(key not in keys.split(","), "routing field %s removed before the upstream (%s)" % (key, keys))
             check("messages" in keys.split(",") and "max_tokens" in keys.split(","),
                   "other fields kept (%s)" % keys)
+        # an escaped key is the same key to the upstream's JSON parser
+        raw = ('{"model": "%s", "owned\\u005fby": "sglang", "messages": [{"role": "user", "content": "hi"}]}'
+               % LLAMA).encode()
+        st, h, body = sy.request("POST", "/v1/chat/completions", raw, {"Content-Type": "application/json"})
+        check(st == 200 and h.get("x-simllm-replica") == "llama-sglang" and
+              "owned_by" not in h.get("x-simllm-body-keys", "").split(","),
+              "escaped owned_by key routes and is stripped (%d %s %s)" % (st, h.get("x-simllm-replica"),
+                                                                          h.get("x-simllm-body-keys")))
         st, h, body = sy.request("POST", "/v1/chat/completions", chat(LLAMA, owned_by="vllm"))
         check(h.get("x-simllm-replica") == "llama-vllm", "owned_by=vllm reaches vLLM")
         # header
