@@ -566,6 +566,8 @@ static const char sse_error[] =
 static int relay_body(struct conn *c, struct upconn *u, const char *p, size_t n) {
         if (u->framing == FR_LENGTH) {
                 size_t take = n < u->remaining ? n : (size_t)u->remaining;
+                if (take < n)
+                        u->upstream_keepalive = false; /* bytes past the body: not reusable */
                 buf_append(&c->out, p, take);
                 u->remaining -= take;
                 if (u->remaining == 0)
@@ -747,7 +749,7 @@ static void finish(struct conn *c, bool failed) {
                 pick(c);
                 return;
         }
-        record(c, 502, name);
+        /* respond_error counts the request in the metrics */
         respond_error(c, 502, "server_error", NULL, "upstream_error",
                       "the upstream for model `%s` failed before answering (%u attempts)", c->model,
                       c->retries + 1);
