@@ -231,6 +231,70 @@ static int messages_bytes(struct worker *w, const struct json_member *msgs, uint
         return r;
 }
 
+/* ---- prompt text for the prefix cache ---- */
+
+/* Appends the decoded text of a prompt-like value (as text_bytes walks it;
+ * token ids as their decimal text and a comma). */
+static int text_append(const struct json_member *v, unsigned depth, struct sbuf *b) {
+        struct json_member e;
+        size_t it = 0;
+        int r;
+
+        switch (v->type) {
+        case JSON_STRING:
+                if (sbuf_reserve(b, v->val_len) < 0)
+                        return -ENOMEM;
+                r = json_string_decode(v->val, v->val_len, b->p + b->len, b->cap - b->len);
+                if (r < 0)
+                        return r;
+                b->len += (size_t)r;
+                return 0;
+        case JSON_NUMBER:
+                sbuf_add(b, v->val, v->val_len);
+                sbuf_add(b, ",", 1);
+                return 0;
+        case JSON_NULL:
+                return 0;
+        case JSON_ARRAY:
+        case JSON_OBJECT:
+                if (depth > 4)
+                        return -EINVAL;
+                while ((r = json_iter(v->val, v->val_len, &it, &e)) > 0) {
+                        if (v->type == JSON_OBJECT && !key_is(&e, "text"))
+                                continue;
+                        r = text_append(&e, depth + 1, b);
+                        if (r < 0)
+                                return r;
+                }
+                return r;
+        default:
+                return -EINVAL;
+        }
+}
+
+/* The messages in order, each as "ROLE: CONTENT\n" (already validated by
+ * messages_bytes). */
+static int messages_text(const struct json_member *msgs, struct sbuf *b) {
+        struct json_member msg, f;
+        size_t it = 0;
+        int r;
+
+        while ((r = json_iter(msgs->val, msgs->val_len, &it, &msg)) > 0) {
+                size_t it2 = 0;
+
+                while ((r = json_iter(msg.val, msg.val_len, &it2, &f)) > 0)
+                        if (key_is(&f, "role") && (r = text_append(&f, 0, b)) < 0)
+                                return r;
+                sbuf_add(b, ": ", 2);
+                it2 = 0;
+                while ((r = json_iter(msg.val, msg.val_len, &it2, &f)) > 0)
+                        if (key_is(&f, "content") && (r = text_append(&f, 0, b)) < 0)
+                                return r;
+                sbuf_add(b, "\n", 1);
+        }
+        return r;
+}
+
 static uint32_t tokens_of_bytes(uint64_t bytes) {
         uint64_t t = (bytes + 3) / 4;
 
@@ -403,12 +467,31 @@ static void seq_finish(struct conn *c) {
         conn_seq_done(c);
 }
 
-/* First token due after the time to first token. (Later: prefill cost per
- * uncached prompt token.) */
+/* First token due after the time to first token plus the prefill cost of
+ * the prompt tokens the prefix cache did not have. */
 static uint64_t seq_ttft_ns(struct sim *s, const struct sim_seq *q) {
         int64_t t = atomic_load_explicit(&s->k.ttft_ns, memory_order_relaxed);
+        int64_t p = atomic_load_explicit(&s->k.prefill_ns_per_token, memory_order_relaxed);
+        uint64_t ns = t > 0 ? (uint64_t)t : 0;
 
-        return t > 0 ? (uint64_t)t : 0;
+        if (p > 0 && q->prompt_tokens > q->cached_tokens)
+                ns += (uint64_t)p * (q->prompt_tokens - q->cached_tokens);
+        return ns;
+}
+
+/* Time from one token to the next: itl + decode x (1 + running/max_running),
+ * the decode part growing with the batch. */
+static uint64_t seq_itl_ns(struct sim *s) {
+        int64_t itl = atomic_load_explicit(&s->k.itl_ns, memory_order_relaxed);
+        int64_t d = atomic_load_explicit(&s->k.decode_ns_per_token, memory_order_relaxed);
+        uint64_t ns = itl > 0 ? (uint64_t)itl : 0;
+
+        if (d > 0) {
+                unsigned run = atomic_load_explicit(&s->running_now, memory_order_relaxed);
+
+                ns += (uint64_t)((double)d * (1.0 + (double)run / (double)s->o.max_running));
+        }
+        return ns;
 }
 
 void api_seq_start(struct conn *c) {
@@ -444,15 +527,17 @@ void api_seq_tick(struct conn *c) {
                         seq_finish(c);
                         return;
                 }
+                if (q->generated == 0 && q->n_blocks) {
+                        /* prefill done: the prompt's blocks are cached */
+                        sim_pcache_insert(s, c->blk, q->n_blocks);
+                }
                 q->generated++;
                 made++;
                 sim_kv_add(s, q, 1);
                 if (q->stream)
                         emit_token(c);
                 if (q->generated < q->max_tokens) {
-                        int64_t itl = atomic_load_explicit(&s->k.itl_ns, memory_order_relaxed);
-
-                        q->due_ns += itl > 0 ? (uint64_t)itl : 0;
+                        q->due_ns += seq_itl_ns(s);
                         if (q->due_ns > w->now_ns) {
                                 atomic_fetch_add_explicit(&s->gen_tokens_by_model[q->model], made,
                                                           memory_order_relaxed);
@@ -463,6 +548,49 @@ void api_seq_tick(struct conn *c) {
                                 return;
                         }
                 }
+        }
+}
+
+/* Prefix cache lookup at arrival (so streaming headers can carry it): the
+ * prompt text's block hashes go to c->blk, the hit to q->cached_tokens (the
+ * last prompt token is always computed, as in vLLM), the counters and the
+ * x-simllm-cached-tokens header. The blocks are inserted after prefill. */
+static void prefix_lookup(struct conn *c, const struct json_member *prompt, bool chat) {
+        struct worker *w = c->w;
+        struct sim *s = w->sim;
+        struct sim_seq *q = &c->seq;
+        struct sbuf *t = &w->ptext;
+        uint32_t nb, hit = 0;
+
+        t->len = 0;
+        t->oom = false;
+        if (s->pc.cap && (chat ? messages_text(prompt, t) : text_append(prompt, 0, t)) >= 0 && !t->oom) {
+                nb = (uint32_t)(t->len / SIM_BLOCK_BYTES < SIM_PCACHE_MAX ? t->len / SIM_BLOCK_BYTES
+                                                                           : SIM_PCACHE_MAX);
+                if (nb > c->blk_cap) {
+                        uint64_t *p = realloc(c->blk, (size_t)nb * sizeof *p);
+
+                        if (p) {
+                                c->blk = p;
+                                c->blk_cap = nb;
+                        }
+                }
+                if (nb > c->blk_cap)
+                        nb = c->blk_cap;
+                q->n_blocks = sim_prefix_hashes(q->model, t->p, t->len, c->blk, nb);
+                hit = sim_pcache_lookup(s, c->blk, q->n_blocks);
+        }
+        if (t->cap > (1u << 20)) /* don't keep a huge prompt's buffer */
+                sbuf_free(t);
+        q->cached_tokens = hit * SIM_BLOCK_SIZE;
+        if (q->cached_tokens >= q->prompt_tokens)
+                q->cached_tokens = q->prompt_tokens - 1;
+        atomic_fetch_add_explicit(&s->pc_query_tokens_by_model[q->model], q->prompt_tokens, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->pc_hit_tokens_by_model[q->model], q->cached_tokens, memory_order_relaxed);
+        if (!c->xhdr.oom && c->xhdr.len) {
+                sbuf_printf(&c->xhdr, "x-simllm-cached-tokens: %u\r\n", q->cached_tokens);
+                if (c->xhdr.oom)
+                        c->xhdr.len = 0;
         }
 }
 
@@ -543,6 +671,7 @@ static int handle_generate(struct conn *c, const char *body, size_t len, bool ch
         }
         if (inject_arrival_faults(c))
                 return 0;
+        prefix_lookup(c, f, chat);
         {
                 double rr = atomic_load_explicit(&s->k.reset_rate, memory_order_relaxed);
 
@@ -771,6 +900,11 @@ static int handle_metrics(struct conn *c) {
                                    s->gen_tokens_by_model);
                 metric_per_model_a(b, s, "vllm:request_success_total", "Count of successfully processed requests.",
                                    s->success_by_model);
+                metric_per_model_a(b, s, "vllm:prefix_cache_queries_total",
+                                   "Prefix cache queries, in terms of number of queried tokens.",
+                                   s->pc_query_tokens_by_model);
+                metric_per_model_a(b, s, "vllm:prefix_cache_hits_total",
+                                   "Prefix cache hits, in terms of number of cached tokens.", s->pc_hit_tokens_by_model);
         } else {
                 metric_per_model_u(b, s, "sglang:num_running_reqs", "gauge", "The number of running requests.",
                                    sn.running_by_model);
@@ -785,6 +919,14 @@ static int handle_metrics(struct conn *c) {
                                    s->gen_tokens_by_model);
                 metric_per_model_a(b, s, "sglang:num_requests_total", "Number of requests processed.",
                                    s->success_by_model);
+                metric_head(b, "sglang:cache_hit_rate", "gauge", "The prefix cache hit rate.");
+                for (unsigned i = 0; i < s->o.n_models; i++) {
+                        uint64_t qt = atomic_load_explicit(&s->pc_query_tokens_by_model[i], memory_order_relaxed);
+                        uint64_t ht = atomic_load_explicit(&s->pc_hit_tokens_by_model[i], memory_order_relaxed);
+
+                        sbuf_printf(b, "sglang:cache_hit_rate{model_name=\"%s\"} %.6f\n", s->model_label[i],
+                                    qt ? (double)ht / (double)qt : 0.0);
+                }
         }
         respond_body(c, 200, "text/plain; version=0.0.4; charset=utf-8", false, b);
         return 0;
@@ -837,14 +979,20 @@ static int handle_stats(struct conn *c) {
                     (unsigned long long)STAT(s, completed), (unsigned long long)STAT(s, cancelled));
         {
                 uint64_t acc = STAT(s, conns_accepted), closed = STAT(s, conns_closed);
-                uint64_t prompt = 0, gen = 0;
+                uint64_t prompt = 0, gen = 0, pq = 0, ph = 0;
 
                 for (unsigned i = 0; i < s->o.n_models; i++) {
                         prompt += atomic_load_explicit(&s->prompt_tokens_by_model[i], memory_order_relaxed);
                         gen += atomic_load_explicit(&s->gen_tokens_by_model[i], memory_order_relaxed);
+                        pq += atomic_load_explicit(&s->pc_query_tokens_by_model[i], memory_order_relaxed);
+                        ph += atomic_load_explicit(&s->pc_hit_tokens_by_model[i], memory_order_relaxed);
                 }
                 sbuf_printf(b, ",\"prompt_tokens\":%llu,\"generation_tokens\":%llu", (unsigned long long)prompt,
                             (unsigned long long)gen);
+                sbuf_printf(b, ",\"prefix_cache_query_tokens\":%llu,\"prefix_cache_hit_tokens\":%llu"
+                               ",\"prefix_cache_hit_rate\":%.6f,\"prefix_cache_blocks\":%u,\"prefix_cache_capacity\":%u",
+                            (unsigned long long)pq, (unsigned long long)ph, pq ? (double)ph / (double)pq : 0.0,
+                            sim_pcache_blocks(s), s->pc.cap);
                 sbuf_printf(b, ",\"connections_accepted\":%llu,\"connections_open\":%llu}",
                             (unsigned long long)acc, (unsigned long long)(acc >= closed ? acc - closed : 0));
         }
@@ -874,6 +1022,8 @@ static int handle_stats_reset(struct conn *c) {
                 atomic_store_explicit(&s->prompt_tokens_by_model[i], 0, memory_order_relaxed);
                 atomic_store_explicit(&s->gen_tokens_by_model[i], 0, memory_order_relaxed);
                 atomic_store_explicit(&s->success_by_model[i], 0, memory_order_relaxed);
+                atomic_store_explicit(&s->pc_query_tokens_by_model[i], 0, memory_order_relaxed);
+                atomic_store_explicit(&s->pc_hit_tokens_by_model[i], 0, memory_order_relaxed);
         }
         return handle_stats(c);
 }
@@ -881,9 +1031,12 @@ static int handle_stats_reset(struct conn *c) {
 static void put_config(struct sbuf *b, struct sim *s) {
         struct sim_knobs *k = &s->k;
 
-        sbuf_printf(b, "{\"ttft_ms\":%.3f,\"itl_ms\":%.3f,\"error_rate\":%g,\"error_status\":%d,\"hang_rate\":%g,"
+        sbuf_printf(b, "{\"ttft_ms\":%.3f,\"itl_ms\":%.3f,\"prefill_us_per_token\":%.3f,\"decode_us_per_token\":%.3f,"
+                       "\"error_rate\":%g,\"error_status\":%d,\"hang_rate\":%g,"
                        "\"reset_rate\":%g,\"reset_after\":%d,\"healthy\":%s}",
                     (double)atomic_load(&k->ttft_ns) / 1e6, (double)atomic_load(&k->itl_ns) / 1e6,
+                    (double)atomic_load(&k->prefill_ns_per_token) / 1e3,
+                    (double)atomic_load(&k->decode_ns_per_token) / 1e3,
                     atomic_load(&k->error_rate), atomic_load(&k->error_status), atomic_load(&k->hang_rate),
                     atomic_load(&k->reset_rate), atomic_load(&k->reset_after),
                     atomic_load(&k->healthy) ? "true" : "false");
@@ -912,6 +1065,10 @@ static int handle_config(struct conn *c, const char *body, size_t len) {
                                 if (member_double(f, 0, 1e7, &v[i]) < 0)
                                         return bad_request(c, "ttft_ms/itl_ms: a number of milliseconds >= 0", NULL,
                                                            false);
+                        } else if (key_is(f, "prefill_us_per_token") || key_is(f, "decode_us_per_token")) {
+                                if (member_double(f, 0, 1e9, &v[i]) < 0)
+                                        return bad_request(c, "prefill_us_per_token/decode_us_per_token: a number "
+                                                              "of microseconds >= 0", NULL, false);
                         } else if (key_is(f, "error_rate") || key_is(f, "hang_rate") || key_is(f, "reset_rate")) {
                                 if (member_double(f, 0, 1, &v[i]) < 0)
                                         return bad_request(c, "rates are numbers between 0 and 1", NULL, false);
@@ -939,6 +1096,10 @@ static int handle_config(struct conn *c, const char *body, size_t len) {
                                 atomic_store(&k->ttft_ns, (int64_t)(v[i] * 1e6));
                         else if (key_is(f, "itl_ms"))
                                 atomic_store(&k->itl_ns, (int64_t)(v[i] * 1e6));
+                        else if (key_is(f, "prefill_us_per_token"))
+                                atomic_store(&k->prefill_ns_per_token, (int64_t)(v[i] * 1e3));
+                        else if (key_is(f, "decode_us_per_token"))
+                                atomic_store(&k->decode_ns_per_token, (int64_t)(v[i] * 1e3));
                         else if (key_is(f, "error_rate"))
                                 atomic_store(&k->error_rate, v[i]);
                         else if (key_is(f, "hang_rate"))

@@ -26,9 +26,12 @@ static void usage(FILE *f) {
               "  --threads N            worker threads (1)\n"
               "  --ttft-ms N            time to first token\n"
               "  --itl-ms N             inter-token latency\n"
+              "  --prefill-us-per-token N  added to the TTFT per uncached prompt token (0)\n"
+              "  --decode-us-per-token N   added to the ITL, x (1 + running/max-running) (0)\n"
               "  --max-tokens N         default output tokens (16)\n"
               "  --max-running N        concurrent sequences; more wait (256)\n"
-              "  --kv-blocks N          KV capacity in blocks of 16 tokens (8192)\n"
+              "  --kv-blocks N          KV capacity in blocks of 16 tokens, also the prefix\n"
+              "                         cache size (8192; 0: no prefix cache)\n"
               "  --max-model-len N      prompt + output token limit (32768)\n"
               "  --embed-dim N          embedding dimension (16)\n"
               "  --error-rate F         answer this fraction with --error-status\n"
@@ -39,7 +42,8 @@ static void usage(FILE *f) {
               "  --not-ready-ms N       /health answers 503 for the first N ms\n"
               "  --ready-file PATH      write the port there once listening\n"
               "  --seed N               fault injection random seed\n"
-              "Runtime knobs: POST /sim/config {\"ttft_ms\":..,\"itl_ms\":..,\"error_rate\":..,\n"
+              "Runtime knobs: POST /sim/config {\"ttft_ms\":..,\"itl_ms\":..,\"prefill_us_per_token\":..,\n"
+              "  \"decode_us_per_token\":..,\"error_rate\":..,\n"
               "  \"error_status\":..,\"hang_rate\":..,\"reset_rate\":..,\"reset_after\":..,\"healthy\":..};\n"
               "counters: GET /sim/stats\n",
               f);
@@ -76,7 +80,7 @@ enum {
         OPT_HOST = 256, OPT_PORT, OPT_NAME, OPT_ENGINE, OPT_MODEL, OPT_THREADS, OPT_TTFT, OPT_ITL,
         OPT_MAX_TOKENS, OPT_MAX_RUNNING, OPT_KV_BLOCKS, OPT_MAX_MODEL_LEN, OPT_EMBED_DIM, OPT_ERROR_RATE,
         OPT_ERROR_STATUS, OPT_HANG_RATE, OPT_RESET_RATE, OPT_RESET_AFTER, OPT_NOT_READY, OPT_READY_FILE,
-        OPT_SEED, OPT_HELP,
+        OPT_SEED, OPT_PREFILL, OPT_DECODE, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +105,8 @@ static const struct option long_opts[] = {
         { "not-ready-ms", required_argument, NULL, OPT_NOT_READY },
         { "ready-file", required_argument, NULL, OPT_READY_FILE },
         { "seed", required_argument, NULL, OPT_SEED },
+        { "prefill-us-per-token", required_argument, NULL, OPT_PREFILL },
+        { "decode-us-per-token", required_argument, NULL, OPT_DECODE },
         { "help", no_argument, NULL, OPT_HELP },
         { 0 },
 };
@@ -158,6 +164,8 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                         break;
                 case OPT_TTFT: r = parse_double(a, 0, 1e7, &o->ttft_ms); break;
                 case OPT_ITL: r = parse_double(a, 0, 1e7, &o->itl_ms); break;
+                case OPT_PREFILL: r = parse_double(a, 0, 1e9, &o->prefill_us_per_token); break;
+                case OPT_DECODE: r = parse_double(a, 0, 1e9, &o->decode_us_per_token); break;
                 case OPT_MAX_TOKENS:
                         r = parse_uint(a, INT32_MAX, &u);
                         o->max_tokens = (unsigned)u;

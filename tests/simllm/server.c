@@ -342,6 +342,7 @@ static void conn_free(struct conn *c) {
         free(c->rbuf);
         free(c->wbuf);
         sbuf_free(&c->xhdr);
+        free(c->blk);
         free(c);
 }
 
@@ -854,4 +855,5 @@ void worker_destroy(struct worker *w) {
         free(w->heap);
         sbuf_free(&w->tmp);
         sbuf_free(&w->tmp2);
+        sbuf_free(&w->ptext);
 }

@@ -159,6 +159,8 @@ int sim_init(struct sim *s, const struct sim_opts *o) {
         s->engine_name = o->engine == SIM_ENGINE_SGLANG ? "sglang" : "vllm";
         atomic_init(&s->k.ttft_ns, (int64_t)(o->ttft_ms * 1e6));
         atomic_init(&s->k.itl_ns, (int64_t)(o->itl_ms * 1e6));
+        atomic_init(&s->k.prefill_ns_per_token, (int64_t)(o->prefill_us_per_token * 1e3));
+        atomic_init(&s->k.decode_ns_per_token, (int64_t)(o->decode_us_per_token * 1e3));
         atomic_init(&s->k.error_rate, o->error_rate);
         atomic_init(&s->k.hang_rate, o->hang_rate);
         atomic_init(&s->k.reset_rate, o->reset_rate);
@@ -171,7 +173,26 @@ int sim_init(struct sim *s, const struct sim_opts *o) {
         r = pthread_mutex_init(&s->lock, NULL);
         if (r != 0)
                 return -r;
+        r = pthread_mutex_init(&s->pc.lock, NULL);
+        if (r != 0) {
+                pthread_mutex_destroy(&s->lock);
+                return -r;
+        }
         r = -ENOMEM;
+        s->pc.head = s->pc.tail = UINT32_MAX;
+        s->pc.cap = o->kv_blocks < SIM_PCACHE_MAX ? o->kv_blocks : SIM_PCACHE_MAX;
+        if (s->pc.cap) {
+                uint32_t nb = 16;
+
+                while (nb < s->pc.cap)
+                        nb *= 2;
+                s->pc.mask = nb - 1;
+                s->pc.buckets = malloc((size_t)nb * sizeof *s->pc.buckets);
+                s->pc.ent = calloc(s->pc.cap, sizeof *s->pc.ent);
+                if (!s->pc.buckets || !s->pc.ent)
+                        goto fail;
+                memset(s->pc.buckets, 0xff, (size_t)nb * sizeof *s->pc.buckets);
+        }
         for (unsigned i = 0; i < o->n_models; i++) {
                 sbuf_add(&b, "\"", 1);
                 sbuf_json_esc(&b, o->models[i], strlen(o->models[i]));
@@ -209,6 +230,11 @@ void sim_destroy(struct sim *s) {
         free(s->name_json);
         free(s->common_hdrs);
         s->name_json = s->common_hdrs = NULL;
+        free(s->pc.buckets);
+        free(s->pc.ent);
+        s->pc.buckets = NULL;
+        s->pc.ent = NULL;
+        pthread_mutex_destroy(&s->pc.lock);
         pthread_mutex_destroy(&s->lock);
 }
 
@@ -279,6 +305,7 @@ bool sim_sched_submit(struct sim *s, struct sim_seq *q) {
         if (admitted) {
                 s->running++;
                 s->running_by_model[q->model]++;
+                atomic_store_explicit(&s->running_now, s->running, memory_order_relaxed);
                 q->state = SIM_SEQ_RUNNING;
         } else {
                 s->waiting++;
@@ -323,6 +350,7 @@ void sim_sched_end(struct sim *s, struct sim_seq *q) {
                 list_append(&s->inbox[n->worker].head, &s->inbox[n->worker].tail, n);
                 wake |= UINT64_C(1) << n->worker;
         }
+        atomic_store_explicit(&s->running_now, s->running, memory_order_relaxed);
         pthread_mutex_unlock(&s->lock);
 
         if (q->kv_tokens) {
@@ -352,4 +380,125 @@ struct sim_seq *sim_sched_take(struct sim *s, unsigned worker) {
 void sim_kv_add(struct sim *s, struct sim_seq *q, uint64_t tokens) {
         q->kv_tokens += tokens;
         atomic_fetch_add_explicit(&s->kv_tokens, tokens, memory_order_relaxed);
+}
+
+/* ---- prefix cache ---- */
+
+static uint64_t mix64(uint64_t x) {
+        x ^= x >> 30;
+        x *= UINT64_C(0xbf58476d1ce4e5b9);
+        x ^= x >> 27;
+        x *= UINT64_C(0x94d049bb133111eb);
+        x ^= x >> 31;
+        return x;
+}
+
+uint32_t sim_prefix_hashes(unsigned model, const char *text, size_t len, uint64_t *out, uint32_t max_blocks) {
+        uint64_t prev = mix64(UINT64_C(0x53494d4c4c4d) + model); /* per-model seed */
+        uint32_t n = 0;
+
+        for (size_t off = 0; off + SIM_BLOCK_BYTES <= len && n < max_blocks; off += SIM_BLOCK_BYTES) {
+                uint64_t h = 0xcbf29ce484222325u ^ prev; /* FNV-1a over (parent hash, block) */
+
+                for (size_t i = 0; i < SIM_BLOCK_BYTES; i++) {
+                        h ^= (unsigned char)text[off + i];
+                        h *= 0x100000001b3u;
+                }
+                prev = mix64(h);
+                out[n++] = prev;
+        }
+        return n;
+}
+
+static uint32_t pc_find(const struct sim_pcache *pc, uint64_t h) {
+        for (uint32_t i = pc->buckets[h & pc->mask]; i != UINT32_MAX; i = pc->ent[i].hnext)
+                if (pc->ent[i].h == h)
+                        return i;
+        return UINT32_MAX;
+}
+
+static void pc_lru_unlink(struct sim_pcache *pc, uint32_t i) {
+        struct sim_pc_ent *e = &pc->ent[i];
+
+        if (e->prev != UINT32_MAX)
+                pc->ent[e->prev].next = e->next;
+        else
+                pc->head = e->next;
+        if (e->next != UINT32_MAX)
+                pc->ent[e->next].prev = e->prev;
+        else
+                pc->tail = e->prev;
+        e->prev = e->next = UINT32_MAX;
+}
+
+static void pc_lru_push(struct sim_pcache *pc, uint32_t i) {
+        struct sim_pc_ent *e = &pc->ent[i];
+
+        e->prev = UINT32_MAX;
+        e->next = pc->head;
+        if (pc->head != UINT32_MAX)
+                pc->ent[pc->head].prev = i;
+        else
+                pc->tail = i;
+        pc->head = i;
+}
+
+static void pc_bucket_unlink(struct sim_pcache *pc, uint32_t i) {
+        uint32_t *pp = &pc->buckets[pc->ent[i].h & pc->mask];
+
+        while (*pp != i)
+                pp = &pc->ent[*pp].hnext;
+        *pp = pc->ent[i].hnext;
+}
+
+uint32_t sim_pcache_lookup(struct sim *s, const uint64_t *h, uint32_t n) {
+        struct sim_pcache *pc = &s->pc;
+        uint32_t hit = 0;
+
+        if (!pc->cap || !n)
+                return 0;
+        pthread_mutex_lock(&pc->lock);
+        while (hit < n && pc_find(pc, h[hit]) != UINT32_MAX)
+                hit++;
+        pthread_mutex_unlock(&pc->lock);
+        return hit;
+}
+
+void sim_pcache_insert(struct sim *s, const uint64_t *h, uint32_t n) {
+        struct sim_pcache *pc = &s->pc;
+
+        if (!pc->cap || !n)
+                return;
+        pthread_mutex_lock(&pc->lock);
+        /* last block first, so the prefix is the most recent and the tail
+         * of a prompt is evicted before its head */
+        for (uint32_t k = n; k-- > 0;) {
+                uint32_t i = pc_find(pc, h[k]);
+
+                if (i != UINT32_MAX) {
+                        pc_lru_unlink(pc, i);
+                } else {
+                        if (pc->used < pc->cap) {
+                                i = pc->used++;
+                        } else {
+                                i = pc->tail;
+                                pc_lru_unlink(pc, i);
+                                pc_bucket_unlink(pc, i);
+                        }
+                        pc->ent[i].h = h[k];
+                        pc->ent[i].hnext = pc->buckets[h[k] & pc->mask];
+                        pc->buckets[h[k] & pc->mask] = i;
+                }
+                pc_lru_push(pc, i);
+        }
+        pthread_mutex_unlock(&pc->lock);
+}
+
+uint32_t sim_pcache_blocks(struct sim *s) {
+        uint32_t n;
+
+        pthread_mutex_lock(&s->pc.lock);
+        n = s->pc.used;
+        pthread_mutex_unlock(&s->pc.lock);
+        return n;
 }

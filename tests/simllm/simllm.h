@@ -29,6 +29,11 @@
 #define SIM_MAX_MODELS 16
 #define SIM_MAX_WORKERS 64
 #define SIM_BLOCK_SIZE 16
+/* Prefix cache blocks are cut from the prompt text: SIM_BLOCK_SIZE tokens
+ * at ~4 bytes a token. */
+#define SIM_BLOCK_BYTES (SIM_BLOCK_SIZE * 4)
+/* Cap on prefix cache entries (--kv-blocks beyond this is not cached). */
+#define SIM_PCACHE_MAX (1u << 22)
 #define SIM_MAX_PATH 256
 
 enum sim_engine { SIM_ENGINE_VLLM, SIM_ENGINE_SGLANG };
@@ -52,6 +57,7 @@ struct sim_opts {
         size_t max_body;
         /* initial knob values */
         double ttft_ms, itl_ms, error_rate, hang_rate, reset_rate;
+        double prefill_us_per_token, decode_us_per_token;
         int error_status, reset_after;
 };
 
@@ -60,6 +66,8 @@ struct sim_opts {
 struct sim_knobs {
         _Atomic int64_t ttft_ns;
         _Atomic int64_t itl_ns;
+        _Atomic int64_t prefill_ns_per_token;  /* per uncached prompt token */
+        _Atomic int64_t decode_ns_per_token;   /* x (1 + running/max_running) */
         _Atomic double error_rate;
         _Atomic double hang_rate;
         _Atomic double reset_rate;
@@ -108,6 +116,8 @@ struct sim_seq {
         uint32_t generated;
         int64_t reset_at;              /* reset once this many tokens are out; -1 never */
         uint64_t kv_tokens;            /* accounted in sim.kv_tokens */
+        uint32_t cached_tokens;        /* prefix cache hit, decided at arrival */
+        uint32_t n_blocks;             /* full prompt blocks (hashes in conn.blk) */
         bool stream, chat, include_usage, capped;
         uint64_t id;
         int64_t created;
@@ -118,6 +128,23 @@ struct sim_seq {
 struct sim_inbox {
         struct sim_seq *head, *tail;   /* under sim.lock */
         int efd;                       /* the owner's eventfd */
+};
+
+/* Prefix cache: an LRU of chained block hashes (a block's hash covers the
+ * whole prompt up to its end), capacity min(--kv-blocks, SIM_PCACHE_MAX).
+ * Chained hash buckets + a doubly linked LRU list, all by index. */
+struct sim_pc_ent {
+        uint64_t h;
+        uint32_t hnext;                /* bucket chain */
+        uint32_t prev, next;           /* LRU list, head = most recent */
+};
+
+struct sim_pcache {
+        pthread_mutex_t lock;
+        uint32_t cap, used, mask;      /* mask: buckets - 1 */
+        uint32_t head, tail;           /* UINT32_MAX: none */
+        uint32_t *buckets;
+        struct sim_pc_ent *ent;
 };
 
 struct sim {
@@ -141,6 +168,10 @@ struct sim {
         struct sim_inbox inbox[SIM_MAX_WORKERS];
 
         _Atomic uint64_t kv_tokens;                       /* tokens of running sequences */
+        _Atomic unsigned running_now;                     /* = running, readable without lock */
+        struct sim_pcache pc;
+        _Atomic uint64_t pc_query_tokens_by_model[SIM_MAX_MODELS];
+        _Atomic uint64_t pc_hit_tokens_by_model[SIM_MAX_MODELS];
         _Atomic uint64_t prompt_tokens_by_model[SIM_MAX_MODELS];
         _Atomic uint64_t gen_tokens_by_model[SIM_MAX_MODELS];
         _Atomic uint64_t success_by_model[SIM_MAX_MODELS];
@@ -182,6 +213,15 @@ struct sim_seq *sim_sched_take(struct sim *s, unsigned worker);
 /* KV accounting of a running sequence. */
 void sim_kv_add(struct sim *s, struct sim_seq *q, uint64_t tokens);
 
+/* Prefix cache. hashes: the chained hashes of the full SIM_BLOCK_BYTES
+ * blocks of text (at most max_blocks written); returns their count.
+ * lookup: how many leading blocks are cached (no LRU change). insert:
+ * adds / touches the blocks (block 0 ends up the most recent). */
+uint32_t sim_prefix_hashes(unsigned model, const char *text, size_t len, uint64_t *out, uint32_t max_blocks);
+uint32_t sim_pcache_lookup(struct sim *s, const uint64_t *h, uint32_t n);
+void sim_pcache_insert(struct sim *s, const uint64_t *h, uint32_t n);
+uint32_t sim_pcache_blocks(struct sim *s);
+
 /* ---- server.c ---- */
 struct worker;
 struct conn;
@@ -206,6 +246,7 @@ struct worker {
         struct conn *dead;         /* closed, freed at the end of the loop turn */
         struct sbuf tmp;           /* response bodies / events */
         struct sbuf tmp2;          /* string decoding */
+        struct sbuf ptext;         /* prompt text for the prefix cache */
         uint64_t rng;
         uint64_t next_id;
         uint64_t now_ns;           /* cached per loop turn */
@@ -239,6 +280,8 @@ struct conn {
         bool closed;
         bool stream_chunked;       /* streaming response uses chunked coding */
         struct sbuf xhdr;          /* x-simllm-model / body-keys header lines */
+        uint64_t *blk;             /* prompt block hashes of seq */
+        uint32_t blk_cap;
         struct sim_seq seq;
 };
 

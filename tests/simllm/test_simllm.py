@@ -363,12 +363,102 @@ def test_metrics_vllm(sim):
     expect_eq(metric_value(m, "vllm:num_requests_running"), 0.0, "nothing running when idle")
 
 
+def test_prefix_cache(sim):
+    """The same long prompt twice: the second hits the prefix cache (header,
+    metrics, stats); a different prompt does not."""
+    system = "You are a careful assistant. " * 40   # ~1200 bytes, ~18 blocks
+    def body(user, **kw):
+        return chat_body(messages=[{"role": "system", "content": system},
+                                   {"role": "user", "content": user}], **kw)
+
+    m0 = metrics_text(sim)
+    q0 = metric_value(m0, "vllm:prefix_cache_queries_total")
+    h0 = metric_value(m0, "vllm:prefix_cache_hits_total")
+    check(q0 is not None and h0 is not None, "prefix cache metrics present")
+    s0 = sim.stats()
+
+    st, h, r = sim.json("POST", "/v1/chat/completions", body("first question"))
+    expect_eq(st, 200, "prefix cache: first request")
+    expect_eq(h.get("x-simllm-cached-tokens"), "0", "first request: nothing cached")
+    m1 = metrics_text(sim)
+    expect_eq(metric_value(m1, "vllm:prefix_cache_queries_total") - q0,
+              r["usage"]["prompt_tokens"], "queries count the prompt tokens")
+    expect_eq(metric_value(m1, "vllm:prefix_cache_hits_total"), h0, "no hit yet")
+
+    st, h, r = sim.json("POST", "/v1/chat/completions", body("second question"))
+    expect_eq(st, 200, "prefix cache: second request")
+    cached = int(h.get("x-simllm-cached-tokens", "-1"))
+    check(0 < cached < r["usage"]["prompt_tokens"], "shared prefix cached: %d of %d tokens"
+          % (cached, r["usage"]["prompt_tokens"]))
+    check(cached % 16 == 0, "cached tokens are whole blocks (%d)" % cached)
+    m2 = metrics_text(sim)
+    expect_eq(metric_value(m2, "vllm:prefix_cache_hits_total") - h0, cached, "hits metric grows by the hit")
+    check(metric_value(m2, "vllm:prefix_cache_queries_total") > metric_value(m1, "vllm:prefix_cache_queries_total"),
+          "queries metric grows")
+    s2 = sim.stats()
+    expect_eq(s2["prefix_cache_hit_tokens"] - s0["prefix_cache_hit_tokens"], cached, "stats hit tokens")
+    check(s2["prefix_cache_blocks"] > 0, "stats: cache holds blocks")
+
+    # streaming: the header goes out with the head
+    c = sim.conn()
+    c.request("POST", "/v1/chat/completions", body=json.dumps(body("third", stream=True)),
+              headers={"Content-Type": "application/json"})
+    resp = c.getresponse()
+    expect_eq(resp.getheader("x-simllm-cached-tokens"), str(cached), "streaming: same hit in the header")
+    resp.read()
+    c.close()
+
+    other = chat_body(messages=[{"role": "system", "content": "Entirely different instructions. " * 40},
+                                {"role": "user", "content": "first question"}])
+    st, h, _ = sim.json("POST", "/v1/chat/completions", other)
+    expect_eq(h.get("x-simllm-cached-tokens"), "0", "a different prompt: nothing cached")
+    # the same text under another model is another cache
+    st, h, _ = sim.json("POST", "/v1/chat/completions", dict(body("first question"), model="other-model"))
+    expect_eq(h.get("x-simllm-cached-tokens"), "0", "another model: nothing cached")
+    # a short prompt (under one block) never hits
+    sim.json("POST", "/v1/chat/completions", chat_body())
+    expect_eq(sim.request("POST", "/v1/chat/completions", chat_body())[1].get("x-simllm-cached-tokens"), "0",
+              "short prompt: no full block")
+    st, h, _ = sim.json("POST", "/v1/completions", {"prompt": system + "tail", "max_tokens": 2})
+    expect_eq(h.get("x-simllm-cached-tokens"), "0", "completions: first prompt")
+    st, h, _ = sim.json("POST", "/v1/completions", {"prompt": system + "other tail", "max_tokens": 2})
+    check(int(h.get("x-simllm-cached-tokens", "0")) > 0, "completions: shared prefix cached")
+
+    # knobs
+    cfg = sim.config(prefill_us_per_token=5, decode_us_per_token=7)
+    expect_eq((cfg["prefill_us_per_token"], cfg["decode_us_per_token"]), (5.0, 7.0), "prefill/decode knobs")
+    expect_eq(sim.json("POST", "/v1/chat/completions", body("with costs"))[0], 200, "answers with costs")
+    cfg = sim.config(prefill_us_per_token=0, decode_us_per_token=0)
+    expect_eq(sim.json("POST", "/sim/config", {"prefill_us_per_token": -1})[0], 400, "negative prefill refused")
+
+
+def test_prefix_eviction(sim):
+    """--kv-blocks 4: the LRU holds 4 blocks; a second long prompt evicts the first."""
+    a = chat_body(messages=[{"role": "user", "content": "A" * 400}])
+    b = chat_body(messages=[{"role": "user", "content": "B" * 400}])
+    sim.json("POST", "/v1/chat/completions", a)
+    cached = int(sim.request("POST", "/v1/chat/completions", a)[1]["x-simllm-cached-tokens"])
+    expect_eq(cached, 4 * 16, "hit bounded by the cache capacity")
+    expect_eq(sim.stats()["prefix_cache_blocks"], 4, "cache full")
+    sim.json("POST", "/v1/chat/completions", b)
+    expect_eq(sim.request("POST", "/v1/chat/completions", a)[1]["x-simllm-cached-tokens"], "0",
+              "evicted by another prompt")
+
+
+def test_no_prefix_cache(sim):
+    a = chat_body(messages=[{"role": "user", "content": "A" * 400}])
+    sim.json("POST", "/v1/chat/completions", a)
+    expect_eq(sim.request("POST", "/v1/chat/completions", a)[1]["x-simllm-cached-tokens"], "0",
+              "--kv-blocks 0: no prefix cache")
+
+
 def test_queue_sglang(sim):
     """--max-running 1: a second sequence waits, and metrics say so."""
     m = metrics_text(sim)
     for name in ('sglang:num_running_reqs{model_name="sim-model"}',
                  'sglang:num_queue_reqs{model_name="sim-model"}',
-                 'sglang:token_usage{model_name="sim-model"}'):
+                 'sglang:token_usage{model_name="sim-model"}',
+                 'sglang:cache_hit_rate{model_name="sim-model"}'):
         check(name in m, "sglang metric %s" % name)
     check("vllm:" not in m, "no vllm names on sglang")
     st, _, r = sim.json("GET", "/v1/models")
@@ -430,7 +520,7 @@ def main():
     sim = Sim("--name", "alpha", "--model", "sim-model", "--model", "other-model", "--max-tokens", "7")
     try:
         for t in (test_nonstreaming, test_streaming, test_models_and_errors, test_http_framing,
-                  test_faults, test_metrics_vllm):
+                  test_faults, test_metrics_vllm, test_prefix_cache):
             print("--", t.__name__, flush=True)
             t(sim)
     finally:
@@ -442,6 +532,13 @@ def main():
         test_queue_sglang(sim)
     finally:
         sim.stop()
+    for t, args in ((test_prefix_eviction, ("--kv-blocks", "4")), (test_no_prefix_cache, ("--kv-blocks", "0"))):
+        sim = Sim(*args)
+        try:
+            print("--", t.__name__, flush=True)
+            t(sim)
+        finally:
+            sim.stop()
     print("-- test_not_ready", flush=True)
     test_not_ready()
 
