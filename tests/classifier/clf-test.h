@@ -13,25 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEST_SKIP 77
-
-#define check(expr)                                                                        \
-        do {                                                                               \
-                if (!(expr)) {                                                             \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(1);                                                           \
-                }                                                                          \
-        } while (0)
-
-#define check_eq(a, b)                                                                     \
-        do {                                                                               \
-                long long a_ = (long long)(a), b_ = (long long)(b);                        \
-                if (a_ != b_) {                                                            \
-                        fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
-                                __FILE__, __LINE__, #a, #b, a_, b_);                       \
-                        exit(1);                                                           \
-                }                                                                          \
-        } while (0)
+#include "tests/check.h"
 
 #define GOLDEN_MAX_CASES 64
 

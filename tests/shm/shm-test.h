@@ -11,28 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TEST_SKIP 77
-
-/* Fails the test (exit 1) with the file, line and expression. Test code
- * only: a test is a program and its checks end it. */
-#define check(expr)                                                                        \
-        do {                                                                               \
-                if (!(expr)) {                                                             \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
-                        exit(1);                                                           \
-                }                                                                          \
-        } while (0)
-
-/* check(a == b) that prints both values (negative errno codes included). */
-#define check_eq(a, b)                                                                     \
-        do {                                                                               \
-                long long a_ = (long long)(a), b_ = (long long)(b);                        \
-                if (a_ != b_) {                                                            \
-                        fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
-                                __FILE__, __LINE__, #a, #b, a_, b_);                       \
-                        exit(1);                                                           \
-                }                                                                          \
-        } while (0)
+#include "tests/check.h"
 
 /* xorshift64*: deterministic, fast, good enough for sizes and payloads. */
 static inline uint64_t test_rand(uint64_t *state)
