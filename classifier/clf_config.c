@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "classifier/clf_json.h"
+#include "common/file.h"
 #include "common/log.h"
 
 #define MAX_MEMBERS 512
@@ -155,7 +156,7 @@ int clf_config_load(const char *path, struct clf_config *ret_cfg) {
         size_t len, n;
         int r;
 
-        if ((r = clf_json_read_file(path, 16u << 20, &buf, &len)) < 0)
+        if ((r = sy_read_file(path, 16u << 20, &buf, &len)) < 0)
                 return r;
         top = malloc(MAX_MEMBERS * sizeof *top);
         if (!top) {

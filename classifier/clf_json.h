@@ -26,6 +26,3 @@ int clf_json_double(const struct json_member *m, double *ret_v);
 int clf_json_int64(const struct json_member *m, int64_t *ret_v);
 int clf_json_bool(const struct json_member *m, bool *ret_v);
 
-/* Whole file read into memory (NUL-terminated), at most max bytes:
- * -EFBIG beyond. */
-int clf_json_read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "classifier/clf_json.h"
+#include "common/file.h"
 #include "classifier/clf_tokenizer-internal.h"
 #include "classifier/clf_unicode.h"
 #include "common/log.h"
@@ -772,7 +773,7 @@ int clf_tokenizer_load_vocab_txt(const char *path, const struct clf_wordpiece_op
         int32_t cls, sep;
         int r;
 
-        if ((r = clf_json_read_file(path, CLF_TOKENIZER_MAX_FILE, &buf, &len)) < 0)
+        if ((r = sy_read_file(path, CLF_TOKENIZER_MAX_FILE, &buf, &len)) < 0)
                 return r;
         t = calloc(1, sizeof *t);
         if (!t) {
@@ -1247,7 +1248,7 @@ int clf_tokenizer_load_json(const char *path, struct clf_tokenizer **ret_tok) {
         size_t len, n, erroff = 0;
         int r;
 
-        if ((r = clf_json_read_file(path, CLF_TOKENIZER_MAX_FILE, &buf, &len)) < 0)
+        if ((r = sy_read_file(path, CLF_TOKENIZER_MAX_FILE, &buf, &len)) < 0)
                 return r;
         if ((r = json_scan_object(buf, len, &lim, top, &n, &erroff)) < 0) {
                 log_debug("classifier: %s: invalid JSON at byte %zu", path, erroff);
@@ -1298,7 +1299,7 @@ static int read_wordpiece_opts(const char *path, struct clf_wordpiece_opts *o) {
         bool v;
         int r;
 
-        if ((r = clf_json_read_file(path, 16u << 20, &buf, &len)) < 0)
+        if ((r = sy_read_file(path, 16u << 20, &buf, &len)) < 0)
                 return r == -ENOENT ? 0 : r;
         r = json_scan_object(buf, len, &lim, top, &n, NULL);
         if (r < 0) {

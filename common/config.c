@@ -16,6 +16,7 @@
  * here (library code). Everything allocated hangs off the struct
  * sy_config or the load context, so there is one cleanup path. */
 #include "common/config.h"
+#include "common/file.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1878,61 +1879,22 @@ out:
 }
 
 int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size_t errlen) {
-        struct stat st;
         char *buf = NULL;
-        size_t off = 0;
-        int fd, r;
+        size_t len = 0;
+        int r;
 
         if (err && errlen > 0)
                 err[0] = 0;
         if (!path || !ret_cfg)
                 return -EINVAL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                r = -errno;
-                goto fail;
+        r = sy_read_file(path, CFG_FILE_MAX, &buf, &len);
+        if (r < 0) {
+                if (err && errlen > 0)
+                        snprintf(err, errlen, "%s: %s", path, r == -EFBIG ? "file too large" :
+                                 r == -ENOMEM ? "out of memory" : strerror(-r));
+                return r;
         }
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        if (!S_ISREG(st.st_mode)) {
-                r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-                goto fail;
-        }
-        if (st.st_size > (off_t)CFG_FILE_MAX) {
-                r = -EFBIG;
-                goto fail;
-        }
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        while (off < (size_t)st.st_size) {
-                ssize_t k = read(fd, buf + off, (size_t)st.st_size - off);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        goto fail;
-                }
-                if (k == 0)
-                        break;          /* shrank under us: parse what was read */
-                off += (size_t)k;
-        }
-        close(fd);
-        fd = -1;
-        r = sy_config_load_string(path, buf, off, ret_cfg, err, errlen);
-        free(buf);
-        return r;
-fail:
-        if (err && errlen > 0)
-                snprintf(err, errlen, "%s: %s", path, r == -EFBIG ? "file too large" :
-                         r == -ENOMEM ? "out of memory" : strerror(-r));
-        if (fd >= 0)
-                close(fd);
+        r = sy_config_load_string(path, buf, len, ret_cfg, err, errlen);
         free(buf);
         return r;
 }

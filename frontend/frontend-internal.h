@@ -4,6 +4,8 @@
 #pragma once
 #include <liburing.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -84,7 +86,7 @@ struct conn {
         unsigned retries;
         bool router_picked;
         int upstream;                     /* current upstream index or -1 */
-        struct buf upreq;                 /* the request head as sent upstream, then the body */
+        struct buf upreq;                 /* the request head as sent upstream (the body is upbody) */
         size_t head_len_up;               /* shared head part of upreq (no Host/Content-Length) */
         struct buf upbody;                /* the body as sent upstream */
         bool stale_retry;                 /* already retried once after a stale pooled connection */
@@ -113,7 +115,9 @@ struct upconn {
         bool connected, reused, head_done, closing, eof;
         bool timed_out;
         struct sockaddr_in6 addr;
-        struct buf orphan;                /* a request buffer still read by an in-flight send */
+        struct buf orphan, orphan_body;   /* request buffers still read by an in-flight send */
+        struct msghdr msg;                /* the in-flight send: head and body iovecs */
+        struct iovec iov[2];
         uint64_t deadline_ns;
         struct http_chunked chunk;
         uint64_t remaining;               /* FR_LENGTH bytes left */

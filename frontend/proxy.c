@@ -404,6 +404,7 @@ static void up_free_if_idle(struct upconn *u) {
                 close(u->fd);
         buf_free(&u->in);
         buf_free(&u->orphan);
+        buf_free(&u->orphan_body);
         free(u);
 }
 
@@ -441,6 +442,7 @@ void proxy_pool_free(struct worker *w) {
                         /* outstanding SQEs die with the ring */
                         buf_free(&u->in);
                         buf_free(&u->orphan);
+                        buf_free(&u->orphan_body);
                         free(u);
                 }
 }
@@ -464,7 +466,20 @@ static void up_send(struct upconn *u) {
         struct conn *c = u->c;
         struct io_uring_sqe *sqe = worker_sqe(u->w);
 
-        io_uring_prep_send(sqe, u->fd, c->upreq.p + u->sent, c->upreq.len - u->sent, MSG_NOSIGNAL);
+        size_t head = c->upreq.len;
+
+        /* head and body go out as two iovecs: the body is not copied again
+         * behind each attempt's head */
+        if (u->sent < head) {
+                u->iov[0] = (struct iovec){ c->upreq.p + u->sent, head - u->sent };
+                u->iov[1] = (struct iovec){ c->upbody.p, c->upbody.len };
+                u->msg.msg_iovlen = 2;
+        } else {
+                u->iov[0] = (struct iovec){ c->upbody.p + (u->sent - head), c->upbody.len - (u->sent - head) };
+                u->msg.msg_iovlen = 1;
+        }
+        u->msg.msg_iov = u->iov;
+        io_uring_prep_sendmsg(sqe, u->fd, &u->msg, MSG_NOSIGNAL);
         io_uring_sqe_set_data(sqe, &u->wr);
         u->wr.busy = true;
 }
@@ -512,8 +527,7 @@ static void start_upstream(struct conn *c, int upstream) {
         /* per attempt: Host and Content-Length after the shared head part */
         c->upreq.len = c->head_len_up;
         if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port,
-                       c->upbody.len) < 0 ||
-            buf_append(&c->upreq, c->upbody.p, c->upbody.len) < 0) {
+                       c->upbody.len) < 0) {
                 respond_error(c, 500, "server_error", NULL, "out_of_memory", "out of memory");
                 return;
         }
@@ -802,7 +816,7 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         return;
                 }
                 u->sent += (size_t)res;
-                if (u->sent < c->upreq.len)
+                if (u->sent < c->upreq.len + c->upbody.len)
                         up_send(u);
                 return;
         case IO_UP_RD:
@@ -891,7 +905,9 @@ void proxy_abort(struct conn *c) {
         /* the request head/body may still be read by an in-flight send */
         if (u->wr.busy) {
                 u->orphan = c->upreq;
+                u->orphan_body = c->upbody;
                 c->upreq = (struct buf){ 0 };
+                c->upbody = (struct buf){ 0 };
         }
         c->keepalive = false;
         release_upstream(c, false, false);
