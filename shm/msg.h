@@ -16,23 +16,48 @@ enum sy_msg_type {
 #define SY_PICK_MAX_EXCLUDE 8
 #define SY_PICK_MAX_RESULTS 4
 
-/* followed by model (model_len bytes), owned_by, session key */
+enum sy_pick_flags {
+        SY_PICK_SHEDDABLE = 1 << 0,  /* client marked it sheddable (x-switchyard-sheddable): 429 when saturated */
+};
+
+/* followed by n_prefix uint64 prefix hashes (prefix_hash_chain() over the
+ * raw bytes of the request's "messages" / "prompt" JSON value, blocks of
+ * SY_PICK_PREFIX_BLOCK bytes), then model (model_len bytes), owned_by,
+ * session key (x-session-id header, else the body's "user" field). */
+#define SY_PICK_MAX_PREFIX 64
+#define SY_PICK_PREFIX_BLOCK 256
 struct sy_pick_req {
         uint64_t req_id;         /* worker-local id; echoed back */
-        uint32_t token_estimate;
+        uint32_t token_estimate; /* prompt bytes / 4 + max_tokens if given */
         uint16_t model_len;
         uint16_t owned_by_len;
         uint16_t session_len;
         uint16_t n_exclude;
         uint16_t exclude[SY_PICK_MAX_EXCLUDE]; /* upstream indexes already tried */
+        uint16_t flags;          /* SY_PICK_* */
+        uint16_t n_prefix;       /* <= SY_PICK_MAX_PREFIX */
+        uint32_t pad;
 };
 
+/* status:
+ *   0             upstream[0..n) best first
+ *   -ENOENT       unknown model/engine
+ *   -EHOSTUNREACH none healthy
+ *   -EINPROGRESS  every endpoint is saturated and the request is queued in
+ *                 the router: a second answer with the same req_id follows
+ *                 within wait_ms (the frontend waits that long plus its own
+ *                 pick timeout before falling back)
+ *   -EBUSY        saturated and the queue is full or its deadline passed:
+ *                 the frontend answers 429 (sheddable) or 503, Retry-After
+ *                 retry_after_s */
 struct sy_pick_resp {
         uint64_t req_id;
         uint64_t snap_version;   /* indexes refer to this snapshot version or later */
-        int32_t status;          /* 0, -ENOENT unknown model/engine, -EHOSTUNREACH none healthy */
+        int32_t status;
         uint16_t n;
         uint16_t upstream[SY_PICK_MAX_RESULTS]; /* best first */
+        uint16_t retry_after_s;  /* -EBUSY */
+        uint32_t wait_ms;        /* -EINPROGRESS */
 };
 
 /* A request the worker sent to an upstream it picked itself (the model had
@@ -58,4 +83,45 @@ struct sy_done {
         uint32_t ttfb_us;
         uint32_t duration_us;
         uint32_t tokens;
+};
+
+/* ---- classifier ------------------------------------------------------------ */
+
+enum sy_classify_flags {
+        SY_CLASSIFY_PII = 1 << 0,        /* also return PII spans (classification API) */
+};
+
+/* worker -> classifier; followed by text_len bytes of UTF-8 text (at most
+ * SY_CLASSIFY_MAX_TEXT: the frontend keeps the head and the tail of a
+ * longer text, joined by "\n"). */
+#define SY_CLASSIFY_MAX_TEXT 16384
+struct sy_classify_req {
+        uint64_t req_id;         /* worker-local id; echoed back */
+        uint32_t text_len;
+        uint16_t flags;          /* SY_CLASSIFY_* */
+        uint16_t pad;
+};
+
+#define SY_CLASSIFY_LABEL 32
+#define SY_CLASSIFY_MAX_SPANS 64
+
+/* A PII entity: byte offsets into the text that was sent. */
+struct sy_pii_span {
+        uint32_t start, end;     /* [start, end) */
+        float score;
+        char type[SY_CLASSIFY_LABEL]; /* e.g. "EMAIL_ADDRESS", NUL-terminated */
+};
+
+/* classifier -> worker; followed by n_spans struct sy_pii_span. */
+struct sy_classify_resp {
+        uint64_t req_id;
+        int32_t status;          /* 0, or -errno (the frontend falls back to default_model) */
+        float confidence;        /* of category, [0, 1] */
+        float jailbreak;         /* probability of the jailbreak label; < 0: no jailbreak head */
+        uint32_t queue_us;       /* waited in the classifier before its batch ran */
+        uint32_t run_us;         /* the batch's tokenize + forward time */
+        uint16_t batch;          /* texts in that batch */
+        uint16_t n_spans;
+        uint32_t tokens;         /* tokens the text became (after truncation) */
+        char category[SY_CLASSIFY_LABEL]; /* label name, NUL-terminated; "" without a category head */
 };
