@@ -29,4 +29,5 @@ static inline struct shm_layout sy_runtime_layout(const struct sy_config *cfg) {
 
 #define SY_SEGMENT_FILE "switchyard.shm"
 #define SY_ROUTER_BELL "router.bell"
+#define SY_CLASSIFIER_BELL "classifier.bell"
 #define SY_WORKER_BELL "worker-%u.bell"

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/json.h"
 #include "frontend/http_parse.h"
 #include "frontend/metrics.h"
 #include "router/snapshot.h"
@@ -37,6 +38,7 @@ struct io {
 enum conn_state {
         CS_HEAD,       /* reading a request head */
         CS_BODY,       /* reading a request body */
+        CS_CLASSIFYING,/* model "auto": waiting for the classifier */
         CS_PICKING,    /* waiting for the router */
         CS_UPSTREAM,   /* proxying */
         CS_RESPOND,    /* writing a local response */
@@ -49,7 +51,8 @@ struct conn {
         struct io rd, wr;
         struct worker *w;
         struct conn *next, *prev;         /* worker's list */
-        struct conn *pnext, *pprev;       /* pending-pick list */
+        struct conn *pnext, *pprev;       /* pending list (picks) or waiting list (verdicts, queued picks) */
+        bool in_waiting;                  /* on the waiting list, not the pending one */
         int fd;
         enum conn_state state;
         bool closing;                     /* close when outstanding I/O completes */
@@ -72,6 +75,7 @@ struct conn {
         char owned_by_q[64];              /* ?owned_by= */
         char owned_by_h[64];              /* x-owned-by: */
         char session[128];                /* x-session-id */
+        bool sheddable;                   /* x-switchyard-sheddable: 429 instead of 503 when saturated */
         struct buf fwd_headers;           /* client headers forwarded upstream */
 
         /* routing */
@@ -85,6 +89,24 @@ struct conn {
         unsigned n_tried;
         unsigned retries;
         bool router_picked;
+        bool queued;                      /* the router queued the pick (saturated) */
+        unsigned retry_after_s;           /* Retry-After of an error answer; 0: 1 s */
+        uint32_t token_estimate;          /* prompt bytes / 4 + max_tokens */
+        /* model "auto" (auto.c) */
+        bool is_auto;                     /* the client asked for an auto alias */
+        bool clf_api;                     /* POST /api/v1/classify */
+        const char *clf_status;           /* x-switchyard-classifier: ok, low_confidence, timeout, ... */
+        char category[32];                /* verdict, "" if none */
+        float confidence, jailbreak;
+        int8_t reasoning;                 /* -1 not decided, 0 off, 1 on */
+        bool reasoning_client;            /* the client set the reasoning switch itself */
+        bool clf_verdict;                 /* a verdict arrived */
+        bool clf_truncated;               /* classification API: text cut to head + tail */
+        int cat_idx;                      /* config category whose rewrites apply, -1 none */
+        bool injected_prompt;
+        uint64_t t_clf_ns;                /* classify request sent */
+        uint64_t prefix_hash[16];         /* prompt prefix hashes for the router */
+        unsigned n_prefix;
         int upstream;                     /* current upstream index or -1 */
         struct buf upreq;                 /* the request head as sent upstream (the body is upbody) */
         size_t head_len_up;               /* shared head part of upreq (no Host/Content-Length) */
@@ -146,6 +168,14 @@ struct worker {
         unsigned nconns;
         struct conn *pending;             /* waiting for pick replies, oldest first */
         struct conn *pending_tail;
+        struct conn *waiting;             /* waiting for verdicts or queued picks (longer, mixed deadlines) */
+        struct conn *waiting_tail;
+        uint64_t waiting_min_ns;          /* a lower bound of the waiting list's deadlines */
+        struct ring *to_clf, *from_clf;   /* classifier ring pair */
+        int clf_bell;                     /* producer end of the classifier's doorbell, -1 until opened */
+        bool clf_alive;                   /* cached liveness of the classifier */
+        uint64_t clf_checked_ns;
+        uint32_t clf_generation;          /* to notice a restarted classifier */
         uint64_t next_req_id;
 
         struct snapshot *snap;            /* private copy */
@@ -196,12 +226,27 @@ void respond_local(struct conn *c, const struct http_request *req);
 bool respond_is_local(const char *method, size_t mlen, const char *path);
 void respond_models(struct conn *c, const char *id);
 
-/* server.c: picks waiting for the router */
+/* server.c: picks waiting for the router (pick_timeout_us, FIFO), and
+ * verdicts / queued picks (longer deadlines) on the waiting list */
 void worker_pending_add(struct conn *c);
-struct conn *worker_pending_take(struct worker *w, uint64_t req_id);
+void worker_waiting_add(struct conn *c);
+struct conn *worker_pending_take(struct worker *w, uint64_t req_id, enum conn_state state);
+/* auto.c */
+void auto_start(struct conn *c, const struct json_member *mem, size_t n, const char *body);
+void auto_classify_reply(struct worker *w, const void *msg, uint32_t len);
+void auto_classify_timeout(struct conn *c);
+bool auto_classifier_alive(struct worker *w);
+/* rewrites for the upstream body after a verdict: returns true when it wrote
+ * member m itself (model, messages, chat_template_kwargs) */
+bool auto_rewrite_member(struct conn *c, const struct json_member *m, const char *body, struct buf *out);
+void auto_append_members(struct conn *c, const struct json_member *mem, size_t n, struct buf *out);
+void auto_response_headers(struct conn *c, struct buf *out);
 
 /* proxy.c */
 void proxy_start(struct conn *c);                /* parses the body, picks, sends */
+void proxy_continue(struct conn *c);             /* after the verdict (or without one): body, pick */
+bool proxy_key_is(const struct json_member *m, const char *name);
+const char *proxy_body(struct conn *c, size_t *ret_len);
 void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len);
 void proxy_pick_timeout(struct conn *c);
 void proxy_io(struct upconn *u, struct io *io, int res);

@@ -116,7 +116,7 @@ static uint64_t sum_u64(struct fe_metrics *const *all, unsigned n, size_t off) {
         return s;
 }
 
-int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n) {
+int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, const struct sy_config *cfg) {
         struct fe_hist *hs[FE_MAX_WORKERS] = { 0 };
         int64_t open = 0;
 
@@ -199,6 +199,38 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n) {
         COUNTER("switchyard_connections_rejected_total", rejected_connections, "Client connections refused at the connection limit.");
         COUNTER("switchyard_fallback_picks_total", fallback_picks, "Endpoint picks made from the snapshot because the router was late or down.");
         COUNTER("switchyard_retries_total", retries, "Requests retried on another endpoint before the first response byte.");
+        COUNTER("switchyard_shed_total", shed, "Requests answered 429/503 because every endpoint of their model was saturated.");
+        COUNTER("switchyard_queued_total", queued, "Requests the router queued because every endpoint of their model was saturated.");
+        COUNTER("switchyard_classifier_requests_total", clf_requests, "Verdicts asked of the classifier (model auto and the classification API).");
+        COUNTER("switchyard_classifier_jailbreak_total", clf_jailbreak, "Verdicts whose jailbreak probability was 0.5 or more.");
+        COUNTER("switchyard_classifier_batch_size_sum", clf_batch_sum, "Sum of the classifier batch sizes the verdicts ran in (divide by verdicts for the mean).");
 #undef COUNTER
+        {
+                static const char *const reasons[] = { "unavailable", "timeout", "error", "ring_full",
+                                                       "low_confidence", "no_text", "no_route" };
+                buf_printf(o, "# HELP switchyard_classifier_fallbacks_total Auto requests sent to default_model, by reason.\n"
+                              "# TYPE switchyard_classifier_fallbacks_total counter\n");
+                for (unsigned k = 0; k < 7; k++)
+                        buf_printf(o, "switchyard_classifier_fallbacks_total{reason=\"%s\"} %llu\n", reasons[k],
+                                   (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_fallback) +
+                                                                           k * sizeof(_Atomic uint64_t)));
+                buf_printf(o, "# HELP switchyard_classifier_category_total Auto requests routed by category.\n"
+                              "# TYPE switchyard_classifier_category_total counter\n");
+                for (size_t k = 0; cfg && k < cfg->n_categories && k < 64; k++) {
+                        buf_printf(o, "switchyard_classifier_category_total{category=\"");
+                        label(o, cfg->categories[k].name);
+                        buf_printf(o, "\"} %llu\n", (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_category) +
+                                                                                              k * sizeof(_Atomic uint64_t)));
+                }
+                buf_printf(o, "switchyard_classifier_category_total{category=\"(unconfigured)\"} %llu\n",
+                           (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_category) +
+                                                                   64 * sizeof(_Atomic uint64_t)));
+        }
+        for (unsigned i = 0; i < n; i++)
+                hs[i] = &all[i]->clf_wait;
+        render_hist(o, "switchyard_classifier_wait_seconds", "Time from sending text to the classifier to its verdict, as the frontend sees it.", hs, n);
+        for (unsigned i = 0; i < n; i++)
+                hs[i] = &all[i]->clf_run;
+        render_hist(o, "switchyard_classifier_run_seconds", "Classifier batch run time (tokenize + encoder) of each verdict.", hs, n);
         return 0;
 }

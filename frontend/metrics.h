@@ -41,11 +41,25 @@ struct fe_metrics {
         _Atomic uint64_t fallback_picks;   /* picked from the snapshot: router late or gone */
         _Atomic uint64_t retries;
         _Atomic uint64_t rejected_connections;
+        _Atomic uint64_t shed;             /* 429/503 because every endpoint was saturated */
+        _Atomic uint64_t queued;           /* picks the router queued (saturated) */
+        /* model "auto" */
+        _Atomic uint64_t clf_requests;     /* verdicts asked for */
+        _Atomic uint64_t clf_fallback[7];  /* by reason, FE_CLF_* */
+        _Atomic uint64_t clf_category[65]; /* routed by category index (config order); [64] other */
+        _Atomic uint64_t clf_jailbreak;    /* verdicts over the jailbreak threshold */
+        struct fe_hist clf_wait;           /* frontend-seen verdict latency */
+        struct fe_hist clf_run;            /* classifier's batch run time */
+        _Atomic uint64_t clf_batch_sum;    /* sum of batch sizes of verdicts, for the mean */
 };
+
+enum { FE_CLF_UNAVAILABLE, FE_CLF_TIMEOUT, FE_CLF_ERROR, FE_CLF_RING_FULL, FE_CLF_LOW_CONFIDENCE,
+       FE_CLF_NO_TEXT, FE_CLF_NO_ROUTE };
 
 struct buf;
 void metrics_count_request(struct fe_metrics *m, const char *model, const char *upstream, int status);
 void metrics_count_upstream_error(struct fe_metrics *m, const char *upstream, const char *kind);
 void metrics_observe(struct fe_hist *h, uint64_t ns);
 /* Writes the sum over n per-worker metric sets. */
-int metrics_render(struct buf *out, struct fe_metrics *const *all, unsigned n);
+struct sy_config;
+int metrics_render(struct buf *out, struct fe_metrics *const *all, unsigned n, const struct sy_config *cfg);

@@ -14,6 +14,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/runtime.h"
+#include "router/prefix_index.h"
 #include "frontend/frontend-internal.h"
 #include "shm/bell.h"
 #include "shm/msg.h"
@@ -32,7 +33,7 @@ static void finish(struct conn *c, bool failed);
 
 /* Is the member's key name? Keys are compared decoded, as json_find and
  * the upstream's JSON parser see them ("owned\u005fby" is owned_by). */
-static bool key_is(const struct json_member *m, const char *name) {
+bool proxy_key_is(const struct json_member *m, const char *name) {
         char dec[64];
         int n;
 
@@ -43,11 +44,13 @@ static bool key_is(const struct json_member *m, const char *name) {
         return n >= 0 && (size_t)n == strlen(name) && memcmp(dec, name, (size_t)n) == 0;
 }
 
+#define key_is proxy_key_is
+
 static bool is_routing_key(const struct json_member *m) {
         return key_is(m, "owned_by") || key_is(m, "engine") || key_is(m, "inference_server");
 }
 
-static const char *body_ptr(struct conn *c, size_t *ret_len) {
+const char *proxy_body(struct conn *c, size_t *ret_len) {
         if (c->chunked_in) {
                 *ret_len = c->body.len;
                 return c->body.p ? c->body.p : "";
@@ -149,8 +152,12 @@ static bool single_candidate(struct conn *c) {
         if (!m)
                 return false;
         for (uint16_t k = 0; k < m->n_upstreams && n < 2; k++)
-                if (snapshot_engine_matches(w->snap, m, m->upstreams[k], c->engine, strlen(c->engine)))
+                if (snapshot_engine_matches(w->snap, m, m->upstreams[k], c->engine, strlen(c->engine))) {
+                        /* a saturated one: the router queues or sheds */
+                        if (w->snap->upstreams[m->upstreams[k]].saturated)
+                                return false;
                         n++;
+                }
         return n == 1 && c->n_tried == 0;
 }
 
@@ -158,7 +165,7 @@ static void pick(struct conn *c) {
         struct worker *w = c->w;
         struct sy_pick_req q = { 0 };
         size_t ml = strlen(c->model), el = strlen(c->engine), sl = strlen(c->session);
-        struct iovec iov[4];
+        struct iovec iov[5];
 
         c->state = CS_PICKING;
         if (!router_alive(w)) {
@@ -179,12 +186,15 @@ static void pick(struct conn *c) {
         q.session_len = (uint16_t)sl;
         q.n_exclude = (uint16_t)(c->n_tried < SY_PICK_MAX_EXCLUDE ? c->n_tried : SY_PICK_MAX_EXCLUDE);
         memcpy(q.exclude, c->tried, q.n_exclude * sizeof q.exclude[0]);
-        q.token_estimate = (uint32_t)(c->body_len / 4);
+        q.token_estimate = c->token_estimate;
+        q.flags = c->sheddable ? SY_PICK_SHEDDABLE : 0;
+        q.n_prefix = (uint16_t)c->n_prefix;
         iov[0] = (struct iovec){ &q, sizeof q };
-        iov[1] = (struct iovec){ c->model, ml };
-        iov[2] = (struct iovec){ c->engine, el };
-        iov[3] = (struct iovec){ c->session, sl };
-        if (ring_sp_pushv(w->to_router, SY_MSG_PICK_REQ, iov, 4) < 0) {
+        iov[1] = (struct iovec){ c->prefix_hash, c->n_prefix * sizeof c->prefix_hash[0] };
+        iov[2] = (struct iovec){ c->model, ml };
+        iov[3] = (struct iovec){ c->engine, el };
+        iov[4] = (struct iovec){ c->session, sl };
+        if (ring_sp_pushv(w->to_router, SY_MSG_PICK_REQ, iov, 5) < 0) {
                 atomic_fetch_add_explicit(&w->metrics.fallback_picks, 1, memory_order_relaxed);
                 pick_local(c);
                 return;
@@ -200,7 +210,7 @@ void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
 
         if (len < sizeof *r)
                 return;
-        c = worker_pending_take(w, r->req_id);
+        c = worker_pending_take(w, r->req_id, CS_PICKING);
         if (!c) {
                 /* we gave up waiting and picked by ourselves: undo the router's count */
                 if (r->status == 0 && r->n > 0) {
@@ -213,6 +223,27 @@ void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
         }
         if (r->snap_version > w->snap_version)
                 worker_refresh_snapshot(w);
+        if (r->status == -EINPROGRESS) {
+                /* queued in the router (every endpoint saturated): its answer
+                 * comes within wait_ms; our own timeout covers a router that dies */
+                c->queued = true;
+                c->pick_deadline_ns = fe_now_ns() + (uint64_t)r->wait_ms * 1000000ULL +
+                                      (uint64_t)w->fe->cfg->router.pick_timeout_us * 1000ULL;
+                worker_waiting_add(c);
+                return;
+        }
+        if (r->status == -EBUSY) {
+                unsigned ra = r->retry_after_s ? r->retry_after_s : 1;
+                atomic_fetch_add_explicit(&w->metrics.shed, 1, memory_order_relaxed);
+                c->retry_after_s = ra;
+                if (c->sheddable)
+                        respond_error(c, 429, "rate_limit_exceeded", NULL, "model_overloaded",
+                                      "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
+                else
+                        respond_error(c, 503, "server_error", NULL, "model_overloaded",
+                                      "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
+                return;
+        }
         if (r->status < 0 || r->n == 0) {
                 if (r->status == -ENOENT && !snapshot_find_model(w->snap, c->model, strlen(c->model)))
                         respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
@@ -255,32 +286,64 @@ static bool is_auto_alias(const struct sy_config *cfg, const char *model) {
         return false;
 }
 
+#define SCAN_LIMITS { .max_depth = 64, .max_members = 256 }
+
+static bool scan_body(struct conn *c, struct json_member *mem, size_t *n) {
+        struct json_limits lim = SCAN_LIMITS;
+        size_t err_off = 0, blen;
+        const char *body = proxy_body(c, &blen);
+        int r = json_scan_object(body, blen, &lim, mem, n, &err_off);
+
+        if (r == -EBADMSG)
+                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body is not valid JSON (error at byte %zu)", err_off);
+        else if (r == -EPROTOTYPE)
+                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body must be a JSON object");
+        else if (r < 0)
+                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
+                              "the request body is too deeply nested or has too many fields");
+        return r == 0;
+}
+
+/* Prefix-cache affinity: chained hashes over the raw bytes of the prompt
+ * (the "messages" array, or "prompt"/"input"), as the router's index keeps
+ * them; two requests sharing a system prompt share their first hashes. */
+static void prompt_hashes(struct conn *c, const struct json_member *mem, size_t n, const char *body) {
+        const struct json_member *m = json_find(mem, n, "messages");
+        uint64_t h[SY_PICK_MAX_PREFIX];
+        int k;
+
+        if (!m)
+                m = json_find(mem, n, "prompt");
+        if (!m)
+                m = json_find(mem, n, "input");
+        c->n_prefix = 0;
+        if (!m)
+                return;
+        (void)body;
+        k = prefix_hash_chain(m->val, m->val_len, SY_PICK_PREFIX_BLOCK, h,
+                              sizeof c->prefix_hash / sizeof c->prefix_hash[0]);
+        if (k > 0) {
+                memcpy(c->prefix_hash, h, (size_t)k * sizeof h[0]);
+                c->n_prefix = (unsigned)k;
+        }
+}
+
 void proxy_start(struct conn *c) {
         struct worker *w = c->w;
         const struct sy_config *cfg = w->fe->cfg;
         struct json_member mem[256];
-        struct json_limits lim = { .max_depth = 64, .max_members = 256 };
-        size_t n = 0, err_off = 0, blen;
-        const char *body = body_ptr(c, &blen);
+        size_t n = 0, blen;
+        const char *body = proxy_body(c, &blen);
         const struct json_member *m;
-        const struct snap_model *sm;
         char tmp[64];
-        int r;
 
-        r = json_scan_object(body, blen, &lim, mem, &n, &err_off);
-        if (r == -EBADMSG) {
-                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body is not valid JSON (error at byte %zu)", err_off);
+        if (!scan_body(c, mem, &n))
                 return;
-        }
-        if (r == -EPROTOTYPE) {
-                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body must be a JSON object");
-                return;
-        }
-        if (r < 0) {
-                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body is too deeply nested or has too many fields");
+        if (strcmp(c->path, "/api/v1/classify") == 0) {
+                c->clf_api = true;
+                auto_start(c, mem, n, body);
                 return;
         }
         m = json_find(mem, n, "model");
@@ -315,29 +378,49 @@ void proxy_start(struct conn *c) {
         if (!c->session[0] && (m = json_find(mem, n, "user")) && string_member(m, tmp, sizeof tmp) > 0)
                 snprintf(c->session, sizeof c->session, "%s", tmp);
 
+        /* load estimate for the router: prompt bytes / 4 plus the output asked for */
+        c->token_estimate = (uint32_t)(blen / 4);
+        if ((m = json_find(mem, n, "max_completion_tokens")) || (m = json_find(mem, n, "max_tokens"))) {
+                if (m->type == JSON_NUMBER) {
+                        unsigned long v = strtoul(m->val, NULL, 10);
+                        c->token_estimate += (uint32_t)(v < 1000000 ? v : 1000000);
+                }
+        }
+        prompt_hashes(c, mem, n, body);
+
         worker_refresh_snapshot(w);
         if (is_auto_alias(cfg, c->model)) {
-                /* The classifier is not part of this build yet: the configured
-                 * default model serves, and the response says so. */
-                if (!cfg->default_model) {
-                        respond_error(c, 503, "server_error", "model", "classifier_unavailable",
-                                      "model `%s` needs the classifier, and no default_model is configured",
-                                      c->model);
-                        return;
-                }
-                snprintf(c->model, sizeof c->model, "%s", cfg->default_model);
-                c->model_idx = -2; /* rewritten */
+                c->is_auto = true;
+                auto_start(c, mem, n, body);
+                return;
         }
+        proxy_continue(c);
+}
+
+/* The model is known (the client's, or the verdict's): build the upstream
+ * request and pick an endpoint. */
+void proxy_continue(struct conn *c) {
+        struct worker *w = c->w;
+        struct json_member mem[256];
+        size_t n = 0, blen;
+        const char *body;
+        const struct snap_model *sm;
+
         sm = snapshot_find_model(w->snap, c->model, strlen(c->model));
         if (!sm) {
                 respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
                               "The model `%s` does not exist", c->model);
                 return;
         }
+        /* scanned again: the client's buffer may have moved while a verdict was awaited */
+        if (!scan_body(c, mem, &n))
+                return;
+        body = proxy_body(c, &blen);
 
         /* upstream request: a shared head part, then per attempt Host and
          * Content-Length (start_upstream), then the body without routing-only
          * fields */
+        c->upreq.len = 0;
         buf_printf(&c->upreq, "POST %s HTTP/1.1\r\nContent-Type: application/json\r\n", c->path);
         buf_append(&c->upreq, c->fwd_headers.p ? c->fwd_headers.p : "", c->fwd_headers.len);
         c->head_len_up = c->upreq.len;
@@ -349,15 +432,12 @@ void proxy_start(struct conn *c) {
                 if (!first)
                         buf_append(&c->upbody, ",", 1);
                 first = 0;
-                if (c->model_idx == -2 && key_is(&mem[i], "model")) {
-                        char enc[SNAP_NAME * 6 + 2];
-                        int el = json_string_encode(c->model, strlen(c->model), enc, sizeof enc);
-                        buf_append(&c->upbody, "\"model\":", 8);
-                        buf_append(&c->upbody, enc, el > 0 ? (size_t)el : 0);
+                if (c->is_auto && auto_rewrite_member(c, &mem[i], body, &c->upbody))
                         continue;
-                }
                 buf_append(&c->upbody, body + mem[i].start, mem[i].end - mem[i].start);
         }
+        if (c->is_auto)
+                auto_append_members(c, mem, n, &c->upbody);
         buf_append(&c->upbody, "}", 1);
         pick(c);
 }
@@ -681,8 +761,8 @@ static int take_response_head(struct conn *c, struct upconn *u) {
                 buf_printf(&c->out, "Transfer-Encoding: chunked\r\n");
         buf_printf(&c->out, "x-vsr-selected-model: %s\r\nx-switchyard-upstream: %s\r\nx-switchyard-engine: %s\r\n",
                    c->model, su->name, su->engine);
-        if (c->model_idx == -2)
-                buf_printf(&c->out, "x-switchyard-classifier: unavailable\r\nx-vsr-selected-category: default\r\n");
+        if (c->is_auto)
+                auto_response_headers(c, &c->out);
         if (c->retries)
                 buf_printf(&c->out, "x-switchyard-retries: %u\r\n", c->retries);
         buf_printf(&c->out, "Connection: %s\r\n\r\n", c->keepalive ? "keep-alive" : "close");

@@ -48,9 +48,11 @@ void respond_error(struct conn *c, int status, const char *type, const char *par
                 pl = json_string_encode(param, strlen(param), eparam, sizeof eparam);
         n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"param\":%.*s,\"code\":\"%s\"}}",
                      ml, emsg, type, param && pl > 0 ? pl : 4, param && pl > 0 ? eparam : "null", code);
-        if (status >= 500 || status == 429)
-                respond(c, status, "application/json", body, (size_t)n, "Retry-After: 1\r\n");
-        else
+        if (status >= 500 || status == 429) {
+                char ra[40];
+                snprintf(ra, sizeof ra, "Retry-After: %u\r\n", c->retry_after_s ? c->retry_after_s : 1);
+                respond(c, status, "application/json", body, (size_t)n, ra);
+        } else
                 respond(c, status, "application/json", body, (size_t)n, NULL);
         if (c->model[0] && status >= 400)
                 metrics_count_request(&c->w->metrics, c->model, "", status);
@@ -148,7 +150,7 @@ void respond_local(struct conn *c, const struct http_request *req) {
                 struct fe_metrics *all[FE_MAX_WORKERS];
                 unsigned n = frontend_metrics(c->w, all, FE_MAX_WORKERS);
                 struct buf o = { 0 };
-                metrics_render(&o, all, n);
+                metrics_render(&o, all, n, c->w->fe->cfg);
                 respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", o.p ? o.p : "", o.len, NULL);
                 buf_free(&o);
         }

@@ -109,12 +109,13 @@ static void conn_free_if_idle(struct conn *c) {
 }
 
 static void pending_remove(struct conn *c);
+static bool on_a_list(const struct conn *c);
 
 void conn_close(struct conn *c) {
         if (!c->closing) {
                 c->closing = true;
                 c->state = CS_CLOSING;
-                if (c->pnext || c->pprev || c->w->pending == c)
+                if (on_a_list(c))
                         pending_remove(c);
                 if (c->rd.busy || c->wr.busy) {
                         struct io_uring_sqe *sqe = worker_sqe(c->w);
@@ -132,6 +133,7 @@ void conn_close(struct conn *c) {
 void worker_pending_add(struct conn *c) {
         struct worker *w = c->w;
 
+        c->in_waiting = false;
         c->pnext = NULL;
         c->pprev = w->pending_tail;
         if (w->pending_tail)
@@ -141,23 +143,52 @@ void worker_pending_add(struct conn *c) {
         w->pending_tail = c;
 }
 
+void worker_waiting_add(struct conn *c) {
+        struct worker *w = c->w;
+
+        c->in_waiting = true;
+        c->pnext = NULL;
+        c->pprev = w->waiting_tail;
+        if (w->waiting_tail)
+                w->waiting_tail->pnext = c;
+        else
+                w->waiting = c;
+        w->waiting_tail = c;
+        if (!w->waiting_min_ns || c->pick_deadline_ns < w->waiting_min_ns)
+                w->waiting_min_ns = c->pick_deadline_ns;
+}
+
 static void pending_remove(struct conn *c) {
         struct worker *w = c->w;
+        struct conn **head = c->in_waiting ? &w->waiting : &w->pending;
+        struct conn **tail = c->in_waiting ? &w->waiting_tail : &w->pending_tail;
 
         if (c->pprev)
                 c->pprev->pnext = c->pnext;
-        else if (w->pending == c)
-                w->pending = c->pnext;
+        else if (*head == c)
+                *head = c->pnext;
         if (c->pnext)
                 c->pnext->pprev = c->pprev;
-        else if (w->pending_tail == c)
-                w->pending_tail = c->pprev;
+        else if (*tail == c)
+                *tail = c->pprev;
         c->pnext = c->pprev = NULL;
+        c->in_waiting = false;
 }
 
-struct conn *worker_pending_take(struct worker *w, uint64_t req_id) {
+static bool on_a_list(const struct conn *c) {
+        const struct worker *w = c->w;
+
+        return c->pnext || c->pprev || w->pending == c || w->waiting == c;
+}
+
+struct conn *worker_pending_take(struct worker *w, uint64_t req_id, enum conn_state state) {
         for (struct conn *c = w->pending; c; c = c->pnext)
-                if (c->req_id == req_id && c->state == CS_PICKING) {
+                if (c->req_id == req_id && c->state == state) {
+                        pending_remove(c);
+                        return c;
+                }
+        for (struct conn *c = w->waiting; c; c = c->pnext)
+                if (c->req_id == req_id && c->state == state) {
                         pending_remove(c);
                         return c;
                 }
@@ -209,13 +240,25 @@ static void reset_request(struct conn *c) {
         c->stale_retry = false;
         c->overhead_ns = 0;
         c->out_last = false;
+        c->sheddable = c->queued = false;
+        c->retry_after_s = 0;
+        c->token_estimate = 0;
+        c->n_prefix = 0;
+        c->is_auto = c->clf_api = c->injected_prompt = false;
+        c->reasoning_client = c->clf_verdict = c->clf_truncated = false;
+        c->cat_idx = -1;
+        c->clf_status = NULL;
+        c->category[0] = 0;
+        c->confidence = 0;
+        c->jailbreak = -1;
+        c->reasoning = -1;
 }
 
 static bool hop_by_hop(const struct http_header *h) {
         static const char *const drop[] = {
                 "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
                 "transfer-encoding", "upgrade", "host", "content-length", "expect", "x-owned-by",
-                "content-type",
+                "content-type", "x-switchyard-sheddable",
         };
         for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
                 if (h->name_len == strlen(drop[i]) && strncasecmp(h->name, drop[i], h->name_len) == 0)
@@ -383,6 +426,10 @@ static int take_head(struct conn *c) {
         h = http_find_header(hdrs, req.num_headers, "x-session-id");
         if (h)
                 copy_header_value(c->session, sizeof c->session, h);
+        h = http_find_header(hdrs, req.num_headers, "x-switchyard-sheddable");
+        if (h && ((h->value_len == 4 && strncasecmp(h->value, "true", 4) == 0) ||
+                  (h->value_len == 1 && h->value[0] == '1')))
+                c->sheddable = true;
 
         /* local endpoints need neither a body nor forwarding */
         if (respond_is_local(req.method, req.method_len, c->path)) {
@@ -700,6 +747,11 @@ static void drain_router(struct worker *w) {
                         proxy_pick_reply(w, msg, len);
                 ring_sc_release(w->from_router);
         }
+        while (ring_sc_peek(w->from_clf, &type, &msg, &len) == 0) {
+                if (type == SY_MSG_CLASSIFY_RESP)
+                        auto_classify_reply(w, msg, len);
+                ring_sc_release(w->from_clf);
+        }
 }
 
 static void check_timeouts(struct worker *w, uint64_t now) {
@@ -707,10 +759,30 @@ static void check_timeouts(struct worker *w, uint64_t now) {
 
         for (c = w->pending; c; c = next) {
                 next = c->pnext;
-                if (c->pick_deadline_ns <= now) {
-                        pending_remove(c);
-                        proxy_pick_timeout(c);
+                if (c->pick_deadline_ns > now)
+                        break; /* FIFO with one timeout: the rest are later */
+                pending_remove(c);
+                proxy_pick_timeout(c);
+        }
+        if (w->waiting && w->waiting_min_ns <= now) {
+                uint64_t min = 0;
+                for (c = w->waiting; c; c = next) {
+                        next = c->pnext;
+                        if (c->pick_deadline_ns <= now) {
+                                pending_remove(c);
+                                if (c->state == CS_CLASSIFYING)
+                                        auto_classify_timeout(c);
+                                else
+                                        proxy_pick_timeout(c);
+                        } else if (!min || c->pick_deadline_ns < min) {
+                                min = c->pick_deadline_ns;
+                        }
                 }
+                /* a timeout handler may have added to the list: keep the lower bound */
+                for (c = w->waiting; c; c = c->pnext)
+                        if (!min || c->pick_deadline_ns < min)
+                                min = c->pick_deadline_ns;
+                w->waiting_min_ns = min;
         }
         for (c = w->conns; c; c = next) {
                 next = c->next;
@@ -807,12 +879,18 @@ static void *worker_run(void *arg) {
                         if (worker_idle_for_exit(w) || now >= fe->drain_deadline_ns)
                                 break;
                 }
-                if (w->pending && w->pending->pick_deadline_ns > now &&
-                    w->pending->pick_deadline_ns - now < wait_ns)
-                        wait_ns = w->pending->pick_deadline_ns - now;
-                else if (w->pending)
-                        wait_ns = 0;
+                {
+                        uint64_t next_ns = w->pending ? w->pending->pick_deadline_ns : 0;
+                        if (w->waiting && (!next_ns || w->waiting_min_ns < next_ns))
+                                next_ns = w->waiting_min_ns;
+                        if (next_ns && next_ns > now && next_ns - now < wait_ns)
+                                wait_ns = next_ns - now;
+                        else if (next_ns && next_ns <= now)
+                                wait_ns = 0;
+                }
                 sleep_ok = ring_sc_prepare_sleep(w->from_router);
+                if (!ring_sc_prepare_sleep(w->from_clf))
+                        sleep_ok = false;
                 if (!sleep_ok)
                         wait_ns = 0;
                 ts.tv_sec = (long long)(wait_ns / 1000000000ULL);
@@ -823,11 +901,13 @@ static void *worker_run(void *arg) {
                         io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
                 }
                 ring_sc_cancel_sleep(w->from_router);
+                ring_sc_cancel_sleep(w->from_clf);
 
                 worker_reap(w);
                 drain_router(w);
                 now = fe_now_ns();
-                if (w->pending && w->pending->pick_deadline_ns <= now)
+                if ((w->pending && w->pending->pick_deadline_ns <= now) ||
+                    (w->waiting && w->waiting_min_ns <= now))
                         check_timeouts(w, now), last_tick = now;
                 else if (now - last_tick >= TICK_NS) {
                         check_timeouts(w, now);
@@ -892,6 +972,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         w->id = id;
         w->fe = fe;
         w->router_bell = -1;
+        w->clf_bell = -1;
         w->my_bell = -1;
         w->listen_fd = -1;
         w->accept_io = (struct io){ .kind = IO_ACCEPT, .owner = w };
@@ -920,6 +1001,8 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         }
         w->to_router = shm_seg_ring(fe->seg, id, SHM_PEER_ROUTER, SHM_TO_PEER);
         w->from_router = shm_seg_ring(fe->seg, id, SHM_PEER_ROUTER, SHM_FROM_PEER);
+        w->to_clf = shm_seg_ring(fe->seg, id, SHM_PEER_CLASSIFIER, SHM_TO_PEER);
+        w->from_clf = shm_seg_ring(fe->seg, id, SHM_PEER_CLASSIFIER, SHM_FROM_PEER);
         if (sy_runtime_path(cfg, path, sizeof path, SY_WORKER_BELL, id) < 0)
                 return -ENAMETOOLONG;
         r = bell_open_consumer(path, &w->my_bell);
@@ -932,6 +1015,10 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         if (sy_runtime_path(cfg, path, sizeof path, SY_ROUTER_BELL, 0) == 0 &&
             bell_open_producer(path, &w->router_bell) == 0)
                 bell_ring(w->router_bell);
+        ring_sp_needs_wake(w->to_clf);
+        if (sy_runtime_path(cfg, path, sizeof path, SY_CLASSIFIER_BELL, 0) == 0 &&
+            bell_open_producer(path, &w->clf_bell) == 0)
+                bell_ring(w->clf_bell);
         return 0;
 }
 
@@ -944,6 +1031,8 @@ static void worker_fini(struct worker *w) {
                 close(w->my_bell);
         if (w->router_bell >= 0)
                 close(w->router_bell);
+        if (w->clf_bell >= 0)
+                close(w->clf_bell);
         free(w->snap);
 }
 

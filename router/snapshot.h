@@ -23,6 +23,7 @@ struct snap_upstream {
         uint8_t kind;                 /* enum sy_upstream_kind */
         uint8_t healthy;
         uint8_t resolved;             /* 0: the host did not resolve (yet); never picked */
+        uint8_t saturated;            /* every load signal says full (or stale): the router queues or sheds */
         uint32_t weight;
         uint32_t inflight;            /* router's count at publish time */
 };

@@ -106,7 +106,7 @@ static void test_example(void) {
         CHECK(cfg->health.timeout_ms == 1000);
         CHECK(cfg->health.unhealthy_threshold == 2);
         CHECK(cfg->health.healthy_threshold == 1);
-        CHECK_STR(cfg->router.policy, "least_request");
+        CHECK_STR(cfg->router.policy, "scorer");
         CHECK(cfg->router.pick_timeout_us == 2000);
         CHECK(cfg->router.passive_failures == 3);
         CHECK(cfg->router.ejection_ms == 5000);
@@ -199,7 +199,7 @@ static void test_classic(void) {
         }
         /* switchyard sections take their defaults */
         CHECK(cfg->server.port == 8080);
-        CHECK_STR(cfg->router.policy, "least_request");
+        CHECK_STR(cfg->router.policy, "scorer");
         CHECK(cfg->router.pick_timeout_us == 2000);
 
         CHECK(cfg->n_upstreams == 2);
@@ -250,9 +250,27 @@ static void test_classic(void) {
         }
         CHECK(has_warning(cfg, "'bert_model' (vLLM Semantic Router) is not used"));
         CHECK(has_warning(cfg, "'semantic_cache'"));
-        CHECK(has_warning(cfg, "'reasoning_families'"));
+        CHECK(!has_warning(cfg, "'reasoning_families'"));
+        {
+                /* reasoning_families are read: the file's and the built-ins */
+                const struct sy_reasoning_family *f = sy_config_find_reasoning(cfg, "gpt-oss");
+                CHECK(f && f->type == SY_REASONING_EFFORT && strcmp(f->parameter, "reasoning_effort") == 0);
+                f = sy_config_find_reasoning(cfg, "deepseek");
+                CHECK(f && f->type == SY_REASONING_TEMPLATE_KWARGS && strcmp(f->parameter, "thinking") == 0);
+                CHECK(sy_config_find_reasoning(cfg, "no-such-family") == NULL);
+                CHECK_STR(cfg->default_reasoning_effort, "high");
+        }
         CHECK(has_warning(cfg, "router: vLLM Semantic Router dual-path keys"));
-        CHECK(has_warning(cfg, "classifier: switchyard runs its own classifier"));
+        /* classic classifier roles: a checkpoint directory per role, relative to the
+         * file's directory; one that is not there is a warning (the classifier
+         * process refuses it, the others do not need it) */
+        CHECK(cfg->classifier.enabled);
+        CHECK(cfg->classifier.category.model_id &&
+              strstr(cfg->classifier.category.model_id, "/models/category_classifier_modernbert-base_model") &&
+              cfg->classifier.category.missing);
+        CHECK(cfg->classifier.pii.model_id && fabs(cfg->classifier.pii.threshold - 0.7) < 1e-9);
+        CHECK(!cfg->classifier.jailbreak_enabled && !cfg->classifier.jailbreak.model_id);
+        CHECK(has_warning(cfg, "switchyard does not download models"));
         CHECK(!has_warning(cfg, "pii_policy"));
         CHECK(!has_warning(cfg, "health_check_path"));
         CHECK(!has_warning(cfg, "description"));
@@ -330,7 +348,7 @@ static void test_defaults(void) {
                 CHECK(cfg->health.timeout_ms == 1000);
                 CHECK(cfg->health.unhealthy_threshold == 2);
                 CHECK(cfg->health.healthy_threshold == 1);
-                CHECK_STR(cfg->router.policy, "least_request");
+                CHECK_STR(cfg->router.policy, "scorer");
                 CHECK(cfg->router.pick_timeout_us == 2000);
                 CHECK(cfg->router.passive_failures == 3);
                 CHECK(cfg->router.ejection_ms == 5000);
@@ -509,6 +527,9 @@ static const struct bad {
         { "confidence_threshold: .nan\n", "expected a number", 1 },
         { "classifier:\n  category_model:\n    threshold: 2\n",
           "classifier.category_model.threshold: 2 is out of range", 3 },
+        { "classifier:\n  backend: tpu\n", "classifier.backend: expected auto, cpu or cuda", 2 },
+        { "classifier:\n  max_batch: 0\n", "classifier.max_batch: 0 is out of range", 2 },
+        { "classifier:\n  max_batch_wait_us: 2s\n", "classifier.max_batch_wait_us: 2s is out of range", 2 },
 
         /* durations */
         { "server:\n  header_timeout_ms: 10 s\n", "expected a duration such as", 2 },
@@ -527,6 +548,11 @@ static const struct bad {
         { "proxy:\n  connect_timeout: 5\n", "unknown key 'connect_timeout' in proxy", 2 },
         { "health:\n  interval: 5\n", "unknown key 'interval' in health", 2 },
         { "router:\n  polcy: round_robin\n", "unknown key 'polcy' in router", 2 },
+        { "router:\n  policy: fastest\n", "unknown policy \"fastest\" (scorer, least_request", 2 },
+        { "router:\n  weights: {queue: 1, prefx: 2}\n", "unknown key 'prefx' in router.weights", 2 },
+        { "router:\n  weights: {queue: -1}\n", "router.weights.queue: -1 is out of range", 2 },
+        { "router:\n  saturation: {kv_cache: 1.5}\n", "router.saturation.kv_cache: 1.5 is out of range", 2 },
+        { "router:\n  queue: 5\n", "router.queue", 2 },
         { "shm:\n  ring_size: 4096\n", "unknown key 'ring_size' in shm", 2 },
         { U1 "    modle: x\n", "unknown key 'modle' in upstream", 5 },
         { U1 "models:\n  m1: {engine: vllm}\n", "unknown key 'engine' in models.m1", 6 },
@@ -749,6 +775,52 @@ static void test_durations(void) {
                 CHECK(cfg->router.ejection_ms == 3000);
                 CHECK_STR(cfg->router.policy, "round_robin");
                 CHECK(cfg->router.passive_failures == 0);
+                sy_config_free(cfg);
+        }
+        /* the endpoint picker's keys, nested mappings included */
+        cfg = load_ok("router:\n"
+                      "  policy: least_request\n"
+                      "  scrape_interval_ms: 50ms\n"
+                      "  scrape_timeout_ms: 1s\n"
+                      "  stale_after_ms: 2s\n"
+                      "  retry_after_s: 3\n"
+                      "  weights: {queue: 2, kv_cache: 0.5, inflight_tokens: 0, prefix: 4, session: 100}\n"
+                      "  saturation: {queue_depth: 8, kv_cache: 0.75}\n"
+                      "  queue:\n"
+                      "    max: 10\n"
+                      "    timeout_ms: 300ms\n"
+                      "  session: {ttl_ms: 1m, max: 1000}\n");
+        if (cfg) {
+                CHECK_STR(cfg->router.policy, "least_request");
+                CHECK(cfg->router.scrape_interval_ms == 50);
+                CHECK(cfg->router.scrape_timeout_ms == 1000);
+                CHECK(cfg->router.stale_after_ms == 2000);
+                CHECK(cfg->router.retry_after_s == 3);
+                CHECK(cfg->router.weights.queue == 2);
+                CHECK(cfg->router.weights.kv_cache == 0.5);
+                CHECK(cfg->router.weights.inflight_tokens == 0);
+                CHECK(cfg->router.weights.prefix == 4);
+                CHECK(cfg->router.weights.session == 100);
+                CHECK(cfg->router.saturation.queue_depth == 8);
+                CHECK(cfg->router.saturation.kv_cache == 0.75);
+                CHECK(cfg->router.queue.max == 10);
+                CHECK(cfg->router.queue.timeout_ms == 300);
+                CHECK(cfg->router.session.ttl_ms == 60000);
+                CHECK(cfg->router.session.max == 1000);
+                sy_config_free(cfg);
+        }
+        cfg = load_ok("router: {policy: scorer}\n");
+        if (cfg) {
+                CHECK_STR(cfg->router.policy, "scorer");
+                CHECK(cfg->router.scrape_interval_ms == 100);
+                CHECK(cfg->router.stale_after_ms == 1000);
+                CHECK(cfg->router.weights.prefix == 3);
+                CHECK(cfg->router.weights.session == 10);
+                CHECK(cfg->router.saturation.queue_depth == 5);
+                CHECK(cfg->router.saturation.kv_cache == 0.9);
+                CHECK(cfg->router.queue.max == 256);
+                CHECK(cfg->router.queue.timeout_ms == 2000);
+                CHECK(cfg->router.retry_after_s == 1);
                 sy_config_free(cfg);
         }
         /* sizes */
