@@ -71,10 +71,25 @@ struct clf_backend {
         const struct clf_backend_ops *ops;
 };
 
+/* GEMM operands of a GPU backend (accumulation is always f32; the other
+ * ops are f32). The CPU backend is f32 whatever this says. */
+enum clf_precision {
+        CLF_PREC_DEFAULT,       /* $SWITCHYARD_CLF_PRECISION, else f16 */
+        CLF_PREC_F16,           /* activations rounded to f16 per GEMM, weights kept in f16 */
+        CLF_PREC_BF16,          /* the same in bf16 */
+        CLF_PREC_TF32,          /* f32 operands, TF32 tensor cores */
+        CLF_PREC_F32,           /* exact f32 GEMMs (the oracle's precision) */
+};
+
 struct clf_backend_opts {
         int threads;     /* CPU GEMM threads; 0: the BLAS default */
         int device;      /* GPU ordinal */
+        enum clf_precision precision;
 };
+
+/* "f16", "bf16", "tf32", "f32" (or "fp16", "fp32"...); -EINVAL otherwise */
+int clf_precision_parse(const char *s, enum clf_precision *ret);
+const char *clf_precision_name(enum clf_precision p);
 
 /* name: "cpu", "cuda" or NULL / "auto" (CUDA when built with it and a
  * device is present, else CPU). Returns -EOPNOTSUPP for "cuda" without
@@ -82,6 +97,9 @@ struct clf_backend_opts {
 int clf_backend_create(const char *name, const struct clf_backend_opts *opts, struct clf_backend **ret_be);
 void clf_backend_destroy(struct clf_backend *be);
 
-/* backends (clf_cpu.c; clf_cuda.c when built with CUDA) */
+/* backends (clf_cpu.c; clf_cuda.cu when built with CUDA) */
 int clf_cpu_create(const struct clf_backend_opts *opts, struct clf_backend **ret_be);
+/* -ENODEV when there is no usable device; clf_cuda_why() then says why
+ * (the CUDA runtime's message) */
 int clf_cuda_create(const struct clf_backend_opts *opts, struct clf_backend **ret_be);
+const char *clf_cuda_why(void);

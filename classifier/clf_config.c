@@ -20,14 +20,158 @@ const char *clf_arch_name(enum clf_arch a) {
         return "?";
 }
 
+int clf_config_head(const struct clf_config *c, const char *name) {
+        for (size_t i = 0; i < c->n_clf_heads; i++)
+                if (strcmp(c->clf_heads[i].name, name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+static void free_labels(char **labels, size_t n) {
+        for (size_t i = 0; labels && i < n; i++)
+                free(labels[i]);
+        free(labels);
+}
+
 void clf_config_free(struct clf_config *c) {
         if (!c)
                 return;
-        for (size_t i = 0; c->labels && i < c->num_labels; i++)
-                free(c->labels[i]);
-        free(c->labels);
+        if (c->n_clf_heads == 0 || !c->clf_heads || c->clf_heads[0].labels != c->labels)
+                free_labels(c->labels, c->num_labels);
+        for (size_t h = 0; c->clf_heads && h < c->n_clf_heads; h++) {
+                free(c->clf_heads[h].name);
+                free_labels(c->clf_heads[h].labels, c->clf_heads[h].num_labels);
+        }
+        free(c->clf_heads);
+        c->clf_heads = NULL;
+        c->n_clf_heads = 0;
         c->labels = NULL;
         c->num_labels = 0;
+}
+
+/* one element of switchyard_heads */
+static int parse_head(const struct json_member *el, struct clf_head_cfg *h) {
+        struct json_member m, lab;
+        size_t it = 0, n = 0;
+        char *s = NULL;
+        int r;
+
+        if (el->type != JSON_OBJECT)
+                return -EBADMSG;
+        if (clf_json_get(el->val, el->val_len, "name", &m) <= 0 || clf_json_strdup(&m, &h->name) < 0)
+                return -EBADMSG;
+        if (!h->name[0] || strlen(h->name) >= CLF_HEAD_NAME_MAX)
+                return -EBADMSG;
+        for (const char *p = h->name; *p; p++)
+                if ((unsigned char)*p <= 0x20 || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
+                        return -EBADMSG;   /* a JSON key and a tensor name as it is */
+        h->kind = CLF_TASK_SEQUENCE;
+        if ((r = clf_json_get(el->val, el->val_len, "kind", &m)) < 0)
+                return r;
+        if (r > 0) {
+                if (clf_json_strdup(&m, &s) < 0)
+                        return -EBADMSG;
+                if (strcmp(s, "token") == 0)
+                        h->kind = CLF_TASK_TOKEN;
+                else if (strcmp(s, "sequence") != 0)
+                        r = -EOPNOTSUPP;
+                free(s);
+                s = NULL;
+                if (r < 0)
+                        return r;
+        }
+        h->pooling = CLF_POOL_MEAN;
+        if ((r = clf_json_get(el->val, el->val_len, "pooling", &m)) < 0)
+                return r;
+        if (r > 0) {
+                if (clf_json_strdup(&m, &s) < 0)
+                        return -EBADMSG;
+                if (strcmp(s, "cls") == 0)
+                        h->pooling = CLF_POOL_CLS;
+                else if (strcmp(s, "mean") != 0)
+                        r = -EOPNOTSUPP;
+                free(s);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = clf_json_get(el->val, el->val_len, "problem_type", &m)) < 0)
+                return r;
+        if (r > 0 && m.type == JSON_STRING) {
+                if (clf_json_strdup(&m, &s) < 0)
+                        return -EBADMSG;
+                h->multi_label = strcmp(s, "multi_label_classification") == 0;
+                free(s);
+        }
+        if (clf_json_get(el->val, el->val_len, "labels", &m) <= 0 || m.type != JSON_ARRAY)
+                return -EBADMSG;
+        while ((r = json_iter(m.val, m.val_len, &it, &lab)) > 0)
+                n++;
+        if (r < 0 || n == 0 || n > (1u << 16))
+                return -EBADMSG;
+        h->labels = calloc(n, sizeof *h->labels);
+        if (!h->labels)
+                return -ENOMEM;
+        h->num_labels = n;
+        it = 0;
+        for (size_t i = 0; i < n && json_iter(m.val, m.val_len, &it, &lab) > 0; i++)
+                if ((r = clf_json_strdup(&lab, &h->labels[i])) < 0)
+                        return r == -ENOMEM ? r : -EBADMSG;
+        return 0;
+}
+
+/* switchyard_heads: the heads of a multi-head checkpoint */
+static int parse_heads(const struct json_member *arr, struct clf_config *c) {
+        struct json_member el;
+        size_t it = 0, n = 0;
+        int r;
+
+        if (arr->type != JSON_ARRAY)
+                return -EBADMSG;
+        while ((r = json_iter(arr->val, arr->val_len, &it, &el)) > 0)
+                n++;
+        if (r < 0 || n == 0 || n > CLF_MAX_HEADS)
+                return -EBADMSG;
+        c->clf_heads = calloc(n, sizeof *c->clf_heads);
+        if (!c->clf_heads)
+                return -ENOMEM;
+        it = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (json_iter(arr->val, arr->val_len, &it, &el) <= 0)
+                        return -EBADMSG;
+                c->n_clf_heads = i + 1;
+                if ((r = parse_head(&el, &c->clf_heads[i])) < 0)
+                        return r;
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(c->clf_heads[j].name, c->clf_heads[i].name) == 0)
+                                return -EBADMSG;
+        }
+        /* the legacy fields describe the first head */
+        free_labels(c->labels, c->num_labels);
+        c->multi_head = true;
+        c->task = c->clf_heads[0].kind;
+        c->multi_label = c->clf_heads[0].multi_label;
+        c->num_labels = c->clf_heads[0].num_labels;
+        c->labels = c->clf_heads[0].labels;
+        return 0;
+}
+
+/* a single-head checkpoint: one head named "" over the legacy fields */
+static int legacy_head(struct clf_config *c) {
+        if (c->task == CLF_TASK_EMBEDDING)
+                return 0;
+        c->clf_heads = calloc(1, sizeof *c->clf_heads);
+        if (!c->clf_heads || !(c->clf_heads[0].name = strdup(""))) {
+                free(c->clf_heads);
+                c->clf_heads = NULL;
+                return -ENOMEM;
+        }
+        c->n_clf_heads = 1;
+        c->clf_heads[0].kind = c->task;
+        c->clf_heads[0].pooling = c->arch == CLF_ARCH_MODERNBERT ? c->pooling : CLF_POOL_CLS;
+        c->clf_heads[0].multi_label = c->multi_label;
+        c->clf_heads[0].num_labels = c->num_labels;
+        c->clf_heads[0].labels = c->labels;
+        return 0;
 }
 
 static int get_size(const struct json_member *top, size_t n, const char *key, size_t dflt, size_t max, size_t *ret) {
@@ -280,6 +424,14 @@ int clf_config_load(const char *path, struct clf_config *ret_cfg) {
         }
         if ((r = parse_labels(top, n, &c)) < 0)
                 goto fail;
+        if ((m = json_find(top, n, "switchyard_heads")) && m->type != JSON_NULL) {
+                if ((r = parse_heads(m, &c)) < 0) {
+                        log_debug("classifier: %s: switchyard_heads: %s", path, strerror(-r));
+                        goto fail;
+                }
+        } else if ((r = legacy_head(&c)) < 0) {
+                goto fail;
+        }
         free(top);
         free(buf);
         *ret_cfg = c;

@@ -1,7 +1,16 @@
 /* config.json of a Hugging Face encoder checkpoint: the architecture
  * (model_type bert / distilbert / modernbert, and the head from
  * architectures[0]: *ForSequenceClassification, *ForTokenClassification,
- * else a bare encoder giving embeddings), the sizes, the labels. */
+ * else a bare encoder giving embeddings), the sizes, the labels.
+ *
+ * Multi-head checkpoints (switchyard's own format): a BERT encoder
+ * (architectures ["BertModel"]) whose config.json lists its heads in
+ * "switchyard_heads": [{"name", "kind": "sequence"|"token", "pooling":
+ * "mean"|"cls", "labels": [...]}, ...]; one encoder pass serves them all.
+ * Every classifier is described by clf_heads[]: a single-head checkpoint has
+ * one head named "" (the caller names its role), whose labels are also
+ * the legacy task / num_labels / labels fields; a multi-head one has
+ * task, num_labels and labels of its first head. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,6 +19,15 @@ enum clf_arch { CLF_ARCH_BERT, CLF_ARCH_DISTILBERT, CLF_ARCH_MODERNBERT };
 enum clf_task { CLF_TASK_SEQUENCE, CLF_TASK_TOKEN, CLF_TASK_EMBEDDING };
 enum clf_act { CLF_ACT_GELU, CLF_ACT_GELU_TANH, CLF_ACT_RELU, CLF_ACT_SILU, CLF_ACT_TANH };
 enum clf_pooling { CLF_POOL_CLS, CLF_POOL_MEAN };
+
+struct clf_head_cfg {
+        char *name;                     /* "" for a single-head checkpoint */
+        enum clf_task kind;             /* CLF_TASK_SEQUENCE or CLF_TASK_TOKEN */
+        enum clf_pooling pooling;       /* sequence heads */
+        bool multi_label;               /* sigmoid scores instead of softmax */
+        size_t num_labels;
+        char **labels;
+};
 
 struct clf_config {
         enum clf_arch arch;
@@ -29,7 +47,14 @@ struct clf_config {
         size_t num_labels;
         char **labels;                  /* id2label, "LABEL_<i>" where missing */
         long pad_id;
+        /* classification heads (0 for a bare encoder); clf_heads[0].labels == labels */
+        bool multi_head;                /* switchyard_heads */
+        size_t n_clf_heads;
+        struct clf_head_cfg *clf_heads;
 };
+
+#define CLF_MAX_HEADS 16
+#define CLF_HEAD_NAME_MAX 64
 
 /* Returns 0, -ENOENT, -EBADMSG (malformed or inconsistent sizes),
  * -EOPNOTSUPP (model_type or options not implemented), -ENOMEM. */
@@ -37,3 +62,5 @@ int clf_config_load(const char *path, struct clf_config *ret_cfg);
 void clf_config_free(struct clf_config *cfg);
 
 const char *clf_arch_name(enum clf_arch a);
+/* index of the head named name, -1 if none */
+int clf_config_head(const struct clf_config *cfg, const char *name);

@@ -20,6 +20,14 @@ struct clf_layer {
         bool local;
 };
 
+/* a classification head: [pool] -> [dense -> act [-> norm]] -> linear */
+struct clf_head_w {
+        const float *dense_w, *dense_b;
+        enum clf_act act;
+        const float *norm_w, *norm_b;
+        const float *cls_w, *cls_b;
+};
+
 struct clf_model {
         struct clf_config cfg;
         struct clf_backend *be;
@@ -34,9 +42,10 @@ struct clf_model {
         const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
         struct clf_layer *layer;
         const float *final_ln_w, *final_ln_b;
-        const float *head_w, *head_b;   /* BERT pooler, DistilBERT pre_classifier, ModernBERT head.dense */
-        const float *head_ln_w, *head_ln_b;
-        const float *cls_w, *cls_b;
+        /* per head (cfg.clf_heads): BERT pooler, DistilBERT pre_classifier,
+         * ModernBERT head.dense + head.norm, or heads.<name>.* */
+        struct clf_head_w *head;
+        size_t total_labels;            /* over all heads */
         float *rope_cos[2], *rope_sin[2];       /* [global, local] on the backend */
 
         /* activations on the backend, for cap_M rows / cap_B sequences */
@@ -265,19 +274,20 @@ static int load_bert(struct clf_model *m) {
                 if ((r = load_ln(m, n1, &y->ln1_w, &y->ln1_b)) < 0 || (r = load_ln(m, n2, &y->ln2_w, &y->ln2_b)) < 0)
                         return r;
         }
+        if (c->task == CLF_TASK_EMBEDDING || c->multi_head)
+                return 0;
         if (c->task == CLF_TASK_SEQUENCE) {
+                m->head[0].act = distil ? CLF_ACT_RELU : CLF_ACT_TANH;
                 if (distil) {
-                        LOAD(true, H, H, &m->head_w, "~pre_classifier.weight");
-                        LOAD(true, H, 0, &m->head_b, "~pre_classifier.bias");
+                        LOAD(true, H, H, &m->head[0].dense_w, "~pre_classifier.weight");
+                        LOAD(true, H, 0, &m->head[0].dense_b, "~pre_classifier.bias");
                 } else {
-                        LOAD(true, H, H, &m->head_w, "pooler.dense.weight");
-                        LOAD(true, H, 0, &m->head_b, "pooler.dense.bias");
+                        LOAD(true, H, H, &m->head[0].dense_w, "pooler.dense.weight");
+                        LOAD(true, H, 0, &m->head[0].dense_b, "pooler.dense.bias");
                 }
         }
-        if (c->task != CLF_TASK_EMBEDDING) {
-                LOAD(true, L, H, &m->cls_w, "~classifier.weight");
-                LOAD(false, L, 0, &m->cls_b, "~classifier.bias");
-        }
+        LOAD(true, L, H, &m->head[0].cls_w, "~classifier.weight");
+        LOAD(false, L, 0, &m->head[0].cls_b, "~classifier.bias");
         return 0;
 }
 
@@ -313,13 +323,16 @@ static int load_modernbert(struct clf_model *m) {
         }
         LOAD(true, H, 0, &m->final_ln_w, "final_norm.weight");
         LOAD(c->norm_bias, H, 0, &m->final_ln_b, "final_norm.bias");
-        if (c->task != CLF_TASK_EMBEDDING) {
-                LOAD(true, H, H, &m->head_w, "~head.dense.weight");
-                LOAD(c->classifier_bias, H, 0, &m->head_b, "~head.dense.bias");
-                LOAD(true, H, 0, &m->head_ln_w, "~head.norm.weight");
-                LOAD(c->norm_bias, H, 0, &m->head_ln_b, "~head.norm.bias");
-                LOAD(true, L, H, &m->cls_w, "~classifier.weight");
-                LOAD(false, L, 0, &m->cls_b, "~classifier.bias");
+        if (c->task != CLF_TASK_EMBEDDING && !c->multi_head) {
+                struct clf_head_w *hw = &m->head[0];
+
+                hw->act = c->classifier_act;
+                LOAD(true, H, H, &hw->dense_w, "~head.dense.weight");
+                LOAD(c->classifier_bias, H, 0, &hw->dense_b, "~head.dense.bias");
+                LOAD(true, H, 0, &hw->norm_w, "~head.norm.weight");
+                LOAD(c->norm_bias, H, 0, &hw->norm_b, "~head.norm.bias");
+                LOAD(true, L, H, &hw->cls_w, "~classifier.weight");
+                LOAD(false, L, 0, &hw->cls_b, "~classifier.bias");
         }
         /* RoPE tables, computed in double: cos/sin(t * theta^(-2i/hd)) */
         {
@@ -350,6 +363,27 @@ static int load_modernbert(struct clf_model *m) {
                         }
                 }
                 free(cs);
+        }
+        return 0;
+}
+
+/* heads.<name>.weight [labels, H] (+ .bias), optionally
+ * heads.<name>.dense.weight [H, H] (+ .bias) with tanh before it */
+static int load_multi_heads(struct clf_model *m) {
+        const struct clf_config *c = &m->cfg;
+        size_t H = c->hidden;
+        int r;
+
+        for (size_t i = 0; i < c->n_clf_heads; i++) {
+                const struct clf_head_cfg *hc = &c->clf_heads[i];
+                struct clf_head_w *hw = &m->head[i];
+
+                hw->act = CLF_ACT_TANH;
+                LOAD(false, H, H, &hw->dense_w, "~heads.%s.dense.weight", hc->name);
+                if (hw->dense_w)
+                        LOAD(false, H, 0, &hw->dense_b, "~heads.%s.dense.bias", hc->name);
+                LOAD(true, hc->num_labels, H, &hw->cls_w, "~heads.%s.weight", hc->name);
+                LOAD(false, hc->num_labels, 0, &hw->cls_b, "~heads.%s.bias", hc->name);
         }
         return 0;
 }
@@ -391,6 +425,7 @@ void clf_model_free(struct clf_model *m) {
         free(m->host);
         free(m->dev);
         free(m->layer);
+        free(m->head);
         clf_safetensors_close(m->st);
         clf_config_free(&m->cfg);
         free(m);
@@ -419,11 +454,16 @@ int clf_model_load(const char *dir, const struct clf_model_opts *opts, struct cl
         if ((r = clf_backend_create(opts ? opts->backend : NULL, &bo, &m->be)) < 0)
                 goto fail;
         m->layer = calloc(m->cfg.layers, sizeof *m->layer);
-        if (!m->layer) {
+        m->head = calloc(m->cfg.n_clf_heads ? m->cfg.n_clf_heads : 1, sizeof *m->head);
+        if (!m->layer || !m->head) {
                 r = -ENOMEM;
                 goto fail;
         }
+        for (size_t i = 0; i < m->cfg.n_clf_heads; i++)
+                m->total_labels += m->cfg.clf_heads[i].num_labels;
         r = m->cfg.arch == CLF_ARCH_MODERNBERT ? load_modernbert(m) : load_bert(m);
+        if (r >= 0 && m->cfg.multi_head)
+                r = load_multi_heads(m);
         if (r < 0)
                 goto fail;
         log_debug("classifier: %s: %s, %zu layers, hidden %zu, %zu labels, %s backend", dir,
@@ -437,21 +477,22 @@ fail:
 
 /* ---- forward ---- */
 
+size_t clf_model_head_offset(const struct clf_model *m, size_t head, size_t B, size_t T) {
+        size_t off = 0;
+
+        for (size_t i = 0; i < head && i < m->cfg.n_clf_heads; i++)
+                off += (m->cfg.clf_heads[i].kind == CLF_TASK_TOKEN ? B * T : B) * m->cfg.clf_heads[i].num_labels;
+        return off;
+}
+
 size_t clf_model_logits_size(const struct clf_model *m, size_t B, size_t T) {
-        switch (m->cfg.task) {
-        case CLF_TASK_SEQUENCE:
-                return B * m->cfg.num_labels;
-        case CLF_TASK_TOKEN:
-                return B * T * m->cfg.num_labels;
-        default:
-                return 0;
-        }
+        return clf_model_head_offset(m, m->cfg.n_clf_heads, B, T);
 }
 
 static int reserve_acts(struct clf_model *m, size_t B, size_t T) {
         const struct clf_config *c = &m->cfg;
         struct clf_backend *be = m->be;
-        size_t M = B * T, H = c->hidden, I = c->intermediate, L = c->num_labels ? c->num_labels : 1;
+        size_t M = B * T, H = c->hidden, I = c->intermediate, L = m->total_labels ? m->total_labels : 1;
         int r = 0;
 
         if (M <= m->cap_M && B <= m->cap_B)
@@ -562,43 +603,36 @@ static int encoder_modernbert(struct clf_model *m, size_t B, size_t T) {
         return 0;
 }
 
-/* logits of the head into m->logits: [B, L] or [M, L] */
-static int head(struct clf_model *m, size_t B, size_t T) {
+/* logits of every head into m->logits, one after the other: [B, L] for a
+ * sequence head, [B*T, L] for a token head */
+static int heads(struct clf_model *m, size_t B, size_t T) {
         const struct clf_config *c = &m->cfg;
         const struct clf_backend_ops *o = m->be->ops;
         struct clf_backend *be = m->be;
-        size_t M = B * T, H = c->hidden, L = c->num_labels;
+        size_t M = B * T, H = c->hidden, off = 0;
         int r;
 
-        if (c->task == CLF_TASK_SEQUENCE) {
-                enum clf_pooling pool = c->arch == CLF_ARCH_MODERNBERT ? c->pooling : CLF_POOL_CLS;
-
-                OP(o->pool(be, m->pooled, m->x, m->maskf, B, T, H, pool));
-                OP(o->matmul(be, m->pooled2, m->pooled, m->head_w, m->head_b, B, H, H));
-                switch (c->arch) {
-                case CLF_ARCH_BERT:
-                        OP(o->act(be, m->pooled2, B * H, CLF_ACT_TANH));
-                        break;
-                case CLF_ARCH_DISTILBERT:
-                        OP(o->act(be, m->pooled2, B * H, CLF_ACT_RELU));
-                        break;
-                case CLF_ARCH_MODERNBERT:
-                        OP(o->act(be, m->pooled2, B * H, c->classifier_act));
-                        OP(o->layernorm(be, m->pooled2, m->pooled2, m->head_ln_w, m->head_ln_b, B, H, c->norm_eps));
-                        break;
-                }
-                return o->matmul(be, m->logits, m->pooled2, m->cls_w, m->cls_b, B, L, H);
-        }
-        if (c->task == CLF_TASK_TOKEN) {
+        for (size_t i = 0; i < c->n_clf_heads; i++) {
+                const struct clf_head_cfg *hc = &c->clf_heads[i];
+                const struct clf_head_w *hw = &m->head[i];
+                bool seq = hc->kind == CLF_TASK_SEQUENCE;
+                size_t rows = seq ? B : M;
                 const float *in = m->x;
+                float *tmp = seq ? m->pooled2 : m->h;
 
-                if (c->arch == CLF_ARCH_MODERNBERT) {
-                        OP(o->matmul(be, m->h, m->x, m->head_w, m->head_b, M, H, H));
-                        OP(o->act(be, m->h, M * H, c->classifier_act));
-                        OP(o->layernorm(be, m->h, m->h, m->head_ln_w, m->head_ln_b, M, H, c->norm_eps));
-                        in = m->h;
+                if (seq) {
+                        OP(o->pool(be, m->pooled, m->x, m->maskf, B, T, H, hc->pooling));
+                        in = m->pooled;
                 }
-                return o->matmul(be, m->logits, in, m->cls_w, m->cls_b, M, L, H);
+                if (hw->dense_w) {
+                        OP(o->matmul(be, tmp, in, hw->dense_w, hw->dense_b, rows, H, H));
+                        OP(o->act(be, tmp, rows * H, hw->act));
+                        if (hw->norm_w)
+                                OP(o->layernorm(be, tmp, tmp, hw->norm_w, hw->norm_b, rows, H, c->norm_eps));
+                        in = tmp;
+                }
+                OP(o->matmul(be, m->logits + off, in, hw->cls_w, hw->cls_b, rows, hc->num_labels, H));
+                off += rows * hc->num_labels;
         }
         return 0;
 }
@@ -630,8 +664,8 @@ int clf_model_forward(struct clf_model *m, const struct clf_batch *in, float *re
                 OP(o->pool(be, m->emb, m->x, m->maskf, B, T, c->hidden, CLF_POOL_MEAN));
                 OP(o->download(be, ret_embedding, m->emb, B * c->hidden * sizeof *ret_embedding));
         }
-        if (ret_logits && c->task != CLF_TASK_EMBEDDING) {
-                OP(head(m, B, T));
+        if (ret_logits && c->n_clf_heads > 0) {
+                OP(heads(m, B, T));
                 OP(o->download(be, ret_logits, m->logits, clf_model_logits_size(m, B, T) * sizeof *ret_logits));
         }
         return o->sync(be);

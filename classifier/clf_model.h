@@ -13,8 +13,10 @@
  * is dense -> act -> norm -> classifier, on the CLS row or the masked mean
  * (classifier_pooling) for sequence classification, on every row for
  * token classification.
- * Outputs: logits (sequence: [B, labels]; token: [B, T, labels]) and the
- * pooled embedding: the masked mean of the final hidden states [B, hidden].
+ * Multi-head checkpoints (clf_config.h): per head, pool (mean or CLS) for
+ * sequence heads, optional dense + tanh, linear.
+ * Outputs: logits (sequence: [B, labels]; token: [B, T, labels]; per head,
+ * concatenated) and the pooled embedding: the masked mean of the final hidden states [B, hidden].
  * A model is used by one thread at a time. */
 #pragma once
 #include <stddef.h>
@@ -43,8 +45,12 @@ struct clf_batch {
         const uint8_t *mask;        /* [B*T] 1 token, 0 padding; NULL: all tokens */
 };
 
-/* Floats of ret_logits for a batch: B*labels or B*T*labels. */
+/* Floats of ret_logits for a batch: the heads' logits one after the
+ * other (config heads[] order), B*labels for a sequence head, B*T*labels
+ * for a token head; one head: B*labels or B*T*labels as before. */
 size_t clf_model_logits_size(const struct clf_model *m, size_t B, size_t T);
+/* where head `head`'s logits start in ret_logits */
+size_t clf_model_head_offset(const struct clf_model *m, size_t head, size_t B, size_t T);
 
 /* ret_logits and/or ret_embedding ([B*hidden]) may be NULL.
  * Returns 0, -EINVAL (id out of the vocabulary, empty batch), -E2BIG

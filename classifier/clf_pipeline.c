@@ -1,3 +1,5 @@
+/* Text in, verdict out: tokenizer + model of one checkpoint directory
+ * (see clf_pipeline.h). */
 #include "classifier/clf_pipeline.h"
 
 #include <errno.h>
@@ -12,6 +14,11 @@ struct clf_pipeline {
         struct clf_tokenizer *tok;
         size_t max_len;
         enum clf_truncate policy;
+        /* scratch of clf_pipeline_forward, grown as needed */
+        int32_t *ids;
+        uint8_t *mask;
+        float *logits, *emb;
+        size_t cap_ids, cap_mask, cap_logits, cap_emb;
 };
 
 struct clf_model *clf_pipeline_model(const struct clf_pipeline *p) {
@@ -31,6 +38,10 @@ void clf_pipeline_free(struct clf_pipeline *p) {
                 return;
         clf_model_free(p->model);
         clf_tokenizer_free(p->tok);
+        free(p->ids);
+        free(p->mask);
+        free(p->logits);
+        free(p->emb);
         free(p);
 }
 
@@ -65,16 +76,18 @@ fail:
 }
 
 void clf_result_free(struct clf_result *r) {
-        free(r->scores);
+        for (size_t h = 0; r->heads && h < r->n_heads; h++) {
+                free(r->heads[h].scores);
+                free(r->heads[h].token_label);
+                free(r->heads[h].token_score);
+        }
+        free(r->heads);
         clf_encoding_free(&r->tokens);
-        free(r->token_label);
-        free(r->token_score);
         free(r->embedding);
         memset(r, 0, sizeof *r);
 }
 
-/* probabilities of logits[0..n) into out; returns the argmax */
-static int normalize(const float *logits, size_t n, bool sigmoid, float *out) {
+int clf_normalize(const float *logits, size_t n, bool sigmoid, float *out) {
         float mx = -INFINITY, sum = 0;
         int best = 0;
 
@@ -94,48 +107,86 @@ static int normalize(const float *logits, size_t n, bool sigmoid, float *out) {
         return best;
 }
 
+int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t len, struct clf_encoding *e) {
+        return clf_tokenizer_encode_model(p->tok, text, len, p->max_len, p->policy, e);
+}
+
+/* grows a scratch array to n elements of size sz */
+static int grow(void **buf, size_t *cap, size_t n, size_t sz) {
+        void *q;
+
+        if (n <= *cap)
+                return 0;
+        n = n < 64 ? 64 : n + n / 2;
+        q = realloc(*buf, n * sz);
+        if (!q)
+                return -ENOMEM;
+        *buf = q;
+        *cap = n;
+        return 0;
+}
+
+int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n,
+                         bool want_embedding, const float **ret_logits, const float **ret_embedding,
+                         size_t *ret_T) {
+        const struct clf_config *c = clf_model_config(p->model);
+        int32_t pad = clf_tokenizer_pad_id(p->tok);
+        struct clf_batch batch;
+        size_t T = 0;
+        int r;
+
+        if (n == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (enc[i]->n > T)
+                        T = enc[i]->n;
+        if (T == 0)
+                T = 1;   /* empty texts and no special tokens: one padding position */
+        if (grow((void **)&p->ids, &p->cap_ids, n * T, sizeof *p->ids) < 0 ||
+            grow((void **)&p->mask, &p->cap_mask, n * T, 1) < 0 ||
+            grow((void **)&p->emb, &p->cap_emb, n * c->hidden, sizeof *p->emb) < 0 ||
+            grow((void **)&p->logits, &p->cap_logits, clf_model_logits_size(p->model, n, T) + 1,
+                 sizeof *p->logits) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                for (size_t t = 0; t < T; t++) {
+                        bool tok = t < enc[i]->n;
+
+                        p->ids[i * T + t] = tok ? enc[i]->ids[t] : pad;
+                        p->mask[i * T + t] = tok;
+                }
+        batch = (struct clf_batch){ .B = n, .T = T, .ids = p->ids, .mask = p->mask };
+        if ((r = clf_model_forward(p->model, &batch, p->logits, want_embedding ? p->emb : NULL)) < 0)
+                return r;
+        *ret_logits = p->logits;
+        if (ret_embedding)
+                *ret_embedding = want_embedding ? p->emb : NULL;
+        *ret_T = T;
+        return 0;
+}
+
 int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const size_t *lens, size_t n,
                      struct clf_result *ret_results) {
         const struct clf_config *c = clf_model_config(p->model);
-        size_t T = 0, L = c->num_labels, H = c->hidden;
-        struct clf_batch batch = { 0 };
-        int32_t *ids = NULL, pad = clf_tokenizer_pad_id(p->tok);
-        uint8_t *mask = NULL;
-        float *logits = NULL, *emb = NULL;
+        const struct clf_encoding **enc = NULL;
+        const float *logits, *emb;
+        size_t T, H = c->hidden, NH = c->n_clf_heads;
         struct clf_result *res;
         int r = -ENOMEM;
 
         if (n == 0)
                 return -EINVAL;
         res = calloc(n, sizeof *res);
-        if (!res)
-                return -ENOMEM;
+        enc = calloc(n, sizeof *enc);
+        if (!res || !enc)
+                goto out;
         for (size_t i = 0; i < n; i++) {
-                r = clf_tokenizer_encode_model(p->tok, texts[i], lens ? lens[i] : strlen(texts[i]), p->max_len, p->policy,
-                                               &res[i].tokens);
+                r = clf_pipeline_encode(p, texts[i], lens ? lens[i] : strlen(texts[i]), &res[i].tokens);
                 if (r < 0)
                         goto out;
-                if (res[i].tokens.n > T)
-                        T = res[i].tokens.n;
+                enc[i] = &res[i].tokens;
         }
-        if (T == 0)
-                T = 1;   /* empty texts and no special tokens: one padding position */
-        r = -ENOMEM;
-        ids = malloc(n * T * sizeof *ids);
-        mask = calloc(n * T, 1);
-        emb = malloc(n * H * sizeof *emb);
-        logits = malloc((clf_model_logits_size(p->model, n, T) + 1) * sizeof *logits);
-        if (!ids || !mask || !emb || !logits)
-                goto out;
-        for (size_t i = 0; i < n; i++)
-                for (size_t t = 0; t < T; t++) {
-                        bool tok = t < res[i].tokens.n;
-
-                        ids[i * T + t] = tok ? res[i].tokens.ids[t] : pad;
-                        mask[i * T + t] = tok;
-                }
-        batch = (struct clf_batch){ .B = n, .T = T, .ids = ids, .mask = mask };
-        if ((r = clf_model_forward(p->model, &batch, logits, emb)) < 0)
+        if ((r = clf_pipeline_forward(p, enc, n, true, &logits, &emb, &T)) < 0)
                 goto out;
         r = -ENOMEM;
         for (size_t i = 0; i < n; i++) {
@@ -144,28 +195,46 @@ int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const siz
                 if (!(x->embedding = malloc(H * sizeof *x->embedding)))
                         goto out;
                 memcpy(x->embedding, emb + i * H, H * sizeof *emb);
-                if (c->task == CLF_TASK_SEQUENCE) {
-                        if (!(x->scores = malloc(L * sizeof *x->scores)))
-                                goto out;
-                        x->label = normalize(logits + i * L, L, c->multi_label, x->scores);
-                        x->score = x->scores[x->label];
-                } else if (c->task == CLF_TASK_TOKEN) {
-                        size_t nt = x->tokens.n;
-                        float *tmp = malloc(L * sizeof *tmp);
+                x->label = -1;
+                if (NH == 0)
+                        continue;
+                if (!(x->heads = calloc(NH, sizeof *x->heads)))
+                        goto out;
+                x->n_heads = NH;
+                for (size_t h = 0; h < NH; h++) {
+                        const struct clf_head_cfg *hc = &c->clf_heads[h];
+                        const float *lg = logits + clf_model_head_offset(p->model, h, n, T);
+                        struct clf_head_result *y = &x->heads[h];
+                        size_t L = hc->num_labels;
 
-                        x->token_label = malloc(nt * sizeof *x->token_label);
-                        x->token_score = malloc(nt * sizeof *x->token_score);
-                        if (!tmp || !x->token_label || !x->token_score) {
+                        y->label = -1;
+                        if (hc->kind == CLF_TASK_SEQUENCE) {
+                                if (!(y->scores = malloc(L * sizeof *y->scores)))
+                                        goto out;
+                                y->label = clf_normalize(lg + i * L, L, hc->multi_label, y->scores);
+                                y->score = y->scores[y->label];
+                        } else {
+                                size_t nt = x->tokens.n;
+                                float *tmp = malloc(L * sizeof *tmp);
+
+                                y->token_label = malloc((nt + 1) * sizeof *y->token_label);
+                                y->token_score = malloc((nt + 1) * sizeof *y->token_score);
+                                if (!tmp || !y->token_label || !y->token_score) {
+                                        free(tmp);
+                                        goto out;
+                                }
+                                for (size_t t = 0; t < nt; t++) {
+                                        y->token_label[t] = clf_normalize(lg + (i * T + t) * L, L, hc->multi_label, tmp);
+                                        y->token_score[t] = tmp[y->token_label[t]];
+                                }
                                 free(tmp);
-                                goto out;
                         }
-                        for (size_t t = 0; t < nt; t++) {
-                                x->token_label[t] = normalize(logits + (i * T + t) * L, L, c->multi_label, tmp);
-                                x->token_score[t] = tmp[x->token_label[t]];
-                        }
-                        free(tmp);
-                        x->label = -1;
                 }
+                x->label = x->heads[0].label;
+                x->score = x->heads[0].score;
+                x->scores = x->heads[0].scores;
+                x->token_label = x->heads[0].token_label;
+                x->token_score = x->heads[0].token_score;
         }
         memcpy(ret_results, res, n * sizeof *res);
         free(res);
@@ -177,9 +246,6 @@ out:
                         clf_result_free(&res[i]);
                 free(res);
         }
-        free(ids);
-        free(mask);
-        free(emb);
-        free(logits);
+        free(enc);
         return r;
 }

@@ -1,10 +1,13 @@
 /* Text in, verdict out: a model directory's tokenizer and model together.
  * Texts of one call are padded to the longest and run as one batch.
  *
+ * Multi-head checkpoints: one encoder pass, a result per head.
+ *
  * Long prompts: at most max_len tokens reach the model (default: the
  * smaller of 512 and max_position_embeddings), cut by the truncation
  * policy (default head + tail, see clf_tokenizer.h). */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,9 +30,22 @@ struct clf_model *clf_pipeline_model(const struct clf_pipeline *p);
 const struct clf_tokenizer *clf_pipeline_tokenizer(const struct clf_pipeline *p);
 size_t clf_pipeline_max_len(const struct clf_pipeline *p);
 
+/* one classification head's verdict */
+struct clf_head_result {
+        /* sequence head: argmax label, its score, all scores (softmax;
+         * sigmoid for multi-label heads) */
+        int label;
+        float score;
+        float *scores;                  /* [num_labels] */
+        /* token head: per token of the result's tokens, the argmax label
+         * and its score */
+        int32_t *token_label;
+        float *token_score;
+};
+
 struct clf_result {
-        /* sequence classification: argmax label, its score, all scores
-         * (softmax; sigmoid for multi-label models) */
+        /* the first head (the only one of a single-head checkpoint); these
+         * point into heads[0] */
         int label;
         float score;
         float *scores;                  /* [num_labels] */
@@ -40,6 +56,9 @@ struct clf_result {
         float *token_score;
         /* masked mean of the final hidden states [hidden] */
         float *embedding;
+        /* every head, in clf_config clf_heads[] order */
+        size_t n_heads;
+        struct clf_head_result *heads;
 };
 
 /* Classifies texts[0..n) in one batch; ret_results[i] is filled for each
@@ -47,3 +66,19 @@ struct clf_result {
 int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const size_t *lens, size_t n,
                      struct clf_result *ret_results);
 void clf_result_free(struct clf_result *r);
+
+/* The lower layer, without per-call allocations once warm (the classifier
+ * process uses it): runs pre-tokenized encodings (from
+ * clf_pipeline_encode) as one batch padded to the longest, T tokens.
+ * *ret_logits (clf_model_logits_size(model, n, T) floats, heads one after
+ * the other, see clf_model_head_offset) and *ret_embedding (n * hidden, or
+ * NULL when want_embedding is false) point into the pipeline's scratch,
+ * valid until the next call. */
+int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t len, struct clf_encoding *e);
+int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n,
+                         bool want_embedding, const float **ret_logits, const float **ret_embedding,
+                         size_t *ret_T);
+
+/* probabilities of logits[0..n) into out (softmax, or sigmoid per value);
+ * returns the argmax */
+int clf_normalize(const float *logits, size_t n, bool sigmoid, float *out);

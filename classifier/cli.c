@@ -1,11 +1,23 @@
 /* switchyard-classify: classify text with a Hugging Face encoder checkpoint
- * directory (config.json, model.safetensors, tokenizer.json or vocab.txt).
+ * directory (config.json, model.safetensors, tokenizer.json or vocab.txt),
+ * single-head or multi-head (switchyard_heads).
  *
  *   switchyard-classify [options] MODEL_DIR [TEXT...]
+ *   switchyard-classify --model MODEL_DIR --jsonl [--batch N] < texts.jsonl
  *
  * Without TEXT, each line of standard input is one text. Sequence
  * classifiers print the top labels with their scores; token classifiers
- * print the entity spans (B-/I- labels merged) with byte offsets. */
+ * print the entity spans (B-/I- labels merged) with byte offsets.
+ *
+ * --jsonl: each input line is {"text": "..."}; each output line is
+ *   {"heads": {"category": {"label": "...", "score": 0.9, "scores": [...]},
+ *              "pii": {"spans": [{"type": "EMAIL_ADDRESS", "start": 10,
+ *                                 "end": 27, "score": 0.99}]}},
+ *    "tokens": N}
+ * (byte offsets into the text; a single-head checkpoint's head is named
+ * by --head-name, default "category" for a sequence head and "pii" for a
+ * token head); a line that cannot be read gives {"error": "..."}. Lines
+ * are classified --batch at a time (default 8), answers in input order. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +25,8 @@
 #include <string.h>
 
 #include "classifier/clf_pipeline.h"
+#include "classifier/clf_spans.h"
+#include "common/json.h"
 #include "common/log.h"
 
 static void usage(FILE *f) {
@@ -25,6 +39,10 @@ static void usage(FILE *f) {
                 "  -k, --top K           labels shown per text (default 3)\n"
                 "      --ids             print the token ids\n"
                 "      --embedding       print the pooled embedding\n"
+                "      --model DIR       the model directory (instead of MODEL_DIR)\n"
+                "      --jsonl           JSON lines in ({\"text\": ...}) and out (see the source's header)\n"
+                "      --batch N         texts per batch with --jsonl (default 8)\n"
+                "      --head-name NAME  name of a single-head checkpoint's head in --jsonl output\n"
                 "  -h, --help\n"
                 "Without TEXT, each line of standard input is classified.\n");
 }
@@ -33,59 +51,182 @@ struct cli {
         struct clf_pipeline *p;
         int top;
         bool ids, embedding;
+        const char *head_name;
 };
 
-static const char *entity_of(const char *label, char *prefix) {
-        *prefix = 0;
-        if ((label[0] == 'B' || label[0] == 'I' || label[0] == 'E' || label[0] == 'S') && label[1] == '-') {
-                *prefix = label[0];
-                return label + 2;
-        }
-        return label;
+static void print_spans(const struct clf_head_cfg *hc, const struct clf_encoding *tokens,
+                        const struct clf_head_result *y, const char *text, size_t len) {
+        struct clf_span sp[256];
+        size_t n = clf_spans(hc, tokens, y->token_label, y->token_score, text, len, 0.0f, sp, 256);
+
+        for (size_t i = 0; i < n && i < 256; i++)
+                printf("  %.*s\t[%u, %u)\t%.4f\t%.*s\n", (int)sp[i].type_len, sp[i].type, sp[i].start, sp[i].end,
+                       sp[i].score, (int)(sp[i].end - sp[i].start), text + sp[i].start);
+        if (n == 0)
+                printf("  (no entities)\n");
 }
 
-static void print_spans(const struct clf_config *c, const struct clf_result *r, const char *text, size_t len) {
-        const char *cur = NULL;
-        size_t start = 0, end = 0;
-        float score = 0;
-        bool any = false;
+/* ---- --jsonl ---- */
 
-        for (size_t t = 0; t <= r->tokens.n; t++) {
-                const char *ent = NULL;
-                char pfx = 0;
+static void put_json_str(FILE *f, const char *s, size_t len) {
+        char buf[512];
+        char *big = NULL, *out = buf;
+        size_t cap = sizeof buf;
+        int n;
 
-                if (t < r->tokens.n && r->tokens.end[t] > r->tokens.start[t]) {
-                        const char *label = c->labels[r->token_label[t]];
+        if (len * 6 + 3 > cap) {
+                cap = len * 6 + 3;
+                big = malloc(cap);
+                if (!big) {
+                        fputs("\"\"", f);
+                        return;
+                }
+                out = big;
+        }
+        n = json_string_encode(s, len, out, cap);
+        if (n > 0)
+                fwrite(out, 1, (size_t)n, f);
+        else
+                fputs("\"\"", f);
+        free(big);
+}
 
-                        ent = entity_of(label, &pfx);
-                        if (strcmp(label, "O") == 0)
-                                ent = NULL;
-                }
-                if (cur && (!ent || strcmp(ent, cur) != 0 || pfx == 'B')) {
-                        /* whole characters (byte-level tokens may split one), no leading space */
-                        while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80)
-                                start--;
-                        while (end < len && ((unsigned char)text[end] & 0xc0) == 0x80)
-                                end++;
-                        while (start < end && (text[start] == ' ' || text[start] == '\t' || text[start] == '\n'))
-                                start++;
-                        printf("  %s\t[%zu, %zu)\t%.4f\t%.*s\n", cur, start, end, score, (int)(end - start), text + start);
-                        cur = NULL;
-                        any = true;
-                }
-                if (ent && !cur) {
-                        cur = ent;
-                        start = r->tokens.start[t];
-                        score = r->token_score[t];
-                }
-                if (ent) {
-                        end = r->tokens.end[t];
-                        if (r->token_score[t] < score)
-                                score = r->token_score[t];
+static void put_jsonl(const struct cli *cl, const struct clf_result *r, const char *text, size_t len) {
+        const struct clf_config *c = clf_model_config(clf_pipeline_model(cl->p));
+
+        fputs("{\"heads\": {", stdout);
+        for (size_t h = 0; h < r->n_heads; h++) {
+                const struct clf_head_cfg *hc = &c->clf_heads[h];
+                const struct clf_head_result *y = &r->heads[h];
+                const char *name = hc->name[0] ? hc->name :
+                                   cl->head_name ? cl->head_name : hc->kind == CLF_TASK_TOKEN ? "pii" : "category";
+
+                if (h)
+                        fputs(", ", stdout);
+                put_json_str(stdout, name, strlen(name));
+                fputs(": {", stdout);
+                if (hc->kind == CLF_TASK_SEQUENCE) {
+                        fputs("\"label\": ", stdout);
+                        put_json_str(stdout, hc->labels[y->label], strlen(hc->labels[y->label]));
+                        printf(", \"score\": %.6g, \"scores\": [", y->score);
+                        for (size_t i = 0; i < hc->num_labels; i++)
+                                printf("%s%.6g", i ? ", " : "", y->scores[i]);
+                        fputs("]}", stdout);
+                } else {
+                        struct clf_span sp[256];
+                        size_t n = clf_spans(hc, &r->tokens, y->token_label, y->token_score, text, len, 0.0f, sp, 256);
+
+                        fputs("\"spans\": [", stdout);
+                        for (size_t i = 0; i < n && i < 256; i++) {
+                                fputs(i ? ", {\"type\": " : "{\"type\": ", stdout);
+                                put_json_str(stdout, sp[i].type, sp[i].type_len);
+                                printf(", \"start\": %u, \"end\": %u, \"score\": %.6g}", sp[i].start, sp[i].end,
+                                       sp[i].score);
+                        }
+                        fputs("]}", stdout);
                 }
         }
-        if (!any)
-                printf("  (no entities)\n");
+        printf("}, \"tokens\": %zu}\n", r->tokens.n);
+}
+
+static void put_error(const char *msg) {
+        fputs("{\"error\": ", stdout);
+        put_json_str(stdout, msg, strlen(msg));
+        fputs("}\n", stdout);
+}
+
+/* the decoded "text" of a JSON line into *ret (malloc'd) */
+static int read_text(const char *line, size_t len, char **ret, size_t *ret_len) {
+        struct json_limits lim = { .max_depth = 16, .max_members = 64 };
+        struct json_member top[64];
+        const struct json_member *m;
+        size_t n;
+        char *s;
+        int k;
+
+        if (json_scan_object(line, len, &lim, top, &n, NULL) < 0)
+                return -EBADMSG;
+        m = json_find(top, n, "text");
+        if (!m || m->type != JSON_STRING)
+                return -ENOENT;
+        s = malloc(m->val_len + 1);
+        if (!s)
+                return -ENOMEM;
+        k = json_string_decode(m->val, m->val_len, s, m->val_len);
+        if (k < 0) {
+                free(s);
+                return -EBADMSG;
+        }
+        s[k] = 0;
+        *ret = s;
+        *ret_len = (size_t)k;
+        return 0;
+}
+
+static int run_jsonl(struct cli *cl, size_t batch) {
+        char **texts = calloc(batch, sizeof *texts);
+        size_t *lens = calloc(batch, sizeof *lens);
+        int *errs = calloc(batch, sizeof *errs);
+        struct clf_result *res = calloc(batch, sizeof *res);
+        const char **ok_texts = calloc(batch, sizeof *ok_texts);
+        size_t *ok_lens = calloc(batch, sizeof *ok_lens);
+        char *line = NULL;
+        size_t cap = 0;
+        bool eof = false;
+        int rc = 0;
+
+        if (!texts || !lens || !errs || !res || !ok_texts || !ok_lens) {
+                rc = 1;
+                goto out;
+        }
+        while (!eof) {
+                size_t n = 0, n_ok = 0, k = 0;
+                ssize_t got;
+                int r;
+
+                while (n < batch && (got = getline(&line, &cap, stdin)) >= 0) {
+                        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+                                got--;
+                        if (got == 0)
+                                continue;
+                        texts[n] = NULL;
+                        errs[n] = read_text(line, (size_t)got, &texts[n], &lens[n]);
+                        if (errs[n] == 0) {
+                                ok_texts[n_ok] = texts[n];
+                                ok_lens[n_ok++] = lens[n];
+                        }
+                        n++;
+                }
+                if (n < batch)
+                        eof = true;
+                r = n_ok ? clf_pipeline_run(cl->p, ok_texts, ok_lens, n_ok, res) : 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (errs[i] < 0)
+                                put_error(errs[i] == -ENOENT ? "no \"text\" string member" :
+                                          errs[i] == -ENOMEM ? "out of memory" : "invalid JSON");
+                        else if (r < 0)
+                                put_error(strerror(-r));
+                        else
+                                put_jsonl(cl, &res[k++], texts[i], lens[i]);
+                        free(texts[i]);
+                        texts[i] = NULL;
+                }
+                if (r >= 0)
+                        for (size_t i = 0; i < n_ok; i++)
+                                clf_result_free(&res[i]);
+                else
+                        rc = 1;
+                fflush(stdout);
+        }
+out:
+        free(line);
+        free(texts);
+        free(lens);
+        free(errs);
+        free(res);
+        free(ok_texts);
+        free(ok_lens);
+        return rc;
 }
 
 static int classify(struct cli *cl, const char *text, size_t len) {
@@ -104,21 +245,28 @@ static int classify(struct cli *cl, const char *text, size_t len) {
                         printf(" %d", r.tokens.ids[i]);
                 printf("\n");
         }
-        if (c->task == CLF_TASK_SEQUENCE) {
-                bool *shown = calloc(c->num_labels, sizeof *shown);
+        for (size_t h = 0; h < r.n_heads; h++) {
+                const struct clf_head_cfg *hc = &c->clf_heads[h];
+                const struct clf_head_result *y = &r.heads[h];
 
-                for (int k = 0; shown && k < cl->top && (size_t)k < c->num_labels; k++) {
-                        size_t best = SIZE_MAX;
+                if (hc->name[0])
+                        printf(" %s:\n", hc->name);
+                if (hc->kind == CLF_TASK_SEQUENCE) {
+                        bool *shown = calloc(hc->num_labels, sizeof *shown);
 
-                        for (size_t i = 0; i < c->num_labels; i++)
-                                if (!shown[i] && (best == SIZE_MAX || r.scores[i] > r.scores[best]))
-                                        best = i;
-                        shown[best] = true;
-                        printf("  %-24s %.4f\n", c->labels[best], r.scores[best]);
+                        for (int k = 0; shown && k < cl->top && (size_t)k < hc->num_labels; k++) {
+                                size_t best = SIZE_MAX;
+
+                                for (size_t i = 0; i < hc->num_labels; i++)
+                                        if (!shown[i] && (best == SIZE_MAX || y->scores[i] > y->scores[best]))
+                                                best = i;
+                                shown[best] = true;
+                                printf("  %-24s %.4f\n", hc->labels[best], y->scores[best]);
+                        }
+                        free(shown);
+                } else {
+                        print_spans(hc, &r.tokens, y, text, len);
                 }
-                free(shown);
-        } else if (c->task == CLF_TASK_TOKEN) {
-                print_spans(c, &r, text, len);
         }
         if (cl->embedding || c->task == CLF_TASK_EMBEDDING) {
                 printf("  embedding (%zu):", c->hidden);
@@ -136,10 +284,15 @@ int main(int argc, char **argv) {
                 { "max-len", required_argument, NULL, 'm' }, { "truncate", required_argument, NULL, 'T' },
                 { "top", required_argument, NULL, 'k' },     { "ids", no_argument, NULL, 'I' },
                 { "embedding", no_argument, NULL, 'E' },     { "help", no_argument, NULL, 'h' },
+                { "model", required_argument, NULL, 'M' },   { "jsonl", no_argument, NULL, 'J' },
+                { "batch", required_argument, NULL, 'B' },   { "head-name", required_argument, NULL, 'N' },
                 { 0 },
         };
         struct clf_pipeline_opts po = { 0 };
         struct cli cl = { .top = 3 };
+        const char *model = NULL;
+        bool jsonl = false;
+        size_t batch = 8;
         int opt, r, rc = 0;
 
         sy_log_init("classify");
@@ -151,6 +304,10 @@ int main(int argc, char **argv) {
                 case 'k': cl.top = atoi(optarg); break;
                 case 'I': cl.ids = true; break;
                 case 'E': cl.embedding = true; break;
+                case 'M': model = optarg; break;
+                case 'J': jsonl = true; break;
+                case 'B': batch = (size_t)strtoul(optarg, NULL, 10); break;
+                case 'N': cl.head_name = optarg; break;
                 case 'T':
                         if (strcmp(optarg, "head_tail") == 0)
                                 po.policy = CLF_TRUNC_HEAD_TAIL;
@@ -167,22 +324,33 @@ int main(int argc, char **argv) {
                 default: usage(stderr); return 2;
                 }
         }
-        if (optind >= argc) {
-                usage(stderr);
+        if (!model) {
+                if (optind >= argc) {
+                        usage(stderr);
+                        return 2;
+                }
+                model = argv[optind];
+        } else {
+                optind--;   /* the texts start at optind + 1 */
+        }
+        if (batch < 1 || batch > 4096) {
+                fprintf(stderr, "switchyard-classify: --batch: 1..4096\n");
                 return 2;
         }
-        if ((r = clf_pipeline_load(argv[optind], &po, &cl.p)) < 0) {
-                fprintf(stderr, "switchyard-classify: %s: %s\n", argv[optind], strerror(-r));
+        if ((r = clf_pipeline_load(model, &po, &cl.p)) < 0) {
+                fprintf(stderr, "switchyard-classify: %s: %s\n", model, strerror(-r));
                 return 1;
         }
         {
                 const struct clf_config *c = clf_model_config(clf_pipeline_model(cl.p));
 
-                log_info("%s: %s, %zu layers, hidden %zu, %zu labels, %s backend, max %zu tokens", argv[optind],
-                         clf_arch_name(c->arch), c->layers, c->hidden, c->num_labels,
+                log_info("%s: %s, %zu layers, hidden %zu, %zu heads, %s backend, max %zu tokens", model,
+                         clf_arch_name(c->arch), c->layers, c->hidden, c->n_clf_heads,
                          clf_model_backend(clf_pipeline_model(cl.p)), clf_pipeline_max_len(cl.p));
         }
-        if (optind + 1 < argc) {
+        if (jsonl) {
+                rc = run_jsonl(&cl, batch);
+        } else if (optind + 1 < argc) {
                 for (int i = optind + 1; i < argc; i++)
                         if (classify(&cl, argv[i], strlen(argv[i])) < 0)
                                 rc = 1;

@@ -266,18 +266,6 @@ static const yaml_node_t *root_get(struct ctx *c, const char *key) {
         return map_get(c, c->root, key);
 }
 
-/* The key node of a top-level key, for messages about a whole section. */
-static const yaml_node_t *root_key(struct ctx *c, const char *key) {
-        yaml_node_pair_t *p;
-
-        if (!c->root)
-                return NULL;
-        for (p = c->root->data.mapping.pairs.start; p < c->root->data.mapping.pairs.top; p++)
-                if (scalar_is(node_at(c, p->key), key))
-                        return node_at(c, p->key);
-        return NULL;
-}
-
 /* ---- scalars ----------------------------------------------------------- */
 
 static int get_str(struct ctx *c, const yaml_node_t *n, const char *what, size_t max,
@@ -788,7 +776,7 @@ static int get_name_list(struct ctx *c, const yaml_node_t *n, const char *what,
 /* ---- fixed sections ---------------------------------------------------- */
 
 enum ftype { FT_HOST, FT_HTTP_PATH, FT_DIR, FT_POLICY, FT_U16, FT_UINT, FT_SIZE, FT_MS, FT_US,
-             FT_POW2 };
+             FT_POW2, FT_DOUBLE, FT_MAP };
 
 struct field {
         const char *key;
@@ -835,6 +823,51 @@ static const struct field router_fields[] = {
         F("pick_timeout_us", FT_US, router.pick_timeout_us, 1, 10000000),
         F("passive_failures", FT_UINT, router.passive_failures, 0, 1000),
         F("ejection_ms", FT_MS, router.ejection_ms, 1, MS_HOUR),
+        F("scrape_interval_ms", FT_MS, router.scrape_interval_ms, 0, MS_HOUR),
+        F("scrape_timeout_ms", FT_MS, router.scrape_timeout_ms, 1, 600000),
+        F("stale_after_ms", FT_MS, router.stale_after_ms, 1, MS_DAY),
+        F("retry_after_s", FT_UINT, router.retry_after_s, 0, 3600),
+        F("weights", FT_MAP, router.weights, 0, 0),
+        F("saturation", FT_MAP, router.saturation, 0, 0),
+        F("queue", FT_MAP, router.queue, 0, 0),
+        F("session", FT_MAP, router.session, 0, 0),
+};
+
+/* router's sub-mappings (FT_MAP): weights are >= 0, any scale */
+static const struct field router_weights_fields[] = {
+        F("queue", FT_DOUBLE, router.weights.queue, 0, 1000000),
+        F("kv_cache", FT_DOUBLE, router.weights.kv_cache, 0, 1000000),
+        F("inflight_tokens", FT_DOUBLE, router.weights.inflight_tokens, 0, 1000000),
+        F("prefix", FT_DOUBLE, router.weights.prefix, 0, 1000000),
+        F("session", FT_DOUBLE, router.weights.session, 0, 1000000),
+};
+
+static const struct field router_saturation_fields[] = {
+        F("queue_depth", FT_UINT, router.saturation.queue_depth, 1, 1000000),
+        F("kv_cache", FT_DOUBLE, router.saturation.kv_cache, 0, 1),
+};
+
+static const struct field router_queue_fields[] = {
+        F("max", FT_UINT, router.queue.max, 0, 1000000),
+        F("timeout_ms", FT_MS, router.queue.timeout_ms, 1, MS_HOUR),
+};
+
+static const struct field router_session_fields[] = {
+        F("ttl_ms", FT_MS, router.session.ttl_ms, 1, MS_DAY),
+        F("max", FT_UINT, router.session.max, 1, 1u << 24),
+};
+
+static const struct {
+        const char *name;             /* section.key */
+        const struct field *fields;
+        size_t n;
+} sub_maps[] = {
+#define SUB(name, t) { name, t, sizeof t / sizeof t[0] }
+        SUB("router.weights", router_weights_fields),
+        SUB("router.saturation", router_saturation_fields),
+        SUB("router.queue", router_queue_fields),
+        SUB("router.session", router_session_fields),
+#undef SUB
 };
 
 static const struct field shm_fields[] = {
@@ -877,6 +910,9 @@ static bool path_ok(const char *s, size_t len) {
         return true;
 }
 
+static int parse_fields(struct ctx *c, const char *sect, const yaml_node_t *v,
+                        const struct field *fields, size_t n_fields);
+
 static int parse_field(struct ctx *c, const struct field *f, const char *sect,
                        const yaml_node_t *v) {
         void *p = (char *)c->cfg + f->off;
@@ -899,10 +935,18 @@ static int parse_field(struct ctx *c, const struct field *f, const char *sect,
                                     what, Q(v), SHOW(v, b), Q(v));
                 return get_str(c, v, what, CFG_DIR_MAX, (char **)p);
         case FT_POLICY:
-                if (!scalar_is(v, "least_request") && !scalar_is(v, "round_robin"))
-                        return errf(c, v, "%s: unknown policy %s%s%s (least_request or "
+                if (!scalar_is(v, "scorer") && !scalar_is(v, "least_request") &&
+                    !scalar_is(v, "round_robin"))
+                        return errf(c, v, "%s: unknown policy %s%s%s (scorer, least_request or "
                                     "round_robin)", what, Q(v), SHOW(v, b), Q(v));
                 return get_str(c, v, what, 32, (char **)p);
+        case FT_DOUBLE:
+                return get_double(c, v, what, (double)f->min, (double)f->max, (double *)p);
+        case FT_MAP:
+                for (size_t i = 0; i < sizeof sub_maps / sizeof sub_maps[0]; i++)
+                        if (strcmp(sub_maps[i].name, what) == 0)
+                                return parse_fields(c, what, v, sub_maps[i].fields, sub_maps[i].n);
+                return -EINVAL;
         case FT_U16:
         case FT_UINT:
                 r = get_uint(c, v, what, f->min, f->max, &u);
@@ -937,6 +981,15 @@ static int parse_field(struct ctx *c, const struct field *f, const char *sect,
 static int parse_section(struct ctx *c, const char *sect, const struct field *fields,
                          size_t n_fields) {
         const yaml_node_t *v = root_get(c, sect);
+
+        if (!v)
+                return 0;
+        return parse_fields(c, sect, v, fields, n_fields);
+}
+
+/* The keys of mapping v (section sect, or a sub-mapping "sect.key"). */
+static int parse_fields(struct ctx *c, const char *sect, const yaml_node_t *v,
+                        const struct field *fields, size_t n_fields) {
         yaml_node_pair_t *pairs;
         size_t n, i, j;
         bool vsr_warned = false;
@@ -1346,9 +1399,27 @@ static int build_models(struct ctx *c) {
                 struct model_set *set = &c->sets[i];
                 struct sy_model_cfg *m = model_by_name(cfg, set->m.name);
 
-                if (!m && set->native)
+                if (!m && set->native && cfg->n_discovery == 0)
                         return errf(c, set->key, "models: '%s' is not served by any upstream",
                                     set->m.name);
+                if (!m && set->native) {
+                        /* discovered upstreams may serve it: kept, with no upstream yet */
+                        struct sy_model_cfg *v;
+
+                        if (cfg->n_models >= SY_CFG_MAX_MODELS)
+                                return errf(c, set->key, "more than %d distinct models",
+                                            SY_CFG_MAX_MODELS);
+                        v = realloc(cfg->models, (cfg->n_models + 1) * sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        cfg->models = v;
+                        m = &v[cfg->n_models];
+                        memset(m, 0, sizeof *m);
+                        m->name = strdup(set->m.name);
+                        if (!m->name)
+                                return -ENOMEM;
+                        cfg->n_models++;
+                }
                 if (!m) {
                         r = warnf(c, set->key, "model_config: '%s' is not served by any "
                                   "endpoint; ignored", set->m.name);
@@ -1362,7 +1433,7 @@ static int build_models(struct ctx *c) {
                                     str_index(cfg->upstreams[j].models, cfg->upstreams[j].n_models,
                                               m->name) >= 0)
                                         break;
-                        if (j == cfg->n_upstreams)
+                        if (j == cfg->n_upstreams && cfg->n_discovery == 0)
                                 return errf(c, set->key, "%s.%s: default_engine '%s': no "
                                             "upstream with that engine serves the model",
                                             set->native ? "models" : "model_config", m->name,
@@ -1426,21 +1497,182 @@ static int parse_aliases(struct ctx *c) {
         return 0;
 }
 
-/* confidence_threshold, or classic classifier.category_model.threshold. */
-static int parse_threshold(struct ctx *c) {
-        const yaml_node_t *v = root_get(c, "confidence_threshold");
-        const yaml_node_t *clf = root_get(c, "classifier");
-        const yaml_node_t *t = map_get(c, map_get(c, clf, "category_model"), "threshold");
+/* ---- the classifier: classifier: and prompt_guard: ---------------------- */
+
+/* A classic model_id: a directory, relative ones against the config file's
+ * directory. switchyard never downloads: an id that is not a directory
+ * here (a hub id such as "org/name", or a path not there yet) is kept,
+ * marked missing, and warned about; the classifier process refuses to
+ * start with it (frontend and router do not need it). */
+static int get_path(struct ctx *c, const yaml_node_t *v, const char *what, char **ret) {
+        const char *slash = strrchr(c->name, '/');
+        char *s = NULL, *full;
         int r;
 
-        if (clf) {
-                r = warnf(c, root_key(c, "classifier"), "classifier: switchyard runs its own classifier; only "
-                          "category_model.threshold is read%s",
-                          !t ? " (absent)" : v ? " (overridden by confidence_threshold)" :
-                          " (as confidence_threshold)");
+        r = get_str(c, v, what, 4000, &s);
+        if (r < 0)
+                return r;
+        if (!s[0]) {
+                free(s);
+                return errf(c, v, "%s: must not be empty", what);
+        }
+        if (s[0] != '/' && slash) {
+                if (asprintf(&full, "%.*s/%s", (int)(slash - c->name), c->name, s) < 0) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                free(s);
+                s = full;
+        }
+        free(*ret);
+        *ret = s;
+        return 0;
+}
+
+static int get_model_dir(struct ctx *c, const yaml_node_t *v, const char *what, char **ret, bool *ret_missing) {
+        struct stat st;
+        int r = get_path(c, v, what, ret);
+
+        if (r < 0)
+                return r;
+        *ret_missing = stat(*ret, &st) < 0 || !S_ISDIR(st.st_mode);
+        if (*ret_missing)
+                return warnf(c, v, "%s: '%s' is not a model directory here; switchyard does not download "
+                             "models: download it (e.g. huggingface-cli download ORG/NAME --local-dir DIR) and give "
+                             "the directory's path; the classifier will not start with this configuration",
+                             what, *ret);
+        return 0;
+}
+
+/* classifier.category_model / classifier.pii_model / prompt_guard */
+static int parse_role(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_classifier_role_cfg *role,
+                      double *threshold, bool *enabled) {
+        static const char *const ignored[] = { "use_modernbert", "category_mapping_path", "pii_mapping_path",
+                                               "jailbreak_mapping_path", NULL };
+        yaml_node_pair_t *pairs;
+        size_t n, i;
+        char fw[128], b[72];
+        int r;
+
+        r = map_pairs(c, v, what, &pairs, &n);
+        if (r < 0)
+                return r;
+        role->line = (unsigned)v->start_mark.line + 1;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key), *val = node_at(c, pairs[i].value);
+
+                snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
+                if (scalar_is(k, "model_id"))
+                        r = get_model_dir(c, val, fw, &role->model_id, &role->missing);
+                else if (scalar_is(k, "threshold"))
+                        r = get_double(c, val, fw, 0.0, 1.0, threshold);
+                else if (scalar_is(k, "use_cpu"))
+                        r = get_bool(c, val, fw, &role->use_cpu);
+                else if (enabled && scalar_is(k, "enabled"))
+                        r = get_bool(c, val, fw, enabled);
+                else if (scalar_is(k, "category_mapping_path") || scalar_is(k, "pii_mapping_path") ||
+                         scalar_is(k, "jailbreak_mapping_path")) {
+                        r = is_null(val) ? 0 : get_path(c, val, fw, &role->mapping_path);
+                } else if (!in_list(k, ignored))
+                        r = warnf(c, k, "%s: key '%s' is not used by switchyard; ignored", what, show(k, b));
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static int parse_classifier(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "confidence_threshold");
+        const yaml_node_t *clf = root_get(c, "classifier"), *pg = root_get(c, "prompt_guard");
+        const yaml_node_t *cats = root_get(c, "categories");
+        const yaml_node_t *t = map_get(c, map_get(c, clf, "category_model"), "threshold");
+        yaml_node_pair_t *pairs;
+        bool enabled = true, pg_enabled = false;
+        size_t n, i;
+        int r;
+
+        cfg->classifier.backend = strdup("auto");
+        if (!cfg->classifier.backend)
+                return -ENOMEM;
+        cfg->classifier.threads = 1;
+        cfg->classifier.max_batch = 32;
+        cfg->classifier.max_batch_wait_us = 500;
+        cfg->classifier.timeout_ms = 50;
+        cfg->classifier.pii.threshold = 0.5;
+        cfg->classifier.jailbreak.threshold = 0.7;
+        cfg->classifier.jailbreak_enabled = true;
+        n = 0;
+        r = clf ? map_pairs(c, clf, "classifier", &pairs, &n) : 0;
+        if (r < 0)
+                return r;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key), *val = node_at(c, pairs[i].value);
+                char fw[96], b[72];
+                uint64_t u = 0;
+
+                snprintf(fw, sizeof fw, "classifier.%s", show(k, b));
+                if (scalar_is(k, "enabled")) {
+                        r = get_bool(c, val, fw, &enabled);
+                } else if (scalar_is(k, "model")) {
+                        bool missing = false;
+
+                        r = get_model_dir(c, val, fw, &cfg->classifier.model, &missing);
+                } else if (scalar_is(k, "backend")) {
+                        if (!scalar_is(val, "auto") && !scalar_is(val, "cpu") && !scalar_is(val, "cuda"))
+                                return errf(c, val, "%s: expected auto, cpu or cuda, got %s%s%s", fw, Q(val),
+                                            SHOW(val, b), Q(val));
+                        r = get_str(c, val, fw, 8, &cfg->classifier.backend);
+                } else if (scalar_is(k, "threads")) {
+                        r = get_uint(c, val, fw, 1, 256, &u);
+                        cfg->classifier.threads = (unsigned)u;
+                } else if (scalar_is(k, "max_batch")) {
+                        r = get_uint(c, val, fw, 1, 1024, &u);
+                        cfg->classifier.max_batch = (unsigned)u;
+                } else if (scalar_is(k, "max_batch_wait_us")) {
+                        r = get_duration(c, val, fw, NS_PER_US, 0, 1000000, &u);
+                        cfg->classifier.max_batch_wait_us = (unsigned)u;
+                } else if (scalar_is(k, "max_len")) {
+                        r = get_uint(c, val, fw, 0, 8192, &u);
+                        if (r >= 0 && u > 0 && u < 8)
+                                return errf(c, val, "%s: %llu is too small (0 or 8..8192)", fw, (unsigned long long)u);
+                        cfg->classifier.max_len = (unsigned)u;
+                } else if (scalar_is(k, "timeout_ms")) {
+                        r = get_duration(c, val, fw, NS_PER_MS, 1, 60000, &u);
+                        cfg->classifier.timeout_ms = (unsigned)u;
+                } else if (scalar_is(k, "pii_threshold")) {
+                        r = get_double(c, val, fw, 0.0, 1.0, &cfg->classifier.pii.threshold);
+                } else if (scalar_is(k, "jailbreak_threshold")) {
+                        r = get_double(c, val, fw, 0.0, 1.0, &cfg->classifier.jailbreak.threshold);
+                } else if (scalar_is(k, "category_model")) {
+                        double th = cfg->confidence_threshold;
+
+                        r = parse_role(c, val, fw, &cfg->classifier.category, &th, NULL);
+                } else if (scalar_is(k, "pii_model")) {
+                        r = parse_role(c, val, fw, &cfg->classifier.pii, &cfg->classifier.pii.threshold, NULL);
+                } else {
+                        r = warnf(c, k, "classifier: key '%s' is not used by switchyard; ignored", show(k, b));
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (pg) {
+                pg_enabled = true;   /* vSR's default when the section is there */
+                r = parse_role(c, pg, "prompt_guard", &cfg->classifier.jailbreak, &cfg->classifier.jailbreak.threshold,
+                               &pg_enabled);
+                if (r < 0)
+                        return r;
+                cfg->classifier.jailbreak_enabled = pg_enabled;
+                if (!pg_enabled && cfg->classifier.jailbreak.model_id) {
+                        /* a disabled prompt guard's checkpoint is not loaded */
+                        free(cfg->classifier.jailbreak.model_id);
+                        cfg->classifier.jailbreak.model_id = NULL;
+                        cfg->classifier.jailbreak.missing = false;
+                }
+        }
+        cfg->classifier.enabled = (clf && enabled) || (pg && pg_enabled) ||
+                                  (!clf && cats && cats->type == YAML_SEQUENCE_NODE &&
+                                   cats->data.sequence.items.top > cats->data.sequence.items.start);
         if (v)
                 return get_double(c, v, "confidence_threshold", 0.0, 1.0,
                                   &c->cfg->confidence_threshold);
@@ -1518,7 +1750,7 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
 static int parse_categories(struct ctx *c) {
         static const char *const ignored[] = {
                 "description", "mmlu_categories", "reasoning_description", "reasoning_effort",
-                "system_prompt_mode", "jailbreak_enabled", "jailbreak_threshold",
+                "jailbreak_enabled", "jailbreak_threshold",
                 "pii_enabled", "pii_threshold", "semantic_cache_enabled",
                 "semantic_cache_similarity_threshold", NULL,
         };
@@ -1575,6 +1807,11 @@ static int parse_categories(struct ctx *c) {
                                                     &cat->system_prompt);
                         } else if (scalar_is(k2, "system_prompt_enabled")) {
                                 r = get_bool(c, val, fw, &prompt_enabled);
+                        } else if (scalar_is(k2, "system_prompt_mode")) {
+                                if (scalar_is(val, "insert"))
+                                        cat->system_prompt_insert = true;
+                                else if (!scalar_is(val, "replace"))
+                                        r = errf(c, val, "%s: expected 'replace' or 'insert'", fw);
                         } else if (scalar_is(k2, "model_scores")) {
                                 scores = val;
                         } else if (scalar_is(k2, "use_reasoning")) {
@@ -1606,6 +1843,107 @@ static int parse_categories(struct ctx *c) {
         return 0;
 }
 
+/* reasoning_families (classic vSR) on top of the built-in ones, and
+ * default_reasoning_effort; every model's reasoning_family must be known. */
+static int add_family(struct sy_config *cfg, const char *name, enum sy_reasoning_type t, const char *param) {
+        struct sy_reasoning_family *f;
+
+        for (size_t i = 0; i < cfg->n_reasoning_families; i++)
+                if (strcmp(cfg->reasoning_families[i].name, name) == 0) {
+                        f = &cfg->reasoning_families[i];
+                        goto set;
+                }
+        f = realloc(cfg->reasoning_families, (cfg->n_reasoning_families + 1) * sizeof *f);
+        if (!f)
+                return -ENOMEM;
+        cfg->reasoning_families = f;
+        f = &f[cfg->n_reasoning_families++];
+        f->name = strdup(name);
+        f->parameter = NULL;
+        if (!f->name)
+                return -ENOMEM;
+set:
+        f->type = t;
+        free(f->parameter);
+        f->parameter = strdup(param);
+        return f->parameter ? 0 : -ENOMEM;
+}
+
+static int parse_reasoning(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "reasoning_families"), *e;
+        yaml_node_pair_t *pairs;
+        size_t n, i;
+        int r;
+
+        if ((r = add_family(cfg, "qwen3", SY_REASONING_TEMPLATE_KWARGS, "enable_thinking")) < 0 ||
+            (r = add_family(cfg, "deepseek", SY_REASONING_TEMPLATE_KWARGS, "thinking")) < 0 ||
+            (r = add_family(cfg, "gpt-oss", SY_REASONING_EFFORT, "reasoning_effort")) < 0 ||
+            (r = add_family(cfg, "gpt", SY_REASONING_EFFORT, "reasoning_effort")) < 0)
+                return r;
+        if (v && !is_null(v)) {
+                r = map_pairs(c, v, "reasoning_families", &pairs, &n);
+                if (r < 0)
+                        return r;
+                for (i = 0; i < n; i++) {
+                        const yaml_node_t *k = node_at(c, pairs[i].key), *f = node_at(c, pairs[i].value);
+                        const yaml_node_t *t, *p;
+                        char *name = NULL, *param = NULL, fw[160], b[72];
+
+                        snprintf(fw, sizeof fw, "reasoning_families.%s", show(k, b));
+                        r = get_name(c, k, "reasoning_families", NAME_MODEL, &name);
+                        if (r < 0)
+                                return r;
+                        t = map_get(c, f, "type");
+                        p = map_get(c, f, "parameter");
+                        if (f->type != YAML_MAPPING_NODE || !t || !p) {
+                                free(name);
+                                return errf(c, f, "%s: expected a mapping with 'type' and 'parameter'", fw);
+                        }
+                        if (!scalar_is(t, "chat_template_kwargs") && !scalar_is(t, "reasoning_effort")) {
+                                free(name);
+                                return errf(c, t, "%s.type: expected 'chat_template_kwargs' or "
+                                            "'reasoning_effort'", fw);
+                        }
+                        r = get_name(c, p, fw, NAME_MODEL, &param);
+                        if (r >= 0)
+                                r = add_family(cfg, name, scalar_is(t, "reasoning_effort") ?
+                                               SY_REASONING_EFFORT : SY_REASONING_TEMPLATE_KWARGS, param);
+                        free(name);
+                        free(param);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        e = root_get(c, "default_reasoning_effort");
+        if (e && !is_null(e)) {
+                if (!scalar_is(e, "low") && !scalar_is(e, "medium") && !scalar_is(e, "high"))
+                        return errf(c, e, "default_reasoning_effort: expected low, medium or high");
+                r = get_str(c, e, "default_reasoning_effort", 16, &cfg->default_reasoning_effort);
+        } else {
+                cfg->default_reasoning_effort = strdup("high");
+                r = cfg->default_reasoning_effort ? 0 : -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        for (i = 0; i < cfg->n_models; i++)
+                if (cfg->models[i].reasoning_family &&
+                    !sy_config_find_reasoning(cfg, cfg->models[i].reasoning_family))
+                        return errf(c, NULL, "model '%s': reasoning_family '%s' is not defined "
+                                    "(built in: qwen3, deepseek, gpt-oss, gpt; or add it under "
+                                    "reasoning_families)", cfg->models[i].name,
+                                    cfg->models[i].reasoning_family);
+        v = root_get(c, "classify_turns");
+        if (v) {
+                uint64_t t;
+                r = get_uint(c, v, "classify_turns", 1, 16, &t);
+                if (r < 0)
+                        return r;
+                cfg->classify_turns = (unsigned)t;
+        }
+        return 0;
+}
+
 static int parse_default_model(struct ctx *c) {
         const yaml_node_t *v = root_get(c, "default_model");
         int r;
@@ -1621,18 +1959,322 @@ static int parse_default_model(struct ctx *c) {
         return 0;
 }
 
+/* ---- discovery and admin ----------------------------------------------- */
+
+#define CFG_DISCOVERY_MAX 32
+#define CFG_SELECTOR_MAX 1024
+#define CFG_FILE_PATH_MAX 4096
+
+#ifdef HAVE_OPENSSL
+#define CFG_HAVE_TLS 1
+#else
+#define CFG_HAVE_TLS 0
+#endif
+
+static int get_file_path(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
+        char b[72];
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n) || slen(n) == 0)
+                return errf(c, n, "%s: expected a file path, got %s", what, kind_of(n));
+        for (size_t i = 0; i < slen(n); i++)
+                if ((unsigned char)sval(n)[i] < 0x20 || sval(n)[i] == 0x7f)
+                        return errf(c, n, "%s: \"%s\" is not a valid file path", what, show(n, b));
+        return get_str(c, n, what, CFG_FILE_PATH_MAX, ret);
+}
+
+/* http(s)://host[:port] with nothing after it (a trailing / is allowed). */
+static int get_api_server(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
+        const char *s, *h, *he, *end;
+        char b[72];
+        bool tls;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a URL, got %s", what, kind_of(n));
+        s = sval(n);
+        end = s + slen(n);
+        tls = slen(n) > 8 && strncasecmp(s, "https://", 8) == 0;
+        if (!tls && !(slen(n) > 7 && strncasecmp(s, "http://", 7) == 0))
+                return errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port]", what,
+                            show(n, b));
+        if (tls && !CFG_HAVE_TLS)
+                return errf(c, n, "%s: this build of switchyard has no TLS (built without "
+                            "OpenSSL); kubernetes discovery over https needs it", what);
+        h = s + (tls ? 8 : 7);
+        if (h < end && *h == '[') {
+                he = memchr(h, ']', (size_t)(end - h));
+                if (!he || !host_ok(h + 1, (size_t)(he - h - 1)))
+                        goto bad;
+                he++;
+        } else {
+                for (he = h; he < end && *he != ':' && *he != '/'; he++)
+                        ;
+                if (!host_ok(h, (size_t)(he - h)))
+                        goto bad;
+        }
+        if (he < end && *he == ':') {
+                uint64_t port = 0;
+                const char *ps = ++he;
+
+                while (he < end && *he >= '0' && *he <= '9')
+                        he++;
+                if (he == ps || digits_u64(ps, (size_t)(he - ps), &port) < 0 || port < 1 || port > 65535)
+                        goto bad;
+        }
+        if (he < end && *he == '/')
+                he++;
+        if (he != end)
+                goto bad;
+        return get_str(c, n, what, CFG_HOST_MAX + 16, ret);
+bad:
+        return errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port] (no path)", what,
+                    show(n, b));
+}
+
+static int parse_discovery(struct ctx *c) {
+        static const char *const k8s_keys[] = {
+                "kind", "namespace", "label_selector", "resource", "port", "engine", "models",
+                "model_label", "models_from", "weight", "upstream_kind", "api_server", "token_file",
+                "ca_file", NULL,
+        };
+        static const char *const dns_keys[] = {
+                "kind", "name", "port", "engine", "models", "models_from", "weight", "upstream_kind",
+                "interval_ms", NULL,
+        };
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "discovery");
+        yaml_node_item_t *items;
+        size_t n_items, i, j, n;
+        int r;
+
+        if (!v)
+                return 0;
+        r = seq_items(c, v, "discovery", &items, &n_items);
+        if (r < 0)
+                return r;
+        if (n_items > CFG_DISCOVERY_MAX)
+                return errf(c, v, "discovery: more than %d sources", CFG_DISCOVERY_MAX);
+        cfg->discovery = calloc(n_items ? n_items : 1, sizeof *cfg->discovery);
+        if (!cfg->discovery)
+                return -ENOMEM;
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *item = node_at(c, items[i]), *kind;
+                struct sy_discovery_cfg *d = &cfg->discovery[cfg->n_discovery++];
+                const char *const *keys;
+                yaml_node_pair_t *pairs;
+                bool have_port = false;
+                char what[48], fw[96], b[72], known[256] = "";
+
+                snprintf(what, sizeof what, "discovery[%zu]", i);
+                d->weight = 1;
+                d->interval_ms = 5000;
+                d->line = (unsigned)item->start_mark.line + 1;
+                r = map_pairs(c, item, what, &pairs, &n);
+                if (r < 0)
+                        return r;
+                kind = map_get(c, item, "kind");
+                if (!kind)
+                        return errf(c, item, "%s: missing 'kind' (kubernetes or dns)", what);
+                if (scalar_is(kind, "kubernetes")) {
+                        d->kind = SY_DISC_KUBERNETES;
+                        keys = k8s_keys;
+                        if (!CFG_HAVE_TLS && !map_get(c, item, "api_server"))
+                                return errf(c, kind, "%s: kind kubernetes: this build of switchyard "
+                                            "has no TLS (built without OpenSSL), which the API server "
+                                            "needs", what);
+                } else if (scalar_is(kind, "dns")) {
+                        d->kind = SY_DISC_DNS;
+                        keys = dns_keys;
+                } else {
+                        return errf(c, kind, "%s.kind: unknown kind %s%s%s (kubernetes or dns)", what,
+                                    Q(kind), SHOW(kind, b), Q(kind));
+                }
+                for (j = 0; keys[j]; j++) {
+                        strncat(known, keys[j], sizeof known - strlen(known) - 1);
+                        if (keys[j + 1])
+                                strncat(known, ", ", sizeof known - strlen(known) - 1);
+                }
+                for (j = 0; j < n; j++) {
+                        const yaml_node_t *k = node_at(c, pairs[j].key);
+                        const yaml_node_t *val = node_at(c, pairs[j].value);
+                        uint64_t u;
+
+                        r = 0;
+                        snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
+                        if (!in_list(k, keys))
+                                return errf(c, k, "unknown key '%s' in %s (kind %s; known: %s)",
+                                            show(k, b), what, sval(kind), known);
+                        if (scalar_is(k, "kind")) {
+                                continue;
+                        } else if (scalar_is(k, "engine")) {
+                                r = get_name(c, val, fw, NAME_ENGINE, &d->engine);
+                        } else if (scalar_is(k, "models")) {
+                                r = get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS,
+                                                  &d->models, &d->n_models);
+                        } else if (scalar_is(k, "model_label")) {
+                                r = get_name(c, val, fw, NAME_MODEL, &d->model_label);
+                        } else if (scalar_is(k, "models_from")) {
+                                if (!scalar_is(val, "v1_models"))
+                                        return errf(c, val, "%s: expected v1_models, got %s%s%s", fw,
+                                                    Q(val), SHOW(val, b), Q(val));
+                                d->models_from_v1 = true;
+                        } else if (scalar_is(k, "weight")) {
+                                r = get_uint(c, val, fw, 1, CFG_WEIGHT_MAX, &u);
+                                d->weight = (uint32_t)u;
+                        } else if (scalar_is(k, "upstream_kind")) {
+                                if (scalar_is(val, "server"))
+                                        d->upstream_kind = SY_UPSTREAM_SERVER;
+                                else if (scalar_is(val, "gateway"))
+                                        d->upstream_kind = SY_UPSTREAM_GATEWAY;
+                                else
+                                        r = errf(c, val, "%s: unknown kind %s%s%s (server or gateway)",
+                                                 fw, Q(val), SHOW(val, b), Q(val));
+                        } else if (scalar_is(k, "port")) {
+                                have_port = true;
+                                if (d->kind == SY_DISC_KUBERNETES && val->type == YAML_SCALAR_NODE &&
+                                    !is_null(val) && !all_digits(sval(val), slen(val))) {
+                                        r = get_name(c, val, fw, NAME_ENGINE, &d->port_name);
+                                } else {
+                                        r = get_uint(c, val, fw, 1, 65535, &u);
+                                        d->port = (uint16_t)u;
+                                }
+                        } else if (scalar_is(k, "namespace")) {
+                                r = get_name(c, val, fw, NAME_ENGINE, &d->namespace_);
+                        } else if (scalar_is(k, "label_selector")) {
+                                r = get_str(c, val, fw, CFG_SELECTOR_MAX, &d->label_selector);
+                                for (size_t x = 0; r == 0 && d->label_selector[x]; x++)
+                                        if ((unsigned char)d->label_selector[x] < 0x20 ||
+                                            (unsigned char)d->label_selector[x] >= 0x7f)
+                                                r = errf(c, val, "%s: not printable ASCII", fw);
+                        } else if (scalar_is(k, "resource")) {
+                                if (scalar_is(val, "endpointslices"))
+                                        d->resource = SY_K8S_ENDPOINTSLICES;
+                                else if (scalar_is(val, "pods"))
+                                        d->resource = SY_K8S_PODS;
+                                else
+                                        r = errf(c, val, "%s: expected endpointslices or pods, got "
+                                                 "%s%s%s", fw, Q(val), SHOW(val, b), Q(val));
+                        } else if (scalar_is(k, "api_server")) {
+                                r = get_api_server(c, val, fw, &d->api_server);
+                        } else if (scalar_is(k, "token_file")) {
+                                r = get_file_path(c, val, fw, &d->token_file);
+                        } else if (scalar_is(k, "ca_file")) {
+                                r = get_file_path(c, val, fw, &d->ca_file);
+                        } else if (scalar_is(k, "name")) {
+                                r = get_host(c, val, fw, &d->dns_name);
+                        } else if (scalar_is(k, "interval_ms")) {
+                                r = get_duration(c, val, fw, NS_PER_MS, 100, MS_HOUR, &u);
+                                d->interval_ms = (unsigned)u;
+                        }
+                        if (r < 0)
+                                return r;
+                }
+                if (!have_port)
+                        return errf(c, item, "%s: missing 'port'%s", what,
+                                    d->kind == SY_DISC_KUBERNETES ? " (a number or a port name)" : "");
+                if (d->kind == SY_DISC_DNS && !d->dns_name)
+                        return errf(c, item, "%s: missing 'name' (the DNS name to resolve)", what);
+                if (d->n_models == 0 && !d->model_label && !d->models_from_v1)
+                        return errf(c, item, "%s: no models: give models, %smodels_from: v1_models",
+                                    what, d->kind == SY_DISC_KUBERNETES ? "model_label or " : "");
+        }
+        return 0;
+}
+
+/* host:port or [v6]:port */
+static int get_listen(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
+                      uint16_t *ret_port) {
+        const char *s, *colon, *h;
+        size_t hl, pl;
+        uint64_t port = 0;
+        char b[72], *host;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected host:port, got %s", what, kind_of(n));
+        s = sval(n);
+        colon = memrchr(s, ':', slen(n));
+        if (!colon)
+                goto bad;
+        h = s;
+        hl = (size_t)(colon - s);
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+                h++;
+                hl -= 2;
+        }
+        pl = (size_t)(s + slen(n) - colon - 1);
+        if (!host_ok(h, hl) || !all_digits(colon + 1, pl) || digits_u64(colon + 1, pl, &port) < 0 ||
+            port < 1 || port > 65535)
+                goto bad;
+        host = strndup(h, hl);
+        if (!host)
+                return -ENOMEM;
+        free(*ret_host);
+        *ret_host = host;
+        *ret_port = (uint16_t)port;
+        return 0;
+bad:
+        return errf(c, n, "%s: expected host:port such as \"127.0.0.1:9090\", got \"%s\"", what,
+                    show(n, b));
+}
+
+static int parse_admin(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "admin");
+        yaml_node_pair_t *pairs;
+        size_t n, i;
+        int r;
+
+        if (!v)
+                return 0;
+        r = map_pairs(c, v, "admin", &pairs, &n);
+        if (r < 0)
+                return r;
+        cfg->admin.enabled = true;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key);
+                const yaml_node_t *val = node_at(c, pairs[i].value);
+                char fw[64], b[72];
+
+                snprintf(fw, sizeof fw, "admin.%s", show(k, b));
+                if (scalar_is(k, "listen"))
+                        r = get_listen(c, val, fw, &cfg->admin.host, &cfg->admin.port);
+                else if (scalar_is(k, "token"))
+                        r = get_str(c, val, fw, 4096, &cfg->admin.token);
+                else if (scalar_is(k, "token_file"))
+                        r = get_file_path(c, val, fw, &cfg->admin.token_file);
+                else if (scalar_is(k, "state_file"))
+                        r = get_file_path(c, val, fw, &cfg->admin.state_file);
+                else
+                        r = errf(c, k, "unknown key '%s' in admin (known: listen, token, token_file, "
+                                 "state_file)", show(k, b));
+                if (r < 0)
+                        return r;
+        }
+        if ((!cfg->admin.token || !cfg->admin.token[0]) && !cfg->admin.token_file)
+                return errf(c, v, "admin: give token or token_file (the admin API always needs a "
+                            "bearer token)");
+        if (cfg->admin.token && cfg->admin.token_file)
+                return errf(c, v, "admin: token and token_file are both given; use one");
+        if (!cfg->admin.host) {
+                cfg->admin.host = strdup("127.0.0.1");
+                if (!cfg->admin.host)
+                        return -ENOMEM;
+                cfg->admin.port = 9090;
+        }
+        return 0;
+}
+
 /* ---- top level --------------------------------------------------------- */
 
 static const char *const top_keys[] = {
         "server", "proxy", "health", "router", "shm", "upstreams", "vllm_endpoints", "models",
         "model_config", "auto_aliases", "confidence_threshold", "classifier", "categories",
-        "default_model", NULL,
+        "default_model", "reasoning_families", "default_reasoning_effort", "classify_turns",
+        "discovery", "admin", "prompt_guard", NULL,
 };
 
 /* Classic vLLM Semantic Router keys switchyard does not use. */
 static const char *const vsr_keys[] = {
-        "bert_model", "semantic_cache", "tools", "prompt_guard", "reasoning_families",
-        "default_reasoning_effort", "api", "observability", "clear_route_cache",
+        "bert_model", "semantic_cache", "tools", "api", "observability", "clear_route_cache",
         "keyword_rules", "embedding_rules", "embedding_models", "response_api",
         "vector_store", "hallucination_mitigation", "looper", "interceptors", "strategy",
         "providers", "listeners", "version", "routing", "global", "recipes", "entrypoints",
@@ -1694,6 +2336,10 @@ static int parse_root(struct ctx *c) {
         if (r >= 0)
                 r = parse_vllm_endpoints(c);
         if (r >= 0)
+                r = parse_discovery(c);
+        if (r >= 0)
+                r = parse_admin(c);
+        if (r >= 0)
                 r = parse_model_settings(c, "models", true);
         if (r >= 0)
                 r = parse_model_settings(c, "model_config", false);
@@ -1702,11 +2348,13 @@ static int parse_root(struct ctx *c) {
         if (r >= 0)
                 r = parse_aliases(c);
         if (r >= 0)
-                r = parse_threshold(c);
+                r = parse_classifier(c);
         if (r >= 0)
                 r = parse_categories(c);
         if (r >= 0)
                 r = parse_default_model(c);
+        if (r >= 0)
+                r = parse_reasoning(c);
         if (r < 0)
                 return r;
 
@@ -1776,13 +2424,29 @@ static int config_new(const char *name, struct sy_config **ret_cfg) {
         cfg->router.pick_timeout_us = 2000;
         cfg->router.passive_failures = 3;
         cfg->router.ejection_ms = 5000;
+        cfg->router.scrape_interval_ms = 100;
+        cfg->router.scrape_timeout_ms = 500;
+        cfg->router.stale_after_ms = 1000;
+        cfg->router.weights.queue = 1;
+        cfg->router.weights.kv_cache = 1;
+        cfg->router.weights.inflight_tokens = 1;
+        cfg->router.weights.prefix = 3;
+        cfg->router.weights.session = 10;
+        cfg->router.saturation.queue_depth = 5;
+        cfg->router.saturation.kv_cache = 0.9;
+        cfg->router.queue.max = 256;
+        cfg->router.queue.timeout_ms = 2000;
+        cfg->router.retry_after_s = 1;
+        cfg->router.session.ttl_ms = 600000;
+        cfg->router.session.max = 65536;
         cfg->shm.ring_bytes = 262144;
         cfg->shm.max_workers = 64;
         cfg->confidence_threshold = 0.5;
+        cfg->classify_turns = 1;
         cfg->path = strdup(name);
         cfg->server.host = strdup("0.0.0.0");
         cfg->health.path = strdup("/health");
-        cfg->router.policy = strdup("least_request");
+        cfg->router.policy = strdup("scorer");
         cfg->shm.runtime_dir = strdup(rd && *rd ? rd : "/run/switchyard");
         if (!cfg->path || !cfg->server.host || !cfg->health.path || !cfg->router.policy ||
             !cfg->shm.runtime_dir) {
@@ -1941,8 +2605,50 @@ void sy_config_free(struct sy_config *cfg) {
                 free(cfg->categories[i].model_scores);
         }
         free(cfg->categories);
+        free(cfg->classifier.model);
+        free(cfg->classifier.backend);
+        free(cfg->classifier.category.model_id);
+        free(cfg->classifier.category.mapping_path);
+        free(cfg->classifier.pii.model_id);
+        free(cfg->classifier.pii.mapping_path);
+        free(cfg->classifier.jailbreak.model_id);
+        free(cfg->classifier.jailbreak.mapping_path);
+        for (i = 0; i < cfg->n_discovery; i++) {
+                struct sy_discovery_cfg *d = &cfg->discovery[i];
+
+                free(d->engine);
+                free_strv(d->models, d->n_models);
+                free(d->model_label);
+                free(d->namespace_);
+                free(d->label_selector);
+                free(d->port_name);
+                free(d->api_server);
+                free(d->token_file);
+                free(d->ca_file);
+                free(d->dns_name);
+        }
+        free(cfg->discovery);
+        free(cfg->admin.host);
+        free(cfg->admin.token);
+        free(cfg->admin.token_file);
+        free(cfg->admin.state_file);
+        for (i = 0; i < cfg->n_reasoning_families; i++) {
+                free(cfg->reasoning_families[i].name);
+                free(cfg->reasoning_families[i].parameter);
+        }
+        free(cfg->reasoning_families);
+        free(cfg->default_reasoning_effort);
         free_strv(cfg->warnings, cfg->n_warnings);
         free(cfg);
+}
+
+const struct sy_reasoning_family *sy_config_find_reasoning(const struct sy_config *cfg, const char *name) {
+        if (!cfg || !name)
+                return NULL;
+        for (size_t i = 0; i < cfg->n_reasoning_families; i++)
+                if (strcmp(cfg->reasoning_families[i].name, name) == 0)
+                        return &cfg->reasoning_families[i];
+        return NULL;
 }
 
 const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, const char *name) {

@@ -50,8 +50,57 @@ struct sy_model_score {
 struct sy_category_cfg {
         char *name;
         char *system_prompt;     /* may be NULL */
+        bool system_prompt_insert; /* system_prompt_mode: insert (prepend to the client's
+                                    * system message) instead of replace (default) */
         struct sy_model_score *model_scores;
         size_t n_model_scores;
+};
+
+/* reasoning_families: how a model family switches reasoning on/off */
+enum sy_reasoning_type {
+        SY_REASONING_TEMPLATE_KWARGS = 0, /* "chat_template_kwargs": {parameter: true|false} */
+        SY_REASONING_EFFORT = 1,          /* "parameter": default_reasoning_effort (only when on) */
+};
+
+struct sy_reasoning_family {
+        char *name;
+        enum sy_reasoning_type type;
+        char *parameter;
+};
+
+/* discovery: sources of upstreams besides the file (router/discovery.h) */
+enum sy_discovery_kind {
+        SY_DISC_KUBERNETES = 1,  /* EndpointSlices or pods through the API server */
+        SY_DISC_DNS = 2,         /* A/AAAA records of a (headless service) name */
+};
+
+enum sy_k8s_resource {
+        SY_K8S_ENDPOINTSLICES = 0,
+        SY_K8S_PODS = 1,
+};
+
+struct sy_discovery_cfg {
+        enum sy_discovery_kind kind;
+        char *engine;            /* NULL: owned_by from /v1/models, else "vllm" */
+        char **models;           /* every endpoint serves these (may be empty) */
+        size_t n_models;
+        char *model_label;       /* kubernetes: label whose value is the model; may be NULL */
+        bool models_from_v1;     /* models_from: v1_models (ask each endpoint) */
+        uint32_t weight;         /* of each upstream made; default 1 */
+        enum sy_upstream_kind upstream_kind; /* default server */
+        /* kubernetes */
+        char *namespace_;        /* NULL: the pod's own (service-account namespace file) */
+        char *label_selector;    /* NULL: every object */
+        enum sy_k8s_resource resource;
+        char *port_name;         /* named port; or */
+        uint16_t port;           /* number (dns: required) */
+        char *api_server;        /* https://host:port; NULL: KUBERNETES_SERVICE_HOST/PORT */
+        char *token_file;        /* default /var/run/secrets/kubernetes.io/serviceaccount/token */
+        char *ca_file;           /* default .../serviceaccount/ca.crt */
+        /* dns */
+        char *dns_name;
+        unsigned interval_ms;    /* re-resolve period, default 5000 */
+        unsigned line;
 };
 
 struct sy_config {
@@ -87,10 +136,30 @@ struct sy_config {
         } health;
 
         struct {
-                char *policy;                /* "least_request" (default), "round_robin" */
+                char *policy;                /* "scorer" (default), "least_request", "round_robin" */
                 unsigned pick_timeout_us;    /* frontend waits this long for the router, default 2000 */
                 unsigned passive_failures;   /* consecutive failures before ejection, default 3 */
                 unsigned ejection_ms;        /* default 5000 */
+                /* endpoint picker (router/picker.h); set when the policy is "scorer" */
+                unsigned scrape_interval_ms; /* GET /metrics per endpoint, default 100; 0: no scraping */
+                unsigned scrape_timeout_ms;  /* default 500 */
+                unsigned stale_after_ms;     /* no good scrape for this long: saturated, default 1000 */
+                struct {
+                        double queue, kv_cache, inflight_tokens, prefix, session; /* defaults 1, 1, 1, 3, 10 */
+                } weights;
+                struct {
+                        unsigned queue_depth;  /* waiting requests, default 5 */
+                        double kv_cache;       /* KV-cache use fraction, default 0.9 */
+                } saturation;
+                struct {
+                        unsigned max;          /* requests queued in the router per model, default 256; 0: shed at once */
+                        unsigned timeout_ms;   /* default 2000 */
+                } queue;
+                unsigned retry_after_s;      /* Retry-After on 429/503 when shed, default 1 */
+                struct {
+                        unsigned ttl_ms;       /* default 600000 (10 min) */
+                        unsigned max;          /* sessions remembered, default 65536 */
+                } session;
         } router;
 
         struct {
@@ -111,6 +180,49 @@ struct sy_config {
         double confidence_threshold;       /* default 0.5 */
         struct sy_category_cfg *categories;
         size_t n_categories;
+        /* built-ins (qwen3, deepseek, gpt-oss, gpt) plus reasoning_families */
+        struct sy_reasoning_family *reasoning_families;
+        size_t n_reasoning_families;
+        char *default_reasoning_effort;    /* default "high" */
+        unsigned classify_turns;           /* user turns classified, newest first; default 1 */
+
+        /* upstream discovery (kubernetes, dns) and the router's admin API */
+        struct sy_discovery_cfg *discovery;
+        size_t n_discovery;
+        struct {
+                bool enabled;                /* the admin: section is present */
+                char *host;                  /* listen address, default 127.0.0.1 */
+                uint16_t port;               /* default 9090 */
+                char *token;                 /* bearer token (or read from token_file at start) */
+                char *token_file;
+                char *state_file;            /* admin changes persisted here; NULL: not persisted */
+        } admin;
+
+        /* the classifier process (classifier/daemon.c): classifier: and the
+         * classic prompt_guard: section */
+        struct {
+                bool enabled;                /* run it: a classifier: section (unless enabled: false),
+                                              * prompt_guard.enabled, or categories */
+                char *model;                 /* multi-head checkpoint dir; NULL: the embedded default */
+                char *backend;               /* "auto" (default), "cpu", "cuda" */
+                unsigned threads;            /* CPU (OpenBLAS) threads, default 1 */
+                unsigned max_batch;          /* texts per forward pass, default 32 */
+                unsigned max_batch_wait_us;  /* wait for more while not full, default 500 */
+                unsigned max_len;            /* tokens per text; 0: the model's (at most 512) */
+                unsigned timeout_ms;         /* the frontend waits this long for a verdict, default 50 */
+                /* classic vSR: a single-head checkpoint per role, each its own pass
+                 * (classifier.category_model, classifier.pii_model, prompt_guard) */
+                struct sy_classifier_role_cfg {
+                        char *model_id;      /* directory (relative: to the config file's); NULL: none */
+                        char *mapping_path;  /* vSR *_mapping.json (idx_to_category / idx_to_label); may be NULL */
+                        double threshold;    /* pii: span score (default 0.5); jailbreak: default 0.7;
+                                              * category: see confidence_threshold */
+                        bool use_cpu;
+                        bool missing;        /* model_id is not a directory here (a warning says so) */
+                        unsigned line;
+                } category, pii, jailbreak;
+                bool jailbreak_enabled;      /* prompt_guard.enabled (default true) */
+        } classifier;
 
         /* Keys accepted but not used (unknown top-level keys, classic vSR
          * settings switchyard ignores): "file:line:col: message" each, at
@@ -134,5 +246,6 @@ void sy_config_free(struct sy_config *cfg);
  * -EDOM (not a whole number of units, e.g. "1500us" for ms), -ERANGE. */
 int sy_config_parse_duration(const char *s, size_t len, uint64_t unit_ns, uint64_t *ret_value);
 
+const struct sy_reasoning_family *sy_config_find_reasoning(const struct sy_config *cfg, const char *name);
 const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, const char *name);
 const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg, const char *name);

@@ -21,6 +21,9 @@
 #include "common/notify.h"
 #include "common/runtime.h"
 #include "router/health.h"
+#include "router/picker.h"
+#include "router/queue.h"
+#include "router/scrape.h"
 #include "router/snapshot.h"
 #include "shm/bell.h"
 #include "shm/msg.h"
@@ -35,10 +38,14 @@ struct router {
         char *config_path;
         struct shm_seg *seg;
         struct health *health;
+        struct scrape *scrape;          /* /metrics load signals (router/scrape.h) */
+        struct picker *picker;          /* in-flight counts, scores, picks (router/picker.h) */
+        struct pick_queue queue;        /* picks waiting while every endpoint is saturated */
         int epfd, bell_fd, sig_fd;
         int worker_bell[1024];
         struct snapshot snap;
-        uint32_t inflight[SNAP_MAX_UPSTREAMS];
+        uint8_t was_healthy[SNAP_MAX_UPSTREAMS];
+        bool usable[SNAP_MAX_UPSTREAMS]; /* not passively ejected */
         uint32_t fail_run[SNAP_MAX_UPSTREAMS];
         uint64_t ejected_until[SNAP_MAX_UPSTREAMS];
         unsigned rr;
@@ -48,8 +55,7 @@ struct router {
 };
 
 static int publish(struct router *r) {
-        for (uint32_t i = 0; i < r->snap.n_upstreams; i++)
-                r->snap.upstreams[i].inflight = r->inflight[i];
+        picker_update_snapshot(r->picker, &r->snap, shm_now_ns());
         r->dirty = false;
         return shm_snap_publish(r->seg, &r->snap, sizeof r->snap);
 }
@@ -76,47 +82,169 @@ static void wake_worker(struct router *r, uint32_t w, struct ring *out) {
         }
 }
 
-static void handle_pick(struct router *r, const struct sy_pick_req *q, uint32_t len, struct ring *out,
-                        uint64_t now) {
-        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->seg) };
-        const char *model = (const char *)(q + 1);
-        const char *engine = model + q->model_len;
-        const struct snap_model *m;
-        uint16_t excl[SY_PICK_MAX_EXCLUDE + SNAP_MAX_MODEL_UPSTREAMS];
-        unsigned nex;
+static void reply(struct router *r, uint32_t w, const struct sy_pick_resp *resp) {
+        struct ring *out = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_FROM_PEER);
 
-        if (len < sizeof *q || (size_t)q->model_len + q->owned_by_len + q->session_len > len - sizeof *q ||
-            q->n_exclude > SY_PICK_MAX_EXCLUDE) {
+        if (ring_sp_push(out, SY_MSG_PICK_RESP, resp, sizeof *resp) < 0)
+                log_warn("reply ring full; the worker will pick by itself");
+}
+
+static void picker_req_of(const struct pick_queue_ent *e, struct picker_req *pq) {
+        *pq = (struct picker_req){
+                .engine = e->engine, .engine_len = e->engine_len,
+                .exclude = e->exclude, .n_exclude = e->n_exclude,
+                .prefix = e->prefix, .n_prefix = e->n_prefix,
+                .session = e->session, .has_session = e->has_session,
+                .tokens = e->tokens,
+        };
+}
+
+/* Picks for e; fills resp. Returns picker_pick's result (-EBUSY: every
+ * endpoint saturated, nothing counted). */
+static int pick_for(struct router *r, const struct snap_model *m, const struct pick_queue_ent *e,
+                    struct sy_pick_resp *resp, uint64_t now) {
+        struct picker_req pq;
+        int n;
+
+        picker_req_of(e, &pq);
+        for (unsigned u = 0; u < r->snap.n_upstreams; u++)
+                r->usable[u] = upstream_usable(r, u, now);
+        n = picker_pick(r->picker, &r->snap, m, &pq, r->usable, now, resp->upstream, SY_PICK_MAX_RESULTS);
+        resp->status = 0;
+        resp->n = 0;
+        if (n == -EBUSY)
+                return n;
+        if (n <= 0) {
+                resp->status = n < 0 ? n : -EHOSTUNREACH;
+                return resp->status;
+        }
+        resp->n = (uint16_t)n;
+        picker_dispatch(r->picker, resp->upstream[0], &pq, now);
+        r->dirty = true;
+        return n;
+}
+
+static void shed(struct router *r, struct sy_pick_resp *resp) {
+        resp->status = -EBUSY;
+        resp->n = 0;
+        resp->retry_after_s = (uint16_t)r->cfg->router.retry_after_s;
+}
+
+static void handle_pick(struct router *r, uint32_t w, const struct sy_pick_req *q, uint32_t len, uint64_t now) {
+        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->seg) };
+        const char *model, *engine, *session;
+        const struct snap_model *m;
+        struct pick_queue_ent *e;
+        size_t hl;
+        int n;
+
+        if (len < sizeof *q || q->n_exclude > SY_PICK_MAX_EXCLUDE || q->n_prefix > SY_PICK_MAX_PREFIX ||
+            (size_t)q->n_prefix * 8 + q->model_len + q->owned_by_len + q->session_len > len - sizeof *q) {
                 resp.status = -EBADMSG;
                 goto reply;
         }
+        hl = (size_t)q->n_prefix * 8;
+        model = (const char *)(q + 1) + hl;
+        engine = model + q->model_len;
+        session = engine + q->owned_by_len;
         m = snapshot_find_model(&r->snap, model, q->model_len);
         if (!m) {
                 resp.status = -ENOENT;
                 goto reply;
         }
-        nex = q->n_exclude;
-        memcpy(excl, q->exclude, nex * sizeof excl[0]);
-        for (unsigned i = 0; i < m->n_upstreams; i++)
-                if (!upstream_usable(r, m->upstreams[i], now))
-                        excl[nex++] = m->upstreams[i];
-        while (resp.n < SY_PICK_MAX_RESULTS) {
-                int u = snapshot_pick(&r->snap, m, engine, q->owned_by_len, excl, nex, r->inflight, &r->rr);
-                if (u < 0) {
-                        if (resp.n == 0)
-                                resp.status = u;
-                        break;
+        if (q->owned_by_len >= SNAP_SHORT) {
+                resp.status = -ENOENT; /* no engine name is that long */
+                goto reply;
+        }
+        e = pick_queue_get(&r->queue);
+        if (!e) {
+                resp.status = -ENOMEM;
+                goto reply;
+        }
+        e->req_id = q->req_id;
+        e->worker = w;
+        e->tokens = q->token_estimate;
+        e->flags = q->flags;
+        e->n_exclude = q->n_exclude;
+        memcpy(e->exclude, q->exclude, q->n_exclude * sizeof e->exclude[0]);
+        e->n_prefix = q->n_prefix;
+        memcpy(e->prefix, q + 1, hl);
+        e->engine_len = q->owned_by_len;
+        memcpy(e->engine, engine, q->owned_by_len);
+        e->engine[q->owned_by_len] = 0;
+        e->model_len = q->model_len;
+        memcpy(e->model, model, q->model_len);
+        e->model[q->model_len] = 0;
+        e->has_session = q->session_len > 0;
+        e->session = e->has_session ? picker_session_hash(session, q->session_len) : 0;
+        n = pick_for(r, m, e, &resp, now);
+        if (n == -EBUSY) {
+                /* every endpoint saturated: wait in the router's queue */
+                uint32_t ms = r->cfg->router.queue.timeout_ms;
+                e->deadline_ns = now + (uint64_t)ms * 1000000ULL;
+                if (pick_queue_push(&r->queue, (unsigned)(m - r->snap.models), e, r->cfg->router.queue.max) == 0) {
+                        resp.status = -EINPROGRESS;
+                        resp.wait_ms = ms;
+                        goto reply;
                 }
-                resp.upstream[resp.n++] = (uint16_t)u;
-                excl[nex++] = (uint16_t)u;
+                shed(r, &resp);
         }
-        if (resp.n > 0) {
-                r->inflight[resp.upstream[0]]++;
-                r->dirty = true;
-        }
+        pick_queue_put(&r->queue, e);
 reply:
-        if (ring_sp_push(out, SY_MSG_PICK_RESP, &resp, sizeof resp) < 0)
-                log_warn("reply ring full; the worker will pick by itself");
+        reply(r, w, &resp);
+}
+
+/* Queued picks: answer those whose endpoint freed up, shed those past
+ * their deadline. Returns true if any answer went out. */
+static bool serve_queue(struct router *r, uint64_t now) {
+        bool sent = false;
+
+        if (!r->queue.total)
+                return false;
+        for (unsigned mi = 0; mi < r->snap.n_models; mi++) {
+                struct pick_queue_ent *e;
+
+                while ((e = pick_queue_head(&r->queue, mi)) != NULL) {
+                        struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg) };
+                        int n = pick_for(r, &r->snap.models[mi], e, &resp, now);
+
+                        if (n == -EBUSY) {
+                                if (e->deadline_ns > now)
+                                        break; /* FIFO: the rest wait behind it */
+                                shed(r, &resp);
+                        }
+                        pick_queue_pop(&r->queue, mi);
+                        reply(r, e->worker, &resp);
+                        wake_worker(r, e->worker, shm_seg_ring(r->seg, e->worker, SHM_PEER_ROUTER, SHM_FROM_PEER));
+                        pick_queue_put(&r->queue, e);
+                        sent = true;
+                }
+        }
+        return sent;
+}
+
+/* After a reload the models may have moved: requeue by name; those whose
+ * model is gone get -ENOENT. */
+static void requeue(struct router *r) {
+        struct pick_queue_ent *list = NULL, **tail = &list, *e;
+
+        for (unsigned mi = 0; mi < SNAP_MAX_MODELS; mi++)
+                while ((e = pick_queue_pop(&r->queue, mi)) != NULL) {
+                        *tail = e;
+                        tail = &e->next;
+                }
+        while ((e = list) != NULL) {
+                const struct snap_model *m = snapshot_find_model(&r->snap, e->model, e->model_len);
+
+                list = e->next;
+                if (m && pick_queue_push(&r->queue, (unsigned)(m - r->snap.models), e, UINT32_MAX) == 0)
+                        continue;
+                struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg),
+                                             .status = -ENOENT };
+                reply(r, e->worker, &resp);
+                wake_worker(r, e->worker, shm_seg_ring(r->seg, e->worker, SHM_PEER_ROUTER, SHM_FROM_PEER));
+                pick_queue_put(&r->queue, e);
+        }
 }
 
 static void handle_done(struct router *r, const struct sy_done *d, uint64_t now) {
@@ -124,8 +252,8 @@ static void handle_done(struct router *r, const struct sy_done *d, uint64_t now)
 
         if (u >= r->snap.n_upstreams)
                 return;
-        if ((d->flags & SY_DONE_PICKED_BY_ROUTER) && r->inflight[u] > 0)
-                r->inflight[u]--;
+        if (d->flags & SY_DONE_PICKED_BY_ROUTER)
+                picker_done(r->picker, u);
         if (d->flags & SY_DONE_FAILED) {
                 unsigned limit = r->cfg->router.passive_failures ? r->cfg->router.passive_failures : 3;
                 if (++r->fail_run[u] >= limit && r->ejected_until[u] <= now) {
@@ -165,12 +293,12 @@ static unsigned drain_rings(struct router *r, uint64_t now) {
 
                 while (n < 256 && ring_sc_peek(in, &type, &msg, &len) == 0) {
                         if (type == SY_MSG_PICK_REQ)
-                                handle_pick(r, msg, len, out, now);
+                                handle_pick(r, w, msg, len, now);
                         else if (type == SY_MSG_DONE && len >= sizeof(struct sy_done))
                                 handle_done(r, msg, now);
                         else if (type == SY_MSG_DISPATCH && len >= sizeof(struct sy_dispatch) &&
                                  ((const struct sy_dispatch *)msg)->upstream < r->snap.n_upstreams) {
-                                r->inflight[((const struct sy_dispatch *)msg)->upstream]++;
+                                picker_dispatch_note(r->picker, ((const struct sy_dispatch *)msg)->upstream);
                                 r->dirty = true;
                         }
                         ring_sc_release(in);
@@ -220,22 +348,31 @@ static int reload(struct router *r) {
         if (err[0])
                 log_warn("%s", err);
         /* carry health and load over for upstreams that keep their name */
-        uint32_t inflight[SNAP_MAX_UPSTREAMS] = { 0 };
         for (uint32_t i = 0; i < ns->n_upstreams; i++)
                 for (uint32_t j = 0; j < r->snap.n_upstreams; j++)
-                        if (strcmp(ns->upstreams[i].name, r->snap.upstreams[j].name) == 0) {
+                        if (strcmp(ns->upstreams[i].name, r->snap.upstreams[j].name) == 0)
                                 ns->upstreams[i].healthy = r->snap.upstreams[j].healthy && ns->upstreams[i].resolved;
-                                inflight[i] = r->inflight[j];
-                        }
-        memcpy(r->inflight, inflight, sizeof inflight);
+        struct picker_params pp;
+        picker_params_from_config(nc, &pp);
+        ret = picker_rebind(r->picker, &pp, &r->snap, ns, shm_now_ns());
+        if (ret < 0) {
+                log_err("reload refused, keeping the old configuration: %s", strerror(-ret));
+                free(ns);
+                sy_config_free(nc);
+                return ret;
+        }
+        for (uint32_t i = 0; i < ns->n_upstreams; i++)
+                r->was_healthy[i] = ns->upstreams[i].healthy;
         memset(r->fail_run, 0, sizeof r->fail_run);
         memset(r->ejected_until, 0, sizeof r->ejected_until);
         ns->config_generation = ++r->generation;
         health_rebind(r->health, nc, ns);
+        scrape_rebind(r->scrape, nc);
         r->snap = *ns;
         free(ns);
         sy_config_free(r->cfg);
         r->cfg = nc;
+        requeue(r);
         publish(r);
         log_notice("configuration reloaded: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
         return 0;
@@ -255,6 +392,7 @@ int router_main(const char *config_path) {
         if (!r)
                 return 1;
         r->epfd = r->bell_fd = r->sig_fd = -1;
+        pick_queue_init(&r->queue);
         for (unsigned i = 0; i < sizeof r->worker_bell / sizeof r->worker_bell[0]; i++)
                 r->worker_bell[i] = -1;
         r->config_path = strdup(config_path);
@@ -301,6 +439,17 @@ int router_main(const char *config_path) {
         ret = health_new(r->epfd, r->cfg, &r->health);
         if (ret < 0)
                 goto out;
+        ret = scrape_new(r->epfd, r->cfg, &r->scrape);
+        if (ret < 0)
+                goto out;
+        struct picker_params pp;
+        picker_params_from_config(r->cfg, &pp);
+        pp.seed ^= (uint64_t)getpid() << 32 ^ shm_now_ns();
+        ret = picker_new(&pp, &r->snap, shm_now_ns(), &r->picker);
+        if (ret < 0)
+                goto out;
+        for (uint32_t u = 0; u < r->snap.n_upstreams; u++)
+                r->was_healthy[u] = r->snap.upstreams[u].healthy;
 
         self = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
         shm_peer_attach(self);
@@ -326,6 +475,9 @@ int router_main(const char *config_path) {
 
                 drain_rings(r, now);
                 timeout = health_tick(r->health, &r->snap, now, &changed);
+                n = scrape_tick(r->scrape, &r->snap, r->picker, now, &changed);
+                if (n < timeout)
+                        timeout = n;
                 for (uint32_t u = 0; u < r->snap.n_upstreams; u++)
                         if (r->ejected_until[u] && r->ejected_until[u] <= now) {
                                 r->ejected_until[u] = 0;
@@ -363,6 +515,12 @@ int router_main(const char *config_path) {
                         timeout = 100;
                 if (r->dirty && timeout > 250)
                         timeout = 250;
+                if (r->queue.total) {
+                        uint64_t d = pick_queue_next_deadline(&r->queue);
+                        int qt = d > now ? (int)((d - now + 999999) / 1000000) : 0;
+                        if (qt < timeout)
+                                timeout = qt;
+                }
                 if (!prepare_sleep(r))
                         timeout = 0;
                 n = epoll_wait(r->epfd, evs, 64, timeout);
@@ -385,10 +543,23 @@ int router_main(const char *config_path) {
                                 }
                         } else if (health_owns(r->health, p)) {
                                 health_event(r->health, p, evs[i].events, &r->snap, shm_now_ns(), &changed);
+                        } else if (scrape_owns(r->scrape, p)) {
+                                scrape_event(r->scrape, p, evs[i].events, &r->snap, r->picker, shm_now_ns(),
+                                             &changed);
                         }
                 }
                 for (uint32_t w = 0; w < r->n_attached; w++)
                         ring_sc_cancel_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER));
+                now = shm_now_ns();
+                for (uint32_t u = 0; u < r->snap.n_upstreams; u++) {
+                        /* back from unhealthy: it may have restarted with an empty cache */
+                        if (r->snap.upstreams[u].healthy && !r->was_healthy[u])
+                                picker_reset_prefix(r->picker, u);
+                        r->was_healthy[u] = r->snap.upstreams[u].healthy;
+                }
+                serve_queue(r, now);
+                if (picker_update_snapshot(r->picker, &r->snap, now))
+                        changed = true; /* the frontend sends single-candidate picks of a saturated upstream here */
                 if (changed) {
                         publish(r);
                         last_pub = shm_now_ns();
@@ -400,6 +571,9 @@ out:
                 atomic_store_explicit(&p->pid, 0, memory_order_release);
         }
         health_free(r->health);
+        scrape_free(r->scrape);
+        picker_free(r->picker);
+        pick_queue_destroy(&r->queue);
         if (r->epfd >= 0)
                 close(r->epfd);
         if (r->bell_fd >= 0)

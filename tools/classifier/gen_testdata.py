@@ -14,6 +14,9 @@ tokenizer_config.json or tokenizer.json):
     modernbert-seq-{f32,f16,bf16}  ModernBertForSequenceClassification (mean pooling), byte-level BPE
     modernbert-tok-{f32,f16,bf16}  ModernBertForTokenClassification (cls pooling config), byte-level BPE
                                    with an NFC normalizer (GPT-NeoX style)
+    bert-multi-f16                 switchyard multi-head BertModel (switchyard_heads): category
+                                   (sequence, mean pooling, dense), jailbreak (sequence, CLS, no
+                                   dense), pii (token, BIO and plain labels); vocab.txt (uncased)
 The f16/bf16 variants hold the f32 weights rounded to that type; goldens are
 computed by ref.py in float64 from the weights as stored.
 
@@ -318,6 +321,43 @@ def modernbert_weights(cfg, g, kind):
     return W
 
 
+MULTI_HEADS = [
+    {"name": "category", "kind": "sequence", "pooling": "mean",
+     "labels": ["math", "computer science", "history", "other"]},
+    {"name": "jailbreak", "kind": "sequence", "pooling": "cls", "labels": ["benign", "jailbreak"]},
+    {"name": "pii", "kind": "token",
+     "labels": ["O", "B-EMAIL_ADDRESS", "I-EMAIL_ADDRESS", "B-PERSON", "I-PERSON", "PHONE_NUMBER"]},
+]
+
+
+def multi_head_config(vocab, H, L, nh, I, max_pos, heads=None):
+    """switchyard's multi-head checkpoint: a BertModel config plus
+    switchyard_heads (the format the classifier process serves)."""
+    return {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": vocab, "hidden_size": H,
+            "num_hidden_layers": L, "num_attention_heads": nh, "intermediate_size": I, "hidden_act": "gelu",
+            "max_position_embeddings": max_pos, "type_vocab_size": 2, "layer_norm_eps": 1e-12,
+            "pad_token_id": 0, "position_embedding_type": "absolute", "torch_dtype": "float16",
+            "switchyard_heads": heads or MULTI_HEADS}
+
+
+def multi_head_weights(cfg, g, std_scale=1.0):
+    """BertModel encoder names (no bert. prefix, as BertModel saves them)
+    plus heads.<name>.weight/bias and, for the category head, a dense layer."""
+    base = bert_weights(dict(cfg, id2label={"0": "x"}), g, "token")
+    W = {k[len("bert."):]: v for k, v in base.items() if k.startswith("bert.")}
+    H = cfg["hidden_size"]
+    for h in cfg["switchyard_heads"]:
+        n = h["name"]
+        if h["name"] == "category":
+            W["heads.%s.dense.weight" % n] = rnd(g, H, H)
+            W["heads.%s.dense.bias" % n] = rnd(g, H, std=0.1)
+        W["heads.%s.weight" % n] = rnd(g, len(h["labels"]), H)
+        W["heads.%s.bias" % n] = rnd(g, len(h["labels"]), std=0.1)
+    if std_scale != 1.0:
+        W = {k: v * std_scale if v.dim() == 2 else v for k, v in W.items()}
+    return W
+
+
 def labels(names):
     return {str(i): n for i, n in enumerate(names)}, {n: i for i, n in enumerate(names)}
 
@@ -440,6 +480,14 @@ def main(out_dir):
             full = "%s-%s" % (name, dt.lower())
             d = write_model(out_dir, full, c, W, files, dt)
             write_model_golden(os.path.join(out_dir, full + ".golden"), d, full)
+    # multi-head (its own generator: the checkpoints above stay as they were)
+    mcfg = multi_head_config(len(wp_uncased), 32, 2, 4, 64, 64)
+    d = write_model(out_dir, "bert-multi-f16", mcfg, multi_head_weights(mcfg, torch.Generator().manual_seed(4321)),
+                    {"vocab.txt": "\n".join(wp_uncased) + "\n",
+                     "tokenizer_config.json": json.dumps({"do_lower_case": True, "model_max_length": 64,
+                                                          "tokenizer_class": "BertTokenizer"}, indent=2) + "\n"},
+                    "F16")
+    write_model_golden(os.path.join(out_dir, "bert-multi-f16.golden"), d, "bert-multi-f16")
     write_tokenizer_golden(os.path.join(out_dir, "tokenizer-wordpiece-uncased.golden"),
                            os.path.join(out_dir, "bert-seq-f32"), "BERT WordPiece, vocab.txt, uncased")
     write_tokenizer_golden(os.path.join(out_dir, "tokenizer-wordpiece-cased.golden"),

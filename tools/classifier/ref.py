@@ -525,6 +525,8 @@ def load_safetensors(path):
 # Models (float64 by default: the oracle)
 
 def model_kind(cfg):
+    if cfg.get("switchyard_heads"):
+        return "multi"
     arch = (cfg.get("architectures") or [""])[0]
     if "TokenClassification" in arch:
         return "token"
@@ -651,7 +653,32 @@ def bert_forward(cfg, W, ids, mask):
         out["logits"] = linear(pooled, W["classifier.weight"], W["classifier.bias"])
     elif kind == "token":
         out["logits"] = linear(x, W["classifier.weight"], W["classifier.bias"])
+    elif kind == "multi":
+        multi_heads(cfg, W, x, mask, out)
     return out
+
+
+def multi_heads(cfg, W, x, mask, out):
+    """switchyard multi-head checkpoints: per head, pool (sequence: masked
+    mean or CLS), optional tanh(dense), linear. out["heads"][name] = logits
+    ([B, L] or [B, T, L]); out["logits"] = every head's logits flattened per
+    sequence and concatenated, in the config's order (what the C engine's
+    golden test compares)."""
+    torch = _torch()
+    out["heads"] = {}
+    flat = []
+    for h in cfg["switchyard_heads"]:
+        name = h["name"]
+        if h.get("kind", "sequence") == "sequence":
+            z = x[:, 0] if h.get("pooling", "mean") == "cls" else masked_mean(x, mask)
+        else:
+            z = x
+        if "heads.%s.dense.weight" % name in W:
+            z = torch.tanh(linear(z, W["heads.%s.dense.weight" % name], W.get("heads.%s.dense.bias" % name)))
+        lg = linear(z, W["heads.%s.weight" % name], W.get("heads.%s.bias" % name))
+        out["heads"][name] = lg
+        flat.append(lg.reshape(lg.shape[0], -1))
+    out["logits"] = torch.cat(flat, dim=1)
 
 
 def rope(x, theta):

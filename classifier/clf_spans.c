@@ -1,0 +1,73 @@
+/* Entity spans from token tags (see clf_spans.h). */
+#include "classifier/clf_spans.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+const char *clf_entity_of(const char *label, size_t *ret_len, char *ret_prefix) {
+        *ret_prefix = 0;
+        if (strcmp(label, "O") == 0 || label[0] == 0) {
+                *ret_len = 0;
+                return NULL;
+        }
+        if ((label[0] == 'B' || label[0] == 'I' || label[0] == 'E' || label[0] == 'S') &&
+            (label[1] == '-' || label[1] == '_') && label[2]) {
+                *ret_prefix = label[0];
+                label += 2;
+        }
+        *ret_len = strlen(label);
+        return label;
+}
+
+static bool is_space(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const int32_t *token_label,
+                 const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
+                 size_t cap) {
+        const char *cur = NULL;
+        size_t cur_len = 0, start = 0, end = 0, count = 0;
+        float score = 0;
+
+        for (size_t t = 0; t <= tokens->n; t++) {
+                const char *ent = NULL;
+                size_t ent_len = 0;
+                char pfx = 0;
+
+                if (t < tokens->n && tokens->end[t] > tokens->start[t] && token_label[t] >= 0 &&
+                    (size_t)token_label[t] < head->num_labels)
+                        ent = clf_entity_of(head->labels[token_label[t]], &ent_len, &pfx);
+                if (cur && (!ent || ent_len != cur_len || memcmp(ent, cur, cur_len) != 0 || pfx == 'B' ||
+                            pfx == 'S')) {
+                        if (end > len)
+                                end = len;
+                        while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80)
+                                start--;
+                        while (end < len && ((unsigned char)text[end] & 0xc0) == 0x80)
+                                end++;
+                        while (start < end && is_space(text[start]))
+                                start++;
+                        if (start < end && score >= min_score) {
+                                if (count < cap)
+                                        out[count] = (struct clf_span){ .start = (uint32_t)start, .end = (uint32_t)end,
+                                                                        .score = score, .type = cur,
+                                                                        .type_len = cur_len };
+                                count++;
+                        }
+                        cur = NULL;
+                }
+                if (ent && !cur) {
+                        cur = ent;
+                        cur_len = ent_len;
+                        start = tokens->start[t];
+                        score = token_score[t];
+                }
+                if (ent) {
+                        end = tokens->end[t];
+                        if (token_score[t] < score)
+                                score = token_score[t];
+                }
+        }
+        return count;
+}

@@ -1,0 +1,38 @@
+/* Entity spans (PII) from a token classification head's per-token tags.
+ *
+ * Tags are BIO(ES) over entity types ("B-EMAIL_ADDRESS", "I-EMAIL_ADDRESS")
+ * or plain entity labels ("EMAIL_ADDRESS", as vLLM Semantic Router's PII
+ * models have); "O" is outside. A token starts an entity when its tag is
+ * B- (or S-) or its entity type differs from the previous token's; the
+ * following tokens of the same type (I-, E- or plain) extend it; "O", a
+ * special token (empty offsets) or another type ends it.
+ *
+ * A span covers the first token's start byte to the last token's end byte
+ * of the original text, widened to whole UTF-8 characters (a byte-level
+ * token may split one) and without leading whitespace (byte-level tokens
+ * carry the space before a word). Its score is the minimum of its tokens'
+ * scores (the weakest token bounds the confidence of the whole entity). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classifier/clf_config.h"
+#include "classifier/clf_tokenizer.h"
+
+struct clf_span {
+        uint32_t start, end;    /* [start, end) bytes of the text */
+        float score;
+        const char *type;       /* entity type: points into the head's label (not NUL-terminated) */
+        size_t type_len;
+};
+
+/* Spans of a text, in order, into out[0..cap); returns how many there are
+ * (may be more than cap: the first cap are written). Spans whose score is
+ * below min_score are left out. */
+size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const int32_t *token_label,
+                 const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
+                 size_t cap);
+
+/* The entity type of a label ("B-EMAIL" -> "EMAIL", "O" -> NULL), and its
+ * BIO prefix letter (0 without one). */
+const char *clf_entity_of(const char *label, size_t *ret_len, char *ret_prefix);

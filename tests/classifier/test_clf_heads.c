@@ -1,0 +1,310 @@
+/* Multi-head checkpoints (switchyard_heads) and PII spans.
+ *
+ *  - data/bert-multi-f16 (BertModel + category / jailbreak / pii heads,
+ *    f16 weights) against the golden outputs of tools/classifier/ref.py
+ *    (float64): ids, every head's logits (concatenated in the config's
+ *    order), embedding within 1e-4; the texts as one padded batch equal
+ *    the single runs within 1e-5, head by head;
+ *  - the pipeline's per-head results (softmax per head, argmax, per-token
+ *    tags) agree with the logits;
+ *  - clf_spans on hand-made tags: BIO and plain labels, B- splits, type
+ *    changes, "O" and special tokens end a span, min score, byte offsets
+ *    widened to whole characters without the leading space, cap;
+ *  - malformed switchyard_heads refused. */
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "classifier/clf_model.h"
+#include "classifier/clf_pipeline.h"
+#include "classifier/clf_spans.h"
+#include "classifier/clf_tokenizer.h"
+#include "clf-test.h"
+
+#define TOL_GOLDEN 1e-4
+#define TOL_BATCH 1e-5
+
+static void golden_and_batch(const char *data) {
+        struct clf_model *m = NULL;
+        struct clf_tokenizer *t = NULL;
+        const struct clf_config *c;
+        struct clf_encoding e;
+        struct golden g;
+        char path[512];
+        double dl = 0, de = 0, db = 0;
+        size_t T = 0, H;
+        float *single[GOLDEN_MAX_CASES];
+        size_t single_T[GOLDEN_MAX_CASES];
+
+        snprintf(path, sizeof path, "%s/bert-multi-f16.golden", data);
+        golden_load(path, &g);
+        snprintf(path, sizeof path, "%s/bert-multi-f16", data);
+        check_eq(clf_model_load(path, NULL, &m), 0);
+        check_eq(clf_tokenizer_load(path, &t), 0);
+        c = clf_model_config(m);
+        H = c->hidden;
+        check(c->multi_head);
+        check_eq(c->n_clf_heads, 3);
+        check(strcmp(c->clf_heads[0].name, "category") == 0 && c->clf_heads[0].kind == CLF_TASK_SEQUENCE &&
+              c->clf_heads[0].pooling == CLF_POOL_MEAN && c->clf_heads[0].num_labels == 4);
+        check(strcmp(c->clf_heads[0].labels[1], "computer science") == 0);
+        check(strcmp(c->clf_heads[1].name, "jailbreak") == 0 && c->clf_heads[1].pooling == CLF_POOL_CLS &&
+              c->clf_heads[1].num_labels == 2 && strcmp(c->clf_heads[1].labels[1], "jailbreak") == 0);
+        check(strcmp(c->clf_heads[2].name, "pii") == 0 && c->clf_heads[2].kind == CLF_TASK_TOKEN &&
+              c->clf_heads[2].num_labels == 6);
+        check_eq(clf_config_head(c, "pii"), 2);
+        check_eq(clf_config_head(c, "nope"), -1);
+        /* the legacy fields describe the first head */
+        check(c->task == CLF_TASK_SEQUENCE && c->num_labels == 4 && c->labels == c->clf_heads[0].labels);
+        clf_encoding_init(&e);
+        for (size_t i = 0; i < g.n; i++) {
+                const struct golden_case *gc = &g.c[i];
+                struct clf_batch in;
+                float *emb = malloc(H * sizeof *emb), *lg;
+                size_t nl;
+
+                check_eq(clf_tokenizer_encode_model(t, gc->text, gc->text_len, g.max_len, CLF_TRUNC_HEAD_TAIL, &e), 0);
+                check_eq(e.n, gc->n_ids);
+                check(memcmp(e.ids, gc->ids, e.n * sizeof *e.ids) == 0);
+                nl = clf_model_logits_size(m, 1, e.n);
+                check_eq(nl, 4 + 2 + e.n * 6);
+                check_eq(nl, gc->n_logits);
+                check_eq(clf_model_head_offset(m, 2, 1, e.n), 6);
+                lg = malloc(nl * sizeof *lg);
+                check(emb && lg);
+                in = (struct clf_batch){ .B = 1, .T = e.n, .ids = e.ids };
+                check_eq(clf_model_forward(m, &in, lg, emb), 0);
+                double a = max_abs_diff(lg, gc->logits, nl), b = max_abs_diff(emb, gc->embedding, H);
+                if (a > dl)
+                        dl = a;
+                if (b > de)
+                        de = b;
+                single[i] = lg;
+                single_T[i] = e.n;
+                free(emb);
+                if (e.n > T)
+                        T = e.n;
+        }
+        {
+                size_t B = g.n;
+                int32_t *ids = calloc(B * T, sizeof *ids);
+                uint8_t *mask = calloc(B * T, 1);
+                float *lg = malloc(clf_model_logits_size(m, B, T) * sizeof *lg);
+                struct clf_batch in = { .B = B, .T = T, .ids = ids, .mask = mask };
+
+                check(ids && mask && lg);
+                for (size_t i = 0; i < B; i++)
+                        for (size_t k = 0; k < T; k++) {
+                                ids[i * T + k] = k < g.c[i].n_ids ? g.c[i].ids[k] : clf_tokenizer_pad_id(t);
+                                mask[i * T + k] = k < g.c[i].n_ids;
+                        }
+                check_eq(clf_model_forward(m, &in, lg, NULL), 0);
+                for (size_t i = 0; i < B; i++) {
+                        const float *cat = lg + clf_model_head_offset(m, 0, B, T) + i * 4;
+                        const float *jb = lg + clf_model_head_offset(m, 1, B, T) + i * 2;
+                        const float *pii = lg + clf_model_head_offset(m, 2, B, T) + i * T * 6;
+                        double d = max_abs_diff(cat, single[i], 4);
+
+                        if (max_abs_diff(jb, single[i] + 4, 2) > d)
+                                d = max_abs_diff(jb, single[i] + 4, 2);
+                        if (max_abs_diff(pii, single[i] + 6, single_T[i] * 6) > d)
+                                d = max_abs_diff(pii, single[i] + 6, single_T[i] * 6);
+                        if (d > db)
+                                db = d;
+                }
+                free(ids);
+                free(mask);
+                free(lg);
+        }
+        printf("bert-multi-f16: %zu texts: max |logits - golden| %.2e, |embedding - golden| %.2e, "
+               "|batch - single| %.2e\n", g.n, dl, de, db);
+        check(dl <= TOL_GOLDEN && de <= TOL_GOLDEN && db <= TOL_BATCH);
+        for (size_t i = 0; i < g.n; i++)
+                free(single[i]);
+        clf_encoding_free(&e);
+        clf_tokenizer_free(t);
+        clf_model_free(m);
+        golden_free(&g);
+}
+
+static int argmax(const float *v, size_t n) {
+        int b = 0;
+
+        for (size_t i = 1; i < n; i++)
+                if (v[i] > v[b])
+                        b = (int)i;
+        return b;
+}
+
+static void pipeline(const char *data) {
+        struct clf_pipeline *p;
+        struct clf_result res[GOLDEN_MAX_CASES];
+        const char *texts[GOLDEN_MAX_CASES];
+        size_t lens[GOLDEN_MAX_CASES];
+        struct golden g;
+        char path[512];
+
+        snprintf(path, sizeof path, "%s/bert-multi-f16.golden", data);
+        golden_load(path, &g);
+        snprintf(path, sizeof path, "%s/bert-multi-f16", data);
+        check_eq(clf_pipeline_load(path, NULL, &p), 0);
+        for (size_t i = 0; i < g.n; i++) {
+                texts[i] = g.c[i].text;
+                lens[i] = g.c[i].text_len;
+        }
+        check_eq(clf_pipeline_run(p, texts, lens, g.n, res), 0);
+        for (size_t i = 0; i < g.n; i++) {
+                const struct clf_result *r = &res[i];
+                const float *lg = g.c[i].logits;
+                float sum = 0;
+
+                check_eq(r->n_heads, 3);
+                check_eq(r->tokens.n, g.c[i].n_ids);
+                check_eq(r->heads[0].label, argmax(lg, 4));
+                check_eq(r->heads[1].label, argmax(lg + 4, 2));
+                check(r->label == r->heads[0].label && r->scores == r->heads[0].scores);
+                for (size_t k = 0; k < 4; k++)
+                        sum += r->heads[0].scores[k];
+                check(fabsf(sum - 1.0f) < 1e-5f);
+                check(fabsf(r->heads[1].scores[0] + r->heads[1].scores[1] - 1.0f) < 1e-5f);
+                check(r->heads[0].scores == NULL || r->heads[2].scores == NULL);
+                for (size_t t = 0; t < r->tokens.n; t++) {
+                        check_eq(r->heads[2].token_label[t], argmax(lg + 6 + t * 6, 6));
+                        check(r->heads[2].token_score[t] > 1.0f / 6 - 1e-6f && r->heads[2].token_score[t] <= 1.0f);
+                }
+                clf_result_free(&res[i]);
+        }
+        clf_pipeline_free(p);
+        golden_free(&g);
+}
+
+/* ---- spans ---- */
+
+static char *LABELS[] = { "O", "B-EMAIL", "I-EMAIL", "B-PERSON", "I-PERSON", "PHONE" };
+
+static size_t spans_of(const char *text, const uint32_t *start, const uint32_t *end, const int32_t *tags,
+                       const float *scores, size_t n, float min_score, struct clf_span *out, size_t cap) {
+        struct clf_head_cfg h = { .name = "pii", .kind = CLF_TASK_TOKEN, .num_labels = 6, .labels = LABELS };
+        int32_t ids[32] = { 0 };
+        struct clf_encoding e = { .ids = ids, .start = (uint32_t *)start, .end = (uint32_t *)end, .n = n };
+
+        return clf_spans(&h, &e, tags, scores, text, strlen(text), min_score, out, cap);
+}
+
+static void check_span(const struct clf_span *s, const char *text, const char *type, const char *what, float score) {
+        if (strlen(type) != s->type_len || memcmp(s->type, type, s->type_len) != 0 ||
+            strlen(what) != s->end - s->start || memcmp(text + s->start, what, s->end - s->start) != 0 ||
+            fabsf(s->score - score) > 1e-6f) {
+                fprintf(stderr, "span %.*s [%u, %u) '%.*s' %.3f, expected %s '%s' %.3f\n", (int)s->type_len, s->type,
+                        s->start, s->end, (int)(s->end - s->start), text + s->start, s->score, type, what, score);
+                exit(1);
+        }
+}
+
+static void spans(void) {
+        struct clf_span sp[8];
+        /* [CLS] "mail" " jo" "@x.com" " and" " Bob" " Smith" " 555" "-12" [SEP] */
+        const char *text = "mail jo@x.com and Bob Smith 555-12";
+        uint32_t st[] = { 0, 0, 4, 7, 13, 17, 21, 27, 31, 0 };
+        uint32_t en[] = { 0, 4, 7, 13, 17, 21, 27, 31, 34, 0 };
+        int32_t tags[] = { 1, 0, 1, 2, 0, 3, 4, 5, 5, 5 };
+        float sc[] = { 0.9f, 0.9f, 0.8f, 0.7f, 0.9f, 0.95f, 0.6f, 0.99f, 0.97f, 0.9f };
+        size_t n;
+
+        n = spans_of(text, st, en, tags, sc, 10, 0.0f, sp, 8);
+        check_eq(n, 3);
+        check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f);    /* leading space dropped, min score */
+        check_span(&sp[1], text, "PERSON", "Bob Smith", 0.6f);
+        check_span(&sp[2], text, "PHONE", "555-12", 0.97f);     /* plain labels merge; [SEP] ends it */
+        /* min score drops the weak one; cap limits what is written, not the count */
+        n = spans_of(text, st, en, tags, sc, 10, 0.65f, sp, 8);
+        check_eq(n, 2);
+        check_span(&sp[1], text, "PHONE", "555-12", 0.97f);
+        check_eq(spans_of(text, st, en, tags, sc, 10, 0.0f, sp, 1), 3);
+        check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f);
+        /* B- splits two entities of one type; a type change splits too */
+        {
+                int32_t t2[] = { 0, 3, 0, 0, 0, 3, 3, 2, 2, 0 };
+
+                n = spans_of(text, st, en, t2, sc, 10, 0.0f, sp, 8);
+                check_eq(n, 4);
+                check_span(&sp[0], text, "PERSON", "mail", 0.9f);
+                check_span(&sp[1], text, "PERSON", "Bob", 0.95f);
+                check_span(&sp[2], text, "PERSON", "Smith", 0.6f);
+                check_span(&sp[3], text, "EMAIL", "555-12", 0.97f);   /* I- without B- starts one */
+        }
+        /* a byte-level token splitting a character: the span covers it whole */
+        {
+                const char *t3 = "x \xc3\xa9t\xc3\xa9";     /* "x été" */
+                uint32_t s3[] = { 0, 1, 3, 5 }, e3[] = { 1, 3, 5, 7 };
+                int32_t g3[] = { 0, 0, 3, 4 };
+                float c3[] = { 1, 1, 1, 1 };
+
+                n = spans_of(t3, s3, e3, g3, c3, 4, 0.0f, sp, 8);
+                check_eq(n, 1);
+                check_span(&sp[0], t3, "PERSON", "\xc3\xa9t\xc3\xa9", 1.0f);
+        }
+        /* no entities; empty encoding */
+        {
+                int32_t t4[] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+                check_eq(spans_of(text, st, en, t4, sc, 10, 0.0f, sp, 8), 0);
+                check_eq(spans_of(text, st, en, t4, sc, 0, 0.0f, sp, 8), 0);
+        }
+        {
+                size_t l;
+                char pfx;
+
+                check(clf_entity_of("O", &l, &pfx) == NULL);
+                check(strcmp(clf_entity_of("B-EMAIL_ADDRESS", &l, &pfx), "EMAIL_ADDRESS") == 0 && pfx == 'B' && l == 13);
+                check(strcmp(clf_entity_of("EMAIL_ADDRESS", &l, &pfx), "EMAIL_ADDRESS") == 0 && pfx == 0);
+                check(strcmp(clf_entity_of("B-", &l, &pfx), "B-") == 0 && pfx == 0);
+        }
+}
+
+/* ---- malformed switchyard_heads ---- */
+
+static int load_config_text(const char *json) {
+        char path[] = "/tmp/clf-heads-XXXXXX";
+        struct clf_config c;
+        int fd = mkstemp(path), r;
+
+        check(fd >= 0);
+        check(write(fd, json, strlen(json)) == (ssize_t)strlen(json));
+        close(fd);
+        r = clf_config_load(path, &c);
+        unlink(path);
+        if (r == 0)
+                clf_config_free(&c);
+        return r;
+}
+
+#define BASE "{\"model_type\": \"bert\", \"architectures\": [\"BertModel\"], \"hidden_size\": 32, " \
+             "\"num_attention_heads\": 4, \"switchyard_heads\": "
+
+static void refusals(void) {
+        check_eq(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [\"x\", \"y\"]}]}"), 0);
+        check_eq(load_config_text(BASE "[{\"name\": \"a\", \"kind\": \"token\", \"labels\": [\"O\"]}]}"), 0);
+        check(load_config_text(BASE "[]}") < 0);
+        check(load_config_text(BASE "{}}") < 0);
+        check(load_config_text(BASE "[{\"labels\": [\"x\"]}]}") < 0);                          /* no name */
+        check(load_config_text(BASE "[{\"name\": \"a\"}]}") < 0);                               /* no labels */
+        check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": []}]}") < 0);
+        check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [1]}]}") < 0);
+        check(load_config_text(BASE "[{\"name\": \"a b\", \"labels\": [\"x\"]}]}") < 0);
+        check(load_config_text(BASE "[{\"name\": \"a\", \"kind\": \"span\", \"labels\": [\"x\"]}]}") < 0);
+        check(load_config_text(BASE "[{\"name\": \"a\", \"pooling\": \"max\", \"labels\": [\"x\"]}]}") < 0);
+        check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [\"x\"]}, {\"name\": \"a\", \"labels\": [\"x\"]}]}") < 0);
+}
+
+int main(int argc, char **argv) {
+        if (argc < 2) {
+                fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
+                return 2;
+        }
+        golden_and_batch(argv[1]);
+        pipeline(argv[1]);
+        spans();
+        refusals();
+        printf("ok\n");
+        return 0;
+}
