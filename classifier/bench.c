@@ -1,12 +1,14 @@
 /* switchyard-classify-bench: CPU (or GPU) latency of a model directory per
  * request at given token counts (default 16, 128, 512), whole path:
  * tokenization of a text of about that length, truncation, forward pass,
- * scores. With --batch B, also the throughput of batches of B requests.
+ * scores. With --batch B[,B...], also the throughput of batches of B
+ * requests of that length (tools/classifier/torch_bench.py prints the same
+ * figures for PyTorch; tools/classifier/bench.sh runs both).
  * Prints wall-clock percentiles and the median CPU time of the process
  * (all threads): on a shared machine the latter is the better estimate of
  * the uncontended latency. Prints figures only; never decides pass/fail.
  *
- *   switchyard-classify-bench [-t THREADS] [-n ITERS] [--batch B] MODEL_DIR [TOKENS...] */
+ *   switchyard-classify-bench [-t THREADS] [-n ITERS] [--batch B[,B...]] MODEL_DIR [TOKENS...] */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -86,7 +88,7 @@ int main(int argc, char **argv) {
                 { 0 },
         };
         struct clf_pipeline_opts po = { .threads = 1 };
-        size_t lens[16] = { 16, 128, 512 }, n_lens = 3, batch = 0;
+        size_t lens[16] = { 16, 128, 512 }, n_lens = 3, batches[8], n_batches = 0;
         int iters = 0, opt, r;
         const char *dir;
 
@@ -95,7 +97,18 @@ int main(int argc, char **argv) {
                 switch (opt) {
                 case 't': po.threads = atoi(optarg); break;
                 case 'n': iters = atoi(optarg); break;
-                case 'B': batch = (size_t)strtoul(optarg, NULL, 10); break;
+                case 'B': {
+                        char *p = optarg;
+
+                        while (*p && n_batches < 8) {
+                                batches[n_batches++] = (size_t)strtoul(p, &p, 10);
+                                if (*p == ',')
+                                        p++;
+                                else
+                                        break;
+                        }
+                        break;
+                }
                 case 'b': po.backend = optarg; break;
                 default:
                         fprintf(stderr, "usage: switchyard-classify-bench [-t THREADS] [-n ITERS] [--batch B] "
@@ -164,13 +177,14 @@ int main(int argc, char **argv) {
                        "p99 %.3f ms  (cpu p50 %.3f ms, %d runs)\n",
                        dir, clf_arch_name(c->arch), c->layers, c->hidden, clf_model_backend(clf_pipeline_model(p)),
                        po.threads, want, ts[n / 2], ts[(size_t)(n * 0.9)], ts[(size_t)(n * 0.99)], cs[n / 2], n);
-                if (batch > 1) {
+                for (size_t bi = 0; bi < n_batches; bi++) {
+                        size_t batch = batches[bi];
                         const char **tx = malloc(batch * sizeof *tx);
                         struct clf_result *res = malloc(batch * sizeof *res);
                         int rounds = n / 4 > 2 ? n / 4 : 2;
                         double t0;
 
-                        if (!tx || !res)
+                        if (batch < 1 || !tx || !res)
                                 return 1;
                         for (size_t b = 0; b < batch; b++)
                                 tx[b] = text;
@@ -183,7 +197,7 @@ int main(int argc, char **argv) {
                                 for (size_t b = 0; b < batch; b++)
                                         clf_result_free(&res[b]);
                         }
-                        printf("      batch %zu: %.1f requests/s (%.3f ms per batch)\n", batch,
+                        printf("      batch %zu x %zu tokens: %.1f requests/s (%.3f ms per batch)\n", batch, want,
                                rounds * batch / ((now_ms() - t0) / 1e3), (now_ms() - t0) / rounds);
                         free(tx);
                         free(res);

@@ -70,6 +70,12 @@ int clf_backend_create(const char *name, const struct clf_backend_opts *opts, st
         return clf_cpu_create(opts, ret_be);
 }
 
+#if !HAVE_CUDA
+const char *clf_cuda_why(void) {
+        return "built without CUDA";
+}
+#endif
+
 void clf_backend_destroy(struct clf_backend *be) {
         if (be)
                 be->ops->destroy(be);

@@ -100,6 +100,6 @@ void clf_backend_destroy(struct clf_backend *be);
 /* backends (clf_cpu.c; clf_cuda.cu when built with CUDA) */
 int clf_cpu_create(const struct clf_backend_opts *opts, struct clf_backend **ret_be);
 /* -ENODEV when there is no usable device; clf_cuda_why() then says why
- * (the CUDA runtime's message) */
+ * (the CUDA runtime's message; "built without CUDA" in such a build) */
 int clf_cuda_create(const struct clf_backend_opts *opts, struct clf_backend **ret_be);
 const char *clf_cuda_why(void);

@@ -11,6 +11,16 @@
 
 #include "common/log.h"
 
+/* The element-wise loops (activations, layer norm, softmax) are built for
+ * AVX-512, AVX2 and the baseline, picked at load time (GCC target_clones,
+ * an ifunc): the binary stays portable and the loops run at the width the
+ * CPU has. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#else
+#define CLONES
+#endif
+
 #if HAVE_CBLAS
 #include <cblas.h>
 #if HAVE_OPENBLAS_THREADS
@@ -102,7 +112,7 @@ static int cpu_matmul(struct clf_backend *be, float *out, const float *x, const 
         return 0;
 }
 
-static int cpu_layernorm(struct clf_backend *be, float *out, const float *x, const float *w, const float *b,
+CLONES static int cpu_layernorm(struct clf_backend *be, float *out, const float *x, const float *w, const float *b,
                          size_t M, size_t N, float eps) {
         for (size_t i = 0; i < M; i++) {
                 const float *xi = x + i * N;
@@ -125,7 +135,7 @@ static int cpu_layernorm(struct clf_backend *be, float *out, const float *x, con
         return 0;
 }
 
-static int cpu_add(struct clf_backend *be, float *out, const float *x, size_t n) {
+CLONES static int cpu_add(struct clf_backend *be, float *out, const float *x, size_t n) {
         for (size_t i = 0; i < n; i++)
                 out[i] += x[i];
         return 0;
@@ -179,7 +189,7 @@ static inline float act1(float v, enum clf_act act) {
         return v;
 }
 
-static int cpu_act(struct clf_backend *be, float *x, size_t n, enum clf_act act) {
+CLONES static int cpu_act(struct clf_backend *be, float *x, size_t n, enum clf_act act) {
         if (act == CLF_ACT_GELU) {   /* the common case, branch-free */
                 for (size_t i = 0; i < n; i++)
                         x[i] = 0.5f * x[i] * (1.0f + fast_erff(x[i] * 0.70710678118654752f));
@@ -190,7 +200,7 @@ static int cpu_act(struct clf_backend *be, float *x, size_t n, enum clf_act act)
         return 0;
 }
 
-static int cpu_glu(struct clf_backend *be, float *out, const float *x, size_t M, size_t n_half, enum clf_act act) {
+CLONES static int cpu_glu(struct clf_backend *be, float *out, const float *x, size_t M, size_t n_half, enum clf_act act) {
         for (size_t i = 0; i < M; i++) {
                 const float *xi = x + i * 2 * n_half;
                 float *oi = out + i * n_half;
@@ -234,7 +244,7 @@ static int cpu_rope(struct clf_backend *be, float *qkv, const float *cos_t, cons
  * scratch is O(QBLOCK * T) and local layers cost O(T * window). */
 #define QBLOCK 64
 
-static int cpu_attention(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B,
+CLONES static int cpu_attention(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B,
                          size_t T, size_t heads, size_t hd, size_t window) {
         struct clf_cpu *c = (struct clf_cpu *)be;
         size_t H = heads * hd, half_w = window / 2, need = QBLOCK * T;

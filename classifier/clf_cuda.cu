@@ -6,7 +6,11 @@
  *   f16 / bf16 (weights converted once, at their first GEMM, into a
  *   shadow copy kept beside the f32 one; activations converted per GEMM
  *   into a scratch buffer), tf32 (f32 operands, TF32 tensor cores), f32
- *   (pedantic SGEMM: the CPU oracle's arithmetic).
+ *   (pedantic SGEMM: the CPU oracle's arithmetic). In f16 / bf16 the bias
+ *   costs no pass of its own: the converted x gets a column of ones and
+ *   the weight's copy a column holding the bias (K rounded up to a
+ *   multiple of 8 with zeros); in f32 / tf32 the output is filled with
+ *   the bias and the GEMM adds to it (beta 1).
  * - Everything else is our kernels (cuda/kernels.cu), in f32.
  * - Attention: q, k, v split per head ([B*heads, T, hd], GEMM type);
  *   scores [pairs, T, T] f32 = scale * Q K^T; a masked softmax kernel
@@ -42,11 +46,14 @@ extern "C" {
 #define ATT_SCORES_MAX ((size_t)64 << 20)       /* elements of the scores scratch */
 
 /* a weight from weight(): its f32 copy and, once it was a GEMM operand,
- * its copy in the GEMM type */
+ * its copy in the GEMM type, rows of kp elements: the row, then the bias
+ * of that GEMM when there is one (a weight itself), then zeros */
 struct cuda_weight {
         const float *w;
         void *lo;
         size_t n;
+        const float *bias;
+        size_t kp;
 };
 
 struct dev_buf {
@@ -168,7 +175,21 @@ static int cuda_alloc(struct clf_backend *be, size_t bytes, void **ret_ptr) {
         return 0;
 }
 
+static bool is_weight(const struct clf_cuda *c, const void *ptr) {
+        for (size_t i = 0; i < c->n_wt; i++)
+                if (c->wt[i].w == ptr)
+                        return true;
+        return false;
+}
+
+/* after a stream synchronization */
 static void weight_forget(struct clf_cuda *c, const void *ptr) {
+        for (size_t i = 0; i < c->n_wt; i++)
+                if (c->wt[i].bias == ptr) {     /* copies made with it as their bias */
+                        cudaFree(c->wt[i].lo);
+                        c->wt[i].lo = NULL;
+                        c->wt[i].bias = NULL;
+                }
         for (size_t i = 0; i < c->n_wt; i++)
                 if (c->wt[i].w == ptr) {
                         cudaFree(c->wt[i].lo);
@@ -277,7 +298,7 @@ static int cuda_weight(struct clf_backend *be, const float *host, size_t n, floa
                 cudaFree(w);
                 return r;
         }
-        c->wt[c->n_wt++] = (struct cuda_weight){ w, NULL, n };
+        c->wt[c->n_wt++] = (struct cuda_weight){ w, NULL, n, NULL, 0 };
         *ret_w = w;
         return 0;
 }
@@ -293,71 +314,97 @@ static int cuda_sync(struct clf_backend *be) {
 
 /* ---- GEMMs ---- */
 
-/* w [n] in the GEMM type: the weight's shadow copy (made at its first
- * use), or a conversion into scratch for a buffer that is not a weight */
-static int gemm_weight(struct clf_cuda *c, const float *w, size_t n, const void **ret) {
+/* x [rows, K] in the GEMM type with rows of Kp elements (Kp > K: x, col
+ * (ones when NULL), zeros) */
+static int to_gemm_type(struct clf_cuda *c, void *dst, const float *x, const float *col, size_t rows, size_t K,
+                        size_t Kp) {
+        if (Kp == K)
+                CU(clf_cuda_convert(dst, c->dt, x, rows * K, c->stream));
+        else
+                CU(clf_cuda_convert_rows(dst, c->dt, x, col, rows, K, Kp, c->stream));
+        return 0;
+}
+
+/* w [N, K] (and the bias column when Kp > K) in the GEMM type: the
+ * weight's copy, made at its first use (again if it is used with another
+ * bias), or a conversion into scratch for a buffer that is not a weight
+ * or a bias that is not one */
+static int gemm_weight(struct clf_cuda *c, const float *w, const float *bias, size_t N, size_t K, size_t Kp,
+                       const void **ret) {
         size_t es = clf_cuda_dtype_size(c->dt);
+        bool cache = !bias || is_weight(c, bias);
         int r;
 
-        for (size_t i = 0; i < c->n_wt; i++) {
+        for (size_t i = 0; cache && i < c->n_wt; i++) {
                 struct cuda_weight *e = &c->wt[i];
 
-                if (e->w != w || e->n != n)
+                if (e->w != w || e->n != N * K)
                         continue;
+                if (e->lo && (e->bias != bias || e->kp != Kp)) {
+                        CU(cudaStreamSynchronize(c->stream));   /* queued GEMMs may read it */
+                        cudaFree(e->lo);
+                        e->lo = NULL;
+                }
                 if (!e->lo) {
-                        CU(cudaMalloc(&e->lo, n * es));
-                        if ((r = cu_check(clf_cuda_convert(e->lo, c->dt, w, n, c->stream), "convert weight")) < 0) {
+                        CU(cudaMalloc(&e->lo, N * Kp * es));
+                        if ((r = to_gemm_type(c, e->lo, w, bias, N, K, Kp)) < 0) {
                                 cudaFree(e->lo);
                                 e->lo = NULL;
                                 return r;
                         }
+                        e->bias = bias;
+                        e->kp = Kp;
                 }
                 *ret = e->lo;
                 return 0;
         }
-        if ((r = buf_reserve(c, &c->ws, n * es)) < 0)
+        if ((r = buf_reserve(c, &c->ws, N * Kp * es)) < 0 || (r = to_gemm_type(c, c->ws.p, w, bias, N, K, Kp)) < 0)
                 return r;
-        CU(clf_cuda_convert(c->ws.p, c->dt, w, n, c->stream));
         *ret = c->ws.p;
+        return 0;
+}
+
+/* row-major out[M, N] = x[M, K] w[N, K]^T is column-major
+ * out^T[N, M] = w^T x^T: A = w (K x N col-major, transposed), B = x
+ * (K x M col-major), leading dimension ld >= K for both */
+static int gemm(struct clf_cuda *c, float *out, const void *w, const void *x, size_t M, size_t N, size_t K, size_t ld,
+                float beta) {
+        const float alpha = 1.0f;
+
+        BLAS(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, w, c->cdt, (int)ld, x,
+                          c->cdt, (int)ld, &beta, out, CUDA_R_32F, (int)N, c->compute, CUBLAS_GEMM_DEFAULT));
         return 0;
 }
 
 static int cuda_matmul(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias,
                        size_t M, size_t N, size_t K) {
         struct clf_cuda *c = cuda_of(be);
-        const float alpha = 1.0f;
-        float beta = 0.0f;
-        const void *A = w, *B = x;
         int r;
 
         if (M == 0 || N == 0)
                 return 0;
-        if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        if (M > INT_MAX || N > INT_MAX || K > INT_MAX - 16)
                 return -EINVAL;
         ENTER(c);
-        if (bias) {
-                CU(clf_cuda_bias_fill(out, bias, M, N, c->stream));
-                beta = 1.0f;
-        }
-        if (K == 0) {
-                if (!bias)
-                        CU(cudaMemsetAsync(out, 0, M * N * sizeof *out, c->stream));
+        if (K == 0 && !bias) {
+                CU(cudaMemsetAsync(out, 0, M * N * sizeof *out, c->stream));
                 return 0;
         }
-        if (c->dt != CLF_CUDA_F32) {
-                if ((r = gemm_weight(c, w, N * K, &A)) < 0)
+        if (c->dt != CLF_CUDA_F32) {    /* f16 / bf16: the bias as one more column */
+                size_t Kp = bias ? (K + 1 + 7) & ~(size_t)7 : K;
+                const void *A;
+
+                if ((r = gemm_weight(c, w, bias, N, K, Kp, &A)) < 0 ||
+                    (r = buf_reserve(c, &c->xs, M * Kp * clf_cuda_dtype_size(c->dt))) < 0 ||
+                    (r = to_gemm_type(c, c->xs.p, x, NULL, M, K, Kp)) < 0)
                         return r;
-                if ((r = buf_reserve(c, &c->xs, M * K * clf_cuda_dtype_size(c->dt))) < 0)
-                        return r;
-                CU(clf_cuda_convert(c->xs.p, c->dt, x, M * K, c->stream));
-                B = c->xs.p;
+                return gemm(c, out, A, c->xs.p, M, N, Kp, Kp, 0.0f);
         }
-        /* row-major out[M, N] = x[M, K] w[N, K]^T is column-major
-         * out^T[N, M] = w^T x^T: A = w (K x N col-major, transposed),
-         * B = x (K x M col-major) */
-        BLAS(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, A, c->cdt, (int)K, B,
-                          c->cdt, (int)K, &beta, out, CUDA_R_32F, (int)N, c->compute, CUBLAS_GEMM_DEFAULT));
-        return 0;
+        if (bias)
+                CU(clf_cuda_bias_fill(out, bias, M, N, c->stream));
+        if (K == 0)
+                return 0;
+        return gemm(c, out, w, x, M, N, K, K, bias ? 1.0f : 0.0f);
 }
 
 static int cuda_attention(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B,

@@ -24,6 +24,11 @@ size_t clf_cuda_dtype_size(enum clf_cuda_dtype t);
 
 /* dst[i] = (dtype) src[i], i < n */
 cudaError_t clf_cuda_convert(void *dst, enum clf_cuda_dtype t, const float *src, size_t n, cudaStream_t s);
+/* rows of K floats -> rows of Kp >= K + 1 elements (dtype): the row, then
+ * col[i] (1 when col is NULL), then zeros. GEMMs fold their bias in this
+ * way: x gets a column of ones, w a column of the bias. */
+cudaError_t clf_cuda_convert_rows(void *dst, enum clf_cuda_dtype t, const float *src, const float *col, size_t rows,
+                                  size_t K, size_t Kp, cudaStream_t s);
 /* out[i, j] = bias[j], out [M, N] */
 cudaError_t clf_cuda_bias_fill(float *out, const float *bias, size_t M, size_t N, cudaStream_t s);
 /* out[i, :] (+)= table[ids[i], :] */

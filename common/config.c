@@ -1663,6 +1663,7 @@ static int parse_classifier(struct ctx *c) {
                 if (r < 0)
                         return r;
                 cfg->classifier.jailbreak_enabled = pg_enabled;
+                cfg->classifier.jailbreak_block = pg_enabled;
                 if (!pg_enabled && cfg->classifier.jailbreak.model_id) {
                         /* a disabled prompt guard's checkpoint is not loaded */
                         free(cfg->classifier.jailbreak.model_id);

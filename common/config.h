@@ -222,6 +222,8 @@ struct sy_config {
                         unsigned line;
                 } category, pii, jailbreak;
                 bool jailbreak_enabled;      /* prompt_guard.enabled (default true) */
+                bool jailbreak_block;        /* a prompt_guard: section, enabled: model "auto" requests
+                                              * scoring >= jailbreak.threshold are refused (400) */
         } classifier;
 
         /* Keys accepted but not used (unknown top-level keys, classic vSR

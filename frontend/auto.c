@@ -27,8 +27,7 @@
 #define MAX_TURNS 16
 
 static unsigned clf_timeout_ms(const struct sy_config *cfg) {
-        (void)cfg;
-        return 50; /* TODO(classifier config): classifier.timeout_ms */
+        return cfg->classifier.timeout_ms ? cfg->classifier.timeout_ms : 50;
 }
 
 /* ---- the classifier peer ------------------------------------------------------ */
@@ -389,6 +388,14 @@ static void route(struct conn *c, const struct sy_classify_resp *r) {
 
         if (r->status < 0) {
                 fallback(c, "error", FE_CLF_ERROR);
+                return;
+        }
+        if (cfg->classifier.jailbreak_block && r->jailbreak >= 0 &&
+            r->jailbreak >= (float)cfg->classifier.jailbreak.threshold) {
+                /* prompt_guard: refused, as the vLLM Semantic Router does */
+                atomic_fetch_add_explicit(&w->metrics.clf_blocked, 1, memory_order_relaxed);
+                respond_error(c, 400, "invalid_request_error", "messages", "jailbreak_detected",
+                              "the prompt was flagged as a jailbreak attempt (score %.2f)", (double)r->jailbreak);
                 return;
         }
         idx = find_category(cfg, c->category);

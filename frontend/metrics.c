@@ -203,6 +203,7 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
         COUNTER("switchyard_queued_total", queued, "Requests the router queued because every endpoint of their model was saturated.");
         COUNTER("switchyard_classifier_requests_total", clf_requests, "Verdicts asked of the classifier (model auto and the classification API).");
         COUNTER("switchyard_classifier_jailbreak_total", clf_jailbreak, "Verdicts whose jailbreak probability was 0.5 or more.");
+        COUNTER("switchyard_classifier_blocked_total", clf_blocked, "Auto requests refused as jailbreaks (prompt_guard).");
         COUNTER("switchyard_classifier_batch_size_sum", clf_batch_sum, "Sum of the classifier batch sizes the verdicts ran in (divide by verdicts for the mean).");
 #undef COUNTER
         {

@@ -47,7 +47,8 @@ struct fe_metrics {
         _Atomic uint64_t clf_requests;     /* verdicts asked for */
         _Atomic uint64_t clf_fallback[7];  /* by reason, FE_CLF_* */
         _Atomic uint64_t clf_category[65]; /* routed by category index (config order); [64] other */
-        _Atomic uint64_t clf_jailbreak;    /* verdicts over the jailbreak threshold */
+        _Atomic uint64_t clf_jailbreak;    /* verdicts with jailbreak probability >= 0.5 */
+        _Atomic uint64_t clf_blocked;      /* auto requests refused by prompt_guard */
         struct fe_hist clf_wait;           /* frontend-seen verdict latency */
         struct fe_hist clf_run;            /* classifier's batch run time */
         _Atomic uint64_t clf_batch_sum;    /* sum of batch sizes of verdicts, for the mean */

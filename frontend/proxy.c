@@ -227,6 +227,7 @@ void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
                 /* queued in the router (every endpoint saturated): its answer
                  * comes within wait_ms; our own timeout covers a router that dies */
                 c->queued = true;
+                atomic_fetch_add_explicit(&w->metrics.queued, 1, memory_order_relaxed);
                 c->pick_deadline_ns = fe_now_ns() + (uint64_t)r->wait_ms * 1000000ULL +
                                       (uint64_t)w->fe->cfg->router.pick_timeout_us * 1000ULL;
                 worker_waiting_add(c);

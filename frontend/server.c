@@ -254,6 +254,13 @@ static void reset_request(struct conn *c) {
         c->reasoning = -1;
 }
 
+/* The POST endpoints: proxied ones, and the classification API (auto.c). */
+static bool post_path(const char *path) {
+        return strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/v1/completions") == 0 ||
+               strcmp(path, "/v1/embeddings") == 0 || strcmp(path, "/v1/responses") == 0 ||
+               strcmp(path, "/api/v1/classify") == 0;
+}
+
 static bool hop_by_hop(const struct http_header *h) {
         static const char *const drop[] = {
                 "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
@@ -441,8 +448,7 @@ static int take_head(struct conn *c) {
                 return -1;
         }
         if (!(req.method_len == 4 && memcmp(req.method, "POST", 4) == 0)) {
-                if (strcmp(c->path, "/v1/chat/completions") == 0 || strcmp(c->path, "/v1/completions") == 0 ||
-                    strcmp(c->path, "/v1/embeddings") == 0) {
+                if (post_path(c->path)) {
                         respond_error(c, 405, "invalid_request_error", NULL, "method_not_allowed",
                                       "use POST for %s", c->path);
                 } else {
@@ -451,8 +457,7 @@ static int take_head(struct conn *c) {
                 }
                 return -1;
         }
-        if (strcmp(c->path, "/v1/chat/completions") != 0 && strcmp(c->path, "/v1/completions") != 0 &&
-            strcmp(c->path, "/v1/embeddings") != 0) {
+        if (!post_path(c->path)) {
                 respond_error(c, 404, "invalid_request_error", NULL, "not_found", "unknown path %s", c->path);
                 return -1;
         }

@@ -181,10 +181,13 @@ static bool jpath(struct jv obj, const char *path, struct jv *ret) {
 static bool jstr(struct jv v, char *out, size_t cap) {
         int n;
 
-        if (v.t != JSON_STRING)
+        if (v.t != JSON_STRING || cap == 0)
                 return false;
-        n = json_string_decode(v.p, v.n, out, cap);
-        return n >= 0;
+        n = json_string_decode(v.p, v.n, out, cap - 1);
+        if (n < 0)
+                return false;
+        out[n] = 0; /* the decoder does not terminate */
+        return true;
 }
 
 static bool jpath_str(struct jv obj, const char *path, char *out, size_t cap) {
@@ -838,9 +841,9 @@ static int request(struct k8s_client *c, int stop_fd, const char *path, unsigned
         }
 io_err:
         if (r != -ECANCELED && r != -EINTR && r != -ETIMEDOUT)
-                set_error(c, "%s: %s", path, r == -EBADMSG ? "malformed HTTP answer" : strerror(-r));
+                set_error(c, "%s (GET %.100s)", r == -EBADMSG ? "malformed HTTP answer" : strerror(-r), path);
         else if (r == -ETIMEDOUT)
-                set_error(c, "%s: timed out", path);
+                set_error(c, "timed out (GET %.100s)", path);
 out:
         conn_close(&k);
         buf_free(&req);

@@ -18,14 +18,14 @@ struct pk_up {
         uint32_t inflight;
         uint64_t inflight_tokens;
         uint64_t dispatched, done;
-        uint64_t tok_dispatched, tok_done;
+        uint64_t tok_dispatched, tok_done;   /* tok_done: estimated (average share) */
         /* scrape */
         uint8_t mstate;
         bool refused;                     /* last scrape was refused: a success after it is a restart */
         uint64_t since_ns;                /* metrics NONE since (grace before stale) */
         uint64_t last_ok_ns;              /* when the last good scrape was sent */
-        uint64_t pend_disp, pend_done, pend_tok;  /* counts when the scrape in flight was sent */
-        uint64_t base_disp, base_done, base_tok;
+        uint64_t pend_disp, pend_done, pend_tok, pend_tok_done; /* counts when the scrape in flight was sent */
+        uint64_t base_disp, base_done, base_tok, base_tok_done;
         struct upstream_load load;
         uint64_t cache_tokens;            /* num_gpu_blocks * block_size, 0 unknown */
         /* prefix */
@@ -268,10 +268,11 @@ static double est_waiting(const struct pk_up *x) {
                 return 0;
         w = x->load.waiting;
         d = delta_requests(x);
-        /* an endpoint that was queueing queues what was sent since too */
-        if (w > 0 && d > 0)
+        /* an endpoint that was queueing queues what was sent since too, and
+         * each request done since lets one waiting request in */
+        if (w > 0)
                 w += d;
-        return w;
+        return w < 0 ? 0 : w;
 }
 
 static double est_kv(const struct pk_up *x) {
@@ -280,8 +281,12 @@ static double est_kv(const struct pk_up *x) {
         if (!metrics_usable(x))
                 return 0;
         kv = x->load.kv_usage;
-        if (x->cache_tokens && x->tok_dispatched > x->base_tok)
-                kv += (double)(x->tok_dispatched - x->base_tok) / (double)x->cache_tokens;
+        /* tokens sent there since the scrape, less those done since */
+        if (x->cache_tokens) {
+                double t = (double)(x->tok_dispatched - x->base_tok) - (double)(x->tok_done - x->base_tok_done);
+                if (t > 0)
+                        kv += t / (double)x->cache_tokens;
+        }
         return kv > 1 ? 1 : kv;
 }
 
@@ -539,9 +544,12 @@ void picker_done(struct picker *pk, unsigned u) {
                 return;
         /* tokens are not carried by done events: take the average share */
         uint64_t t = x->inflight_tokens / x->inflight;
+        if (x->inflight == 1)
+                t = x->inflight_tokens; /* the last one takes the rest */
         x->inflight--;
         x->done++;
-        x->inflight_tokens = x->inflight ? x->inflight_tokens - t : 0;
+        x->tok_done += t;
+        x->inflight_tokens -= t;
 }
 
 /* ---- scrapes ------------------------------------------------------------------------- */
@@ -555,6 +563,7 @@ void picker_scrape_begin(struct picker *pk, unsigned u) {
         x->pend_disp = x->dispatched;
         x->pend_done = x->done;
         x->pend_tok = x->tok_dispatched;
+        x->pend_tok_done = x->tok_done;
 }
 
 void picker_scrape_ok(struct picker *pk, unsigned u, const struct upstream_load *l, uint64_t sent_ns) {
@@ -573,6 +582,7 @@ void picker_scrape_ok(struct picker *pk, unsigned u, const struct upstream_load 
         x->base_disp = x->pend_disp;
         x->base_done = x->pend_done;
         x->base_tok = x->pend_tok;
+        x->base_tok_done = x->pend_tok_done;
         if ((l->flags & UPSTREAM_LOAD_BLOCK_SIZE) && (l->flags & UPSTREAM_LOAD_NUM_GPU_BLOCKS))
                 cache = l->block_size * l->num_gpu_blocks;
         if (cache != x->cache_tokens) {

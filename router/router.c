@@ -17,9 +17,12 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "common/runtime.h"
+#include "router/admin.h"
+#include "router/discovery.h"
 #include "router/health.h"
 #include "router/picker.h"
 #include "router/queue.h"
@@ -34,8 +37,12 @@
 #define RESOLVE_NS (2000ULL * 1000000ULL)
 
 struct router {
-        struct sy_config *cfg;
+        struct sy_config *cfg;          /* in effect: file + discovered + admin changes */
         char *config_path;
+        char *base_yaml;                /* the file's text as last loaded (start, SIGHUP) */
+        size_t base_len;
+        struct discovery *disc;         /* router/discovery.h; NULL without sources */
+        struct admin *admin;            /* router/admin.h; NULL unless configured */
         struct shm_seg *seg;
         struct health *health;
         struct scrape *scrape;          /* /metrics load signals (router/scrape.h) */
@@ -323,16 +330,14 @@ static bool prepare_sleep(struct router *r) {
         return ok;
 }
 
-static int reload(struct router *r) {
+/* Applies a new configuration (takes nc): a new snapshot, with health,
+ * load and picker state carried over for upstreams that keep their name.
+ * On failure nc is freed and the running configuration stays. */
+static int router_apply(struct router *r, struct sy_config *nc) {
         char err[512];
-        struct sy_config *nc;
         struct snapshot *ns;
-        int ret = sy_config_load(r->config_path, &nc, err, sizeof err);
+        int ret;
 
-        if (ret < 0) {
-                log_err("reload refused, keeping the old configuration: %s", err);
-                return ret;
-        }
         ns = malloc(sizeof *ns);
         if (!ns) {
                 sy_config_free(nc);
@@ -374,8 +379,110 @@ static int reload(struct router *r) {
         r->cfg = nc;
         requeue(r);
         publish(r);
-        log_notice("configuration reloaded: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
+        log_notice("configuration applied: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
         return 0;
+}
+
+/* The configuration in effect: the file's (as last loaded), then the
+ * discovered upstreams, then the admin API's changes. */
+static int rebuild(struct router *r, char *err, size_t errlen) {
+        struct sy_config *nc;
+        int ret = sy_config_load_string(r->config_path, r->base_yaml, r->base_len, &nc, err, errlen);
+
+        if (ret < 0)
+                return ret;
+        if (r->disc)
+                discovery_merge(r->disc, nc);
+        if (r->admin)
+                admin_overlay(r->admin, nc);
+        if (nc->n_upstreams > SNAP_MAX_UPSTREAMS || nc->n_models > SNAP_MAX_MODELS) {
+                snprintf(err, errlen, "%zu upstreams and %zu models: more than %d / %d", nc->n_upstreams,
+                         nc->n_models, SNAP_MAX_UPSTREAMS, SNAP_MAX_MODELS);
+                sy_config_free(nc);
+                return -E2BIG;
+        }
+        ret = router_apply(r, nc);
+        if (ret < 0)
+                snprintf(err, errlen, "the new configuration was refused (%s); see the router's log",
+                         strerror(-ret));
+        return ret;
+}
+
+/* SIGHUP: the file again. Discovery restarts only if its sources changed. */
+static int reload(struct router *r) {
+        char err[512], *text = NULL;
+        size_t len = 0;
+        struct sy_config *nc;
+        int ret = sy_read_file(r->config_path, 8u << 20, &text, &len);
+
+        if (ret < 0) {
+                log_err("reload refused, keeping the old configuration: %s: %s", r->config_path, strerror(-ret));
+                return ret;
+        }
+        ret = sy_config_load_string(r->config_path, text, len, &nc, err, sizeof err);
+        if (ret < 0) {
+                log_err("reload refused, keeping the old configuration: %s", err);
+                free(text);
+                return ret;
+        }
+        if (!discovery_same_sources(r->cfg, nc)) {
+                struct discovery *d = NULL;
+                ret = nc->n_discovery ? discovery_new(nc, &d, err, sizeof err) : 0;
+                if (ret < 0) {
+                        log_err("reload refused, keeping the old configuration: %s", err);
+                        sy_config_free(nc);
+                        free(text);
+                        return ret;
+                }
+                if (r->disc) {
+                        epoll_ctl(r->epfd, EPOLL_CTL_DEL, discovery_fd(r->disc), NULL);
+                        discovery_free(r->disc);
+                }
+                r->disc = d;
+                if (d) {
+                        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->disc };
+                        epoll_ctl(r->epfd, EPOLL_CTL_ADD, discovery_fd(d), &ev);
+                }
+        }
+        sy_config_free(nc);
+        free(r->base_yaml);
+        r->base_yaml = text;
+        r->base_len = len;
+        ret = rebuild(r, err, sizeof err);
+        if (ret < 0)
+                log_err("reload: %s", err);
+        return ret;
+}
+
+/* ---- admin API glue ---- */
+
+static int admin_apply_cb(void *arg, char *err, size_t errlen) {
+        return rebuild(arg, err, errlen);
+}
+
+static const struct sy_config *admin_config_cb(void *arg) {
+        return ((struct router *)arg)->cfg;
+}
+
+static const struct snapshot *admin_snapshot_cb(void *arg) {
+        return &((struct router *)arg)->snap;
+}
+
+static int admin_info_cb(void *arg, unsigned u, struct picker_upstream_info *ret) {
+        return picker_upstream_info(((struct router *)arg)->picker, u, shm_now_ns(), ret);
+}
+
+static void admin_refresh_cb(void *arg) {
+        struct router *r = arg;
+        if (r->disc)
+                discovery_refresh(r->disc);
+}
+
+static int admin_discovery_cb(void *arg, struct buf *out) {
+        struct router *r = arg;
+        if (!r->disc)
+                return buf_printf(out, "[]") < 0 ? -ENOMEM : 0;
+        return discovery_status_json(r->disc, out);
 }
 
 int router_main(const char *config_path) {
@@ -396,7 +503,12 @@ int router_main(const char *config_path) {
         for (unsigned i = 0; i < sizeof r->worker_bell / sizeof r->worker_bell[0]; i++)
                 r->worker_bell[i] = -1;
         r->config_path = strdup(config_path);
-        ret = sy_config_load(config_path, &r->cfg, err, sizeof err);
+        ret = sy_read_file(config_path, 8u << 20, &r->base_yaml, &r->base_len);
+        if (ret < 0) {
+                log_err("%s: %s", config_path, strerror(-ret));
+                goto out;
+        }
+        ret = sy_config_load_string(config_path, r->base_yaml, r->base_len, &r->cfg, err, sizeof err);
         if (ret < 0) {
                 log_err("%s", err);
                 goto out;
@@ -450,6 +562,33 @@ int router_main(const char *config_path) {
                 goto out;
         for (uint32_t u = 0; u < r->snap.n_upstreams; u++)
                 r->was_healthy[u] = r->snap.upstreams[u].healthy;
+        if (r->cfg->n_discovery) {
+                ret = discovery_new(r->cfg, &r->disc, err, sizeof err);
+                if (ret < 0) {
+                        log_err("%s", err);
+                        goto out;
+                }
+                ev.data.ptr = &r->disc;
+                epoll_ctl(r->epfd, EPOLL_CTL_ADD, discovery_fd(r->disc), &ev);
+        }
+        if (r->cfg->admin.enabled) {
+                struct admin_ops ops = {
+                        .arg = r, .apply = admin_apply_cb, .config = admin_config_cb,
+                        .snapshot = admin_snapshot_cb, .info = admin_info_cb, .refresh = admin_refresh_cb,
+                        .discovery_json = admin_discovery_cb,
+                };
+                ret = admin_new(r->epfd, r->cfg, &ops, &r->admin, err, sizeof err);
+                if (ret < 0) {
+                        log_err("%s", err);
+                        goto out;
+                }
+                log_notice("admin API on %s:%u%s%s", r->cfg->admin.host, r->cfg->admin.port,
+                           r->cfg->admin.state_file ? ", changes kept in " : " (changes not kept across restarts)",
+                           r->cfg->admin.state_file ? r->cfg->admin.state_file : "");
+                /* changes kept in the state file apply from the start */
+                if (rebuild(r, err, sizeof err) < 0)
+                        log_err("admin state not applied: %s", err);
+        }
 
         self = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
         shm_peer_attach(self);
@@ -524,9 +663,21 @@ int router_main(const char *config_path) {
                 if (!prepare_sleep(r))
                         timeout = 0;
                 n = epoll_wait(r->epfd, evs, 64, timeout);
+                uint64_t gen0 = r->generation;
                 for (int i = 0; i < n; i++) {
                         void *p = evs[i].data.ptr;
-                        if (p == &r->bell_fd) {
+                        /* a configuration applied (reload, discovery, admin) rebound the
+                         * health and scrape sockets: the rest of these events are stale
+                         * (level-triggered: live ones come back) */
+                        if (r->generation != gen0)
+                                break;
+                        if (p == &r->disc && r->disc) {
+                                char e2[512];
+                                if (rebuild(r, e2, sizeof e2) < 0)
+                                        log_err("discovered upstreams not applied: %s", e2);
+                        } else if (admin_owns(r->admin, p)) {
+                                admin_event(r->admin, p, evs[i].events);
+                        } else if (p == &r->bell_fd) {
                                 bell_drain(r->bell_fd);
                                 update_attached(r); /* a worker that attached since the last tick */
                         } else if (p == &r->sig_fd) {
@@ -570,6 +721,9 @@ out:
                 struct shm_peer *p = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
                 atomic_store_explicit(&p->pid, 0, memory_order_release);
         }
+        admin_free(r->admin);
+        discovery_free(r->disc);
+        free(r->base_yaml);
         health_free(r->health);
         scrape_free(r->scrape);
         picker_free(r->picker);

@@ -1,4 +1,5 @@
 /* switchyard: one binary, one subcommand per process role. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/runtime.h"
 #include "shm/segment.h"
 #include <stdatomic.h>
+#include "classifier/daemon.h"
 #include "frontend/frontend.h"
 #include "router/router.h"
 #include "supervisor/supervisor.h"
@@ -18,11 +20,13 @@ static int usage(FILE *f) {
                 "usage: switchyard COMMAND -c CONFIG\n"
                 "\n"
                 "commands:\n"
-                "  run         start the frontend and the router, restart them if they die (no systemd)\n"
+                "  run         start the frontend, the router and (when the configuration uses it) the\n"
+                "              classifier, restart them if they die (no systemd)\n"
                 "  frontend    the HTTP frontend process (a systemd unit runs this)\n"
                 "  router      the router process (a systemd unit runs this)\n"
+                "  classifier  the classifier process (model \"auto\": category, jailbreak, PII)\n"
                 "  check       validate CONFIG and print what it defines\n"
-                "  probe ROLE  exit 0 if ROLE (router, frontend) is alive in CONFIG's runtime\n"
+                "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
                 "              directory (a liveness probe for Kubernetes / monitoring)\n"
                 "  version     print the version\n");
         return f == stdout ? 0 : 2;
@@ -40,6 +44,20 @@ static int check(const char *path) {
                 fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
         printf("%s: ok: listen %s:%u, %zu upstreams, %zu models, %zu categories\n", path, cfg->server.host,
                cfg->server.port, cfg->n_upstreams, cfg->n_models, cfg->n_categories);
+        if (cfg->classifier.enabled) {
+                const char *m = cfg->classifier.model ? cfg->classifier.model : classifier_default_model();
+
+                printf("  classifier: model %s%s%s%s%s%s%s, backend %s, %u threads, batch %u, wait %u us\n",
+                       m ? m : "(none: the default model is not installed)",
+                       cfg->classifier.category.model_id ? ", category " : "",
+                       cfg->classifier.category.model_id ? cfg->classifier.category.model_id : "",
+                       cfg->classifier.pii.model_id ? ", pii " : "",
+                       cfg->classifier.pii.model_id ? cfg->classifier.pii.model_id : "",
+                       cfg->classifier.jailbreak.model_id ? ", jailbreak " : "",
+                       cfg->classifier.jailbreak.model_id ? cfg->classifier.jailbreak.model_id : "",
+                       cfg->classifier.backend, cfg->classifier.threads, cfg->classifier.max_batch,
+                       cfg->classifier.max_batch_wait_us);
+        }
         for (size_t i = 0; i < cfg->n_upstreams; i++)
                 printf("  upstream %s http://%s:%u engine=%s models=%zu\n", cfg->upstreams[i].name,
                        cfg->upstreams[i].host, cfg->upstreams[i].port, cfg->upstreams[i].engine,
@@ -76,6 +94,8 @@ static int probe(const char *path, const char *role) {
         }
         if (!strcmp(role, "router")) {
                 alive = shm_peer_alive(shm_seg_peer(seg, SHM_PEER_ROUTER), 2000ULL * 1000000ULL);
+        } else if (!strcmp(role, "classifier")) {
+                alive = shm_peer_alive(shm_seg_peer(seg, SHM_PEER_CLASSIFIER), 2000ULL * 1000000ULL);
         } else if (!strcmp(role, "frontend")) {
                 alive = layout.max_workers > 0;
                 for (uint32_t w = 0; w < layout.max_workers && alive; w++) {
@@ -85,7 +105,7 @@ static int probe(const char *path, const char *role) {
                 }
                 alive = alive && atomic_load(&shm_seg_worker(seg, 0)->pid) != 0;
         } else {
-                fprintf(stderr, "probe: unknown role '%s' (router, frontend)\n", role);
+                fprintf(stderr, "probe: unknown role '%s' (router, frontend, classifier)\n", role);
                 shm_seg_close(seg);
                 sy_config_free(cfg);
                 return 2;
@@ -129,6 +149,21 @@ int main(int argc, char **argv) {
                 return frontend_main(config);
         if (!strcmp(cmd, "router"))
                 return router_main(config);
+        if (!strcmp(cmd, "classifier")) {
+                /* its own binary next to this one (see classifier_main.c) */
+                char exe[4096];
+                ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
+                char *slash;
+
+                if (len <= 0 || !(slash = memrchr(exe, '/', (size_t)len))) {
+                        fprintf(stderr, "switchyard: cannot find my own executable\n");
+                        return 1;
+                }
+                strcpy(slash + 1, "switchyard-classifier");
+                execl(exe, "switchyard-classifier", "classifier", "-c", config, (char *)NULL);
+                fprintf(stderr, "switchyard: cannot run %s: %s\n", exe, strerror(errno));
+                return 1;
+        }
         if (!strcmp(cmd, "check"))
                 return check(config);
         if (!strcmp(cmd, "probe"))

@@ -1,3 +1,6 @@
+/* `switchyard run`: the supervisor of the frontend, the router and the
+ * classifier (when the configuration enables it: a classifier: section,
+ * prompt_guard, or categories; see common/config.h). */
 #include "supervisor/supervisor.h"
 
 #include <errno.h>
@@ -23,6 +26,7 @@
 
 struct child {
         const char *role;
+        bool disabled;           /* not wanted by the configuration: not started nor restarted */
         pid_t pid;
         uint64_t started_ns;
         uint64_t restart_at_ns;
@@ -36,6 +40,10 @@ static pid_t spawn(const char *self, const char *role, const char *config, const
         if (pid == 0) {
                 sigprocmask(SIG_SETMASK, oldmask, NULL);
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
+                /* the binary links OpenBLAS (for the classifier): one thread,
+                 * not a pool per core, in the processes that never use it */
+                if (strcmp(role, "classifier") != 0)
+                        setenv("OPENBLAS_NUM_THREADS", "1", 1);
                 execl(self, self, role, "-c", config, (char *)NULL);
                 _exit(127);
         }
@@ -43,7 +51,7 @@ static pid_t spawn(const char *self, const char *role, const char *config, const
 }
 
 int supervisor_main(const char *self, const char *config_path) {
-        struct child kids[] = { { .role = "router" }, { .role = "frontend" } };
+        struct child kids[] = { { .role = "router" }, { .role = "frontend" }, { .role = "classifier" } };
         const size_t nk = sizeof kids / sizeof kids[0];
         sigset_t mask, old;
         char err[512];
@@ -74,7 +82,10 @@ int supervisor_main(const char *self, const char *config_path) {
         sigprocmask(SIG_BLOCK, &mask, &old);
         sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
+        kids[2].disabled = !cfg->classifier.enabled;
         for (size_t i = 0; i < nk; i++) {
+                if (kids[i].disabled)
+                        continue;
                 kids[i].pid = spawn(self, kids[i].role, config_path, &old);
                 kids[i].started_ns = shm_now_ns();
                 kids[i].backoff_ms = BACKOFF_MIN_MS;
@@ -90,7 +101,7 @@ int supervisor_main(const char *self, const char *config_path) {
                 for (size_t i = 0; i < nk; i++) {
                         if (kids[i].pid > 0)
                                 any = true;
-                        else if (!stopping && kids[i].restart_at_ns) {
+                        else if (!stopping && kids[i].restart_at_ns && !kids[i].disabled) {
                                 if (now >= kids[i].restart_at_ns) {
                                         kids[i].pid = spawn(self, kids[i].role, config_path, &old);
                                         kids[i].started_ns = now;
@@ -146,11 +157,23 @@ int supervisor_main(const char *self, const char *config_path) {
                                 log_err("reload refused, keeping the running configuration: %s", err);
                                 continue;
                         }
-                        sy_config_free(nc);
                         log_notice("configuration valid; reloading");
                         for (size_t i = 0; i < nk; i++)
                                 if (kids[i].pid > 0)
                                         kill(kids[i].pid, SIGHUP);
+                        /* the classifier comes or goes with the configuration */
+                        if (nc->classifier.enabled && kids[2].disabled) {
+                                kids[2].disabled = false;
+                                kids[2].restart_at_ns = shm_now_ns();
+                                kids[2].backoff_ms = BACKOFF_MIN_MS;
+                        } else if (!nc->classifier.enabled && !kids[2].disabled) {
+                                kids[2].disabled = true;
+                                kids[2].restart_at_ns = 0;
+                                if (kids[2].pid > 0)
+                                        kill(kids[2].pid, SIGTERM);
+                                log_notice("the classifier is no longer configured: stopping it");
+                        }
+                        sy_config_free(nc);
                 } else if (!stopping) {
                         /* SIGTERM/SIGINT: the frontend drains (stops accepting, finishes
                          * in-flight requests); the router stays until the frontend is gone */

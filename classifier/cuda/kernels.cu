@@ -122,6 +122,16 @@ template <typename T> __global__ void convert_kernel(T *dst, const float *src, s
                 dst[i] = from_f32<T>(src[i]);
 }
 
+/* one block per row */
+template <typename T>
+__global__ void convert_rows_kernel(T *dst, const float *src, const float *col, unsigned K, unsigned Kp) {
+        const float *si = src + (size_t)blockIdx.x * K;
+        T *di = dst + (size_t)blockIdx.x * Kp;
+
+        for (unsigned k = threadIdx.x; k < Kp; k += blockDim.x)
+                di[k] = from_f32<T>(k < K ? si[k] : k == K ? (col ? col[blockIdx.x] : 1.0f) : 0.0f);
+}
+
 __global__ void bias_fill_kernel(float *out, const float *bias, unsigned N) {
         float *o = out + (size_t)blockIdx.x * N;
 
@@ -306,6 +316,29 @@ cudaError_t clf_cuda_convert(void *dst, enum clf_cuda_dtype t, const float *src,
                 break;
         case CLF_CUDA_BF16:
                 convert_kernel<<<flat_blocks(n), FLAT_THREADS, 0, s>>>((__nv_bfloat16 *)dst, src, n);
+                break;
+        }
+        return cudaGetLastError();
+}
+
+cudaError_t clf_cuda_convert_rows(void *dst, enum clf_cuda_dtype t, const float *src, const float *col, size_t rows,
+                                  size_t K, size_t Kp, cudaStream_t s) {
+        if (rows == 0)
+                return cudaSuccess;
+        if (!fits(rows, Kp) || Kp <= K)
+                return cudaErrorInvalidValue;
+        switch (t) {
+        case CLF_CUDA_F32:
+                convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((float *)dst, src, col, (unsigned)K,
+                                                                          (unsigned)Kp);
+                break;
+        case CLF_CUDA_F16:
+                convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__half *)dst, src, col, (unsigned)K,
+                                                                          (unsigned)Kp);
+                break;
+        case CLF_CUDA_BF16:
+                convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__nv_bfloat16 *)dst, src, col,
+                                                                          (unsigned)K, (unsigned)Kp);
                 break;
         }
         return cudaGetLastError();

@@ -273,9 +273,14 @@ static void test_mix(void) {
         check_eq(pick1(pk, m, &q, 2), 0); /* 0+0.9+0+3 = 3.9 vs 1+0.9+1 = 2.9 */
         scrape(pk, 0, 0, 3, 0.6, 1);
         check_eq(pick1(pk, m, &q, 2), 0); /* 3.4 vs 2.9 */
-        scrape(pk, 0, 0, 3, 0.85, 1);
-        scrape(pk, 1, 0, 0, 0.0, 1);
-        check_eq(pick1(pk, m, &q, 2), 1); /* 3.15 vs 3.0 ... plus tokens: u1 has none */
+        /* half the prompt matches: 0.9 + 1.5 = 2.4 vs 2.9 */
+        uint64_t half[4] = { 1, 2, 9, 9 };
+        struct picker_req q2 = { .prefix = half, .n_prefix = 4, .tokens = 100 };
+        scrape(pk, 0, 0, 3, 0.1, 1);
+        check_eq(pick1(pk, m, &q2, 2), 1);
+        struct picker_upstream_info i;
+        check_eq(picker_upstream_info(pk, 0, 2, &i), 0);
+        check(i.score_total > 2.39f && i.score_total < 2.41f);
         picker_free(pk);
 }
 
@@ -335,6 +340,12 @@ static void test_burst(void) {
         check(!in.saturated);
         picker_dispatch(pk, 1, &q, 3);
         check(picker_saturated(pk, 1, 3));
+        /* each one done since lets a waiting one in */
+        picker_done(pk, 1);
+        picker_done(pk, 1);
+        check_eq(picker_upstream_info(pk, 1, 3, &in), 0);
+        check(in.est_waiting == 3);
+        check(!picker_saturated(pk, 1, 3));
         picker_free(pk);
 }
 

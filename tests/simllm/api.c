@@ -468,15 +468,31 @@ static void seq_finish(struct conn *c) {
 }
 
 /* First token due after the time to first token plus the prefill cost of
- * the prompt tokens the prefix cache did not have. */
-static uint64_t seq_ttft_ns(struct sim *s, const struct sim_seq *q) {
+ * the prompt tokens the prefix cache did not have. With --prefill-lanes N
+ * at most N prefills are computed at once: a prefill starts when the
+ * earliest lane frees up (a compute-bound engine: one long uncached prompt
+ * delays the first tokens of those behind it). */
+static uint64_t seq_ttft_ns(struct sim *s, const struct sim_seq *q, uint64_t now) {
         int64_t t = atomic_load_explicit(&s->k.ttft_ns, memory_order_relaxed);
         int64_t p = atomic_load_explicit(&s->k.prefill_ns_per_token, memory_order_relaxed);
-        uint64_t ns = t > 0 ? (uint64_t)t : 0;
+        uint64_t ns = t > 0 ? (uint64_t)t : 0, pf = 0;
 
         if (p > 0 && q->prompt_tokens > q->cached_tokens)
-                ns += (uint64_t)p * (q->prompt_tokens - q->cached_tokens);
-        return ns;
+                pf = (uint64_t)p * (q->prompt_tokens - q->cached_tokens);
+        if (s->o.prefill_lanes && pf) {
+                unsigned best = 0;
+                uint64_t start;
+
+                pthread_mutex_lock(&s->lock);
+                for (unsigned i = 1; i < s->o.prefill_lanes; i++)
+                        if (s->prefill_busy_ns[i] < s->prefill_busy_ns[best])
+                                best = i;
+                start = s->prefill_busy_ns[best] > now ? s->prefill_busy_ns[best] : now;
+                s->prefill_busy_ns[best] = start + pf;
+                pthread_mutex_unlock(&s->lock);
+                pf += start - now;
+        }
+        return ns + pf;
 }
 
 /* Time from one token to the next: itl + decode x (1 + running/max_running),
@@ -501,7 +517,7 @@ void api_seq_start(struct conn *c) {
 
         sim_kv_add(s, q, q->prompt_tokens);
         atomic_fetch_add_explicit(&s->prompt_tokens_by_model[q->model], q->prompt_tokens, memory_order_relaxed);
-        q->due_ns = w->now_ns + seq_ttft_ns(s, q);
+        q->due_ns = w->now_ns + seq_ttft_ns(s, q, w->now_ns);
         if (q->due_ns <= w->now_ns)
                 api_seq_tick(c);
         else

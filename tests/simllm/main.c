@@ -30,6 +30,8 @@ static void usage(FILE *f) {
               "  --decode-us-per-token N   added to the ITL, x (1 + running/max-running) (0)\n"
               "  --max-tokens N         default output tokens (16)\n"
               "  --max-running N        concurrent sequences; more wait (256)\n"
+              "  --prefill-lanes N      prefills computed at once, the others queue behind\n"
+              "                         them (compute-bound prefill); 0: no limit (0)\n"
               "  --kv-blocks N          KV capacity in blocks of 16 tokens, also the prefix\n"
               "                         cache size (8192; 0: no prefix cache)\n"
               "  --max-model-len N      prompt + output token limit (32768)\n"
@@ -80,7 +82,7 @@ enum {
         OPT_HOST = 256, OPT_PORT, OPT_NAME, OPT_ENGINE, OPT_MODEL, OPT_THREADS, OPT_TTFT, OPT_ITL,
         OPT_MAX_TOKENS, OPT_MAX_RUNNING, OPT_KV_BLOCKS, OPT_MAX_MODEL_LEN, OPT_EMBED_DIM, OPT_ERROR_RATE,
         OPT_ERROR_STATUS, OPT_HANG_RATE, OPT_RESET_RATE, OPT_RESET_AFTER, OPT_NOT_READY, OPT_READY_FILE,
-        OPT_SEED, OPT_PREFILL, OPT_DECODE, OPT_HELP,
+        OPT_SEED, OPT_PREFILL, OPT_DECODE, OPT_PREFILL_LANES, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +109,7 @@ static const struct option long_opts[] = {
         { "seed", required_argument, NULL, OPT_SEED },
         { "prefill-us-per-token", required_argument, NULL, OPT_PREFILL },
         { "decode-us-per-token", required_argument, NULL, OPT_DECODE },
+        { "prefill-lanes", required_argument, NULL, OPT_PREFILL_LANES },
         { "help", no_argument, NULL, OPT_HELP },
         { 0 },
 };
@@ -177,6 +180,10 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                         o->max_running = (unsigned)u;
                         if (!r && u == 0)
                                 r = -EINVAL;
+                        break;
+                case OPT_PREFILL_LANES:
+                        r = parse_uint(a, SIM_MAX_PREFILL_LANES, &u);
+                        o->prefill_lanes = (unsigned)u;
                         break;
                 case OPT_KV_BLOCKS:
                         r = parse_uint(a, 1u << 28, &u);

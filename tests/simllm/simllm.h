@@ -35,6 +35,7 @@
 /* Cap on prefix cache entries (--kv-blocks beyond this is not cached). */
 #define SIM_PCACHE_MAX (1u << 22)
 #define SIM_MAX_PATH 256
+#define SIM_MAX_PREFILL_LANES 64
 
 enum sim_engine { SIM_ENGINE_VLLM, SIM_ENGINE_SGLANG };
 
@@ -48,6 +49,7 @@ struct sim_opts {
         unsigned threads;
         unsigned max_tokens;     /* default output tokens */
         unsigned max_running;    /* concurrent sequences */
+        unsigned prefill_lanes;  /* prefills computed at once; more wait their turn (0: no limit) */
         unsigned kv_blocks;      /* KV capacity = kv_blocks * SIM_BLOCK_SIZE tokens */
         unsigned max_model_len;  /* prompt + output tokens limit (400 beyond) */
         unsigned embed_dim;
@@ -165,6 +167,7 @@ struct sim {
         unsigned running_by_model[SIM_MAX_MODELS];        /* under lock */
         unsigned waiting_by_model[SIM_MAX_MODELS];        /* under lock */
         struct sim_seq *wait_head, *wait_tail;            /* under lock */
+        uint64_t prefill_busy_ns[SIM_MAX_PREFILL_LANES];  /* under lock: when each lane frees up */
         struct sim_inbox inbox[SIM_MAX_WORKERS];
 
         _Atomic uint64_t kv_tokens;                       /* tokens of running sequences */

@@ -501,6 +501,47 @@ def test_queue_sglang(sim):
     expect_eq((st["running"], st["waiting"], st["kv_tokens"]), (0, 0, 0), "idle after the queue drains")
 
 
+def test_prefill_lanes(sim):
+    """--prefill-lanes 1: a short prompt sent after a long uncached one gets
+    its first token after the long one's (its prefill waits for the lane)."""
+    def send(content):
+        body = json.dumps(chat_body(stream=True, max_tokens=2,
+                                    messages=[{"role": "user", "content": content}])).encode()
+        s = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return s
+
+    order = []
+    lock = threading.Lock()
+
+    def first_token(name, s):
+        data = b""
+        while b"data: {" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        with lock:
+            order.append(name)
+        while s.recv(65536):
+            pass
+        s.close()
+
+    long_sock = send("L" * 4000)   # 1000 tokens x 300 us: 300 ms of prefill
+    deadline = time.monotonic() + 5
+    while sim.stats()["running"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    short_sock = send("hi")
+    threads = [threading.Thread(target=first_token, args=(n, s))
+               for n, s in (("long", long_sock), ("short", short_sock))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    expect_eq(order, ["long", "short"], "the short prompt's prefill waited for the long one's")
+
+
 def test_not_ready():
     sim = Sim("--not-ready-ms", "600000")
     try:
@@ -532,7 +573,9 @@ def main():
         test_queue_sglang(sim)
     finally:
         sim.stop()
-    for t, args in ((test_prefix_eviction, ("--kv-blocks", "4")), (test_no_prefix_cache, ("--kv-blocks", "0"))):
+    for t, args in ((test_prefix_eviction, ("--kv-blocks", "4")), (test_no_prefix_cache, ("--kv-blocks", "0")),
+                    (test_prefill_lanes, ("--prefill-lanes", "1", "--prefill-us-per-token", "300",
+                                          "--threads", "2"))):
         sim = Sim(*args)
         try:
             print("--", t.__name__, flush=True)

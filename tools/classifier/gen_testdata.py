@@ -3,7 +3,8 @@
 
     gen_testdata.py [OUT_DIR]          (default tests/classifier/data)
     gen_testdata.py --bench KIND OUT   a random-weight model of real size for
-                                       benchmarks (KIND: bert-base, minilm,
+                                       benchmarks (KIND: small (multi-head, the
+                                       default model's shape), minilm, bert-base,
                                        modernbert-base), not checked in
 
 Small random-weight checkpoints, as Hugging Face publishes them (config.json,
@@ -518,6 +519,15 @@ def bench_model(kind, out):
         W = bert_weights(cfg, g, "sequence")
         W = {k: v * (0.02 / 0.2) if v.dim() == 2 else v for k, v in W.items()}
         files = {"vocab.txt": "\n".join(wp) + "\n"}
+    elif kind in ("small", "small-multi"):
+        # the shipped default model's likely shape: multi-head BERT, hidden 192,
+        # 4 layers, intermediate 512, a 12k vocabulary (test words + [unused])
+        vocab = wp + ["[unused%d]" % i for i in range(12000 - len(wp))]
+        cfg = multi_head_config(len(vocab), 192, 4, 3, 512, 512,
+                                heads=[dict(h, labels=(["c%d" % i for i in range(14)] if h["name"] == "category"
+                                                       else h["labels"])) for h in MULTI_HEADS])
+        W = multi_head_weights(cfg, g, std_scale=0.1)
+        files = {"vocab.txt": "\n".join(vocab) + "\n"}
     elif kind == "modernbert-base":
         bpe_vocab, bpe_merges = train_bpe(220)
         bj, n = bpe_tokenizer_json(bpe_vocab, bpe_merges)

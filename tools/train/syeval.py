@@ -1,0 +1,141 @@
+"""Predictions and metrics of the embedded default classifier, shared by
+tools/train/train.py (progress) and tools/classifier/eval.py (the figures).
+
+A prediction per text is a dict as the C CLI's --jsonl mode prints it:
+{"heads": {"category": {"label", "score", "scores"}, "jailbreak": {...},
+"pii": {"spans": [{"type", "start", "end", "score"}]}}} with *character*
+offsets here (eval.py converts the C engine's byte offsets).
+
+PII spans from token tags (the C engine uses the same rule): a token tagged
+B-X or I-X starts an entity unless the previous content token is tagged
+with the same type X (B-X then starts a new one only after a non-X tag:
+consecutive same-type tags are merged); the span runs from the first
+token's start to the last token's end.
+Entity matching: a predicted entity counts as correct when its type and its
+[start, end) equal a gold entity's, the gold span taken with surrounding
+whitespace stripped.
+"""
+import collections
+
+import torch
+
+import sydata
+
+
+def spans_from_tags(labels, probs, starts, ends):
+    """labels: tag strings per content token; returns [{"type","start","end","score"}]"""
+    out, cur = [], None
+    for lab, p, s, e in zip(labels, probs, starts, ends):
+        typ = lab[2:] if lab[:2] in ("B-", "I-") else None
+        if typ is not None and cur is not None and cur["type"] == typ:
+            cur["end"] = e
+            cur["score"] = min(cur["score"], p)
+            continue
+        if cur is not None:
+            out.append(cur)
+            cur = None
+        if typ is not None:
+            cur = {"type": typ, "start": s, "end": e, "score": p}
+    if cur is not None:
+        out.append(cur)
+    return out
+
+
+def torch_predict(model, tok, texts, max_len=512, batch=32):
+    """predictions (see above) of a symodel.Model over texts"""
+    heads = model.cfg["switchyard_heads"]
+    preds = [None] * len(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    model.eval()
+    with torch.no_grad():
+        for b in range(0, len(order), batch):
+            idx = order[b:b + batch]
+            enc = [tok.encode_model(texts[i], max_len) for i in idx]
+            T = max(len(e[0]) for e in enc)
+            ids = torch.tensor([e[0] + [tok.pad] * (T - len(e[0])) for e in enc])
+            mask = torch.tensor([[1] * len(e[0]) + [0] * (T - len(e[0])) for e in enc])
+            x = model.encode(ids, mask)
+            outs = {h["name"]: torch.softmax(model.head(h["name"], x, mask), -1) for h in heads}
+            for j, i in enumerate(idx):
+                r = {}
+                for h in heads:
+                    P = outs[h["name"]][j]
+                    if h["kind"] == "sequence":
+                        k = int(P.argmax())
+                        r[h["name"]] = {"label": h["labels"][k], "score": float(P[k]), "scores": P.tolist()}
+                    else:
+                        n = len(enc[j][0])
+                        best = P[1:n - 1].max(-1)
+                        labs = [h["labels"][int(k)] for k in best.indices]
+                        r[h["name"]] = {"spans": spans_from_tags(labs, best.values.tolist(), enc[j][1][1:n - 1],
+                                                                 enc[j][2][1:n - 1])}
+                preds[i] = {"heads": r, "tokens": len(enc[j][0])}
+    return preds
+
+
+def category_metrics(rows, preds):
+    labels = sydata.CATEGORIES
+    conf = collections.Counter()
+    ok = 0
+    for r, p in zip(rows, preds):
+        y, g = r["category"], p["heads"]["category"]["label"]
+        conf[(y, g)] += 1
+        ok += y == g
+    per = {}
+    for c in labels:
+        n = sum(v for (y, _), v in conf.items() if y == c)
+        per[c] = (conf[(c, c)] / n if n else float("nan"), n)
+    return {"accuracy": ok / max(1, len(rows)), "n": len(rows), "per_class": per, "confusion": conf}
+
+
+def jailbreak_metrics(rows, preds, threshold=0.5):
+    tp = fn = fp = tn = 0
+    for r, p in zip(rows, preds):
+        h = p["heads"]["jailbreak"]
+        s = h["scores"][1] if "scores" in h else (h["score"] if h["label"] == "jailbreak" else 1 - h["score"])
+        if r["label"] == "jailbreak":
+            tp += s >= threshold
+            fn += s < threshold
+        else:
+            fp += s >= threshold
+            tn += s < threshold
+    return {"recall": tp / max(1, tp + fn), "fpr": fp / max(1, fp + tn), "threshold": threshold,
+            "jailbreak": tp + fn, "benign": fp + tn, "tp": tp, "fp": fp}
+
+
+def jailbreak_score(p):
+    h = p["heads"]["jailbreak"]
+    return h["scores"][1] if "scores" in h else (h["score"] if h["label"] == "jailbreak" else 1 - h["score"])
+
+
+def gold_spans(r):
+    out = set()
+    for s in r["spans"]:
+        a, b = s["start"], s["end"]
+        t = r["text"]
+        while a < b and t[a].isspace():
+            a += 1
+        while b > a and t[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.add((s["type"], a, b))
+    return out
+
+
+def pii_metrics(rows, preds):
+    tp, fp, fn = collections.Counter(), collections.Counter(), collections.Counter()
+    for r, p in zip(rows, preds):
+        g = gold_spans(r)
+        q = {(s["type"], s["start"], s["end"]) for s in p["heads"]["pii"]["spans"]}
+        for x in q:
+            (tp if x in g else fp)[x[0]] += 1
+        for x in g - q:
+            fn[x[0]] += 1
+
+    def prf(a, b, c):
+        pr = a / (a + b) if a + b else 0.0
+        rc = a / (a + c) if a + c else 0.0
+        return pr, rc, (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
+    per = {t: prf(tp[t], fp[t], fn[t]) + (tp[t] + fn[t],) for t in sorted(set(tp) | set(fp) | set(fn))}
+    P, R, F = prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    return {"precision": P, "recall": R, "f1": F, "per_type": per, "entities": sum(tp.values()) + sum(fn.values())}
