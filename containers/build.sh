@@ -12,10 +12,11 @@
 # usage: containers/build.sh [cpu|cuda|bases|all]...   (default: cpu)
 #
 #   cpu     localhost/switchyard:cpu   (and :latest)
-#   cuda    localhost/switchyard:cuda  (CUDA runtime from Debian non-free);
-#           CUDA_TOOLKIT=1 builds it on a base with nvidia-cuda-toolkit (nvcc,
-#           about 1 GB more to download), which the classifier's CUDA
-#           backend will need
+#   cuda    localhost/switchyard:cuda  (the classifier built with its CUDA
+#           backend by Debian non-free's nvidia-cuda-toolkit in a build base
+#           of its own, about 2 GB to download the first time; the runtime
+#           gets only Debian's CUDA runtime libraries: cudart, cublas,
+#           cublasLt)
 #   bases   only the base images (debootstrap + import)
 #   systemd-rootfs  a Debian rootfs tarball with systemd and switchyard's
 #           runtime libraries, for booting the units in systemd-nspawn
@@ -24,6 +25,7 @@
 # Environment:
 #   SWITCHYARD_IMAGE_CACHE  cache folder (default: <repo>/build/containers);
 #                           delete it, or set REBUILD_BASE=1, to debootstrap anew
+#                           (a base whose package list changed is made again)
 #   DEBIAN_MIRROR           default http://deb.debian.org/debian
 #   DEBIAN_SUITE            default bookworm
 #   STORAGE_DRIVER          containers/storage driver (default vfs, which works
@@ -45,11 +47,17 @@ base_prefix=localhost/switchyard-base
 
 # Packages of each base, on top of debootstrap's minbase (which already has
 # bash, coreutils, passwd and libsystemd0). Only Depends are pulled in.
-runtime_pkgs=liburing2,libyaml-0-2,curl
-build_pkgs=gcc,libc6-dev,pkg-config,meson,ninja-build,python3,liburing-dev,libyaml-dev,libsystemd-dev
-# Debian 12 ships CUDA 11.8 in non-free: libcudart11.0 / libcublas11 (Debian 13
-# has CUDA 12: libcudart12 / libcublas12; set CUDA_RUNTIME_PKGS for it). The
-# driver's libcuda.so.1 comes from the host (nvidia-container-toolkit / CDI).
+# libopenblas0-pthread: the classifier's GEMMs (only switchyard-classifier
+# links it); libopenblas-dev for building it.
+runtime_pkgs=liburing2,libyaml-0-2,curl,libopenblas0-pthread
+build_pkgs=gcc,libc6-dev,pkg-config,meson,ninja-build,python3,liburing-dev,libyaml-dev,libsystemd-dev,libopenblas-dev
+# Debian 12 ships CUDA 11.8 in non-free: libcudart11.0 / libcublas11 /
+# libcublaslt11 and nvidia-cuda-toolkit 11.8 (nvcc, with g++-11 as its host
+# compiler). Debian 13 has CUDA 12.4 (libcudart12, libcublas12, libcublaslt12):
+# set DEBIAN_SUITE=trixie and CUDA_RUNTIME_PKGS for it. The driver's
+# libcuda.so.1 comes from the host (nvidia-container-toolkit / CDI); the
+# build base gets Debian's libcuda1 only because nvidia-cuda-dev depends on
+# it (nothing of it reaches the runtime image).
 cuda_runtime_pkgs=${CUDA_RUNTIME_PKGS:-libcudart11.0,libcublas11,libcublaslt11}
 cuda_build_pkgs=${CUDA_BUILD_PKGS:-nvidia-cuda-toolkit}
 
@@ -80,7 +88,12 @@ have_image() { bah inspect --type image "$1" >/dev/null 2>&1; }
 base() {
 	local name=$1 pkgs=$2 components=$3 only=${4:-}
 	local ref=$base_prefix/$name:$suite tarball=$cache/$name-$suite.tar root=$cache/rootfs-$name
-	if [ "${REBUILD_BASE:-0}" = 1 ]; then
+	local want="$suite $components $pkgs"
+	if [ -f "$tarball" ] && [ "$(cat "$tarball.pkgs" 2>/dev/null)" != "$want" ]; then
+		log "$name: package list changed, debootstrap again"
+		rm -f "$tarball"
+	fi
+	if [ "${REBUILD_BASE:-0}" = 1 ] || [ ! -f "$tarball" ]; then
 		rm -f "$tarball"
 		bah rmi -f "$ref" >/dev/null 2>&1 || true
 	fi
@@ -102,6 +115,7 @@ base() {
 		printf 'deb %s %s %s\n' "$mirror" "$suite" "${components//,/ }" >"$root/etc/apt/sources.list"
 		tar --numeric-owner --xattrs -C "$root" -cf "$tarball.tmp" .
 		mv "$tarball.tmp" "$tarball"
+		printf '%s\n' "$want" >"$tarball.pkgs"
 		rm -rf "$root"
 	fi
 	[ "$only" = tar ] && return 0
@@ -136,9 +150,6 @@ build() {
 	context
 	log "building $image:$variant"
 	local args=(--build-arg SUITE="$suite")
-	if [ "$variant" = cuda ] && [ "${CUDA_TOOLKIT:-0}" = 1 ]; then
-		args+=(--build-arg BUILD_BASE="$base_prefix/cuda-build")
-	fi
 	bah bud --network none --format docker --layers "${args[@]}" \
 		-f "$here/Containerfile.$variant" -t "$image:$variant" "$cache/context"
 	[ "$variant" = cpu ] && bah tag "$image:cpu" "$image:latest"
@@ -152,11 +163,8 @@ bases_cpu() {
 	base build "$build_pkgs" main
 }
 bases_cuda() {
-	base build "$build_pkgs" main
+	base cuda-build "$build_pkgs,$cuda_build_pkgs" main,contrib,non-free,non-free-firmware
 	base cuda-runtime "$runtime_pkgs,$cuda_runtime_pkgs" main,contrib,non-free,non-free-firmware
-	if [ "${CUDA_TOOLKIT:-0}" = 1 ]; then
-		base cuda-build "$build_pkgs,$cuda_build_pkgs" main,contrib,non-free,non-free-firmware
-	fi
 }
 
 [ $# -eq 0 ] && set -- cpu

@@ -108,6 +108,7 @@ struct conn {
         uint64_t prefix_hash[16];         /* prompt prefix hashes for the router */
         unsigned n_prefix;
         int upstream;                     /* current upstream index or -1 */
+        uint32_t up_gen;                  /* config generation that index was picked in (sy_done.snap_gen) */
         struct buf upreq;                 /* the request head as sent upstream (the body is upbody) */
         size_t head_len_up;               /* shared head part of upreq (no Host/Content-Length) */
         struct buf upbody;                /* the body as sent upstream */

@@ -97,6 +97,7 @@ static void send_done(struct conn *c, int upstream, int status, uint32_t flags, 
                 .flags = flags | (router_picked ? SY_DONE_PICKED_BY_ROUTER : 0),
                 .ttfb_us = c->t_first_byte_ns && c->t_sent_ns ? (uint32_t)((c->t_first_byte_ns - c->t_sent_ns) / 1000) : 0,
                 .duration_us = (uint32_t)((fe_now_ns() - c->t_parsed_ns) / 1000),
+                .snap_gen = c->up_gen,
         };
 
         /* no doorbell: done events are bookkeeping, read at the router's
@@ -108,6 +109,14 @@ static void send_done(struct conn *c, int upstream, int status, uint32_t flags, 
 
 
 static void no_endpoint(struct conn *c, int err) {
+        if (c->n_tried > 0 && err != -ENOENT) {
+                /* a retry found no other endpoint (e.g. a model behind a single
+                 * gateway, which does its own failover): the attempt's failure */
+                respond_error(c, 502, "server_error", NULL, "upstream_error",
+                              "the upstream for model `%s` failed before answering (%u attempts)", c->model,
+                              c->n_tried);
+                return;
+        }
         if (err == -ENOENT)
                 respond_error(c, 404, "invalid_request_error", "owned_by", "model_not_found",
                               "The model `%s` is not served by engine `%s`", c->model,
@@ -135,8 +144,9 @@ static void pick_local(struct conn *c) {
                 return;
         }
         c->router_picked = false;
+        c->up_gen = (uint32_t)w->snap->config_generation;
         if (router_alive(w)) {
-                struct sy_dispatch d = { .req_id = c->req_id, .upstream = (uint16_t)u };
+                struct sy_dispatch d = { .req_id = c->req_id, .upstream = (uint16_t)u, .snap_gen = c->up_gen };
                 if (ring_sp_push(w->to_router, SY_MSG_DISPATCH, &d, sizeof d) == 0)
                         c->router_picked = true; /* the router counts it; the done event uncounts it */
         }
@@ -215,7 +225,7 @@ void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
                 /* we gave up waiting and picked by ourselves: undo the router's count */
                 if (r->status == 0 && r->n > 0) {
                         struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
-                                             .flags = SY_DONE_PICKED_BY_ROUTER };
+                                             .flags = SY_DONE_PICKED_BY_ROUTER, .snap_gen = r->snap_gen };
                         if (ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d) == 0)
                                 ring_router(w);
                 }
@@ -253,11 +263,18 @@ void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
                         no_endpoint(c, r->status);
                 return;
         }
-        if (r->upstream[0] >= w->snap->n_upstreams) {
+        if (r->upstream[0] >= w->snap->n_upstreams || w->snap->upstreams[r->upstream[0]].removed ||
+            w->snap->upstreams[r->upstream[0]].since_gen > r->snap_gen) {
+                /* the slot changed hands after the router picked it (our snapshot is
+                 * newer): undo the router's count, pick here */
+                struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
+                                     .flags = SY_DONE_PICKED_BY_ROUTER, .snap_gen = r->snap_gen };
+                (void)ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d);
                 pick_local(c);
                 return;
         }
         c->router_picked = true;
+        c->up_gen = r->snap_gen;
         start_upstream(c, r->upstream[0]);
 }
 
@@ -458,11 +475,28 @@ static struct upconn *pool_get(struct worker *w, int upstream) {
         return u;
 }
 
+/* An idle connection for slot upstream that goes to the address the
+ * snapshot has for it now (slots keep their upstream across
+ * configuration changes, but its address may change, and a removed
+ * upstream's slot may be given to another one): others are closed. */
+static struct upconn *pool_take(struct worker *w, int upstream) {
+        const struct snap_upstream *su = &w->snap->upstreams[upstream];
+        struct upconn *u;
+
+        while ((u = pool_get(w, upstream)) != NULL) {
+                if (memcmp(&u->addr, &su->addr, sizeof u->addr) == 0)
+                        return u;
+                up_close(u);
+        }
+        return NULL;
+}
+
 static void pool_put(struct upconn *u) {
         struct worker *w = u->w;
         struct pool *p = &w->pools[u->upstream];
+        const struct snap_upstream *su = &w->snap->upstreams[u->upstream];
 
-        if (u->snap_gen != w->snap->config_generation || p->n_idle >= w->fe->cfg->proxy.pool_size ||
+        if (su->removed || memcmp(&u->addr, &su->addr, sizeof u->addr) != 0 || p->n_idle >= w->fe->cfg->proxy.pool_size ||
             atomic_load_explicit(&w->fe->draining, memory_order_relaxed)) {
                 up_close(u);
                 return;
@@ -617,7 +651,7 @@ static void start_upstream(struct conn *c, int upstream) {
          * takes the response (in.len is 0 there, as below). If the upstream
          * had closed the connection, that recv ends with 0 and the request
          * is sent once more on a fresh connection (the stale_retry path). */
-        u = pool_get(w, upstream);
+        u = pool_take(w, upstream);
         if (!u) {
                 u = up_new(w, upstream);
                 if (!u) {

@@ -393,15 +393,19 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
         struct buf b = { 0 };
 
         buf_printf(&b, "{\"object\":\"list\",\"data\":[");
-        for (uint32_t u = 0; u < s->n_upstreams; u++) {
+        for (uint32_t u = 0, first = 1; u < s->n_upstreams; u++) {
                 const struct snap_upstream *su = &s->upstreams[u];
                 const struct sy_upstream_cfg *uc = sy_config_find_upstream(cfg, su->name);
                 struct picker_upstream_info pi;
-                bool have = a->ops.info && a->ops.info(a->ops.arg, u, &pi) == 0;
+                bool have;
                 char url[320];
 
+                if (su->removed)
+                        continue; /* a removed upstream's slot (router/snapshot.h) */
+                have = a->ops.info && a->ops.info(a->ops.arg, u, &pi) == 0;
                 snprintf(url, sizeof url, strchr(su->host, ':') ? "http://[%s]:%u" : "http://%s:%u", su->host, su->port);
-                buf_printf(&b, "%s{\"name\":", u ? "," : "");
+                buf_printf(&b, "%s{\"name\":", first ? "" : ",");
+                first = 0;
                 jenc(&b, su->name);
                 buf_printf(&b, ",\"url\":");
                 jenc(&b, url);

@@ -1,3 +1,4 @@
+/* Active health checks of upstreams (see health.h). */
 #include "router/health.h"
 
 #include <errno.h>
@@ -22,6 +23,9 @@ struct check {
         uint64_t deadline_ns;
         uint64_t next_ns;
         unsigned ok_run, fail_run;
+        bool up;                        /* this module's verdict (the snapshot's flag is also
+                                         * cleared by passive ejection; see health_up) */
+        bool live;                      /* the slot held a live upstream (not a tombstone) */
         size_t len;
         char buf[1024];
 };
@@ -32,7 +36,10 @@ struct health {
         uint64_t interval_ns, timeout_ns;
         unsigned unhealthy_threshold, healthy_threshold;
         char path[256];
+        /* what each slot's check is for: a slot whose name or address
+         * changes starts over */
         char names[SNAP_MAX_UPSTREAMS][SNAP_SHORT];
+        struct sockaddr_in6 addrs[SNAP_MAX_UPSTREAMS];
         struct check checks[SNAP_MAX_UPSTREAMS];
 };
 
@@ -44,7 +51,7 @@ static void configure(struct health *h, const struct sy_config *cfg) {
         snprintf(h->path, sizeof h->path, "%s", cfg->health.path ? cfg->health.path : "/health");
 }
 
-int health_new(int epfd, const struct sy_config *cfg, struct health **ret) {
+int health_new(int epfd, const struct sy_config *cfg, const struct snapshot *s, struct health **ret) {
         struct health *h = calloc(1, sizeof *h);
 
         if (!h)
@@ -53,9 +60,13 @@ int health_new(int epfd, const struct sy_config *cfg, struct health **ret) {
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
                 h->checks[i].fd = -1;
         configure(h, cfg);
-        h->n = (unsigned)cfg->n_upstreams;
-        for (unsigned i = 0; i < h->n; i++)
-                snprintf(h->names[i], SNAP_SHORT, "%s", cfg->upstreams[i].name);
+        h->n = s->n_upstreams;
+        for (unsigned i = 0; i < h->n; i++) {
+                snprintf(h->names[i], SNAP_SHORT, "%s", s->upstreams[i].name);
+                h->addrs[i] = s->upstreams[i].addr;
+                h->checks[i].up = s->upstreams[i].healthy;
+                h->checks[i].live = !s->upstreams[i].removed;
+        }
         *ret = h;
         return 0;
 }
@@ -87,14 +98,16 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
         check_close(h, c);
         if (ok) {
                 c->fail_run = 0;
-                if (++c->ok_run >= h->healthy_threshold && !u->healthy) {
+                if (++c->ok_run >= h->healthy_threshold && !c->up) {
+                        c->up = true;
                         u->healthy = 1;
                         *changed = true;
                         log_notice("upstream %s is healthy again", u->name);
                 }
         } else {
                 c->ok_run = 0;
-                if (++c->fail_run >= h->unhealthy_threshold && u->healthy) {
+                if (++c->fail_run >= h->unhealthy_threshold && c->up) {
+                        c->up = false;
                         u->healthy = 0;
                         *changed = true;
                         log_warn("upstream %s is unhealthy: %s", u->name, why);
@@ -130,7 +143,7 @@ int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *change
                 if (c->state != CHK_IDLE && now >= c->deadline_ns)
                         verdict(h, c, &s->upstreams[i], false, "health check timed out or refused", changed);
                 if (c->state == CHK_IDLE && now >= c->next_ns) {
-                        if (!s->upstreams[i].resolved) {
+                        if (!s->upstreams[i].resolved || s->upstreams[i].removed) {
                                 c->next_ns = now + h->interval_ns; /* the router re-resolves it */
                                 continue;
                         }
@@ -149,7 +162,7 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
         unsigned i = (unsigned)(c - h->checks);
         struct snap_upstream *u;
 
-        if (i >= s->n_upstreams) {
+        if (i >= s->n_upstreams || s->upstreams[i].removed) {
                 check_close(h, c);
                 return;
         }
@@ -191,7 +204,10 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
                 if (p > 0) {
                         char why[64];
                         snprintf(why, sizeof why, "health check answered %d", res.status);
-                        verdict(h, c, u, res.status >= 200 && res.status < 300, why, changed);
+                        /* a gateway (llm-d / InferencePool) need not serve the health
+                         * path: any HTTP answer means it is up */
+                        verdict(h, c, u, u->kind == SY_UPSTREAM_GATEWAY || (res.status >= 200 && res.status < 300),
+                                why, changed);
                         return;
                 }
                 if (r <= 0 || p != -EAGAIN || c->len == sizeof c->buf) {
@@ -202,26 +218,41 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
 }
 
 void health_rebind(struct health *h, const struct sy_config *cfg, struct snapshot *s) {
-        struct check old[SNAP_MAX_UPSTREAMS];
-        char names[SNAP_MAX_UPSTREAMS][SNAP_SHORT];
-        unsigned oldn = h->n;
-
-        for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                check_close(h, &h->checks[i]);
-        memcpy(old, h->checks, sizeof old);
-        memcpy(names, h->names, sizeof names);
         configure(h, cfg);
-        h->n = (unsigned)cfg->n_upstreams;
-        for (unsigned i = 0; i < h->n; i++) {
+        for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++) {
                 struct check *c = &h->checks[i];
-                snprintf(h->names[i], SNAP_SHORT, "%s", cfg->upstreams[i].name);
+                const struct snap_upstream *u = i < s->n_upstreams ? &s->upstreams[i] : NULL;
+
+                /* the same upstream at the same address: its check goes on
+                 * (an open one too: its epoll data is the slot's check) */
+                if (u && !u->removed && c->live && i < h->n && strcmp(h->names[i], u->name) == 0 &&
+                    memcmp(&h->addrs[i], &u->addr, sizeof u->addr) == 0)
+                        continue;
+                check_close(h, c);
                 memset(c, 0, sizeof *c);
                 c->fd = -1;
-                for (unsigned j = 0; j < oldn; j++)
-                        if (strcmp(names[j], h->names[i]) == 0) {
-                                c->ok_run = old[j].ok_run;
-                                c->fail_run = old[j].fail_run;
-                        }
+                if (u) {
+                        snprintf(h->names[i], SNAP_SHORT, "%s", u->name);
+                        h->addrs[i] = u->addr;
+                        c->up = u->healthy;
+                        c->live = !u->removed;
+                } else {
+                        h->names[i][0] = 0;
+                }
         }
-        (void)s;
+        h->n = s->n_upstreams;
+}
+
+void health_resolved(struct health *h, const struct snapshot *s) {
+        for (unsigned i = 0; i < h->n && i < s->n_upstreams; i++)
+                if (memcmp(&h->addrs[i], &s->upstreams[i].addr, sizeof h->addrs[i]) != 0) {
+                        check_close(h, &h->checks[i]);
+                        h->checks[i].next_ns = 0;
+                        h->checks[i].up = s->upstreams[i].healthy;
+                        h->addrs[i] = s->upstreams[i].addr;
+                }
+}
+
+bool health_up(const struct health *h, unsigned u) {
+        return u < h->n && u < SNAP_MAX_UPSTREAMS && h->checks[u].up;
 }

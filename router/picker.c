@@ -223,8 +223,16 @@ int picker_rebind(struct picker *pk, const struct picker_params *p, const struct
         for (uint32_t j = 0; j < SNAP_MAX_UPSTREAMS; j++)
                 prefix_index_free(prev[j].pidx);
         free(prev);
-        /* sessions point at indexes: the old ones may name other upstreams now */
-        memset(pk->sess, 0, (size_t)(pk->sess_mask + 1) * SESSION_WAYS * sizeof *pk->sess);
+        /* sessions point at slots: forget those whose slot holds another
+         * upstream now, or none (slots are stable across applies, see
+         * router/snapshot.h; a snapshot built otherwise loses them all) */
+        for (size_t i = 0; i < (size_t)(pk->sess_mask + 1) * SESSION_WAYS; i++) {
+                struct session_ent *e = &pk->sess[i];
+                uint16_t u = e->upstream;
+                if (e->key && (u >= s->n_upstreams || u >= old->n_upstreams || s->upstreams[u].removed ||
+                               strcmp(old->upstreams[u].name, s->upstreams[u].name) != 0))
+                        e->key = 0;
+        }
         memset(pk->rr, 0, sizeof pk->rr);
         pk->n = s->n_upstreams;
         return 0;

@@ -4,7 +4,21 @@
  * when the router sleeps), health-check sockets, and a timeout for the next
  * health tick / heartbeat. Each wake-up drains every worker's TO_PEER ring:
  * pick requests are answered on the worker's FROM_PEER ring, done events
- * update in-flight counts and passive health. */
+ * update in-flight counts and passive health.
+ *
+ * Configuration changes (SIGHUP, discovery, admin API) are applied by
+ * router_apply(): upstreams keep their snapshot slot while their name
+ * exists (router/snapshot.h), so indexes a worker holds for a request in
+ * flight stay right across applies; events that name a slot which changed
+ * hands since they were picked are ignored (shm/msg.h snap_gen). Known
+ * upstreams keep their resolved address; new host names are resolved in
+ * the background (router/resolver.h), so an apply never waits on DNS.
+ *
+ * Gateway upstreams (kind gateway: an llm-d / InferencePool gateway that
+ * does its own picking and failover): any HTTP answer to the health check
+ * means alive, and passive ejection counts only attempts that got no HTTP
+ * answer at all; a 5xx relayed from behind the gateway is the gateway
+ * answering. */
 #include "router/router.h"
 
 #include <errno.h>
@@ -26,6 +40,7 @@
 #include "router/health.h"
 #include "router/picker.h"
 #include "router/queue.h"
+#include "router/resolver.h"
 #include "router/scrape.h"
 #include "router/snapshot.h"
 #include "shm/bell.h"
@@ -47,6 +62,7 @@ struct router {
         struct health *health;
         struct scrape *scrape;          /* /metrics load signals (router/scrape.h) */
         struct picker *picker;          /* in-flight counts, scores, picks (router/picker.h) */
+        struct resolver *resolver;      /* background lookups of unresolved hosts (router/resolver.h) */
         struct pick_queue queue;        /* picks waiting while every endpoint is saturated */
         int epfd, bell_fd, sig_fd;
         int worker_bell[1024];
@@ -58,12 +74,22 @@ struct router {
         unsigned rr;
         uint32_t n_attached;           /* worker slots to poll */
         bool dirty;
+        bool publish_now;               /* an ejection: publish at this wake-up, not within PUBLISH_NS */
         uint64_t generation;
 };
+
+static uint32_t live_upstreams(const struct snapshot *s) {
+        uint32_t n = 0;
+
+        for (uint32_t u = 0; u < s->n_upstreams; u++)
+                n += !s->upstreams[u].removed;
+        return n;
+}
 
 static int publish(struct router *r) {
         picker_update_snapshot(r->picker, &r->snap, shm_now_ns());
         r->dirty = false;
+        r->publish_now = false;
         return shm_snap_publish(r->seg, &r->snap, sizeof r->snap);
 }
 
@@ -138,7 +164,8 @@ static void shed(struct router *r, struct sy_pick_resp *resp) {
 }
 
 static void handle_pick(struct router *r, uint32_t w, const struct sy_pick_req *q, uint32_t len, uint64_t now) {
-        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->seg) };
+        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->seg),
+                                     .snap_gen = (uint32_t)r->snap.config_generation };
         const char *model, *engine, *session;
         const struct snap_model *m;
         struct pick_queue_ent *e;
@@ -212,7 +239,8 @@ static bool serve_queue(struct router *r, uint64_t now) {
                 struct pick_queue_ent *e;
 
                 while ((e = pick_queue_head(&r->queue, mi)) != NULL) {
-                        struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg) };
+                        struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg),
+                                                     .snap_gen = (uint32_t)r->snap.config_generation };
                         int n = pick_for(r, &r->snap.models[mi], e, &resp, now);
 
                         if (n == -EBUSY) {
@@ -247,26 +275,39 @@ static void requeue(struct router *r) {
                 if (m && pick_queue_push(&r->queue, (unsigned)(m - r->snap.models), e, UINT32_MAX) == 0)
                         continue;
                 struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg),
-                                             .status = -ENOENT };
+                                             .snap_gen = (uint32_t)r->snap.config_generation, .status = -ENOENT };
                 reply(r, e->worker, &resp);
                 wake_worker(r, e->worker, shm_seg_ring(r->seg, e->worker, SHM_PEER_ROUTER, SHM_FROM_PEER));
                 pick_queue_put(&r->queue, e);
         }
 }
 
+/* Does an event picked from the snapshot of generation gen still refer to
+ * what slot u holds? (Slots change hands only when a removed upstream's
+ * tombstone is reused.) */
+static bool slot_current(const struct router *r, unsigned u, uint32_t gen) {
+        return u < r->snap.n_upstreams && gen >= r->snap.upstreams[u].since_gen;
+}
+
 static void handle_done(struct router *r, const struct sy_done *d, uint64_t now) {
         unsigned u = d->upstream;
+        bool failed = d->flags & SY_DONE_FAILED;
 
-        if (u >= r->snap.n_upstreams)
-                return;
+        if (!slot_current(r, u, d->snap_gen))
+                return; /* about a previous occupant of the slot, whose counts went with it */
         if (d->flags & SY_DONE_PICKED_BY_ROUTER)
                 picker_done(r->picker, u);
-        if (d->flags & SY_DONE_FAILED) {
+        if (r->snap.upstreams[u].removed)
+                return; /* tombstone: in-flight count only */
+        if (failed && d->http_status && r->snap.upstreams[u].kind == SY_UPSTREAM_GATEWAY)
+                failed = false; /* the gateway answered (a 5xx, or a stream cut behind it) */
+        if (failed) {
                 unsigned limit = r->cfg->router.passive_failures ? r->cfg->router.passive_failures : 3;
                 if (++r->fail_run[u] >= limit && r->ejected_until[u] <= now) {
                         unsigned ms = r->cfg->router.ejection_ms ? r->cfg->router.ejection_ms : 5000;
                         r->ejected_until[u] = now + (uint64_t)ms * 1000000ULL;
                         r->snap.upstreams[u].healthy = 0;
+                        r->publish_now = true;
                         log_warn("upstream %s ejected for %u ms after %u failures in a row",
                                  r->snap.upstreams[u].name, ms, r->fail_run[u]);
                 }
@@ -304,7 +345,8 @@ static unsigned drain_rings(struct router *r, uint64_t now) {
                         else if (type == SY_MSG_DONE && len >= sizeof(struct sy_done))
                                 handle_done(r, msg, now);
                         else if (type == SY_MSG_DISPATCH && len >= sizeof(struct sy_dispatch) &&
-                                 ((const struct sy_dispatch *)msg)->upstream < r->snap.n_upstreams) {
+                                 slot_current(r, ((const struct sy_dispatch *)msg)->upstream,
+                                              ((const struct sy_dispatch *)msg)->snap_gen)) {
                                 picker_dispatch_note(r->picker, ((const struct sy_dispatch *)msg)->upstream);
                                 r->dirty = true;
                         }
@@ -330,12 +372,16 @@ static bool prepare_sleep(struct router *r) {
         return ok;
 }
 
-/* Applies a new configuration (takes nc): a new snapshot, with health,
- * load and picker state carried over for upstreams that keep their name.
- * On failure nc is freed and the running configuration stays. */
+/* Applies a new configuration (takes nc): a new snapshot in which every
+ * upstream that keeps its name keeps its slot and resolved address, with
+ * health, passive-ejection, load and picker state carried over for it
+ * (router/snapshot.h). Never waits on DNS: new host names are resolved in
+ * the background. On failure nc is freed and the running configuration
+ * stays. */
 static int router_apply(struct router *r, struct sy_config *nc) {
         char err[512];
         struct snapshot *ns;
+        uint64_t gen = r->generation + 1;
         int ret;
 
         ns = malloc(sizeof *ns);
@@ -343,20 +389,16 @@ static int router_apply(struct router *r, struct sy_config *nc) {
                 sy_config_free(nc);
                 return -ENOMEM;
         }
-        ret = snapshot_build(nc, ns, err, sizeof err);
+        ret = snapshot_build_from(nc, &r->snap, gen, 0, ns, err, sizeof err);
         if (ret < 0) {
-                log_err("reload refused, keeping the old configuration: %s", err);
+                log_err("reload refused, keeping the old configuration: %s",
+                        ret == -E2BIG ? "too many upstreams" : err);
                 free(ns);
                 sy_config_free(nc);
                 return ret;
         }
         if (err[0])
-                log_warn("%s", err);
-        /* carry health and load over for upstreams that keep their name */
-        for (uint32_t i = 0; i < ns->n_upstreams; i++)
-                for (uint32_t j = 0; j < r->snap.n_upstreams; j++)
-                        if (strcmp(ns->upstreams[i].name, r->snap.upstreams[j].name) == 0)
-                                ns->upstreams[i].healthy = r->snap.upstreams[j].healthy && ns->upstreams[i].resolved;
+                log_notice("%s", err);
         struct picker_params pp;
         picker_params_from_config(nc, &pp);
         ret = picker_rebind(r->picker, &pp, &r->snap, ns, shm_now_ns());
@@ -366,11 +408,28 @@ static int router_apply(struct router *r, struct sy_config *nc) {
                 sy_config_free(nc);
                 return ret;
         }
-        for (uint32_t i = 0; i < ns->n_upstreams; i++)
-                r->was_healthy[i] = ns->upstreams[i].healthy;
-        memset(r->fail_run, 0, sizeof r->fail_run);
-        memset(r->ejected_until, 0, sizeof r->ejected_until);
-        ns->config_generation = ++r->generation;
+        /* carry health and passive ejection over for slots that hold the
+         * same live upstream at the same address */
+        for (uint32_t i = 0; i < ns->n_upstreams; i++) {
+                struct snap_upstream *nu = &ns->upstreams[i];
+                const struct snap_upstream *ou = i < r->snap.n_upstreams ? &r->snap.upstreams[i] : NULL;
+                bool same = ou && !ou->removed && !nu->removed && strcmp(ou->name, nu->name) == 0 &&
+                            nu->since_gen == ou->since_gen && nu->resolved && ou->resolved &&
+                            memcmp(&ou->addr, &nu->addr, sizeof nu->addr) == 0;
+
+                if (same) {
+                        nu->healthy = ou->healthy;
+                } else {
+                        r->fail_run[i] = 0;
+                        r->ejected_until[i] = 0;
+                }
+                r->was_healthy[i] = nu->healthy;
+        }
+        for (uint32_t i = ns->n_upstreams; i < SNAP_MAX_UPSTREAMS; i++) {
+                r->fail_run[i] = 0;
+                r->ejected_until[i] = 0;
+        }
+        r->generation = gen;
         health_rebind(r->health, nc, ns);
         scrape_rebind(r->scrape, nc);
         r->snap = *ns;
@@ -379,7 +438,8 @@ static int router_apply(struct router *r, struct sy_config *nc) {
         r->cfg = nc;
         requeue(r);
         publish(r);
-        log_notice("configuration applied: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
+        log_notice("configuration applied: %u upstreams, %u models (generation %llu)", live_upstreams(&r->snap),
+                   r->snap.n_models, (unsigned long long)gen);
         return 0;
 }
 
@@ -485,13 +545,41 @@ static int admin_discovery_cb(void *arg, struct buf *out) {
         return discovery_status_json(r->disc, out);
 }
 
+/* The first snapshot. Where the shared segment holds one published by a
+ * router that ran before (a restart), it follows that one: workers may
+ * have requests in flight that name its slots, and its known upstreams
+ * need no lookup; generations go on from its. Else slots in configuration
+ * order, since_gen 0, as in the frontend's boot snapshot. */
+static int build_first_snapshot(struct router *r, char *err, size_t errlen) {
+        struct snapshot *prev = malloc(sizeof *prev);
+        uint64_t version = 0;
+        uint32_t len = 0;
+        int ret;
+
+        if (prev && (shm_snap_read(r->seg, prev, sizeof *prev, &len, &version) < 0 || len != sizeof *prev)) {
+                free(prev);
+                prev = NULL;
+        }
+        r->generation = prev ? prev->config_generation + 1 : 1;
+        ret = snapshot_build_from(r->cfg, prev, r->generation, SNAP_BUILD_RESOLVE, &r->snap, err, errlen);
+        if (ret == -E2BIG && prev) /* the old slots do not leave room: start over in config order */
+                ret = snapshot_build_from(r->cfg, NULL, r->generation, SNAP_BUILD_RESOLVE, &r->snap, err, errlen);
+        if (ret == -E2BIG)
+                snprintf(err, errlen, "too many upstreams or models");
+        if (prev)
+                log_info("following the published snapshot (generation %llu, %u slots)",
+                         (unsigned long long)prev->config_generation, prev->n_upstreams);
+        free(prev);
+        return ret;
+}
+
 int router_main(const char *config_path) {
         struct router *r = calloc(1, sizeof *r);
         char err[512], path[512];
         struct shm_layout layout;
         struct shm_peer *self;
         sigset_t mask;
-        uint64_t last_hb = 0, last_pub = 0, last_resolve = 0;
+        uint64_t last_hb = 0, last_pub = 0;
         int ret, code = 1;
 
         sy_log_init("router");
@@ -513,14 +601,6 @@ int router_main(const char *config_path) {
                 log_err("%s", err);
                 goto out;
         }
-        ret = snapshot_build(r->cfg, &r->snap, err, sizeof err);
-        if (ret < 0) {
-                log_err("%s", err);
-                goto out;
-        }
-        if (err[0])
-                log_warn("%s", err);
-        r->snap.config_generation = ++r->generation;
         layout = sy_runtime_layout(r->cfg);
         if (sy_runtime_path(r->cfg, path, sizeof path, SY_SEGMENT_FILE, 0) < 0)
                 goto out;
@@ -529,6 +609,13 @@ int router_main(const char *config_path) {
                 log_err("cannot open shared segment %s: %s", path, strerror(-ret));
                 goto out;
         }
+        ret = build_first_snapshot(r, err, sizeof err);
+        if (ret < 0) {
+                log_err("%s", err);
+                goto out;
+        }
+        if (err[0])
+                log_warn("%s", err);
         sy_runtime_path(r->cfg, path, sizeof path, SY_ROUTER_BELL, 0);
         ret = bell_open_consumer(path, &r->bell_fd);
         if (ret < 0) {
@@ -548,7 +635,10 @@ int router_main(const char *config_path) {
         epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->bell_fd, &ev);
         ev.data.ptr = &r->sig_fd;
         epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sig_fd, &ev);
-        ret = health_new(r->epfd, r->cfg, &r->health);
+        ret = health_new(r->epfd, r->cfg, &r->snap, &r->health);
+        if (ret < 0)
+                goto out;
+        ret = resolver_new(RESOLVE_NS, &r->resolver);
         if (ret < 0)
                 goto out;
         ret = scrape_new(r->epfd, r->cfg, &r->scrape);
@@ -621,10 +711,12 @@ int router_main(const char *config_path) {
                         if (r->ejected_until[u] && r->ejected_until[u] <= now) {
                                 r->ejected_until[u] = 0;
                                 r->fail_run[u] = 0;
-                                changed = true; /* re-admitted; active checks decide from here */
+                                /* re-admitted: what the active checks say */
+                                r->snap.upstreams[u].healthy = health_up(r->health, u);
+                                changed = true;
                                 log_notice("upstream %s re-admitted", r->snap.upstreams[u].name);
                         }
-                if (changed || (r->dirty && now - last_pub >= PUBLISH_NS)) {
+                if (changed || r->publish_now || (r->dirty && now - last_pub >= PUBLISH_NS)) {
                         /* ejected upstreams stay out of the published set */
                         for (uint32_t u = 0; u < r->snap.n_upstreams; u++)
                                 if (r->ejected_until[u] > now)
@@ -632,17 +724,17 @@ int router_main(const char *config_path) {
                         publish(r);
                         last_pub = now;
                 }
-                if (now - last_resolve >= RESOLVE_NS) {
-                        /* upstreams whose host did not resolve: try again (blocking
-                         * getaddrinfo, fine in the router, never in the frontend) */
-                        for (uint32_t u = 0; u < r->snap.n_upstreams; u++)
-                                if (!r->snap.upstreams[u].resolved &&
-                                    snapshot_resolve(&r->snap.upstreams[u]) == 1) {
-                                        log_notice("upstream %s: host %s resolved", r->snap.upstreams[u].name,
-                                                   r->snap.upstreams[u].host);
-                                        changed = true;
-                                }
-                        last_resolve = now;
+                {
+                        /* upstreams whose host did not resolve (yet): background
+                         * lookups, collected here; the loop never waits on DNS */
+                        bool resolved = false;
+                        n = resolver_tick(r->resolver, &r->snap, now, &resolved);
+                        if (n < timeout)
+                                timeout = n;
+                        if (resolved) {
+                                health_resolved(r->health, &r->snap);
+                                changed = true;
+                        }
                 }
                 if (now - last_hb >= HEARTBEAT_NS) {
                         update_attached(r);
@@ -725,6 +817,7 @@ out:
         discovery_free(r->disc);
         free(r->base_yaml);
         health_free(r->health);
+        resolver_free(r->resolver);
         scrape_free(r->scrape);
         picker_free(r->picker);
         pick_queue_destroy(&r->queue);

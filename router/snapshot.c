@@ -1,3 +1,6 @@
+/* The router's snapshot: building it from a configuration (stable upstream
+ * slots, addresses carried over from the previous one), re-resolving, and
+ * the least-in-flight pick the frontend makes without the router. */
 #include "router/snapshot.h"
 
 #include <arpa/inet.h>
@@ -16,55 +19,167 @@ static void copy_str(char *dst, size_t cap, const char *src) {
         dst[n] = 0;
 }
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_in6 *ret) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+/* numeric_only: AI_NUMERICHOST, which never makes a lookup */
+static int resolve_flags(const char *host, uint16_t port, bool numeric_only, struct sockaddr_in6 *ret) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = numeric_only ? AI_NUMERICHOST : 0 };
+        struct addrinfo *ai = NULL;
         int r = getaddrinfo(host, NULL, &hints, &ai);
 
         if (r != 0 || !ai)
+                return -EHOSTUNREACH;
+        r = snapshot_addr_from(ai, port, ret);
+        freeaddrinfo(ai);
+        return r;
+}
+
+int snapshot_addr_from(const struct addrinfo *ai, uint16_t port, struct sockaddr_in6 *ret) {
+        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+
+        if (!ai || !ai->ai_addr)
                 return -EHOSTUNREACH;
         if (ai->ai_family == AF_INET) {
                 const struct sockaddr_in *v4 = (const struct sockaddr_in *)ai->ai_addr;
                 a.sin6_addr.s6_addr[10] = 0xff;
                 a.sin6_addr.s6_addr[11] = 0xff;
                 memcpy(&a.sin6_addr.s6_addr[12], &v4->sin_addr, 4);
-        } else {
+        } else if (ai->ai_family == AF_INET6) {
                 a.sin6_addr = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
                 a.sin6_scope_id = ((const struct sockaddr_in6 *)ai->ai_addr)->sin6_scope_id;
+        } else {
+                return -EAFNOSUPPORT;
         }
-        freeaddrinfo(ai);
         *ret = a;
         return 0;
 }
 
+static int resolve(const char *host, uint16_t port, struct sockaddr_in6 *ret) {
+        return resolve_flags(host, port, false, ret);
+}
+
+int snapshot_numeric_addr(const char *host, uint16_t port, struct sockaddr_in6 *ret) {
+        return resolve_flags(host, port, true, ret) < 0 ? -EINVAL : 0;
+}
+
+int snapshot_find_upstream(const struct snapshot *s, const char *name) {
+        for (uint32_t i = 0; i < s->n_upstreams && i < SNAP_MAX_UPSTREAMS; i++)
+                if (strcmp(s->upstreams[i].name, name) == 0)
+                        return (int)i;
+        return -ENOENT;
+}
+
+/* A slot for a new name once every slot has been used: the tombstone
+ * removed longest ago with nothing in flight, else the one removed longest
+ * ago. -E2BIG if there is no tombstone. */
+static int reuse_slot(const struct snapshot *s, const bool *used) {
+        int best = -1, best_idle = -1;
+
+        for (uint32_t j = 0; j < s->n_upstreams; j++) {
+                const struct snap_upstream *u = &s->upstreams[j];
+                if (used[j] || !u->removed)
+                        continue;
+                if (best < 0 || u->removed_gen < s->upstreams[best].removed_gen)
+                        best = (int)j;
+                if (u->inflight == 0 && (best_idle < 0 || u->removed_gen < s->upstreams[best_idle].removed_gen))
+                        best_idle = (int)j;
+        }
+        if (best_idle >= 0)
+                return best_idle;
+        return best >= 0 ? best : -E2BIG;
+}
+
 int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char *err, size_t errlen) {
+        return snapshot_build_from(cfg, NULL, 0, SNAP_BUILD_RESOLVE, ret_snap, err, errlen);
+}
+
+int snapshot_build_from(const struct sy_config *cfg, const struct snapshot *prev, uint64_t gen, unsigned flags,
+                        struct snapshot *ret_snap, char *err, size_t errlen) {
         struct snapshot *s = ret_snap;
+        int slot_of[SNAP_MAX_UPSTREAMS];
+        bool used[SNAP_MAX_UPSTREAMS] = { false }, fresh[SNAP_MAX_UPSTREAMS] = { false };
+        uint32_t n = 0;
         size_t i, j, k;
         int r;
 
-        memset(s, 0, sizeof *s);
         if (errlen)
                 err[0] = 0;
         if (cfg->n_upstreams > SNAP_MAX_UPSTREAMS || cfg->n_models > SNAP_MAX_MODELS)
                 return -E2BIG;
+        memset(s, 0, sizeof *s);
+        s->config_generation = gen;
+        if (prev) {
+                n = prev->n_upstreams < SNAP_MAX_UPSTREAMS ? prev->n_upstreams : SNAP_MAX_UPSTREAMS;
+                /* names that stay keep their slots (a tombstone of the name comes back) */
+                for (i = 0; i < cfg->n_upstreams; i++) {
+                        int p = snapshot_find_upstream(prev, cfg->upstreams[i].name);
+                        slot_of[i] = p >= 0 && !used[p] ? p : -1;
+                        if (slot_of[i] >= 0)
+                                used[slot_of[i]] = true;
+                }
+                /* names gone: tombstones */
+                for (j = 0; j < n; j++) {
+                        struct snap_upstream *u = &s->upstreams[j];
+                        if (used[j])
+                                continue;
+                        *u = prev->upstreams[j];
+                        if (!u->removed) {
+                                u->removed = 1;
+                                u->removed_gen = (uint32_t)gen;
+                        }
+                        u->healthy = u->resolved = u->saturated = 0;
+                }
+        } else {
+                for (i = 0; i < cfg->n_upstreams; i++)
+                        slot_of[i] = -1;
+        }
+        /* new names: never-used slots, then the oldest tombstones */
+        s->n_upstreams = n;
+        for (i = 0; i < cfg->n_upstreams; i++) {
+                int slot;
+
+                if (slot_of[i] >= 0)
+                        continue;
+                if (n < SNAP_MAX_UPSTREAMS)
+                        slot = (int)n++;
+                else if ((slot = reuse_slot(s, used)) < 0)
+                        return -E2BIG;
+                used[slot] = fresh[slot] = true;
+                slot_of[i] = slot;
+        }
+        s->n_upstreams = n;
+
         for (i = 0; i < cfg->n_upstreams; i++) {
                 const struct sy_upstream_cfg *uc = &cfg->upstreams[i];
-                struct snap_upstream *u = &s->upstreams[i];
+                struct snap_upstream *u = &s->upstreams[slot_of[i]];
+                const struct snap_upstream *pu = prev && !fresh[slot_of[i]] ? &prev->upstreams[slot_of[i]] : NULL;
 
+                memset(u, 0, sizeof *u);
                 copy_str(u->name, sizeof u->name, uc->name);
                 copy_str(u->host, sizeof u->host, uc->host);
                 copy_str(u->engine, sizeof u->engine, uc->engine ? uc->engine : "vllm");
                 u->port = uc->port;
                 u->kind = (uint8_t)uc->kind;
                 u->weight = uc->weight ? uc->weight : 1;
-                r = resolve(uc->host, uc->port, &u->addr);
+                u->since_gen = pu ? pu->since_gen : prev ? (uint32_t)gen : 0;
+                if (pu && pu->port == uc->port && strcmp(pu->host, u->host) == 0 &&
+                    (pu->resolved || (pu->removed && pu->addr.sin6_family == AF_INET6))) {
+                        /* known upstream, same address: no lookup */
+                        u->addr = pu->addr;
+                        r = 0;
+                } else if (snapshot_numeric_addr(uc->host, uc->port, &u->addr) == 0) {
+                        r = 0;
+                } else if (flags & SNAP_BUILD_RESOLVE) {
+                        r = resolve(uc->host, uc->port, &u->addr);
+                        if (r < 0)
+                                snprintf(err, errlen, "upstream %s: cannot resolve host '%s' (will retry)",
+                                         uc->name, uc->host);
+                } else {
+                        r = -EAGAIN;
+                        snprintf(err, errlen, "upstream %s: resolving host '%s' in the background", uc->name,
+                                 uc->host);
+                }
                 u->resolved = r == 0;
                 u->healthy = r == 0;
-                if (r < 0)
-                        snprintf(err, errlen, "upstream %s: cannot resolve host '%s' (will retry)", uc->name,
-                                 uc->host);
         }
-        s->n_upstreams = (uint32_t)cfg->n_upstreams;
 
         for (i = 0; i < cfg->n_models; i++) {
                 const struct sy_model_cfg *mc = &cfg->models[i];
@@ -81,7 +196,7 @@ int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char 
                         if (k == uc->n_models)
                                 continue;
                         if (m->n_upstreams < SNAP_MAX_MODEL_UPSTREAMS)
-                                m->upstreams[m->n_upstreams++] = (uint16_t)j;
+                                m->upstreams[m->n_upstreams++] = (uint16_t)slot_of[j];
                 }
                 if (mc->default_engine)
                         copy_str(m->default_engine, sizeof m->default_engine, mc->default_engine);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what switchyard needs from Debian's packages, idempotently:
 # packages already present are not touched and apt-get runs only when
-# something is missing.  usage: scripts/deps.sh [build|test|bench|demo]...
+# something is missing.  usage: scripts/deps.sh [build|test|bench|demo|fuzz|train]...
 set -euo pipefail
 
 want=(meson ninja-build gcc pkg-config liburing-dev libyaml-dev libsystemd-dev libopenblas-dev libssl-dev python3 curl procps)
@@ -16,6 +16,8 @@ for what in "$@"; do
         bench) want+=(wrk nginx-light util-linux) ;;
         demo) ;;
         fuzz) want+=(clang libfuzzer-14-dev libclang-rt-14-dev) ;;
+        # tools/train (the default classifier) and tools/classifier/eval.py, with /usr/bin/python3
+        train) want+=(python3-torch python3-regex) ;;
         *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
         esac
 done

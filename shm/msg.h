@@ -58,6 +58,7 @@ struct sy_pick_resp {
         uint16_t upstream[SY_PICK_MAX_RESULTS]; /* best first */
         uint16_t retry_after_s;  /* -EBUSY */
         uint32_t wait_ms;        /* -EINPROGRESS */
+        uint32_t snap_gen;       /* config generation (low 32 bits) the indexes were picked in */
 };
 
 /* A request the worker sent to an upstream it picked itself (the model had
@@ -66,7 +67,8 @@ struct sy_pick_resp {
 struct sy_dispatch {
         uint64_t req_id;
         uint16_t upstream;
-        uint16_t pad[3];
+        uint16_t pad;
+        uint32_t snap_gen;       /* config generation (low 32 bits) of the snapshot it was picked from */
 };
 
 enum sy_done_flags {
@@ -83,6 +85,10 @@ struct sy_done {
         uint32_t ttfb_us;
         uint32_t duration_us;
         uint32_t tokens;
+        /* config generation (low 32 bits) of the snapshot upstream was taken
+         * from: the router ignores the event if the slot has changed hands
+         * since (router/snapshot.h since_gen) */
+        uint32_t snap_gen;
 };
 
 /* ---- classifier ------------------------------------------------------------ */

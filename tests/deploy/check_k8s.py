@@ -4,8 +4,8 @@
 usage: check_k8s.py K8S_DIR [SWITCHYARD_EXE]
 
 Renders k8s/base, each k8s/overlays/* and k8s/demo with `kubectl kustomize`
-(or $KUBECTL; several, colon-separated, to check each renders the same), and
-the GPU overlays once more with their classifier slot patched in. Checks:
+(or $KUBECTL; several, colon-separated, to check each renders the same).
+Checks:
 
   - schema sanity: apiVersion/kind pairs known, metadata.name valid,
     namespaced kinds namespaced, no unknown fields in the objects and pod
@@ -13,10 +13,21 @@ the GPU overlays once more with their classifier slot patched in. Checks:
     cluster: here it fails)
   - images: localhost/switchyard with an explicit variant tag (cpu on the
     base, cuda on GPU overlays), never pulled when present
+  - the pod: frontend, router and classifier containers, each running
+    `switchyard <its name> -c <the mounted configuration>`
   - probes: the frontend's liveness on /health and readiness on /ready, on
-    the port the configuration listens on; the Service targets that port
+    the port the configuration listens on; the Service targets that port;
+    the router's and the classifier's startup and liveness probes are
+    `switchyard probe <role> -c <the same configuration>` (exec: they serve
+    no HTTP); no readiness probe on the classifier (requests never wait for
+    it, so it must not take the pod out of the Service)
   - resources: requests (cpu, memory) and a memory limit on every container;
-    nvidia.com/gpu only on the classifier, in the GPU overlays
+    the classifier's CPU request is whole cores, classifier.threads of the
+    configuration; nvidia.com/gpu only on the classifier, exactly 1, in the
+    GPU overlays (and there with room for the CUDA libraries: a memory limit
+    of 1Gi or more), and the other containers there say
+    NVIDIA_VISIBLE_DEVICES=void (no GPU behind the device plugin's back)
+  - the configuration enables the classifier (model "auto" has one)
   - security: no hostNetwork/hostPID/hostIPC/hostPath/privileged, non-root,
     no privilege escalation, all capabilities dropped, seccomp
   - RBAC: namespaced Role only, verbs within get/list/watch, resources
@@ -101,6 +112,14 @@ F = {
 }
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 QUANTITY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
+UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
+         "Ti": 2**40}
+CONTAINERS = ("frontend", "router", "classifier")
+
+
+def quantity(v):
+    m = QUANTITY_RE.match(str(v))
+    return float(m.group(0)[:len(m.group(0)) - len(m.group(2) or "")]) * UNITS[m.group(2) or ""] if m else None
 
 
 class Checker:
@@ -249,8 +268,8 @@ def check_pod(c, name, pod, gpu, ns_objects, configmaps, is_switchyard):
 
 def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps, exe, gpu):
     names = set(mounts_by_container)
-    if not {"frontend", "router"} <= names:
-        c.err("%s: containers %s, want frontend and router" % (name, sorted(names)))
+    if names != set(CONTAINERS):
+        c.err("%s: containers %s, want %s" % (name, sorted(names), ", ".join(CONTAINERS)))
         return
     # the config: one ConfigMap, mounted by all, accepted by switchyard check
     cfg_vols = [v for v in volumes.values() if "configMap" in v]
@@ -294,8 +313,41 @@ def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps
         if cfg_vols[0]["name"] not in mounts:
             c.err("%s/%s: does not mount the configuration" % (name, cname))
         cmd = ct.get("command") or []
-        if cmd[:2] != ["switchyard", cname]:
-            c.err("%s/%s: command %s is not `switchyard %s`" % (name, cname, cmd, cname))
+        cfg_path = mounts[cfg_vols[0]["name"]]["mountPath"] + "/switchyard.yaml" \
+            if cfg_vols[0]["name"] in mounts else None
+        if cmd != ["switchyard", cname, "-c", cfg_path]:
+            c.err("%s/%s: command %s is not `switchyard %s -c %s`" % (name, cname, cmd, cname, cfg_path))
+        if gpu and cname != "classifier" and env.get("NVIDIA_VISIBLE_DEVICES") != "void":
+            c.err("%s/%s: NVIDIA_VISIBLE_DEVICES is not void on a GPU node (the runtime may hand it GPUs)"
+                  % (name, cname))
+        # the processes without HTTP: exec probes on their heartbeat
+        if cname in ("router", "classifier"):
+            want = ["switchyard", "probe", cname, "-c", cfg_path]
+            for probe in ("startupProbe", "livenessProbe"):
+                got = ((ct.get(probe) or {}).get("exec") or {}).get("command")
+                if got != want:
+                    c.err("%s/%s: %s is %s, want exec %s" % (name, cname, probe, got, want))
+    # the classifier: enabled, its threads its CPU request, a GPU only in the GPU overlays
+    cl = mounts_by_container["classifier"][0]
+    ccfg = cfg.get("classifier") or {}
+    if ccfg.get("enabled", True) is False or not (cfg.get("classifier") is not None or cfg.get("categories")
+                                                 or (cfg.get("prompt_guard") or {}).get("enabled")):
+        c.err("%s: the configuration does not enable the classifier" % name)
+    if "readinessProbe" in cl:
+        c.err("%s/classifier: a readiness probe (a classifier down must not take the pod out of the Service)"
+              % name)
+    res = cl.get("resources") or {}
+    cpu = quantity((res.get("requests") or {}).get("cpu", "0"))
+    threads = ccfg.get("threads", 1)
+    if cpu is None or cpu != int(cpu) or int(cpu) != threads:
+        c.err("%s/classifier: CPU request %s is not classifier.threads (%s) whole cores"
+              % (name, (res.get("requests") or {}).get("cpu"), threads))
+    if gpu:
+        if str((res.get("limits") or {}).get("nvidia.com/gpu")) != "1":
+            c.err("%s/classifier: nvidia.com/gpu limit is not 1" % name)
+        mem = quantity((res.get("limits") or {}).get("memory", "0"))
+        if mem is None or mem < 2**30:
+            c.err("%s/classifier: memory limit under 1Gi leaves no room for the CUDA libraries" % name)
     # the probes: on the frontend, on the port the configuration listens on
     fe = mounts_by_container["frontend"][0]
     ports = {p.get("name"): p.get("containerPort") for p in fe.get("ports", [])}
@@ -308,7 +360,7 @@ def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps
     return cfg
 
 
-def check_render(label, docs, exe, gpu, classifier=False):
+def check_render(label, docs, exe, gpu):
     c = Checker(label)
     by_kind = {}
     ns_objects = {}
@@ -389,10 +441,6 @@ def check_render(label, docs, exe, gpu, classifier=False):
                 got = check_switchyard_pod(c, wname, pspec, volumes, mounts, configmaps, exe,
                                            gpu)
                 cfg = got or cfg
-                if classifier and "classifier" not in mounts:
-                    c.err("%s: the classifier slot did not merge" % wname)
-                if not classifier and "classifier" in mounts:
-                    c.err("%s: a classifier container before the classifier exists" % wname)
     # Services select pods that exist, on ports they have
     for s in by_kind.get("Service", []):
         sname = "Service/" + s["metadata"]["name"]
@@ -424,69 +472,47 @@ def main():
             return 1
     errors = []
     base_cfg = None
-    tmp = tempfile.mkdtemp(prefix="sy-k8s-")
-    try:
-        renders = []
-        for label, path, gpu in targets:
-            renders.append((label, path, gpu, False))
-            slot = os.path.join(path, "classifier-slot.yaml")
-            if gpu and os.path.exists(slot):
-                # the slot, switched on as its comment says: a copy of k8s/
-                # with the patch's line uncommented in the overlay
-                copy = os.path.join(tmp, "k8s-" + os.path.basename(path))
-                shutil.copytree(k8s, copy)
-                d = os.path.join(copy, "overlays", os.path.basename(path))
-                kpath = os.path.join(d, "kustomization.yaml")
-                with open(kpath) as f:
-                    text = f.read()
-                on = re.sub(r"(?m)^# (- classifier-slot\.yaml)$", r"\1", text)
-                if on == text:
-                    errors.append("%s: no '# - classifier-slot.yaml' line to uncomment" % label)
-                with open(kpath, "w") as f:
-                    f.write(on)
-                renders.append((label + "+classifier-slot", d, gpu, True))
-            elif gpu:
-                errors.append("%s: no classifier-slot.yaml" % label)
-        for label, path, gpu, classifier in renders:
-            outs = []
-            for tool in tools:
-                try:
-                    outs.append(render(tool, path))
-                except RuntimeError as e:
-                    errors.append("%s: %s" % (label, e))
-            if not outs:
-                continue
-            # the content hash in generated names may differ between kustomize versions
-            norm = [re.sub(r"(switchyard-config)-[a-z0-9]{10}", r"\1-HASH", o) for o in outs]
-            parsed = [list(yaml.safe_load_all(n)) for n in norm]
-            if any(p != parsed[0] for p in parsed[1:]):
-                errors.append("%s: the kubectl versions render differently" % label)
-            docs = docs_of(outs[0])
-            c, cfg, by_kind = check_render(label, docs, exe, gpu, classifier)
-            errors += c.errors
-            if label == "base":
-                base_cfg = cfg
-            kinds = ", ".join("%d %s" % (len(v), k) for k, v in sorted(by_kind.items()))
-            print("%-32s %s%s" % (label, kinds, "" if not c.errors else "  (%d problems)" % len(c.errors)))
-        # the demo: every upstream host of the configuration is one of its Services
-        demo = os.path.join(k8s, "demo")
-        if os.path.isdir(demo):
-            docs = docs_of(render(tools[0], demo))
-            c, _, by_kind = check_render("demo", docs, None, False)
-            errors += c.errors
-            svcs = {"%s.%s.svc.cluster.local" % (s["metadata"]["name"], s["metadata"]["namespace"]):
-                    [p["port"] for p in s["spec"]["ports"]] for s in by_kind.get("Service", [])}
-            for u in (base_cfg or {}).get("upstreams", []):
-                m = re.match(r"^http://([^:/]+)(?::(\d+))?", u["url"])
-                host, port = m.group(1), int(m.group(2) or 80)
-                if port not in svcs.get(host, []):
-                    errors.append("demo: no Service for upstream %s (%s:%d)" % (u["name"], host, port))
-            print("%-32s %s" % ("demo", ", ".join("%d %s" % (len(v), k) for k, v in sorted(by_kind.items()))))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    for o in GPU_OVERLAYS:
+        if os.path.exists(os.path.join(k8s, "overlays", o, "classifier-slot.yaml")):
+            errors.append("overlays/%s: classifier-slot.yaml is left over (classifier-gpu.yaml replaced it)" % o)
+    for label, path, gpu in targets:
+        outs = []
+        for tool in tools:
+            try:
+                outs.append(render(tool, path))
+            except RuntimeError as e:
+                errors.append("%s: %s" % (label, e))
+        if not outs:
+            continue
+        # the content hash in generated names may differ between kustomize versions
+        norm = [re.sub(r"(switchyard-config)-[a-z0-9]{10}", r"\1-HASH", o) for o in outs]
+        parsed = [list(yaml.safe_load_all(n)) for n in norm]
+        if any(p != parsed[0] for p in parsed[1:]):
+            errors.append("%s: the kubectl versions render differently" % label)
+        docs = docs_of(outs[0])
+        c, cfg, by_kind = check_render(label, docs, exe, gpu)
+        errors += c.errors
+        if label == "base":
+            base_cfg = cfg
+        kinds = ", ".join("%d %s" % (len(v), k) for k, v in sorted(by_kind.items()))
+        print("%-32s %s%s" % (label, kinds, "" if not c.errors else "  (%d problems)" % len(c.errors)))
+    # the demo: every upstream host of the configuration is one of its Services
+    demo = os.path.join(k8s, "demo")
+    if os.path.isdir(demo):
+        docs = docs_of(render(tools[0], demo))
+        c, _, by_kind = check_render("demo", docs, None, False)
+        errors += c.errors
+        svcs = {"%s.%s.svc.cluster.local" % (s["metadata"]["name"], s["metadata"]["namespace"]):
+                [p["port"] for p in s["spec"]["ports"]] for s in by_kind.get("Service", [])}
+        for u in (base_cfg or {}).get("upstreams", []):
+            m = re.match(r"^http://([^:/]+)(?::(\d+))?", u["url"])
+            host, port = m.group(1), int(m.group(2) or 80)
+            if port not in svcs.get(host, []):
+                errors.append("demo: no Service for upstream %s (%s:%d)" % (u["name"], host, port))
+        print("%-32s %s" % ("demo", ", ".join("%d %s" % (len(v), k) for k, v in sorted(by_kind.items()))))
     for e in errors:
         print("FAIL: " + e)
-    print("k8s: %d renders with %s, %d problems" % (len(targets) + len(GPU_OVERLAYS) + 1,
+    print("k8s: %d renders with %s, %d problems" % (len(targets) + 1,
                                                     ", ".join(os.path.basename(t) for t in tools), len(errors)))
     return 1 if errors else 0
 

@@ -14,7 +14,8 @@ usage: check_units.py verify|security|policy|install SWITCHYARD_EXE BUILD_ROOT T
             cascades a stop between processes, the shared preserved runtime
             directory, one user, devices only for the classifier,
             capabilities only for the probes
-  install   `meson introspect --installed`: the units, the sysusers.d file
+  install   `meson introspect --installed`: the units, the sysusers.d file,
+            switchyard-classifier next to switchyard, the default model
             and the example configuration are installed where systemd
             looks, the slots are not
 
@@ -246,12 +247,19 @@ def do_install(build_root):
         if any(d.endswith("/" + u) for d in dests):
             errs.append("%s is a slot and must not be installed yet" % u)
     for suffix in ("/sysusers.d/switchyard.conf", "/switchyard/switchyard.example.yaml", "/bin/switchyard",
-                   "/doc/switchyard/deploy.md"):
+                   "/bin/switchyard-classifier", "/switchyard/models/default", "/doc/switchyard/deploy.md"):
         hits = [d for d in dests if d.endswith(suffix)]
         if not hits:
             errs.append("nothing installed as *%s" % suffix)
         else:
             print("install %s" % hits[0])
+    # `switchyard classifier` (the classifier unit's ExecStart) execs
+    # switchyard-classifier from its own directory
+    dirs = {os.path.basename(d): os.path.dirname(d) for d in dests
+            if os.path.basename(d) in ("switchyard", "switchyard-classifier")}
+    if len(dirs) == 2 and dirs["switchyard"] != dirs["switchyard-classifier"]:
+        errs.append("switchyard (%s) and switchyard-classifier (%s) are installed apart"
+                    % (dirs["switchyard"], dirs["switchyard-classifier"]))
     for e in errs:
         print("FAIL: " + e)
     return 1 if errs else 0

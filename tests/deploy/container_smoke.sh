@@ -4,10 +4,15 @@
 # --network none), then podman runs `switchyard-demo` (simulated vLLM and
 # SGLang servers + `switchyard run`) with no network at all, and the checks
 # are made with curl from inside the container: /ready, /v1/models with
-# owned_by, a chat completion routed by owned_by, streaming, the health
-# check, the non-root user, a clean stop on SIGTERM. Then the Kubernetes
-# pod's layout: frontend and router as two hardened containers sharing
-# /run/switchyard, the router container restarted under requests.
+# owned_by, a chat completion routed by owned_by, streaming, model "auto"
+# classified by the classifier process with the image's default model (the
+# semantic-router guide's prompts: "2+2 is" to the math model, the Linux
+# kernel one to the computer-science model), the health check, the non-root
+# user, a clean stop on SIGTERM. Then the Kubernetes pod's layout: frontend,
+# router and classifier as three hardened containers sharing /run/switchyard,
+# the router container restarted under requests, model "auto" answered
+# through the classifier container and, while it is stopped, by
+# default_model.
 #
 # usage: container_smoke.sh REPO_ROOT     (meson test --suite container)
 # Slow the first time (debootstrap, a few minutes); later builds reuse the
@@ -41,7 +46,7 @@ base=switchyard-smoke-$$
 name=$base
 cleanup() {
 	local c # the sims container last: the others share its network namespace
-	for c in "$base" "$base-fe" "$base-rt" "$base-sims"; do
+	for c in "$base" "$base-fe" "$base-rt" "$base-cl" "$base-sims"; do
 		pm rm -f -v -t 0 "$c" >/dev/null 2>&1 || true
 	done
 	pm volume rm -f "$base-run" >/dev/null 2>&1 || true
@@ -99,6 +104,32 @@ stream=$(ex curl -sS -N http://127.0.0.1:8080/v1/chat/completions -H 'Content-Ty
 echo "$stream" | grep -q '^data: \[DONE\]' || fail "the stream did not end with [DONE]"
 echo "stream: $(echo "$stream" | grep -c '^data:') events, [DONE]"
 
+# model "auto": the classifier process (started by `switchyard run` because
+# demo.yaml has categories) with the default model in the image
+alive=
+for _ in $(seq 150); do
+	if ex switchyard probe classifier -c /etc/switchyard/demo.yaml >/dev/null 2>&1; then
+		alive=1
+		break
+	fi
+	sleep 0.2
+done
+[ -n "$alive" ] || fail "the classifier process is not alive within 30 s"
+auto() { # prompt -> response head
+	ex curl -sS -D - -o /dev/null http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+		-d "{\"model\": \"auto\", \"messages\": [{\"role\": \"user\", \"content\": \"$1\"}], \"max_tokens\": 100, \"temperature\": 0}"
+}
+h=$(auto "2+2 is  ")
+echo "$h" | grep -i '^x-vsr-\|^x-switchyard-classifier\|^x-switchyard-confidence'
+echo "$h" | grep -qi '^x-switchyard-classifier: ok' || fail "model auto: the classifier did not answer (ok): $h"
+echo "$h" | grep -qi '^x-vsr-selected-category: math' || fail "model auto: '2+2 is' not classified math"
+echo "$h" | grep -qi '^x-vsr-selected-model: phi4-mini' || fail "model auto: '2+2 is' not routed to phi4-mini"
+h=$(auto "Linux is said to be an open source kernel because ")
+echo "$h" | grep -qi '^x-switchyard-classifier: ok' || fail "model auto: the classifier did not answer (ok): $h"
+echo "$h" | grep -qi '^x-vsr-selected-category: computer science' || fail "model auto: the Linux prompt not computer science"
+echo "$h" | grep -qi '^x-vsr-selected-model: llama3-8b' || fail "model auto: the Linux prompt not routed to llama3-8b"
+echo "model auto: math -> phi4-mini, computer science -> llama3-8b, x-switchyard-classifier: ok"
+
 pm healthcheck run "$name" || fail "podman healthcheck run: unhealthy"
 echo "healthcheck: healthy"
 
@@ -109,10 +140,11 @@ code=$(pm inspect --format '{{.State.ExitCode}}' "$name")
 echo "stopped, exit 0"
 
 # The Kubernetes pod's layout (k8s/base/daemonset.yaml) with podman: the
-# router and the frontend as two containers sharing the network namespace
-# and a volume at /run/switchyard, read-only root file systems, no
-# capabilities, the router under the runtime's default seccomp profile.
-echo "== pod layout: frontend and router containers sharing /run/switchyard"
+# router, the frontend and the classifier as three containers sharing the
+# network namespace and a volume at /run/switchyard, read-only root file
+# systems, no capabilities, the router and the classifier under the
+# runtime's default seccomp profile.
+echo "== pod layout: frontend, router and classifier containers sharing /run/switchyard"
 pm volume create "$base-run" >/dev/null
 pm run -d --name "$base-sims" --network none "$image:cpu" bash -c '
 	for a in "8101 llama-vllm-0 vllm meta-llama/Llama-3.2-1B-Instruct" "8102 llama-vllm-1 vllm meta-llama/Llama-3.2-1B-Instruct" \
@@ -122,6 +154,7 @@ pm run -d --name "$base-sims" --network none "$image:cpu" bash -c '
 hard=(--network "container:$base-sims" --read-only --cap-drop ALL --security-opt no-new-privileges
 	-v "$base-run:/run/switchyard")
 pm run -d --name "$base-rt" "${hard[@]}" "$image:cpu" switchyard router -c /etc/switchyard/demo.yaml >/dev/null
+pm run -d --name "$base-cl" "${hard[@]}" "$image:cpu" switchyard classifier -c /etc/switchyard/demo.yaml >/dev/null
 pm run -d --name "$base-fe" "${hard[@]}" --security-opt seccomp="$repo/containers/seccomp-io_uring.json" \
 	"$image:cpu" switchyard frontend -c /etc/switchyard/demo.yaml >/dev/null
 name=$base-fe # for fail's log
@@ -136,7 +169,7 @@ done
 h=$(sx curl -s -D - -o /dev/null http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
 	-d '{"model": "meta-llama/Llama-3.2-1B-Instruct", "owned_by": "sglang", "messages": [{"role": "user", "content": "hi"}]}')
 echo "$h" | grep -qi '^x-switchyard-engine: sglang' || fail "two-container layout: not routed: $h"
-echo "routed through the two containers"
+echo "routed through the frontend and router containers"
 pm restart -t 5 "$base-rt" >/dev/null
 bad=0
 for _ in $(seq 20); do
@@ -148,3 +181,29 @@ done
 [ "$(pm inspect --format '{{.RestartCount}} {{.State.Running}}' "$base-fe")" = "0 true" ] ||
 	fail "the frontend container did not survive the router's restart"
 echo "router container restarted; 20 requests answered, frontend container untouched"
+
+# the classifier container: alive by its probe (as the pod's liveness
+# probe runs it), answering model "auto"; stopped, default_model answers
+alive=
+for _ in $(seq 150); do
+	if pm exec "$base-cl" switchyard probe classifier -c /etc/switchyard/demo.yaml >/dev/null 2>&1; then
+		alive=1
+		break
+	fi
+	sleep 0.2
+done
+name=$base-cl
+[ -n "$alive" ] || fail "two-container layout: the classifier container's probe fails"
+h=$(sx curl -s -D - -o /dev/null http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+	-d '{"model": "auto", "messages": [{"role": "user", "content": "2+2 is  "}]}')
+echo "$h" | grep -qi '^x-switchyard-classifier: ok' || fail "pod layout: model auto not classified: $h"
+echo "$h" | grep -qi '^x-vsr-selected-model: phi4-mini' || fail "pod layout: '2+2 is' not routed to phi4-mini: $h"
+echo "model auto through the classifier container: ok, phi4-mini"
+pm stop -t 10 "$base-cl" >/dev/null
+h=$(sx curl -s -D - -o /dev/null http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+	-d '{"model": "auto", "messages": [{"role": "user", "content": "2+2 is  "}]}')
+echo "$h" | head -1 | grep -q " 200 " || fail "classifier stopped: model auto not answered: $h"
+echo "$h" | grep -qi '^x-switchyard-classifier: unavailable\|^x-switchyard-classifier: timeout' ||
+	fail "classifier stopped: x-switchyard-classifier does not say why: $h"
+echo "$h" | grep -qi '^x-vsr-selected-model: llama3-8b' || fail "classifier stopped: default_model did not serve: $h"
+echo "classifier container stopped: model auto answered by default_model ($(echo "$h" | grep -i '^x-switchyard-classifier:' | tr -d '\r'))"

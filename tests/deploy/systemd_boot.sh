@@ -14,6 +14,12 @@
 #   - a stopped frontend is started again by its socket
 #   - a frozen router (SIGSTOP) is killed by the watchdog and restarted;
 #     requests keep being served meanwhile
+#   - `systemctl enable --now switchyard-classifier`: the classifier under
+#     its unit's hardening (no network, W^X, the system call filter) loads
+#     the installed default model and answers model "auto" (the semantic-
+#     router guide's "2+2 is" to the math model); a CUDA build runs its
+#     CPU fallback here (the toolkit's libraries bound read-only from the
+#     host, no GPU); stopped, default_model answers
 #   - SIGTERM drains a running stream to its end; /run/switchyard survives
 #     stopping everything
 #   - `systemd-analyze security` on the running units
@@ -159,6 +165,25 @@ systemctl stop switchyard-frontend 2>/dev/null
 wait
 tail -2 /tmp/stream | grep -q '^data: \[DONE\]' && ok "SIGTERM drained a running stream to [DONE]" || fail "stream cut by the stop"
 
+systemctl enable --now switchyard-classifier >/dev/null 2>&1 || fail "systemctl enable --now switchyard-classifier"
+[ "$(systemctl is-active switchyard-classifier)" = active ] && ok "switchyard-classifier active (READY=1 after the model loaded)" ||
+	fail "switchyard-classifier: $(systemctl is-active switchyard-classifier)"
+user=$(ps -o user= -p "$(pid switchyard-classifier)")
+[ "$user" = switchyard ] && ok "switchyard-classifier runs as $user" || fail "switchyard-classifier runs as $user"
+journalctl -u switchyard-classifier --no-pager -o cat | grep -m1 'backend, model' || true
+auto() {
+	curl -s -D - -o /dev/null --max-time 10 http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+		-d '{"model": "auto", "messages": [{"role": "user", "content": "2+2 is  "}], "max_tokens": 4}'
+}
+h=$(auto)
+echo "$h" | grep -qi '^x-switchyard-classifier: ok' && echo "$h" | grep -qi '^x-vsr-selected-model: phi4-mini' &&
+	ok "model auto classified by the classifier unit: math -> phi4-mini" || fail "model auto: $h"
+systemctl stop switchyard-classifier
+h=$(auto)
+echo "$h" | grep -qi '^x-vsr-selected-model: llama3-8b' && ok "classifier stopped: default_model serves ($(echo "$h" |
+	grep -i '^x-switchyard-classifier:' | tr -d '\r'))" || fail "classifier stopped: $h"
+systemctl start switchyard-classifier
+
 systemctl stop switchyard.target
 [ -e /run/switchyard/switchyard.shm ] && ok "/run/switchyard/switchyard.shm kept after stopping everything" ||
 	fail "runtime directory removed"
@@ -172,8 +197,19 @@ exit $((fails > 0))
 EOF
 chmod 0755 "$root/root/checks.sh"
 
+# A CUDA build's classifier links the toolkit's cudart and cuBLAS by a run
+# path into it (/usr/local/cuda): bind it read-only where it is.
+binds=()
+for d in $(ldd "$build/supervisor/switchyard-classifier" | sed -n 's|.*=> \(/usr/local/cuda[^ ]*\)/lib[^/ ]* .*|\1|p' | sort -u); do
+	real=$(readlink -f "$d")
+	binds+=(--bind-ro="$real")
+	[ "$real" != "$d" ] && mkdir -p "$root$(dirname "$d")" && ln -sfn "$real" "$root$d" 2>/dev/null
+	mkdir -p "$root$real"
+done
+[ ${#binds[@]} -gt 0 ] && echo "CUDA build: ${binds[*]}"
+
 log=$(mktemp /var/tmp/sy-boot-log.XXXXXX)
-systemd-nspawn -D "$root" --boot --private-network --register=no --keep-unit -M "$machine" \
+systemd-nspawn -D "$root" --boot --private-network --register=no --keep-unit -M "$machine" "${binds[@]}" \
 	>"$log" 2>&1 </dev/null &
 nspawn_pid=$!
 leader=

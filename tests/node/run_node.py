@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
@@ -13,6 +14,29 @@ from harness import Sim, Switchyard  # noqa: E402
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 PHI = "/models/Phi-tiny-MoE-instruct"
+# model "auto" with the embedded default classifier model: math -> PHI,
+# computer science -> LLAMA (as in guide 000, with the demo's models)
+AUTO = """
+default_model: %s
+classifier:
+  timeout_ms: 2000
+categories:
+  - name: math
+    model_scores: [{model: "%s", score: 1.0}]
+  - name: computer science
+    model_scores: [{model: "%s", score: 1.0}]
+""" % (LLAMA, PHI, LLAMA)
+
+
+def wait_classifier(sy):
+    """The classifier loads its model after the frontend is up."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        _, h, _ = sy.request("POST", "/v1/chat/completions",
+                             {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
+        if h.get("x-switchyard-classifier") not in (None, "unavailable"):
+            return
+        time.sleep(0.2)
 
 
 def main():
@@ -28,10 +52,11 @@ def main():
             Sim(sim_exe, "phi-vllm", [PHI], "vllm", extra=["--itl-ms", "100"])]
     for s in sims:
         s.start()
-    sy = Switchyard(sy_exe, sims)
+    sy = Switchyard(sy_exe, sims, AUTO)
     rc = 1
     try:
         sy.start()
+        wait_classifier(sy)
         env = dict(os.environ, SWITCHYARD_URL="http://127.0.0.1:%d" % sy.port)
         rc = subprocess.run(["node", "--test", "--test-reporter=spec", os.path.join(HERE, "sdk.test.mjs")],
                             env=env, cwd=HERE).returncode

@@ -1,5 +1,5 @@
 // The official OpenAI Node SDK against switchyard: chat, streaming, models,
-// owned_by routing in its three forms, errors. run_node.py starts the
+// owned_by routing in its three forms, model "auto", errors. run_node.py starts the
 // servers and passes SWITCHYARD_URL.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -96,4 +96,24 @@ test("bad request is a BadRequestError", async () => {
     assert.equal(err.status, 400);
     return true;
   });
+});
+
+test("model auto: guide 000's math example goes to the math model", async () => {
+  const r = await replica(client.chat.completions.create({ model: "auto",
+    messages: [{ role: "user", content: "2+2 is  " }], max_tokens: 8 }));
+  assert.equal(r.data.object, "chat.completion");
+  assert.equal(r.headers.get("x-switchyard-classifier"), "ok");
+  assert.equal(r.headers.get("x-vsr-selected-category"), "math");
+  assert.equal(r.headers.get("x-vsr-selected-model"), PHI);
+  assert.equal(r.replica, "phi-vllm");
+});
+
+test("model auto: streaming through the classifier", async () => {
+  const stream = await client.chat.completions.create({ model: "auto", stream: true, max_tokens: 5,
+    messages: [{ role: "user", content: "Linux is said to be an open source kernel because " }] });
+  let n = 0;
+  for await (const chunk of stream) {
+    if (chunk.choices.length) n++;
+  }
+  assert.ok(n >= 1, "stream chunks arrived");
 });

@@ -156,16 +156,22 @@ def load_dir(model_dir):
 
 
 def save_dir(model, model_dir, vocab):
+    """writes the directory's four files, each replaced atomically (a
+    reader never sees a half-written file)"""
     os.makedirs(model_dir, exist_ok=True)
-    with open(os.path.join(model_dir, "config.json"), "w") as f:
-        json.dump(public_config(model.cfg), f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    with open(os.path.join(model_dir, "vocab.txt"), "w", encoding="utf-8") as f:
-        f.write("\n".join(vocab) + "\n")
-    with open(os.path.join(model_dir, "tokenizer_config.json"), "w") as f:
-        json.dump({"do_lower_case": True, "tokenize_chinese_chars": True, "strip_accents": None,
-                   "model_max_length": model.cfg["max_position_embeddings"], "tokenizer_class": "BertTokenizer"},
-                  f, indent=2)
-        f.write("\n")
-    ref.save_safetensors(os.path.join(model_dir, "model.safetensors"), model.state_for_export(), dtype="F16",
+
+    def put(name, text):
+        tmp = os.path.join(model_dir, "." + name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(model_dir, name))
+    put("config.json", json.dumps(public_config(model.cfg), indent=2, ensure_ascii=False) + "\n")
+    put("vocab.txt", "\n".join(vocab) + "\n")
+    put("tokenizer_config.json", json.dumps({
+        "do_lower_case": True, "tokenize_chinese_chars": True, "strip_accents": None,
+        "model_max_length": model.cfg["max_position_embeddings"], "tokenizer_class": "BertTokenizer"},
+        indent=2) + "\n")
+    tmp = os.path.join(model_dir, ".model.safetensors.tmp")
+    ref.save_safetensors(tmp, model.state_for_export(), dtype="F16",
                          metadata={"format": "pt", "producer": "switchyard tools/train/train.py"})
+    os.replace(tmp, os.path.join(model_dir, "model.safetensors"))

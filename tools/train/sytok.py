@@ -17,6 +17,7 @@ learned tokens are then used by greedy longest match.
 import collections
 import heapq
 import os
+import re
 import sys
 import unicodedata
 
@@ -24,6 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import ref  # noqa: E402
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+_SPECIAL_RE = re.compile("|".join(re.escape(t) for t in sorted(SPECIALS, key=len, reverse=True)))
 
 
 def normalize_with_map(text):
@@ -119,16 +121,30 @@ class Tokenizer:
         return r
 
     def encode(self, text):
-        """content tokens, no specials: (ids, starts, ends), character
-        offsets into text"""
-        s, m = normalize_with_map(text)
+        """content tokens, no [CLS]/[SEP] added: (ids, starts, ends),
+        character offsets into text. The special tokens written literally
+        in the text ("[SEP]", exact case) are those tokens, as Hugging
+        Face's and the C engine's added tokens (not normalized)."""
         ids, st, en = [], [], []
+        last = 0
+        for mt in _SPECIAL_RE.finditer(text):
+            self._encode_plain(text, last, mt.start(), ids, st, en)
+            ids.append(self.vocab[mt.group(0)])
+            st.append(mt.start())
+            en.append(mt.end())
+            last = mt.end()
+        self._encode_plain(text, last, len(text), ids, st, en)
+        return ids, st, en
+
+    def _encode_plain(self, text, lo, hi, ids, st, en):
+        if lo >= hi:
+            return
+        s, m = normalize_with_map(text[lo:hi])
         for a, b in pretokenize_spans(s):
             for tid, x, y in self._wordpiece(s[a:b]):
                 ids.append(tid)
-                st.append(m[a + x])
-                en.append(m[a + y - 1] + 1)
-        return ids, st, en
+                st.append(lo + m[a + x])
+                en.append(lo + m[a + y - 1] + 1)
 
     def encode_model(self, text, max_len, policy="head_tail"):
         """what the engine reads: [CLS] content [SEP], the content truncated

@@ -62,13 +62,13 @@ def gen_jailbreak_short(n, rng):
     return out
 
 
-def build_data(data, rng, n_gen):
+def build_data(data, rng, n_gen, a_gsm, n_sub):
     cat = sydata.load(data, "category", "train")
     real = [r for r in cat if r.get("source") != "gsm8k-train"]
     gsm = [r for r in cat if r.get("source") == "gsm8k-train"]
     rng.shuffle(gsm)
     gen = gen_category.generate(n_gen, seed=1)
-    cat_train = real + gsm[:2500] + gen
+    cat_train = real + gsm[:a_gsm] + gen
     dev_texts = {r["text"] for r in sydata.load(data, "category", "heldout")}
     jb = [r for r in sydata.load(data, "jailbreak", "train") if r["text"] not in dev_texts]
     gen2 = gen_category.generate(60, seed=5)
@@ -78,7 +78,7 @@ def build_data(data, rng, n_gen):
     pools = gen_pii.pools_of(pii)
     neg = [{"text": r["text"], "spans": []} for r in gen_category.generate(50, seed=7)
            if not any(n in r["text"] for n in gen_category.NAMES)]
-    pii_train = pii + gen_pii.substitute(pii, 4, seed=2) + gen_pii.templates(1500, 3, pools) + neg
+    pii_train = pii + gen_pii.substitute(pii, n_sub, seed=2) + gen_pii.templates(1500, 3, pools) + neg
     log("train rows: category %d (%d generated), jailbreak %d (%d jailbreak), pii %d (%d real)" % (
         len(cat_train), len(gen), len(jb_train), sum(r["label"] == "jailbreak" for r in jb_train), len(pii_train),
         len(pii)))
@@ -156,7 +156,7 @@ def train(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
-    cat_train, jb_train, pii_train = build_data(a.data, rng, a.gen_per_category)
+    cat_train, jb_train, pii_train = build_data(a.data, rng, a.gen_per_category, a.gsm8k, a.pii_variants)
     vocab = sytok.learn_vocab([r["text"] for r in cat_train + jb_train + pii_train], a.vocab)
     log("vocabulary: %d tokens" % len(vocab))
     tok = sytok.Tokenizer(vocab)
@@ -202,9 +202,9 @@ def train(a):
     pii_it = cycle(len(pii_seq), [len(s) for s in pii_seq], a.pii_batch, rng)
     P = cfg["max_position_embeddings"]
     step = 0
+    tl = [0.0, 0.0, 0.0]
     for ep in range(a.epochs):
         model.train()
-        tl = [0.0, 0.0, 0.0]
         for b in batches(len(cat_seq), [len(s) for s in cat_seq], a.batch, rng):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
@@ -265,23 +265,25 @@ def main():
     ap.add_argument("model", nargs="?", default=os.path.join(here, "..", "..", "models", "default"))
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "models", "default"))
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hidden", type=int, default=160)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--intermediate", type=int, default=512)
+    ap.add_argument("--intermediate", type=int, default=640)
     ap.add_argument("--vocab", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--jb-batch", type=int, default=8)
-    ap.add_argument("--pii-batch", type=int, default=16)
+    ap.add_argument("--pii-batch", type=int, default=24)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--train-len", type=int, default=256)
     ap.add_argument("--gen-per-category", type=int, default=250)
+    ap.add_argument("--gsm8k", type=int, default=1500, help="gsm8k rows used")
+    ap.add_argument("--pii-variants", type=int, default=6, help="substituted copies of each PII row")
     ap.add_argument("--eval-every-epoch", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     if a.cmd == "check-tokenizer":
         sys.exit(check_tokenizer(a))
     train(a)
