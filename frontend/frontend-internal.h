@@ -73,6 +73,7 @@ struct conn {
         struct buf body;                  /* decoded body when chunked */
         char path[512];                   /* path without query */
         char owned_by_q[64];              /* ?owned_by= */
+        char query[1024];                 /* the query string forwarded upstream (without owned_by) */
         char owned_by_h[64];              /* x-owned-by: */
         char session[128];                /* x-session-id */
         bool sheddable;                   /* x-switchyard-sheddable: 429 instead of 503 when saturated */

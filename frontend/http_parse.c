@@ -635,6 +635,7 @@ const char *http_reason_phrase(int status) {
         case 408: return "Request Timeout";
         case 409: return "Conflict";
         case 413: return "Payload Too Large";
+        case 414: return "URI Too Long";
         case 422: return "Unprocessable Entity";
         case 429: return "Too Many Requests";
         case 431: return "Request Header Fields Too Large";

@@ -439,7 +439,8 @@ void proxy_continue(struct conn *c) {
          * Content-Length (start_upstream), then the body without routing-only
          * fields */
         c->upreq.len = 0;
-        buf_printf(&c->upreq, "POST %s HTTP/1.1\r\nContent-Type: application/json\r\n", c->path);
+        buf_printf(&c->upreq, "POST %s%s%s HTTP/1.1\r\nContent-Type: application/json\r\n", c->path,
+                   c->query[0] ? "?" : "", c->query);
         buf_append(&c->upreq, c->fwd_headers.p ? c->fwd_headers.p : "", c->fwd_headers.len);
         c->head_len_up = c->upreq.len;
         c->upbody.len = 0;
@@ -824,7 +825,12 @@ static void release_upstream(struct conn *c, bool failed, bool reusable) {
         if (c->upstream >= 0) {
                 if (w->inflight[c->upstream] > 0)
                         w->inflight[c->upstream]--;
-                send_done(c, c->upstream, c->status, failed ? SY_DONE_FAILED : 0, c->router_picked);
+                /* a 5xx answer counts against a server for passive health; a
+                 * gateway's 5xx comes from one of its replicas (the router
+                 * ignores it for gateways too) */
+                bool bad = failed || (c->status >= 500 && (unsigned)c->upstream < w->snap->n_upstreams &&
+                                      w->snap->upstreams[c->upstream].kind == SY_UPSTREAM_SERVER);
+                send_done(c, c->upstream, c->status, bad ? SY_DONE_FAILED : 0, c->router_picked);
         }
         c->router_picked = false;
         if (!u)

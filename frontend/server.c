@@ -223,7 +223,7 @@ static void reset_request(struct conn *c) {
         c->body.len = 0;
         c->fwd_headers.len = 0;
         c->upreq.len = 0;
-        c->path[0] = c->owned_by_q[0] = c->owned_by_h[0] = c->session[0] = 0;
+        c->path[0] = c->owned_by_q[0] = c->owned_by_h[0] = c->session[0] = c->query[0] = 0;
         c->model[0] = c->engine[0] = 0;
         c->model_idx = -1;
         c->n_tried = c->retries = 0;
@@ -295,6 +295,30 @@ size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size
         }
         dst[n] = 0;
         return n;
+}
+
+/* The query string as forwarded upstream: every parameter but owned_by
+ * (a routing field, like owned_by in the body), as the client wrote it.
+ * -ENOBUFS when it does not fit. */
+static int forward_query(const char *q, size_t qlen, char *dst, size_t cap) {
+        size_t n = 0, i = 0;
+
+        while (i < qlen) {
+                const char *p = q + i, *amp = memchr(p, '&', qlen - i);
+                size_t len = amp ? (size_t)(amp - p) : qlen - i;
+
+                i += len + 1;
+                if (len == 0 || (len >= 8 && memcmp(p, "owned_by", 8) == 0 && (len == 8 || p[8] == '=')))
+                        continue;
+                if (n + len + 2 > cap)
+                        return -ENOBUFS;
+                if (n)
+                        dst[n++] = '&';
+                memcpy(dst + n, p, len);
+                n += len;
+        }
+        dst[n] = 0;
+        return 0;
 }
 
 /* The decoded value of query parameter key into dst ("" if absent). */
@@ -374,8 +398,14 @@ static int take_head(struct conn *c) {
                 }
                 memcpy(c->path, req.target, plen);
                 c->path[plen] = 0;
-                if (q)
+                if (q) {
                         query_param(q + 1, req.target_len - plen - 1, "owned_by", c->owned_by_q, sizeof c->owned_by_q);
+                        if (forward_query(q + 1, req.target_len - plen - 1, c->query, sizeof c->query) < 0) {
+                                respond_error(c, 414, "invalid_request_error", NULL, "uri_too_long",
+                                              "the query string is longer than %zu bytes", sizeof c->query - 1);
+                                return -1;
+                        }
+                }
         }
 
         /* body framing */

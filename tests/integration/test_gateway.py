@@ -218,7 +218,8 @@ def main():
             "Content-Type": "application/json",
         }
         body = chat(LLAMA, user="alice", temperature=0.25, owned_by="vllm")
-        st, h, data = sy.request("POST", "/v1/chat/completions?api-version=1", body, headers=sent_headers)
+        st, h, data = sy.request("POST", "/v1/chat/completions?api-version=1&owned_by=vllm&x=%2F", body,
+                                 headers=sent_headers)
         check(st == 200, "forwarded: %d %s" % (st, data[:200]))
         check(h.get("x-gateway-served-by") == "gw1", "the gateway's response header comes back: %s" % h)
         check(h.get("set-cookie") == "gw-affinity=pod-7; Path=/", "Set-Cookie comes back: %r" % h.get("set-cookie"))
@@ -238,8 +239,8 @@ def main():
             hl = {}
             for k, v in hdrs:
                 hl.setdefault(k.lower(), []).append(v)
-            check(path == "/v1/chat/completions?api-version=1" or path == "/v1/chat/completions",
-                  "path: %s" % path)
+            check(path == "/v1/chat/completions?api-version=1&x=%2F",
+                  "the query string is forwarded as written, without owned_by: %s" % path)
             for k, v in sent_headers.items():
                 if k.lower() == "content-type":
                     continue

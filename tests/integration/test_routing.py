@@ -18,6 +18,9 @@ def main():
         Sim(sim_exe, "phi-vllm", [PHI], "vllm", extra=["--itl-ms", "100", "--max-tokens", "10"]),
         Sim(sim_exe, "flaky", ["flaky-model"], "vllm",
             extra=["--reset-rate", "1", "--reset-after", "3", "--itl-ms", "5"]),
+        # two replicas of one model, one answering every completion with a 500
+        Sim(sim_exe, "five-bad", ["five-model"], "vllm", extra=["--error-rate", "1", "--error-status", "500"]),
+        Sim(sim_exe, "five-good", ["five-model"], "vllm"),
     ]
     for s in sims:
         s.start()
@@ -40,7 +43,7 @@ def main():
         pairs = sorted((m["id"], m["owned_by"]) for m in models["data"])
         check(models["object"] == "list", "models list object")
         check(pairs == sorted([(LLAMA, "vllm"), (LLAMA, "sglang"), (PHI, "vllm"), ("flaky-model", "vllm"),
-                               ("ghost-model", "vllm")]),
+                               ("ghost-model", "vllm"), ("five-model", "vllm")]),
               "models listed once per engine with owned_by: %s" % pairs)
         st, _, body = sy.request("GET", "/v1/models/" + LLAMA)
         check(st == 200 and json.loads(body)["id"] == LLAMA, "GET /v1/models/{id}")
@@ -151,6 +154,16 @@ def main():
         check(r.endswith(b"\r\n0\r\n\r\n"), "mid-stream failure: chunked stream terminated cleanly")
         st, _, _ = sy.request("GET", "/health")
         check(st == 200, "still serving after a mid-stream failure")
+
+        # 5xx answers count for passive health: after router.passive_failures
+        # (3) in a row the replica is ejected and the good one takes everything
+        got = []
+        for _ in range(16):
+            st, h, _ = sy.request("POST", "/v1/chat/completions", chat("five-model"))
+            got.append((st, h.get("x-switchyard-upstream")))
+        check(any(g == (500, "five-bad") for g in got), "the 500s were relayed before ejection (%r)" % got)
+        check(all(g == (200, "five-good") for g in got[-6:]),
+              "after consecutive 500s the replica is ejected: the last 6 went to the good one (%r)" % got)
 
         st, h, body = sy.request("GET", "/metrics")
         text = body.decode()

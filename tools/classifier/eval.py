@@ -75,6 +75,8 @@ def c_engine(model_dir, cli, threads):
         out = []
         for t, ln in zip(texts, lines):
             r = json.loads(ln)
+            if "error" in r:
+                sys.exit("eval.py: the engine failed on %r: %s" % (t[:80], r["error"]))
             pii = r.get("heads", {}).get("pii")
             if pii is not None:
                 m = byte_to_char(t)
@@ -161,6 +163,7 @@ def main():
     print("\npii (held-out %d%% of pii/train.jsonl: %d rows, %d entities), exact type + span:" % (
         sydata.HOLDOUT_PERCENT["pii"], len(rows), pm["entities"]))
     print("  overall precision %.4f recall %.4f F1 %.4f" % (pm["precision"], pm["recall"], pm["f1"]))
+    print("  (overlap matching, same type: precision %.4f recall %.4f F1 %.4f)" % pm["overlap"])
     for t, (p, r, f, n) in sorted(pm["per_type"].items(), key=lambda kv: -kv[1][3]):
         print("  %-18s P %.3f R %.3f F1 %.3f  (%d gold)" % (t, p, r, f, n))
     print("\n(%.0f s)" % (time.time() - t0))

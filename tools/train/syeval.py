@@ -124,6 +124,7 @@ def gold_spans(r):
 
 def pii_metrics(rows, preds):
     tp, fp, fn = collections.Counter(), collections.Counter(), collections.Counter()
+    op = og = npred = 0   # overlap matching: predictions / gold entities touched by one of the same type
     for r, p in zip(rows, preds):
         g = gold_spans(r)
         q = {(s["type"], s["start"], s["end"]) for s in p["heads"]["pii"]["spans"]}
@@ -131,6 +132,9 @@ def pii_metrics(rows, preds):
             (tp if x in g else fp)[x[0]] += 1
         for x in g - q:
             fn[x[0]] += 1
+        npred += len(q)
+        op += sum(any(y[0] == x[0] and y[1] < x[2] and x[1] < y[2] for y in g) for x in q)
+        og += sum(any(y[0] == x[0] and y[1] < x[2] and x[1] < y[2] for y in q) for x in g)
 
     def prf(a, b, c):
         pr = a / (a + b) if a + b else 0.0
@@ -138,4 +142,7 @@ def pii_metrics(rows, preds):
         return pr, rc, (2 * pr * rc / (pr + rc) if pr + rc else 0.0)
     per = {t: prf(tp[t], fp[t], fn[t]) + (tp[t] + fn[t],) for t in sorted(set(tp) | set(fp) | set(fn))}
     P, R, F = prf(sum(tp.values()), sum(fp.values()), sum(fn.values()))
-    return {"precision": P, "recall": R, "f1": F, "per_type": per, "entities": sum(tp.values()) + sum(fn.values())}
+    ng = sum(tp.values()) + sum(fn.values())
+    oP, oR = op / max(1, npred), og / max(1, ng)
+    return {"precision": P, "recall": R, "f1": F, "per_type": per, "entities": ng,
+            "overlap": (oP, oR, 2 * oP * oR / (oP + oR) if oP + oR else 0.0)}

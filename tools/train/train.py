@@ -14,7 +14,6 @@ information (the model shipped is the last epoch's, not a selected one).
 Deterministic for a seed up to PyTorch's CPU kernels' own nondeterminism.
 """
 import argparse
-import json
 import math
 import os
 import random
