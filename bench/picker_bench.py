@@ -34,12 +34,12 @@ Python standard library only.
 """
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,39 +47,27 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import Sim, Switchyard  # noqa: E402
+
 MODEL = "bench-model"
 POLICIES = ("round_robin", "least_request", "scorer")
 WORKLOADS = ("shared-prefix", "uniform")
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
 
-PROCS = []
+PROCS = []       # simllm processes
+RUNNING = []     # BenchSwitchyard instances
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.02)
-    return False
-
-
 def stop_all():
+    for sy in RUNNING:
+        sy.stop()
+    RUNNING.clear()
     for p in PROCS:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
@@ -128,42 +116,38 @@ def make_requests(workload, n, seed, groups, prefix_tokens):
 def start_sims(simllm, n, workdir, args):
     sims = []
     for i in range(n):
-        port = free_port()
-        argv = [simllm, "--port", str(port), "--name", "r%d" % i, "--model", MODEL,
-                "--max-running", str(args.max_running), "--prefill-lanes", "1",
-                "--prefill-us-per-token", str(args.prefill_us), "--decode-us-per-token", str(args.decode_us),
-                "--kv-blocks", str(args.kv_blocks)]
-        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                             stderr=open(os.path.join(workdir, "sim-%d.log" % i), "ab"))
-        PROCS.append(p)
-        sims.append(port)
-    for port in sims:
-        if not wait_port(port):
-            raise RuntimeError("simllm on %d did not start" % port)
+        sim = Sim(simllm, "r%d" % i, [MODEL], extra=[
+            "--max-running", str(args.max_running), "--prefill-lanes", "1",
+            "--prefill-us-per-token", str(args.prefill_us), "--decode-us-per-token", str(args.decode_us),
+            "--kv-blocks", str(args.kv_blocks)], log=os.path.join(workdir, "sim-%d.log" % i))
+        try:
+            sim.start(15.0)
+        finally:
+            if sim.proc:
+                PROCS.append(sim.proc)
+        sims.append(sim)
     return sims
 
 
-def start_switchyard(exe, sims, policy, workdir):
-    port = free_port()
-    rt = os.path.join(workdir, "rt-%s" % policy)
-    os.makedirs(rt, exist_ok=True)
-    lines = ["server: {host: 127.0.0.1, port: %d, workers: 2}" % port,
-             "health: {interval_ms: 500ms}",
-             "router: {policy: %s}" % policy,
-             "shm: {runtime_dir: %s, max_workers: 8}" % rt,
-             "upstreams:"]
-    for i, sp in enumerate(sims):
-        lines.append("  - {name: r%d, url: \"http://127.0.0.1:%d\", engine: vllm, models: [%s]}" % (i, sp, MODEL))
-    cfg = os.path.join(workdir, "switchyard-%s.yaml" % policy)
-    with open(cfg, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    p = subprocess.Popen([exe, "run", "-c", cfg], stdout=subprocess.DEVNULL,
-                         stderr=open(os.path.join(workdir, "switchyard-%s.log" % policy), "ab"))
-    PROCS.append(p)
-    if not wait_port(port):
-        raise RuntimeError("switchyard did not start (see %s)" % workdir)
-    time.sleep(1.0)  # router attached, first scrapes in
-    return port
+class BenchSwitchyard(Switchyard):
+    """switchyard run with the router policy under test and otherwise the
+    defaults (the test harness's settings are for tests)."""
+
+    def __init__(self, exe, sims, policy):
+        self.policy = policy
+        super().__init__(exe, sims)
+
+    def write_config(self, upstreams, extra_yaml="", workers=2):
+        lines = ["server: {host: 127.0.0.1, port: %d, workers: %d}" % (self.port, workers),
+                 "health: {interval_ms: 500ms}",
+                 "router: {policy: %s}" % self.policy,
+                 "shm: {runtime_dir: %s, max_workers: 8}" % self.dir,
+                 "upstreams:"]
+        for sim in upstreams:
+            lines.append("  - {name: %s, url: \"http://127.0.0.1:%d\", engine: vllm, models: [%s]}" % (
+                sim.name, sim.port, MODEL))
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 async def read_response(reader):
@@ -240,35 +224,34 @@ def pct(values, p):
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
-def sim_prefix_stats(port):
+def sim_prefix_stats(sim):
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(b"GET /sim/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            c = s.recv(65536)
-            if not c:
-                break
-            data += c
-        s.close()
-        st = json.loads(data.split(b"\r\n\r\n", 1)[1])
+        st = sim.stats()
         return st.get("prefix_cache_hit_tokens", 0), st.get("prefix_cache_query_tokens", 0)
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, http.client.HTTPException):
         return 0, 0
 
 
 def run_one(args, exe, simllm, workload, policy, bodies, workdir):
     sims = start_sims(simllm, args.replicas, workdir, args)
+    sy = None
     try:
-        port = start_switchyard(exe, sims, policy, workdir)
-        results, errors, wall = asyncio.run(drive(port, bodies, args.concurrency))
+        sy = BenchSwitchyard(exe, sims, policy)
+        shutil.copy(sy.config, os.path.join(workdir, "switchyard-%s.yaml" % policy))
+        RUNNING.append(sy)
+        sy.start()
+        time.sleep(1.0)  # router attached, first scrapes in
+        results, errors, wall = asyncio.run(drive(sy.port, bodies, args.concurrency))
         hits = qs = 0
-        for sp in sims:
-            h, q = sim_prefix_stats(sp)
+        for sim in sims:
+            h, q = sim_prefix_stats(sim)
             hits += h
             qs += q
     finally:
         stop_all()
+        if sy is not None:
+            with open(os.path.join(workdir, "switchyard-%s.log" % policy), "a") as f:
+                f.write(sy.read_log())
     ttft = [r[0] * 1000 for r in results]
     e2e = [r[1] * 1000 for r in results]
     spread = {}

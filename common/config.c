@@ -645,30 +645,20 @@ static bool host_ok(const char *s, size_t len) {
         return true;
 }
 
-/* http://host[:port][/] -> host, port (80 if absent). */
-static int parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
-                     uint16_t *ret_port) {
-        const char *s, *h, *he, *p, *end;
-        char b[72], *host;
-        uint64_t port = 80;
+enum url_fault { URL_OK, URL_FORM, URL_HOST, URL_PORT };
 
-        if (n->type != YAML_SCALAR_NODE || is_null(n))
-                return errf(c, n, "%s: expected a URL, got %s", what, kind_of(n));
-        s = sval(n);
-        end = s + slen(n);
-        if (memchr(s, 0, slen(n)))
-                return errf(c, n, "%s: contains a NUL character", what);
-        if (slen(n) >= 8 && strncasecmp(s, "https://", 8) == 0)
-                return errf(c, n, "%s: https upstreams are not supported yet (no TLS to "
-                            "upstreams); use http://host:port", what);
-        if (slen(n) < 7 || strncasecmp(s, "http://", 7) != 0)
-                return errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port]",
-                            what, show(n, b));
-        h = s + 7;
+/* What follows the scheme of a URL (h to end): host[:port][/] and nothing
+ * else, the host an IP literal in brackets or a name. The host without
+ * its brackets; *ret_port only when a port is there. */
+static enum url_fault url_host_port(const char *h, const char *end, const char **ret_host, size_t *ret_len,
+                                    uint16_t *ret_port) {
+        const char *he, *p;
+        uint64_t port = 0;
+
         if (h < end && *h == '[') {
                 he = memchr(h, ']', (size_t)(end - h));
                 if (!he)
-                        goto bad;
+                        return URL_FORM;
                 p = he + 1;
                 h++;
         } else {
@@ -677,31 +667,96 @@ static int parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char
                 p = he;
         }
         if (!host_ok(h, (size_t)(he - h)))
-                return errf(c, n, "%s: \"%s\" does not name a valid host", what, show(n, b));
+                return URL_HOST;
         if (p < end && *p == ':') {
                 const char *ps = ++p;
 
                 while (p < end && *p >= '0' && *p <= '9')
                         p++;
-                if (p == ps || digits_u64(ps, (size_t)(p - ps), &port) < 0 || port < 1 ||
-                    port > 65535)
-                        return errf(c, n, "%s: \"%s\" has an invalid port (1..65535)", what,
-                                    show(n, b));
+                if (p == ps || digits_u64(ps, (size_t)(p - ps), &port) < 0 || port < 1 || port > 65535)
+                        return URL_PORT;
         }
         if (p < end && *p == '/')
                 p++;
         if (p != end)
-                goto bad;
-        host = strndup(h, (size_t)(he - h));
+                return URL_FORM;
+        *ret_host = h;
+        *ret_len = (size_t)(he - h);
+        if (port)
+                *ret_port = (uint16_t)port;
+        return URL_OK;
+}
+
+/* http://host[:port][/] -> host, port (80 if absent). */
+static int parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
+                     uint16_t *ret_port) {
+        const char *s, *h;
+        char b[72], *host;
+        uint16_t port = 80;
+        size_t hl = 0;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a URL, got %s", what, kind_of(n));
+        s = sval(n);
+        if (memchr(s, 0, slen(n)))
+                return errf(c, n, "%s: contains a NUL character", what);
+        if (slen(n) >= 8 && strncasecmp(s, "https://", 8) == 0)
+                return errf(c, n, "%s: https upstreams are not supported yet (no TLS to "
+                            "upstreams); use http://host:port", what);
+        if (slen(n) < 7 || strncasecmp(s, "http://", 7) != 0)
+                return errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port]",
+                            what, show(n, b));
+        switch (url_host_port(s + 7, s + slen(n), &h, &hl, &port)) {
+        case URL_OK:
+                break;
+        case URL_HOST:
+                return errf(c, n, "%s: \"%s\" does not name a valid host", what, show(n, b));
+        case URL_PORT:
+                return errf(c, n, "%s: \"%s\" has an invalid port (1..65535)", what, show(n, b));
+        case URL_FORM:
+                return errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port] (no path, "
+                            "query or user info)", what, show(n, b));
+        }
+        host = strndup(h, hl);
         if (!host)
                 return -ENOMEM;
         free(*ret_host);
         *ret_host = host;
-        *ret_port = (uint16_t)port;
+        *ret_port = port;
         return 0;
-bad:
-        return errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port] (no path, "
-                    "query or user info)", what, show(n, b));
+}
+
+int sy_config_parse_http_url(const char *url, char **ret_host, uint16_t *ret_port) {
+        const char *h;
+        uint16_t port = 80;
+        size_t hl = 0;
+        char *host;
+
+        if (!url || strncasecmp(url, "http://", 7) != 0 ||
+            url_host_port(url + 7, url + strlen(url), &h, &hl, &port) != URL_OK)
+                return -EINVAL;
+        host = strndup(h, hl);
+        if (!host)
+                return -ENOMEM;
+        *ret_host = host;
+        *ret_port = port;
+        return 0;
+}
+
+bool sy_config_host_ok(const char *s) {
+        return s && host_ok(s, strlen(s));
+}
+
+bool sy_config_name_ok(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n > 0 && n <= SY_CFG_NAME_MAX && name_ok(s, n, NAME_MODEL);
+}
+
+bool sy_config_engine_ok(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        return n > 0 && n <= SY_CFG_NAME_MAX && name_ok(s, n, NAME_ENGINE);
 }
 
 static int get_host(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
@@ -1985,14 +2040,15 @@ static int get_file_path(struct ctx *c, const yaml_node_t *n, const char *what, 
 
 /* http(s)://host[:port] with nothing after it (a trailing / is allowed). */
 static int get_api_server(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
-        const char *s, *h, *he, *end;
+        const char *s, *h;
         char b[72];
+        size_t hl;
+        uint16_t port;
         bool tls;
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
                 return errf(c, n, "%s: expected a URL, got %s", what, kind_of(n));
         s = sval(n);
-        end = s + slen(n);
         tls = slen(n) > 8 && strncasecmp(s, "https://", 8) == 0;
         if (!tls && !(slen(n) > 7 && strncasecmp(s, "http://", 7) == 0))
                 return errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port]", what,
@@ -2000,35 +2056,10 @@ static int get_api_server(struct ctx *c, const yaml_node_t *n, const char *what,
         if (tls && !CFG_HAVE_TLS)
                 return errf(c, n, "%s: this build of switchyard has no TLS (built without "
                             "OpenSSL); kubernetes discovery over https needs it", what);
-        h = s + (tls ? 8 : 7);
-        if (h < end && *h == '[') {
-                he = memchr(h, ']', (size_t)(end - h));
-                if (!he || !host_ok(h + 1, (size_t)(he - h - 1)))
-                        goto bad;
-                he++;
-        } else {
-                for (he = h; he < end && *he != ':' && *he != '/'; he++)
-                        ;
-                if (!host_ok(h, (size_t)(he - h)))
-                        goto bad;
-        }
-        if (he < end && *he == ':') {
-                uint64_t port = 0;
-                const char *ps = ++he;
-
-                while (he < end && *he >= '0' && *he <= '9')
-                        he++;
-                if (he == ps || digits_u64(ps, (size_t)(he - ps), &port) < 0 || port < 1 || port > 65535)
-                        goto bad;
-        }
-        if (he < end && *he == '/')
-                he++;
-        if (he != end)
-                goto bad;
+        if (url_host_port(s + (tls ? 8 : 7), s + slen(n), &h, &hl, &port) != URL_OK)
+                return errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port] (no path)", what,
+                            show(n, b));
         return get_str(c, n, what, CFG_HOST_MAX + 16, ret);
-bad:
-        return errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port] (no path)", what,
-                    show(n, b));
 }
 
 static int parse_discovery(struct ctx *c) {
@@ -2572,6 +2603,20 @@ static void free_strv(char **v, size_t n) {
         free(v);
 }
 
+void sy_config_upstream_free(struct sy_upstream_cfg *u) {
+        free(u->name);
+        free(u->host);
+        free(u->engine);
+        free_strv(u->models, u->n_models);
+}
+
+void sy_config_model_free(struct sy_model_cfg *m) {
+        free(m->name);
+        free(m->default_engine);
+        free(m->reasoning_family);
+        free_strv(m->preferred_endpoints, m->n_preferred_endpoints);
+}
+
 void sy_config_free(struct sy_config *cfg) {
         size_t i, j;
 
@@ -2582,19 +2627,11 @@ void sy_config_free(struct sy_config *cfg) {
         free(cfg->health.path);
         free(cfg->router.policy);
         free(cfg->shm.runtime_dir);
-        for (i = 0; i < cfg->n_upstreams; i++) {
-                free(cfg->upstreams[i].name);
-                free(cfg->upstreams[i].host);
-                free(cfg->upstreams[i].engine);
-                free_strv(cfg->upstreams[i].models, cfg->upstreams[i].n_models);
-        }
+        for (i = 0; i < cfg->n_upstreams; i++)
+                sy_config_upstream_free(&cfg->upstreams[i]);
         free(cfg->upstreams);
-        for (i = 0; i < cfg->n_models; i++) {
-                free(cfg->models[i].name);
-                free(cfg->models[i].default_engine);
-                free(cfg->models[i].reasoning_family);
-                free_strv(cfg->models[i].preferred_endpoints, cfg->models[i].n_preferred_endpoints);
-        }
+        for (i = 0; i < cfg->n_models; i++)
+                sy_config_model_free(&cfg->models[i]);
         free(cfg->models);
         free(cfg->default_model);
         free_strv(cfg->auto_aliases, cfg->n_auto_aliases);

@@ -240,6 +240,19 @@ int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size
 int sy_config_load_string(const char *name, const char *yaml, size_t len,
                           struct sy_config **ret_cfg, char *err, size_t errlen);
 void sy_config_free(struct sy_config *cfg);
+/* Frees what one upstream / model entry owns (not the entry itself). */
+void sy_config_upstream_free(struct sy_upstream_cfg *u);
+void sy_config_model_free(struct sy_model_cfg *m);
+
+/* The file's rules, for names and addresses given otherwise (admin API,
+ * discovery): models and upstreams (printable ASCII, no spaces, quotes or
+ * backslashes, 1..127 bytes), engines ([a-z0-9_-]+), hosts (a name or an
+ * IP literal without brackets), and http://host[:port][/] (port 80 if
+ * absent; -EINVAL otherwise). */
+bool sy_config_name_ok(const char *s);
+bool sy_config_engine_ok(const char *s);
+bool sy_config_host_ok(const char *s);
+int sy_config_parse_http_url(const char *url, char **ret_host, uint16_t *ret_port);
 
 /* Parses a duration: a bare integer is a count of unit_ns (1000000 for
  * keys ending in _ms, 1000 for _us); otherwise numbers with units, summed:

@@ -3,105 +3,11 @@
  * limits as the config file. */
 #include "common/config_edit.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-bool sy_config_name_ok(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        if (n == 0 || n > SY_CFG_NAME_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                unsigned char ch = (unsigned char)s[i];
-                if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
-                        return false;
-        }
-        return true;
-}
-
-bool sy_config_engine_ok(const char *s) {
-        size_t n = s ? strlen(s) : 0;
-
-        if (n == 0 || n > SY_CFG_NAME_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-                        return false;
-        }
-        return true;
-}
-
-bool sy_config_host_ok(const char *s) {
-        unsigned char a6[16];
-        size_t n = s ? strlen(s) : 0, label = 0;
-
-        if (n == 0 || n > 253)
-                return false;
-        if (strchr(s, ':'))
-                return inet_pton(AF_INET6, s, a6) == 1;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-                if (ch == '.') {
-                        if (label == 0)
-                                return false;
-                        label = 0;
-                        continue;
-                }
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                      ch == '-' || ch == '_'))
-                        return false;
-                if (++label > 63)
-                        return false;
-        }
-        return true;
-}
-
-int sy_config_parse_http_url(const char *url, char **ret_host, uint16_t *ret_port) {
-        const char *h, *he, *p;
-        unsigned long port = 80;
-        char *host;
-
-        if (!url || strncasecmp(url, "http://", 7) != 0)
-                return -EINVAL;
-        h = url + 7;
-        if (*h == '[') {
-                he = strchr(h, ']');
-                if (!he)
-                        return -EINVAL;
-                p = he + 1;
-                h++;
-        } else {
-                he = h + strcspn(h, ":/");
-                p = he;
-        }
-        if (*p == ':') {
-                char *end;
-                if (p[1] < '0' || p[1] > '9')
-                        return -EINVAL;
-                port = strtoul(p + 1, &end, 10);
-                if (port < 1 || port > 65535 || end - (p + 1) > 5)
-                        return -EINVAL;
-                p = end;
-        }
-        if (*p == '/')
-                p++;
-        if (*p)
-                return -EINVAL;
-        host = strndup(h, (size_t)(he - h));
-        if (!host)
-                return -ENOMEM;
-        if (!sy_config_host_ok(host)) {
-                free(host);
-                return -EINVAL;
-        }
-        *ret_host = host;
-        *ret_port = (uint16_t)port;
-        return 0;
-}
+#include <sys/types.h>
 
 static ssize_t find_upstream(const struct sy_config *cfg, const char *name) {
         for (size_t i = 0; i < cfg->n_upstreams; i++)
@@ -171,24 +77,10 @@ static void prune_models(struct sy_config *cfg) {
                         i++;
                         continue;
                 }
-                free(m->name);
-                free(m->default_engine);
-                free(m->reasoning_family);
-                for (size_t k = 0; k < m->n_preferred_endpoints; k++)
-                        free(m->preferred_endpoints[k]);
-                free(m->preferred_endpoints);
+                sy_config_model_free(m);
                 memmove(m, m + 1, (cfg->n_models - i - 1) * sizeof *m);
                 cfg->n_models--;
         }
-}
-
-static void free_upstream(struct sy_upstream_cfg *u) {
-        free(u->name);
-        free(u->host);
-        free(u->engine);
-        for (size_t i = 0; i < u->n_models; i++)
-                free(u->models[i]);
-        free(u->models);
 }
 
 int sy_config_add_upstream(struct sy_config *cfg, const struct sy_upstream_spec *spec) {
@@ -246,7 +138,7 @@ fail_models:
         (void)added;
         prune_models(cfg);
 fail:
-        free_upstream(&u);
+        sy_config_upstream_free(&u);
         return r;
 }
 
@@ -255,7 +147,7 @@ int sy_config_remove_upstream(struct sy_config *cfg, const char *name) {
 
         if (i < 0)
                 return -ENOENT;
-        free_upstream(&cfg->upstreams[i]);
+        sy_config_upstream_free(&cfg->upstreams[i]);
         memmove(&cfg->upstreams[i], &cfg->upstreams[i + 1],
                 (cfg->n_upstreams - (size_t)i - 1) * sizeof cfg->upstreams[0]);
         cfg->n_upstreams--;

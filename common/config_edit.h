@@ -37,12 +37,3 @@ int sy_config_add_route(struct sy_config *cfg, const char *model, const char *ow
  * upstream; owned_by NULL: any engine). Returns how many stopped (0: none). */
 int sy_config_remove_route(struct sy_config *cfg, const char *model, const char *owned_by,
                            const char *upstream);
-
-/* http://host[:port][/] (port 80 if absent); -EINVAL otherwise. */
-int sy_config_parse_http_url(const char *url, char **ret_host, uint16_t *ret_port);
-/* The name rules of the config file: models and upstreams (printable
- * ASCII, no spaces, quotes or backslashes, 1..127 bytes) and engines
- * ([a-z0-9_-]+). */
-bool sy_config_name_ok(const char *s);
-bool sy_config_engine_ok(const char *s);
-bool sy_config_host_ok(const char *s);

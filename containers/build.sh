@@ -48,9 +48,11 @@ base_prefix=localhost/switchyard-base
 # Packages of each base, on top of debootstrap's minbase (which already has
 # bash, coreutils, passwd and libsystemd0). Only Depends are pulled in.
 # libopenblas0-pthread: the classifier's GEMMs (only switchyard-classifier
-# links it); libopenblas-dev for building it.
+# links it); libopenblas-dev for building it. libssl-dev: the router's TLS
+# to the Kubernetes API server (discovery); without it the router is built
+# without TLS. The runtime's libssl3 comes with curl.
 runtime_pkgs=liburing2,libyaml-0-2,curl,libopenblas0-pthread
-build_pkgs=gcc,libc6-dev,pkg-config,meson,ninja-build,python3,liburing-dev,libyaml-dev,libsystemd-dev,libopenblas-dev
+build_pkgs=gcc,libc6-dev,pkg-config,meson,ninja-build,python3,liburing-dev,libyaml-dev,libsystemd-dev,libopenblas-dev,libssl-dev
 # Debian 12 ships CUDA 11.8 in non-free: libcudart11.0 / libcublas11 /
 # libcublaslt11 and nvidia-cuda-toolkit 11.8 (nvcc, with g++-11 as its host
 # compiler). Debian 13 has CUDA 12.4 (libcudart12, libcublas12, libcublaslt12):

@@ -135,7 +135,6 @@ struct upconn {
         struct conn *c;                   /* client being served, NULL when idle */
         int fd;
         uint16_t upstream;
-        uint64_t snap_gen;                /* config generation it was made for */
         bool connected, reused, head_done, closing, eof;
         bool timed_out;
         struct sockaddr_in6 addr;

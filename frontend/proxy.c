@@ -617,7 +617,6 @@ static struct upconn *up_new(struct worker *w, int upstream) {
         setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         u->w = w;
         u->upstream = (uint16_t)upstream;
-        u->snap_gen = w->snap->config_generation;
         u->conn_io = (struct io){ .kind = IO_UP_CONNECT, .owner = u };
         u->wr = (struct io){ .kind = IO_UP_WR, .owner = u };
         u->rd = (struct io){ .kind = IO_UP_RD, .owner = u };

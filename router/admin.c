@@ -28,15 +28,6 @@
 #define STATE_MAX (4u << 20)
 #define MAX_ITEMS 1024
 
-struct a_up {                      /* an upstream added through the API */
-        char *name, *host, *engine;
-        uint16_t port;
-        char **models;
-        size_t n_models;
-        uint32_t weight;
-        enum sy_upstream_kind kind;
-};
-
 struct a_route {
         char *model, *owned_by, *upstream;   /* owned_by, upstream may be NULL (delete: any) */
 };
@@ -58,7 +49,7 @@ struct admin {
         struct admin_ops ops;
         struct aconn conns[ADMIN_MAX_CONNS];
         /* the overlay */
-        struct a_up *ups;
+        struct sy_upstream_cfg *ups; /* upstreams added through the API */
         size_t n_ups;
         char **removed;            /* upstream names (file or discovered) */
         size_t n_removed;
@@ -69,15 +60,6 @@ struct admin {
 };
 
 /* ---- the overlay ------------------------------------------------------------------------- */
-
-static void up_free(struct a_up *u) {
-        free(u->name);
-        free(u->host);
-        free(u->engine);
-        for (size_t i = 0; i < u->n_models; i++)
-                free(u->models[i]);
-        free(u->models);
-}
 
 static void route_free(struct a_route *r) {
         free(r->model);
@@ -94,7 +76,7 @@ int admin_overlay(struct admin *a, struct sy_config *cfg) {
                 if (sy_config_remove_upstream(cfg, a->removed[i]) < 0)
                         log_info("admin: removed upstream %s is not there", a->removed[i]);
         for (size_t i = 0; i < a->n_ups; i++) {
-                struct a_up *u = &a->ups[i];
+                struct sy_upstream_cfg *u = &a->ups[i];
                 struct sy_upstream_spec spec = {
                         .name = u->name, .host = u->host, .port = u->port, .engine = u->engine,
                         .models = (const char *const *)u->models, .n_models = u->n_models, .weight = u->weight,
@@ -176,7 +158,7 @@ static char *jstr_dup(const struct json_member *m, size_t n, const char *key, bo
 static int state_json(struct admin *a, struct buf *o) {
         buf_printf(o, "{\"upstreams\":[");
         for (size_t i = 0; i < a->n_ups; i++) {
-                struct a_up *u = &a->ups[i];
+                struct sy_upstream_cfg *u = &a->ups[i];
                 char url[320];
                 snprintf(url, sizeof url, strchr(u->host, ':') ? "http://[%s]:%u" : "http://%s:%u", u->host, u->port);
                 buf_printf(o, "%s{\"name\":", i ? "," : "");
@@ -250,7 +232,7 @@ out:
         return r;
 }
 
-static int parse_up(const char *val, size_t len, struct a_up *u, char *err, size_t errlen);
+static int parse_up(const char *val, size_t len, struct sy_upstream_cfg *u, char *err, size_t errlen);
 
 static int parse_route_obj(const char *val, size_t len, struct a_route *rt) {
         struct json_member m[8];
@@ -291,7 +273,7 @@ static int load_state(struct admin *a, char *err, size_t errlen) {
         if ((f = json_find(top, n, "upstreams")) && f->type == JSON_ARRAY) {
                 it = 0;
                 while (json_iter(f->val, f->val_len, &it, &m) == 1) {
-                        struct a_up u;
+                        struct sy_upstream_cfg u;
                         char e[128];
                         if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0 ||
                             push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0)
@@ -547,7 +529,7 @@ static void get_config(struct admin *a, struct aconn *c) {
         buf_free(&b);
 }
 
-static int parse_up(const char *val, size_t len, struct a_up *u, char *err, size_t errlen) {
+static int parse_up(const char *val, size_t len, struct sy_upstream_cfg *u, char *err, size_t errlen) {
         struct json_member m[16];
         struct json_limits lim = { .max_depth = 8, .max_members = 16 };
         const struct json_member *f;
@@ -642,7 +624,7 @@ static int parse_up(const char *val, size_t len, struct a_up *u, char *err, size
 fail:
         free(url);
         free(kind);
-        up_free(u);
+        sy_config_upstream_free(u);
         return r;
 }
 
@@ -660,7 +642,7 @@ static int apply_or_undo(struct admin *a, struct aconn *c) {
 
 static void post_upstream(struct admin *a, struct aconn *c, const char *body, size_t blen) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
-        struct a_up u;
+        struct sy_upstream_cfg u;
         char err[256], *rm = NULL;
         size_t rm_at = 0;
         struct buf b = { 0 };
@@ -671,12 +653,12 @@ static void post_upstream(struct admin *a, struct aconn *c, const char *body, si
         }
         if (sy_config_find_upstream(cfg, u.name)) {
                 reply_error(c, 409, "upstream_exists", "an upstream of that name exists; delete it first");
-                up_free(&u);
+                sy_config_upstream_free(&u);
                 return;
         }
         if (push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0) {
                 reply_error(c, 409, "too_many", "too many admin changes");
-                up_free(&u);
+                sy_config_upstream_free(&u);
                 return;
         }
         /* adding back an upstream that was removed: no longer removed */
@@ -689,7 +671,7 @@ static void post_upstream(struct admin *a, struct aconn *c, const char *body, si
                         break;
                 }
         if (apply_or_undo(a, c) < 0) {
-                up_free(&a->ups[--a->n_ups]);
+                sy_config_upstream_free(&a->ups[--a->n_ups]);
                 if (rm) {
                         memmove(&a->removed[rm_at + 1], &a->removed[rm_at], (a->n_removed - rm_at) * sizeof rm);
                         a->removed[rm_at] = rm;
@@ -735,7 +717,7 @@ static int url_decode(const char *s, size_t n, char *out, size_t cap) {
 static void delete_upstream(struct admin *a, struct aconn *c, const char *enc, size_t elen) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
         char name[512];
-        struct a_up saved;
+        struct sy_upstream_cfg saved;
         ssize_t at = -1;
         bool pushed = false;
         char *s;
@@ -772,7 +754,7 @@ static void delete_upstream(struct admin *a, struct aconn *c, const char *enc, s
                 return;
         }
         if (!pushed)
-                up_free(&saved);
+                sy_config_upstream_free(&saved);
         reply(c, 204, NULL);
 }
 
@@ -1199,7 +1181,7 @@ void admin_free(struct admin *a) {
         }
         free(a->state_file);
         for (size_t i = 0; i < a->n_ups; i++)
-                up_free(&a->ups[i]);
+                sy_config_upstream_free(&a->ups[i]);
         free(a->ups);
         for (size_t i = 0; i < a->n_removed; i++)
                 free(a->removed[i]);

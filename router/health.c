@@ -2,32 +2,23 @@
 #include "router/health.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/log.h"
-#include "frontend/http_parse.h"
+#include "router/httpget.h"
 
-enum { CHK_IDLE, CHK_CONNECTING, CHK_READING };
+#define HEALTH_HEAD_MAX 1024            /* only the status line matters */
 
 struct check {
-        int fd;
-        int state;
+        struct httpget g;
         uint64_t deadline_ns;
         uint64_t next_ns;
         unsigned ok_run, fail_run;
         bool up;                        /* this module's verdict (the snapshot's flag is also
                                          * cleared by passive ejection; see health_up) */
         bool live;                      /* the slot held a live upstream (not a tombstone) */
-        size_t len;
-        char buf[1024];
 };
 
 struct health {
@@ -58,7 +49,7 @@ int health_new(int epfd, const struct sy_config *cfg, const struct snapshot *s, 
                 return -ENOMEM;
         h->epfd = epfd;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                h->checks[i].fd = -1;
+                httpget_init(&h->checks[i].g, HEALTH_HEAD_MAX, 0);
         configure(h, cfg);
         h->n = s->n_upstreams;
         for (unsigned i = 0; i < h->n; i++) {
@@ -72,20 +63,14 @@ int health_new(int epfd, const struct sy_config *cfg, const struct snapshot *s, 
 }
 
 static void check_close(struct health *h, struct check *c) {
-        if (c->fd >= 0) {
-                epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-                close(c->fd);
-        }
-        c->fd = -1;
-        c->state = CHK_IDLE;
-        c->len = 0;
+        httpget_close(&c->g, h->epfd);
 }
 
 void health_free(struct health *h) {
         if (!h)
                 return;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                check_close(h, &h->checks[i]);
+                httpget_free(&h->checks[i].g, h->epfd);
         free(h);
 }
 
@@ -115,23 +100,15 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
         }
 }
 
-static void start(struct health *h, struct check *c, const struct snap_upstream *u, uint64_t now) {
-        struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
-        int one = 1;
+static void start(struct health *h, struct check *c, struct snap_upstream *u, uint64_t now, bool *changed) {
+        char req[HTTPGET_REQ_MAX];
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\n"
+                         "Connection: close\r\n\r\n", h->path, u->host, u->port);
 
         c->next_ns = now + h->interval_ns;
         c->deadline_ns = now + h->timeout_ns;
-        c->fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->fd < 0)
-                return;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect(c->fd, (const struct sockaddr *)&u->addr, sizeof u->addr) < 0 && errno != EINPROGRESS) {
-                c->state = CHK_CONNECTING; /* fails at the deadline, or below */
-                c->deadline_ns = now;
-                return;
-        }
-        c->state = CHK_CONNECTING;
-        epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+        if (httpget_start(&c->g, h->epfd, &u->addr, req, (size_t)n, c) == HTTPGET_CONNECT_FAILED)
+                verdict(h, c, u, false, "health check timed out or refused", changed);
 }
 
 int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *changed) {
@@ -140,18 +117,18 @@ int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *change
         for (unsigned i = 0; i < h->n && i < s->n_upstreams; i++) {
                 struct check *c = &h->checks[i];
 
-                if (c->state != CHK_IDLE && now >= c->deadline_ns)
+                if (c->g.state != HTTPGET_IDLE && now >= c->deadline_ns)
                         verdict(h, c, &s->upstreams[i], false, "health check timed out or refused", changed);
-                if (c->state == CHK_IDLE && now >= c->next_ns) {
+                if (c->g.state == HTTPGET_IDLE && now >= c->next_ns) {
                         if (!s->upstreams[i].resolved || s->upstreams[i].removed) {
                                 c->next_ns = now + h->interval_ns; /* the router re-resolves it */
                                 continue;
                         }
-                        start(h, c, &s->upstreams[i], now);
+                        start(h, c, &s->upstreams[i], now, changed);
                 }
-                if (c->state != CHK_IDLE && c->deadline_ns < next)
+                if (c->g.state != HTTPGET_IDLE && c->deadline_ns < next)
                         next = c->deadline_ns;
-                if (c->state == CHK_IDLE && c->next_ns < next)
+                if (c->g.state == HTTPGET_IDLE && c->next_ns < next)
                         next = c->next_ns;
         }
         return next > now ? (int)((next - now + 999999) / 1000000) : 0;
@@ -167,53 +144,28 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
                 return;
         }
         u = &s->upstreams[i];
-        if (c->state == CHK_CONNECTING) {
-                int err = 0;
-                socklen_t l = sizeof err;
-                char req[512];
-                int n;
-
-                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-                if (err || (events & (EPOLLERR | EPOLLHUP))) {
-                        verdict(h, c, u, false, strerror(err ? err : ECONNREFUSED), changed);
-                        return;
-                }
-                n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\nConnection: close\r\n\r\n",
-                             h->path, u->host, u->port);
-                if (send(c->fd, req, n, MSG_NOSIGNAL) != n) {
-                        verdict(h, c, u, false, "send failed", changed);
-                        return;
-                }
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-                epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-                c->state = CHK_READING;
+        switch (httpget_event(&c->g, h->epfd, events)) {
+        case HTTPGET_MORE:
+        case HTTPGET_NO_SOCKET:
+                return;
+        case HTTPGET_DONE: {
+                char why[64];
+                snprintf(why, sizeof why, "health check answered %d", c->g.status);
+                /* a gateway (llm-d / InferencePool) need not serve the health
+                 * path: any HTTP answer means it is up */
+                verdict(h, c, u, u->kind == SY_UPSTREAM_GATEWAY || (c->g.status >= 200 && c->g.status < 300),
+                        why, changed);
                 return;
         }
-        for (;;) {
-                ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-                struct http_header hdrs[32];
-                struct http_response res = { .headers = hdrs };
-                struct http_limits lim = { .max_header_bytes = sizeof c->buf, .max_headers = 32 };
-                int p;
-
-                if (r < 0 && (errno == EAGAIN || errno == EINTR))
-                        return;
-                if (r > 0)
-                        c->len += (size_t)r;
-                p = http_parse_response(c->buf, c->len, &lim, &res);
-                if (p > 0) {
-                        char why[64];
-                        snprintf(why, sizeof why, "health check answered %d", res.status);
-                        /* a gateway (llm-d / InferencePool) need not serve the health
-                         * path: any HTTP answer means it is up */
-                        verdict(h, c, u, u->kind == SY_UPSTREAM_GATEWAY || (res.status >= 200 && res.status < 300),
-                                why, changed);
-                        return;
-                }
-                if (r <= 0 || p != -EAGAIN || c->len == sizeof c->buf) {
-                        verdict(h, c, u, false, "bad health check response", changed);
-                        return;
-                }
+        case HTTPGET_CONNECT_FAILED:
+                verdict(h, c, u, false, strerror(c->g.err ? c->g.err : ECONNREFUSED), changed);
+                return;
+        case HTTPGET_SEND_FAILED:
+                verdict(h, c, u, false, "send failed", changed);
+                return;
+        case HTTPGET_BAD_ANSWER:
+                verdict(h, c, u, false, "bad health check response", changed);
+                return;
         }
 }
 
@@ -229,8 +181,9 @@ void health_rebind(struct health *h, const struct sy_config *cfg, struct snapsho
                     memcmp(&h->addrs[i], &u->addr, sizeof u->addr) == 0)
                         continue;
                 check_close(h, c);
-                memset(c, 0, sizeof *c);
-                c->fd = -1;
+                c->deadline_ns = c->next_ns = 0;
+                c->ok_run = c->fail_run = 0;
+                c->up = c->live = false;
                 if (u) {
                         snprintf(h->names[i], SNAP_SHORT, "%s", u->name);
                         h->addrs[i] = u->addr;

@@ -239,6 +239,24 @@ static int push_ep(struct k8s_endpoint **eps, size_t *n, const char *name, const
         return 0;
 }
 
+/* The number (under num_key) of the entry of a ports list named c->port_name; 0 if none. */
+static uint16_t named_port(struct k8s_client *c, struct jv ports, const char *num_key) {
+        struct json_member m;
+        size_t it = 0;
+        char tmp[64];
+
+        if (ports.t != JSON_ARRAY)
+                return 0;
+        while (json_iter(ports.p, ports.n, &it, &m) == 1) {
+                struct jv p = { m.val, m.val_len, m.type }, v;
+                long num;
+                if (jpath_str(p, "name", tmp, sizeof tmp) && strcmp(tmp, c->port_name) == 0 &&
+                    jget(p, num_key, &v) && jnum(v, &num) && num > 0 && num < 65536)
+                        return (uint16_t)num;
+        }
+        return 0;
+}
+
 static void model_of(struct k8s_client *c, struct jv obj, char *model, size_t cap) {
         struct jv labels, v;
 
@@ -251,7 +269,7 @@ static int slice_endpoints(struct k8s_client *c, struct jv obj, const char *onam
                            size_t *n) {
         struct jv ports, list, e, addrs, a, cond, ready;
         struct json_member m;
-        char model[SY_CFG_NAME_MAX + 1], at[16], tmp[64];
+        char model[SY_CFG_NAME_MAX + 1], at[16];
         uint16_t port = c->port_num;
         size_t it;
         int r;
@@ -259,17 +277,7 @@ static int slice_endpoints(struct k8s_client *c, struct jv obj, const char *onam
         if (jpath_str(obj, "addressType", at, sizeof at) && strcmp(at, "FQDN") == 0)
                 return 0;
         if (c->port_name) {
-                port = 0;
-                if (jget(obj, "ports", &ports) && ports.t == JSON_ARRAY) {
-                        it = 0;
-                        while (!port && json_iter(ports.p, ports.n, &it, &m) == 1) {
-                                struct jv p = { m.val, m.val_len, m.type };
-                                long num;
-                                if (jpath_str(p, "name", tmp, sizeof tmp) && strcmp(tmp, c->port_name) == 0 &&
-                                    jget(p, "port", &e) && jnum(e, &num) && num > 0 && num < 65536)
-                                        port = (uint16_t)num;
-                        }
-                }
+                port = jget(obj, "ports", &ports) ? named_port(c, ports, "port") : 0;
                 if (!port)
                         return 0;
         }
@@ -333,19 +341,9 @@ static int pod_endpoints(struct k8s_client *c, struct jv obj, const char *oname,
                 if (jpath(obj, "spec.containers", &ctrs) && ctrs.t == JSON_ARRAY) {
                         it = 0;
                         while (!port && json_iter(ctrs.p, ctrs.n, &it, &m) == 1) {
-                                struct jv ctr = { m.val, m.val_len, m.type }, ports, pn;
-                                struct json_member pm;
-                                size_t pi = 0;
-                                if (!jget(ctr, "ports", &ports) || ports.t != JSON_ARRAY)
-                                        continue;
-                                while (!port && json_iter(ports.p, ports.n, &pi, &pm) == 1) {
-                                        struct jv p = { pm.val, pm.val_len, pm.type };
-                                        long num;
-                                        if (jpath_str(p, "name", tmp, sizeof tmp) &&
-                                            strcmp(tmp, c->port_name) == 0 && jget(p, "containerPort", &pn) &&
-                                            jnum(pn, &num) && num > 0 && num < 65536)
-                                                port = (uint16_t)num;
-                                }
+                                struct jv ctr = { m.val, m.val_len, m.type }, ports;
+                                if (jget(ctr, "ports", &ports))
+                                        port = named_port(c, ports, "containerPort");
                         }
                 }
                 if (!port)
@@ -518,6 +516,21 @@ static void conn_close(struct conn *k) {
         k->fd = -1;
 }
 
+#ifdef HAVE_OPENSSL
+/* After an SSL_* call on k returned x: when OpenSSL wants the socket
+ * readable or writable, waits for it and returns 1 (call again); else 0,
+ * with the SSL error in *ret_err; < 0 when the wait failed. */
+static int tls_wait(struct conn *k, int x, uint64_t deadline, int *ret_err) {
+        int e = SSL_get_error(k->ssl, x), r;
+
+        *ret_err = e;
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                return 0;
+        r = wait_io(k, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+        return r < 0 ? r : 1;
+}
+#endif
+
 static int conn_open(struct conn *k, uint64_t deadline) {
         struct k8s_client *c = k->cl;
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL, *a;
@@ -579,14 +592,11 @@ static int conn_open(struct conn *k, uint64_t deadline) {
                         int x = SSL_connect(k->ssl), e;
                         if (x == 1)
                                 break;
-                        e = SSL_get_error(k->ssl, x);
-                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                                r = wait_io(k, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-                                if (r < 0)
-                                        goto tls_fail;
+                        r = tls_wait(k, x, deadline, &e);
+                        if (r == 1)
                                 continue;
-                        }
-                        r = -EPROTO;
+                        if (r == 0)
+                                r = -EPROTO;
                         goto tls_fail;
                 }
         }
@@ -621,15 +631,13 @@ static ssize_t conn_read(struct conn *k, char *buf, size_t cap, uint64_t deadlin
                         int x = SSL_read(k->ssl, buf, (int)(cap > 1 << 30 ? 1 << 30 : cap)), e;
                         if (x > 0)
                                 return x;
-                        e = SSL_get_error(k->ssl, x);
+                        r = tls_wait(k, x, deadline, &e);
+                        if (r < 0)
+                                return r;
+                        if (r == 1)
+                                continue;
                         if (e == SSL_ERROR_ZERO_RETURN)
                                 return 0;
-                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                                r = wait_io(k, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
                         ERR_clear_error();
                         /* an unclean close (no close_notify) is an end of stream too; the
                          * caller decides from the framing whether it was complete */
@@ -659,13 +667,11 @@ static int conn_write(struct conn *k, const char *p, size_t len, uint64_t deadli
                                 len -= (size_t)x;
                                 continue;
                         }
-                        e = SSL_get_error(k->ssl, x);
-                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                                r = wait_io(k, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
-                                if (r < 0)
-                                        return r;
+                        r = tls_wait(k, x, deadline, &e);
+                        if (r < 0)
+                                return r;
+                        if (r == 1)
                                 continue;
-                        }
                         ERR_clear_error();
                         return -EIO;
                 }
@@ -683,6 +689,20 @@ static int conn_write(struct conn *k, const char *p, size_t len, uint64_t deadli
                         return r;
         }
         return 0;
+}
+
+/* A small file's text without its trailing newlines and spaces (NULL if
+ * it cannot be read); *ret_len its length. */
+static char *read_trimmed(const char *path, size_t max, size_t *ret_len) {
+        char *s = NULL;
+        size_t n = 0;
+
+        if (sy_read_file(path, max, &s, &n) < 0)
+                return NULL;
+        while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
+                s[--n] = 0;
+        *ret_len = n;
+        return s;
 }
 
 /* ---- one request ------------------------------------------------------------------------- */
@@ -709,9 +729,8 @@ static int request(struct k8s_client *c, int stop_fd, const char *path, unsigned
         head = malloc(HEAD_MAX);
         if (!head)
                 return -ENOMEM;
-        if (c->token_file && sy_read_file(c->token_file, 65536, &token, &tlen) == 0)
-                while (tlen && (token[tlen - 1] == '\n' || token[tlen - 1] == '\r' || token[tlen - 1] == ' '))
-                        token[--tlen] = 0;
+        if (c->token_file)
+                token = read_trimmed(c->token_file, 65536, &tlen);
         r = buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
                              "User-Agent: switchyard\r\nConnection: close\r\n", path, c->scheme_host);
         if (r >= 0 && token && tlen)
@@ -1069,6 +1088,10 @@ static int nap(struct k8s_client *c, int stop_fd, unsigned ms) {
         return 0;
 }
 
+static unsigned next_backoff(const struct k8s_client *c, unsigned ms) {
+        return ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : ms * 2;
+}
+
 int k8s_client_run(struct k8s_client *c, int stop_fd) {
         unsigned backoff = c->backoff_min_ms;
         bool listed = false;
@@ -1085,7 +1108,7 @@ int k8s_client_run(struct k8s_client *c, int stop_fd) {
                         if (r < 0) {
                                 if (nap(c, stop_fd, backoff) < 0)
                                         return 0;
-                                backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
+                                backoff = next_backoff(c, backoff);
                                 continue;
                         }
                         listed = true;
@@ -1108,7 +1131,7 @@ int k8s_client_run(struct k8s_client *c, int stop_fd) {
                         return 0;
                 if (r == 1)
                         listed = false;
-                backoff = backoff * 2 > c->backoff_max_ms ? c->backoff_max_ms : backoff * 2;
+                backoff = next_backoff(c, backoff);
         }
 }
 
@@ -1127,17 +1150,6 @@ void k8s_client_get_stats(struct k8s_client *c, struct k8s_stats *ret) {
 }
 
 /* ---- setup ------------------------------------------------------------------------------- */
-
-static char *read_trimmed(const char *path) {
-        char *s = NULL;
-        size_t n = 0;
-
-        if (sy_read_file(path, 4096, &s, &n) < 0)
-                return NULL;
-        while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\r'))
-                s[--n] = 0;
-        return s;
-}
 
 int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct k8s_client **ret, char *err,
                    size_t errlen) {
@@ -1233,7 +1245,8 @@ int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct
         if (o->namespace_) {
                 c->ns = strdup(o->namespace_);
         } else {
-                c->ns = read_trimmed(SA_DIR "/namespace");
+                size_t n;
+                c->ns = read_trimmed(SA_DIR "/namespace", 4096, &n);
                 if (!c->ns) {
                         snprintf(err, errlen, "no namespace given and %s/namespace cannot be read", SA_DIR);
                         r = -EINVAL;

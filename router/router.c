@@ -413,11 +413,8 @@ static int router_apply(struct router *r, struct sy_config *nc) {
         for (uint32_t i = 0; i < ns->n_upstreams; i++) {
                 struct snap_upstream *nu = &ns->upstreams[i];
                 const struct snap_upstream *ou = i < r->snap.n_upstreams ? &r->snap.upstreams[i] : NULL;
-                bool same = ou && !ou->removed && !nu->removed && strcmp(ou->name, nu->name) == 0 &&
-                            nu->since_gen == ou->since_gen && nu->resolved && ou->resolved &&
-                            memcmp(&ou->addr, &nu->addr, sizeof nu->addr) == 0;
 
-                if (same) {
+                if (ou && snapshot_same_upstream(ou, nu)) {
                         nu->healthy = ou->healthy;
                 } else {
                         r->fail_run[i] = 0;
@@ -431,7 +428,7 @@ static int router_apply(struct router *r, struct sy_config *nc) {
         }
         r->generation = gen;
         health_rebind(r->health, nc, ns);
-        scrape_rebind(r->scrape, nc);
+        scrape_rebind(r->scrape, nc, &r->snap, ns);
         r->snap = *ns;
         free(ns);
         sy_config_free(r->cfg);

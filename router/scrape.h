@@ -1,6 +1,6 @@
 /* Load scrapes: one non-blocking HTTP GET /metrics per server upstream per
  * interval (router.scrape_interval_ms), driven by the router's epoll loop
- * like the health checks. Each answer is parsed with metrics_parse() and
+ * like the health checks (both with router/httpget.h). Each answer is parsed with metrics_parse() and
  * handed to the picker: 200 with known metrics -> picker_scrape_ok; 404 or
  * no known metric -> unsupported (router counts only); refused, timed out
  * (router.scrape_timeout_ms) or malformed -> failed (the last values go
@@ -28,5 +28,8 @@ int scrape_tick(struct scrape *sc, const struct snapshot *s, struct picker *pk, 
 void scrape_event(struct scrape *sc, void *ptr, uint32_t events, const struct snapshot *s, struct picker *pk,
                   uint64_t now_ns, bool *ret_updated);
 bool scrape_owns(const struct scrape *sc, const void *ptr);
-/* New configuration / upstream set: scrapes in flight are dropped. */
-void scrape_rebind(struct scrape *sc, const struct sy_config *cfg);
+/* A new configuration (snapshot s after old): a slot that holds the same
+ * server at the same address (snapshot_same_upstream) keeps its scrape in
+ * flight and its schedule; the others start over (scraped at once). */
+void scrape_rebind(struct scrape *sc, const struct sy_config *cfg, const struct snapshot *old,
+                   const struct snapshot *s);

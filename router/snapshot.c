@@ -60,6 +60,11 @@ int snapshot_numeric_addr(const char *host, uint16_t port, struct sockaddr_in6 *
         return resolve_flags(host, port, true, ret) < 0 ? -EINVAL : 0;
 }
 
+bool snapshot_same_upstream(const struct snap_upstream *a, const struct snap_upstream *b) {
+        return !a->removed && !b->removed && strcmp(a->name, b->name) == 0 && a->since_gen == b->since_gen &&
+               a->resolved && b->resolved && memcmp(&a->addr, &b->addr, sizeof a->addr) == 0;
+}
+
 int snapshot_find_upstream(const struct snapshot *s, const char *name) {
         for (uint32_t i = 0; i < s->n_upstreams && i < SNAP_MAX_UPSTREAMS; i++)
                 if (strcmp(s->upstreams[i].name, name) == 0)

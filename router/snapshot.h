@@ -78,6 +78,10 @@ enum snapshot_build_flags {
  * live upstreams do not fit. */
 int snapshot_build_from(const struct sy_config *cfg, const struct snapshot *prev, uint64_t gen, unsigned flags,
                         struct snapshot *ret_snap, char *err, size_t errlen);
+/* Does slot b of a new snapshot hold the same live upstream as the same
+ * slot a of the snapshot before, resolved to the same address (so that
+ * its health, connections and load state carry over)? */
+bool snapshot_same_upstream(const struct snap_upstream *a, const struct snap_upstream *b);
 /* The slot holding name (tombstones included), or -ENOENT. */
 int snapshot_find_upstream(const struct snapshot *s, const char *name);
 /* Converts a numeric IPv4/IPv6 host without any lookup: 0, or -EINVAL if

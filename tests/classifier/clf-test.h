@@ -1,5 +1,6 @@
 /* Helpers shared by the classifier tests (header-only, everything static):
- * checks, and the golden files written by tools/classifier/gen_testdata.py.
+ * checks, the golden files written by tools/classifier/gen_testdata.py,
+ * and running a checkpoint over a golden file's texts.
  *
  * Golden format, one record per line:
  *   dir NAME | max_len N | policy P       (header)
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier/clf_model.h"
+#include "classifier/clf_tokenizer.h"
 #include "tests/check.h"
 
 #define GOLDEN_MAX_CASES 64
@@ -139,4 +142,77 @@ static inline double max_abs_diff(const float *a, const float *b, size_t n) {
                         m = isnan(d) ? INFINITY : d;
         }
         return m;
+}
+
+/* Each golden case alone through model m (tokenizer t): its ids, and the
+ * sizes of its logits and embedding, must be the golden's. Returns every
+ * case's logits (free with golden_logits_free); raises *ret_T to the
+ * longest case and *ret_dl / *ret_de to the largest |logits - golden| /
+ * |embedding - golden|. */
+static inline float **golden_run_each(struct clf_model *m, struct clf_tokenizer *t, const struct golden *g,
+                                      size_t *ret_T, double *ret_dl, double *ret_de) {
+        size_t H = clf_model_config(m)->hidden;
+        float **logits = calloc(g->n ? g->n : 1, sizeof *logits);
+        struct clf_encoding e;
+
+        check(logits);
+        clf_encoding_init(&e);
+        for (size_t i = 0; i < g->n; i++) {
+                const struct golden_case *gc = &g->c[i];
+                float *emb = malloc(H * sizeof *emb), *lg;
+                struct clf_batch in;
+                size_t nl;
+                double a, b;
+
+                check_eq(clf_tokenizer_encode_model(t, gc->text, gc->text_len, g->max_len, CLF_TRUNC_HEAD_TAIL, &e), 0);
+                check_eq(e.n, gc->n_ids);
+                check(memcmp(e.ids, gc->ids, e.n * sizeof *e.ids) == 0);
+                nl = clf_model_logits_size(m, 1, e.n);
+                check_eq(nl, gc->n_logits);
+                check_eq(H, gc->n_embedding);
+                lg = malloc(nl * sizeof *lg);
+                check(emb && lg);
+                in = (struct clf_batch){ .B = 1, .T = e.n, .ids = e.ids, .mask = NULL };
+                check_eq(clf_model_forward(m, &in, lg, emb), 0);
+                a = max_abs_diff(lg, gc->logits, nl);
+                b = max_abs_diff(emb, gc->embedding, H);
+                if (a > *ret_dl)
+                        *ret_dl = a;
+                if (b > *ret_de)
+                        *ret_de = b;
+                logits[i] = lg;
+                free(emb);
+                if (e.n > *ret_T)
+                        *ret_T = e.n;
+        }
+        clf_encoding_free(&e);
+        return logits;
+}
+
+static inline void golden_logits_free(float **logits, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(logits[i]);
+        free(logits);
+}
+
+/* Every golden case in one batch right-padded to T tokens (the padding
+ * masked out): the batch's logits (malloc'd). */
+static inline float *golden_run_batch(struct clf_model *m, struct clf_tokenizer *t, const struct golden *g,
+                                      size_t T) {
+        size_t B = g->n;
+        int32_t *ids = calloc(B * T, sizeof *ids);
+        uint8_t *mask = calloc(B * T, 1);
+        float *lg = malloc(clf_model_logits_size(m, B, T) * sizeof *lg);
+        struct clf_batch in = { .B = B, .T = T, .ids = ids, .mask = mask };
+
+        check(ids && mask && lg);
+        for (size_t i = 0; i < B; i++)
+                for (size_t k = 0; k < T; k++) {
+                        ids[i * T + k] = k < g->c[i].n_ids ? g->c[i].ids[k] : clf_tokenizer_pad_id(t);
+                        mask[i * T + k] = k < g->c[i].n_ids;
+                }
+        check_eq(clf_model_forward(m, &in, lg, NULL), 0);
+        free(ids);
+        free(mask);
+        return lg;
 }

@@ -14,10 +14,8 @@
 #include <stdbool.h>
 #include <unistd.h>
 
-#include "classifier/clf_model.h"
 #include "classifier/clf_pipeline.h"
 #include "classifier/clf_spans.h"
-#include "classifier/clf_tokenizer.h"
 #include "clf-test.h"
 
 #define TOL_GOLDEN 1e-4
@@ -27,13 +25,11 @@ static void golden_and_batch(const char *data) {
         struct clf_model *m = NULL;
         struct clf_tokenizer *t = NULL;
         const struct clf_config *c;
-        struct clf_encoding e;
         struct golden g;
         char path[512];
         double dl = 0, de = 0, db = 0;
-        size_t T = 0, H;
-        float *single[GOLDEN_MAX_CASES];
-        size_t single_T[GOLDEN_MAX_CASES];
+        size_t T = 0, B;
+        float **single, *lg;
 
         snprintf(path, sizeof path, "%s/bert-multi-f16.golden", data);
         golden_load(path, &g);
@@ -41,7 +37,6 @@ static void golden_and_batch(const char *data) {
         check_eq(clf_model_load(path, NULL, &m), 0);
         check_eq(clf_tokenizer_load(path, &t), 0);
         c = clf_model_config(m);
-        H = c->hidden;
         check(c->multi_head);
         check_eq(c->n_clf_heads, 3);
         check(strcmp(c->clf_heads[0].name, "category") == 0 && c->clf_heads[0].kind == CLF_TASK_SEQUENCE &&
@@ -55,72 +50,32 @@ static void golden_and_batch(const char *data) {
         check_eq(clf_config_head(c, "nope"), -1);
         /* the legacy fields describe the first head */
         check(c->task == CLF_TASK_SEQUENCE && c->num_labels == 4 && c->labels == c->clf_heads[0].labels);
-        clf_encoding_init(&e);
+        single = golden_run_each(m, t, &g, &T, &dl, &de);
+        /* one text's logits: category, jailbreak, then pii per token */
         for (size_t i = 0; i < g.n; i++) {
-                const struct golden_case *gc = &g.c[i];
-                struct clf_batch in;
-                float *emb = malloc(H * sizeof *emb), *lg;
-                size_t nl;
-
-                check_eq(clf_tokenizer_encode_model(t, gc->text, gc->text_len, g.max_len, CLF_TRUNC_HEAD_TAIL, &e), 0);
-                check_eq(e.n, gc->n_ids);
-                check(memcmp(e.ids, gc->ids, e.n * sizeof *e.ids) == 0);
-                nl = clf_model_logits_size(m, 1, e.n);
-                check_eq(nl, 4 + 2 + e.n * 6);
-                check_eq(nl, gc->n_logits);
-                check_eq(clf_model_head_offset(m, 2, 1, e.n), 6);
-                lg = malloc(nl * sizeof *lg);
-                check(emb && lg);
-                in = (struct clf_batch){ .B = 1, .T = e.n, .ids = e.ids };
-                check_eq(clf_model_forward(m, &in, lg, emb), 0);
-                double a = max_abs_diff(lg, gc->logits, nl), b = max_abs_diff(emb, gc->embedding, H);
-                if (a > dl)
-                        dl = a;
-                if (b > de)
-                        de = b;
-                single[i] = lg;
-                single_T[i] = e.n;
-                free(emb);
-                if (e.n > T)
-                        T = e.n;
+                check_eq(g.c[i].n_logits, 4 + 2 + g.c[i].n_ids * 6);
+                check_eq(clf_model_head_offset(m, 2, 1, g.c[i].n_ids), 6);
         }
-        {
-                size_t B = g.n;
-                int32_t *ids = calloc(B * T, sizeof *ids);
-                uint8_t *mask = calloc(B * T, 1);
-                float *lg = malloc(clf_model_logits_size(m, B, T) * sizeof *lg);
-                struct clf_batch in = { .B = B, .T = T, .ids = ids, .mask = mask };
+        B = g.n;
+        lg = golden_run_batch(m, t, &g, T);
+        for (size_t i = 0; i < B; i++) {
+                const float *cat = lg + clf_model_head_offset(m, 0, B, T) + i * 4;
+                const float *jb = lg + clf_model_head_offset(m, 1, B, T) + i * 2;
+                const float *pii = lg + clf_model_head_offset(m, 2, B, T) + i * T * 6;
+                double d = max_abs_diff(cat, single[i], 4);
 
-                check(ids && mask && lg);
-                for (size_t i = 0; i < B; i++)
-                        for (size_t k = 0; k < T; k++) {
-                                ids[i * T + k] = k < g.c[i].n_ids ? g.c[i].ids[k] : clf_tokenizer_pad_id(t);
-                                mask[i * T + k] = k < g.c[i].n_ids;
-                        }
-                check_eq(clf_model_forward(m, &in, lg, NULL), 0);
-                for (size_t i = 0; i < B; i++) {
-                        const float *cat = lg + clf_model_head_offset(m, 0, B, T) + i * 4;
-                        const float *jb = lg + clf_model_head_offset(m, 1, B, T) + i * 2;
-                        const float *pii = lg + clf_model_head_offset(m, 2, B, T) + i * T * 6;
-                        double d = max_abs_diff(cat, single[i], 4);
-
-                        if (max_abs_diff(jb, single[i] + 4, 2) > d)
-                                d = max_abs_diff(jb, single[i] + 4, 2);
-                        if (max_abs_diff(pii, single[i] + 6, single_T[i] * 6) > d)
-                                d = max_abs_diff(pii, single[i] + 6, single_T[i] * 6);
-                        if (d > db)
-                                db = d;
-                }
-                free(ids);
-                free(mask);
-                free(lg);
+                if (max_abs_diff(jb, single[i] + 4, 2) > d)
+                        d = max_abs_diff(jb, single[i] + 4, 2);
+                if (max_abs_diff(pii, single[i] + 6, g.c[i].n_ids * 6) > d)
+                        d = max_abs_diff(pii, single[i] + 6, g.c[i].n_ids * 6);
+                if (d > db)
+                        db = d;
         }
+        free(lg);
         printf("bert-multi-f16: %zu texts: max |logits - golden| %.2e, |embedding - golden| %.2e, "
                "|batch - single| %.2e\n", g.n, dl, de, db);
         check(dl <= TOL_GOLDEN && de <= TOL_GOLDEN && db <= TOL_BATCH);
-        for (size_t i = 0; i < g.n; i++)
-                free(single[i]);
-        clf_encoding_free(&e);
+        golden_logits_free(single, g.n);
         clf_tokenizer_free(t);
         clf_model_free(m);
         golden_free(&g);

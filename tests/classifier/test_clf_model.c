@@ -10,8 +10,6 @@
  * (printed per checkpoint); batch vs single: <= 1e-5. */
 #include <stdbool.h>
 
-#include "classifier/clf_model.h"
-#include "classifier/clf_tokenizer.h"
 #include "clf-test.h"
 
 #define TOL_GOLDEN 1e-4
@@ -30,12 +28,11 @@ static void run_one(const char *data, const char *name) {
         struct clf_model *m = NULL;
         struct clf_tokenizer *t = NULL;
         const struct clf_config *c;
-        struct clf_encoding e;
         struct golden g;
         char path[512];
         double dl = 0, de = 0, db = 0;
-        size_t T = 0, L, H, nl;
-        float **single_logits;
+        size_t T = 0, L;
+        float **single_logits, *lg;
         int r;
 
         snprintf(path, sizeof path, "%s/%s.golden", data, name);
@@ -47,69 +44,22 @@ static void run_one(const char *data, const char *name) {
         }
         c = clf_model_config(m);
         L = c->num_labels;
-        H = c->hidden;
         check(c->task != CLF_TASK_EMBEDDING);
-        clf_encoding_init(&e);
-        single_logits = calloc(g.n, sizeof *single_logits);
-        check(single_logits);
-        for (size_t i = 0; i < g.n; i++) {
-                const struct golden_case *gc = &g.c[i];
-                struct clf_batch in;
-                float *emb = malloc(H * sizeof *emb), *lg;
-
-                check_eq(clf_tokenizer_encode_model(t, gc->text, gc->text_len, g.max_len, CLF_TRUNC_HEAD_TAIL, &e), 0);
-                check_eq(e.n, gc->n_ids);
-                check(memcmp(e.ids, gc->ids, e.n * sizeof *e.ids) == 0);
-                nl = clf_model_logits_size(m, 1, e.n);
-                check_eq(nl, gc->n_logits);
-                check_eq(H, gc->n_embedding);
-                lg = malloc(nl * sizeof *lg);
-                check(emb && lg);
-                in = (struct clf_batch){ .B = 1, .T = e.n, .ids = e.ids, .mask = NULL };
-                check_eq(clf_model_forward(m, &in, lg, emb), 0);
-                double a = max_abs_diff(lg, gc->logits, nl), b = max_abs_diff(emb, gc->embedding, H);
-                if (a > dl)
-                        dl = a;
-                if (b > de)
-                        de = b;
-                single_logits[i] = lg;
-                free(emb);
-                if (e.n > T)
-                        T = e.n;
-        }
+        single_logits = golden_run_each(m, t, &g, &T, &dl, &de);
 
         /* all texts as one right-padded batch */
-        {
-                size_t B = g.n;
-                int32_t *ids = calloc(B * T, sizeof *ids);
-                uint8_t *mask = calloc(B * T, 1);
-                float *lg = malloc(clf_model_logits_size(m, B, T) * sizeof *lg);
-                struct clf_batch in = { .B = B, .T = T, .ids = ids, .mask = mask };
+        lg = golden_run_batch(m, t, &g, T);
+        for (size_t i = 0; i < g.n; i++) {
+                double d;
 
-                check(ids && mask && lg);
-                for (size_t i = 0; i < B; i++) {
-                        const struct golden_case *gc = &g.c[i];
-
-                        for (size_t k = 0; k < T; k++) {
-                                ids[i * T + k] = k < gc->n_ids ? gc->ids[k] : clf_tokenizer_pad_id(t);
-                                mask[i * T + k] = k < gc->n_ids;
-                        }
-                }
-                check_eq(clf_model_forward(m, &in, lg, NULL), 0);
-                for (size_t i = 0; i < B; i++) {
-                        double d;
-
-                        if (c->task == CLF_TASK_SEQUENCE)
-                                d = max_abs_diff(lg + i * L, single_logits[i], L);
-                        else   /* token logits of the real tokens */
-                                d = max_abs_diff(lg + i * T * L, single_logits[i], g.c[i].n_ids * L);
-                        if (d > db)
-                                db = d;
-                }
-                free(ids);
-                free(mask);
-                free(lg);
+                if (c->task == CLF_TASK_SEQUENCE)
+                        d = max_abs_diff(lg + i * L, single_logits[i], L);
+                else   /* token logits of the real tokens */
+                        d = max_abs_diff(lg + i * T * L, single_logits[i], g.c[i].n_ids * L);
+                if (d > db)
+                        db = d;
         }
+        free(lg);
         printf("%-22s %-10s %zu texts: max |logits - golden| %.2e, |embedding - golden| %.2e, "
                "|batch - single| %.2e\n", name, clf_arch_name(c->arch), g.n, dl, de, db);
         if (dl > TOL_GOLDEN || de > TOL_GOLDEN || db > TOL_BATCH) {
@@ -122,10 +72,7 @@ static void run_one(const char *data, const char *name) {
                 worst_emb = de;
         if (db > worst_batch)
                 worst_batch = db;
-        for (size_t i = 0; i < g.n; i++)
-                free(single_logits[i]);
-        free(single_logits);
-        clf_encoding_free(&e);
+        golden_logits_free(single_logits, g.n);
         clf_tokenizer_free(t);
         clf_model_free(m);
         golden_free(&g);

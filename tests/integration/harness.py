@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
@@ -35,19 +36,71 @@ def wait_port(port, timeout=10.0):
     return False
 
 
+def wait_for(fn, timeout=10.0, interval=0.05):
+    """Calls fn until it returns something true (returned) or timeout
+    seconds pass (then fn's last answer is returned)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(interval)
+    return fn()
+
+
+def post(port, body, headers=b"", path="/v1/chat/completions", timeout=10):
+    """Opens a connection and sends one POST with a JSON body (a dict, or
+    bytes) and the extra header lines in headers (bytes, each ending in
+    CRLF). Returns the socket: the answer is read from it (recv_until)."""
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n"
+              % (path.encode(), headers, len(body)) + body)
+    return s
+
+
+def recv_until(s, marker=None, data=b""):
+    """Reads from socket s onto data until marker is in it or, without a
+    marker, until the peer closes; returns data (also when the peer closed
+    before the marker came)."""
+    while marker is None or marker not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def metric(text, name):
+    """The sum of the samples of metric name (any labels) in a Prometheus
+    text page; None when there is none."""
+    total = None
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " "):
+            total = (total or 0.0) + float(line.split()[-1])
+    return total
+
+
 class Sim:
-    def __init__(self, exe, name, models, engine="vllm", extra=(), port=None):
+    def __init__(self, exe, name, models, engine="vllm", extra=(), port=None, log=None):
+        """log: a file path for simllm's stderr (default: discarded)."""
         self.exe, self.name, self.models, self.engine, self.extra = exe, name, models, engine, list(extra)
         self.port = port or free_port()
+        self.log = log
         self.proc = None
 
-    def start(self):
+    def start(self, timeout=10.0):
         args = [self.exe, "--port", str(self.port), "--name", self.name, "--engine", self.engine]
         for m in self.models:
             args += ["--model", m]
         args += self.extra
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_port(self.port):
+        if self.log:
+            with open(self.log, "ab") as err:
+                self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+        else:
+            self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_port(self.port, timeout):
             raise RuntimeError("simllm %s did not start" % self.name)
         return self
 
@@ -63,6 +116,15 @@ class Sim:
         r.read()
         c.close()
         assert r.status == 200, r.status
+
+    def stats(self):
+        """GET /sim/stats (running, waiting, prefix cache counters...)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            c.request("GET", "/sim/stats")
+            return json.loads(c.getresponse().read())
+        finally:
+            c.close()
 
 
 class Switchyard:
@@ -183,6 +245,11 @@ class Switchyard:
         finally:
             c.close()
 
+    def metrics(self):
+        """The /metrics page as text ("" if it did not answer)."""
+        st, _, body = self.request("GET", "/metrics")
+        return body.decode("utf-8", "replace") if st == 200 else ""
+
     def raw(self, data, timeout=5, read_until_close=True, first_only=True):
         """Sends raw bytes; returns what comes back until the server closes or times out."""
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
@@ -254,3 +321,93 @@ def chat(model, text="What is machine learning?", **extra):
     body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 8}
     body.update(extra)
     return body
+
+
+def replica(sy, body, headers=None):
+    """POSTs a chat body: (status, the simllm replica that answered)."""
+    st, h, _ = sy.request("POST", "/v1/chat/completions", body, headers=headers)
+    return st, h.get("x-simllm-replica")
+
+
+class Load:
+    """Closed-loop load for a with block: `threads` threads, each sending
+    requests one after another on its own kept-alive connection until the
+    block ends. A subclass says what request number i is (send: returns the
+    response and its body, read) and what to keep of it (record, error),
+    both called with self.lock held."""
+
+    def __init__(self, port, threads=6):
+        self.port, self.n = port, threads
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+
+    def send(self, c, i):
+        raise NotImplementedError
+
+    def record(self, r, data, i):
+        pass
+
+    def error(self, e):
+        pass
+
+    def run_one(self, k):
+        c, i = None, k
+        while not self.stop_flag.is_set():
+            i += 1
+            try:
+                if c is None:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                r, data = self.send(c, i)
+                with self.lock:
+                    self.record(r, data, i)
+                if r.getheader("connection", "").lower() == "close":
+                    c.close()
+                    c = None
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.error(e)
+                c = None
+        if c:
+            c.close()
+
+    def __enter__(self):
+        self.threads = [threading.Thread(target=self.run_one, args=(k,)) for k in range(self.n)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join()
+
+
+class Admin:
+    """The router's admin API on its own port, with a bearer token."""
+
+    def __init__(self, port, token):
+        self.port, self.token = port, token
+
+    def req(self, method, path, body=None, token=None, raw=None):
+        """(status, the JSON answer or None); (0, error text) when it did not answer."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        h = {}
+        tok = self.token if token is None else token
+        if tok:
+            h["Authorization"] = "Bearer " + tok
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        try:
+            c.request(method, path, data, h)
+            r = c.getresponse()
+            out = r.read()
+            try:
+                j = json.loads(out) if out else None
+            except ValueError:
+                j = None
+            return r.status, j
+        except OSError as e:
+            return 0, str(e)
+        finally:
+            c.close()

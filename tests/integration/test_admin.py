@@ -2,7 +2,6 @@
 removed take effect for the next requests, the state file survives a
 router restart, bad input is refused.
 usage: test_admin.py SWITCHYARD SIMLLM"""
-import http.client
 import json
 import os
 import signal
@@ -10,53 +9,14 @@ import sys
 import time
 import urllib.parse
 
-from harness import Check, Sim, Switchyard, chat, free_port
+from harness import Admin, Check, Sim, Switchyard, chat, free_port, replica, wait_for
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 TOKEN = "admin-test-token-0123456789"
 
 
-class Admin:
-    def __init__(self, port, token=TOKEN):
-        self.port, self.token = port, token
-
-    def req(self, method, path, body=None, token=None, raw=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        h = {}
-        tok = self.token if token is None else token
-        if tok:
-            h["Authorization"] = "Bearer " + tok
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        if data is not None:
-            h["Content-Type"] = "application/json"
-        try:
-            c.request(method, path, data, h)
-            r = c.getresponse()
-            out = r.read()
-            try:
-                j = json.loads(out) if out else None
-            except ValueError:
-                j = None
-            return r.status, j
-        except OSError as e:
-            return 0, str(e)
-        finally:
-            c.close()
-
-
-def wait_for(fn, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.05)
-    return fn()
-
-
 def replica_of(sy, model, **extra):
-    st, h, body = sy.request("POST", "/v1/chat/completions", chat(model, **extra))
-    return st, h.get("x-simllm-replica")
+    return replica(sy, chat(model, **extra))
 
 
 def main():
@@ -69,7 +29,7 @@ def main():
     sy.write_config([base], extra_yaml="admin:\n  listen: \"127.0.0.1:%d\"\n  token: %s\n  state_file: %s\n"
                     % (admin_port, TOKEN, state))
     check = Check("admin")
-    a = Admin(admin_port)
+    a = Admin(admin_port, TOKEN)
     try:
         sy.start()
         check(wait_for(lambda: a.req("GET", "/admin/upstreams")[0] == 200), "admin API answers")

@@ -7,72 +7,43 @@ upstream switchyard names (x-simllm-replica against x-switchyard-upstream),
 and the router's in-flight counts must come back to zero (every done event
 counted against the upstream it was for).
 usage: test_apply.py SWITCHYARD SIMLLM"""
-import http.client
 import json
 import os
 import signal
 import sys
-import threading
 import time
 
-from harness import Check, Sim, Switchyard, chat, free_port
-from test_admin import Admin, wait_for
+import harness
+from harness import Admin, Check, Sim, Switchyard, chat, free_port, wait_for
 
 MODEL = "m-apply"
 TOKEN = "apply-test-admin-token"
 
 
-class Load:
-    """Closed loop from a few threads on kept-alive connections; every
-    second request is streamed."""
+class Load(harness.Load):
+    """Every second request is streamed; keeps (time, status, upstream,
+    replica, note) per request."""
 
     def __init__(self, port, threads=6):
-        self.port, self.n = port, threads
-        self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
-        self.results = []     # (time, status, upstream, replica, note)
+        super().__init__(port, threads)
+        self.results = []
 
-    def one(self, c, stream):
-        body = json.dumps(chat(MODEL, stream=stream, max_tokens=4))
+    def send(self, c, i):
+        body = json.dumps(chat(MODEL, stream=i % 2 == 0, max_tokens=4))
         c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
         r = c.getresponse()
-        data = r.read()
+        return r, r.read()
+
+    def record(self, r, data, i):
         note = ""
-        if r.status == 200 and stream and not data.rstrip().endswith(b"data: [DONE]"):
+        if r.status == 200 and i % 2 == 0 and not data.rstrip().endswith(b"data: [DONE]"):
             note = "stream cut: %r" % data[-80:]
-        return r, data, note
+        self.results.append((time.time(), r.status, r.getheader("x-switchyard-upstream"),
+                             r.getheader("x-simllm-replica"),
+                             note or ("" if r.status == 200 else data[:200].decode("utf-8", "replace"))))
 
-    def run_one(self, k):
-        c, i = None, k
-        while not self.stop_flag.is_set():
-            i += 1
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                r, data, note = self.one(c, i % 2 == 0)
-                rec = (time.time(), r.status, r.getheader("x-switchyard-upstream"), r.getheader("x-simllm-replica"),
-                       note or ("" if r.status == 200 else data[:200].decode("utf-8", "replace")))
-                if r.getheader("connection", "").lower() == "close":
-                    c.close()
-                    c = None
-            except (OSError, http.client.HTTPException) as e:
-                rec = (time.time(), 0, None, None, repr(e))
-                c = None
-            with self.lock:
-                self.results.append(rec)
-        if c:
-            c.close()
-
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self.run_one, args=(k,)) for k in range(self.n)]
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
+    def error(self, e):
+        self.results.append((time.time(), 0, None, None, repr(e)))
 
 
 def main():

@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Check, Switchyard, free_port  # noqa: E402
+from harness import Check, Switchyard, free_port, metric  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MODEL_DIR = os.environ.get("SWITCHYARD_TEST_MODEL", os.path.join(ROOT, "models", "default"))
@@ -246,12 +246,11 @@ def main():
         st, h, data = sy.request("POST", "/api/v1/classify", "not json")
         check(st == 400, "classify API bad JSON: 400 (got %d)" % st)
 
-        st, _, data = sy.request("GET", "/metrics")
-        m = data.decode()
+        m = sy.metrics()
         check("switchyard_classifier_requests_total" in m and 'switchyard_classifier_category_total{category="math"}' in m,
               "classifier figures in /metrics")
-        reqs = [l for l in m.splitlines() if l.startswith("switchyard_classifier_requests_total ")]
-        check(reqs and int(reqs[0].split()[1]) >= 8, "classifier request counter counts (%r)" % reqs)
+        reqs = metric(m, "switchyard_classifier_requests_total")
+        check(reqs is not None and reqs >= 8, "classifier request counter counts (%r)" % reqs)
 
         # kill the classifier under load: nothing is lost
         stop = threading.Event()

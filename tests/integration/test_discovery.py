@@ -8,10 +8,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-from harness import Check, Sim, Switchyard, chat, free_port
-from test_admin import Admin, wait_for
+from harness import Admin, Check, Sim, Switchyard, chat, free_port, replica, wait_for
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 TOKEN = "admin-token-discovery"
@@ -65,8 +63,7 @@ def main():
     def replicas(model, n=12):
         seen = set()
         for _ in range(n):
-            st, h, _ = sy.request("POST", "/v1/chat/completions", chat(model))
-            seen.add((st, h.get("x-simllm-replica")))
+            seen.add(replica(sy, chat(model)))
         return seen
 
     def upstream_names():

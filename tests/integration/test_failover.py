@@ -2,67 +2,43 @@
 non-streamed requests), kill the router (requests keep being served, the
 supervisor restarts it), bring the replica back (it is used again).
 usage: test_failover.py SWITCHYARD SIMLLM"""
-import http.client
 import json
 import os
 import signal
 import sys
-import threading
 import time
 
+import harness
 from harness import Check, Sim, Switchyard, chat
 
 MODEL = "m1"
 
 
-class Load:
-    """Closed-loop load from a few threads, each on a kept-alive connection."""
+class Load(harness.Load):
+    """The same chat request over and over; counts answers per replica."""
 
     def __init__(self, port, threads=6):
-        self.port, self.n = port, threads
-        self.stop_flag = threading.Event()
-        self.lock = threading.Lock()
+        super().__init__(port, threads)
         self.ok = 0
         self.failures = []
         self.replicas = {}
         self.body = json.dumps(chat(MODEL))
 
-    def run_one(self):
-        c = None
-        while not self.stop_flag.is_set():
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                c.request("POST", "/v1/chat/completions", self.body, {"Content-Type": "application/json"})
-                r = c.getresponse()
-                data = r.read()
-                with self.lock:
-                    if r.status == 200:
-                        self.ok += 1
-                        rep = r.getheader("x-simllm-replica")
-                        self.replicas[rep] = self.replicas.get(rep, 0) + 1
-                    else:
-                        self.failures.append("%d %s" % (r.status, data[:200]))
-                if r.getheader("connection", "").lower() == "close":
-                    c.close()
-                    c = None
-            except (OSError, http.client.HTTPException) as e:
-                with self.lock:
-                    self.failures.append(repr(e))
-                c = None
-        if c:
-            c.close()
+    def send(self, c, i):
+        c.request("POST", "/v1/chat/completions", self.body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        return r, r.read()
 
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self.run_one) for _ in range(self.n)]
-        for t in self.threads:
-            t.start()
-        return self
+    def record(self, r, data, i):
+        if r.status == 200:
+            self.ok += 1
+            rep = r.getheader("x-simllm-replica")
+            self.replicas[rep] = self.replicas.get(rep, 0) + 1
+        else:
+            self.failures.append("%d %s" % (r.status, data[:200]))
 
-    def __exit__(self, *a):
-        self.stop_flag.set()
-        for t in self.threads:
-            t.join()
+    def error(self, e):
+        self.failures.append(repr(e))
 
     def snapshot(self):
         with self.lock:
@@ -117,9 +93,7 @@ def main():
                   (before, reps3.get("rep-a", 0)))
             check(not f3, "no failures at all: %s" % f3[:5])
 
-        st, _, body = sy.request("GET", "/metrics")
-        text = body.decode()
-        check("switchyard_retries_total" in text, "retries counted in /metrics")
+        check("switchyard_retries_total" in sy.metrics(), "retries counted in /metrics")
     finally:
         sy.stop()
         for s in sims:

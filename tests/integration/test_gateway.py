@@ -17,8 +17,7 @@ import sys
 import threading
 import time
 
-from harness import Check, Switchyard, chat, free_port
-from test_admin import Admin, wait_for
+from harness import Admin, Check, Switchyard, chat, free_port, wait_for
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 TOKEN = "gateway-test-admin-token"

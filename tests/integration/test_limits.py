@@ -6,7 +6,7 @@ import socket
 import sys
 import time
 
-from harness import Check, Sim, Switchyard, chat
+from harness import Check, Sim, Switchyard, chat, recv_until
 
 MODEL = "m1"
 LIMITS = """
@@ -102,12 +102,7 @@ def main():
         first = s.recv(65536)
         check(first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), "Expect: 100-continue answered (%r)" % first[:40])
         s.sendall(body)
-        rest = first
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            rest += d
+        rest = recv_until(s, data=first)
         s.close()
         check(b"HTTP/1.1 200" in rest and b"chat.completion" in rest, "body after 100 Continue is proxied")
 

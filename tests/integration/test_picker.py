@@ -7,23 +7,13 @@ usage: test_picker.py SWITCHYARD SIMLLM"""
 import sys
 import time
 
-from harness import Check, Sim, Switchyard, chat
+from harness import Check, Sim, Switchyard, chat, metric, replica
 
 MODEL = "m1"
 
 
-def replica(sy, body, headers=None):
-    st, h, data = sy.request("POST", "/v1/chat/completions", body, headers=headers)
-    return st, h.get("x-simllm-replica")
-
-
 def fallback_picks(sy):
-    st, _, data = sy.request("GET", "/metrics")
-    total = 0.0
-    for line in data.decode().splitlines():
-        if line.startswith("switchyard_fallback_picks_total"):
-            total += float(line.split()[-1])
-    return total
+    return metric(sy.metrics(), "switchyard_fallback_picks_total") or 0.0
 
 
 def tally(sy, n, body_fn, headers_fn=lambda i: None):

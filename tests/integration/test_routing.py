@@ -1,10 +1,9 @@
 """Routing by model and engine, local endpoints, errors, streaming.
 usage: test_routing.py SWITCHYARD SIMLLM"""
 import json
-import socket
 import sys
 
-from harness import Check, Sim, Switchyard, chat
+from harness import Check, Sim, Switchyard, chat, post, recv_until
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 PHI = "/models/Phi-tiny-MoE-instruct"
@@ -120,24 +119,11 @@ def main():
         err(st, body, 404, "not_found")
 
         # streaming: the first event arrives while the stream is still going
-        req = json.dumps(chat(PHI, stream=True, max_tokens=10)).encode()
-        s = socket.create_connection(("127.0.0.1", sy.port), timeout=10)
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n" % len(req) + req)
-        first = b""
-        while b"data: {" not in first:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            first += chunk
+        s = post(sy.port, chat(PHI, stream=True, max_tokens=10))
+        first = recv_until(s, b"data: {")
         check(b"data: {" in first and b"[DONE]" not in first,
               "first SSE event arrived before the end of the stream")
-        rest = first
-        while b"[DONE]" not in rest:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            rest += chunk
+        rest = recv_until(s, b"[DONE]", first)
         s.close()
         head = rest.split(b"\r\n\r\n", 1)[0].lower()
         check(b"transfer-encoding: chunked" in head and b"text/event-stream" in head, "stream is chunked SSE")

@@ -10,12 +10,11 @@ saturated as soon as one request waits there. Then:
 Checks outcomes, never durations (the margins are seconds).
 usage: test_saturation.py SWITCHYARD SIMLLM"""
 import json
-import socket
 import sys
 import threading
 import time
 
-from harness import Check, Sim, Switchyard, chat
+from harness import Check, Sim, Switchyard, chat, metric, post, recv_until, wait_for
 
 MODEL = "m1"
 RETRY_AFTER = 2
@@ -31,44 +30,17 @@ YAML = """router:
 
 def stream_open(sy, max_tokens):
     """A streaming request left running; returns the socket (read by drain())."""
-    body = json.dumps(dict(chat(MODEL, "block"), stream=True, max_tokens=max_tokens)).encode()
-    s = socket.create_connection(("127.0.0.1", sy.port), timeout=30)
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-    return s
+    return post(sy.port, dict(chat(MODEL, "block"), stream=True, max_tokens=max_tokens), b"Connection: close\r\n",
+                timeout=30)
 
 
 def drain(s, out):
-    data = b""
     try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_until(s)
     except OSError:
-        pass
+        data = b""
     s.close()
     out.append(data)
-
-
-def wait_for(pred, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def sim_stats(sim):
-    import http.client
-    c = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=5)
-    c.request("GET", "/sim/stats")
-    r = c.getresponse()
-    d = json.loads(r.read())
-    c.close()
-    return d
 
 
 def saturate(sy, sim, max_tokens):
@@ -80,7 +52,7 @@ def saturate(sy, sim, max_tokens):
         t.start()
         threads.append(t)
         time.sleep(0.05)
-    ok = wait_for(lambda: sim_stats(sim)["waiting"] >= 1, 5)
+    ok = wait_for(lambda: sim.stats()["waiting"] >= 1, 5, 0.02)
     time.sleep(0.3)  # a scrape shows it; the snapshot publishes it
     return ok, threads, outs
 
@@ -129,7 +101,7 @@ def main():
         for t in blockers:
             t.join(30)
         check(all(o.count(b"data: [DONE]") == 1 for o in outs), "the saturating streams completed")
-        check(wait_for(lambda: sim_stats(sim)["running"] == 0, 10), "replica idle again")
+        check(wait_for(lambda: sim.stats()["running"] == 0, 10, 0.02), "replica idle again")
         time.sleep(0.3)
         st, _, _ = sy.request("POST", "/v1/chat/completions", chat(MODEL))
         check(st == 200, "idle again: 200 (%d)" % st)
@@ -144,10 +116,8 @@ def main():
         check(q[0] == 200, "queued, then served when the replica had room: 200 (%d %s)" % (q[0], q[2][:200]))
         for t in blockers:
             t.join(30)
-        st, _, data = sy.request("GET", "/metrics")
-        text = data.decode("utf-8", "replace")
-        counters = {l.split()[0]: float(l.split()[-1]) for l in text.splitlines()
-                    if l.startswith("switchyard_queued_total") or l.startswith("switchyard_shed_total")}
+        text = sy.metrics()
+        counters = {n: metric(text, n) for n in ("switchyard_queued_total", "switchyard_shed_total")}
         print(counters)
         check(counters.get("switchyard_queued_total") == 2, "two requests were queued in the router: %r" % counters)
         check(counters.get("switchyard_shed_total") == 3, "three were shed: %r" % counters)

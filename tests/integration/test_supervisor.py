@@ -6,13 +6,11 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
-from harness import Check, Sim, Switchyard, chat, wait_port
+from harness import Check, Sim, Switchyard, chat, post, recv_until, wait_port
 
 
 def models(sy):
@@ -68,17 +66,10 @@ def main():
         check(st == 200, "requests served by the restarted frontend (%d)" % st)
 
         # SIGTERM drains: an in-flight stream completes, then the process exits
-        req = json.dumps(chat("m1", stream=True, max_tokens=15)).encode()
-        s = socket.create_connection(("127.0.0.1", sy.port), timeout=10)
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n" % len(req) + req)
+        s = post(sy.port, chat("m1", stream=True, max_tokens=15))
         got = s.recv(65536)
         sy.signal(signal.SIGTERM)
-        while b"[DONE]" not in got:
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
+        got = recv_until(s, b"[DONE]", got)
         s.close()
         check(b"data: [DONE]" in got, "in-flight stream finished during drain")
         try:

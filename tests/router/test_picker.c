@@ -578,10 +578,7 @@ static void test_rebind(void) {
 }
 
 int main(int argc, char **argv) {
-        static const struct {
-                const char *name;
-                void (*fn)(void);
-        } groups[] = {
+        static const struct check_group groups[] = {
                 { "queue", test_queue },         { "kv", test_kv },
                 { "tokens", test_tokens },       { "prefix", test_prefix },
                 { "session", test_session },     { "mix", test_mix },
@@ -592,16 +589,5 @@ int main(int argc, char **argv) {
                 { "gateway", test_gateway },     { "rebind", test_rebind },
         };
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: %s GROUP\n", argv[0]);
-                return 2;
-        }
-        for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-                if (strcmp(argv[1], groups[i].name) == 0) {
-                        groups[i].fn();
-                        printf("picker %s: ok\n", argv[1]);
-                        return 0;
-                }
-        fprintf(stderr, "unknown group %s\n", argv[1]);
-        return 2;
+        return check_run_group(argc, argv, groups, sizeof groups / sizeof groups[0], "picker ");
 }

@@ -341,24 +341,10 @@ static void test_sessions(void) {
 }
 
 int main(int argc, char **argv) {
-        static const struct {
-                const char *name;
-                void (*fn)(void);
-        } groups[] = {
+        static const struct check_group groups[] = {
                 { "stable", test_stable }, { "reuse", test_reuse }, { "addr", test_addr },
                 { "resolver", test_resolver }, { "sessions", test_sessions },
         };
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: %s GROUP\n", argv[0]);
-                return 2;
-        }
-        for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
-                if (strcmp(argv[1], groups[i].name) == 0) {
-                        groups[i].fn();
-                        printf("%s: ok\n", argv[1]);
-                        return 0;
-                }
-        fprintf(stderr, "unknown group %s\n", argv[1]);
-        return 2;
+        return check_run_group(argc, argv, groups, sizeof groups / sizeof groups[0], "");
 }
