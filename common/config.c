@@ -1415,6 +1415,28 @@ static struct sy_model_cfg *model_by_name(struct sy_config *cfg, const char *nam
         return NULL;
 }
 
+int sy_config_ensure_model(struct sy_config *cfg, const char *name, struct sy_model_cfg **ret) {
+        struct sy_model_cfg *v = model_by_name(cfg, name);
+
+        if (!v) {
+                if (cfg->n_models >= SY_CFG_MAX_MODELS)
+                        return -E2BIG;
+                v = realloc(cfg->models, (cfg->n_models + 1) * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                cfg->models = v;
+                v += cfg->n_models;
+                memset(v, 0, sizeof *v);
+                v->name = strdup(name);
+                if (!v->name)
+                        return -ENOMEM;
+                cfg->n_models++;
+        }
+        if (ret)
+                *ret = v;
+        return 0;
+}
+
 /* Every upstream serves something; the model table is every served model
  * in first-seen order (upstreams in file order, then their lists), with
  * the per-model settings moved in. */
@@ -1431,23 +1453,12 @@ static int build_models(struct ctx *c) {
                                     "them in its models, or name it in a model's "
                                     "preferred_endpoints", up->name);
                 for (j = 0; j < up->n_models; j++) {
-                        struct sy_model_cfg *v;
-
-                        if (model_by_name(cfg, up->models[j]))
-                                continue;
-                        if (cfg->n_models >= SY_CFG_MAX_MODELS)
+                        r = sy_config_ensure_model(cfg, up->models[j], NULL);
+                        if (r == -E2BIG)
                                 return errf(c, c->up_nodes[i], "more than %d distinct models "
                                             "(upstream '%s')", SY_CFG_MAX_MODELS, up->name);
-                        v = realloc(cfg->models, (cfg->n_models + 1) * sizeof *v);
-                        if (!v)
-                                return -ENOMEM;
-                        cfg->models = v;
-                        v += cfg->n_models;
-                        memset(v, 0, sizeof *v);
-                        v->name = strdup(up->models[j]);
-                        if (!v->name)
-                                return -ENOMEM;
-                        cfg->n_models++;
+                        if (r < 0)
+                                return r;
                 }
         }
         for (i = 0; i < c->n_sets; i++) {
@@ -1459,21 +1470,12 @@ static int build_models(struct ctx *c) {
                                     set->m.name);
                 if (!m && set->native) {
                         /* discovered upstreams may serve it: kept, with no upstream yet */
-                        struct sy_model_cfg *v;
-
-                        if (cfg->n_models >= SY_CFG_MAX_MODELS)
+                        r = sy_config_ensure_model(cfg, set->m.name, &m);
+                        if (r == -E2BIG)
                                 return errf(c, set->key, "more than %d distinct models",
                                             SY_CFG_MAX_MODELS);
-                        v = realloc(cfg->models, (cfg->n_models + 1) * sizeof *v);
-                        if (!v)
-                                return -ENOMEM;
-                        cfg->models = v;
-                        m = &v[cfg->n_models];
-                        memset(m, 0, sizeof *m);
-                        m->name = strdup(set->m.name);
-                        if (!m->name)
-                                return -ENOMEM;
-                        cfg->n_models++;
+                        if (r < 0)
+                                return r;
                 }
                 if (!m) {
                         r = warnf(c, set->key, "model_config: '%s' is not served by any "

@@ -240,6 +240,9 @@ int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size
 int sy_config_load_string(const char *name, const char *yaml, size_t len,
                           struct sy_config **ret_cfg, char *err, size_t errlen);
 void sy_config_free(struct sy_config *cfg);
+/* The model table's entry for name (*ret, if ret), added with no
+ * settings when there is none. -E2BIG (SY_CFG_MAX_MODELS), -ENOMEM. */
+int sy_config_ensure_model(struct sy_config *cfg, const char *name, struct sy_model_cfg **ret);
 /* Frees what one upstream / model entry owns (not the entry itself). */
 void sy_config_upstream_free(struct sy_upstream_cfg *u);
 void sy_config_model_free(struct sy_model_cfg *m);

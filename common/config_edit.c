@@ -10,17 +10,9 @@
 #include <sys/types.h>
 
 static ssize_t find_upstream(const struct sy_config *cfg, const char *name) {
-        for (size_t i = 0; i < cfg->n_upstreams; i++)
-                if (cfg->upstreams[i].name && strcmp(cfg->upstreams[i].name, name) == 0)
-                        return (ssize_t)i;
-        return -1;
-}
+        const struct sy_upstream_cfg *u = sy_config_find_upstream(cfg, name);
 
-static ssize_t find_model(const struct sy_config *cfg, const char *name) {
-        for (size_t i = 0; i < cfg->n_models; i++)
-                if (strcmp(cfg->models[i].name, name) == 0)
-                        return (ssize_t)i;
-        return -1;
+        return u ? u - cfg->upstreams : -1;
 }
 
 static bool serves(const struct sy_upstream_cfg *u, const char *model) {
@@ -28,27 +20,6 @@ static bool serves(const struct sy_upstream_cfg *u, const char *model) {
                 if (strcmp(u->models[i], model) == 0)
                         return true;
         return false;
-}
-
-/* The model table gets name if it lacks it. */
-static int ensure_model(struct sy_config *cfg, const char *name) {
-        struct sy_model_cfg *v;
-
-        if (find_model(cfg, name) >= 0)
-                return 0;
-        if (cfg->n_models >= SY_CFG_MAX_MODELS)
-                return -E2BIG;
-        v = realloc(cfg->models, (cfg->n_models + 1) * sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        cfg->models = v;
-        v += cfg->n_models;
-        memset(v, 0, sizeof *v);
-        v->name = strdup(name);
-        if (!v->name)
-                return -ENOMEM;
-        cfg->n_models++;
-        return 0;
 }
 
 static bool model_referenced(const struct sy_config *cfg, const struct sy_model_cfg *m) {
@@ -118,9 +89,9 @@ int sy_config_add_upstream(struct sy_config *cfg, const struct sy_upstream_spec 
         }
         /* models first (may fail on limits), then the upstream */
         for (size_t i = 0; i < u.n_models; i++) {
-                if (find_model(cfg, u.models[i]) >= 0)
+                if (sy_config_find_model(cfg, u.models[i]))
                         continue;
-                r = ensure_model(cfg, u.models[i]);
+                r = sy_config_ensure_model(cfg, u.models[i], NULL);
                 if (r < 0)
                         goto fail_models;
                 added++;
@@ -173,7 +144,7 @@ int sy_config_add_route(struct sy_config *cfg, const char *model, const char *ow
                 return 0;
         if (u->n_models >= SY_CFG_MAX_MODELS)
                 return -E2BIG;
-        r = ensure_model(cfg, model);
+        r = sy_config_ensure_model(cfg, model, NULL);
         if (r < 0)
                 return r;
         s = strdup(model);

@@ -111,7 +111,7 @@ for u in switchyard-frontend switchyard-router; do
 	user=$(ps -o user= -p "$(pid $u)")
 	[ "$user" = switchyard ] && ok "$u runs as $user" || fail "$u runs as $user"
 done
-journalctl -u switchyard-frontend --no-pager -o cat | grep -q "socket activated" &&
+journalctl -u switchyard-frontend --no-pager -o cat | grep -q "socket passed by the service manager" &&
 	ok "frontend uses the socket unit's listener" || fail "frontend not socket activated"
 
 models=$(curl -s http://127.0.0.1:8080/v1/models)
@@ -147,8 +147,11 @@ systemctl stop switchyard-frontend 2>/dev/null
 [ "$(req)" = 200 ] && [ "$(systemctl is-active switchyard-frontend)" = active ] &&
 	ok "stopped frontend started again by its socket" || fail "socket activation"
 
-systemctl reload switchyard-router && journalctl -u switchyard-router -n 5 --no-pager -o cat | grep -q reloaded &&
-	ok "systemctl reload: the router re-read its configuration" || fail "reload"
+applied() { journalctl -u switchyard-router --no-pager -o cat | grep -c "configuration applied"; }
+n0=$(applied)
+systemctl reload switchyard-router || fail "systemctl reload switchyard-router"
+for _ in $(seq 50); do [ "$(applied)" -gt "$n0" ] && break; sleep 0.2; done
+[ "$(applied)" -gt "$n0" ] && ok "systemctl reload: the router re-read its configuration" || fail "reload"
 
 rt=$(pid switchyard-router)
 kill -STOP "$rt"

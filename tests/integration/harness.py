@@ -2,7 +2,10 @@
 
 Starts simllm replicas and `switchyard run` (or the frontend and router
 separately) with a generated configuration in a private runtime directory,
-and cleans everything up. Python standard library only.
+and cleans everything up; and the clients the tests share: raw POSTs read
+as they stream, closed-loop load, the admin API, /metrics values. Also
+imported by tests/node/run_node.py and bench/picker_bench.py. Python
+standard library only.
 """
 import http.client
 import json

@@ -43,7 +43,8 @@ static void on_change(void *arg, const struct k8s_endpoint *eps, size_t n) {
         (void)arg;
         pthread_mutex_lock(&lock);
         n_seen = n < 64 ? n : 64;
-        memcpy(seen, eps, n_seen * sizeof *eps);
+        if (n_seen)
+                memcpy(seen, eps, n_seen * sizeof *eps);
         callbacks++;
         pthread_mutex_unlock(&lock);
 }
