@@ -38,8 +38,13 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                 if (t < tokens->n && tokens->end[t] > tokens->start[t] && token_label[t] >= 0 &&
                     (size_t)token_label[t] < head->num_labels)
                         ent = clf_entity_of(head->labels[token_label[t]], &ent_len, &pfx);
-                if (cur && (!ent || ent_len != cur_len || memcmp(ent, cur, cur_len) != 0 || pfx == 'B' ||
-                            pfx == 'S')) {
+                /* a B-/S- tag on a piece glued to the previous one (no
+                 * space between, e.g. "##vi" after "ra") continues the word's
+                 * entity: a small model tags word pieces B- now and then */
+                bool glued = ent && t > 0 && tokens->start[t] == end && tokens->start[t] < len &&
+                             !is_space(text[tokens->start[t]]);
+                if (cur && (!ent || ent_len != cur_len || memcmp(ent, cur, cur_len) != 0 ||
+                            ((pfx == 'B' || pfx == 'S') && !glued))) {
                         if (end > len)
                                 end = len;
                         while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80)

@@ -5,7 +5,9 @@
  * models have); "O" is outside. A token starts an entity when its tag is
  * B- (or S-) or its entity type differs from the previous token's; the
  * following tokens of the same type (I-, E- or plain) extend it; "O", a
- * special token (empty offsets) or another type ends it.
+ * special token (empty offsets) or another type ends it. A B-/S- tag of the
+ * same type on a piece glued to the previous token (no byte between them,
+ * not starting with a space: the rest of a word) extends it too.
  *
  * A span covers the first token's start byte to the last token's end byte
  * of the original text, widened to whole UTF-8 characters (a byte-level

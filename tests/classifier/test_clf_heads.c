@@ -187,6 +187,14 @@ static void spans(void) {
                 check_span(&sp[2], text, "PERSON", "Smith", 0.6f);
                 check_span(&sp[3], text, "EMAIL", "555-12", 0.97f);   /* I- without B- starts one */
         }
+        /* B- on the glued rest of a word continues the entity: "jo" "@x.com" */
+        {
+                int32_t t4[] = { 0, 0, 1, 1, 0, 0, 0, 0, 0, 0 };
+
+                n = spans_of(text, st, en, t4, sc, 10, 0.0f, sp, 8);
+                check_eq(n, 1);
+                check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f);
+        }
         /* a byte-level token splitting a character: the span covers it whole */
         {
                 const char *t3 = "x \xc3\xa9t\xc3\xa9";     /* "x été" */
