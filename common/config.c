@@ -798,8 +798,8 @@ static ssize_t str_index(char *const *arr, size_t n, const char *s) {
 /* A list of unique names appended to *arr. */
 static int get_name_list(struct ctx *c, const yaml_node_t *n, const char *what,
                          enum name_kind kind, size_t max, char ***arr, size_t *n_arr) {
-        yaml_node_item_t *items;
-        size_t n_items, i;
+        yaml_node_item_t *items = NULL;
+        size_t n_items = 0, i;
         char b[72];
         int r;
 
@@ -1144,8 +1144,8 @@ static int finish_upstream(struct ctx *c, const yaml_node_t *item, const char *w
 
 static int parse_upstreams(struct ctx *c) {
         const yaml_node_t *v = root_get(c, "upstreams");
-        yaml_node_item_t *items;
-        size_t n_items, i, j, n;
+        yaml_node_item_t *items = NULL;
+        size_t n_items = 0, i, j, n;
         int r;
 
         if (!v)
@@ -1158,7 +1158,7 @@ static int parse_upstreams(struct ctx *c) {
                 struct sy_upstream_cfg *up;
                 yaml_node_pair_t *pairs;
                 bool have_url = false;
-                char what[48], fw[80], b[72];
+                char what[48], fw[48 + 72 + 2], b[72];
 
                 snprintf(what, sizeof what, "upstreams[%zu]", i);
                 r = new_upstream(c, item, &up);
@@ -1215,8 +1215,8 @@ static int parse_upstreams(struct ctx *c) {
 static int parse_vllm_endpoints(struct ctx *c) {
         static const char *const ignored[] = { "health_check_path", NULL };
         const yaml_node_t *v = root_get(c, "vllm_endpoints");
-        yaml_node_item_t *items;
-        size_t n_items, i, j, n;
+        yaml_node_item_t *items = NULL;
+        size_t n_items = 0, i, j, n;
         int r;
 
         if (!v)
@@ -1229,7 +1229,7 @@ static int parse_vllm_endpoints(struct ctx *c) {
                 struct sy_upstream_cfg *up;
                 yaml_node_pair_t *pairs;
                 bool have_addr = false, have_port = false;
-                char what[48], fw[80], b[72];
+                char what[48], fw[48 + 72 + 2], b[72];
 
                 snprintf(what, sizeof what, "vllm_endpoints[%zu]", i);
                 r = new_upstream(c, item, &up);
@@ -1302,8 +1302,8 @@ static int new_set(struct ctx *c, struct model_set **ret_set) {
 /* preferred_endpoints: [upstream names]; each of them serves the model. */
 static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what,
                            struct model_set *set) {
-        yaml_node_item_t *items;
-        size_t n_items, i;
+        yaml_node_item_t *items = NULL;
+        size_t n_items = 0, i;
         int r;
 
         r = get_name_list(c, v, what, NAME_MODEL, SY_CFG_MAX_UPSTREAMS,
@@ -1360,7 +1360,7 @@ static int parse_model_settings(struct ctx *c, const char *sect, bool native) {
                 const yaml_node_t *key = node_at(c, pairs[i].key);
                 const yaml_node_t *val = node_at(c, pairs[i].value);
                 struct model_set *set;
-                char what[SY_CFG_NAME_MAX + 48], fw[SY_CFG_NAME_MAX + 80], b[72];
+                char what[SY_CFG_NAME_MAX + 48], fw[SY_CFG_NAME_MAX + 48 + 72 + 2], b[72];
 
                 r = new_set(c, &set);
                 if (r < 0)
@@ -1514,8 +1514,8 @@ static int parse_aliases(struct ctx *c) {
         static const char *const defaults[] = { "auto", "MoM" };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = root_get(c, "auto_aliases");
-        yaml_node_item_t *items;
-        size_t n_items, i;
+        yaml_node_item_t *items = NULL;
+        size_t n_items = 0, i;
         int r;
 
         if (!v) {
@@ -1744,9 +1744,9 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                               bool use_reasoning, struct sy_category_cfg *cat) {
         static const char *const ignored[] = { "reasoning_effort", "reasoning_description",
                                                NULL };
-        yaml_node_item_t *items;
+        yaml_node_item_t *items = NULL;
         yaml_node_pair_t *pairs;
-        size_t n_items, i, j, n;
+        size_t n_items = 0, i, j, n;
         int r;
 
         r = seq_items(c, v, what, &items, &n_items);
@@ -1814,9 +1814,9 @@ static int parse_categories(struct ctx *c) {
         };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = root_get(c, "categories");
-        yaml_node_item_t *items;
+        yaml_node_item_t *items = NULL;
         yaml_node_pair_t *pairs;
-        size_t n_items, i, j, n;
+        size_t n_items = 0, i, j, n;
         int r;
 
         if (!v)
@@ -2076,8 +2076,8 @@ static int parse_discovery(struct ctx *c) {
         };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = root_get(c, "discovery");
-        yaml_node_item_t *items;
-        size_t n_items, i, j, n;
+        yaml_node_item_t *items = NULL;
+        size_t n_items = 0, i, j, n;
         int r;
 
         if (!v)
@@ -2096,7 +2096,7 @@ static int parse_discovery(struct ctx *c) {
                 const char *const *keys;
                 yaml_node_pair_t *pairs;
                 bool have_port = false;
-                char what[48], fw[96], b[72], known[256] = "";
+                char what[48], fw[48 + 72 + 2], b[72], known[256] = "";
 
                 snprintf(what, sizeof what, "discovery[%zu]", i);
                 d->weight = 1;
@@ -2266,7 +2266,7 @@ static int parse_admin(struct ctx *c) {
         for (i = 0; i < n; i++) {
                 const yaml_node_t *k = node_at(c, pairs[i].key);
                 const yaml_node_t *val = node_at(c, pairs[i].value);
-                char fw[64], b[72];
+                char fw[96], b[72];
 
                 snprintf(fw, sizeof fw, "admin.%s", show(k, b));
                 if (scalar_is(k, "listen"))

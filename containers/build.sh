@@ -99,7 +99,10 @@ base() {
 		rm -f "$tarball"
 		bah rmi -f "$ref" >/dev/null 2>&1 || true
 	fi
-	if [ -f "$tarball" ] && { [ "$only" = tar ] || have_image "$ref"; }; then
+	# the image is current when it was imported from this tarball
+	# ($tarball.imported is touched after each import)
+	if [ -f "$tarball" ] && { [ "$only" = tar ] ||
+		{ have_image "$ref" && [ -f "$tarball.imported" ] && ! [ "$tarball" -nt "$tarball.imported" ]; }; }; then
 		return 0
 	fi
 	if [ ! -f "$tarball" ]; then
@@ -130,6 +133,7 @@ base() {
 		--env LANG=C.UTF-8 --cmd /bin/bash \
 		--label org.opencontainers.image.description="Debian $suite minbase + $pkgs (debootstrap)" "$ctr"
 	bah commit --quiet --rm "$ctr" "$ref" >/dev/null
+	touch "$tarball.imported"
 }
 
 # The build context: the source tree as git sees it (tracked and untracked,
