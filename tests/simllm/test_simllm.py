@@ -530,9 +530,13 @@ def test_prefill_lanes(sim):
 
     long_sock = send("L" * 4000)   # 1000 tokens x 300 us: 300 ms of prefill
     deadline = time.monotonic() + 5
-    while sim.stats()["running"] < 1 and time.monotonic() < deadline:
+    # kv_tokens grows when the sequence starts, right before it reserves its
+    # prefill lane ("running" counts it earlier, at admission)
+    while sim.stats()["kv_tokens"] < 900 and time.monotonic() < deadline:
         time.sleep(0.005)
-    short_sock = send("hi")
+    # 200 tokens, 60 ms of prefill: alone it would finish long before the
+    # long one; behind it, 60 ms after (a margin over client-thread jitter)
+    short_sock = send("S" * 800)
     threads = [threading.Thread(target=first_token, args=(n, s))
                for n, s in (("long", long_sock), ("short", short_sock))]
     for t in threads:
