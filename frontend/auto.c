@@ -8,6 +8,7 @@
  * Nothing here waits: a request waiting for its verdict sits on the
  * worker's waiting list with a deadline (classifier.timeout_ms) and the
  * worker serves other connections meanwhile. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -49,8 +50,7 @@ bool auto_classifier_alive(struct worker *w) {
                                 next = c->pnext;
                                 if (c->state != CS_CLASSIFYING)
                                         continue;
-                                if (worker_pending_take(w, c->req_id, CS_CLASSIFYING) != c)
-                                        continue;
+                                worker_pending_remove(c);
                                 if (c->clf_api) {
                                         c->retry_after_s = 1;
                                         respond_error(c, 503, "server_error", NULL, "classifier_unavailable",
@@ -262,13 +262,12 @@ static void fallback(struct conn *c, const char *status, int reason) {
         fallback_cat(c, status, reason, -1);
 }
 
-void auto_start(struct conn *c, const struct json_member *mem, size_t n, const char *body) {
+void auto_start(struct conn *c, const struct json_member *mem, size_t n) {
         struct worker *w = c->w;
         struct buf *text = &c->upbody; /* free until the upstream body is built */
         const struct json_member *m;
         int r;
 
-        (void)body;
         c->cat_idx = -1;
         if (c->clf_api) {
                 m = json_find(mem, n, "text");
@@ -325,14 +324,11 @@ void auto_classify_timeout(struct conn *c) {
  * ("computer_science" is "computer science"). */
 static bool category_eq(const char *a, const char *b) {
         for (;; a++, b++) {
-                char x = *a == '_' ? ' ' : *a, y = *b == '_' ? ' ' : *b;
-                if ((x | 0x20) != (y | 0x20) && !(x == ' ' && y == ' '))
+                int x = *a == '_' ? ' ' : tolower((unsigned char)*a);
+                int y = *b == '_' ? ' ' : tolower((unsigned char)*b);
+
+                if (x != y)
                         return false;
-                if ((x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z')) {
-                        /* letters: case folded above */
-                } else if (x != y) {
-                        return false;
-                }
                 if (!x)
                         return true;
         }
@@ -608,11 +604,10 @@ static void write_messages(struct conn *c, const struct json_member *m, const st
         c->injected_prompt = true;
 }
 
-bool auto_rewrite_member(struct conn *c, const struct json_member *m, const char *body, struct buf *out) {
+bool auto_rewrite_member(struct conn *c, const struct json_member *m, struct buf *out) {
         const struct sy_config *cfg = c->w->fe->cfg;
         const struct sy_reasoning_family *f;
 
-        (void)body;
         if (proxy_key_is(m, "model")) {
                 buf_append(out, "\"model\":", 8);
                 put_string(out, c->model, strlen(c->model));

@@ -106,8 +106,7 @@ struct conn {
         int cat_idx;                      /* config category whose rewrites apply, -1 none */
         bool injected_prompt;
         uint64_t t_clf_ns;                /* classify request sent */
-        uint64_t prefix_hash[16];         /* prompt prefix hashes for the router */
-        unsigned n_prefix;
+        size_t prompt_off, prompt_len;    /* the prompt's JSON value in the body (prefix hashes) */
         int upstream;                     /* current upstream index or -1 */
         uint32_t up_gen;                  /* config generation that index was picked in (sy_done.snap_gen) */
         struct buf upreq;                 /* the request head as sent upstream (the body is upbody) */
@@ -232,20 +231,21 @@ void respond_models(struct conn *c, const char *id);
 void worker_pending_add(struct conn *c);
 void worker_waiting_add(struct conn *c);
 struct conn *worker_pending_take(struct worker *w, uint64_t req_id, enum conn_state state);
+void worker_pending_remove(struct conn *c);      /* off whichever list it is on */
 /* auto.c */
-void auto_start(struct conn *c, const struct json_member *mem, size_t n, const char *body);
+void auto_start(struct conn *c, const struct json_member *mem, size_t n);
 void auto_classify_reply(struct worker *w, const void *msg, uint32_t len);
 void auto_classify_timeout(struct conn *c);
 bool auto_classifier_alive(struct worker *w);
 /* rewrites for the upstream body after a verdict: returns true when it wrote
  * member m itself (model, messages, chat_template_kwargs) */
-bool auto_rewrite_member(struct conn *c, const struct json_member *m, const char *body, struct buf *out);
+bool auto_rewrite_member(struct conn *c, const struct json_member *m, struct buf *out);
 void auto_append_members(struct conn *c, const struct json_member *mem, size_t n, struct buf *out);
 void auto_response_headers(struct conn *c, struct buf *out);
 
 /* proxy.c */
 void proxy_start(struct conn *c);                /* parses the body, picks, sends */
-void proxy_continue(struct conn *c);             /* after the verdict (or without one): body, pick */
+void proxy_continue(struct conn *c);             /* after a verdict or fallback: body, pick */
 bool proxy_key_is(const struct json_member *m, const char *name);
 const char *proxy_body(struct conn *c, size_t *ret_len);
 void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len);

@@ -174,7 +174,9 @@ static bool single_candidate(struct conn *c) {
 static void pick(struct conn *c) {
         struct worker *w = c->w;
         struct sy_pick_req q = { 0 };
-        size_t ml = strlen(c->model), el = strlen(c->engine), sl = strlen(c->session);
+        size_t ml = strlen(c->model), el = strlen(c->engine), sl = strlen(c->session), blen;
+        uint64_t prefix[16];
+        int np = 0;
         struct iovec iov[5];
 
         c->state = CS_PICKING;
@@ -190,6 +192,15 @@ static void pick(struct conn *c) {
                 pick_local(c);
                 return;
         }
+        /* prefix-cache affinity: chained hashes over the raw bytes of the
+         * prompt's JSON value, as the router's index keeps them (two requests
+         * sharing a system prompt share their first hashes); only the
+         * router uses them, so they are made only when it is asked */
+        if (c->prompt_len)
+                np = prefix_hash_chain(proxy_body(c, &blen) + c->prompt_off, c->prompt_len, SY_PICK_PREFIX_BLOCK,
+                                       prefix, sizeof prefix / sizeof prefix[0]);
+        if (np < 0)
+                np = 0;
         q.req_id = c->req_id;
         q.model_len = (uint16_t)ml;
         q.owned_by_len = (uint16_t)el;
@@ -198,9 +209,9 @@ static void pick(struct conn *c) {
         memcpy(q.exclude, c->tried, q.n_exclude * sizeof q.exclude[0]);
         q.token_estimate = c->token_estimate;
         q.flags = c->sheddable ? SY_PICK_SHEDDABLE : 0;
-        q.n_prefix = (uint16_t)c->n_prefix;
+        q.n_prefix = (uint16_t)np;
         iov[0] = (struct iovec){ &q, sizeof q };
-        iov[1] = (struct iovec){ c->prefix_hash, c->n_prefix * sizeof c->prefix_hash[0] };
+        iov[1] = (struct iovec){ prefix, (size_t)np * sizeof prefix[0] };
         iov[2] = (struct iovec){ c->model, ml };
         iov[3] = (struct iovec){ c->engine, el };
         iov[4] = (struct iovec){ c->session, sl };
@@ -324,28 +335,19 @@ static bool scan_body(struct conn *c, struct json_member *mem, size_t *n) {
         return r == 0;
 }
 
-/* Prefix-cache affinity: chained hashes over the raw bytes of the prompt
- * (the "messages" array, or "prompt"/"input"), as the router's index keeps
- * them; two requests sharing a system prompt share their first hashes. */
-static void prompt_hashes(struct conn *c, const struct json_member *mem, size_t n, const char *body) {
+static void build_and_pick(struct conn *c, const struct json_member *mem, size_t n);
+
+/* Where the prompt is in the body, for pick()'s prefix hashes: the
+ * "messages" array, or "prompt" / "input". */
+static void prompt_span(struct conn *c, const struct json_member *mem, size_t n, const char *body) {
         const struct json_member *m = json_find(mem, n, "messages");
-        uint64_t h[SY_PICK_MAX_PREFIX];
-        int k;
 
         if (!m)
                 m = json_find(mem, n, "prompt");
         if (!m)
                 m = json_find(mem, n, "input");
-        c->n_prefix = 0;
-        if (!m)
-                return;
-        (void)body;
-        k = prefix_hash_chain(m->val, m->val_len, SY_PICK_PREFIX_BLOCK, h,
-                              sizeof c->prefix_hash / sizeof c->prefix_hash[0]);
-        if (k > 0) {
-                memcpy(c->prefix_hash, h, (size_t)k * sizeof h[0]);
-                c->n_prefix = (unsigned)k;
-        }
+        c->prompt_off = m ? (size_t)(m->val - body) : 0;
+        c->prompt_len = m ? m->val_len : 0;
 }
 
 void proxy_start(struct conn *c) {
@@ -361,7 +363,7 @@ void proxy_start(struct conn *c) {
                 return;
         if (strcmp(c->path, "/api/v1/classify") == 0) {
                 c->clf_api = true;
-                auto_start(c, mem, n, body);
+                auto_start(c, mem, n);
                 return;
         }
         m = json_find(mem, n, "model");
@@ -404,37 +406,29 @@ void proxy_start(struct conn *c) {
                         c->token_estimate += (uint32_t)(v < 1000000 ? v : 1000000);
                 }
         }
-        prompt_hashes(c, mem, n, body);
+        prompt_span(c, mem, n, body);
 
         worker_refresh_snapshot(w);
         if (is_auto_alias(cfg, c->model)) {
                 c->is_auto = true;
-                auto_start(c, mem, n, body);
+                auto_start(c, mem, n);
                 return;
         }
-        proxy_continue(c);
+        build_and_pick(c, mem, n);
 }
 
 /* The model is known (the client's, or the verdict's): build the upstream
- * request and pick an endpoint. */
-void proxy_continue(struct conn *c) {
+ * request from the scanned body and pick an endpoint. */
+static void build_and_pick(struct conn *c, const struct json_member *mem, size_t n) {
         struct worker *w = c->w;
-        struct json_member mem[256];
-        size_t n = 0, blen;
-        const char *body;
-        const struct snap_model *sm;
+        size_t blen;
+        const char *body = proxy_body(c, &blen);
 
-        sm = snapshot_find_model(w->snap, c->model, strlen(c->model));
-        if (!sm) {
+        if (!snapshot_find_model(w->snap, c->model, strlen(c->model))) {
                 respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
                               "The model `%s` does not exist", c->model);
                 return;
         }
-        /* scanned again: the client's buffer may have moved while a verdict was awaited */
-        if (!scan_body(c, mem, &n))
-                return;
-        body = proxy_body(c, &blen);
-
         /* upstream request: a shared head part, then per attempt Host and
          * Content-Length (start_upstream), then the body without routing-only
          * fields */
@@ -451,7 +445,7 @@ void proxy_continue(struct conn *c) {
                 if (!first)
                         buf_append(&c->upbody, ",", 1);
                 first = 0;
-                if (c->is_auto && auto_rewrite_member(c, &mem[i], body, &c->upbody))
+                if (c->is_auto && auto_rewrite_member(c, &mem[i], &c->upbody))
                         continue;
                 buf_append(&c->upbody, body + mem[i].start, mem[i].end - mem[i].start);
         }
@@ -459,6 +453,16 @@ void proxy_continue(struct conn *c) {
                 auto_append_members(c, mem, n, &c->upbody);
         buf_append(&c->upbody, "}", 1);
         pick(c);
+}
+
+/* After a verdict (or a fallback) of model "auto": the body is scanned
+ * again, the client's buffer may have moved while the verdict was awaited. */
+void proxy_continue(struct conn *c) {
+        struct json_member mem[256];
+        size_t n = 0;
+
+        if (scan_body(c, mem, &n))
+                build_and_pick(c, mem, n);
 }
 
 /* ---- upstream connections -------------------------------------------------------------- */

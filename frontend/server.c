@@ -108,7 +108,6 @@ static void conn_free_if_idle(struct conn *c) {
         free(c);
 }
 
-static void pending_remove(struct conn *c);
 static bool on_a_list(const struct conn *c);
 
 void conn_close(struct conn *c) {
@@ -116,7 +115,7 @@ void conn_close(struct conn *c) {
                 c->closing = true;
                 c->state = CS_CLOSING;
                 if (on_a_list(c))
-                        pending_remove(c);
+                        worker_pending_remove(c);
                 if (c->rd.busy || c->wr.busy) {
                         struct io_uring_sqe *sqe = worker_sqe(c->w);
                         /* ends a recv waiting on an idle client; the completion frees */
@@ -158,7 +157,7 @@ void worker_waiting_add(struct conn *c) {
                 w->waiting_min_ns = c->pick_deadline_ns;
 }
 
-static void pending_remove(struct conn *c) {
+void worker_pending_remove(struct conn *c) {
         struct worker *w = c->w;
         struct conn **head = c->in_waiting ? &w->waiting : &w->pending;
         struct conn **tail = c->in_waiting ? &w->waiting_tail : &w->pending_tail;
@@ -184,12 +183,12 @@ static bool on_a_list(const struct conn *c) {
 struct conn *worker_pending_take(struct worker *w, uint64_t req_id, enum conn_state state) {
         for (struct conn *c = w->pending; c; c = c->pnext)
                 if (c->req_id == req_id && c->state == state) {
-                        pending_remove(c);
+                        worker_pending_remove(c);
                         return c;
                 }
         for (struct conn *c = w->waiting; c; c = c->pnext)
                 if (c->req_id == req_id && c->state == state) {
-                        pending_remove(c);
+                        worker_pending_remove(c);
                         return c;
                 }
         return NULL;
@@ -243,7 +242,7 @@ static void reset_request(struct conn *c) {
         c->sheddable = c->queued = false;
         c->retry_after_s = 0;
         c->token_estimate = 0;
-        c->n_prefix = 0;
+        c->prompt_off = c->prompt_len = 0;
         c->is_auto = c->clf_api = c->injected_prompt = false;
         c->reasoning_client = c->clf_verdict = c->clf_truncated = false;
         c->cat_idx = -1;
@@ -796,7 +795,7 @@ static void check_timeouts(struct worker *w, uint64_t now) {
                 next = c->pnext;
                 if (c->pick_deadline_ns > now)
                         break; /* FIFO with one timeout: the rest are later */
-                pending_remove(c);
+                worker_pending_remove(c);
                 proxy_pick_timeout(c);
         }
         if (w->waiting && w->waiting_min_ns <= now) {
@@ -804,7 +803,7 @@ static void check_timeouts(struct worker *w, uint64_t now) {
                 for (c = w->waiting; c; c = next) {
                         next = c->pnext;
                         if (c->pick_deadline_ns <= now) {
-                                pending_remove(c);
+                                worker_pending_remove(c);
                                 if (c->state == CS_CLASSIFYING)
                                         auto_classify_timeout(c);
                                 else
