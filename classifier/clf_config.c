@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "classifier/clf_json.h"
+#include "classifier/clf_tokenizer.h"
 #include "common/file.h"
 #include "common/log.h"
 
@@ -171,6 +172,55 @@ static int legacy_head(struct clf_config *c) {
         c->clf_heads[0].multi_label = c->multi_label;
         c->clf_heads[0].num_labels = c->num_labels;
         c->clf_heads[0].labels = c->labels;
+        return 0;
+}
+
+/* switchyard_token_types, switchyard_lexical (see clf_config.h) */
+static int parse_extensions(const struct json_member *top, size_t n, const char *path, struct clf_config *c) {
+        const struct json_member *m;
+        struct json_member x;
+        char *s = NULL;
+        double w = 1.0;
+        int r;
+
+        c->lexical_head = -1;
+        if ((m = json_find(top, n, "switchyard_token_types")) && m->type != JSON_NULL) {
+                if (clf_json_strdup(m, &s) < 0)
+                        return -EBADMSG;
+                r = strcmp(s, "case") == 0 ? 0 : -EOPNOTSUPP;
+                free(s);
+                if (r < 0 || c->arch != CLF_ARCH_BERT || c->type_vocab < CLF_CASE_TYPES) {
+                        log_debug("classifier: %s: switchyard_token_types: only \"case\" on BERT with "
+                                  "type_vocab_size >= %d", path, CLF_CASE_TYPES);
+                        return -EOPNOTSUPP;
+                }
+                c->case_types = true;
+        }
+        if (!(m = json_find(top, n, "switchyard_lexical")) || m->type == JSON_NULL)
+                return 0;
+        if (m->type != JSON_OBJECT || clf_json_get(m->val, m->val_len, "head", &x) <= 0 || clf_json_strdup(&x, &s) < 0)
+                return -EBADMSG;
+        c->lexical_head = clf_config_head(c, s);
+        free(s);
+        s = NULL;
+        if (c->lexical_head < 0 || c->clf_heads[c->lexical_head].kind != CLF_TASK_SEQUENCE ||
+            c->clf_heads[c->lexical_head].multi_label) {
+                log_debug("classifier: %s: switchyard_lexical.head: no such single-label sequence head", path);
+                return -EBADMSG;
+        }
+        if (clf_json_get(m->val, m->val_len, "file", &x) <= 0 || clf_json_strdup(&x, &s) < 0)
+                return -EBADMSG;
+        r = (!*s || strchr(s, '/') || s[0] == '.' || strlen(s) >= sizeof c->lexical_file) ? -EBADMSG : 0;
+        if (r == 0)
+                strcpy(c->lexical_file, s);
+        free(s);
+        if (r < 0)
+                return r;
+        if (clf_json_get(m->val, m->val_len, "weight", &x) > 0 && clf_json_double(&x, &w) < 0)
+                return -EBADMSG;
+        if (!(w > 0 && w <= 100))
+                return -EBADMSG;
+        c->lexical_weight = (float)w;
         return 0;
 }
 
@@ -432,6 +482,8 @@ int clf_config_load(const char *path, struct clf_config *ret_cfg) {
         } else if ((r = legacy_head(&c)) < 0) {
                 goto fail;
         }
+        if ((r = parse_extensions(top, n, path, &c)) < 0)
+                goto fail;
         free(top);
         free(buf);
         *ret_cfg = c;

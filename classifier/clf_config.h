@@ -51,6 +51,16 @@ struct clf_config {
         bool multi_head;                /* switchyard_heads */
         size_t n_clf_heads;
         struct clf_head_cfg *clf_heads;
+        /* switchyard extensions (BERT multi-head checkpoints):
+         * "switchyard_token_types": "case": each token's type id is the case
+         *  of its original characters (clf_case_type()), not 0;
+         * "switchyard_lexical": {"head", "file", "weight"}: the sequence head
+         *  named head is mixed with the lexical model in file (clf_lexical.h):
+         *  log p = log p_encoder + weight * log p_lexical, renormalized. */
+        bool case_types;
+        int lexical_head;               /* -1: none */
+        float lexical_weight;
+        char lexical_file[128];
 };
 
 #define CLF_MAX_HEADS 16

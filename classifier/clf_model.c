@@ -51,7 +51,7 @@ struct clf_model {
         /* activations on the backend, for cap_M rows / cap_B sequences */
         size_t cap_M, cap_B;
         float *x, *h, *qkv, *ctx, *big, *u, *pooled, *pooled2, *logits, *emb, *maskf;
-        int32_t *ids, *pos, *zeros;
+        int32_t *ids, *pos, *zeros, *types;
         /* host staging */
         float *h_mask;
         int32_t *h_pos;
@@ -394,7 +394,7 @@ static void free_acts(struct clf_model *m) {
         void **bufs[] = { (void **)&m->x, (void **)&m->h, (void **)&m->qkv, (void **)&m->ctx, (void **)&m->big,
                           (void **)&m->u, (void **)&m->pooled, (void **)&m->pooled2, (void **)&m->logits,
                           (void **)&m->emb, (void **)&m->maskf, (void **)&m->ids, (void **)&m->pos,
-                          (void **)&m->zeros };
+                          (void **)&m->zeros, (void **)&m->types };
 
         for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
                 if (*bufs[i])
@@ -517,6 +517,7 @@ static int reserve_acts(struct clf_model *m, size_t B, size_t T) {
         ALLOC(m->ids, M);
         ALLOC(m->pos, M);
         ALLOC(m->zeros, M);
+        ALLOC(m->types, M);
 #undef ALLOC
         if (r >= 0) {
                 m->h_mask = malloc(M * sizeof *m->h_mask);
@@ -537,7 +538,7 @@ static int reserve_acts(struct clf_model *m, size_t B, size_t T) {
 
 #define OP(call) do { if ((r = (call)) < 0) return r; } while (0)
 
-static int encoder_bert(struct clf_model *m, size_t B, size_t T) {
+static int encoder_bert(struct clf_model *m, size_t B, size_t T, bool types) {
         const struct clf_config *c = &m->cfg;
         const struct clf_backend_ops *o = m->be->ops;
         struct clf_backend *be = m->be;
@@ -551,7 +552,7 @@ static int encoder_bert(struct clf_model *m, size_t B, size_t T) {
         OP(o->embed(be, m->x, m->word_emb, m->ids, M, H, false));
         OP(o->embed(be, m->x, m->pos_emb, m->pos, M, H, true));
         if (m->type_emb)
-                OP(o->embed(be, m->x, m->type_emb, m->zeros, M, H, true));
+                OP(o->embed(be, m->x, m->type_emb, types ? m->types : m->zeros, M, H, true));
         OP(o->layernorm(be, m->x, m->x, m->emb_ln_w, m->emb_ln_b, M, H, c->norm_eps));
         for (size_t l = 0; l < c->layers; l++) {
                 const struct clf_layer *y = &m->layer[l];
@@ -651,13 +652,20 @@ int clf_model_forward(struct clf_model *m, const struct clf_batch *in, float *re
         for (size_t i = 0; i < M; i++)
                 if (in->ids[i] < 0 || (size_t)in->ids[i] >= c->vocab_size)
                         return -EINVAL;
+        if (in->types && c->arch == CLF_ARCH_BERT && m->type_emb)
+                for (size_t i = 0; i < M; i++)
+                        if (in->types[i] < 0 || (size_t)in->types[i] >= c->type_vocab)
+                                return -EINVAL;
         if ((r = reserve_acts(m, B, T)) < 0)
                 return r;
         for (size_t i = 0; i < M; i++)
                 m->h_mask[i] = in->mask ? (in->mask[i] ? 1.0f : 0.0f) : 1.0f;
         OP(o->upload(be, m->ids, in->ids, M * sizeof *m->ids));
         OP(o->upload(be, m->maskf, m->h_mask, M * sizeof *m->maskf));
-        r = c->arch == CLF_ARCH_MODERNBERT ? encoder_modernbert(m, B, T) : encoder_bert(m, B, T);
+        if (in->types && m->type_emb)
+                OP(o->upload(be, m->types, in->types, M * sizeof *m->types));
+        r = c->arch == CLF_ARCH_MODERNBERT ? encoder_modernbert(m, B, T) :
+                                             encoder_bert(m, B, T, in->types && m->type_emb);
         if (r < 0)
                 return r;
         if (ret_embedding) {

@@ -43,6 +43,7 @@ struct clf_batch {
         size_t B, T;                /* sequences, padded length (<= max_position_embeddings) */
         const int32_t *ids;         /* [B*T] */
         const uint8_t *mask;        /* [B*T] 1 token, 0 padding; NULL: all tokens */
+        const int32_t *types;       /* [B*T] token type ids (BERT); NULL: all 0 */
 };
 
 /* Floats of ret_logits for a batch: the heads' logits one after the

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier/clf_lexical.h"
 #include "common/log.h"
 
 struct clf_pipeline {
@@ -15,10 +17,11 @@ struct clf_pipeline {
         size_t max_len;
         enum clf_truncate policy;
         /* scratch of clf_pipeline_forward, grown as needed */
-        int32_t *ids;
+        int32_t *ids, *types;
         uint8_t *mask;
         float *logits, *emb;
-        size_t cap_ids, cap_mask, cap_logits, cap_emb;
+        size_t cap_ids, cap_types, cap_mask, cap_logits, cap_emb;
+        struct clf_lexical *lex;   /* config.json switchyard_lexical */
 };
 
 struct clf_model *clf_pipeline_model(const struct clf_pipeline *p) {
@@ -38,7 +41,9 @@ void clf_pipeline_free(struct clf_pipeline *p) {
                 return;
         clf_model_free(p->model);
         clf_tokenizer_free(p->tok);
+        clf_lexical_free(p->lex);
         free(p->ids);
+        free(p->types);
         free(p->mask);
         free(p->logits);
         free(p->emb);
@@ -48,6 +53,7 @@ void clf_pipeline_free(struct clf_pipeline *p) {
 int clf_pipeline_load(const char *dir, const struct clf_pipeline_opts *opts, struct clf_pipeline **ret_p) {
         struct clf_model_opts mo = { .backend = opts ? opts->backend : NULL, .threads = opts ? opts->threads : 0 };
         struct clf_pipeline *p = calloc(1, sizeof *p);
+        const struct clf_config *c;
         size_t max_pos;
         int r;
 
@@ -59,7 +65,20 @@ int clf_pipeline_load(const char *dir, const struct clf_pipeline_opts *opts, str
         }
         if ((r = clf_model_load(dir, &mo, &p->model)) < 0)
                 goto fail;
-        max_pos = clf_model_config(p->model)->max_pos;
+        c = clf_model_config(p->model);
+        if (c->lexical_head >= 0) {
+                char path[4096];
+
+                if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, c->lexical_file) >= sizeof path) {
+                        r = -ENAMETOOLONG;
+                        goto fail;
+                }
+                if ((r = clf_lexical_load(path, c->clf_heads[c->lexical_head].num_labels, &p->lex)) < 0) {
+                        log_err("classifier: %s: %s", path, strerror(-r));
+                        goto fail;
+                }
+        }
+        max_pos = c->max_pos;
         p->max_len = opts && opts->max_len ? opts->max_len : 512;
         if (p->max_len > max_pos)
                 p->max_len = max_pos;
@@ -108,7 +127,47 @@ int clf_normalize(const float *logits, size_t n, bool sigmoid, float *out) {
 }
 
 int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t len, struct clf_encoding *e) {
-        return clf_tokenizer_encode_model(p->tok, text, len, p->max_len, p->policy, e);
+        const struct clf_config *c = clf_model_config(p->model);
+        int r;
+
+        if ((r = clf_tokenizer_encode_model(p->tok, text, len, p->max_len, p->policy, e)) < 0)
+                return r;
+        if (c->case_types)
+                for (size_t t = 0; t < e->n; t++)
+                        e->types[t] = e->end[t] > e->start[t] && e->end[t] <= len ?
+                                      (uint8_t)clf_case_type(text + e->start[t], e->end[t] - e->start[t]) : 0;
+        e->n_lex = 0;
+        if (p->lex) {
+                size_t L = c->clf_heads[c->lexical_head].num_labels;
+
+                if (!e->lex && !(e->lex = malloc(L * sizeof *e->lex)))
+                        return -ENOMEM;
+                if ((r = clf_lexical_logprobs(p->lex, text, len, e->lex)) < 0)
+                        return r;
+                e->n_lex = L;
+        }
+        return r;
+}
+
+/* the lexical head's logits <- log p_encoder + weight * log p_lexical */
+static void mix_lexical(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n, size_t T) {
+        const struct clf_config *c = clf_model_config(p->model);
+        size_t L = c->clf_heads[c->lexical_head].num_labels;
+        float *base = p->logits + clf_model_head_offset(p->model, (size_t)c->lexical_head, n, T);
+
+        for (size_t i = 0; i < n; i++) {
+                float *lg = base + i * L, mx = -INFINITY;
+                double sum = 0;
+
+                if (enc[i]->n_lex != L)
+                        continue;
+                for (size_t k = 0; k < L; k++)
+                        mx = lg[k] > mx ? lg[k] : mx;
+                for (size_t k = 0; k < L; k++)
+                        sum += exp((double)lg[k] - mx);
+                for (size_t k = 0; k < L; k++)
+                        lg[k] = (float)(lg[k] - mx - log(sum)) + c->lexical_weight * enc[i]->lex[k];
+        }
 }
 
 /* grows a scratch array to n elements of size sz */
@@ -143,6 +202,7 @@ int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *cons
         if (T == 0)
                 T = 1;   /* empty texts and no special tokens: one padding position */
         if (grow((void **)&p->ids, &p->cap_ids, n * T, sizeof *p->ids) < 0 ||
+            (c->case_types && grow((void **)&p->types, &p->cap_types, n * T, sizeof *p->types) < 0) ||
             grow((void **)&p->mask, &p->cap_mask, n * T, 1) < 0 ||
             grow((void **)&p->emb, &p->cap_emb, n * c->hidden, sizeof *p->emb) < 0 ||
             grow((void **)&p->logits, &p->cap_logits, clf_model_logits_size(p->model, n, T) + 1,
@@ -154,10 +214,15 @@ int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *cons
 
                         p->ids[i * T + t] = tok ? enc[i]->ids[t] : pad;
                         p->mask[i * T + t] = tok;
+                        if (c->case_types)
+                                p->types[i * T + t] = tok ? enc[i]->types[t] : 0;
                 }
-        batch = (struct clf_batch){ .B = n, .T = T, .ids = p->ids, .mask = p->mask };
+        batch = (struct clf_batch){ .B = n, .T = T, .ids = p->ids, .mask = p->mask,
+                                    .types = c->case_types ? p->types : NULL };
         if ((r = clf_model_forward(p->model, &batch, p->logits, want_embedding ? p->emb : NULL)) < 0)
                 return r;
+        if (p->lex)
+                mix_lexical(p, enc, n, T);
         *ret_logits = p->logits;
         if (ret_embedding)
                 *ret_embedding = want_embedding ? p->emb : NULL;

@@ -23,28 +23,49 @@ static bool is_space(char c) {
         return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+static bool is_wordish(char ch) {
+        unsigned char c = (unsigned char)ch;
+
+        return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const int32_t *token_label,
                  const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
                  size_t cap) {
         const char *cur = NULL;
-        size_t cur_len = 0, start = 0, end = 0, count = 0;
+        size_t cur_len = 0, start = 0, end = 0, count = 0, prev_end = SIZE_MAX;
         float score = 0;
 
         for (size_t t = 0; t <= tokens->n; t++) {
                 const char *ent = NULL;
-                size_t ent_len = 0;
+                size_t ent_len = 0, s = 0, e = 0;
                 char pfx = 0;
+                bool content = t < tokens->n && tokens->end[t] > tokens->start[t];
 
-                if (t < tokens->n && tokens->end[t] > tokens->start[t] && token_label[t] >= 0 &&
-                    (size_t)token_label[t] < head->num_labels)
-                        ent = clf_entity_of(head->labels[token_label[t]], &ent_len, &pfx);
-                /* a B-/S- tag on a piece glued to the previous one (no
-                 * space between, e.g. "##vi" after "ra") continues the word's
-                 * entity: a small model tags word pieces B- now and then */
-                bool glued = ent && t > 0 && tokens->start[t] == end && tokens->start[t] < len &&
-                             !is_space(text[tokens->start[t]]);
-                if (cur && (!ent || ent_len != cur_len || memcmp(ent, cur, cur_len) != 0 ||
-                            ((pfx == 'B' || pfx == 'S') && !glued))) {
+                if (t < tokens->n && !content)
+                        continue;
+                if (content) {
+                        s = tokens->start[t];
+                        e = tokens->end[t];
+                        if (prev_end != SIZE_MAX && s == prev_end && s > 0 && s < len && is_wordish(text[s]) &&
+                            is_wordish(text[s - 1])) {
+                                prev_end = e;
+                                if (cur && e > end)
+                                        end = e;   /* the rest of the word */
+                                continue;
+                        }
+                        prev_end = e;
+                        if (token_label[t] >= 0 && (size_t)token_label[t] < head->num_labels)
+                                ent = clf_entity_of(head->labels[token_label[t]], &ent_len, &pfx);
+                        if (ent && cur && (pfx == 'I' || pfx == 'E' || pfx == 0) && ent_len == cur_len &&
+                            memcmp(ent, cur, cur_len) == 0) {
+                                end = e;
+                                if (token_score[t] < score)
+                                        score = token_score[t];
+                                continue;
+                        }
+                }
+                if (cur) {
                         if (end > len)
                                 end = len;
                         while (start > 0 && ((unsigned char)text[start] & 0xc0) == 0x80)
@@ -62,16 +83,12 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                         }
                         cur = NULL;
                 }
-                if (ent && !cur) {
+                if (ent) {
                         cur = ent;
                         cur_len = ent_len;
-                        start = tokens->start[t];
+                        start = s;
+                        end = e;
                         score = token_score[t];
-                }
-                if (ent) {
-                        end = tokens->end[t];
-                        if (token_score[t] < score)
-                                score = token_score[t];
                 }
         }
         return count;

@@ -2,18 +2,22 @@
  *
  * Tags are BIO(ES) over entity types ("B-EMAIL_ADDRESS", "I-EMAIL_ADDRESS")
  * or plain entity labels ("EMAIL_ADDRESS", as vLLM Semantic Router's PII
- * models have); "O" is outside. A token starts an entity when its tag is
- * B- (or S-) or its entity type differs from the previous token's; the
- * following tokens of the same type (I-, E- or plain) extend it; "O", a
- * special token (empty offsets) or another type ends it. A B-/S- tag of the
- * same type on a piece glued to the previous token (no byte between them,
- * not starting with a space: the rest of a word) extends it too.
+ * models have); "O" is outside. Tags are read by word, as Hugging Face's
+ * aggregation_strategy "first": a word is a run of tokens each glued to the
+ * one before (it starts at the byte where that one ends, and the bytes on
+ * both sides of the seam are ASCII letters or digits or non-ASCII), so
+ * "yefimov" = "ye" "##fim" "##ov" is one word and "905-674" three; a word
+ * takes its first token's tag. A word tagged B- or S-, or of another type
+ * than the entity before it, starts an entity; a word of the same type
+ * tagged I-, E- or plain extends it; "O" ends it. Special tokens (empty
+ * offsets) are skipped. tools/train/syeval.py has the same rule.
  *
  * A span covers the first token's start byte to the last token's end byte
  * of the original text, widened to whole UTF-8 characters (a byte-level
  * token may split one) and without leading whitespace (byte-level tokens
  * carry the space before a word). Its score is the minimum of its tokens'
- * scores (the weakest token bounds the confidence of the whole entity). */
+ * words' first-token scores (the weakest bounds the confidence of the
+ * whole entity). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

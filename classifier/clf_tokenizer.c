@@ -10,6 +10,7 @@
 #include "classifier/clf_tokenizer.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,8 @@ void clf_encoding_free(struct clf_encoding *e) {
         free(e->ids);
         free(e->start);
         free(e->end);
+        free(e->types);
+        free(e->lex);
         memset(e, 0, sizeof *e);
 }
 
@@ -84,8 +87,58 @@ static int encoding_reserve(struct clf_encoding *e, size_t n) {
         if (!(p = realloc(e->end, cap * sizeof *e->end)))
                 return -ENOMEM;
         e->end = p;
+        if (!(p = realloc(e->types, cap)))
+                return -ENOMEM;
+        e->types = p;
         e->cap = cap;
         return 0;
+}
+
+/* 1 upper, -1 lower, 0 neither (see clf_case_type) */
+static int letter_case(uint32_t cp) {
+        if (cp >= 'A' && cp <= 'Z')
+                return 1;
+        if (cp >= 'a' && cp <= 'z')
+                return -1;
+        if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
+                return 1;
+        if (cp >= 0xDF && cp <= 0xFF && cp != 0xF7)
+                return -1;
+        if (cp >= 0x100 && cp <= 0x17F)
+                return cp % 2 ? -1 : 1;
+        return 0;
+}
+
+int clf_case_type(const char *s, size_t len) {
+        size_t letters = 0, i = 0;
+        bool all_upper = true;
+
+        while (i < len) {
+                unsigned char c = (unsigned char)s[i];
+                uint32_t cp = c;
+                size_t k = 1;
+                int lc;
+
+                if (c >= 0xC0 && c < 0xE0 && i + 1 < len) {
+                        cp = ((uint32_t)(c & 0x1f) << 6) | ((unsigned char)s[i + 1] & 0x3f);
+                        k = 2;
+                } else if (c >= 0x80) {
+                        cp = 0xFFFD;   /* beyond U+07FF or broken: no case here */
+                        k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 1;
+                }
+                lc = letter_case(cp);
+                if (i == 0 && lc != 1)
+                        return 0;
+                if (lc) {
+                        letters++;
+                        if (lc < 0)
+                                all_upper = false;
+                }
+                i += k;
+        }
+        if (letters == 0)
+                return 0;
+        return letters >= 2 && all_upper ? 2 : 1;
 }
 
 int clf_encoding_push(struct clf_encoding *e, int32_t id, uint32_t start, uint32_t end) {

@@ -26,7 +26,22 @@ struct clf_encoding {
         uint32_t *start;
         uint32_t *end;
         size_t n, cap;
+        /* filled by clf_pipeline_encode for models that use them: token
+         * types ([cap]; see clf_case_type) and the lexical model's
+         * log-probabilities ([n_lex]) */
+        uint8_t *types;
+        float *lex;
+        size_t n_lex;
 };
+
+/* "case" token type of a token's original text (UTF-8): 2 when it has two
+ * or more letters, all upper case; 1 when its first character is an
+ * upper-case letter; else 0. Letters and case: ASCII, Latin-1
+ * (U+00C0-U+00DE upper but U+00D7, U+00DF-U+00FF lower but U+00F7) and
+ * Latin Extended-A (U+0100-U+017F, even upper, odd lower), as
+ * tools/train/sytok.py's case_type. */
+#define CLF_CASE_TYPES 3
+int clf_case_type(const char *s, size_t len);
 
 void clf_encoding_init(struct clf_encoding *e);
 void clf_encoding_free(struct clf_encoding *e);

@@ -8,7 +8,8 @@
  *  - the pipeline's per-head results (softmax per head, argmax, per-token
  *    tags) agree with the logits;
  *  - clf_spans on hand-made tags: BIO and plain labels, B- splits, type
- *    changes, "O" and special tokens end a span, min score, byte offsets
+ *    changes, "O" ends a span, tags read by word (the first token's),
+ *    min score, byte offsets
  *    widened to whole characters without the leading space, cap;
  *  - malformed switchyard_heads refused. */
 #include <stdbool.h>
@@ -169,7 +170,7 @@ static void spans(void) {
         check_eq(n, 3);
         check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f);    /* leading space dropped, min score */
         check_span(&sp[1], text, "PERSON", "Bob Smith", 0.6f);
-        check_span(&sp[2], text, "PHONE", "555-12", 0.97f);     /* plain labels merge; [SEP] ends it */
+        check_span(&sp[2], text, "PHONE", "555-12", 0.97f);     /* plain labels merge; the end ends it */
         /* min score drops the weak one; cap limits what is written, not the count */
         n = spans_of(text, st, en, tags, sc, 10, 0.65f, sp, 8);
         check_eq(n, 2);
@@ -187,19 +188,42 @@ static void spans(void) {
                 check_span(&sp[2], text, "PERSON", "Smith", 0.6f);
                 check_span(&sp[3], text, "EMAIL", "555-12", 0.97f);   /* I- without B- starts one */
         }
-        /* B- on the glued rest of a word continues the entity: "jo" "@x.com" */
+        /* tags are read by word: a B- on "@x.com" (after "jo", but "@" is no
+         * word character) starts another entity */
         {
                 int32_t t4[] = { 0, 0, 1, 1, 0, 0, 0, 0, 0, 0 };
 
                 n = spans_of(text, st, en, t4, sc, 10, 0.0f, sp, 8);
-                check_eq(n, 1);
-                check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f);
+                check_eq(n, 2);
+                check_span(&sp[0], text, "EMAIL", "jo", 0.8f);
+                check_span(&sp[1], text, "EMAIL", "@x.com", 0.7f);
+        }
+        /* the rest of a word ("son" glued to " Smith") takes the word's first
+         * token's tag, whatever its own */
+        {
+                const char *t5 = "Bob Smithson and Al";
+                uint32_t s5[] = { 0, 3, 9, 12, 16 }, e5[] = { 3, 9, 12, 16, 19 };
+                int32_t g5[] = { 3, 4, 0, 0, 3 }, g6[] = { 3, 3, 4, 0, 4 }, g7[] = { 3, 0, 3, 0, 0 };
+                float c5[] = { 0.9f, 0.8f, 0.1f, 1, 0.7f };
+
+                n = spans_of(t5, s5, e5, g5, c5, 5, 0.0f, sp, 8);
+                check_eq(n, 2);
+                check_span(&sp[0], t5, "PERSON", "Bob Smithson", 0.8f);   /* "son"'s score not counted */
+                check_span(&sp[1], t5, "PERSON", "Al", 0.7f);
+                n = spans_of(t5, s5, e5, g6, c5, 5, 0.0f, sp, 8);
+                check_eq(n, 3);                                            /* B- starts one; I- alone too */
+                check_span(&sp[0], t5, "PERSON", "Bob", 0.9f);
+                check_span(&sp[1], t5, "PERSON", "Smithson", 0.8f);
+                check_span(&sp[2], t5, "PERSON", "Al", 0.7f);
+                n = spans_of(t5, s5, e5, g7, c5, 5, 0.0f, sp, 8);
+                check_eq(n, 1);                                            /* O on " Smith": "son" is not a word */
+                check_span(&sp[0], t5, "PERSON", "Bob", 0.9f);
         }
         /* a byte-level token splitting a character: the span covers it whole */
         {
                 const char *t3 = "x \xc3\xa9t\xc3\xa9";     /* "x été" */
                 uint32_t s3[] = { 0, 1, 3, 5 }, e3[] = { 1, 3, 5, 7 };
-                int32_t g3[] = { 0, 0, 3, 4 };
+                int32_t g3[] = { 0, 3, 0, 0 };   /* one word: its first token tags it */
                 float c3[] = { 1, 1, 1, 1 };
 
                 n = spans_of(t3, s3, e3, g3, c3, 4, 0.0f, sp, 8);

@@ -109,7 +109,9 @@ def compare(a):
                 if sx != sy:
                     nspan += 1
                     if nspan <= 5:
-                        print("spans differ: %r\n  torch %s\n  c     %s" % (t[:80], sx, sy))
+                        d = sorted(set(sx) ^ set(sy))
+                        print("spans differ: %r (%d vs %d spans): first differences %s" % (t[:80], len(sx), len(sy),
+                                                                                            d[:4]))
     print("%d texts: token counts differ in %d, labels differ in %d, PII spans differ in %d; "
           "largest score difference %.2e" % (len(texts), ntok, nlab, nspan, worst))
     return 1 if ntok or nlab else 0

@@ -6,11 +6,15 @@ A prediction per text is a dict as the C CLI's --jsonl mode prints it:
 "pii": {"spans": [{"type", "start", "end", "score"}]}}} with *character*
 offsets here (eval.py converts the C engine's byte offsets).
 
-PII spans from token tags (the C engine uses the same rule): a token tagged
-B-X or I-X starts an entity unless the previous content token is tagged
-with the same type X (B-X then starts a new one only after a non-X tag:
-consecutive same-type tags are merged); the span runs from the first
-token's start to the last token's end.
+PII spans from token tags, by word (the C engine, classifier/clf_spans.c,
+uses the same rule): a word is a run of tokens each glued to the one
+before it (it starts where that one ends, and the characters on both sides
+of the seam are word characters: ASCII letters or digits, or any non-ASCII
+character), so "yefimov" = "ye" "##fim" "##ov" is one word and "905-674"
+is three. A word takes its first token's tag. B-X starts an entity; I-X
+continues an X entity or starts one; O ends it. The span runs from the
+first word's start to the last word's end; its score is the lowest first-
+token probability in it.
 Entity matching: a predicted entity counts as correct when its type and its
 [start, end) equal a gold entity's, the gold span taken with surrounding
 whitespace stripped.
@@ -20,22 +24,39 @@ import collections
 import torch
 
 import sydata
+import sytok
 
 
-def spans_from_tags(labels, probs, starts, ends):
+def _wordish(c):
+    return not c.isascii() or c.isalnum()
+
+
+def word_firsts(text, starts, ends):
+    """per token: True when it starts a word (see above)"""
+    out = []
+    for i, (s, e) in enumerate(zip(starts, ends)):
+        glued = (i > 0 and s == ends[i - 1] and e > s and s > 0 and s < len(text)
+                 and _wordish(text[s]) and _wordish(text[s - 1]))
+        out.append(not glued)
+    return out
+
+
+def spans_from_tags(labels, probs, starts, ends, text):
     """labels: tag strings per content token; returns [{"type","start","end","score"}]"""
     out, cur = [], None
-    for lab, p, s, e in zip(labels, probs, starts, ends):
+    for lab, p, s, e, first in zip(labels, probs, starts, ends, word_firsts(text, starts, ends)):
+        if not first:
+            if cur is not None:
+                cur["end"] = max(cur["end"], e)
+            continue
         typ = lab[2:] if lab[:2] in ("B-", "I-") else None
-        if typ is not None and cur is not None and cur["type"] == typ:
+        if typ is not None and lab[0] == "I" and cur is not None and cur["type"] == typ:
             cur["end"] = e
             cur["score"] = min(cur["score"], p)
             continue
         if cur is not None:
             out.append(cur)
-            cur = None
-        if typ is not None:
-            cur = {"type": typ, "start": s, "end": e, "score": p}
+        cur = {"type": typ, "start": s, "end": e, "score": p} if typ is not None else None
     if cur is not None:
         out.append(cur)
     return out
@@ -54,8 +75,18 @@ def torch_predict(model, tok, texts, max_len=512, batch=32):
             T = max(len(e[0]) for e in enc)
             ids = torch.tensor([e[0] + [tok.pad] * (T - len(e[0])) for e in enc])
             mask = torch.tensor([[1] * len(e[0]) + [0] * (T - len(e[0])) for e in enc])
-            x = model.encode(ids, mask)
-            outs = {h["name"]: torch.softmax(model.head(h["name"], x, mask), -1) for h in heads}
+            types = None
+            if model.cfg.get("switchyard_token_types") == "case":
+                types = torch.tensor([sytok.case_types(texts[i], e[1], e[2]) + [0] * (T - len(e[0]))
+                                      for i, e in zip(idx, enc)])
+            x = model.encode(ids, mask, types=types)
+            outs = {}
+            for h in heads:
+                lg = model.head(h["name"], x, mask)
+                if model.lexical is not None and model.lexical[0] == h["name"]:
+                    lp = torch.tensor(model.lexical[2].logprobs([texts[i] for i in idx]), dtype=lg.dtype)
+                    lg = torch.log_softmax(lg, -1) + model.lexical[1] * lp
+                outs[h["name"]] = torch.softmax(lg, -1)
             for j, i in enumerate(idx):
                 r = {}
                 for h in heads:
@@ -68,7 +99,7 @@ def torch_predict(model, tok, texts, max_len=512, batch=32):
                         best = P[1:n - 1].max(-1)
                         labs = [h["labels"][int(k)] for k in best.indices]
                         r[h["name"]] = {"spans": spans_from_tags(labs, best.values.tolist(), enc[j][1][1:n - 1],
-                                                                 enc[j][2][1:n - 1])}
+                                                                 enc[j][2][1:n - 1], texts[i])}
                 preds[i] = {"heads": r, "tokens": len(enc[j][0])}
     return preds
 

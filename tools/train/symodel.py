@@ -1,5 +1,6 @@
 """The embedded default classifier in PyTorch: a BERT encoder (post-LN,
-erf GELU, learned positions, token type 0) with switchyard's multi-head
+erf GELU, learned positions; token type 0, or with config.json
+"switchyard_token_types": "case" each token's case type, sytok.case_type) with switchyard's multi-head
 format on top (config.json "switchyard_heads"; weights heads.<name>.*):
 sequence heads over the masked mean (or [CLS]) of the final hidden states,
 with an optional tanh dense layer, and token heads over every position.
@@ -67,6 +68,7 @@ class Model(nn.Module):
             if h.get("dense"):
                 self.dense[h["name"]] = nn.Linear(H, H)
         self.mlm = None
+        self.lexical = None   # (head, weight, sylex.Model): mixed in at inference (syeval)
         self.apply(self._init)
 
     @staticmethod
@@ -76,12 +78,12 @@ class Model(nn.Module):
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
 
-    def encode(self, ids, mask, pos_offset=None):
+    def encode(self, ids, mask, pos_offset=None, types=None):
         B, T = ids.shape
         pos = torch.arange(T)[None].expand(B, T)
         if pos_offset is not None:
             pos = pos + pos_offset[:, None]
-        x = self.word(ids) + self.pos(pos) + self.ttype.weight[0]
+        x = self.word(ids) + self.pos(pos) + (self.ttype(types) if types is not None else self.ttype.weight[0])
         x = self.drop(self.ln(x))
         bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -1e9
         for layer in self.layers:
@@ -152,6 +154,10 @@ def load_dir(model_dir):
     m = Model(cfg)
     m.load_exported(W)
     m.eval()
+    lx = cfg.get("switchyard_lexical")
+    if lx:
+        import sylex
+        m.lexical = (lx["head"], float(lx.get("weight", 1.0)), sylex.Model(os.path.join(model_dir, lx["file"])))
     return m
 
 

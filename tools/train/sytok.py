@@ -70,6 +70,39 @@ def pretokenize_spans(s):
     return words
 
 
+def _is_upper(c):
+    """the engine's upper-case test (classifier/clf_tokenizer.c): ASCII A-Z,
+    Latin-1 U+00C0-U+00DE but U+00D7, even code points of Latin
+    Extended-A U+0100-U+017F"""
+    o = ord(c)
+    return 65 <= o <= 90 or (0xC0 <= o <= 0xDE and o != 0xD7) or (0x100 <= o <= 0x17F and o % 2 == 0)
+
+
+def _is_lower(c):
+    o = ord(c)
+    return 97 <= o <= 122 or (0xDF <= o <= 0xFF and o != 0xF7) or (0x100 <= o <= 0x17F and o % 2 == 1)
+
+
+CASE_TYPES = 3
+
+
+def case_type(piece):
+    """token type of a token from its original characters ("case" token
+    types): 2 when it has two or more letters, all upper case ("NASA",
+    "##CH"); 1 when its first character is an upper-case letter ("Lang",
+    "D"); else 0 (lower case, digits, punctuation, the specials)"""
+    if not piece or not _is_upper(piece[0]):
+        return 0
+    letters = [c for c in piece if _is_upper(c) or _is_lower(c)]
+    if len(letters) >= 2 and all(_is_upper(c) for c in letters):
+        return 2
+    return 1
+
+
+def case_types(text, starts, ends):
+    return [case_type(text[a:b]) if b > a else 0 for a, b in zip(starts, ends)]
+
+
 def words_of(text):
     s, _ = normalize_with_map(text)
     return [s[a:b] for a, b in pretokenize_spans(s)]

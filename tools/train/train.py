@@ -61,13 +61,17 @@ def gen_jailbreak_short(n, rng):
     return out
 
 
-def build_data(data, rng, n_gen, a_gsm, n_sub):
+def category_rows(data, rng, n_gen, a_gsm):
+    """the category training rows (the encoder's and the lexical model's)"""
     cat = sydata.load(data, "category", "train")
     real = [r for r in cat if r.get("source") != "gsm8k-train"]
     gsm = [r for r in cat if r.get("source") == "gsm8k-train"]
     rng.shuffle(gsm)
-    gen = gen_category.generate(n_gen, seed=1)
-    cat_train = real + gsm[:a_gsm] + gen
+    return real + gsm[:a_gsm] + gen_category.generate(n_gen, seed=1)
+
+
+def build_data(data, rng, n_gen, a_gsm, n_sub):
+    cat_train = category_rows(data, rng, n_gen, a_gsm)
     dev_texts = {r["text"] for r in sydata.load(data, "category", "heldout")}
     jb = [r for r in sydata.load(data, "jailbreak", "train") if r["text"] not in dev_texts]
     gen2 = gen_category.generate(60, seed=5)
@@ -79,25 +83,31 @@ def build_data(data, rng, n_gen, a_gsm, n_sub):
            if not any(n in r["text"] for n in gen_category.NAMES)]
     pii_train = pii + gen_pii.substitute(pii, n_sub, seed=2) + gen_pii.templates(1500, 3, pools) + neg
     log("train rows: category %d (%d generated), jailbreak %d (%d jailbreak), pii %d (%d real)" % (
-        len(cat_train), len(gen), len(jb_train), sum(r["label"] == "jailbreak" for r in jb_train), len(pii_train),
-        len(pii)))
+        len(cat_train), sum(str(r.get("source", "")).startswith("generated") for r in cat_train), len(jb_train),
+        sum(r["label"] == "jailbreak" for r in jb_train), len(pii_train), len(pii)))
     return cat_train, jb_train, pii_train
 
 
 def pii_tags(tok, r, max_len):
+    """ids, token types and tags: a word (syeval.word_firsts) is tagged on
+    its first token, B-X for the first word of an entity, I-X for the
+    others, O outside; the word's other tokens are not trained on (-100)"""
     ids, st, en = tok.encode_model(r["text"], max_len)
     lab = [-100] * len(ids)
     sp = sorted(r["spans"], key=lambda s: s["start"])
     L = sydata.PII_LABELS
     seen = set()
+    firsts = syeval.word_firsts(r["text"], st[1:-1], en[1:-1])
     for i in range(1, len(ids) - 1):
+        if not firsts[i - 1]:
+            continue
         lab[i] = 0
         for k, s in enumerate(sp):
             if st[i] < s["end"] and en[i] > s["start"]:
                 lab[i] = L.index(("I-" if k in seen else "B-") + s["type"])
                 seen.add(k)
                 break
-    return ids, lab
+    return ids, sytok.case_types(r["text"], st, en), lab
 
 
 def batches(n_items, lengths, bs, rng):
@@ -118,9 +128,10 @@ def cycle(n_items, lengths, bs, rng):
             yield b
 
 
-def collate(seqs, pad, rng, P, labels=None, mask_p=0.0, mask_id=None, shift=True):
+def collate(seqs, types, pad, rng, P, labels=None, mask_p=0.0, mask_id=None, shift=True):
     T = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), T), pad, dtype=torch.long)
+    tt = torch.zeros((len(seqs), T), dtype=torch.long)
     mask = torch.zeros((len(seqs), T), dtype=torch.long)
     lab = torch.full((len(seqs), T), -100, dtype=torch.long) if labels is not None else None
     off = torch.zeros(len(seqs), dtype=torch.long)
@@ -131,12 +142,13 @@ def collate(seqs, pad, rng, P, labels=None, mask_p=0.0, mask_id=None, shift=True
                 if rng.random() < mask_p:
                     s[j] = mask_id
         ids[i, :len(s)] = torch.tensor(s)
+        tt[i, :len(s)] = torch.tensor(types[i])
         mask[i, :len(s)] = 1
         if lab is not None:
             lab[i, :len(s)] = torch.tensor(labels[i])
         if shift and rng.random() < 0.5:
             off[i] = rng.randint(0, P - T)
-    return ids, mask, lab, off
+    return ids, tt, mask, lab, off
 
 
 def evaluate(model, tok, data):
@@ -156,24 +168,34 @@ def train(a):
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     cat_train, jb_train, pii_train = build_data(a.data, rng, a.gen_per_category, a.gsm8k, a.pii_variants)
+    calib = []
+    if a.cat_holdout:
+        calib = [r for r in cat_train if sydata.bucket(r["text"], "category-calibration") < a.cat_holdout]
+        cat_train = [r for r in cat_train if sydata.bucket(r["text"], "category-calibration") >= a.cat_holdout]
+        log("category: %d rows held out for choosing the lexical weight" % len(calib))
     vocab = sytok.learn_vocab([r["text"] for r in cat_train + jb_train + pii_train], a.vocab)
     log("vocabulary: %d tokens" % len(vocab))
     tok = sytok.Tokenizer(vocab)
     ML = a.train_len
     C = {c: i for i, c in enumerate(sydata.CATEGORIES)}
-    cat_seq = [tok.encode_model(r["text"], ML)[0] for r in cat_train]
+    def enc(r):
+        ids, st, en = tok.encode_model(r["text"], ML)
+        return ids, sytok.case_types(r["text"], st, en)
+    cat_enc = [enc(r) for r in cat_train]
+    cat_seq, cat_tt = [e[0] for e in cat_enc], [e[1] for e in cat_enc]
     cat_y = [C[r["category"]] for r in cat_train]
-    jb_seq = [tok.encode_model(r["text"], ML)[0] for r in jb_train]
+    jb_enc = [enc(r) for r in jb_train]
+    jb_seq, jb_tt = [e[0] for e in jb_enc], [e[1] for e in jb_enc]
     jb_y = [int(r["label"] == "jailbreak") for r in jb_train]
     pii_enc = [pii_tags(tok, r, ML) for r in pii_train]
-    pii_seq = [e[0] for e in pii_enc]
-    pii_lab = [e[1] for e in pii_enc]
+    pii_seq, pii_tt, pii_lab = [e[0] for e in pii_enc], [e[1] for e in pii_enc], [e[2] for e in pii_enc]
     log("tokenized: category %d tokens, jailbreak %d, pii %d" % (
         sum(map(len, cat_seq)), sum(map(len, jb_seq)), sum(map(len, pii_seq))))
     cfg = {"architectures": ["BertModel"], "model_type": "bert", "vocab_size": len(vocab),
            "hidden_size": a.hidden, "num_hidden_layers": a.layers, "num_attention_heads": a.heads,
            "intermediate_size": a.intermediate, "hidden_act": "gelu", "max_position_embeddings": 512,
-           "type_vocab_size": 2, "layer_norm_eps": 1e-12, "pad_token_id": 0,
+           "type_vocab_size": sytok.CASE_TYPES, "switchyard_token_types": "case",
+           "layer_norm_eps": 1e-12, "pad_token_id": 0,
            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
            "switchyard_heads": [
                {"name": "category", "kind": "sequence", "pooling": "mean", "labels": sydata.CATEGORIES,
@@ -207,18 +229,21 @@ def train(a):
         for b in batches(len(cat_seq), [len(s) for s in cat_seq], a.batch, rng):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
-            ids, mask, _, off = collate([cat_seq[i] for i in b], tok.pad, rng, P, mask_p=0.1, mask_id=tok.mask)
-            x = model.encode(ids, mask, off)
+            ids, tt, mask, _, off = collate([cat_seq[i] for i in b], [cat_tt[i] for i in b], tok.pad, rng, P,
+                                            mask_p=0.1, mask_id=tok.mask)
+            x = model.encode(ids, mask, off, tt)
             l1 = F.cross_entropy(model.head("category", x, mask), torch.tensor([cat_y[i] for i in b]),
                                  label_smoothing=0.1)
             jb = next(jb_it)
-            ids, mask, _, off = collate([jb_seq[i] for i in jb], tok.pad, rng, P, mask_p=0.1, mask_id=tok.mask)
-            x = model.encode(ids, mask, off)
+            ids, tt, mask, _, off = collate([jb_seq[i] for i in jb], [jb_tt[i] for i in jb], tok.pad, rng, P,
+                                            mask_p=0.1, mask_id=tok.mask)
+            x = model.encode(ids, mask, off, tt)
             l2 = F.cross_entropy(model.head("jailbreak", x, mask), torch.tensor([jb_y[i] for i in jb]),
                                  label_smoothing=0.05)
             pb = next(pii_it)
-            ids, mask, lab, off = collate([pii_seq[i] for i in pb], tok.pad, rng, P, labels=[pii_lab[i] for i in pb])
-            x = model.encode(ids, mask, off)
+            ids, tt, mask, lab, off = collate([pii_seq[i] for i in pb], [pii_tt[i] for i in pb], tok.pad, rng, P,
+                                              labels=[pii_lab[i] for i in pb])
+            x = model.encode(ids, mask, off, tt)
             lg = model.head("pii", x, mask)
             l3 = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), lab.reshape(-1), ignore_index=-100)
             loss = l1 + l2 + l3
@@ -238,7 +263,47 @@ def train(a):
             evaluate(model, tok, a.data)
         symodel.save_dir(model, a.out, vocab)
         log("epoch %d done, saved %s" % (ep + 1, a.out))
+    fit_lexical(a.out, cat_train, a.lexical_weight)
+    if calib:
+        choose_weight(a.out, calib)
     return model
+
+
+def fit_lexical(out, cat_train, weight):
+    """the lexical model (sylex) of the category head, into out"""
+    import json
+    import numpy as np
+    import sylex
+    C = {c: i for i, c in enumerate(sydata.CATEGORIES)}
+    log("lexical model: fitting on %d rows" % len(cat_train))
+    keys, idf, W, b = sylex.fit([r["text"] for r in cat_train], np.array([C[r["category"]] for r in cat_train]))
+    sylex.save(os.path.join(out, "lexical.safetensors"), keys, idf, W, b)
+    p = os.path.join(out, "config.json")
+    with open(p) as f:
+        cfg = json.load(f)
+    cfg["switchyard_lexical"] = {"head": "category", "file": "lexical.safetensors", "weight": weight}
+    with open(p + ".tmp", "w") as f:
+        f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    os.replace(p + ".tmp", p)
+    log("lexical model: %d features, weight %.2f, saved" % (len(keys), weight))
+
+
+def choose_weight(out, rows):
+    """category accuracy on rows held out of training for a grid of
+    lexical weights (printed; the shipped config.json keeps --lexical-weight)"""
+    import numpy as np
+    model = symodel.load_dir(out)
+    lex = model.lexical[2]
+    model.lexical = None
+    tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
+    texts = [r["text"] for r in rows]
+    P = np.array([p["heads"]["category"]["scores"] for p in syeval.torch_predict(model, tok, texts)])
+    L = lex.logprobs(texts)
+    y = np.array([sydata.CATEGORIES.index(r["category"]) for r in rows])
+    log("held-out for the weight (%d rows): encoder %.4f, lexical %.4f" % (
+        len(rows), (P.argmax(1) == y).mean(), (L.argmax(1) == y).mean()))
+    for w in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
+        log("  weight %.2f: accuracy %.4f" % (w, ((np.log(P + 1e-12) + w * L).argmax(1) == y).mean()))
 
 
 def check_tokenizer(a):
@@ -260,7 +325,7 @@ def check_tokenizer(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", nargs="?", default="train", choices=["train", "check-tokenizer"])
+    ap.add_argument("cmd", nargs="?", default="train", choices=["train", "check-tokenizer", "lexical"])
     ap.add_argument("model", nargs="?", default=os.path.join(here, "..", "..", "models", "default"))
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "models", "default"))
@@ -282,9 +347,18 @@ def main():
     ap.add_argument("--gsm8k", type=int, default=1500, help="gsm8k rows used")
     ap.add_argument("--pii-variants", type=int, default=6, help="substituted copies of each PII row")
     ap.add_argument("--eval-every-epoch", action="store_true")
+    ap.add_argument("--lexical-weight", type=float, default=1.0,
+                    help="weight of the lexical model's log-probabilities in the category head")
+    ap.add_argument("--cat-holdout", type=int, default=0, metavar="PCT",
+                    help="hold PCT%% of the category rows out of training and print the accuracy of a grid of "
+                         "lexical weights on them (how the shipped weight was chosen)")
     a = ap.parse_intermixed_args()
     if a.cmd == "check-tokenizer":
         sys.exit(check_tokenizer(a))
+    if a.cmd == "lexical":   # only the lexical model, into an existing model directory (--out)
+        fit_lexical(a.out, category_rows(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k),
+                    a.lexical_weight)
+        return
     train(a)
     log("done")
 
