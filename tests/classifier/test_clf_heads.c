@@ -11,10 +11,16 @@
  *    changes, "O" ends a span, tags read by word (the first token's),
  *    min score, byte offsets
  *    widened to whole characters without the leading space, cap;
- *  - malformed switchyard_heads refused. */
+ *  - the lexical model (clf_lexical) against tools/train/sylex.py's
+ *    log-probabilities (data/lexical, made by its make.py);
+ *  - clf_case_type on a table (tools/train/sytok.py's case_type agrees:
+ *    tools/classifier/eval.py --compare runs both engines);
+ *  - malformed switchyard_heads, switchyard_token_types and
+ *    switchyard_lexical refused. */
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "classifier/clf_lexical.h"
 #include "classifier/clf_pipeline.h"
 #include "classifier/clf_spans.h"
 #include "clf-test.h"
@@ -248,6 +254,81 @@ static void spans(void) {
         }
 }
 
+/* ---- the lexical model against tools/train/sylex.py (data/lexical) ---- */
+
+static int hexval(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void lexical(const char *data) {
+        struct clf_lexical *l = NULL;
+        char path[512], line[4096], *text = NULL;
+        size_t len = 0, cases = 0;
+        double worst = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/lexical/lexical.safetensors", data);
+        check(clf_lexical_load(path, 4, &l) == -EBADMSG);   /* the file has 3 labels */
+        check_eq(clf_lexical_load(path, 3, &l), 0);
+        check_eq(clf_lexical_features(l), 1082);
+        snprintf(path, sizeof path, "%s/lexical/golden.txt", data);
+        check((f = fopen(path, "r")) != NULL);
+        while (fgets(line, sizeof line, f)) {
+                float got[3];
+                double want[3];
+
+                if (strncmp(line, "text ", 5) == 0) {
+                        free(text);
+                        len = strcspn(line + 5, "\n") / 2;
+                        check((text = malloc(len + 1)) != NULL);
+                        for (size_t i = 0; i < len; i++)
+                                text[i] = (char)(hexval(line[5 + 2 * i]) * 16 + hexval(line[6 + 2 * i]));
+                } else if (strncmp(line, "long", 4) == 0) {
+                        free(text);
+                        len = 20000 + 10 + 20000;
+                        check((text = malloc(len + 1)) != NULL);
+                        memset(text, 'x', 20000);
+                        memcpy(text + 20000, " integral ", 10);
+                        memset(text + 20010, 'y', 20000);
+                } else if (sscanf(line, "logprobs %lf %lf %lf", &want[0], &want[1], &want[2]) == 3) {
+                        check(text != NULL);
+                        check_eq(clf_lexical_logprobs(l, text, len, got), 0);
+                        for (int k = 0; k < 3; k++)
+                                if (fabs(got[k] - want[k]) > worst)
+                                        worst = fabs(got[k] - want[k]);
+                        cases++;
+                }
+        }
+        fclose(f);
+        free(text);
+        clf_lexical_free(l);
+        printf("lexical: %zu texts, max |logprob - sylex.py| %.2e\n", cases, worst);
+        check_eq(cases, 10);
+        check(worst < 1e-4);
+        snprintf(path, sizeof path, "%s/lexical/nonexistent.safetensors", data);
+        check(clf_lexical_load(path, 3, &l) == -ENOENT);
+}
+
+static void case_types(void) {
+        static const struct {
+                const char *s;
+                int type;
+        } T[] = {
+                { "lang", 0 }, { "Lang", 1 }, { "LANG", 2 }, { "D", 1 }, { "D.", 1 }, { "McD", 1 }, { "NaSA", 1 },
+                { "4U", 0 }, { "A4", 1 }, { "", 0 }, { "##", 0 }, { "\xc3\x96ntes", 1 },       /* Öntes */
+                { "\xc3\x96NT", 2 }, { "\xc3\xa9t\xc3\xa9", 0 }, { "\xc5\xa0koda", 1 },   /* été, Škoda */
+                { "\xc5\xa1koda", 0 }, { "\xd0\x9c\xd0\xb8", 0 }, { "\xc3\x97X", 0 },     /* Ми, ×X */
+                { "A\xc3\x9f", 1 }, { "\xc3", 0 },
+        };
+
+        for (size_t i = 0; i < sizeof T / sizeof *T; i++)
+                if (clf_case_type(T[i].s, strlen(T[i].s)) != T[i].type) {
+                        fprintf(stderr, "clf_case_type(%s) = %d, expected %d\n", T[i].s,
+                                clf_case_type(T[i].s, strlen(T[i].s)), T[i].type);
+                        exit(1);
+                }
+}
+
 /* ---- malformed switchyard_heads ---- */
 
 static int load_config_text(const char *json) {
@@ -281,6 +362,22 @@ static void refusals(void) {
         check(load_config_text(BASE "[{\"name\": \"a\", \"kind\": \"span\", \"labels\": [\"x\"]}]}") < 0);
         check(load_config_text(BASE "[{\"name\": \"a\", \"pooling\": \"max\", \"labels\": [\"x\"]}]}") < 0);
         check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [\"x\"]}, {\"name\": \"a\", \"labels\": [\"x\"]}]}") < 0);
+        /* switchyard_token_types, switchyard_lexical */
+#define HEADS "[{\"name\": \"a\", \"labels\": [\"x\", \"y\"]}, {\"name\": \"t\", \"kind\": \"token\", \"labels\": [\"O\"]}]"
+        check_eq(load_config_text(BASE HEADS ", \"type_vocab_size\": 3, \"switchyard_token_types\": \"case\"}"), 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_token_types\": \"case\"}") < 0);   /* 2 types */
+        check(load_config_text(BASE HEADS ", \"type_vocab_size\": 3, \"switchyard_token_types\": \"shape\"}") < 0);
+        check_eq(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\"}}"), 0);
+        check_eq(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\", "
+                                  "\"weight\": 2.5}}"), 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"t\", \"file\": \"l.st\"}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"b\", \"file\": \"l.st\"}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"../l.st\"}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\"}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\", "
+                               "\"weight\": -1}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_lexical\": \"a\"}") < 0);
+#undef HEADS
 }
 
 int main(int argc, char **argv) {
@@ -291,6 +388,8 @@ int main(int argc, char **argv) {
         golden_and_batch(argv[1]);
         pipeline(argv[1]);
         spans();
+        lexical(argv[1]);
+        case_types();
         refusals();
         printf("ok\n");
         return 0;
