@@ -22,7 +22,9 @@ struct clf_lexical {
         float *idf;            /* [n] */
         int8_t *weight;        /* [n * labels] */
         float *scale, *bias;   /* [labels] */
-        uint32_t *slot;        /* open addressing: index into keys, EMPTY */
+        struct slot {          /* open addressing, the key beside its index: one cache miss a probe */
+                uint32_t key, idx;   /* idx EMPTY: free */
+        } *slot;
         uint32_t mask;
 };
 
@@ -51,12 +53,12 @@ static uint32_t mix(uint32_t k) {
 
 static int64_t lookup(const struct clf_lexical *l, uint32_t key) {
         for (uint32_t i = mix(key) & l->mask;; i = (i + 1) & l->mask) {
-                uint32_t s = l->slot[i];
+                const struct slot *s = &l->slot[i];
 
-                if (s == EMPTY)
+                if (s->idx == EMPTY)
                         return -1;
-                if (l->keys[s] == key)
-                        return s;
+                if (s->key == key)
+                        return s->idx;
         }
 }
 
@@ -116,14 +118,14 @@ int clf_lexical_load(const char *path, size_t num_labels, struct clf_lexical **r
                         r = -EBADMSG;
                         goto fail;
                 }
-                while (l->slot[h] != EMPTY) {
-                        if (l->keys[l->slot[h]] == l->keys[i]) {
+                while (l->slot[h].idx != EMPTY) {
+                        if (l->slot[h].key == l->keys[i]) {
                                 r = -EBADMSG;   /* duplicate key */
                                 goto fail;
                         }
                         h = (h + 1) & l->mask;
                 }
-                l->slot[h] = (uint32_t)i;
+                l->slot[h] = (struct slot){ .key = l->keys[i], .idx = (uint32_t)i };
         }
         clf_safetensors_close(st);
         *ret_l = l;
@@ -152,16 +154,13 @@ static bool is_token(uint8_t x) {
         return !(x == ' ' || x == '\t' || x == '\n' || x == '\r' || x == '\f' || x == '\v');
 }
 
+/* the raw keys of one group of features */
 struct feats {
         uint32_t *v;
         size_t n, cap;
 };
 
-static int push(const struct clf_lexical *l, struct feats *f, uint32_t key) {
-        int64_t i = lookup(l, key);
-
-        if (i < 0)
-                return 0;
+static int push(struct feats *f, uint32_t key) {
         if (f->n == f->cap) {
                 size_t cap = f->cap ? f->cap * 2 : 1024;
                 uint32_t *p = realloc(f->v, cap * sizeof *p);
@@ -171,47 +170,64 @@ static int push(const struct clf_lexical *l, struct feats *f, uint32_t key) {
                 f->v = p;
                 f->cap = cap;
         }
-        f->v[f->n++] = (uint32_t)i;
+        f->v[f->n++] = key;
         return 0;
 }
 
-static int cmp_u32(const void *a, const void *b) {
-        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-        return x < y ? -1 : x > y;
-}
-
-/* adds a group's unit-normalized (1 + ln count) * idf values times W */
-static void accumulate(const struct clf_lexical *l, struct feats *f, double *acc) {
+/* adds a group's unit-normalized (1 + ln count) * idf values times W:
+ * the known keys are counted in a small table of their own (model
+ * indices), looked up with the model's table a few keys ahead prefetched */
+static int accumulate(const struct clf_lexical *l, const struct feats *f, double *acc) {
+        struct cnt {
+                uint32_t idx, n;
+        } *c;
+        size_t cap = 16, L = l->labels;
         double norm = 0;
-        size_t L = l->labels;
 
         if (f->n == 0)
-                return;
-        qsort(f->v, f->n, sizeof *f->v, cmp_u32);
-        for (int pass = 0; pass < 2; pass++) {
-                for (size_t a = 0, b; a < f->n; a = b) {
-                        double v;
+                return 0;
+        while (cap < 2 * f->n)
+                cap *= 2;
+        if (!(c = malloc(cap * sizeof *c)))
+                return -ENOMEM;
+        memset(c, 0xff, cap * sizeof *c);
+        for (size_t i = 0; i < f->n; i++) {
+                int64_t k;
 
-                        for (b = a + 1; b < f->n && f->v[b] == f->v[a]; b++)
-                                ;
-                        v = (1.0 + log((double)(b - a))) * l->idf[f->v[a]];
-                        if (pass == 0) {
-                                norm += v * v;
-                        } else {
-                                const int8_t *w = l->weight + (size_t)f->v[a] * L;
+                if (i + 8 < f->n)
+                        __builtin_prefetch(&l->slot[mix(f->v[i + 8]) & l->mask]);
+                if ((k = lookup(l, f->v[i])) < 0)
+                        continue;
+                for (size_t j = mix((uint32_t)k) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+                        if (c[j].idx == (uint32_t)k) {
+                                c[j].n++;
+                                break;
+                        }
+                        if (c[j].idx == EMPTY) {
+                                c[j] = (struct cnt){ .idx = (uint32_t)k, .n = 1 };
+                                break;
+                        }
+                }
+        }
+        for (size_t j = 0; j < cap; j++)
+                if (c[j].idx != EMPTY) {
+                        double v = (1.0 + log((double)c[j].n)) * l->idf[c[j].idx];
 
-                                v /= norm;
+                        norm += v * v;
+                }
+        if (norm > 0) {
+                norm = sqrt(norm);
+                for (size_t j = 0; j < cap; j++)
+                        if (c[j].idx != EMPTY) {
+                                const int8_t *w = l->weight + (size_t)c[j].idx * L;
+                                double v = (1.0 + log((double)c[j].n)) * l->idf[c[j].idx] / norm;
+
                                 for (size_t k = 0; k < L; k++)
                                         acc[k] += v * w[k];
                         }
-                }
-                if (pass == 0) {
-                        if (norm <= 0)
-                                return;
-                        norm = sqrt(norm);
-                }
         }
+        free(c);
+        return 0;
 }
 
 int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t len, float *out) {
@@ -248,14 +264,14 @@ int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t l
                 if (j - i >= 2) {
                         uint8_t sp = ' ';
 
-                        if (push(l, &wf, fnv('w', b + i, j - i, NULL, 0)) < 0)
+                        if (push(&wf, fnv('w', b + i, j - i, NULL, 0)) < 0)
                                 goto out;
                         if (prev) {
                                 uint32_t h = fnv('b', prev, prev_n, &sp, 1);
 
                                 for (size_t k = i; k < j; k++)
                                         h = (h ^ b[k]) * FNV_PRIME;
-                                if (push(l, &wf, h) < 0)
+                                if (push(&wf, h) < 0)
                                         goto out;
                         }
                         prev = b + i;
@@ -285,15 +301,15 @@ int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t l
 
                                         h = (h ^ x) * FNV_PRIME;
                                 }
-                                if (push(l, &cf, h) < 0)
+                                if (push(&cf, h) < 0)
                                         goto out;
                         }
                 }
                 i = j;
         }
         memset(acc, 0, L * sizeof *acc);
-        accumulate(l, &wf, acc);
-        accumulate(l, &cf, acc);
+        if (accumulate(l, &wf, acc) < 0 || accumulate(l, &cf, acc) < 0)
+                goto out;
         mx = -INFINITY;
         for (size_t k = 0; k < L; k++) {
                 acc[k] = acc[k] * l->scale[k] + l->bias[k];
