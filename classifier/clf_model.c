@@ -26,6 +26,7 @@ struct clf_head_w {
         enum clf_act act;
         const float *norm_w, *norm_b;
         const float *cls_w, *cls_b;
+        const float *trans;             /* token heads: host [labels + 1, labels] or NULL */
 };
 
 struct clf_model {
@@ -384,6 +385,14 @@ static int load_multi_heads(struct clf_model *m) {
                         LOAD(false, H, 0, &hw->dense_b, "~heads.%s.dense.bias", hc->name);
                 LOAD(true, hc->num_labels, H, &hw->cls_w, "~heads.%s.weight", hc->name);
                 LOAD(false, hc->num_labels, 0, &hw->cls_b, "~heads.%s.bias", hc->name);
+                if (hc->kind == CLF_TASK_TOKEN) {
+                        if ((r = get_host(m, false, hc->num_labels + 1, hc->num_labels, &hw->trans,
+                                          "~heads.%s.transitions", hc->name)) < 0)
+                                return r;
+                        for (size_t k = 0; hw->trans && k < (hc->num_labels + 1) * hc->num_labels; k++)
+                                if (!isfinite(hw->trans[k]) && !(isinf(hw->trans[k]) && hw->trans[k] < 0))
+                                        return -EBADMSG;
+                }
         }
         return 0;
 }
@@ -476,6 +485,10 @@ fail:
 }
 
 /* ---- forward ---- */
+
+const float *clf_model_transitions(const struct clf_model *m, size_t head) {
+        return head < m->cfg.n_clf_heads && m->head ? m->head[head].trans : NULL;
+}
 
 size_t clf_model_head_offset(const struct clf_model *m, size_t head, size_t B, size_t T) {
         size_t off = 0;

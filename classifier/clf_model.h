@@ -52,6 +52,10 @@ struct clf_batch {
 size_t clf_model_logits_size(const struct clf_model *m, size_t B, size_t T);
 /* where head `head`'s logits start in ret_logits */
 size_t clf_model_head_offset(const struct clf_model *m, size_t head, size_t B, size_t T);
+/* a token head's tag transitions, heads.<name>.transitions: [labels + 1,
+ * labels] log-probabilities, row `labels` from the start; NULL if none
+ * (see clf_token_tags) */
+const float *clf_model_transitions(const struct clf_model *m, size_t head);
 
 /* ret_logits and/or ret_embedding ([B*hidden]) may be NULL.
  * Returns 0, -EINVAL (id out of the vocabulary, empty batch), -E2BIG

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "classifier/clf_lexical.h"
+#include "classifier/clf_spans.h"
 #include "common/log.h"
 
 struct clf_pipeline {
@@ -280,19 +281,14 @@ int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const siz
                                 y->score = y->scores[y->label];
                         } else {
                                 size_t nt = x->tokens.n;
-                                float *tmp = malloc(L * sizeof *tmp);
 
                                 y->token_label = malloc((nt + 1) * sizeof *y->token_label);
                                 y->token_score = malloc((nt + 1) * sizeof *y->token_score);
-                                if (!tmp || !y->token_label || !y->token_score) {
-                                        free(tmp);
+                                if (!y->token_label || !y->token_score ||
+                                    clf_token_tags(hc, &x->tokens, texts[i], lens ? lens[i] : strlen(texts[i]),
+                                                   lg + i * T * L, clf_model_transitions(p->model, h),
+                                                   y->token_label, y->token_score) < 0)
                                         goto out;
-                                }
-                                for (size_t t = 0; t < nt; t++) {
-                                        y->token_label[t] = clf_normalize(lg + (i * T + t) * L, L, hc->multi_label, tmp);
-                                        y->token_score[t] = tmp[y->token_label[t]];
-                                }
-                                free(tmp);
                         }
                 }
                 x->label = x->heads[0].label;

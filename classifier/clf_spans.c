@@ -1,8 +1,13 @@
 /* Entity spans from token tags (see clf_spans.h). */
 #include "classifier/clf_spans.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "classifier/clf_pipeline.h"
 
 const char *clf_entity_of(const char *label, size_t *ret_len, char *ret_prefix) {
         *ret_prefix = 0;
@@ -29,6 +34,100 @@ static bool is_wordish(char ch) {
         return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* token t continues the word of the content token before it (see clf_spans.h) */
+static bool glued(const struct clf_encoding *e, size_t t, size_t prev_end, const char *text, size_t len) {
+        size_t s = e->start[t];
+
+        return prev_end != SIZE_MAX && s == prev_end && s > 0 && s < len && is_wordish(text[s]) &&
+               is_wordish(text[s - 1]);
+}
+
+int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
+                   const float *logits, const float *trans, int32_t *label, float *score) {
+        size_t L = head->num_labels, n = tokens->n, nw = 0, prev_end = SIZE_MAX;
+        float *p = malloc(L * sizeof *p), *dp = NULL;
+        uint32_t *word = NULL;
+        uint16_t *bp = NULL;
+        int r = -ENOMEM;
+
+        if (!p)
+                return -ENOMEM;
+        for (size_t t = 0; t < n; t++) {
+                label[t] = clf_normalize(logits + t * L, L, head->multi_label, p);
+                score[t] = p[label[t]];
+        }
+        if (!trans || head->multi_label || n == 0 || L > UINT16_MAX) {
+                free(p);
+                return 0;
+        }
+        word = malloc(n * sizeof *word);
+        dp = malloc(2 * L * sizeof *dp);
+        bp = malloc(n * L * sizeof *bp);
+        if (!word || !dp || !bp)
+                goto out;
+        for (size_t t = 0; t < n; t++) {
+                if (tokens->end[t] <= tokens->start[t])
+                        continue;
+                if (!glued(tokens, t, prev_end, text, len))
+                        word[nw++] = (uint32_t)t;
+                prev_end = tokens->end[t];
+        }
+        /* dp over words: cur[j] = best log score of a path ending in tag j */
+        for (size_t w = 0; w < nw; w++) {
+                float *cur = dp + (w % 2) * L, *prv = dp + ((w + 1) % 2) * L;
+                const float *lg = logits + (size_t)word[w] * L;
+                float mx = -INFINITY;
+                double sum = 0;
+
+                for (size_t j = 0; j < L; j++)
+                        mx = lg[j] > mx ? lg[j] : mx;
+                for (size_t j = 0; j < L; j++)
+                        sum += exp((double)lg[j] - mx);
+                for (size_t j = 0; j < L; j++) {
+                        float emit = (float)(lg[j] - mx - log(sum)), best = -INFINITY;
+                        size_t arg = 0;
+
+                        if (w == 0) {
+                                best = trans[L * L + j];
+                        } else {
+                                for (size_t i = 0; i < L; i++) {
+                                        float v = prv[i] + trans[i * L + j];
+
+                                        if (v > best) {
+                                                best = v;
+                                                arg = i;
+                                        }
+                                }
+                        }
+                        cur[j] = best + emit;
+                        bp[w * L + j] = (uint16_t)arg;
+                }
+        }
+        if (nw > 0) {
+                const float *last = dp + ((nw - 1) % 2) * L;
+                size_t j = 0;
+
+                for (size_t i = 1; i < L; i++)
+                        if (last[i] > last[j])
+                                j = i;
+                for (size_t w = nw; w-- > 0;) {
+                        size_t t = word[w];
+
+                        label[t] = (int32_t)j;
+                        clf_normalize(logits + t * L, L, false, p);
+                        score[t] = p[j];
+                        j = bp[w * L + j];
+                }
+        }
+        r = 0;
+out:
+        free(p);
+        free(word);
+        free(dp);
+        free(bp);
+        return r;
+}
+
 size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const int32_t *token_label,
                  const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
                  size_t cap) {
@@ -47,8 +146,7 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                 if (content) {
                         s = tokens->start[t];
                         e = tokens->end[t];
-                        if (prev_end != SIZE_MAX && s == prev_end && s > 0 && s < len && is_wordish(text[s]) &&
-                            is_wordish(text[s - 1])) {
+                        if (glued(tokens, t, prev_end, text, len)) {
                                 prev_end = e;
                                 if (cur && e > end)
                                         end = e;   /* the rest of the word */

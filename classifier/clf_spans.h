@@ -39,6 +39,18 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                  const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
                  size_t cap);
 
+/* Per-token tags of a token head from its logits ([tokens->n * labels]),
+ * for clf_spans: label and score per token. Without trans, each token's
+ * argmax (softmax, or sigmoid for multi-label heads). With trans ([labels
+ * + 1, labels] log transition probabilities between the tags of
+ * consecutive words, row `labels` from the start: the checkpoint's
+ * heads.<name>.transitions), the words' first tokens get the most likely
+ * tag sequence (Viterbi: sum of log softmax + log transition), the other
+ * tokens their argmax (clf_spans does not read them). A score is the
+ * softmax probability of the token's tag. 0 or -ENOMEM. */
+int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
+                   const float *logits, const float *trans, int32_t *label, float *score);
+
 /* The entity type of a label ("B-EMAIL" -> "EMAIL", "O" -> NULL), and its
  * BIO prefix letter (0 without one). */
 const char *clf_entity_of(const char *label, size_t *ret_len, char *ret_prefix);

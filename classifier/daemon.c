@@ -593,10 +593,10 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
                         struct clf_head_cfg named = *hc;
                         size_t k;
 
-                        for (size_t t = 0; t < e->n; t++) {
-                                d->tok_label[t] = clf_normalize(lg + t * hc->num_labels, hc->num_labels, hc->multi_label,
-                                                                d->probs);
-                                d->tok_score[t] = d->probs[d->tok_label[t]];
+                        if (clf_token_tags(hc, e, s->text, s->len, lg, clf_model_transitions(m, (size_t)h), d->tok_label,
+                                           d->tok_score) < 0) {
+                                s->resp.status = -ENOMEM;
+                                continue;
                         }
                         if (ps->labels[ROLE_PII])
                                 named.labels = ps->labels[ROLE_PII];

@@ -11,6 +11,8 @@
  *    changes, "O" ends a span, tags read by word (the first token's),
  *    min score, byte offsets
  *    widened to whole characters without the leading space, cap;
+ *  - clf_token_tags: argmax tags, and the Viterbi path over words with
+ *    transitions;
  *  - the lexical model (clf_lexical) against tools/train/sylex.py's
  *    log-probabilities (data/lexical, made by its make.py);
  *  - clf_case_type on a table (tools/train/sytok.py's case_type agrees:
@@ -254,6 +256,38 @@ static void spans(void) {
         }
 }
 
+/* ---- tags from logits: argmax, Viterbi over words ---- */
+
+static void token_tags(void) {
+        static char *labels[] = { "O", "B-P", "I-P" };
+        struct clf_head_cfg h = { .name = "pii", .kind = CLF_TASK_TOKEN, .num_labels = 3, .labels = labels };
+        /* [CLS] "Steffen" " Mau" "er" " sang" [SEP] */
+        const char *text = "Steffen Mauer sang";
+        uint32_t st[] = { 0, 0, 7, 11, 13, 0 }, en[] = { 0, 7, 11, 13, 18, 0 };
+        int32_t ids[6] = { 0 }, lab[6];
+        struct clf_encoding e = { .ids = ids, .start = st, .end = en, .n = 6 };
+        /* logits: B-P wins on both names (I-P close behind on " Mau") */
+        const float lg[] = { 5, 0, 0, 0, 4, 1, 0, 3, 2.5f, 0, 0, 9, 4, 0, 0, 5, 0, 0 };
+        float sc[6], tr[4 * 3];
+        struct clf_span sp[4];
+
+        check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, NULL, lab, sc), 0);
+        check(lab[1] == 1 && lab[2] == 1 && lab[3] == 2 && lab[4] == 0);
+        check(fabsf(sc[1] - expf(4) / (1 + expf(4) + expf(1))) < 1e-6f);
+        check_eq(clf_spans(&h, &e, lab, sc, text, strlen(text), 0, sp, 4), 2);   /* "Steffen", "Mauer" */
+        /* transitions: B-P -> B-P never seen: the path takes I-P on " Mau";
+         * "er" (the rest of the word) keeps its argmax */
+        for (int i = 0; i < 12; i++)
+                tr[i] = logf(0.3f);
+        tr[1 * 3 + 1] = -INFINITY;   /* B-P -> B-P */
+        tr[3 * 3 + 2] = logf(0.01f); /* start -> I-P */
+        check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, tr, lab, sc), 0);
+        check(lab[1] == 1 && lab[2] == 2 && lab[3] == 2 && lab[4] == 0);
+        check(fabsf(sc[2] - expf(2.5f) / (1 + expf(3) + expf(2.5f))) < 1e-6f);
+        check_eq(clf_spans(&h, &e, lab, sc, text, strlen(text), 0, sp, 4), 1);
+        check_span(&sp[0], text, "P", "Steffen Mauer", sc[2]);
+}
+
 /* ---- the lexical model against tools/train/sylex.py (data/lexical) ---- */
 
 static int hexval(char c) {
@@ -388,6 +422,7 @@ int main(int argc, char **argv) {
         golden_and_batch(argv[1]);
         pipeline(argv[1]);
         spans();
+        token_tags();
         lexical(argv[1]);
         case_types();
         refusals();

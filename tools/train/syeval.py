@@ -62,6 +62,30 @@ def spans_from_tags(labels, probs, starts, ends, text):
     return out
 
 
+def viterbi(logp, firsts, trans):
+    """tag index per token: the words' first tokens (firsts) get the best
+    path of sum(log p) + sum(log transition) (trans [L + 1, L], row L the
+    start), the other tokens their argmax; as classifier/clf_spans.c"""
+    import numpy as np
+    out = [int(k) for k in logp.argmax(1)]
+    W = [i for i, f in enumerate(firsts) if f]
+    if not W:
+        return out
+    L = logp.shape[1]
+    dp = trans[L] + logp[W[0]]
+    bp = []
+    for i in W[1:]:
+        s = dp[:, None] + trans[:L]
+        bp.append(s.argmax(0))
+        dp = s.max(0) + logp[i]
+    j = int(np.argmax(dp))
+    for k in range(len(W) - 1, -1, -1):
+        out[W[k]] = j
+        if k > 0:
+            j = int(bp[k - 1][j])
+    return out
+
+
 def torch_predict(model, tok, texts, max_len=512, batch=32):
     """predictions (see above) of a symodel.Model over texts"""
     heads = model.cfg["switchyard_heads"]
@@ -96,10 +120,17 @@ def torch_predict(model, tok, texts, max_len=512, batch=32):
                         r[h["name"]] = {"label": h["labels"][k], "score": float(P[k]), "scores": P.tolist()}
                     else:
                         n = len(enc[j][0])
-                        best = P[1:n - 1].max(-1)
-                        labs = [h["labels"][int(k)] for k in best.indices]
-                        r[h["name"]] = {"spans": spans_from_tags(labs, best.values.tolist(), enc[j][1][1:n - 1],
-                                                                 enc[j][2][1:n - 1], texts[i])}
+                        st, en = enc[j][1][1:n - 1], enc[j][2][1:n - 1]
+                        Pj = P[1:n - 1]
+                        tr = model.transitions.get(h["name"])
+                        if tr is not None:
+                            k = viterbi(torch.log(Pj).double().numpy(), word_firsts(texts[i], st, en),
+                                        tr.double().numpy())
+                        else:
+                            k = Pj.argmax(-1).tolist()
+                        labs = [h["labels"][x] for x in k]
+                        probs = [float(Pj[t, x]) for t, x in enumerate(k)]
+                        r[h["name"]] = {"spans": spans_from_tags(labs, probs, st, en, texts[i])}
                 preds[i] = {"heads": r, "tokens": len(enc[j][0])}
     return preds
 

@@ -69,6 +69,7 @@ class Model(nn.Module):
                 self.dense[h["name"]] = nn.Linear(H, H)
         self.mlm = None
         self.lexical = None   # (head, weight, sylex.Model): mixed in at inference (syeval)
+        self.transitions = {}   # token head -> [labels + 1, labels] log-probabilities (syeval Viterbi)
         self.apply(self._init)
 
     @staticmethod
@@ -127,6 +128,8 @@ class Model(nn.Module):
         for name, mod in self.dense.items():
             W["heads.%s.dense.weight" % name] = mod.weight
             W["heads.%s.dense.bias" % name] = mod.bias
+        for name, t in self.transitions.items():
+            W["heads.%s.transitions" % name] = t
         return W
 
     def load_exported(self, W):
@@ -152,6 +155,10 @@ def load_dir(model_dir):
     for h in cfg["switchyard_heads"]:
         h["dense"] = ("heads.%s.dense.weight" % h["name"]) in W
     m = Model(cfg)
+    for h in cfg["switchyard_heads"]:
+        k = "heads.%s.transitions" % h["name"]
+        if k in W:
+            m.transitions[h["name"]] = torch.zeros(W[k].shape)
     m.load_exported(W)
     m.eval()
     lx = cfg.get("switchyard_lexical")

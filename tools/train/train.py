@@ -264,6 +264,7 @@ def train(a):
         symodel.save_dir(model, a.out, vocab)
         log("epoch %d done, saved %s" % (ep + 1, a.out))
     fit_lexical(a.out, cat_train, a.lexical_weight)
+    fit_transitions(a.out, pii_train)
     if calib:
         choose_weight(a.out, calib)
     return model
@@ -286,6 +287,28 @@ def fit_lexical(out, cat_train, weight):
         f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
     os.replace(p + ".tmp", p)
     log("lexical model: %d features, weight %.2f, saved" % (len(keys), weight))
+
+
+def fit_transitions(out, pii_train, alpha=0.5):
+    """the PII head's tag transitions between consecutive words, counted on
+    the training rows' word tags (add-alpha smoothed log-probabilities, row
+    L the start), into out's model.safetensors (heads.pii.transitions)"""
+    import numpy as np
+    model = symodel.load_dir(out)
+    tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
+    L = len(sydata.PII_LABELS)
+    C = np.zeros((L + 1, L))
+    for r in pii_train:
+        prev = L
+        for y in pii_tags(tok, r, 512)[2]:
+            if y != -100:
+                C[prev, y] += 1
+                prev = y
+    model.transitions["pii"] = torch.tensor(np.log((C + alpha) / (C + alpha).sum(1, keepdims=True)))
+    with open(os.path.join(out, "vocab.txt"), encoding="utf-8") as f:
+        vocab = f.read().split("\n")[:-1]
+    symodel.save_dir(model, out, vocab)
+    log("pii transitions: %d word tag pairs counted, saved" % int(C.sum()))
 
 
 def choose_weight(out, rows):
@@ -325,7 +348,8 @@ def check_tokenizer(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", nargs="?", default="train", choices=["train", "check-tokenizer", "lexical"])
+    ap.add_argument("cmd", nargs="?", default="train", choices=["train", "check-tokenizer", "lexical",
+                                                                "transitions"])
     ap.add_argument("model", nargs="?", default=os.path.join(here, "..", "..", "models", "default"))
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "models", "default"))
@@ -358,6 +382,10 @@ def main():
     if a.cmd == "lexical":   # only the lexical model, into an existing model directory (--out)
         fit_lexical(a.out, category_rows(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k),
                     a.lexical_weight)
+        return
+    if a.cmd == "transitions":   # only the PII transitions, into an existing model directory (--out)
+        fit_transitions(a.out, build_data(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k,
+                                          a.pii_variants)[2])
         return
     train(a)
     log("done")
