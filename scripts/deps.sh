@@ -17,7 +17,7 @@ for what in "$@"; do
         demo) ;;
         fuzz) want+=(clang libfuzzer-14-dev libclang-rt-14-dev) ;;
         # tools/train (the default classifier) and tools/classifier/eval.py, with /usr/bin/python3
-        train) want+=(python3-torch python3-regex) ;;
+        train) want+=(python3-torch python3-regex python3-sklearn) ;;
         *) echo "deps.sh: unknown set '$what'" >&2; exit 2 ;;
         esac
 done

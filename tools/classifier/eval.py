@@ -2,7 +2,8 @@
 """Evaluates switchyard's multi-head classifier model (models/default) on the
 held-out data: category accuracy on category/dev.jsonl (per class and the
 most frequent confusions), jailbreak recall and false-positive rate on the
-held-out jailbreak split, PII entity precision/recall/F1 per type on the
+held-out jailbreak split (and on the held-out PII texts, benign prompts
+carrying personal data), PII entity precision/recall/F1 per type on the
 held-out PII split. The splits are tools/train/sydata.py's, the ones
 tools/train/train.py never trains on. Prints figures; exits 0.
 
@@ -161,7 +162,11 @@ def main():
         print("    at %.1f: recall %.4f  fpr %.4f" % (th, m["recall"], m["fpr"]))
 
     rows = rows_of("pii")
-    pm = syeval.pii_metrics(rows, predict([r["text"] for r in rows]))
+    preds = predict([r["text"] for r in rows])
+    fp = sum(syeval.jailbreak_score(p) >= a.threshold for p in preds)
+    print("  benign prompts with personal data (the %d held-out PII texts) scored jailbreak: %d (%.2f%%)" % (
+        len(rows), fp, 100.0 * fp / max(1, len(rows))))
+    pm = syeval.pii_metrics(rows, preds)
     print("\npii (held-out %d%% of pii/train.jsonl: %d rows, %d entities), exact type + span:" % (
         sydata.HOLDOUT_PERCENT["pii"], len(rows), pm["entities"]))
     print("  overall precision %.4f recall %.4f F1 %.4f" % (pm["precision"], pm["recall"], pm["f1"]))
