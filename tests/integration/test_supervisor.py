@@ -28,7 +28,15 @@ def main():
         sy.start()
         check(models(sy) == ["m1"], "one model at start")
         for role in ("router", "frontend"):
-            rc = subprocess.run([sy_exe, "probe", role, "-c", sy.config], capture_output=True).returncode
+            # the frontend serves from its own boot snapshot before the router
+            # has attached (a loaded machine shows it): poll, as a liveness
+            # probe would, for at most 5 s
+            deadline = time.time() + 5
+            while True:
+                rc = subprocess.run([sy_exe, "probe", role, "-c", sy.config], capture_output=True).returncode
+                if rc == 0 or time.time() > deadline:
+                    break
+                time.sleep(0.1)
             check(rc == 0, "switchyard probe %s: alive (rc %d)" % (role, rc))
 
         # invalid file: refused, with file:line, old config stays
