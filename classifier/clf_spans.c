@@ -128,6 +128,37 @@ out:
         return r;
 }
 
+static bool email_local(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+               c == '%' || c == '+' || c == '-';
+}
+
+static bool email_domain(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+/* an EMAIL_ADDRESS span holding an '@' covers the whole address around it:
+ * the local part before it, the domain after it, no trailing '.' or '-' */
+static void complete_email(const char *text, size_t len, size_t *start, size_t *end) {
+        const char *at = memchr(text + *start, '@', *end - *start);
+        size_t a, b;
+
+        if (!at)
+                return;
+        a = (size_t)(at - text);
+        b = a + 1;
+        while (a > 0 && email_local(text[a - 1]))
+                a--;
+        while (b < len && email_domain(text[b]))
+                b++;
+        while (b > (size_t)(at - text) + 1 && (text[b - 1] == '.' || text[b - 1] == '-'))
+                b--;
+        if (a < (size_t)(at - text) && b > (size_t)(at - text) + 1) {
+                *start = a;
+                *end = b;
+        }
+}
+
 size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const int32_t *token_label,
                  const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
                  size_t cap) {
@@ -172,6 +203,8 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                                 end++;
                         while (start < end && is_space(text[start]))
                                 start++;
+                        if (start < end && cur_len == 13 && memcmp(cur, "EMAIL_ADDRESS", 13) == 0)
+                                complete_email(text, len, &start, &end);
                         if (start < end && score >= min_score) {
                                 if (count < cap)
                                         out[count] = (struct clf_span){ .start = (uint32_t)start, .end = (uint32_t)end,

@@ -12,6 +12,11 @@
  * tagged I-, E- or plain extends it; "O" ends it. Special tokens (empty
  * offsets) are skipped. tools/train/syeval.py has the same rule.
  *
+ * An EMAIL_ADDRESS span with an '@' in it is completed to the whole
+ * address around that '@' (local part [A-Za-z0-9._%+-], domain
+ * [A-Za-z0-9.-], no trailing '.' or '-'): the pattern is certain where the
+ * model is not ("jane" in "jane@example.com" read as a plain word).
+ *
  * A span covers the first token's start byte to the last token's end byte
  * of the original text, widened to whole UTF-8 characters (a byte-level
  * token may split one) and without leading whitespace (byte-level tokens

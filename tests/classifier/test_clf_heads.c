@@ -11,6 +11,7 @@
  *    changes, "O" ends a span, tags read by word (the first token's),
  *    min score, byte offsets
  *    widened to whole characters without the leading space, cap;
+ *  - EMAIL_ADDRESS spans completed around their '@';
  *  - clf_token_tags: argmax tags, and the Viterbi path over words with
  *    transitions;
  *  - the lexical model (clf_lexical) against tools/train/sylex.py's
@@ -256,6 +257,23 @@ static void spans(void) {
         }
 }
 
+/* an EMAIL_ADDRESS span with an '@' covers the whole address */
+static void email_completion(void) {
+        static char *labels[] = { "O", "B-EMAIL_ADDRESS", "I-EMAIL_ADDRESS" };
+        struct clf_head_cfg h = { .name = "pii", .kind = CLF_TASK_TOKEN, .num_labels = 3, .labels = labels };
+        /* "mail" " jane" "@" "example" "." "com" "." " ok" */
+        const char *text = "mail jane@example.com. ok";
+        uint32_t st[] = { 0, 4, 9, 10, 17, 18, 21, 22 }, en[] = { 4, 9, 10, 17, 18, 21, 22, 25 };
+        int32_t ids[8] = { 0 }, tags[] = { 0, 0, 1, 2, 2, 2, 2, 1 };
+        float sc[] = { 1, 1, 0.9f, 0.9f, 0.9f, 0.9f, 0.6f, 0.8f };
+        struct clf_encoding e = { .ids = ids, .start = st, .end = en, .n = 8 };
+        struct clf_span sp[4];
+
+        check_eq(clf_spans(&h, &e, tags, sc, text, strlen(text), 0, sp, 4), 2);
+        check_span(&sp[0], text, "EMAIL_ADDRESS", "jane@example.com", 0.6f);   /* "jane" in, trailing "." out */
+        check_span(&sp[1], text, "EMAIL_ADDRESS", "ok", 0.8f);                 /* no '@': as tagged */
+}
+
 /* ---- tags from logits: argmax, Viterbi over words ---- */
 
 static void token_tags(void) {
@@ -422,6 +440,7 @@ int main(int argc, char **argv) {
         golden_and_batch(argv[1]);
         pipeline(argv[1]);
         spans();
+        email_completion();
         token_tags();
         lexical(argv[1]);
         case_types();

@@ -14,7 +14,8 @@ character), so "yefimov" = "ye" "##fim" "##ov" is one word and "905-674"
 is three. A word takes its first token's tag. B-X starts an entity; I-X
 continues an X entity or starts one; O ends it. The span runs from the
 first word's start to the last word's end; its score is the lowest first-
-token probability in it.
+token probability in it. An EMAIL_ADDRESS span holding an '@' is widened to
+the whole address around it (complete_email).
 Entity matching: a predicted entity counts as correct when its type and its
 [start, end) equal a gold entity's, the gold span taken with surrounding
 whitespace stripped.
@@ -41,6 +42,26 @@ def word_firsts(text, starts, ends):
     return out
 
 
+_EMAIL_LOCAL = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_DOMAIN = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+
+
+def complete_email(text, s, e):
+    """an EMAIL_ADDRESS span holding an '@' widened to the whole address
+    (as classifier/clf_spans.c): (start, end)"""
+    at = text.find("@", s, e)
+    if at < 0:
+        return s, e
+    a, b = at, at + 1
+    while a > 0 and text[a - 1] in _EMAIL_LOCAL:
+        a -= 1
+    while b < len(text) and text[b] in _EMAIL_DOMAIN:
+        b += 1
+    while b > at + 1 and text[b - 1] in ".-":
+        b -= 1
+    return (a, b) if a < at and b > at + 1 else (s, e)
+
+
 def spans_from_tags(labels, probs, starts, ends, text):
     """labels: tag strings per content token; returns [{"type","start","end","score"}]"""
     out, cur = [], None
@@ -59,6 +80,9 @@ def spans_from_tags(labels, probs, starts, ends, text):
         cur = {"type": typ, "start": s, "end": e, "score": p} if typ is not None else None
     if cur is not None:
         out.append(cur)
+    for x in out:
+        if x["type"] == "EMAIL_ADDRESS":
+            x["start"], x["end"] = complete_email(text, x["start"], x["end"])
     return out
 
 
