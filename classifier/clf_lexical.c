@@ -12,6 +12,7 @@
 #include "classifier/clf_safetensors.h"
 
 #define MAX_BYTES 16384u
+#define MAX_LABELS 256
 #define FNV_OFFSET 0x811C9DC5u
 #define FNV_PRIME 0x01000193u
 #define EMPTY UINT32_MAX
@@ -78,7 +79,7 @@ int clf_lexical_load(const char *path, size_t num_labels, struct clf_lexical **r
         ts = clf_safetensors_find(st, "scale");
         tb = clf_safetensors_find(st, "bias");
         if (!tk || !ti || !tw || !ts || !tb || tk->dtype != CLF_DTYPE_I32 || tk->ndim != 1 ||
-            tw->dtype != CLF_DTYPE_I8 || tw->ndim != 2 || num_labels == 0) {
+            tw->dtype != CLF_DTYPE_I8 || tw->ndim != 2 || num_labels == 0 || num_labels > MAX_LABELS) {
                 clf_safetensors_close(st);
                 return r;
         }
@@ -233,14 +234,12 @@ static int accumulate(const struct clf_lexical *l, const struct feats *f, double
 int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t len, float *out) {
         struct feats wf = { 0 }, cf = { 0 };
         size_t L = l->labels, nb = len > MAX_BYTES ? MAX_BYTES + 1 : len;
-        uint8_t *b = malloc(nb + 1);
-        double acc[256], mx, sum;
+        uint8_t b[MAX_BYTES + 1];   /* the text as read: head + ' ' + tail, lower-cased */
+        double acc[MAX_LABELS], mx, sum;
         const uint8_t *prev = NULL;
         size_t prev_n = 0;
         int r = -ENOMEM;
 
-        if (!b || L > 256)
-                goto out;
         if (len > MAX_BYTES) {
                 memcpy(b, text, MAX_BYTES / 2);
                 b[MAX_BYTES / 2] = ' ';
@@ -323,7 +322,6 @@ int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t l
                 out[k] = (float)(acc[k] - mx - log(sum));
         r = 0;
 out:
-        free(b);
         free(wf.v);
         free(cf.v);
         return r;

@@ -5,7 +5,7 @@
  *
  * File (safetensors): "keys" I32 [n] (FNV-1a 32 keys of the known
  * features, ascending as unsigned), "idf" F16/F32 [n], "weight" I8 [n,
- * labels] with "scale" F32 [labels] (weight * scale = W^T), "bias" F32
+ * labels] with "scale" F32 [labels] (weight * scale = W^T; 256 labels at most), "bias" F32
  * [labels]. Everything is copied at load; the file is not kept open.
  * A loaded model is read-only: any number of threads may use it. */
 #pragma once

@@ -45,10 +45,12 @@ static bool glued(const struct clf_encoding *e, size_t t, size_t prev_end, const
 int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
                    const float *logits, const float *trans, int32_t *label, float *score) {
         size_t L = head->num_labels, n = tokens->n, nw = 0, prev_end = SIZE_MAX;
-        float *p = malloc(L * sizeof *p), *dp = NULL;
-        uint32_t *word = NULL;
-        uint16_t *bp = NULL;
-        int r = -ENOMEM;
+        bool viterbi = trans && !head->multi_label && n > 0 && L <= UINT16_MAX;
+        /* one block: p [L], dp [2 L], word [n] (uint32), bp [n L] (uint16) */
+        float *p = malloc(3 * L * sizeof *p + (viterbi ? n * sizeof(uint32_t) + n * L * sizeof(uint16_t) : 0));
+        float *dp = p + L;
+        uint32_t *word = (uint32_t *)(dp + 2 * L);
+        uint16_t *bp = (uint16_t *)(word + n);
 
         if (!p)
                 return -ENOMEM;
@@ -56,15 +58,10 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                 label[t] = clf_normalize(logits + t * L, L, head->multi_label, p);
                 score[t] = p[label[t]];
         }
-        if (!trans || head->multi_label || n == 0 || L > UINT16_MAX) {
+        if (!viterbi) {
                 free(p);
                 return 0;
         }
-        word = malloc(n * sizeof *word);
-        dp = malloc(2 * L * sizeof *dp);
-        bp = malloc(n * L * sizeof *bp);
-        if (!word || !dp || !bp)
-                goto out;
         for (size_t t = 0; t < n; t++) {
                 if (tokens->end[t] <= tokens->start[t])
                         continue;
@@ -119,13 +116,8 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                         j = bp[w * L + j];
                 }
         }
-        r = 0;
-out:
         free(p);
-        free(word);
-        free(dp);
-        free(bp);
-        return r;
+        return 0;
 }
 
 static bool email_local(char c) {

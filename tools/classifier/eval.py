@@ -127,11 +127,22 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--threshold", type=float, default=0.5, help="jailbreak score threshold")
     ap.add_argument("--limit", type=int, default=0, help="at most N rows per task (quick look)")
+    ap.add_argument("--category-parts", action="store_true",
+                    help="instead: category accuracy of the encoder and the lexical expert apart, and of their "
+                         "product at several weights (PyTorch engine)")
     ap.add_argument("--compare", type=int, default=0, metavar="N",
                     help="instead: run both engines on N held-out texts of each task and print their differences")
     a = ap.parse_args()
     if a.compare:
         return compare(a)
+    if a.category_parts:
+        rows = sydata.load(a.data, "category", "heldout")
+        enc, lex, grid = syeval.category_parts(a.model, rows[:a.limit] if a.limit else rows)
+        print("category (category/dev.jsonl, %d rows): encoder alone %.4f, lexical alone %.4f" % (
+            len(rows), enc, lex))
+        for w, acc in grid:
+            print("  product at weight %.2f: %.4f" % (w, acc))
+        return 0
     predict = torch_engine(a.model, a.threads) if a.engine == "torch" else c_engine(a.model, a.cli, a.threads)
 
     def rows_of(task):

@@ -470,7 +470,7 @@ class Tokenizer:
 # safetensors
 
 ST_DTYPES = {"F32": (4, "float32"), "F16": (2, "float16"), "BF16": (2, "bfloat16"),
-             "F64": (8, "float64"), "I64": (8, "int64"), "I32": (4, "int32")}
+             "F64": (8, "float64"), "I64": (8, "int64"), "I32": (4, "int32"), "I8": (1, "int8")}
 
 
 def _torch():
@@ -479,15 +479,16 @@ def _torch():
 
 
 def save_safetensors(path, tensors, dtype="F32", metadata=None):
-    """tensors: dict name -> torch tensor (any float dtype), written as dtype"""
+    """tensors: dict name -> torch tensor, written as dtype (a safetensors
+    dtype of ST_DTYPES, or a dict name -> dtype)"""
     torch = _torch()
-    tdt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}[dtype]
     header, blobs, off = {}, [], 0
     for name in sorted(tensors):
-        t = tensors[name].detach().to(tdt).contiguous().cpu()
+        dt = dtype[name] if isinstance(dtype, dict) else dtype
+        t = tensors[name].detach().to(getattr(torch, ST_DTYPES[dt][1])).contiguous().cpu()
         nbytes = t.numel() * t.element_size()
         blob = ctypes.string_at(t.data_ptr(), nbytes) if nbytes else b""
-        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + nbytes]}
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + nbytes]}
         blobs.append(blob)
         off += nbytes
     header["__metadata__"] = metadata or {"format": "pt"}

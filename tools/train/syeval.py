@@ -159,6 +159,27 @@ def torch_predict(model, tok, texts, max_len=512, batch=32):
     return preds
 
 
+LEXICAL_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+
+def category_parts(model_dir, rows, weights=LEXICAL_WEIGHTS):
+    """the category head's two experts apart (a model directory with
+    switchyard_lexical): (encoder accuracy, lexical accuracy, [(weight,
+    accuracy of the product)]) on rows"""
+    import numpy as np
+    import symodel
+    model = symodel.load_dir(model_dir)
+    lex = model.lexical[2]
+    model.lexical = None
+    tok = sytok.Tokenizer(model_dir + "/vocab.txt")
+    texts = [r["text"] for r in rows]
+    P = np.array([p["heads"]["category"]["scores"] for p in torch_predict(model, tok, texts)])
+    L = lex.logprobs(texts)
+    y = np.array([sydata.CATEGORIES.index(r["category"]) for r in rows])
+    return ((P.argmax(1) == y).mean(), (L.argmax(1) == y).mean(),
+            [(w, ((np.log(P + 1e-12) + w * L).argmax(1) == y).mean()) for w in weights])
+
+
 def category_metrics(rows, preds):
     labels = sydata.CATEGORIES
     conf = collections.Counter()

@@ -21,8 +21,13 @@ Texts longer than MAX_BYTES are read as their first and last MAX_BYTES/2
 bytes.
 """
 import math
+import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "classifier"))
+import ref  # noqa: E402
 
 MAX_BYTES = 16384
 FNV_OFFSET, FNV_PRIME = 0x811C9DC5, 0x01000193
@@ -123,55 +128,27 @@ def fit(texts, labels, C=10.0, min_df=2):
 
 def save(path, keys, idf, W, b):
     """the model file the engine reads (classifier/clf_lexical.h): keys I32,
-    idf F32, weight I8 [keys, classes] with a scale per class, bias F32"""
-    import json
-    import struct
+    idf F32, weight I8 [keys, classes] with a scale per class, bias F32;
+    written through tools/classifier/ref.py, replaced atomically"""
+    import torch
     W = np.asarray(W, dtype=np.float64)
     scale = np.abs(W).max(1) / 127.0
     scale[scale == 0] = 1.0
     q = np.clip(np.round(W / scale[:, None]), -127, 127).astype(np.int8).T.copy()
-    tensors = {"keys": ("I32", np.asarray(keys, dtype=np.uint32).view(np.int32)),
-               "idf": ("F32", np.asarray(idf, dtype=np.float32)),
-               "weight": ("I8", q),
-               "scale": ("F32", scale.astype(np.float32)),
-               "bias": ("F32", np.asarray(b, dtype=np.float32))}
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        dt, a = tensors[name]
-        raw = np.ascontiguousarray(a).tobytes()
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    header["__metadata__"] = {"format": "switchyard-lexical", "producer": "switchyard tools/train/sylex.py"}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for x in blobs:
-            f.write(x)
-    import os
-    os.replace(tmp, path)
+    tensors = {"keys": torch.from_numpy(np.asarray(keys, dtype=np.uint32).view(np.int32).copy()),
+               "idf": torch.tensor(idf), "weight": torch.from_numpy(q), "scale": torch.tensor(scale),
+               "bias": torch.tensor(np.asarray(b, dtype=np.float64))}
+    dtypes = {"keys": "I32", "idf": "F32", "weight": "I8", "scale": "F32", "bias": "F32"}
+    ref.save_safetensors(path + ".tmp", tensors, dtypes,
+                         {"format": "switchyard-lexical", "producer": "switchyard tools/train/sylex.py"})
+    os.replace(path + ".tmp", path)
 
 
 def load(path):
     """(keys uint32, idf, W [classes, keys] dequantized, b) of a saved model"""
-    import json
-    import struct
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    hdr = json.loads(data[8:8 + n])
-    base = 8 + n
-    dts = {"I32": np.int32, "F32": np.float32, "I8": np.int8}
-
-    def get(name):
-        e = hdr[name]
-        a, z = e["data_offsets"]
-        return np.frombuffer(data[base + a:base + z], dtype=dts[e["dtype"]]).reshape(e["shape"])
-    W = get("weight").astype(np.float64) * get("scale").astype(np.float64)[None, :]
-    return get("keys").view(np.uint32), get("idf").astype(np.float64), W.T, get("bias").astype(np.float64)
+    t = {k: v.numpy() for k, v in ref.load_safetensors(path).items()}   # float64, exact for these dtypes
+    keys = (t["keys"].astype(np.int64) & 0xFFFFFFFF).astype(np.uint32)
+    return keys, t["idf"], (t["weight"] * t["scale"][None, :]).T, t["bias"]
 
 
 class Model:

@@ -207,6 +207,7 @@ def train(a):
                 "dense": True},
                {"name": "pii", "kind": "token", "labels": sydata.PII_LABELS}]}
     model = symodel.Model(cfg, drop=a.dropout)
+    model.transitions["pii"] = pii_transitions(pii_lab)   # not trained: saved with the weights
     nparam = sum(p.numel() for p in model.parameters())
     log("model: hidden %d, %d layers, %d heads, intermediate %d, %d parameters" % (
         a.hidden, a.layers, a.heads, a.intermediate, nparam))
@@ -267,7 +268,6 @@ def train(a):
         symodel.save_dir(model, a.out, vocab)
         log("epoch %d done, saved %s" % (ep + 1, a.out))
     fit_lexical(a.out, cat_train, a.lexical_weight)
-    fit_transitions(a.out, pii_train)
     if calib:
         choose_weight(a.out, calib)
     return model
@@ -292,44 +292,41 @@ def fit_lexical(out, cat_train, weight):
     log("lexical model: %d features, weight %.2f, saved" % (len(keys), weight))
 
 
-def fit_transitions(out, pii_train, alpha=0.5):
-    """the PII head's tag transitions between consecutive words, counted on
-    the training rows' word tags (add-alpha smoothed log-probabilities, row
-    L the start), into out's model.safetensors (heads.pii.transitions)"""
+def pii_transitions(label_lists, alpha=0.5):
+    """the PII head's tag transitions between consecutive words (the
+    heads.pii.transitions tensor): counted on the training rows' word tags
+    (pii_tags' labels, -100 skipped), add-alpha smoothed log-probabilities,
+    row L the start"""
     import numpy as np
-    model = symodel.load_dir(out)
-    tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
     L = len(sydata.PII_LABELS)
     C = np.zeros((L + 1, L))
-    for r in pii_train:
+    for lab in label_lists:
         prev = L
-        for y in pii_tags(tok, r, 512)[2]:
+        for y in lab:
             if y != -100:
                 C[prev, y] += 1
                 prev = y
-    model.transitions["pii"] = torch.tensor(np.log((C + alpha) / (C + alpha).sum(1, keepdims=True)))
+    log("pii transitions: %d word tag pairs counted" % int(C.sum()))
+    return torch.tensor(np.log((C + alpha) / (C + alpha).sum(1, keepdims=True)))
+
+
+def add_transitions(out, pii_train):
+    """heads.pii.transitions into an existing model directory"""
+    model = symodel.load_dir(out)
+    tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
+    model.transitions["pii"] = pii_transitions(pii_tags(tok, r, 512)[2] for r in pii_train)
     with open(os.path.join(out, "vocab.txt"), encoding="utf-8") as f:
         vocab = f.read().split("\n")[:-1]
     symodel.save_dir(model, out, vocab)
-    log("pii transitions: %d word tag pairs counted, saved" % int(C.sum()))
 
 
 def choose_weight(out, rows):
     """category accuracy on rows held out of training for a grid of
     lexical weights (printed; the shipped config.json keeps --lexical-weight)"""
-    import numpy as np
-    model = symodel.load_dir(out)
-    lex = model.lexical[2]
-    model.lexical = None
-    tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
-    texts = [r["text"] for r in rows]
-    P = np.array([p["heads"]["category"]["scores"] for p in syeval.torch_predict(model, tok, texts)])
-    L = lex.logprobs(texts)
-    y = np.array([sydata.CATEGORIES.index(r["category"]) for r in rows])
-    log("held-out for the weight (%d rows): encoder %.4f, lexical %.4f" % (
-        len(rows), (P.argmax(1) == y).mean(), (L.argmax(1) == y).mean()))
-    for w in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
-        log("  weight %.2f: accuracy %.4f" % (w, ((np.log(P + 1e-12) + w * L).argmax(1) == y).mean()))
+    enc, lex, grid = syeval.category_parts(out, rows)
+    log("held-out for the weight (%d rows): encoder %.4f, lexical %.4f" % (len(rows), enc, lex))
+    for w, acc in grid:
+        log("  weight %.2f: accuracy %.4f" % (w, acc))
 
 
 def check_tokenizer(a):
@@ -388,7 +385,7 @@ def main():
                     a.lexical_weight)
         return
     if a.cmd == "transitions":   # only the PII transitions, into an existing model directory (--out)
-        fit_transitions(a.out, build_data(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k,
+        add_transitions(a.out, build_data(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k,
                                           a.pii_variants)[2])
         return
     train(a)
