@@ -175,15 +175,52 @@ static int legacy_head(struct clf_config *c) {
         return 0;
 }
 
-/* switchyard_token_types, switchyard_lexical (see clf_config.h) */
-static int parse_extensions(const struct json_member *top, size_t n, const char *path, struct clf_config *c) {
-        const struct json_member *m;
+/* {"head", "file", <wkey>} of switchyard_lexical / switchyard_token_crf: the
+ * head (of kind, single-label), a file name in the model directory, a
+ * weight in [wmin, 100] (dflt when absent; wmin itself excluded when
+ * wmin_open) */
+static int parse_beside(const struct json_member *m, const char *path, const char *key, enum clf_task kind,
+                        const char *wkey, double dflt, double wmin, bool wmin_open, struct clf_config *c,
+                        int *ret_head, char *file, size_t file_size, float *ret_w) {
         struct json_member x;
         char *s = NULL;
-        double w = 1.0;
+        double w = dflt;
+        int r;
+
+        if (m->type != JSON_OBJECT || clf_json_get(m->val, m->val_len, "head", &x) <= 0 || clf_json_strdup(&x, &s) < 0)
+                return -EBADMSG;
+        *ret_head = clf_config_head(c, s);
+        free(s);
+        s = NULL;
+        if (*ret_head < 0 || c->clf_heads[*ret_head].kind != kind || c->clf_heads[*ret_head].multi_label) {
+                log_debug("classifier: %s: %s.head: no such single-label %s head", path, key,
+                          kind == CLF_TASK_SEQUENCE ? "sequence" : "token");
+                return -EBADMSG;
+        }
+        if (clf_json_get(m->val, m->val_len, "file", &x) <= 0 || clf_json_strdup(&x, &s) < 0)
+                return -EBADMSG;
+        r = (!*s || strchr(s, '/') || s[0] == '.' || strlen(s) >= file_size) ? -EBADMSG : 0;
+        if (r == 0)
+                strcpy(file, s);
+        free(s);
+        if (r < 0)
+                return r;
+        if (clf_json_get(m->val, m->val_len, wkey, &x) > 0 && clf_json_double(&x, &w) < 0)
+                return -EBADMSG;
+        if (!(wmin_open ? w > wmin : w >= wmin) || !(w <= 100))
+                return -EBADMSG;
+        *ret_w = (float)w;
+        return 0;
+}
+
+/* switchyard_token_types, switchyard_lexical, switchyard_token_crf (see clf_config.h) */
+static int parse_extensions(const struct json_member *top, size_t n, const char *path, struct clf_config *c) {
+        const struct json_member *m;
+        char *s = NULL;
         int r;
 
         c->lexical_head = -1;
+        c->crf_head = -1;
         if ((m = json_find(top, n, "switchyard_token_types")) && m->type != JSON_NULL) {
                 if (clf_json_strdup(m, &s) < 0)
                         return -EBADMSG;
@@ -196,31 +233,14 @@ static int parse_extensions(const struct json_member *top, size_t n, const char 
                 }
                 c->case_types = true;
         }
-        if (!(m = json_find(top, n, "switchyard_lexical")) || m->type == JSON_NULL)
-                return 0;
-        if (m->type != JSON_OBJECT || clf_json_get(m->val, m->val_len, "head", &x) <= 0 || clf_json_strdup(&x, &s) < 0)
-                return -EBADMSG;
-        c->lexical_head = clf_config_head(c, s);
-        free(s);
-        s = NULL;
-        if (c->lexical_head < 0 || c->clf_heads[c->lexical_head].kind != CLF_TASK_SEQUENCE ||
-            c->clf_heads[c->lexical_head].multi_label) {
-                log_debug("classifier: %s: switchyard_lexical.head: no such single-label sequence head", path);
-                return -EBADMSG;
-        }
-        if (clf_json_get(m->val, m->val_len, "file", &x) <= 0 || clf_json_strdup(&x, &s) < 0)
-                return -EBADMSG;
-        r = (!*s || strchr(s, '/') || s[0] == '.' || strlen(s) >= sizeof c->lexical_file) ? -EBADMSG : 0;
-        if (r == 0)
-                strcpy(c->lexical_file, s);
-        free(s);
-        if (r < 0)
+        if ((m = json_find(top, n, "switchyard_lexical")) && m->type != JSON_NULL &&
+            (r = parse_beside(m, path, "switchyard_lexical", CLF_TASK_SEQUENCE, "weight", 1.0, 0, true, c,
+                              &c->lexical_head, c->lexical_file, sizeof c->lexical_file, &c->lexical_weight)) < 0)
                 return r;
-        if (clf_json_get(m->val, m->val_len, "weight", &x) > 0 && clf_json_double(&x, &w) < 0)
-                return -EBADMSG;
-        if (!(w > 0 && w <= 100))
-                return -EBADMSG;
-        c->lexical_weight = (float)w;
+        if ((m = json_find(top, n, "switchyard_token_crf")) && m->type != JSON_NULL &&
+            (r = parse_beside(m, path, "switchyard_token_crf", CLF_TASK_TOKEN, "encoder_weight", 0.0, 0, false, c,
+                              &c->crf_head, c->crf_file, sizeof c->crf_file, &c->crf_encoder_weight)) < 0)
+                return r;
         return 0;
 }
 

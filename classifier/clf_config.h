@@ -56,11 +56,20 @@ struct clf_config {
          *  of its original characters (clf_case_type()), not 0;
          * "switchyard_lexical": {"head", "file", "weight"}: the sequence head
          *  named head is mixed with the lexical model in file (clf_lexical.h):
-         *  log p = log p_encoder + weight * log p_lexical, renormalized. */
+         *  log p = log p_encoder + weight * log p_lexical, renormalized;
+         * "switchyard_token_crf": {"head", "file", "encoder_weight"}: the
+         *  token head named head is read with the word CRF in file
+         *  (clf_lexical.h): a word's emission is the CRF's plus
+         *  encoder_weight (default 0, at most 100) times the head's log
+         *  softmax, and the CRF's transitions make the Viterbi path
+         *  (clf_spans.h clf_token_tags). */
         bool case_types;
         int lexical_head;               /* -1: none */
         float lexical_weight;
         char lexical_file[128];
+        int crf_head;                   /* -1: none */
+        float crf_encoder_weight;
+        char crf_file[128];
 };
 
 #define CLF_MAX_HEADS 16

@@ -1,15 +1,17 @@
-/* The lexical model (see clf_lexical.h; the features are tools/train/
- * sylex.py's, which is their reference). */
+/* The lexical models (see clf_lexical.h; the features are tools/train/
+ * sylex.py's and sycrf.py's, which are their reference). */
 #include "classifier/clf_lexical.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classifier/clf_safetensors.h"
+#include "classifier/clf_tokenizer.h"
 
 #define MAX_BYTES 16384u
 #define MAX_LABELS 256
@@ -20,7 +22,8 @@
 struct clf_lexical {
         size_t n, labels;
         uint32_t *keys;        /* [n] */
-        float *idf;            /* [n] */
+        float *idf;            /* [n]; NULL: a word CRF */
+        float *trans;          /* [(labels + 1) * labels]; NULL: a text model */
         int8_t *weight;        /* [n * labels] */
         float *scale, *bias;   /* [labels] */
         struct slot {          /* open addressing, the key beside its index: one cache miss a probe */
@@ -34,6 +37,7 @@ void clf_lexical_free(struct clf_lexical *l) {
                 return;
         free(l->keys);
         free(l->idf);
+        free(l->trans);
         free(l->weight);
         free(l->scale);
         free(l->bias);
@@ -43,6 +47,10 @@ void clf_lexical_free(struct clf_lexical *l) {
 
 size_t clf_lexical_features(const struct clf_lexical *l) {
         return l->n;
+}
+
+const float *clf_lexical_transitions(const struct clf_lexical *l) {
+        return l->trans;
 }
 
 static uint32_t mix(uint32_t k) {
@@ -65,7 +73,7 @@ static int64_t lookup(const struct clf_lexical *l, uint32_t key) {
 
 int clf_lexical_load(const char *path, size_t num_labels, struct clf_lexical **ret_l) {
         struct clf_safetensors *st = NULL;
-        const struct clf_st_tensor *tk, *ti, *tw, *ts, *tb;
+        const struct clf_st_tensor *tk, *ti, *tw, *ts, *tb, *tt;
         struct clf_lexical *l;
         size_t n, cap;
         int r;
@@ -78,14 +86,16 @@ int clf_lexical_load(const char *path, size_t num_labels, struct clf_lexical **r
         tw = clf_safetensors_find(st, "weight");
         ts = clf_safetensors_find(st, "scale");
         tb = clf_safetensors_find(st, "bias");
-        if (!tk || !ti || !tw || !ts || !tb || tk->dtype != CLF_DTYPE_I32 || tk->ndim != 1 ||
+        tt = clf_safetensors_find(st, "transitions");
+        if (!tk || !tw || !ts || !tb || !ti == !tt || tk->dtype != CLF_DTYPE_I32 || tk->ndim != 1 ||
             tw->dtype != CLF_DTYPE_I8 || tw->ndim != 2 || num_labels == 0 || num_labels > MAX_LABELS) {
                 clf_safetensors_close(st);
                 return r;
         }
         n = tk->numel;
-        if (n == 0 || n >= UINT32_MAX / 4 || ti->numel != n || (size_t)tw->shape[0] != n ||
-            (size_t)tw->shape[1] != num_labels || ts->numel != num_labels || tb->numel != num_labels) {
+        if (n == 0 || n >= UINT32_MAX / 4 || (ti && ti->numel != n) || (size_t)tw->shape[0] != n ||
+            (size_t)tw->shape[1] != num_labels || ts->numel != num_labels || tb->numel != num_labels ||
+            (tt && (tt->ndim != 2 || (size_t)tt->shape[0] != num_labels + 1 || (size_t)tt->shape[1] != num_labels))) {
                 clf_safetensors_close(st);
                 return r;
         }
@@ -99,23 +109,30 @@ int clf_lexical_load(const char *path, size_t num_labels, struct clf_lexical **r
                 ;
         l->mask = (uint32_t)cap - 1;
         r = -ENOMEM;
-        if (!(l->keys = malloc(n * sizeof *l->keys)) || !(l->idf = malloc(n * sizeof *l->idf)) ||
+        if (!(l->keys = malloc(n * sizeof *l->keys)) || (ti && !(l->idf = malloc(n * sizeof *l->idf))) ||
+            (tt && !(l->trans = malloc((num_labels + 1) * num_labels * sizeof *l->trans))) ||
             !(l->weight = malloc(n * num_labels)) || !(l->scale = malloc(num_labels * sizeof *l->scale)) ||
             !(l->bias = malloc(num_labels * sizeof *l->bias)) || !(l->slot = malloc(cap * sizeof *l->slot)))
                 goto fail;
         memcpy(l->keys, tk->data, n * sizeof *l->keys);
         memcpy(l->weight, tw->data, n * num_labels);
-        if ((r = clf_safetensors_to_f32(ti, l->idf, n)) < 0 ||
+        if ((ti && (r = clf_safetensors_to_f32(ti, l->idf, n)) < 0) ||
+            (tt && (r = clf_safetensors_to_f32(tt, l->trans, (num_labels + 1) * num_labels)) < 0) ||
             (r = clf_safetensors_to_f32(ts, l->scale, num_labels)) < 0 ||
             (r = clf_safetensors_to_f32(tb, l->bias, num_labels)) < 0) {
                 r = -EBADMSG;
                 goto fail;
         }
+        for (size_t i = 0; tt && i < (num_labels + 1) * num_labels; i++)
+                if (isnan(l->trans[i])) {
+                        r = -EBADMSG;
+                        goto fail;
+                }
         memset(l->slot, 0xff, cap * sizeof *l->slot);
         for (size_t i = 0; i < n; i++) {
                 uint32_t h = mix(l->keys[i]) & l->mask;
 
-                if (!isfinite(l->idf[i])) {
+                if (l->idf && !isfinite(l->idf[i])) {
                         r = -EBADMSG;
                         goto fail;
                 }
@@ -240,6 +257,9 @@ int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t l
         size_t prev_n = 0;
         int r = -ENOMEM;
 
+        if (!l->idf)
+                return -EINVAL;
+
         if (len > MAX_BYTES) {
                 memcpy(b, text, MAX_BYTES / 2);
                 b[MAX_BYTES / 2] = ' ';
@@ -325,4 +345,246 @@ out:
         free(wf.v);
         free(cf.v);
         return r;
+}
+
+/* ---- the word CRF's features (tools/train/sycrf.py defines them) ---- */
+
+#define SHAPE_MAX 8
+#define GAP_MAX 6
+
+struct wordx {
+        uint8_t sh[SHAPE_MAX], gap[GAP_MAX];   /* the word's shape; the gap before it */
+        uint8_t shn, gapn;
+};
+
+static uint32_t h_str(uint32_t h, const char *s) {
+        while (*s)
+                h = (h ^ (uint8_t)*s++) * FNV_PRIME;
+        return h;
+}
+
+static uint32_t h_bytes(uint32_t h, const uint8_t *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ b[i]) * FNV_PRIME;
+        return h;
+}
+
+/* bytes ASCII-lower-cased */
+static uint32_t h_low(uint32_t h, const uint8_t *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (uint8_t)(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i])) * FNV_PRIME;
+        return h;
+}
+
+static int letter_case(uint32_t cp) {
+        if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ||
+            (cp >= 0x100 && cp <= 0x17F && cp % 2 == 0))
+                return 1;
+        if ((cp >= 'a' && cp <= 'z') || (cp >= 0xDF && cp <= 0xFF && cp != 0xF7) ||
+            (cp >= 0x100 && cp <= 0x17F && cp % 2 == 1))
+                return -1;
+        return 0;
+}
+
+static uint8_t shape(const uint8_t *w, size_t n, uint8_t *out) {
+        uint8_t k = 0;
+
+        for (size_t i = 0; i < n && k < SHAPE_MAX;) {
+                uint8_t c = w[i], x;
+                uint32_t cp = c;
+                size_t step = 1;
+                int lc;
+
+                if (c >= 0xC0 && c < 0xE0 && i + 1 < n) {
+                        cp = ((uint32_t)(c & 0x1f) << 6) | (w[i + 1] & 0x3f);
+                        step = 2;
+                } else if (c >= 0x80) {
+                        cp = 0xFFFD;
+                        step = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 1;
+                }
+                lc = letter_case(cp);
+                x = lc > 0 ? 'X' : lc < 0 ? 'x' : (cp >= '0' && cp <= '9') ? 'd' : cp < 0x80 ? (uint8_t)cp : 'o';
+                if (k == 0 || out[k - 1] != x)
+                        out[k++] = x;
+                i += step;
+        }
+        return k;
+}
+
+static bool ascii_space(uint8_t x) {
+        return x == ' ' || x == '\t' || x == '\r' || x == '\f' || x == '\v';
+}
+
+static uint8_t gap(const uint8_t *b, size_t a, size_t e, uint8_t *out) {
+        uint8_t k = 0;
+
+        for (size_t i = a; i < e && k < GAP_MAX; i++) {
+                if (b[i] == '\n')
+                        out[k++] = 'N';
+                else if (ascii_space(b[i])) {
+                        if (k == 0 || out[k - 1] != '_')
+                                out[k++] = '_';
+                } else {
+                        out[k++] = b[i];
+                }
+        }
+        return k;
+}
+
+static size_t count_nl(const uint8_t *b, size_t a, size_t e) {
+        size_t n = 0;
+
+        for (size_t i = a; i < e; i++)
+                n += b[i] == '\n';
+        return n;
+}
+
+#define T_BASE ((FNV_OFFSET ^ 't') * FNV_PRIME)
+
+/* adds feature key h's weights to acc */
+static void add_key(const struct clf_lexical *l, uint32_t h, int32_t *acc) {
+        int64_t k = lookup(l, h);
+
+        if (k >= 0) {
+                const int8_t *w = l->weight + (size_t)k * l->labels;
+
+                for (size_t j = 0; j < l->labels; j++)
+                        acc[j] += w[j];
+        }
+}
+
+/* "<name><sign><d>=" then the lower-cased word j of the words, or "<>" */
+static uint32_t h_ctx(const char *name, int d, const uint8_t *b, const uint32_t *start, const uint32_t *end,
+                      size_t nw, size_t k) {
+        char pre[16];
+        int64_t j = (int64_t)k + d;
+
+        snprintf(pre, sizeof pre, "%s%+d=", name, d);
+        if (j < 0 || (size_t)j >= nw)
+                return h_str(h_str(T_BASE, pre), "<>");
+        return h_low(h_str(T_BASE, pre), b + start[j], end[j] - start[j]);
+}
+
+int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_t len, const uint32_t *start,
+                            const uint32_t *end, size_t nw, float *out) {
+        const uint8_t *b = (const uint8_t *)text;
+        size_t L = l->labels, nl = 0, lfirst = 0, idx = 0, line = 0, pieces = 0, p0 = 0, p0n = 0;
+        struct wordx *x;
+        uint8_t t0[SHAPE_MAX], t0n, t1[4], t1n = 0, sh0[SHAPE_MAX];
+        int32_t acc[MAX_LABELS];
+        int blank = 0;
+        int64_t prevfirst = -1;
+
+        if (!l->trans)
+                return -EINVAL;
+        if (nw == 0)
+                return 0;
+        if (!(x = malloc((nw + 1) * sizeof *x)))
+                return -ENOMEM;
+        for (size_t k = 0; k <= nw; k++) {
+                if (k < nw)
+                        x[k].shn = shape(b + start[k], end[k] - start[k], x[k].sh);
+                x[k].gapn = gap(b, k ? end[k - 1] : 0, k < nw ? start[k] : len, x[k].gap);
+        }
+        /* the first line: its first piece's shape (3 at most), its pieces (4 at most), "m" with 2+ newlines */
+        for (size_t i = 0; i < len && b[i] != '\n';) {
+                size_t j = i;
+
+                while (j < len && b[j] != '\n' && !ascii_space(b[j]))
+                        j++;
+                if (j > i) {
+                        if (pieces++ == 0) {
+                                p0 = i;
+                                p0n = j - i;
+                        }
+                        i = j;
+                } else {
+                        i++;
+                }
+        }
+        if (pieces) {
+                t0n = shape(b + p0, p0n, sh0);
+                if (t0n > 3)
+                        t0n = 3;
+                memcpy(t0, sh0, t0n);
+        } else {
+                memcpy(t0, "<>", 2);
+                t0n = 2;
+        }
+        t1[t1n++] = (uint8_t)('0' + (pieces < 4 ? pieces : 4));
+        nl = count_nl(b, 0, len);
+        if (nl >= 2)
+                t1[t1n++] = 'm';
+        for (size_t k = 0; k < nw; k++) {
+                const uint8_t *w = b + start[k];
+                size_t wn = end[k] - start[k], a = k ? end[k - 1] : 0, nlk = count_nl(b, a, start[k]);
+                char num[32];
+
+                if (k == 0 || nlk > 0) {
+                        if (k) {
+                                prevfirst = (int64_t)lfirst;
+                                line++;
+                        }
+                        blank = nlk >= 2;
+                        lfirst = k;
+                        idx = 0;
+                }
+                memset(acc, 0, L * sizeof *acc);
+                add_key(l, h_str(T_BASE, "b"), acc);
+                add_key(l, h_low(h_str(T_BASE, "w="), w, wn), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "s="), x[k].sh, x[k].shn), acc);
+                add_key(l, h_low(h_str(T_BASE, "p2="), w, wn < 2 ? wn : 2), acc);
+                add_key(l, h_low(h_str(T_BASE, "p3="), w, wn < 3 ? wn : 3), acc);
+                add_key(l, h_low(h_str(T_BASE, "x2="), w + (wn > 2 ? wn - 2 : 0), wn < 2 ? wn : 2), acc);
+                add_key(l, h_low(h_str(T_BASE, "x3="), w + (wn > 3 ? wn - 3 : 0), wn < 3 ? wn : 3), acc);
+                add_key(l, h_low(h_str(T_BASE, "x4="), w + (wn > 4 ? wn - 4 : 0), wn < 4 ? wn : 4), acc);
+                snprintf(num, sizeof num, "c=%d", clf_case_type(text + start[k], wn));
+                add_key(l, h_str(T_BASE, num), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "g-="), x[k].gap, x[k].gapn), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "g+="), x[k + 1].gap, x[k + 1].gapn), acc);
+                for (int d = -2; d <= 2; d++) {
+                        int64_t j = (int64_t)k + d;
+                        char pre[8];
+
+                        if (d == 0)
+                                continue;
+                        add_key(l, h_ctx("w", d, b, start, end, nw, k), acc);
+                        if (j >= 0 && (size_t)j < nw) {
+                                snprintf(pre, sizeof pre, "s%+d=", d);
+                                add_key(l, h_bytes(h_str(T_BASE, pre), x[j].sh, x[j].shn), acc);
+                        }
+                }
+                {
+                        uint32_t h = h_str(T_BASE, "s-1s=");
+
+                        h = k ? h_bytes(h, x[k - 1].sh, x[k - 1].shn) : h_str(h, "<>");
+                        add_key(l, h_bytes(h_str(h, "|"), x[k].sh, x[k].shn), acc);
+                        h = h_str(T_BASE, "w-1w=");
+                        h = k ? h_low(h, b + start[k - 1], end[k - 1] - start[k - 1]) : h_str(h, "<>");
+                        add_key(l, h_low(h_str(h, "|"), w, wn), acc);
+                }
+                snprintf(num, sizeof num, "Lk=%zu", idx < 3 ? idx : 3);
+                add_key(l, h_str(T_BASE, num), acc);
+                snprintf(num, sizeof num, "Ln=%zu", line < 3 ? line : 3);
+                add_key(l, h_str(T_BASE, num), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "L0="), x[lfirst].sh, x[lfirst].shn), acc);
+                add_key(l, prevfirst < 0 ? h_str(h_str(T_BASE, "Lp="), "<>") :
+                           h_low(h_str(T_BASE, "Lp="), b + start[prevfirst], end[prevfirst] - start[prevfirst]), acc);
+                add_key(l, h_str(T_BASE, blank ? "Lb=1" : "Lb=0"), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "T0="), t0, t0n), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "T1="), t1, t1n), acc);
+                add_key(l, h_bytes(h_str(h_bytes(h_str(T_BASE, "T0s="), t0, t0n), "|"), x[k].sh, x[k].shn), acc);
+                add_key(l, h_bytes(h_str(h_bytes(h_str(T_BASE, "T1s="), t1, t1n), "|"), x[k].sh, x[k].shn), acc);
+                add_key(l, h_ctx("w", -3, b, start, end, nw, k), acc);
+                add_key(l, h_ctx("w", 3, b, start, end, nw, k), acc);
+                add_key(l, k > 1 ? h_bytes(h_str(T_BASE, "g-2="), x[k - 1].gap, x[k - 1].gapn) :
+                                   h_str(h_str(T_BASE, "g-2="), "<>"), acc);
+                add_key(l, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn) :
+                                        h_str(h_str(T_BASE, "g+2="), "<>"), acc);
+                for (size_t j = 0; j < L; j++)
+                        out[k * L + j] = (float)((double)acc[j] * l->scale[j] + l->bias[j]);
+                idx++;
+        }
+        free(x);
+        return 0;
 }

@@ -23,6 +23,7 @@ struct clf_pipeline {
         float *logits, *emb;
         size_t cap_ids, cap_types, cap_mask, cap_logits, cap_emb;
         struct clf_lexical *lex;   /* config.json switchyard_lexical */
+        struct clf_token_crf crf;  /* config.json switchyard_token_crf (.model NULL: none) */
 };
 
 struct clf_model *clf_pipeline_model(const struct clf_pipeline *p) {
@@ -37,18 +38,43 @@ size_t clf_pipeline_max_len(const struct clf_pipeline *p) {
         return p->max_len;
 }
 
+const struct clf_token_crf *clf_pipeline_token_crf(const struct clf_pipeline *p, size_t h) {
+        return p->crf.model && (int)h == clf_model_config(p->model)->crf_head ? &p->crf : NULL;
+}
+
 void clf_pipeline_free(struct clf_pipeline *p) {
         if (!p)
                 return;
         clf_model_free(p->model);
         clf_tokenizer_free(p->tok);
         clf_lexical_free(p->lex);
+        clf_lexical_free((struct clf_lexical *)p->crf.model);
         free(p->ids);
         free(p->types);
         free(p->mask);
         free(p->logits);
         free(p->emb);
         free(p);
+}
+
+/* a lexical model file of the checkpoint directory: a word CRF or a text model */
+static int load_beside(const char *dir, const char *file, size_t labels, bool crf, struct clf_lexical **ret) {
+        char path[4096];
+        int r;
+
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
+                return -ENAMETOOLONG;
+        if ((r = clf_lexical_load(path, labels, ret)) < 0) {
+                log_err("classifier: %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (!clf_lexical_transitions(*ret) != !crf) {
+                log_err("classifier: %s: %s", path, crf ? "not a word CRF" : "a word CRF, not a text model");
+                clf_lexical_free(*ret);
+                *ret = NULL;
+                return -EBADMSG;
+        }
+        return 0;
 }
 
 int clf_pipeline_load(const char *dir, const struct clf_pipeline_opts *opts, struct clf_pipeline **ret_p) {
@@ -67,17 +93,15 @@ int clf_pipeline_load(const char *dir, const struct clf_pipeline_opts *opts, str
         if ((r = clf_model_load(dir, &mo, &p->model)) < 0)
                 goto fail;
         c = clf_model_config(p->model);
-        if (c->lexical_head >= 0) {
-                char path[4096];
+        if (c->lexical_head >= 0 &&
+            (r = load_beside(dir, c->lexical_file, c->clf_heads[c->lexical_head].num_labels, false, &p->lex)) < 0)
+                goto fail;
+        if (c->crf_head >= 0) {
+                struct clf_lexical *crf;
 
-                if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, c->lexical_file) >= sizeof path) {
-                        r = -ENAMETOOLONG;
+                if ((r = load_beside(dir, c->crf_file, c->clf_heads[c->crf_head].num_labels, true, &crf)) < 0)
                         goto fail;
-                }
-                if ((r = clf_lexical_load(path, c->clf_heads[c->lexical_head].num_labels, &p->lex)) < 0) {
-                        log_err("classifier: %s: %s", path, strerror(-r));
-                        goto fail;
-                }
+                p->crf = (struct clf_token_crf){ .model = crf, .encoder_weight = c->crf_encoder_weight };
         }
         max_pos = c->max_pos;
         p->max_len = opts && opts->max_len ? opts->max_len : 512;
@@ -287,7 +311,8 @@ int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const siz
                                 if (!y->token_label || !y->token_score ||
                                     clf_token_tags(hc, &x->tokens, texts[i], lens ? lens[i] : strlen(texts[i]),
                                                    lg + i * T * L, clf_model_transitions(p->model, h),
-                                                   y->token_label, y->token_score) < 0)
+                                                   clf_pipeline_token_crf(p, h), y->token_label,
+                                                   y->token_score) < 0)
                                         goto out;
                         }
                 }

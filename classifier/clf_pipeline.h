@@ -29,6 +29,9 @@ void clf_pipeline_free(struct clf_pipeline *p);
 struct clf_model *clf_pipeline_model(const struct clf_pipeline *p);
 const struct clf_tokenizer *clf_pipeline_tokenizer(const struct clf_pipeline *p);
 size_t clf_pipeline_max_len(const struct clf_pipeline *p);
+/* the word CRF of token head h (config.json switchyard_token_crf), or NULL:
+ * for clf_token_tags */
+const struct clf_token_crf *clf_pipeline_token_crf(const struct clf_pipeline *p, size_t h);
 
 /* one classification head's verdict */
 struct clf_head_result {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier/clf_lexical.h"
 #include "classifier/clf_pipeline.h"
 
 const char *clf_entity_of(const char *label, size_t *ret_len, char *ret_prefix) {
@@ -43,14 +44,17 @@ static bool glued(const struct clf_encoding *e, size_t t, size_t prev_end, const
 }
 
 int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
-                   const float *logits, const float *trans, int32_t *label, float *score) {
+                   const float *logits, const float *trans, const struct clf_token_crf *crf, int32_t *label,
+                   float *score) {
         size_t L = head->num_labels, n = tokens->n, nw = 0, prev_end = SIZE_MAX;
-        bool viterbi = trans && !head->multi_label && n > 0 && L <= UINT16_MAX;
-        /* one block: p [L], dp [2 L], word [n] (uint32), bp [n L] (uint16) */
-        float *p = malloc(3 * L * sizeof *p + (viterbi ? n * sizeof(uint32_t) + n * L * sizeof(uint16_t) : 0));
-        float *dp = p + L;
-        uint32_t *word = (uint32_t *)(dp + 2 * L);
-        uint16_t *bp = (uint16_t *)(word + n);
+        bool viterbi = (trans || crf) && !head->multi_label && n > 0 && L <= UINT16_MAX;
+        /* one block: p [L], dp [2 L], em [n L], word start/end/token [3 n] (uint32), bp [n L] (uint16) */
+        float *p = malloc(3 * L * sizeof *p + (viterbi ? n * L * sizeof(float) + 3 * n * sizeof(uint32_t) +
+                                                        n * L * sizeof(uint16_t) : 0));
+        float *dp = p + L, *em = dp + 2 * L;
+        uint32_t *word = (uint32_t *)(em + n * L), *ws = word + n, *we = ws + n;
+        uint16_t *bp = (uint16_t *)(we + n);
+        int r = 0;
 
         if (!p)
                 return -ENOMEM;
@@ -62,18 +66,25 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                 free(p);
                 return 0;
         }
+        if (crf)
+                trans = clf_lexical_transitions(crf->model);
         for (size_t t = 0; t < n; t++) {
                 if (tokens->end[t] <= tokens->start[t])
                         continue;
-                if (!glued(tokens, t, prev_end, text, len))
-                        word[nw++] = (uint32_t)t;
+                if (!glued(tokens, t, prev_end, text, len)) {
+                        word[nw] = (uint32_t)t;
+                        ws[nw++] = tokens->start[t];
+                }
+                we[nw - 1] = tokens->end[t];
                 prev_end = tokens->end[t];
         }
-        /* dp over words: cur[j] = best log score of a path ending in tag j */
+        /* emissions: log softmax of the words' first tokens, times the
+         * encoder weight plus the CRF's scores with a CRF */
+        if (crf && (r = clf_lexical_word_scores(crf->model, text, len, ws, we, nw, em)) < 0)
+                goto out;
         for (size_t w = 0; w < nw; w++) {
-                float *cur = dp + (w % 2) * L, *prv = dp + ((w + 1) % 2) * L;
                 const float *lg = logits + (size_t)word[w] * L;
-                float mx = -INFINITY;
+                float mx = -INFINITY, *e = em + w * L;
                 double sum = 0;
 
                 for (size_t j = 0; j < L; j++)
@@ -81,7 +92,18 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                 for (size_t j = 0; j < L; j++)
                         sum += exp((double)lg[j] - mx);
                 for (size_t j = 0; j < L; j++) {
-                        float emit = (float)(lg[j] - mx - log(sum)), best = -INFINITY;
+                        float lp = (float)(lg[j] - mx - log(sum));
+
+                        e[j] = crf ? e[j] + crf->encoder_weight * lp : lp;
+                }
+        }
+        /* dp over words: cur[j] = best score of a path ending in tag j */
+        for (size_t w = 0; w < nw; w++) {
+                float *cur = dp + (w % 2) * L, *prv = dp + ((w + 1) % 2) * L;
+                const float *e = em + w * L;
+
+                for (size_t j = 0; j < L; j++) {
+                        float best = -INFINITY;
                         size_t arg = 0;
 
                         if (w == 0) {
@@ -96,7 +118,7 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                                         }
                                 }
                         }
-                        cur[j] = best + emit;
+                        cur[j] = best + e[j];
                         bp[w * L + j] = (uint16_t)arg;
                 }
         }
@@ -111,13 +133,14 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                         size_t t = word[w];
 
                         label[t] = (int32_t)j;
-                        clf_normalize(logits + t * L, L, false, p);
+                        clf_normalize(em + w * L, L, false, p);
                         score[t] = p[j];
                         j = bp[w * L + j];
                 }
         }
+out:
         free(p);
-        return 0;
+        return r;
 }
 
 static bool email_local(char c) {

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "classifier/clf_config.h"
+#include "classifier/clf_lexical.h"
 #include "classifier/clf_tokenizer.h"
 
 struct clf_span {
@@ -44,17 +45,27 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                  const float *token_score, const char *text, size_t len, float min_score, struct clf_span *out,
                  size_t cap);
 
+/* A word CRF beside a token head (config.json switchyard_token_crf). */
+struct clf_token_crf {
+        const struct clf_lexical *model;   /* a word CRF (clf_lexical.h) */
+        float encoder_weight;
+};
+
 /* Per-token tags of a token head from its logits ([tokens->n * labels]),
- * for clf_spans: label and score per token. Without trans, each token's
- * argmax (softmax, or sigmoid for multi-label heads). With trans ([labels
- * + 1, labels] log transition probabilities between the tags of
+ * for clf_spans: label and score per token. Without trans or crf, each
+ * token's argmax (softmax, or sigmoid for multi-label heads). With trans
+ * ([labels + 1, labels] log transition probabilities between the tags of
  * consecutive words, row `labels` from the start: the checkpoint's
  * heads.<name>.transitions), the words' first tokens get the most likely
  * tag sequence (Viterbi: sum of log softmax + log transition), the other
- * tokens their argmax (clf_spans does not read them). A score is the
- * softmax probability of the token's tag. 0 or -ENOMEM. */
+ * tokens their argmax (clf_spans does not read them). With crf, a word's
+ * emission is the CRF's score plus encoder_weight times the log softmax
+ * of its first token, and the CRF's transitions replace trans. A word's
+ * score is the softmax of its emission at its tag, another token's the
+ * softmax probability of its tag. 0 or -ENOMEM. */
 int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
-                   const float *logits, const float *trans, int32_t *label, float *score);
+                   const float *logits, const float *trans, const struct clf_token_crf *crf, int32_t *label,
+                   float *score);
 
 /* The entity type of a label ("B-EMAIL" -> "EMAIL", "O" -> NULL), and its
  * BIO prefix letter (0 without one). */

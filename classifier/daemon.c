@@ -593,8 +593,8 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
                         struct clf_head_cfg named = *hc;
                         size_t k;
 
-                        if (clf_token_tags(hc, e, s->text, s->len, lg, clf_model_transitions(m, (size_t)h), d->tok_label,
-                                           d->tok_score) < 0) {
+                        if (clf_token_tags(hc, e, s->text, s->len, lg, clf_model_transitions(m, (size_t)h),
+                                           clf_pipeline_token_crf(ps->p, (size_t)h), d->tok_label, d->tok_score) < 0) {
                                 s->resp.status = -ENOMEM;
                                 continue;
                         }

@@ -289,7 +289,7 @@ static void token_tags(void) {
         float sc[6], tr[4 * 3];
         struct clf_span sp[4];
 
-        check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, NULL, lab, sc), 0);
+        check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, NULL, NULL, lab, sc), 0);
         check(lab[1] == 1 && lab[2] == 1 && lab[3] == 2 && lab[4] == 0);
         check(fabsf(sc[1] - expf(4) / (1 + expf(4) + expf(1))) < 1e-6f);
         check_eq(clf_spans(&h, &e, lab, sc, text, strlen(text), 0, sp, 4), 2);   /* "Steffen", "Mauer" */
@@ -299,7 +299,7 @@ static void token_tags(void) {
                 tr[i] = logf(0.3f);
         tr[1 * 3 + 1] = -INFINITY;   /* B-P -> B-P */
         tr[3 * 3 + 2] = logf(0.01f); /* start -> I-P */
-        check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, tr, lab, sc), 0);
+        check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, tr, NULL, lab, sc), 0);
         check(lab[1] == 1 && lab[2] == 2 && lab[3] == 2 && lab[4] == 0);
         check(fabsf(sc[2] - expf(2.5f) / (1 + expf(3) + expf(2.5f))) < 1e-6f);
         check_eq(clf_spans(&h, &e, lab, sc, text, strlen(text), 0, sp, 4), 1);

@@ -110,6 +110,29 @@ def viterbi(logp, firsts, trans):
     return out
 
 
+def crf_tags(crf, logp, text, starts, ends):
+    """tag and score per content token with a word CRF (model.crf: head,
+    encoder weight a, sycrf.Model): a word's first token gets the Viterbi
+    path of CRF emission + a * encoder log-probability + CRF transition,
+    its score the softmax of that sum at its tag; the other tokens their
+    encoder argmax (as classifier/clf_spans.c clf_token_tags)"""
+    import numpy as np
+    _, a, m = crf
+    firsts = [f and e > s for f, s, e in zip(word_firsts(text, starts, ends), starts, ends)]
+    _, em = m.emissions(text, starts, ends)
+    x = a * logp
+    W = [i for i, f in enumerate(firsts) if f]
+    x[W] += em
+    k = viterbi(x, firsts, m.transitions)
+    k = [j if f else int(logp[t].argmax()) for t, (j, f) in enumerate(zip(k, firsts))]
+    probs = []
+    for t, j in enumerate(k):
+        row = x[t] if firsts[t] else logp[t]
+        e = np.exp(row - row.max())
+        probs.append(float(e[j] / e.sum()))
+    return k, probs
+
+
 def torch_predict(model, tok, texts, max_len=512, batch=32):
     """predictions (see above) of a symodel.Model over texts"""
     heads = model.cfg["switchyard_heads"]
@@ -147,6 +170,11 @@ def torch_predict(model, tok, texts, max_len=512, batch=32):
                         st, en = enc[j][1][1:n - 1], enc[j][2][1:n - 1]
                         Pj = P[1:n - 1]
                         tr = model.transitions.get(h["name"])
+                        if model.crf is not None and model.crf[0] == h["name"]:
+                            k, probs = crf_tags(model.crf, torch.log(Pj).double().numpy(), texts[i], st, en)
+                            labs = [h["labels"][x] for x in k]
+                            r[h["name"]] = {"spans": spans_from_tags(labs, probs, st, en, texts[i])}
+                            continue
                         if tr is not None:
                             k = viterbi(torch.log(Pj).double().numpy(), word_firsts(texts[i], st, en),
                                         tr.double().numpy())
@@ -178,6 +206,26 @@ def category_parts(model_dir, rows, weights=LEXICAL_WEIGHTS):
     y = np.array([sydata.CATEGORIES.index(r["category"]) for r in rows])
     return ((P.argmax(1) == y).mean(), (L.argmax(1) == y).mean(),
             [(w, ((np.log(P + 1e-12) + w * L).argmax(1) == y).mean()) for w in weights])
+
+
+CRF_ENCODER_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def crf_parts(model_dir, rows, weights=CRF_ENCODER_WEIGHTS):
+    """PII metrics on rows of a model directory with switchyard_token_crf for
+    a grid of encoder weights, and of the encoder alone (weight None):
+    [(weight, pii_metrics)]"""
+    import symodel
+    model = symodel.load_dir(model_dir)
+    tok = sytok.Tokenizer(model_dir + "/vocab.txt")
+    texts = [r["text"] for r in rows]
+    crf, out = model.crf, []
+    model.crf = None
+    out.append((None, pii_metrics(rows, torch_predict(model, tok, texts))))
+    for w in weights:
+        model.crf = (crf[0], w, crf[2])
+        out.append((w, pii_metrics(rows, torch_predict(model, tok, texts))))
+    return out
 
 
 def category_metrics(rows, preds):

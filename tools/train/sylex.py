@@ -126,15 +126,21 @@ def fit(texts, labels, C=10.0, min_df=2):
     return keys, idf, m.coef_, m.intercept_
 
 
+def quantize(W):
+    """W [classes, keys] -> (int8 [keys, classes], scale [classes]): a scale
+    per class, max |w| -> 127"""
+    W = np.asarray(W, dtype=np.float64)
+    scale = np.abs(W).max(1) / 127.0
+    scale[scale == 0] = 1.0
+    return np.clip(np.round(W / scale[:, None]), -127, 127).astype(np.int8).T.copy(), scale
+
+
 def save(path, keys, idf, W, b):
     """the model file the engine reads (classifier/clf_lexical.h): keys I32,
     idf F32, weight I8 [keys, classes] with a scale per class, bias F32;
     written through tools/classifier/ref.py, replaced atomically"""
     import torch
-    W = np.asarray(W, dtype=np.float64)
-    scale = np.abs(W).max(1) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.round(W / scale[:, None]), -127, 127).astype(np.int8).T.copy()
+    q, scale = quantize(W)
     tensors = {"keys": torch.from_numpy(np.asarray(keys, dtype=np.uint32).view(np.int32).copy()),
                "idf": torch.tensor(idf), "weight": torch.from_numpy(q), "scale": torch.tensor(scale),
                "bias": torch.tensor(np.asarray(b, dtype=np.float64))}

@@ -70,6 +70,7 @@ class Model(nn.Module):
         self.mlm = None
         self.lexical = None   # (head, weight, sylex.Model): mixed in at inference (syeval)
         self.transitions = {}   # token head -> [labels + 1, labels] log-probabilities (syeval Viterbi)
+        self.crf = None   # (head, encoder weight, sycrf.Model): the token head's word CRF (syeval)
         self.apply(self._init)
 
     @staticmethod
@@ -165,6 +166,10 @@ def load_dir(model_dir):
     if lx:
         import sylex
         m.lexical = (lx["head"], float(lx.get("weight", 1.0)), sylex.Model(os.path.join(model_dir, lx["file"])))
+    cx = cfg.get("switchyard_token_crf")
+    if cx:
+        import sycrf
+        m.crf = (cx["head"], float(cx.get("encoder_weight", 0.0)), sycrf.Model(os.path.join(model_dir, cx["file"])))
     return m
 
 

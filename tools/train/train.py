@@ -70,14 +70,23 @@ def category_rows(data, rng, n_gen, a_gsm):
     return real + gsm[:a_gsm] + gen_category.generate(n_gen, seed=1)
 
 
-def build_data(data, rng, n_gen, a_gsm, n_sub):
+def pii_rows(data, dev_pct):
+    """(training rows, dev rows) of the PII data: dev_pct % of the training
+    split (bucket "pii-dev") kept out of everything, to choose the CRF's
+    encoder weight on"""
+    pii = sydata.load(data, "pii", "train")
+    return ([r for r in pii if sydata.bucket(r["text"], "pii-dev") >= dev_pct],
+            [r for r in pii if sydata.bucket(r["text"], "pii-dev") < dev_pct])
+
+
+def build_data(data, rng, n_gen, a_gsm, n_sub, pii_dev=0):
     cat_train = category_rows(data, rng, n_gen, a_gsm)
     dev_texts = {r["text"] for r in sydata.load(data, "category", "heldout")}
     jb = [r for r in sydata.load(data, "jailbreak", "train") if r["text"] not in dev_texts]
     gen2 = gen_category.generate(60, seed=5)
     jb_train = jb + [{"text": r["text"], "label": "benign"} for r in gen2] \
         + [{"text": t, "label": "benign"} for t in gen_category.SMALL_TALK] + gen_jailbreak_short(150, rng)
-    pii = sydata.load(data, "pii", "train")
+    pii, _ = pii_rows(data, pii_dev)
     # benign too: prompts that share personal data (an address, an SSN) are
     # not attacks; without them the jailbreak head flagged 5 % of them
     jb_train += [{"text": r["text"], "label": "benign"} for r in pii]
@@ -170,7 +179,7 @@ def train(a):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
-    cat_train, jb_train, pii_train = build_data(a.data, rng, a.gen_per_category, a.gsm8k, a.pii_variants)
+    cat_train, jb_train, pii_train = build_data(a.data, rng, a.gen_per_category, a.gsm8k, a.pii_variants, a.pii_dev)
     calib = []
     if a.cat_holdout:
         calib = [r for r in cat_train if sydata.bucket(r["text"], "category-calibration") < a.cat_holdout]
@@ -268,6 +277,7 @@ def train(a):
         symodel.save_dir(model, a.out, vocab)
         log("epoch %d done, saved %s" % (ep + 1, a.out))
     fit_lexical(a.out, cat_train, a.lexical_weight)
+    fit_crf(a.out, pii_train, a.crf_encoder_weight, pii_rows(a.data, a.pii_dev)[1] if a.pii_dev else None)
     if calib:
         choose_weight(a.out, calib)
     return model
@@ -290,6 +300,30 @@ def fit_lexical(out, cat_train, weight):
         f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
     os.replace(p + ".tmp", p)
     log("lexical model: %d features, weight %.2f, saved" % (len(keys), weight))
+
+
+def fit_crf(out, pii_train, encoder_weight, dev=None):
+    """the PII head's word CRF (sycrf), into out (pii_crf.safetensors and
+    config.json switchyard_token_crf); with dev rows, their F1 for a grid
+    of encoder weights (printed; the shipped config keeps encoder_weight)"""
+    import json
+    import sycrf
+    tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
+    keys, W, b, trans = sycrf.fit(pii_train, tok, log=log)
+    sycrf.save(os.path.join(out, "pii_crf.safetensors"), keys, W, b, trans)
+    p = os.path.join(out, "config.json")
+    with open(p) as f:
+        cfg = json.load(f)
+    cfg["switchyard_token_crf"] = {"head": "pii", "file": "pii_crf.safetensors", "encoder_weight": encoder_weight}
+    with open(p + ".tmp", "w") as f:
+        f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    os.replace(p + ".tmp", p)
+    log("pii crf: %d features, encoder weight %.2f, saved" % (len(keys), encoder_weight))
+    if dev:
+        for w, m in syeval.crf_parts(out, dev):
+            log("  pii dev rows (%d), %s: F1 %.4f (P %.4f R %.4f)" % (
+                len(dev), "encoder alone" if w is None else "crf + %.2f x encoder" % w, m["f1"], m["precision"],
+                m["recall"]))
 
 
 def pii_transitions(label_lists, alpha=0.5):
@@ -349,7 +383,7 @@ def check_tokenizer(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cmd", nargs="?", default="train", choices=["train", "check-tokenizer", "lexical",
-                                                                "transitions"])
+                                                                "transitions", "crf"])
     ap.add_argument("model", nargs="?", default=os.path.join(here, "..", "..", "models", "default"))
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", default=os.path.join(here, "..", "..", "models", "default"))
@@ -374,6 +408,12 @@ def main():
     ap.add_argument("--lexical-weight", type=float, default=2.0,
                     help="weight of the lexical model's log-probabilities in the category head (2.0: the best "
                          "of a grid on category rows held out of training by --cat-holdout 10, see the model card)")
+    ap.add_argument("--crf-encoder-weight", type=float, default=0.0,
+                    help="weight of the encoder head's log-probabilities beside the PII word CRF's emissions (0: "
+                         "the CRF alone, the best on the --pii-dev rows, see the model card)")
+    ap.add_argument("--pii-dev", type=int, default=0, metavar="PCT",
+                    help="keep PCT%% of the PII training rows out of training (encoder, CRF, jailbreak benign rows) "
+                         "and print the F1 of a grid of CRF encoder weights on them")
     ap.add_argument("--cat-holdout", type=int, default=0, metavar="PCT",
                     help="hold PCT%% of the category rows out of training and print the accuracy of a grid of "
                          "lexical weights on them (how the shipped weight was chosen)")
@@ -383,6 +423,11 @@ def main():
     if a.cmd == "lexical":   # only the lexical model, into an existing model directory (--out)
         fit_lexical(a.out, category_rows(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k),
                     a.lexical_weight)
+        return
+    if a.cmd == "crf":   # only the PII word CRF, into an existing model directory (--out)
+        fit_crf(a.out, build_data(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k, a.pii_variants,
+                                  a.pii_dev)[2], a.crf_encoder_weight,
+                pii_rows(a.data, a.pii_dev)[1] if a.pii_dev else None)
         return
     if a.cmd == "transitions":   # only the PII transitions, into an existing model directory (--out)
         add_transitions(a.out, build_data(a.data, random.Random(a.seed), a.gen_per_category, a.gsm8k,
