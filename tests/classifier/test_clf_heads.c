@@ -16,10 +16,13 @@
  *    transitions;
  *  - the lexical model (clf_lexical) against tools/train/sylex.py's
  *    log-probabilities (data/lexical, made by its make.py);
+ *  - the word CRF (clf_lexical_word_scores) against tools/train/sycrf.py's
+ *    emission scores (data/crf, made by its make.py), and clf_token_tags
+ *    with it against every tag path tried by brute force;
  *  - clf_case_type on a table (tools/train/sytok.py's case_type agrees:
  *    tools/classifier/eval.py --compare runs both engines);
- *  - malformed switchyard_heads, switchyard_token_types and
- *    switchyard_lexical refused. */
+ *  - malformed switchyard_heads, switchyard_token_types,
+ *    switchyard_lexical and switchyard_token_crf refused. */
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -361,6 +364,132 @@ static void lexical(const char *data) {
         check(clf_lexical_load(path, 3, &l) == -ENOENT);
 }
 
+/* ---- the word CRF against tools/train/sycrf.py (data/crf) ---- */
+
+#define CRF_TAGS 3
+
+/* clf_token_tags with the CRF on one token per word: the path it picks
+ * scores the best of all CRF_TAGS^n paths (n <= 6) */
+static void crf_path(const struct clf_lexical *l, const char *text, size_t len, const uint32_t *ws, const uint32_t *we,
+                     size_t n, double *worst_gap) {
+        struct clf_head_cfg h = { .kind = CLF_TASK_TOKEN, .num_labels = CRF_TAGS };
+        struct clf_token_crf crf = { .model = l, .encoder_weight = 0.5f };
+        struct clf_encoding e = { .start = (uint32_t *)ws, .end = (uint32_t *)we, .n = n };
+        const float *tr = clf_lexical_transitions(l);
+        float lg[6 * CRF_TAGS], em[6 * CRF_TAGS], sc[6];
+        int32_t lab[6], ids[6] = { 0 };
+        double best = -INFINITY, got = 0;
+        size_t paths = 1;
+
+        e.ids = ids;
+        for (size_t i = 0; i < n * CRF_TAGS; i++)
+                lg[i] = (float)((i * 7919) % 11) * 3.0f - 15.0f;
+        check_eq(clf_lexical_word_scores(l, text, len, ws, we, n, em), 0);
+        for (size_t w = 0; w < n; w++) {
+                double mx = -INFINITY, sum = 0;
+
+                for (int j = 0; j < CRF_TAGS; j++)
+                        mx = lg[w * CRF_TAGS + j] > mx ? lg[w * CRF_TAGS + j] : mx;
+                for (int j = 0; j < CRF_TAGS; j++)
+                        sum += exp(lg[w * CRF_TAGS + j] - mx);
+                for (int j = 0; j < CRF_TAGS; j++)
+                        em[w * CRF_TAGS + j] += 0.5f * (float)(lg[w * CRF_TAGS + j] - mx - log(sum));
+        }
+        check_eq(clf_token_tags(&h, &e, text, len, lg, NULL, &crf, lab, sc), 0);
+        for (size_t i = 0; i < n; i++)
+                paths *= CRF_TAGS;
+        for (size_t p = 0; p < paths; p++) {
+                double v = 0;
+                size_t q = p, prev = CRF_TAGS;
+                bool same = true;
+
+                for (size_t w = 0; w < n; w++, q /= CRF_TAGS) {
+                        size_t j = q % CRF_TAGS;
+
+                        v += tr[prev * CRF_TAGS + j] + em[w * CRF_TAGS + j];
+                        same = same && lab[w] == (int32_t)j;
+                        prev = j;
+                }
+                best = v > best ? v : best;
+                if (same)
+                        got = v;
+        }
+        if (best - got > *worst_gap)
+                *worst_gap = best - got;
+}
+
+static void crf(const char *data) {
+        struct clf_lexical *l = NULL;
+        char path[512], line[4096], *text = NULL;
+        size_t len = 0, words = 0, texts = 0, n = 0, paths = 0;
+        uint32_t ws[64], we[64];
+        float want[64 * CRF_TAGS];
+        double worst = 0, worst_gap = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/crf/crf.safetensors", data);
+        check(clf_lexical_load(path, CRF_TAGS + 1, &l) == -EBADMSG);
+        check_eq(clf_lexical_load(path, CRF_TAGS, &l), 0);
+        check_eq(clf_lexical_features(l), 866);
+        check(clf_lexical_transitions(l) != NULL);
+        check(clf_lexical_logprobs(l, "x", 1, want) == -EINVAL);   /* not a text model */
+        snprintf(path, sizeof path, "%s/crf/golden.txt", data);
+        check((f = fopen(path, "r")) != NULL);
+        for (bool more = true; more;) {
+                unsigned s, e;
+                double v[CRF_TAGS];
+
+                more = fgets(line, sizeof line, f) != NULL;
+                if (!more || strncmp(line, "text ", 5) == 0) {
+                        if (text) {   /* the text before is complete: compare */
+                                float got[64 * CRF_TAGS];
+
+                                check_eq(clf_lexical_word_scores(l, text, len, ws, we, n, got), 0);
+                                for (size_t i = 0; i < n * CRF_TAGS; i++)
+                                        if (fabs(got[i] - want[i]) > worst)
+                                                worst = fabs(got[i] - want[i]);
+                                if (n > 0 && n <= 6) {
+                                        crf_path(l, text, len, ws, we, n, &worst_gap);
+                                        paths++;
+                                }
+                                texts++;
+                                words += n;
+                                free(text);
+                                text = NULL;
+                        }
+                        if (!more)
+                                break;
+                        len = strcspn(line + 5, "\n") / 2;
+                        check((text = malloc(len + 1)) != NULL);
+                        for (size_t i = 0; i < len; i++)
+                                text[i] = (char)(hexval(line[5 + 2 * i]) * 16 + hexval(line[6 + 2 * i]));
+                        n = 0;
+                } else if (sscanf(line, "word %u %u %lf %lf %lf", &s, &e, &v[0], &v[1], &v[2]) == 5) {
+                        check(text != NULL && n < 64 && s < e && e <= len);
+                        ws[n] = s;
+                        we[n] = e;
+                        for (int k = 0; k < CRF_TAGS; k++)
+                                want[n * CRF_TAGS + k] = (float)v[k];
+                        n++;
+                }
+        }
+        fclose(f);
+        clf_lexical_free(l);
+        printf("crf: %zu texts, %zu words, max |emission - sycrf.py| %.2e; %zu brute-force paths, worst gap %.2e\n",
+               texts, words, worst, paths, worst_gap);
+        check_eq(texts, 15);
+        check(words > 80);
+        check(paths >= 3);
+        check(worst < 1e-4);
+        check(worst_gap < 1e-4);
+        /* a text model is not a CRF */
+        snprintf(path, sizeof path, "%s/lexical/lexical.safetensors", data);
+        check_eq(clf_lexical_load(path, 3, &l), 0);
+        check(clf_lexical_transitions(l) == NULL);
+        check(clf_lexical_word_scores(l, "x", 1, ws, we, 0, want) == -EINVAL);
+        clf_lexical_free(l);
+}
+
 static void case_types(void) {
         static const struct {
                 const char *s;
@@ -429,6 +558,16 @@ static void refusals(void) {
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\", "
                                "\"weight\": -1}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": \"a\"}") < 0);
+        /* switchyard_token_crf */
+        check_eq(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\"}}"), 0);
+        check_eq(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\", "
+                                  "\"encoder_weight\": 0.3}}"), 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"a\", \"file\": \"c.st\"}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"/c.st\"}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\", "
+                               "\"encoder_weight\": -0.1}}") < 0);
+        check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\", "
+                               "\"encoder_weight\": \"1\"}}") < 0);
 #undef HEADS
 }
 
@@ -443,6 +582,7 @@ int main(int argc, char **argv) {
         email_completion();
         token_tags();
         lexical(argv[1]);
+        crf(argv[1]);
         case_types();
         refusals();
         printf("ok\n");

@@ -289,10 +289,14 @@ class Model:
         self.q, self.scale, self.b, self.transitions = t["weight"], t["scale"], t["bias"], t["transitions"]
         self.index = {int(k): i for i, k in enumerate(self.keys)}
 
-    def emissions(self, text, starts, ends):
-        W, K = word_keys(text, starts, ends)
-        out = np.zeros((len(W), len(self.b)))
-        for i, f in enumerate(K):
+    def scores(self, b, words):
+        """[words, tags] emissions of byte ranges words of the UTF-8 b"""
+        out = np.zeros((len(words), len(self.b)))
+        for i, f in enumerate(keys_of(word_features(b, words))):
             ix = [self.index[k] for k in f if k in self.index]
             out[i] = self.q[ix].sum(0) * self.scale + self.b
-        return W, out
+        return out
+
+    def emissions(self, text, starts, ends):
+        W = words_of(text, starts, ends)
+        return W, self.scores(text.encode("utf-8"), to_bytes(text, W))
