@@ -6,7 +6,6 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -453,16 +452,27 @@ static void add_key(const struct clf_lexical *l, uint32_t h, int32_t *acc) {
         }
 }
 
-/* "<name><sign><d>=" then the lower-cased word j of the words, or "<>" */
-static uint32_t h_ctx(const char *name, int d, const uint8_t *b, const uint32_t *start, const uint32_t *end,
-                      size_t nw, size_t k) {
-        char pre[16];
+/* "<name><sign><digit>=" (a distance of at most 9) */
+static uint32_t h_rel(const char *name, int d) {
+        uint8_t p[3] = { d < 0 ? '-' : '+', (uint8_t)('0' + (d < 0 ? -d : d)), '=' };
+
+        return h_bytes(h_str(T_BASE, name), p, 3);
+}
+
+/* "<name><digit>" (0 <= v <= 9) */
+static uint32_t h_digit(const char *name, size_t v) {
+        uint8_t c = (uint8_t)('0' + v);
+
+        return h_bytes(h_str(T_BASE, name), &c, 1);
+}
+
+/* "w<sign><d>=" then the lower-cased word k + d of the words, or "<>" */
+static uint32_t h_ctx(int d, const uint8_t *b, const uint32_t *start, const uint32_t *end, size_t nw, size_t k) {
         int64_t j = (int64_t)k + d;
 
-        snprintf(pre, sizeof pre, "%s%+d=", name, d);
         if (j < 0 || (size_t)j >= nw)
-                return h_str(h_str(T_BASE, pre), "<>");
-        return h_low(h_str(T_BASE, pre), b + start[j], end[j] - start[j]);
+                return h_str(h_rel("w", d), "<>");
+        return h_low(h_rel("w", d), b + start[j], end[j] - start[j]);
 }
 
 int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_t len, const uint32_t *start,
@@ -518,8 +528,6 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
         for (size_t k = 0; k < nw; k++) {
                 const uint8_t *w = b + start[k];
                 size_t wn = end[k] - start[k], a = k ? end[k - 1] : 0, nlk = count_nl(b, a, start[k]);
-                char num[32];
-
                 if (k == 0 || nlk > 0) {
                         if (k) {
                                 prevfirst = (int64_t)lfirst;
@@ -538,21 +546,17 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 add_key(l, h_low(h_str(T_BASE, "x2="), w + (wn > 2 ? wn - 2 : 0), wn < 2 ? wn : 2), acc);
                 add_key(l, h_low(h_str(T_BASE, "x3="), w + (wn > 3 ? wn - 3 : 0), wn < 3 ? wn : 3), acc);
                 add_key(l, h_low(h_str(T_BASE, "x4="), w + (wn > 4 ? wn - 4 : 0), wn < 4 ? wn : 4), acc);
-                snprintf(num, sizeof num, "c=%d", clf_case_type(text + start[k], wn));
-                add_key(l, h_str(T_BASE, num), acc);
+                add_key(l, h_digit("c=", (size_t)clf_case_type(text + start[k], wn)), acc);
                 add_key(l, h_bytes(h_str(T_BASE, "g-="), x[k].gap, x[k].gapn), acc);
                 add_key(l, h_bytes(h_str(T_BASE, "g+="), x[k + 1].gap, x[k + 1].gapn), acc);
                 for (int d = -2; d <= 2; d++) {
                         int64_t j = (int64_t)k + d;
-                        char pre[8];
 
                         if (d == 0)
                                 continue;
-                        add_key(l, h_ctx("w", d, b, start, end, nw, k), acc);
-                        if (j >= 0 && (size_t)j < nw) {
-                                snprintf(pre, sizeof pre, "s%+d=", d);
-                                add_key(l, h_bytes(h_str(T_BASE, pre), x[j].sh, x[j].shn), acc);
-                        }
+                        add_key(l, h_ctx(d, b, start, end, nw, k), acc);
+                        if (j >= 0 && (size_t)j < nw)
+                                add_key(l, h_bytes(h_rel("s", d), x[j].sh, x[j].shn), acc);
                 }
                 {
                         uint32_t h = h_str(T_BASE, "s-1s=");
@@ -563,20 +567,18 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                         h = k ? h_low(h, b + start[k - 1], end[k - 1] - start[k - 1]) : h_str(h, "<>");
                         add_key(l, h_low(h_str(h, "|"), w, wn), acc);
                 }
-                snprintf(num, sizeof num, "Lk=%zu", idx < 3 ? idx : 3);
-                add_key(l, h_str(T_BASE, num), acc);
-                snprintf(num, sizeof num, "Ln=%zu", line < 3 ? line : 3);
-                add_key(l, h_str(T_BASE, num), acc);
+                add_key(l, h_digit("Lk=", idx < 3 ? idx : 3), acc);
+                add_key(l, h_digit("Ln=", line < 3 ? line : 3), acc);
                 add_key(l, h_bytes(h_str(T_BASE, "L0="), x[lfirst].sh, x[lfirst].shn), acc);
                 add_key(l, prevfirst < 0 ? h_str(h_str(T_BASE, "Lp="), "<>") :
                            h_low(h_str(T_BASE, "Lp="), b + start[prevfirst], end[prevfirst] - start[prevfirst]), acc);
-                add_key(l, h_str(T_BASE, blank ? "Lb=1" : "Lb=0"), acc);
+                add_key(l, h_digit("Lb=", blank), acc);
                 add_key(l, h_bytes(h_str(T_BASE, "T0="), t0, t0n), acc);
                 add_key(l, h_bytes(h_str(T_BASE, "T1="), t1, t1n), acc);
                 add_key(l, h_bytes(h_str(h_bytes(h_str(T_BASE, "T0s="), t0, t0n), "|"), x[k].sh, x[k].shn), acc);
                 add_key(l, h_bytes(h_str(h_bytes(h_str(T_BASE, "T1s="), t1, t1n), "|"), x[k].sh, x[k].shn), acc);
-                add_key(l, h_ctx("w", -3, b, start, end, nw, k), acc);
-                add_key(l, h_ctx("w", 3, b, start, end, nw, k), acc);
+                add_key(l, h_ctx(-3, b, start, end, nw, k), acc);
+                add_key(l, h_ctx(3, b, start, end, nw, k), acc);
                 add_key(l, k > 1 ? h_bytes(h_str(T_BASE, "g-2="), x[k - 1].gap, x[k - 1].gapn) :
                                    h_str(h_str(T_BASE, "g-2="), "<>"), acc);
                 add_key(l, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn) :
