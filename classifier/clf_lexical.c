@@ -352,8 +352,8 @@ out:
 #define GAP_MAX 6
 
 struct wordx {
-        uint8_t sh[SHAPE_MAX], gap[GAP_MAX];   /* the word's shape; the gap before it */
-        uint8_t shn, gapn;
+        uint8_t sh[SHAPE_MAX], lsh[SHAPE_MAX], gap[GAP_MAX];   /* the word's shape, long shape; the gap before it */
+        uint8_t shn, lshn, gapn;
 };
 
 static uint32_t h_str(uint32_t h, const char *s) {
@@ -385,7 +385,8 @@ static int letter_case(uint32_t cp) {
         return 0;
 }
 
-static uint8_t shape(const uint8_t *w, size_t n, uint8_t *out) {
+/* classes of the characters, runs collapsed unless long: at most SHAPE_MAX */
+static uint8_t shape(const uint8_t *w, size_t n, bool collapse, uint8_t *out) {
         uint8_t k = 0;
 
         for (size_t i = 0; i < n && k < SHAPE_MAX;) {
@@ -403,7 +404,7 @@ static uint8_t shape(const uint8_t *w, size_t n, uint8_t *out) {
                 }
                 lc = letter_case(cp);
                 x = lc > 0 ? 'X' : lc < 0 ? 'x' : (cp >= '0' && cp <= '9') ? 'd' : cp < 0x80 ? (uint8_t)cp : 'o';
-                if (k == 0 || out[k - 1] != x)
+                if (!collapse || k == 0 || out[k - 1] != x)
                         out[k++] = x;
                 i += step;
         }
@@ -492,8 +493,10 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
         if (!(x = malloc((nw + 1) * sizeof *x)))
                 return -ENOMEM;
         for (size_t k = 0; k <= nw; k++) {
-                if (k < nw)
-                        x[k].shn = shape(b + start[k], end[k] - start[k], x[k].sh);
+                if (k < nw) {
+                        x[k].shn = shape(b + start[k], end[k] - start[k], true, x[k].sh);
+                        x[k].lshn = shape(b + start[k], end[k] - start[k], false, x[k].lsh);
+                }
                 x[k].gapn = gap(b, k ? end[k - 1] : 0, k < nw ? start[k] : len, x[k].gap);
         }
         /* the first line: its first piece's shape (3 at most), its pieces (4 at most), "m" with 2+ newlines */
@@ -513,7 +516,7 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 }
         }
         if (pieces) {
-                t0n = shape(b + p0, p0n, sh0);
+                t0n = shape(b + p0, p0n, true, sh0);
                 if (t0n > 3)
                         t0n = 3;
                 memcpy(t0, sh0, t0n);
@@ -583,6 +586,10 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                                    h_str(h_str(T_BASE, "g-2="), "<>"), acc);
                 add_key(l, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn) :
                                         h_str(h_str(T_BASE, "g+2="), "<>"), acc);
+                add_key(l, h_bytes(h_str(T_BASE, "S="), x[k].lsh, x[k].lshn), acc);
+                add_key(l, k ? h_bytes(h_rel("S", -1), x[k - 1].lsh, x[k - 1].lshn) : h_str(h_rel("S", -1), "<>"), acc);
+                add_key(l, k + 1 < nw ? h_bytes(h_rel("S", 1), x[k + 1].lsh, x[k + 1].lshn) :
+                                        h_str(h_rel("S", 1), "<>"), acc);
                 for (size_t j = 0; j < L; j++)
                         out[k * L + j] = (float)((double)acc[j] * l->scale[j] + l->bias[j]);
                 idx++;

@@ -43,6 +43,66 @@ static bool glued(const struct clf_encoding *e, size_t t, size_t prev_end, const
                is_wordish(text[s - 1]);
 }
 
+/* score of each word's tag <- its marginal probability under the CRF
+ * (forward-backward over the emissions em [nw * L] and trans, scaled
+ * rather than in logs: one exp per tag and word) */
+static int crf_marginals(const float *em, size_t nw, size_t L, const float *trans, const uint32_t *word,
+                         const int32_t *label, float *score) {
+        /* one block: T [(L + 1) L], E [nw L], a [nw L], b [nw L], c [nw] */
+        double *T = malloc(((L + 1) * L + 3 * nw * L + nw) * sizeof *T);
+        double *E, *a, *b, *c;
+
+        if (!T)
+                return -ENOMEM;
+        E = T + (L + 1) * L;
+        a = E + nw * L;
+        b = a + nw * L;
+        c = b + nw * L;
+        for (size_t i = 0; i < (L + 1) * L; i++)
+                T[i] = exp((double)trans[i]);
+        for (size_t w = 0; w < nw; w++) {
+                double mx = -INFINITY;
+
+                for (size_t j = 0; j < L; j++)
+                        mx = em[w * L + j] > mx ? em[w * L + j] : mx;
+                for (size_t j = 0; j < L; j++)
+                        E[w * L + j] = exp((double)em[w * L + j] - mx);
+        }
+        for (size_t w = 0; w < nw; w++) {
+                double sum = 0;
+
+                for (size_t j = 0; j < L; j++) {
+                        double v = 0;
+
+                        if (w == 0)
+                                v = T[L * L + j];
+                        else
+                                for (size_t i = 0; i < L; i++)
+                                        v += a[(w - 1) * L + i] * T[i * L + j];
+                        a[w * L + j] = v * E[w * L + j];
+                        sum += a[w * L + j];
+                }
+                c[w] = sum > 0 ? sum : 1;
+                for (size_t j = 0; j < L; j++)
+                        a[w * L + j] /= c[w];
+        }
+        for (size_t w = nw; w-- > 0;)
+                for (size_t i = 0; i < L; i++) {
+                        double v = 0;
+
+                        if (w == nw - 1)
+                                v = 1;
+                        else
+                                for (size_t j = 0; j < L; j++)
+                                        v += T[i * L + j] * E[(w + 1) * L + j] * b[(w + 1) * L + j];
+                        b[w * L + i] = w == nw - 1 ? 1 : v / c[w + 1];
+                }
+        for (size_t w = 0; w < nw; w++)
+                score[word[w]] = (float)(a[w * L + (size_t)label[word[w]]] * b[w * L + (size_t)label[word[w]]]);
+        free(T);
+        return 0;
+}
+
 int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
                    const float *logits, const float *trans, const struct clf_token_crf *crf, int32_t *label,
                    float *score) {
@@ -138,6 +198,8 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                         j = bp[w * L + j];
                 }
         }
+        if (crf && nw > 0)
+                r = crf_marginals(em, nw, L, trans, word, label, score);
 out:
         free(p);
         return r;

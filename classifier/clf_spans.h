@@ -60,9 +60,9 @@ struct clf_token_crf {
  * tag sequence (Viterbi: sum of log softmax + log transition), the other
  * tokens their argmax (clf_spans does not read them). With crf, a word's
  * emission is the CRF's score plus encoder_weight times the log softmax
- * of its first token, and the CRF's transitions replace trans. A word's
- * score is the softmax of its emission at its tag, another token's the
- * softmax probability of its tag. 0 or -ENOMEM. */
+ * of its first token, and the CRF's transitions replace trans. A token's
+ * score is the softmax probability of its tag; with a CRF, a word's is the
+ * marginal probability of its tag (forward-backward). 0 or -ENOMEM. */
 int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
                    const float *logits, const float *trans, const struct clf_token_crf *crf, int32_t *label,
                    float *score);

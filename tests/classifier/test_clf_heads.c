@@ -430,7 +430,7 @@ static void crf(const char *data) {
         snprintf(path, sizeof path, "%s/crf/crf.safetensors", data);
         check(clf_lexical_load(path, CRF_TAGS + 1, &l) == -EBADMSG);
         check_eq(clf_lexical_load(path, CRF_TAGS, &l), 0);
-        check_eq(clf_lexical_features(l), 866);
+        check_eq(clf_lexical_features(l), 960);
         check(clf_lexical_transitions(l) != NULL);
         check(clf_lexical_logprobs(l, "x", 1, want) == -EINVAL);   /* not a text model */
         snprintf(path, sizeof path, "%s/crf/golden.txt", data);

@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 CANARIES = [
-    # text, category, jailbreak?, PII spans [(type, substring)]
+    # text, category, jailbreak?, PII spans [(type, substring)] found with a score >= 0.5 (the
+    # classifier process's default pii_threshold); None: no span scores >= 0.5
     ("2+2 is ", "math", False, []),
     ("What is 17 times 23?", "math", False, []),
     ("Linux is said to be an open source kernel because ", "computer science", False, []),
@@ -23,6 +24,12 @@ CANARIES = [
     ("My email is john.smith@example.com, please send the invoice there.", None, False,
      [("EMAIL_ADDRESS", "john.smith@example.com")]),
     ("Here's my SSN: 460-89-9847", None, False, [("US_SSN", "460-89-9847")]),
+    # PII in prompts written for this test, not from the data set
+    ("My SSN is 123-45-6789 and I live at 42 Elm Street, Springfield.", None, False,
+     [("US_SSN", "123-45-6789"), ("GPE", "Springfield")]),
+    ("Hi, I am John Smith and my card number is 4111 1111 1111 1111, expiring 09/27.", None, False,
+     [("PERSON", "John Smith"), ("CREDIT_CARD", "4111 1111 1111 1111")]),
+    ("Explain the difference between TCP and UDP.", "computer science", False, None),
 ]
 
 failed = 0
@@ -59,9 +66,11 @@ def main():
         js = r["jailbreak"]["scores"][1]
         check((js >= 0.5) == jb, "%r jailbreak score %.3f %s 0.5" % (text[:40], js, ">=" if jb else "<"))
         b = text.encode()
-        got = {(s["type"], b[s["start"]:s["end"]].decode()) for s in r["pii"]["spans"]}
-        for want in spans:
-            check(want in got, "%r has PII %s (got %s)" % (text[:40], want, sorted(got)))
+        got = {(s["type"], b[s["start"]:s["end"]].decode()) for s in r["pii"]["spans"] if s["score"] >= 0.5}
+        if spans is None:
+            check(not got, "%r has no PII (got %s)" % (text[:40], sorted(got)))
+        for want in spans or []:
+            check(want in got, "%r has PII %s at >= 0.5 (got %s)" % (text[:40], want, sorted(got)))
     print("%d failed" % failed)
     return 1 if failed else 0
 

@@ -21,6 +21,8 @@ this module is their definition:
 - lines: a word starts a line when it is the first or a '\\n' is in the gap
   before it; the line is blank-preceded when that gap (for the first word,
   the text before it) holds two or more '\\n';
+- long shape(w): the shape's classes not collapsed, at most 8 ("ddd" for
+  "123", where the shape is "d");
 - the text's first line: the bytes before the first '\\n', split at ASCII
   white space: T0 = the first 3 of the first piece's shape ("<>" without
   one), T1 = min(pieces, 4) and "m" when the text has two or more '\\n';
@@ -61,10 +63,10 @@ def _letter_case(cp):
     return 0
 
 
-def shape(w):
+def shape(w, cap=8, collapse=True):
     out = bytearray()
     i = 0
-    while i < len(w) and len(out) < 8:
+    while i < len(w) and len(out) < cap:
         c = w[i]
         k = 1
         if 0xC0 <= c < 0xE0 and i + 1 < len(w):
@@ -76,7 +78,7 @@ def shape(w):
         lc = _letter_case(cp)
         x = ord("X") if lc > 0 else ord("x") if lc < 0 else ord("d") if 48 <= cp <= 57 else cp if cp < 0x80 \
             else ord("o")
-        if not out or out[-1] != x:
+        if not collapse or not out or out[-1] != x:
             out.append(x)
         i += k
     return bytes(out)
@@ -109,6 +111,7 @@ def word_features(b, words):
     ws = [b[s:e] for s, e in words]
     lw = [_low(w) for w in ws]
     sh = [shape(w) for w in ws]
+    lsh = [shape(w, 8, False) for w in ws]
     nl = b.find(b"\n")
     first = b[:nl if nl >= 0 else len(b)]
     pieces = [p for p in first.replace(b"\t", b" ").replace(b"\r", b" ").replace(b"\f", b" ")
@@ -146,6 +149,7 @@ def word_features(b, words):
             f.append(b"w%+d=" % d + (lw[j] if 0 <= j < n else b"<>"))
         f.append(b"g-2=" + (gaps[k - 1] if k > 1 else b"<>"))
         f.append(b"g+2=" + (gaps[k + 2] if k + 2 < n else b"<>"))
+        f += [b"S=" + lsh[k], b"S-1=" + (lsh[k - 1] if k else b"<>"), b"S+1=" + (lsh[k + 1] if k + 1 < n else b"<>")]
         out.append(f)
         idx += 1
     return out

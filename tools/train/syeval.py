@@ -114,8 +114,9 @@ def crf_tags(crf, logp, text, starts, ends):
     """tag and score per content token with a word CRF (model.crf: head,
     encoder weight a, sycrf.Model): a word's first token gets the Viterbi
     path of CRF emission + a * encoder log-probability + CRF transition,
-    its score the softmax of that sum at its tag; the other tokens their
-    encoder argmax (as classifier/clf_spans.c clf_token_tags)"""
+    its score the marginal probability of its tag under the CRF; the other
+    tokens their encoder argmax and its probability (as
+    classifier/clf_spans.c clf_token_tags)"""
     import numpy as np
     _, a, m = crf
     firsts = [f and e > s for f, s, e in zip(word_firsts(text, starts, ends), starts, ends)]
@@ -125,11 +126,18 @@ def crf_tags(crf, logp, text, starts, ends):
     x[W] += em
     k = viterbi(x, firsts, m.transitions)
     k = [j if f else int(logp[t].argmax()) for t, (j, f) in enumerate(zip(k, firsts))]
-    probs = []
-    for t, j in enumerate(k):
-        row = x[t] if firsts[t] else logp[t]
-        e = np.exp(row - row.max())
-        probs.append(float(e[j] / e.sum()))
+    probs = [float(np.exp(logp[t, j])) for t, j in enumerate(k)]
+    if W:   # a word's score: the marginal probability of its tag (forward-backward)
+        tr, e, L = m.transitions, x[W], x.shape[1]
+        al, be = np.zeros_like(e), np.zeros_like(e)
+        al[0] = tr[L] + e[0]
+        for w in range(1, len(W)):
+            al[w] = np.logaddexp.reduce(al[w - 1][:, None] + tr[:L], axis=0) + e[w]
+        for w in range(len(W) - 2, -1, -1):
+            be[w] = np.logaddexp.reduce(tr[:L] + (e[w + 1] + be[w + 1])[None, :], axis=1)
+        Z = np.logaddexp.reduce(al[-1])
+        for w, t in enumerate(W):
+            probs[t] = float(np.exp(al[w, k[t]] + be[w, k[t]] - Z))
     return k, probs
 
 
