@@ -441,16 +441,17 @@ static size_t count_nl(const uint8_t *b, size_t a, size_t e) {
 
 #define T_BASE ((FNV_OFFSET ^ 't') * FNV_PRIME)
 
-/* adds feature key h's weights to acc */
-static void add_key(const struct clf_lexical *l, uint32_t h, int32_t *acc) {
-        int64_t k = lookup(l, h);
+/* the keys of the words' features: 37 a word (WORD_KEYS leaves room;
+ * put() never writes past cap) */
+#define WORD_KEYS 40
+struct keys {
+        uint32_t *v;
+        size_t n, cap;
+};
 
-        if (k >= 0) {
-                const int8_t *w = l->weight + (size_t)k * l->labels;
-
-                for (size_t j = 0; j < l->labels; j++)
-                        acc[j] += w[j];
-        }
+static void put(struct keys *kb, uint32_t h) {
+        if (kb->n < kb->cap)
+                kb->v[kb->n++] = h;
 }
 
 /* "<name><sign><digit>=" (a distance of at most 9) */
@@ -481,6 +482,8 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
         const uint8_t *b = (const uint8_t *)text;
         size_t L = l->labels, nl = 0, lfirst = 0, idx = 0, line = 0, pieces = 0, p0 = 0, p0n = 0;
         struct wordx *x;
+        struct keys kb = { 0 };
+        size_t *off;
         uint8_t t0[SHAPE_MAX], t0n, t1[4], t1n = 0, sh0[SHAPE_MAX];
         int32_t acc[MAX_LABELS];
         int blank = 0;
@@ -490,8 +493,16 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 return -EINVAL;
         if (nw == 0)
                 return 0;
-        if (!(x = malloc((nw + 1) * sizeof *x)))
+        x = malloc((nw + 1) * sizeof *x);
+        kb.cap = nw * WORD_KEYS;
+        kb.v = malloc(kb.cap * sizeof *kb.v);
+        off = malloc((nw + 1) * sizeof *off);
+        if (!x || !kb.v || !off) {
+                free(x);
+                free(kb.v);
+                free(off);
                 return -ENOMEM;
+        }
         for (size_t k = 0; k <= nw; k++) {
                 if (k < nw) {
                         x[k].shn = shape(b + start[k], end[k] - start[k], true, x[k].sh);
@@ -540,60 +551,85 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                         lfirst = k;
                         idx = 0;
                 }
-                memset(acc, 0, L * sizeof *acc);
-                add_key(l, h_str(T_BASE, "b"), acc);
-                add_key(l, h_low(h_str(T_BASE, "w="), w, wn), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "s="), x[k].sh, x[k].shn), acc);
-                add_key(l, h_low(h_str(T_BASE, "p2="), w, wn < 2 ? wn : 2), acc);
-                add_key(l, h_low(h_str(T_BASE, "p3="), w, wn < 3 ? wn : 3), acc);
-                add_key(l, h_low(h_str(T_BASE, "x2="), w + (wn > 2 ? wn - 2 : 0), wn < 2 ? wn : 2), acc);
-                add_key(l, h_low(h_str(T_BASE, "x3="), w + (wn > 3 ? wn - 3 : 0), wn < 3 ? wn : 3), acc);
-                add_key(l, h_low(h_str(T_BASE, "x4="), w + (wn > 4 ? wn - 4 : 0), wn < 4 ? wn : 4), acc);
-                add_key(l, h_digit("c=", (size_t)clf_case_type(text + start[k], wn)), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "g-="), x[k].gap, x[k].gapn), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "g+="), x[k + 1].gap, x[k + 1].gapn), acc);
+                off[k] = kb.n;
+                put(&kb, h_str(T_BASE, "b"));
+                put(&kb, h_low(h_str(T_BASE, "w="), w, wn));
+                put(&kb, h_bytes(h_str(T_BASE, "s="), x[k].sh, x[k].shn));
+                put(&kb, h_low(h_str(T_BASE, "p2="), w, wn < 2 ? wn : 2));
+                put(&kb, h_low(h_str(T_BASE, "p3="), w, wn < 3 ? wn : 3));
+                put(&kb, h_low(h_str(T_BASE, "x2="), w + (wn > 2 ? wn - 2 : 0), wn < 2 ? wn : 2));
+                put(&kb, h_low(h_str(T_BASE, "x3="), w + (wn > 3 ? wn - 3 : 0), wn < 3 ? wn : 3));
+                put(&kb, h_low(h_str(T_BASE, "x4="), w + (wn > 4 ? wn - 4 : 0), wn < 4 ? wn : 4));
+                put(&kb, h_digit("c=", (size_t)clf_case_type(text + start[k], wn)));
+                put(&kb, h_bytes(h_str(T_BASE, "g-="), x[k].gap, x[k].gapn));
+                put(&kb, h_bytes(h_str(T_BASE, "g+="), x[k + 1].gap, x[k + 1].gapn));
                 for (int d = -2; d <= 2; d++) {
                         int64_t j = (int64_t)k + d;
 
                         if (d == 0)
                                 continue;
-                        add_key(l, h_ctx(d, b, start, end, nw, k), acc);
+                        put(&kb, h_ctx(d, b, start, end, nw, k));
                         if (j >= 0 && (size_t)j < nw)
-                                add_key(l, h_bytes(h_rel("s", d), x[j].sh, x[j].shn), acc);
+                                put(&kb, h_bytes(h_rel("s", d), x[j].sh, x[j].shn));
                 }
                 {
                         uint32_t h = h_str(T_BASE, "s-1s=");
 
                         h = k ? h_bytes(h, x[k - 1].sh, x[k - 1].shn) : h_str(h, "<>");
-                        add_key(l, h_bytes(h_str(h, "|"), x[k].sh, x[k].shn), acc);
+                        put(&kb, h_bytes(h_str(h, "|"), x[k].sh, x[k].shn));
                         h = h_str(T_BASE, "w-1w=");
                         h = k ? h_low(h, b + start[k - 1], end[k - 1] - start[k - 1]) : h_str(h, "<>");
-                        add_key(l, h_low(h_str(h, "|"), w, wn), acc);
+                        put(&kb, h_low(h_str(h, "|"), w, wn));
                 }
-                add_key(l, h_digit("Lk=", idx < 3 ? idx : 3), acc);
-                add_key(l, h_digit("Ln=", line < 3 ? line : 3), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "L0="), x[lfirst].sh, x[lfirst].shn), acc);
-                add_key(l, prevfirst < 0 ? h_str(h_str(T_BASE, "Lp="), "<>") :
-                           h_low(h_str(T_BASE, "Lp="), b + start[prevfirst], end[prevfirst] - start[prevfirst]), acc);
-                add_key(l, h_digit("Lb=", blank), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "T0="), t0, t0n), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "T1="), t1, t1n), acc);
-                add_key(l, h_bytes(h_str(h_bytes(h_str(T_BASE, "T0s="), t0, t0n), "|"), x[k].sh, x[k].shn), acc);
-                add_key(l, h_bytes(h_str(h_bytes(h_str(T_BASE, "T1s="), t1, t1n), "|"), x[k].sh, x[k].shn), acc);
-                add_key(l, h_ctx(-3, b, start, end, nw, k), acc);
-                add_key(l, h_ctx(3, b, start, end, nw, k), acc);
-                add_key(l, k > 1 ? h_bytes(h_str(T_BASE, "g-2="), x[k - 1].gap, x[k - 1].gapn) :
-                                   h_str(h_str(T_BASE, "g-2="), "<>"), acc);
-                add_key(l, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn) :
-                                        h_str(h_str(T_BASE, "g+2="), "<>"), acc);
-                add_key(l, h_bytes(h_str(T_BASE, "S="), x[k].lsh, x[k].lshn), acc);
-                add_key(l, k ? h_bytes(h_rel("S", -1), x[k - 1].lsh, x[k - 1].lshn) : h_str(h_rel("S", -1), "<>"), acc);
-                add_key(l, k + 1 < nw ? h_bytes(h_rel("S", 1), x[k + 1].lsh, x[k + 1].lshn) :
-                                        h_str(h_rel("S", 1), "<>"), acc);
-                for (size_t j = 0; j < L; j++)
-                        out[k * L + j] = (float)((double)acc[j] * l->scale[j] + l->bias[j]);
+                put(&kb, h_digit("Lk=", idx < 3 ? idx : 3));
+                put(&kb, h_digit("Ln=", line < 3 ? line : 3));
+                put(&kb, h_bytes(h_str(T_BASE, "L0="), x[lfirst].sh, x[lfirst].shn));
+                put(&kb, prevfirst < 0 ? h_str(h_str(T_BASE, "Lp="), "<>") :
+                           h_low(h_str(T_BASE, "Lp="), b + start[prevfirst], end[prevfirst] - start[prevfirst]));
+                put(&kb, h_digit("Lb=", blank));
+                put(&kb, h_bytes(h_str(T_BASE, "T0="), t0, t0n));
+                put(&kb, h_bytes(h_str(T_BASE, "T1="), t1, t1n));
+                put(&kb, h_bytes(h_str(h_bytes(h_str(T_BASE, "T0s="), t0, t0n), "|"), x[k].sh, x[k].shn));
+                put(&kb, h_bytes(h_str(h_bytes(h_str(T_BASE, "T1s="), t1, t1n), "|"), x[k].sh, x[k].shn));
+                put(&kb, h_ctx(-3, b, start, end, nw, k));
+                put(&kb, h_ctx(3, b, start, end, nw, k));
+                put(&kb, k > 1 ? h_bytes(h_str(T_BASE, "g-2="), x[k - 1].gap, x[k - 1].gapn) :
+                                   h_str(h_str(T_BASE, "g-2="), "<>"));
+                put(&kb, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn) :
+                                        h_str(h_str(T_BASE, "g+2="), "<>"));
+                put(&kb, h_bytes(h_str(T_BASE, "S="), x[k].lsh, x[k].lshn));
+                put(&kb, k ? h_bytes(h_rel("S", -1), x[k - 1].lsh, x[k - 1].lshn) : h_str(h_rel("S", -1), "<>"));
+                put(&kb, k + 1 < nw ? h_bytes(h_rel("S", 1), x[k + 1].lsh, x[k + 1].lshn) :
+                                        h_str(h_rel("S", 1), "<>"));
                 idx++;
         }
+        off[nw] = kb.n;
+        /* the keys' model indices, the table's slots and the weight rows
+         * prefetched a few keys ahead; then each word's sum */
+        for (size_t i = 0; i < kb.n; i++) {
+                int64_t m;
+
+                if (i + 12 < kb.n)
+                        __builtin_prefetch(&l->slot[mix(kb.v[i + 12]) & l->mask]);
+                m = lookup(l, kb.v[i]);
+                kb.v[i] = m < 0 ? EMPTY : (uint32_t)m;
+                if (m >= 0)
+                        __builtin_prefetch(l->weight + (size_t)m * L);
+        }
+        for (size_t k = 0; k < nw; k++) {
+                memset(acc, 0, L * sizeof *acc);
+                for (size_t i = off[k]; i < off[k + 1]; i++)
+                        if (kb.v[i] != EMPTY) {
+                                const int8_t *w = l->weight + (size_t)kb.v[i] * L;
+
+                                for (size_t j = 0; j < L; j++)
+                                        acc[j] += w[j];
+                        }
+                for (size_t j = 0; j < L; j++)
+                        out[k * L + j] = (float)((double)acc[j] * l->scale[j] + l->bias[j]);
+        }
         free(x);
+        free(kb.v);
+        free(off);
         return 0;
 }

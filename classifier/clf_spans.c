@@ -45,60 +45,72 @@ static bool glued(const struct clf_encoding *e, size_t t, size_t prev_end, const
 
 /* score of each word's tag <- its marginal probability under the CRF
  * (forward-backward over the emissions em [nw * L] and trans, scaled
- * rather than in logs: one exp per tag and word) */
+ * rather than in logs: one exp per tag and word; the inner loops run
+ * along rows of T, contiguous) */
 static int crf_marginals(const float *em, size_t nw, size_t L, const float *trans, const uint32_t *word,
                          const int32_t *label, float *score) {
-        /* one block: T [(L + 1) L], E [nw L], a [nw L], b [nw L], c [nw] */
-        double *T = malloc(((L + 1) * L + 3 * nw * L + nw) * sizeof *T);
-        double *E, *a, *b, *c;
+        /* one block: T [(L + 1) L], E [nw L], a [nw L], b [nw L], g [L], c [nw] */
+        float *T = malloc(((L + 1) * L + 3 * nw * L + L + nw) * sizeof *T);
+        float *E, *a, *b, *g, *c;
 
         if (!T)
                 return -ENOMEM;
         E = T + (L + 1) * L;
         a = E + nw * L;
         b = a + nw * L;
-        c = b + nw * L;
+        g = b + nw * L;
+        c = g + L;
         for (size_t i = 0; i < (L + 1) * L; i++)
-                T[i] = exp((double)trans[i]);
+                T[i] = expf(trans[i]);
         for (size_t w = 0; w < nw; w++) {
-                double mx = -INFINITY;
+                float mx = -INFINITY;
 
                 for (size_t j = 0; j < L; j++)
                         mx = em[w * L + j] > mx ? em[w * L + j] : mx;
                 for (size_t j = 0; j < L; j++)
-                        E[w * L + j] = exp((double)em[w * L + j] - mx);
+                        E[w * L + j] = expf(em[w * L + j] - mx);
         }
+        /* forward: a[w] = (a[w - 1] T) .* E[w] / c[w], c[w] its sum */
         for (size_t w = 0; w < nw; w++) {
-                double sum = 0;
+                float *cur = a + w * L, sum = 0;
 
+                if (w == 0) {
+                        memcpy(cur, T + L * L, L * sizeof *cur);
+                } else {
+                        memset(cur, 0, L * sizeof *cur);
+                        for (size_t i = 0; i < L; i++) {
+                                float ai = a[(w - 1) * L + i];
+                                const float *Ti = T + i * L;
+
+                                for (size_t j = 0; j < L; j++)
+                                        cur[j] += ai * Ti[j];
+                        }
+                }
                 for (size_t j = 0; j < L; j++) {
-                        double v = 0;
-
-                        if (w == 0)
-                                v = T[L * L + j];
-                        else
-                                for (size_t i = 0; i < L; i++)
-                                        v += a[(w - 1) * L + i] * T[i * L + j];
-                        a[w * L + j] = v * E[w * L + j];
-                        sum += a[w * L + j];
+                        cur[j] *= E[w * L + j];
+                        sum += cur[j];
                 }
                 c[w] = sum > 0 ? sum : 1;
                 for (size_t j = 0; j < L; j++)
-                        a[w * L + j] /= c[w];
+                        cur[j] /= c[w];
         }
-        for (size_t w = nw; w-- > 0;)
+        /* backward: b[nw - 1] = 1, b[w] = T (E[w + 1] .* b[w + 1]) / c[w + 1] */
+        for (size_t i = 0; i < L; i++)
+                b[(nw - 1) * L + i] = 1;
+        for (size_t w = nw - 1; w-- > 0;) {
+                for (size_t j = 0; j < L; j++)
+                        g[j] = E[(w + 1) * L + j] * b[(w + 1) * L + j] / c[w + 1];
                 for (size_t i = 0; i < L; i++) {
-                        double v = 0;
+                        const float *Ti = T + i * L;
+                        float v = 0;
 
-                        if (w == nw - 1)
-                                v = 1;
-                        else
-                                for (size_t j = 0; j < L; j++)
-                                        v += T[i * L + j] * E[(w + 1) * L + j] * b[(w + 1) * L + j];
-                        b[w * L + i] = w == nw - 1 ? 1 : v / c[w + 1];
+                        for (size_t j = 0; j < L; j++)
+                                v += Ti[j] * g[j];
+                        b[w * L + i] = v;
                 }
+        }
         for (size_t w = 0; w < nw; w++)
-                score[word[w]] = (float)(a[w * L + (size_t)label[word[w]]] * b[w * L + (size_t)label[word[w]]]);
+                score[word[w]] = a[w * L + (size_t)label[word[w]]] * b[w * L + (size_t)label[word[w]]];
         free(T);
         return 0;
 }
@@ -139,10 +151,11 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                 prev_end = tokens->end[t];
         }
         /* emissions: log softmax of the words' first tokens, times the
-         * encoder weight plus the CRF's scores with a CRF */
+         * encoder weight plus the CRF's scores with a CRF (the CRF's alone
+         * at weight 0) */
         if (crf && (r = clf_lexical_word_scores(crf->model, text, len, ws, we, nw, em)) < 0)
                 goto out;
-        for (size_t w = 0; w < nw; w++) {
+        for (size_t w = 0; w < nw && !(crf && crf->encoder_weight == 0); w++) {
                 const float *lg = logits + (size_t)word[w] * L;
                 float mx = -INFINITY, *e = em + w * L;
                 double sum = 0;
@@ -157,30 +170,40 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                         e[j] = crf ? e[j] + crf->encoder_weight * lp : lp;
                 }
         }
-        /* dp over words: cur[j] = best score of a path ending in tag j */
+        /* dp over words: cur[j] = best score of a path ending in tag j; the
+         * previous tag i in the outer loop, so that the inner one runs
+         * along a row of trans (ties keep the lowest i, as before) */
         for (size_t w = 0; w < nw; w++) {
                 float *cur = dp + (w % 2) * L, *prv = dp + ((w + 1) % 2) * L;
                 const float *e = em + w * L;
+                uint16_t *arg = bp + w * L;
 
+                if (w == 0) {
+                        for (size_t j = 0; j < L; j++) {
+                                cur[j] = trans[L * L + j] + e[j];
+                                arg[j] = 0;
+                        }
+                        continue;
+                }
                 for (size_t j = 0; j < L; j++) {
-                        float best = -INFINITY;
-                        size_t arg = 0;
+                        cur[j] = -INFINITY;
+                        arg[j] = 0;
+                }
+                for (size_t i = 0; i < L; i++) {
+                        const float *ti = trans + i * L;
+                        float pi = prv[i];
 
-                        if (w == 0) {
-                                best = trans[L * L + j];
-                        } else {
-                                for (size_t i = 0; i < L; i++) {
-                                        float v = prv[i] + trans[i * L + j];
+                        for (size_t j = 0; j < L; j++) {
+                                float v = pi + ti[j];
 
-                                        if (v > best) {
-                                                best = v;
-                                                arg = i;
-                                        }
+                                if (v > cur[j]) {
+                                        cur[j] = v;
+                                        arg[j] = (uint16_t)i;
                                 }
                         }
-                        cur[j] = best + e[j];
-                        bp[w * L + j] = (uint16_t)arg;
                 }
+                for (size_t j = 0; j < L; j++)
+                        cur[j] += e[j];
         }
         if (nw > 0) {
                 const float *last = dp + ((nw - 1) % 2) * L;

@@ -185,6 +185,12 @@ def main():
         sydata.HOLDOUT_PERCENT["pii"], len(rows), pm["entities"]))
     print("  overall precision %.4f recall %.4f F1 %.4f" % (pm["precision"], pm["recall"], pm["f1"]))
     print("  (overlap matching, same type: precision %.4f recall %.4f F1 %.4f)" % pm["overlap"])
+    for th in (0.5, 0.7):   # spans the classifier process keeps at pii_threshold th (0.5: its default)
+        kept = [{"heads": {"pii": {"spans": [x for x in p["heads"]["pii"]["spans"] if x["score"] >= th]}}}
+                for p in preds]
+        m = syeval.pii_metrics(rows, kept)
+        print("  spans scored >= %.1f only (pii_threshold %.1f): precision %.4f recall %.4f F1 %.4f" % (
+            th, th, m["precision"], m["recall"], m["f1"]))
     for t, (p, r, f, n) in sorted(pm["per_type"].items(), key=lambda kv: -kv[1][3]):
         print("  %-18s P %.3f R %.3f F1 %.3f  (%d gold)" % (t, p, r, f, n))
     print("\n(%.0f s)" % (time.time() - t0))

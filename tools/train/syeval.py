@@ -121,7 +121,7 @@ def crf_tags(crf, logp, text, starts, ends):
     _, a, m = crf
     firsts = [f and e > s for f, s, e in zip(word_firsts(text, starts, ends), starts, ends)]
     _, em = m.emissions(text, starts, ends)
-    x = a * logp
+    x = a * logp if a else np.zeros_like(logp)
     W = [i for i, f in enumerate(firsts) if f]
     x[W] += em
     k = viterbi(x, firsts, m.transitions)
