@@ -18,7 +18,8 @@
  *    log-probabilities (data/lexical, made by its make.py);
  *  - the word CRF (clf_lexical_word_scores) against tools/train/sycrf.py's
  *    emission scores (data/crf, made by its make.py), and clf_token_tags
- *    with it against every tag path tried by brute force;
+ *    with it against every tag path tried by brute force (the best path,
+ *    the marginal probabilities);
  *  - clf_case_type on a table (tools/train/sytok.py's case_type agrees:
  *    tools/classifier/eval.py --compare runs both engines);
  *  - malformed switchyard_heads, switchyard_token_types,
@@ -371,9 +372,9 @@ static void lexical(const char *data) {
 /* clf_token_tags with the CRF on one token per word: the path it picks
  * scores the best of all CRF_TAGS^n paths (n <= 6) */
 static void crf_path(const struct clf_lexical *l, const char *text, size_t len, const uint32_t *ws, const uint32_t *we,
-                     size_t n, double *worst_gap) {
+                     size_t n, float enc_w, double *worst_gap, double *worst_marginal) {
         struct clf_head_cfg h = { .kind = CLF_TASK_TOKEN, .num_labels = CRF_TAGS };
-        struct clf_token_crf crf = { .model = l, .encoder_weight = 0.5f };
+        struct clf_token_crf crf = { .model = l, .encoder_weight = enc_w };
         struct clf_encoding e = { .start = (uint32_t *)ws, .end = (uint32_t *)we, .n = n };
         const float *tr = clf_lexical_transitions(l);
         float lg[6 * CRF_TAGS], em[6 * CRF_TAGS], sc[6];
@@ -393,7 +394,7 @@ static void crf_path(const struct clf_lexical *l, const char *text, size_t len, 
                 for (int j = 0; j < CRF_TAGS; j++)
                         sum += exp(lg[w * CRF_TAGS + j] - mx);
                 for (int j = 0; j < CRF_TAGS; j++)
-                        em[w * CRF_TAGS + j] += 0.5f * (float)(lg[w * CRF_TAGS + j] - mx - log(sum));
+                        em[w * CRF_TAGS + j] += enc_w * (float)(lg[w * CRF_TAGS + j] - mx - log(sum));
         }
         check_eq(clf_token_tags(&h, &e, text, len, lg, NULL, &crf, lab, sc), 0);
         for (size_t i = 0; i < n; i++)
@@ -416,6 +417,29 @@ static void crf_path(const struct clf_lexical *l, const char *text, size_t len, 
         }
         if (best - got > *worst_gap)
                 *worst_gap = best - got;
+        /* each word's score: the marginal probability of its tag, summed over the paths */
+        for (size_t w = 0; w < n; w++) {
+                double z = 0, m = 0;
+
+                for (size_t p = 0; p < paths; p++) {
+                        double v = 0;
+                        size_t q = p, prev = CRF_TAGS, tw = 0;
+
+                        for (size_t u = 0; u < n; u++, q /= CRF_TAGS) {
+                                size_t j = q % CRF_TAGS;
+
+                                v += tr[prev * CRF_TAGS + j] + em[u * CRF_TAGS + j];
+                                if (u == w)
+                                        tw = j;
+                                prev = j;
+                        }
+                        z += exp(v - best);
+                        if (tw == (size_t)lab[w])
+                                m += exp(v - best);
+                }
+                if (fabs(sc[w] - m / z) > *worst_marginal)
+                        *worst_marginal = fabs(sc[w] - m / z);
+        }
 }
 
 static void crf(const char *data) {
@@ -424,7 +448,7 @@ static void crf(const char *data) {
         size_t len = 0, words = 0, texts = 0, n = 0, paths = 0;
         uint32_t ws[64], we[64];
         float want[64 * CRF_TAGS];
-        double worst = 0, worst_gap = 0;
+        double worst = 0, worst_gap = 0, worst_marginal = 0;
         FILE *f;
 
         snprintf(path, sizeof path, "%s/crf/crf.safetensors", data);
@@ -449,7 +473,8 @@ static void crf(const char *data) {
                                         if (fabs(got[i] - want[i]) > worst)
                                                 worst = fabs(got[i] - want[i]);
                                 if (n > 0 && n <= 6) {
-                                        crf_path(l, text, len, ws, we, n, &worst_gap);
+                                        crf_path(l, text, len, ws, we, n, 0.5f, &worst_gap, &worst_marginal);
+                                        crf_path(l, text, len, ws, we, n, 0.0f, &worst_gap, &worst_marginal);
                                         paths++;
                                 }
                                 texts++;
@@ -475,13 +500,15 @@ static void crf(const char *data) {
         }
         fclose(f);
         clf_lexical_free(l);
-        printf("crf: %zu texts, %zu words, max |emission - sycrf.py| %.2e; %zu brute-force paths, worst gap %.2e\n",
-               texts, words, worst, paths, worst_gap);
+        printf("crf: %zu texts, %zu words, max |emission - sycrf.py| %.2e; %zu texts' paths tried by brute force: "
+               "worst gap to the best path %.2e, worst marginal %.2e\n", texts, words, worst, paths, worst_gap,
+               worst_marginal);
         check_eq(texts, 15);
         check(words > 80);
         check(paths >= 3);
         check(worst < 1e-4);
         check(worst_gap < 1e-4);
+        check(worst_marginal < 1e-4);
         /* a text model is not a CRF */
         snprintf(path, sizeof path, "%s/lexical/lexical.safetensors", data);
         check_eq(clf_lexical_load(path, 3, &l), 0);
