@@ -408,9 +408,9 @@ def main():
     ap.add_argument("--lexical-weight", type=float, default=2.0,
                     help="weight of the lexical model's log-probabilities in the category head (2.0: the best "
                          "of a grid on category rows held out of training by --cat-holdout 10, see the model card)")
-    ap.add_argument("--crf-encoder-weight", type=float, default=0.0,
-                    help="weight of the encoder head's log-probabilities beside the PII word CRF's emissions (0: "
-                         "the CRF alone, the best on the --pii-dev rows, see the model card)")
+    ap.add_argument("--crf-encoder-weight", type=float, default=0.1,
+                    help="weight of the encoder head's log-probabilities beside the PII word CRF's emissions (0.1: "
+                         "the best of a grid on PII rows held out of training by --pii-dev 15, see the model card)")
     ap.add_argument("--pii-dev", type=int, default=0, metavar="PCT",
                     help="keep PCT%% of the PII training rows out of training (encoder, CRF, jailbreak benign rows) "
                          "and print the F1 of a grid of CRF encoder weights on them")
