@@ -157,18 +157,15 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                 goto out;
         for (size_t w = 0; w < nw && !(crf && crf->encoder_weight == 0); w++) {
                 const float *lg = logits + (size_t)word[w] * L;
-                float mx = -INFINITY, *e = em + w * L;
-                double sum = 0;
+                float mx = -INFINITY, sum = 0, lse, *e = em + w * L;
 
                 for (size_t j = 0; j < L; j++)
                         mx = lg[j] > mx ? lg[j] : mx;
                 for (size_t j = 0; j < L; j++)
-                        sum += exp((double)lg[j] - mx);
-                for (size_t j = 0; j < L; j++) {
-                        float lp = (float)(lg[j] - mx - log(sum));
-
-                        e[j] = crf ? e[j] + crf->encoder_weight * lp : lp;
-                }
+                        sum += expf(lg[j] - mx);
+                lse = mx + logf(sum);
+                for (size_t j = 0; j < L; j++)
+                        e[j] = crf ? e[j] + crf->encoder_weight * (lg[j] - lse) : lg[j] - lse;
         }
         /* dp over words: cur[j] = best score of a path ending in tag j; the
          * previous tag i in the outer loop, so that the inner one runs
