@@ -38,6 +38,13 @@ for _ in $(seq 100); do
         curl -sf http://127.0.0.1:8080/ready >/dev/null 2>&1 && break
         sleep 0.1
 done
+# the classifier loads its model after the frontend is ready (model "auto"
+# gets the default model until then): wait for it too, 30 s at most
+for _ in $(seq 300); do
+        curl -sf http://127.0.0.1:8080/api/v1/classify -H "Content-Type: application/json" \
+                -d '{"text": "hello"}' >/dev/null 2>&1 && break
+        sleep 0.1
+done
 
 cat <<'TXT'
 
@@ -56,6 +63,15 @@ switchyard is up on http://127.0.0.1:8080 (simulated models; Ctrl-C stops everyt
 
   curl -N http://127.0.0.1:8080/v1/chat/completions -H "Content-Type: application/json" \
     -d '{"model": "/models/Phi-tiny-MoE-instruct", "stream": true, "messages": [{"role": "user", "content": "Tell me a story"}]}'
+
+  curl -i http://127.0.0.1:8080/v1/chat/completions -H "Content-Type: application/json" \
+    -d '{"model": "auto", "messages": [{"role": "user", "content": "Linux is said to be an open source kernel because "}]}'
+
+  curl -i http://127.0.0.1:8080/v1/chat/completions -H "Content-Type: application/json" \
+    -d '{"model": "auto", "messages": [{"role": "user", "content": "2+2 is "}]}'
+
+  curl http://127.0.0.1:8080/api/v1/classify -H "Content-Type: application/json" \
+    -d '{"text": "Hi, I am John Smith, SSN 123-45-6789. What is the derivative of x^2?"}'
 
   curl -s http://127.0.0.1:8080/metrics | grep switchyard_requests_total
 
