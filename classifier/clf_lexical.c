@@ -542,6 +542,7 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
         for (size_t k = 0; k < nw; k++) {
                 const uint8_t *w = b + start[k];
                 size_t wn = end[k] - start[k], a = k ? end[k - 1] : 0, nlk = count_nl(b, a, start[k]);
+
                 if (k == 0 || nlk > 0) {
                         if (k) {
                                 prevfirst = (int64_t)lfirst;
