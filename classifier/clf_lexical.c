@@ -375,16 +375,6 @@ static uint32_t h_low(uint32_t h, const uint8_t *b, size_t n) {
         return h;
 }
 
-static int letter_case(uint32_t cp) {
-        if ((cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) ||
-            (cp >= 0x100 && cp <= 0x17F && cp % 2 == 0))
-                return 1;
-        if ((cp >= 'a' && cp <= 'z') || (cp >= 0xDF && cp <= 0xFF && cp != 0xF7) ||
-            (cp >= 0x100 && cp <= 0x17F && cp % 2 == 1))
-                return -1;
-        return 0;
-}
-
 /* classes of the characters, runs collapsed unless long: at most SHAPE_MAX */
 static uint8_t shape(const uint8_t *w, size_t n, bool collapse, uint8_t *out) {
         uint8_t k = 0;
@@ -402,7 +392,7 @@ static uint8_t shape(const uint8_t *w, size_t n, bool collapse, uint8_t *out) {
                         cp = 0xFFFD;
                         step = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 1;
                 }
-                lc = letter_case(cp);
+                lc = clf_letter_case(cp);
                 x = lc > 0 ? 'X' : lc < 0 ? 'x' : (cp >= '0' && cp <= '9') ? 'd' : cp < 0x80 ? (uint8_t)cp : 'o';
                 if (!collapse || k == 0 || out[k - 1] != x)
                         out[k++] = x;
@@ -493,16 +483,12 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 return -EINVAL;
         if (nw == 0)
                 return 0;
-        x = malloc((nw + 1) * sizeof *x);
+        /* one block: off [nw + 1], the keys [nw WORD_KEYS], x [nw + 1] */
         kb.cap = nw * WORD_KEYS;
-        kb.v = malloc(kb.cap * sizeof *kb.v);
-        off = malloc((nw + 1) * sizeof *off);
-        if (!x || !kb.v || !off) {
-                free(x);
-                free(kb.v);
-                free(off);
+        if (!(off = malloc((nw + 1) * sizeof *off + kb.cap * sizeof *kb.v + (nw + 1) * sizeof *x)))
                 return -ENOMEM;
-        }
+        kb.v = (uint32_t *)(off + nw + 1);
+        x = (struct wordx *)(kb.v + kb.cap);
         for (size_t k = 0; k <= nw; k++) {
                 if (k < nw) {
                         x[k].shn = shape(b + start[k], end[k] - start[k], true, x[k].sh);
@@ -629,8 +615,6 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 for (size_t j = 0; j < L; j++)
                         out[k * L + j] = (float)((double)acc[j] * l->scale[j] + l->bias[j]);
         }
-        free(x);
-        free(kb.v);
         free(off);
         return 0;
 }

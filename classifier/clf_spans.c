@@ -47,14 +47,14 @@ static bool glued(const struct clf_encoding *e, size_t t, size_t prev_end, const
  * (forward-backward over the emissions em [nw * L] and trans, scaled
  * rather than in logs: one exp per tag and word; the inner loops run
  * along rows of T, contiguous) */
-static int crf_marginals(const float *em, size_t nw, size_t L, const float *trans, const uint32_t *word,
-                         const int32_t *label, float *score) {
-        /* one block: T [(L + 1) L], E [nw L], a [nw L], b [nw L], g [L], c [nw] */
-        float *T = malloc(((L + 1) * L + 3 * nw * L + L + nw) * sizeof *T);
-        float *E, *a, *b, *g, *c;
+#define MARGINALS_SCRATCH(nw, L) (((L) + 1) * (L) + 3 * (nw) * (L) + (L) + (nw))
 
-        if (!T)
-                return -ENOMEM;
+/* scratch: MARGINALS_SCRATCH(nw, L) floats */
+static void crf_marginals(const float *em, size_t nw, size_t L, const float *trans, const uint32_t *word,
+                          const int32_t *label, float *score, float *scratch) {
+        /* scratch: T [(L + 1) L], E [nw L], a [nw L], b [nw L], g [L], c [nw] */
+        float *T = scratch, *E, *a, *b, *g, *c;
+
         E = T + (L + 1) * L;
         a = E + nw * L;
         b = a + nw * L;
@@ -111,8 +111,6 @@ static int crf_marginals(const float *em, size_t nw, size_t L, const float *tran
         }
         for (size_t w = 0; w < nw; w++)
                 score[word[w]] = a[w * L + (size_t)label[word[w]]] * b[w * L + (size_t)label[word[w]]];
-        free(T);
-        return 0;
 }
 
 int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *tokens, const char *text, size_t len,
@@ -120,11 +118,13 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                    float *score) {
         size_t L = head->num_labels, n = tokens->n, nw = 0, prev_end = SIZE_MAX;
         bool viterbi = (trans || crf) && !head->multi_label && n > 0 && L <= UINT16_MAX;
-        /* one block: p [L], dp [2 L], em [n L], word start/end/token [3 n] (uint32), bp [n L] (uint16) */
-        float *p = malloc(3 * L * sizeof *p + (viterbi ? n * L * sizeof(float) + 3 * n * sizeof(uint32_t) +
+        /* one block: p [L], dp [2 L], em [n L], the CRF's marginals' scratch, word
+         * token/start/end [3 n] (uint32), bp [n L] (uint16) */
+        size_t ms = viterbi && crf ? MARGINALS_SCRATCH(n, L) : 0;
+        float *p = malloc(3 * L * sizeof *p + (viterbi ? (n * L + ms) * sizeof(float) + 3 * n * sizeof(uint32_t) +
                                                         n * L * sizeof(uint16_t) : 0));
-        float *dp = p + L, *em = dp + 2 * L;
-        uint32_t *word = (uint32_t *)(em + n * L), *ws = word + n, *we = ws + n;
+        float *dp = p + L, *em = dp + 2 * L, *mscratch = em + n * L;
+        uint32_t *word = (uint32_t *)(mscratch + ms), *ws = word + n, *we = ws + n;
         uint16_t *bp = (uint16_t *)(we + n);
         int r = 0;
 
@@ -219,7 +219,7 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
                 }
         }
         if (crf && nw > 0)
-                r = crf_marginals(em, nw, L, trans, word, label, score);
+                crf_marginals(em, nw, L, trans, word, label, score, mscratch);
 out:
         free(p);
         return r;

@@ -94,8 +94,7 @@ static int encoding_reserve(struct clf_encoding *e, size_t n) {
         return 0;
 }
 
-/* 1 upper, -1 lower, 0 neither (see clf_case_type) */
-static int letter_case(uint32_t cp) {
+int clf_letter_case(uint32_t cp) {
         if (cp >= 'A' && cp <= 'Z')
                 return 1;
         if (cp >= 'a' && cp <= 'z')
@@ -126,7 +125,7 @@ int clf_case_type(const char *s, size_t len) {
                         cp = 0xFFFD;   /* beyond U+07FF or broken: no case here */
                         k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 1;
                 }
-                lc = letter_case(cp);
+                lc = clf_letter_case(cp);
                 if (i == 0 && lc != 1)
                         return 0;
                 if (lc) {

@@ -42,6 +42,8 @@ struct clf_encoding {
  * tools/train/sytok.py's case_type. */
 #define CLF_CASE_TYPES 3
 int clf_case_type(const char *s, size_t len);
+/* the case of code point cp by the same letters: 1 upper, -1 lower, 0 neither */
+int clf_letter_case(uint32_t cp);
 
 void clf_encoding_init(struct clf_encoding *e);
 void clf_encoding_free(struct clf_encoding *e);

@@ -9,6 +9,7 @@ tools/train/train.py never trains on. Prints figures; exits 0.
 
     eval.py --data DATA_DIR [--model models/default] [--engine torch|c]
             [--cli BUILD/classifier/switchyard-classify] [--threshold 0.5] [--limit N]
+    eval.py --pii-prompts tools/classifier/pii_prompts.jsonl [--engine c ...]
 
 --engine torch: the PyTorch forward of tools/train/symodel.py over the shipped
 files, tokenized by tools/train/sytok.py (BERT tokenization, as the C engine).
@@ -121,9 +122,29 @@ def compare(a):
     return 1 if ntok or nlab or nspan else 0
 
 
+def pii_prompts(a):
+    """the expected entities of each prompt against the spans scored >= 0.5"""
+    rows = sydata.read_jsonl(a.pii_prompts)
+    predict = torch_engine(a.model, a.threads) if a.engine == "torch" else c_engine(a.model, a.cli, a.threads)
+    right = found = total = other = 0
+    for r, p in zip(rows, predict([r["text"] for r in rows])):
+        t = r["text"]
+        want = {tuple(e) for e in r["entities"]}
+        got = {(x["type"], t[x["start"]:x["end"]]) for x in p["heads"]["pii"]["spans"] if x["score"] >= 0.5}
+        right += want == got
+        found += len(want & got)
+        total += len(want)
+        other += len(got - want)
+        if want != got:
+            print("  %r: missing %s, other %s" % (t[:60], sorted(want - got), sorted(got - want)))
+    print("%d of %d prompts exactly right; %d of %d expected entities found, %d other spans (score >= 0.5)" % (
+        right, len(rows), found, total, other))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data")
     ap.add_argument("--model", default=os.path.join(here, "..", "..", "models", "default"))
     ap.add_argument("--engine", choices=["torch", "c"], default="torch")
     ap.add_argument("--cli")
@@ -135,7 +156,15 @@ def main():
                          "product at several weights (PyTorch engine)")
     ap.add_argument("--compare", type=int, default=0, metavar="N",
                     help="instead: run both engines on N held-out texts of each task and print their differences")
+    ap.add_argument("--pii-prompts", metavar="FILE",
+                    help="instead: the PII spans scored >= 0.5 on hand-written prompts ({\"text\", \"entities\": "
+                         "[[type, substring]]} per line, e.g. tools/classifier/pii_prompts.jsonl) against the "
+                         "expected ones (no --data needed)")
     a = ap.parse_args()
+    if a.pii_prompts:
+        return pii_prompts(a)
+    if not a.data:
+        ap.error("--data is required")
     if a.compare:
         return compare(a)
     if a.category_parts:

@@ -56,11 +56,9 @@ def _low(w):
 
 
 def _letter_case(cp):
-    if 65 <= cp <= 90 or (0xC0 <= cp <= 0xDE and cp != 0xD7) or (0x100 <= cp <= 0x17F and cp % 2 == 0):
-        return 1
-    if 97 <= cp <= 122 or (0xDF <= cp <= 0xFF and cp != 0xF7) or (0x100 <= cp <= 0x17F and cp % 2 == 1):
-        return -1
-    return 0
+    """1 upper, -1 lower, 0 neither: the engine's letter case (sytok)"""
+    c = chr(cp)
+    return 1 if sytok._is_upper(c) else -1 if sytok._is_lower(c) else 0
 
 
 def shape(w, cap=8, collapse=True):

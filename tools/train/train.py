@@ -283,22 +283,27 @@ def train(a):
     return model
 
 
+def set_config(out, key, value):
+    """config.json of the directory out with key set to value, replaced atomically"""
+    import json
+    p = os.path.join(out, "config.json")
+    with open(p) as f:
+        cfg = json.load(f)
+    cfg[key] = value
+    with open(p + ".tmp", "w") as f:
+        f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    os.replace(p + ".tmp", p)
+
+
 def fit_lexical(out, cat_train, weight):
     """the lexical model (sylex) of the category head, into out"""
-    import json
     import numpy as np
     import sylex
     C = {c: i for i, c in enumerate(sydata.CATEGORIES)}
     log("lexical model: fitting on %d rows" % len(cat_train))
     keys, idf, W, b = sylex.fit([r["text"] for r in cat_train], np.array([C[r["category"]] for r in cat_train]))
     sylex.save(os.path.join(out, "lexical.safetensors"), keys, idf, W, b)
-    p = os.path.join(out, "config.json")
-    with open(p) as f:
-        cfg = json.load(f)
-    cfg["switchyard_lexical"] = {"head": "category", "file": "lexical.safetensors", "weight": weight}
-    with open(p + ".tmp", "w") as f:
-        f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
-    os.replace(p + ".tmp", p)
+    set_config(out, "switchyard_lexical", {"head": "category", "file": "lexical.safetensors", "weight": weight})
     log("lexical model: %d features, weight %.2f, saved" % (len(keys), weight))
 
 
@@ -306,18 +311,12 @@ def fit_crf(out, pii_train, encoder_weight, dev=None):
     """the PII head's word CRF (sycrf), into out (pii_crf.safetensors and
     config.json switchyard_token_crf); with dev rows, their F1 for a grid
     of encoder weights (printed; the shipped config keeps encoder_weight)"""
-    import json
     import sycrf
     tok = sytok.Tokenizer(os.path.join(out, "vocab.txt"))
     keys, W, b, trans = sycrf.fit(pii_train, tok, log=log)
     sycrf.save(os.path.join(out, "pii_crf.safetensors"), keys, W, b, trans)
-    p = os.path.join(out, "config.json")
-    with open(p) as f:
-        cfg = json.load(f)
-    cfg["switchyard_token_crf"] = {"head": "pii", "file": "pii_crf.safetensors", "encoder_weight": encoder_weight}
-    with open(p + ".tmp", "w") as f:
-        f.write(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
-    os.replace(p + ".tmp", p)
+    set_config(out, "switchyard_token_crf", {"head": "pii", "file": "pii_crf.safetensors",
+                                             "encoder_weight": encoder_weight})
     log("pii crf: %d features, encoder weight %.2f, saved" % (len(keys), encoder_weight))
     if dev:
         for w, m in syeval.crf_parts(out, dev):
