@@ -33,8 +33,22 @@ struct sy_upstream_cfg {
         unsigned line;           /* line in the file, for messages */
 };
 
+/* model_config.<m>.pii_policy (vSR classic): with a policy set, the PII
+ * guard runs on every request this model serves (explicit or chosen by
+ * model "auto"); a detected type not allowed blocks the request (or, for
+ * "auto", skips this model for the category's next candidate). */
+struct sy_pii_policy {
+        bool set;                /* a pii_policy: mapping is configured */
+        bool allow_by_default;   /* true (vSR default): every type allowed, the list is ignored
+                                  * (refused at load if both are given: it would mean nothing) */
+        char **types_allowed;    /* pii_types_allowed: vSR entity names (US_SSN, PERSON, ...), upper case */
+        size_t n_types_allowed;
+        unsigned line;
+};
+
 struct sy_model_cfg {
         char *name;
+        struct sy_pii_policy pii_policy;
         char *default_engine;    /* engine used when the request names none; NULL: first upstream's */
         char *reasoning_family;  /* classic model_config key; may be NULL */
         char **preferred_endpoints; /* classic model_config key (upstream names); may be empty */
@@ -54,6 +68,12 @@ struct sy_category_cfg {
                                     * system message) instead of replace (default) */
         struct sy_model_score *model_scores;
         size_t n_model_scores;
+        /* guard switches of requests routed by this category (vSR classic
+         * keys): -1 not set (the global setting applies), 0 off, 1 on */
+        int8_t pii_enabled;
+        int8_t jailbreak_enabled;
+        double jailbreak_threshold; /* < 0: not set (prompt_guard.threshold) */
+        double pii_threshold;       /* < 0: not set (classifier.pii_model.threshold) */
 };
 
 /* reasoning_families: how a model family switches reasoning on/off */
@@ -225,6 +245,54 @@ struct sy_config {
                 bool jailbreak_block;        /* a prompt_guard: section, enabled: model "auto" requests
                                               * scoring >= jailbreak.threshold are refused (400) */
         } classifier;
+
+        /* guards (frontend stage_guard.c): what a blocked request is answered */
+        struct {
+                unsigned block_status;       /* 0 (default): 200 with a chat completion saying why
+                                              * (vSR's fast response); else this status (400..599)
+                                              * with an OpenAI-style error */
+                char *pii_message;           /* assistant text / error message when PII blocks */
+                char *jailbreak_message;     /* ... when the jailbreak guard blocks */
+                bool include_history;        /* guards read every user turn, not only the last;
+                                              * guard.include_history or prompt_guard.include_history */
+        } guard;
+
+        /* API keys (auth:). Off when n_api_keys == 0. Keys are held only as
+         * SHA-256 digests: key_sha256 as written, or key_env / key_file read
+         * and hashed at load (the plain key wiped right after). */
+        struct sy_api_key_cfg {
+                char *name;                  /* client id in logs and metrics; unique */
+                uint8_t sha256[32];
+                char **models;               /* allow-list; empty: every model */
+                size_t n_models;
+                int64_t requests_per_minute; /* -1: rate_limits' value applies; 0: no limit */
+                int64_t tokens_per_minute;   /* -1: rate_limits' value applies; 0: no limit */
+                unsigned line;
+        } *api_keys;
+        size_t n_api_keys;
+        char *metrics_token;                 /* auth.metrics_token(_file/_env): /metrics needs
+                                              * Authorization: Bearer <it>; NULL: open */
+
+        /* rate_limits: per client (API key name, else client_header's value,
+         * else the peer address); token buckets of capacity burst refilled
+         * at the per-minute rate */
+        struct {
+                char *client_header;         /* default "X-Client-ID" */
+                uint32_t requests_per_minute;/* 0: no request limit */
+                uint32_t tokens_per_minute;  /* 0: no token limit */
+                uint32_t burst_requests;     /* bucket size; 0 (default): requests_per_minute */
+                uint32_t burst_tokens;       /* bucket size; 0 (default): tokens_per_minute */
+                uint32_t max_clients;        /* limiter entries kept, oldest evicted; default 65536 */
+                struct {
+                        char *host;          /* redis: a global budget shared by instances; NULL: local only */
+                        uint16_t port;       /* default 6379 */
+                        char *key_prefix;    /* default "switchyard:rl:" */
+                        unsigned timeout_ms; /* per call, default 5 */
+                        bool fail_open;      /* Redis unreachable: true (default) the local
+                                              * limiter decides; false: 503 */
+                        char *password_env;  /* AUTH from this environment variable; NULL: none */
+                } redis;
+        } rate_limits;
 
         /* Keys accepted but not used (unknown top-level keys, classic vSR
          * settings switchyard ignores): "file:line:col: message" each, at
