@@ -91,6 +91,7 @@ struct slot {
         uint64_t arrive_ns;
         uint32_t worker, gen, len;
         uint16_t flags;
+        float pii_threshold;            /* the request's (sy_classify_req.pii_threshold_q); 0: params' */
         uint8_t enc_ok;                 /* bit per pass: enc[] is current */
         uint32_t idx;
         struct clf_encoding enc[MAX_PASSES];
@@ -566,7 +567,7 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
         for (size_t i = 0; i < n; i++) {
                 struct slot *s = &d->slots[batch[i]];
 
-                if (ps->head[ROLE_CATEGORY] >= 0) {
+                if (ps->head[ROLE_CATEGORY] >= 0 && !(s->flags & SY_CLASSIFY_NO_CATEGORY)) {
                         int h = ps->head[ROLE_CATEGORY];
                         const struct clf_head_cfg *hc = &c->clf_heads[h];
                         const float *lg = logits + clf_model_head_offset(m, (size_t)h, n, T) + i * hc->num_labels;
@@ -600,7 +601,8 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
                         }
                         if (ps->labels[ROLE_PII])
                                 named.labels = ps->labels[ROLE_PII];
-                        k = clf_spans(&named, e, d->tok_label, d->tok_score, s->text, s->len, pii_threshold, d->spans,
+                        k = clf_spans(&named, e, d->tok_label, d->tok_score, s->text, s->len,
+                                      s->pii_threshold > 0 ? s->pii_threshold : pii_threshold, d->spans,
                                       SY_CLASSIFY_MAX_SPANS);
                         if (k > SY_CLASSIFY_MAX_SPANS)
                                 k = SY_CLASSIFY_MAX_SPANS;
@@ -638,6 +640,14 @@ static void run_batch(struct daemon *d, const uint32_t *batch, size_t n, const s
                 struct pass *ps = &ms->pass[pi];
                 const float *logits;
                 size_t T;
+                bool wanted = ps->head[ROLE_JAILBREAK] >= 0 || ps->head[ROLE_PII] >= 0;
+
+                /* a pass that serves only the category is skipped when no
+                 * text of the batch needs one (guards on explicit models) */
+                for (size_t i = 0; i < n && !wanted; i++)
+                        wanted = !(d->slots[batch[i]].flags & SY_CLASSIFY_NO_CATEGORY);
+                if (!wanted)
+                        continue;
 
                 for (size_t i = 0; i < n; i++) {
                         struct slot *s = &d->slots[batch[i]];
@@ -924,6 +934,7 @@ static void drain_rings(struct daemon *d, bool *woke) {
                                 s->worker = w;
                                 s->gen = worker_gen(d, w);
                                 s->flags = q->flags;
+                                s->pii_threshold = q->pii_threshold_q ? (float)q->pii_threshold_q / 65535.0f : 0;
                                 s->len = q->text_len;
                                 s->enc_ok = 0;
                                 s->arrive_ns = now_ns();

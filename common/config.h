@@ -255,6 +255,9 @@ struct sy_config {
                 char *jailbreak_message;     /* ... when the jailbreak guard blocks */
                 bool include_history;        /* guards read every user turn, not only the last;
                                               * guard.include_history or prompt_guard.include_history */
+                bool on_classifier_error_allow; /* guard.on_classifier_error: block (default: a
+                                              * guarded request without a verdict is refused, 503)
+                                              * or allow (it goes on unchecked) */
         } guard;
 
         /* API keys (auth:). Off when n_api_keys == 0. Keys are held only as

@@ -1,6 +1,7 @@
-/* Frontend internals shared by server.c (connections, io_uring loop),
- * proxy.c (upstream connections and relaying), respond.c (local endpoints
- * and errors) and metrics.c. */
+/* Frontend internals: server.c (connections, io_uring loop, request
+ * framing), pipeline.c (the stages a request walks, in order), one file per
+ * stage (stage_*.c, relay.c), respond.c (answers written here) and
+ * metrics.c. */
 #pragma once
 #include <liburing.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include "common/json.h"
 #include "frontend/http_parse.h"
 #include "frontend/metrics.h"
+#include "shm/msg.h"
 #include "router/snapshot.h"
 #include "shm/segment.h"
 
@@ -47,9 +49,32 @@ enum conn_state {
 
 enum framing { FR_NONE, FR_LENGTH, FR_CHUNKED, FR_CLOSE };
 
+/* pipeline.c: a stage's answer */
+enum stage_rc {
+        STAGE_NEXT = 0,    /* go on with the next stage */
+        STAGE_SUSPEND = 1, /* waiting; the completion calls pipeline_resume() */
+        STAGE_DONE = 2,    /* answered (or closed) here */
+};
+
+struct stage {
+        const char *name;
+        enum stage_rc (*run)(struct conn *c);
+};
+
+#define FE_PII_TYPES 18  /* stage_guard.c's table of entity types, the last one "other" */
+
+/* One generation of the configuration (SIGHUP loads a new one): every
+ * connection holds the one its current request started with. */
+struct fe_gen {
+        struct sy_config *cfg;
+        _Atomic long refs;                /* connections holding it, +1 while it is the current one */
+};
+
 struct conn {
         struct io rd, wr;
         struct worker *w;
+        const struct sy_config *cfg;      /* the request's configuration (gen's) */
+        struct fe_gen *gen;
         struct conn *next, *prev;         /* worker's list */
         struct conn *pnext, *pprev;       /* pending list (picks) or waiting list (verdicts, queued picks) */
         bool in_waiting;                  /* on the waiting list, not the pending one */
@@ -79,6 +104,30 @@ struct conn {
         bool sheddable;                   /* x-switchyard-sheddable: 429 instead of 503 when saturated */
         struct buf fwd_headers;           /* client headers forwarded upstream */
 
+        /* pipeline.c */
+        unsigned stage;                   /* index of the current stage */
+        const struct http_request *head;  /* the parsed head, while the head stages run */
+        struct sockaddr_in6 peer;         /* client address (rate-limit client id of last resort) */
+
+        /* stage_auth.c */
+        uint8_t key_digest[32];           /* SHA-256 of the key the client presented */
+        bool key_given;
+        int key_idx;                      /* cfg->api_keys entry, -1: none (auth off) */
+        char client_h[128];               /* rate_limits.client_header's value */
+
+        /* stage_limit.c */
+        bool limited;                     /* a limit applies: x-ratelimit-* headers on the answer */
+        uint32_t rl_limit_req, rl_remaining_req, rl_reset_req_ms;
+        uint32_t rl_limit_tok, rl_remaining_tok, rl_reset_tok_ms;
+        uint32_t rl_charged;              /* tokens charged before the request (the estimate) */
+        bool rl_tokens;                   /* a token limit applies: correct the charge from usage */
+        struct buf usage_tail;            /* last bytes of the answer, where "usage" is */
+
+        /* stage_guard.c */
+        bool need_jailbreak, need_pii, need_category; /* asked of the classifier */
+        float pii_score[FE_PII_TYPES];    /* best span score per entity type, 0: none */
+        bool guard_blocked;
+
         /* routing */
         uint64_t req_id;
         uint64_t t_start_ns, t_parsed_ns, t_sent_ns, t_first_byte_ns;
@@ -97,6 +146,7 @@ struct conn {
         bool is_auto;                     /* the client asked for an auto alias */
         bool clf_api;                     /* POST /api/v1/classify */
         const char *clf_status;           /* x-switchyard-classifier: ok, low_confidence, timeout, ... */
+        int clf_reason;                   /* FE_CLF_* when no verdict came */
         char category[32];                /* verdict, "" if none */
         float confidence, jailbreak;
         int8_t reasoning;                 /* -1 not decided, 0 off, 1 on */
@@ -108,6 +158,7 @@ struct conn {
         uint64_t t_clf_ns;                /* classify request sent */
         size_t prompt_off, prompt_len;    /* the prompt's JSON value in the body (prefix hashes) */
         int upstream;                     /* current upstream index or -1 */
+        int picked_upstream;              /* stage_pick's choice, for stage_relay */
         uint32_t up_gen;                  /* config generation that index was picked in (sy_done.snap_gen) */
         struct buf upreq;                 /* the request head as sent upstream (the body is upbody) */
         size_t head_len_up;               /* shared head part of upreq (no Host/Content-Length) */
@@ -193,11 +244,17 @@ struct worker {
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
+        _Atomic uint64_t loops;           /* turns of the loop: the main thread waits for a turn after
+                                           * swapping the configuration (no worker still reads the old
+                                           * current pointer) */
+        _Atomic bool running;
         pthread_t thread;
 };
 
 struct frontend {
-        struct sy_config *cfg;
+        struct sy_config *cfg;            /* the boot configuration: listener, workers, shm, proxy
+                                           * and server settings (they apply at restart) */
+        struct fe_gen *_Atomic gen;       /* the current one, for new requests */
         struct shm_seg *seg;
         unsigned n_workers;
         struct worker *workers;
@@ -206,7 +263,16 @@ struct frontend {
         uint64_t drain_deadline_ns;
         int inherited_fd;                 /* socket activation, -1 if none */
         struct snapshot *boot_snap;       /* from the config, until the router publishes */
+        struct rl_table *rl;              /* stage_limit.c: client budgets shared by the workers; NULL: none */
 };
+
+/* pipeline.c */
+void pipeline_start(struct conn *c);            /* after a request head was taken */
+void pipeline_resume(struct conn *c);           /* a suspended stage completed: the next one */
+void pipeline_goto(struct conn *c, const struct stage *s); /* (re)run from stage s (retries) */
+bool pipeline_at(const struct conn *c, const struct stage *s);
+extern const struct stage stage_auth, stage_local, stage_body, stage_parse, stage_allow, stage_limit,
+        stage_classify, stage_route, stage_guard, stage_build, stage_pick, stage_relay;
 
 /* server.c */
 void conn_close(struct conn *c);
@@ -218,13 +284,18 @@ uint64_t fe_now_ns(void);
 /* Percent-decoding; returns the decoded length (dst NUL-terminated). */
 size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap);
 
-/* respond.c */
+/* respond.c; every answer carries extra_headers() */
 void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,
                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void respond_error_headers(struct conn *c, int status, const char *headers, const char *type, const char *param,
+                           const char *code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 void respond_json(struct conn *c, int status, const char *body, size_t len);
-void respond_local(struct conn *c, const struct http_request *req);
-bool respond_is_local(const char *method, size_t mlen, const char *path);
+void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len, const char *extra);
 void respond_models(struct conn *c, const char *id);
+void respond_metrics(struct conn *c);
+void respond_ready(struct conn *c);
+/* headers every answer of the request carries (rate limits), local or relayed */
+void respond_common_headers(struct conn *c, struct buf *out);
 
 /* server.c: picks waiting for the router (pick_timeout_us, FIFO), and
  * verdicts / queued picks (longer deadlines) on the waiting list */
@@ -232,24 +303,57 @@ void worker_pending_add(struct conn *c);
 void worker_waiting_add(struct conn *c);
 struct conn *worker_pending_take(struct worker *w, uint64_t req_id, enum conn_state state);
 void worker_pending_remove(struct conn *c);      /* off whichever list it is on */
-/* auto.c */
-void auto_start(struct conn *c, const struct json_member *mem, size_t n);
-void auto_classify_reply(struct worker *w, const void *msg, uint32_t len);
-void auto_classify_timeout(struct conn *c);
-bool auto_classifier_alive(struct worker *w);
-/* rewrites for the upstream body after a verdict: returns true when it wrote
- * member m itself (model, messages, chat_template_kwargs) */
-bool auto_rewrite_member(struct conn *c, const struct json_member *m, struct buf *out);
-void auto_append_members(struct conn *c, const struct json_member *mem, size_t n, struct buf *out);
-void auto_response_headers(struct conn *c, struct buf *out);
+/* stage_auth.c: reads the key headers while the head is parsed */
+void auth_take_headers(struct conn *c, const struct http_header *hdrs, size_t n);
+bool auth_model_allowed(const struct conn *c, const char *model);
+const char *auth_client_name(const struct conn *c);  /* the key's name, or NULL */
+bool auth_metrics_ok(const struct conn *c, const struct http_request *req);
 
-/* proxy.c */
-void proxy_start(struct conn *c);                /* parses the body, picks, sends */
-void proxy_continue(struct conn *c);             /* after a verdict or fallback: body, pick */
+/* stage_parse.c */
 bool proxy_key_is(const struct json_member *m, const char *name);
 const char *proxy_body(struct conn *c, size_t *ret_len);
-void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len);
-void proxy_pick_timeout(struct conn *c);
+/* scans the body's top-level members; false: an error answer was queued */
+bool parse_scan_body(struct conn *c, struct json_member *mem, size_t *n);
+bool parse_is_routing_key(const struct json_member *m);
+bool parse_is_auto_alias(const struct sy_config *cfg, const char *model);
+
+/* stage_classify.c */
+void classify_reply(struct worker *w, const void *msg, uint32_t len);
+void classify_timeout(struct conn *c);
+bool classify_alive(struct worker *w);
+/* the text of the prompt as the heads read it (user turns; turns = 0: all) */
+void classify_prompt_text(struct conn *c, const struct json_member *mem, size_t n, unsigned turns, struct buf *out);
+
+/* appends the decoded JSON string value v to out, a newline between pieces */
+void classify_append_string(struct buf *out, const char *v, size_t len);
+
+/* stage_route.c */
+int route_find_category(const struct sy_config *cfg, const char *name);
+/* model "auto" without a verdict (classifier late, down, failing): default_model */
+enum stage_rc route_fallback(struct conn *c, const char *status, int reason);
+void route_response_headers(struct conn *c, struct buf *out);
+const struct sy_model_score *route_best_model(struct conn *c, const struct sy_category_cfg *cat);
+
+/* stage_guard.c */
+bool guard_model_allows(const struct conn *c, const char *model); /* the model's PII policy, this prompt */
+bool guard_wanted(const struct conn *c, bool *ret_jailbreak, bool *ret_pii); /* before classifying */
+void guard_take_spans(struct conn *c, const struct sy_pii_span *spans, unsigned n);
+double guard_pii_threshold(const struct conn *c); /* the lowest span score any policy reads */
+
+/* stage_limit.c */
+void limit_observe_answer(struct conn *c, const char *p, size_t n); /* relayed bytes: usage */
+void limit_request_done(struct conn *c);         /* the answer is complete: token correction */
+int limit_init(struct frontend *fe);
+void limit_fini(struct frontend *fe);
+
+/* stage_pick.c: the worker's side of the router ring */
+void pick_reply(struct worker *w, const void *msg, uint32_t len);
+void pick_timeout(struct conn *c);
+void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked);
+void pick_ring_router(struct worker *w);
+
+/* relay.c */
+void relay_start(struct conn *c, int upstream);  /* the picked endpoint */
 void proxy_io(struct upconn *u, struct io *io, int res);
 void proxy_client_written(struct conn *c);      /* a client write completed during CS_UPSTREAM */
 void proxy_abort(struct conn *c);                /* client went away */

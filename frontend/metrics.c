@@ -48,11 +48,11 @@ void metrics_count_request(struct fe_metrics *m, const char *model, const char *
         /* table full: counted nowhere rather than wrongly */
 }
 
-void metrics_count_upstream_error(struct fe_metrics *m, const char *upstream, const char *kind) {
+static void count_pair(struct fe_uperr_key *t, unsigned size, const char *upstream, const char *kind) {
         uint32_t h = hash_str(hash_str(2166136261u, kind), upstream);
 
-        for (unsigned i = 0; i < FE_UPERR_TABLE; i++) {
-                struct fe_uperr_key *k = &m->uperr[(h + i) % FE_UPERR_TABLE];
+        for (unsigned i = 0; i < size; i++) {
+                struct fe_uperr_key *k = &t[(h + i) % size];
                 if (!atomic_load_explicit(&k->used, memory_order_relaxed)) {
                         copy(k->upstream, sizeof k->upstream, upstream);
                         copy(k->kind, sizeof k->kind, kind);
@@ -60,11 +60,20 @@ void metrics_count_upstream_error(struct fe_metrics *m, const char *upstream, co
                         atomic_store_explicit(&k->used, 1, memory_order_release);
                         return;
                 }
-                if (strcmp(k->upstream, upstream) == 0 && strcmp(k->kind, kind) == 0) {
+                if (strncmp(k->upstream, upstream, sizeof k->upstream - 1) == 0 &&
+                    strncmp(k->kind, kind, sizeof k->kind - 1) == 0) {
                         atomic_fetch_add_explicit(&k->n, 1, memory_order_relaxed);
                         return;
                 }
         }
+}
+
+void metrics_count_upstream_error(struct fe_metrics *m, const char *upstream, const char *kind) {
+        count_pair(m->uperr, FE_UPERR_TABLE, upstream, kind);
+}
+
+void metrics_count_guard(struct fe_metrics *m, const char *model, const char *reason) {
+        count_pair(m->guard, FE_GUARD_TABLE, model, reason);
 }
 
 void metrics_observe(struct fe_hist *h, uint64_t ns) {
@@ -107,6 +116,37 @@ static void render_hist(struct buf *o, const char *name, const char *help, struc
                 count += atomic_load_explicit(&hs[i]->count, memory_order_relaxed);
         }
         buf_printf(o, "%s_sum %.9f\n%s_count %llu\n", name, (double)sum / 1e9, name, (unsigned long long)count);
+}
+
+/* A counter by two labels, summed over the workers' tables (at table
+ * offset off in struct fe_metrics). */
+static void render_pairs(struct buf *o, const char *name, const char *help, const char *l1, const char *l2,
+                         struct fe_metrics *const *all, unsigned n, size_t off, unsigned size) {
+        buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+        for (unsigned i = 0; i < n; i++)
+                for (unsigned k = 0; k < size; k++) {
+                        const struct fe_uperr_key *e = (const struct fe_uperr_key *)((const char *)all[i] + off) + k;
+                        uint64_t total = 0;
+                        bool dup = false;
+                        if (!atomic_load_explicit(&e->used, memory_order_acquire))
+                                continue;
+                        for (unsigned j = 0; j < n; j++)
+                                for (unsigned q = 0; q < size; q++) {
+                                        const struct fe_uperr_key *f =
+                                                (const struct fe_uperr_key *)((const char *)all[j] + off) + q;
+                                        if (!atomic_load_explicit(&f->used, memory_order_acquire) ||
+                                            strcmp(f->upstream, e->upstream) || strcmp(f->kind, e->kind))
+                                                continue;
+                                        if (j < i || (j == i && q < k))
+                                                dup = true;
+                                        total += atomic_load_explicit(&f->n, memory_order_relaxed);
+                                }
+                        if (dup)
+                                continue;
+                        buf_printf(o, "%s{%s=\"", name, l1);
+                        label(o, e->upstream);
+                        buf_printf(o, "\",%s=\"%s\"} %llu\n", l2, e->kind, (unsigned long long)total);
+                }
 }
 
 static uint64_t sum_u64(struct fe_metrics *const *all, unsigned n, size_t off) {
@@ -152,31 +192,11 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
         }
         free(mt);
 
-        buf_printf(o, "# HELP switchyard_upstream_errors_total Upstream failures seen by the frontend, by kind.\n"
-                      "# TYPE switchyard_upstream_errors_total counter\n");
-        for (unsigned i = 0; i < n; i++)
-                for (unsigned k = 0; k < FE_UPERR_TABLE; k++) {
-                        const struct fe_uperr_key *e = &all[i]->uperr[k];
-                        uint64_t total = 0;
-                        bool dup = false;
-                        if (!atomic_load_explicit(&e->used, memory_order_acquire))
-                                continue;
-                        for (unsigned j = 0; j < n; j++)
-                                for (unsigned q = 0; q < FE_UPERR_TABLE; q++) {
-                                        const struct fe_uperr_key *f = &all[j]->uperr[q];
-                                        if (!atomic_load_explicit(&f->used, memory_order_acquire) ||
-                                            strcmp(f->upstream, e->upstream) || strcmp(f->kind, e->kind))
-                                                continue;
-                                        if (j < i || (j == i && q < k))
-                                                dup = true;
-                                        total += atomic_load_explicit(&f->n, memory_order_relaxed);
-                                }
-                        if (dup)
-                                continue;
-                        buf_printf(o, "switchyard_upstream_errors_total{upstream=\"");
-                        label(o, e->upstream);
-                        buf_printf(o, "\",kind=\"%s\"} %llu\n", e->kind, (unsigned long long)total);
-                }
+        render_pairs(o, "switchyard_upstream_errors_total", "Upstream failures seen by the frontend, by kind.",
+                     "upstream", "kind", all, n, offsetof(struct fe_metrics, uperr), FE_UPERR_TABLE);
+        render_pairs(o, "switchyard_guard_blocked_total",
+                     "Requests blocked by the guards (never sent upstream), by model and reason.", "model", "reason",
+                     all, n, offsetof(struct fe_metrics, guard), FE_GUARD_TABLE);
 
         for (unsigned i = 0; i < n; i++)
                 hs[i] = &all[i]->duration;
@@ -203,9 +223,24 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
         COUNTER("switchyard_queued_total", queued, "Requests the router queued because every endpoint of their model was saturated.");
         COUNTER("switchyard_classifier_requests_total", clf_requests, "Verdicts asked of the classifier (model auto and the classification API).");
         COUNTER("switchyard_classifier_jailbreak_total", clf_jailbreak, "Verdicts whose jailbreak probability was 0.5 or more.");
-        COUNTER("switchyard_classifier_blocked_total", clf_blocked, "Auto requests refused as jailbreaks (prompt_guard).");
         COUNTER("switchyard_classifier_batch_size_sum", clf_batch_sum, "Sum of the classifier batch sizes the verdicts ran in (divide by verdicts for the mean).");
 #undef COUNTER
+        {
+                static const char *const auth[] = { "missing_key", "invalid_key", "model_not_allowed" };
+                static const char *const rl[] = { "requests", "tokens", "backend_unavailable" };
+                buf_printf(o, "# HELP switchyard_auth_rejected_total Requests refused by API key checks, by reason.\n"
+                              "# TYPE switchyard_auth_rejected_total counter\n");
+                for (unsigned k = 0; k < 3; k++)
+                        buf_printf(o, "switchyard_auth_rejected_total{reason=\"%s\"} %llu\n", auth[k],
+                                   (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, auth_rejected) +
+                                                                           k * sizeof(_Atomic uint64_t)));
+                buf_printf(o, "# HELP switchyard_rate_limited_total Requests answered 429 (or 503) by the rate limiter, by limit.\n"
+                              "# TYPE switchyard_rate_limited_total counter\n");
+                for (unsigned k = 0; k < 3; k++)
+                        buf_printf(o, "switchyard_rate_limited_total{limit=\"%s\"} %llu\n", rl[k],
+                                   (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, ratelimited) +
+                                                                           k * sizeof(_Atomic uint64_t)));
+        }
         {
                 static const char *const reasons[] = { "unavailable", "timeout", "error", "ring_full",
                                                        "low_confidence", "no_text", "no_route" };

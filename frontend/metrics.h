@@ -23,16 +23,22 @@ struct fe_req_key {
         _Atomic uint64_t n;
 };
 
+/* a counter by two labels: (upstream, kind) of upstream errors, (model,
+ * reason) of blocked requests */
 struct fe_uperr_key {
         _Atomic uint32_t used;
-        char upstream[48];
-        char kind[16];              /* connect, reset, timeout, status */
+        char upstream[96];
+        char kind[24];              /* connect, reset, timeout, status; pii, jailbreak, unchecked */
         _Atomic uint64_t n;
 };
+#define FE_GUARD_TABLE 128
 
 struct fe_metrics {
         struct fe_req_key req[FE_REQ_TABLE];
         struct fe_uperr_key uperr[FE_UPERR_TABLE];
+        struct fe_uperr_key guard[FE_GUARD_TABLE]; /* blocked by the guards, by model and reason */
+        _Atomic uint64_t auth_rejected[3];  /* missing key, invalid key, model not allowed */
+        _Atomic uint64_t ratelimited[3];    /* requests, tokens, backend unavailable (fail-closed) */
         struct fe_hist duration;    /* client-seen, request parsed -> last byte queued */
         struct fe_hist overhead;    /* time spent in the gateway: parse->upstream send + first byte->client */
         struct fe_hist ttfb;        /* upstream time to first byte */
@@ -48,7 +54,6 @@ struct fe_metrics {
         _Atomic uint64_t clf_fallback[7];  /* by reason, FE_CLF_* */
         _Atomic uint64_t clf_category[65]; /* routed by category index (config order); [64] other */
         _Atomic uint64_t clf_jailbreak;    /* verdicts with jailbreak probability >= 0.5 */
-        _Atomic uint64_t clf_blocked;      /* auto requests refused by prompt_guard */
         struct fe_hist clf_wait;           /* frontend-seen verdict latency */
         struct fe_hist clf_run;            /* classifier's batch run time */
         _Atomic uint64_t clf_batch_sum;    /* sum of batch sizes of verdicts, for the mean */
@@ -60,6 +65,7 @@ enum { FE_CLF_UNAVAILABLE, FE_CLF_TIMEOUT, FE_CLF_ERROR, FE_CLF_RING_FULL, FE_CL
 struct buf;
 void metrics_count_request(struct fe_metrics *m, const char *model, const char *upstream, int status);
 void metrics_count_upstream_error(struct fe_metrics *m, const char *upstream, const char *kind);
+void metrics_count_guard(struct fe_metrics *m, const char *model, const char *reason);
 void metrics_observe(struct fe_hist *h, uint64_t ns);
 /* Writes the sum over n per-worker metric sets. */
 struct sy_config;

@@ -1,5 +1,5 @@
-/* Responses the frontend writes itself: OpenAI-style errors, /health,
- * /ready, /v1/models, /metrics. */
+/* Responses the frontend writes itself: OpenAI-style errors, /ready,
+ * /v1/models, /metrics (stage_local.c says which path is which). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,15 +11,15 @@
 
 unsigned frontend_metrics(struct worker *w, struct fe_metrics **all, unsigned cap);
 
-static void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len,
-                    const char *extra) {
+void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len, const char *extra) {
         c->state = CS_RESPOND;
         c->status = status;
         if (c->minor == 0 && c->keepalive == false)
                 c->out_last = true;
-        buf_printf(&c->out, "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: %s\r\n\r\n",
-                   c->minor, status, http_reason_phrase(status), ctype, len, extra ? extra : "",
-                   c->keepalive ? "keep-alive" : "close");
+        buf_printf(&c->out, "HTTP/1.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s", c->minor, status,
+                   http_reason_phrase(status), ctype, len, extra ? extra : "");
+        respond_common_headers(c, &c->out);
+        buf_printf(&c->out, "Connection: %s\r\n\r\n", c->keepalive ? "keep-alive" : "close");
         buf_append(&c->out, body, len);
         if (!c->keepalive)
                 c->out_last = true;
@@ -30,15 +30,12 @@ void respond_json(struct conn *c, int status, const char *body, size_t len) {
         respond(c, status, "application/json", body, len, NULL);
 }
 
-void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,
-                   const char *fmt, ...) {
-        char msg[512], emsg[1200], eparam[300], body[2048];
-        va_list ap;
+static void error_v(struct conn *c, int status, const char *headers, const char *type, const char *param,
+                    const char *code, const char *fmt, va_list ap) {
+        char msg[1024], emsg[2100], eparam[300], body[3072], extra[1024];
         int n, ml, pl = 0;
 
-        va_start(ap, fmt);
         n = vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
         if (n < 0)
                 msg[0] = 0;
         ml = json_string_encode(msg, strnlen(msg, sizeof msg), emsg, sizeof emsg);
@@ -48,21 +45,36 @@ void respond_error(struct conn *c, int status, const char *type, const char *par
                 pl = json_string_encode(param, strlen(param), eparam, sizeof eparam);
         n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"param\":%.*s,\"code\":\"%s\"}}",
                      ml, emsg, type, param && pl > 0 ? pl : 4, param && pl > 0 ? eparam : "null", code);
-        if (status >= 500 || status == 429) {
-                char ra[40];
-                snprintf(ra, sizeof ra, "Retry-After: %u\r\n", c->retry_after_s ? c->retry_after_s : 1);
-                respond(c, status, "application/json", body, (size_t)n, ra);
-        } else
-                respond(c, status, "application/json", body, (size_t)n, NULL);
+        if (n < 0 || (size_t)n >= sizeof body)
+                n = snprintf(body, sizeof body, "{\"error\":{\"message\":\"error\",\"type\":\"%s\",\"param\":null,"
+                                                "\"code\":\"%s\"}}", type, code);
+        if (status >= 500 || status == 429)
+                snprintf(extra, sizeof extra, "Retry-After: %u\r\n%s", c->retry_after_s ? c->retry_after_s : 1,
+                         headers ? headers : "");
+        else
+                snprintf(extra, sizeof extra, "%s%s", status == 401 ? "WWW-Authenticate: Bearer\r\n" : "",
+                         headers ? headers : "");
+        respond(c, status, "application/json", body, (size_t)n, extra);
         if (c->model[0] && status >= 400)
                 metrics_count_request(&c->w->metrics, c->model, "", status);
 }
 
-bool respond_is_local(const char *method, size_t mlen, const char *path) {
-        (void)method;
-        (void)mlen;
-        return strcmp(path, "/health") == 0 || strcmp(path, "/ready") == 0 || strcmp(path, "/metrics") == 0 ||
-               strcmp(path, "/v1/models") == 0 || strncmp(path, "/v1/models/", 11) == 0;
+void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,
+                   const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        error_v(c, status, NULL, type, param, code, fmt, ap);
+        va_end(ap);
+}
+
+void respond_error_headers(struct conn *c, int status, const char *headers, const char *type, const char *param,
+                           const char *code, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        error_v(c, status, headers, type, param, code, fmt, ap);
+        va_end(ap);
 }
 
 /* One entry per (model, engine): the guides list a model once per engine
@@ -79,7 +91,7 @@ static void models_json(struct conn *c, struct buf *o, const char *only) {
                 char name[SNAP_NAME * 6 + 2];
                 int nl;
 
-                if (only && strcmp(only, m->name) != 0)
+                if ((only && strcmp(only, m->name) != 0) || !auth_model_allowed(c, m->name))
                         continue;
                 nl = json_string_encode(m->name, strlen(m->name), name, sizeof name);
                 for (uint16_t k = 0; k < m->n_upstreams; k++) {
@@ -125,33 +137,19 @@ static bool ready(struct worker *w) {
         return false;
 }
 
-void respond_local(struct conn *c, const struct http_request *req) {
-        bool get = req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
+void respond_ready(struct conn *c) {
+        if (ready(c->w))
+                respond_json(c, 200, "{\"status\":\"ready\"}", 18);
+        else
+                respond_error(c, 503, "server_error", NULL, "not_ready", "no healthy upstream yet");
+}
 
-        if (!get) {
-                respond_error(c, 405, "invalid_request_error", NULL, "method_not_allowed", "use GET for %s", c->path);
-                return;
-        }
-        if (strcmp(c->path, "/health") == 0) {
-                respond_json(c, 200, "{\"status\":\"ok\"}", 15);
-        } else if (strcmp(c->path, "/ready") == 0) {
-                if (ready(c->w))
-                        respond_json(c, 200, "{\"status\":\"ready\"}", 18);
-                else
-                        respond_error(c, 503, "server_error", NULL, "not_ready", "no healthy upstream yet");
-        } else if (strcmp(c->path, "/v1/models") == 0) {
-                respond_models(c, NULL);
-        } else if (strncmp(c->path, "/v1/models/", 11) == 0) {
-                /* ids may contain '/', sent as is or as %2F (the SDKs encode it) */
-                char id[SNAP_NAME];
-                url_decode(c->path + 11, strlen(c->path + 11), false, id, sizeof id);
-                respond_models(c, id);
-        } else if (strcmp(c->path, "/metrics") == 0) {
-                struct fe_metrics *all[FE_MAX_WORKERS];
-                unsigned n = frontend_metrics(c->w, all, FE_MAX_WORKERS);
-                struct buf o = { 0 };
-                metrics_render(&o, all, n, c->w->fe->cfg);
-                respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", o.p ? o.p : "", o.len, NULL);
-                buf_free(&o);
-        }
+void respond_metrics(struct conn *c) {
+        struct fe_metrics *all[FE_MAX_WORKERS];
+        unsigned n = frontend_metrics(c->w, all, FE_MAX_WORKERS);
+        struct buf o = { 0 };
+
+        metrics_render(&o, all, n, c->cfg);
+        respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", o.p ? o.p : "", o.len, NULL);
+        buf_free(&o);
 }

@@ -79,6 +79,14 @@ void conn_send(struct conn *c) {
         c->wr.busy = true;
 }
 
+static void gen_put(struct fe_gen *g) {
+        /* pairs with itself: the last one to let go sees every other's writes */
+        if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+                sy_config_free(g->cfg);
+                free(g);
+        }
+}
+
 static void conn_free_if_idle(struct conn *c) {
         struct worker *w = c->w;
 
@@ -105,10 +113,25 @@ static void conn_free_if_idle(struct conn *c) {
         buf_free(&c->fwd_headers);
         buf_free(&c->upreq);
         buf_free(&c->upbody);
+        buf_free(&c->usage_tail);
+        gen_put(c->gen);
         free(c);
 }
 
 static bool on_a_list(const struct conn *c);
+
+/* The connection takes the current configuration (a new request starts):
+ * no atomic operation unless a reload happened since its last request. */
+static void conn_pin_config(struct conn *c) {
+        struct fe_gen *g = atomic_load_explicit(&c->w->fe->gen, memory_order_acquire);
+
+        if (g == c->gen)
+                return;
+        atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+        gen_put(c->gen);
+        c->gen = g;
+        c->cfg = g->cfg;
+}
 
 void conn_close(struct conn *c) {
         if (!c->closing) {
@@ -247,17 +270,19 @@ static void reset_request(struct conn *c) {
         c->reasoning_client = c->clf_verdict = c->clf_truncated = false;
         c->cat_idx = -1;
         c->clf_status = NULL;
+        c->clf_reason = 0;
+        c->key_idx = -1;
+        c->key_given = false;
+        c->limited = c->rl_tokens = false;
+        c->rl_charged = 0;
+        c->usage_tail.len = 0;
+        c->need_jailbreak = c->need_pii = c->need_category = c->guard_blocked = false;
+        memset(c->pii_score, 0, sizeof c->pii_score);
+        c->picked_upstream = -1;
         c->category[0] = 0;
         c->confidence = 0;
         c->jailbreak = -1;
         c->reasoning = -1;
-}
-
-/* The POST endpoints: proxied ones, and the classification API (auto.c). */
-static bool post_path(const char *path) {
-        return strcmp(path, "/v1/chat/completions") == 0 || strcmp(path, "/v1/completions") == 0 ||
-               strcmp(path, "/v1/embeddings") == 0 || strcmp(path, "/v1/responses") == 0 ||
-               strcmp(path, "/api/v1/classify") == 0;
 }
 
 static bool hop_by_hop(const struct http_header *h) {
@@ -336,12 +361,10 @@ static void query_param(const char *q, size_t qlen, const char *key, char *dst, 
         }
 }
 
-static void dispatch(struct conn *c);
-
 /* Parses the head at c->in[req_start..]. Returns 1 when a head was taken,
  * 0 when more input is needed, -1 when an error response was queued. */
 static int take_head(struct conn *c) {
-        const struct sy_config *cfg = c->w->fe->cfg;
+        const struct sy_config *cfg = c->cfg;
         struct http_header hdrs[256];
         struct http_request req = { .headers = hdrs };
         struct http_limits lim = {
@@ -467,41 +490,40 @@ static int take_head(struct conn *c) {
                   (h->value_len == 1 && h->value[0] == '1')))
                 c->sheddable = true;
 
-        /* local endpoints need neither a body nor forwarding */
-        if (respond_is_local(req.method, req.method_len, c->path)) {
-                if (c->chunked_in || c->body_len) {
-                        /* a GET with a body: drop the body by not keeping the connection */
-                        c->keepalive = false;
-                }
-                respond_local(c, &req);
-                return -1;
-        }
-        if (!(req.method_len == 4 && memcmp(req.method, "POST", 4) == 0)) {
-                if (post_path(c->path)) {
-                        respond_error(c, 405, "invalid_request_error", NULL, "method_not_allowed",
-                                      "use POST for %s", c->path);
-                } else {
-                        respond_error(c, 404, "invalid_request_error", NULL, "not_found",
-                                      "unknown path %s", c->path);
-                }
-                return -1;
-        }
-        if (!post_path(c->path)) {
-                respond_error(c, 404, "invalid_request_error", NULL, "not_found", "unknown path %s", c->path);
-                return -1;
-        }
+        auth_take_headers(c, hdrs, req.num_headers);
 
-        /* headers forwarded upstream (end-to-end ones only) */
-        for (size_t i = 0; i < req.num_headers; i++) {
-                if (hop_by_hop(&hdrs[i]))
+        /* the head stages: what needs no body is answered there */
+        c->head = &req;
+        pipeline_start(c);
+        c->head = NULL;
+        return pipeline_at(c, &stage_body) && !c->closing ? 1 : -1;
+}
+
+/* Stage body: the headers forwarded upstream are taken while the head is
+ * still parsed; then the request waits for its body (process_input resumes
+ * it when the body is in). */
+static enum stage_rc body_stage(struct conn *c) {
+        const struct http_request *req = c->head;
+        bool auth = c->cfg->n_api_keys > 0;
+
+        /* headers forwarded upstream: end-to-end ones only, and not the
+         * client's switchyard key when switchyard checks keys */
+        for (size_t i = 0; i < req->num_headers; i++) {
+                const struct http_header *h = &req->headers[i];
+                if (hop_by_hop(h))
                         continue;
-                buf_append(&c->fwd_headers, hdrs[i].name, hdrs[i].name_len);
+                if (auth && ((h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0) ||
+                             (h->name_len == 9 && strncasecmp(h->name, "x-api-key", 9) == 0)))
+                        continue;
+                buf_append(&c->fwd_headers, h->name, h->name_len);
                 buf_append(&c->fwd_headers, ": ", 2);
-                buf_append(&c->fwd_headers, hdrs[i].value, hdrs[i].value_len);
+                buf_append(&c->fwd_headers, h->value, h->value_len);
                 buf_append(&c->fwd_headers, "\r\n", 2);
         }
-        return 1;
+        return STAGE_SUSPEND;
 }
+
+const struct stage stage_body = { "body", body_stage };
 
 static void send_continue(struct conn *c) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -512,7 +534,7 @@ static void send_continue(struct conn *c) {
 /* Consumes body bytes. Returns 1 when complete, 0 when more is needed,
  * -1 when an error response was queued. */
 static int take_body(struct conn *c) {
-        const struct sy_config *cfg = c->w->fe->cfg;
+        const struct sy_config *cfg = c->cfg;
         size_t body_start = c->req_start + c->head_len;
 
         if (!c->chunked_in)
@@ -553,7 +575,7 @@ static int take_body(struct conn *c) {
 
 /* Drives the request state machine over buffered input. */
 static void process_input(struct conn *c) {
-        const struct sy_config *cfg = c->w->fe->cfg;
+        const struct sy_config *cfg = c->cfg;
         int r;
 
         while (!c->closing) {
@@ -563,6 +585,7 @@ static void process_input(struct conn *c) {
                                 c->in.len = c->req_start = 0;
                                 break;
                         }
+                        conn_pin_config(c);
                         reset_request(c);
                         r = take_head(c);
                         if (r == 0) {
@@ -591,7 +614,8 @@ static void process_input(struct conn *c) {
                         }
                         if (r < 0)
                                 break;
-                        dispatch(c);
+                        c->state = CS_PICKING;
+                        pipeline_resume(c);
                 }
                 break;
         }
@@ -599,16 +623,10 @@ static void process_input(struct conn *c) {
                 post_recv(c);
 }
 
-static void dispatch(struct conn *c) {
-        c->t_parsed_ns = fe_now_ns();
-        c->state = CS_PICKING;
-        proxy_start(c);
-}
-
 /* Called when the response for the current request has been written in
  * full: next request (pipelined bytes first) or close. */
 void conn_request_done(struct conn *c) {
-        const struct sy_config *cfg = c->w->fe->cfg;
+        const struct sy_config *cfg = c->cfg;
         size_t consumed;
 
         if (c->closing)
@@ -636,7 +654,7 @@ void conn_request_done(struct conn *c) {
 /* ---- completions -------------------------------------------------------------- */
 
 static void on_client_read(struct conn *c, int res) {
-        const struct sy_config *cfg = c->w->fe->cfg;
+        const struct sy_config *cfg = c->cfg;
 
         c->rd.busy = false;
         if (c->closing) {
@@ -744,6 +762,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
                 return;
         }
         c->w = w;
+        conn_pin_config(c);
         c->fd = fd;
         c->rd = (struct io){ .kind = IO_CLIENT_RD, .owner = c };
         c->wr = (struct io){ .kind = IO_CLIENT_WR, .owner = c };
@@ -778,12 +797,12 @@ static void drain_router(struct worker *w) {
 
         while (ring_sc_peek(w->from_router, &type, &msg, &len) == 0) {
                 if (type == SY_MSG_PICK_RESP)
-                        proxy_pick_reply(w, msg, len);
+                        pick_reply(w, msg, len);
                 ring_sc_release(w->from_router);
         }
         while (ring_sc_peek(w->from_clf, &type, &msg, &len) == 0) {
                 if (type == SY_MSG_CLASSIFY_RESP)
-                        auto_classify_reply(w, msg, len);
+                        classify_reply(w, msg, len);
                 ring_sc_release(w->from_clf);
         }
 }
@@ -796,7 +815,7 @@ static void check_timeouts(struct worker *w, uint64_t now) {
                 if (c->pick_deadline_ns > now)
                         break; /* FIFO with one timeout: the rest are later */
                 worker_pending_remove(c);
-                proxy_pick_timeout(c);
+                pick_timeout(c);
         }
         if (w->waiting && w->waiting_min_ns <= now) {
                 uint64_t min = 0;
@@ -805,9 +824,9 @@ static void check_timeouts(struct worker *w, uint64_t now) {
                         if (c->pick_deadline_ns <= now) {
                                 worker_pending_remove(c);
                                 if (c->state == CS_CLASSIFYING)
-                                        auto_classify_timeout(c);
+                                        classify_timeout(c);
                                 else
-                                        proxy_pick_timeout(c);
+                                        pick_timeout(c);
                         } else if (!min || c->pick_deadline_ns < min) {
                                 min = c->pick_deadline_ns;
                         }
@@ -886,6 +905,7 @@ static void *worker_run(void *arg) {
         if (w->ring.flags & IORING_SETUP_R_DISABLED)
                 syscall(__NR_io_uring_register, w->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
         w->accepting = true;
+        atomic_store_explicit(&w->running, true, memory_order_release);
         post_accept(w);
         post_bell(w);
         for (;;) {
@@ -894,6 +914,8 @@ static void *worker_run(void *arg) {
                 uint64_t now = fe_now_ns(), wait_ns = TICK_NS;
                 bool sleep_ok;
 
+                /* a quiescent point: nothing of the last turn is still held */
+                atomic_fetch_add_explicit(&w->loops, 1, memory_order_release);
                 if (atomic_load_explicit(&fe->draining, memory_order_relaxed)) {
                         if (!stopped_accepting) {
                                 stopped_accepting = true;
@@ -953,6 +975,7 @@ static void *worker_run(void *arg) {
                         worker_refresh_snapshot(w);
                 }
         }
+        atomic_store_explicit(&w->running, false, memory_order_release);
         /* drain deadline passed or all done: close what is left, and let the
          * cancelled operations complete so that everything is freed */
         for (struct conn *c = w->conns, *nx; c; c = nx) {
@@ -969,6 +992,52 @@ static void *worker_run(void *arg) {
 }
 
 /* ---- setup ---------------------------------------------------------------------- */
+
+/* ---- reload ------------------------------------------------------------------------ */
+
+/* SIGHUP: a new configuration for new requests (API keys, limits, guards,
+ * categories, auto routing); requests in flight finish with theirs and no
+ * connection is dropped. Upstreams and models come through the router's
+ * snapshot. An invalid file is refused and the running one stays. */
+static void reload(struct frontend *fe, const char *path) {
+        struct sy_config *nc = NULL;
+        struct fe_gen *g, *old;
+        uint64_t seen[FE_MAX_WORKERS];
+        char err[1024];
+        int r = sy_config_load(path, &nc, err, sizeof err);
+
+        if (r < 0) {
+                log_err("SIGHUP: %s; keeping the running configuration", err);
+                return;
+        }
+        if (nc->server.port != fe->cfg->server.port || strcmp(nc->server.host, fe->cfg->server.host) != 0 ||
+            nc->server.workers != fe->cfg->server.workers)
+                log_warn("SIGHUP: server listener and worker changes apply at restart");
+        g = calloc(1, sizeof *g);
+        if (!g) {
+                sy_config_free(nc);
+                return;
+        }
+        g->cfg = nc;
+        g->refs = 1;
+        old = atomic_exchange_explicit(&fe->gen, g, memory_order_acq_rel);
+        /* wait until every running worker has turned its loop once: none can
+         * still be about to take a reference to old */
+        for (unsigned i = 0; i < fe->n_workers; i++)
+                seen[i] = atomic_load_explicit(&fe->workers[i].loops, memory_order_acquire);
+        for (int tries = 0; tries < 400; tries++) {
+                bool all = true;
+                for (unsigned i = 0; i < fe->n_workers; i++)
+                        if (atomic_load_explicit(&fe->workers[i].running, memory_order_acquire) &&
+                            atomic_load_explicit(&fe->workers[i].loops, memory_order_acquire) == seen[i])
+                                all = false;
+                if (all)
+                        break;
+                usleep(1000);
+        }
+        gen_put(old);
+        log_notice("SIGHUP: configuration reloaded (%zu API keys, %zu categories)", nc->n_api_keys, nc->n_categories);
+}
 
 static int make_listener(const struct sy_config *cfg, int *ret_fd) {
         struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(cfg->server.port) };
@@ -1089,6 +1158,7 @@ int frontend_main(const char *config_path) {
         sigset_t mask;
         int sfd = -1, code = 1, r;
         unsigned started = 0;
+        struct fe_gen *boot_gen = NULL;
 
         sy_log_init("frontend");
         r = sy_config_load(config_path, &fe.cfg, err, sizeof err);
@@ -1096,6 +1166,12 @@ int frontend_main(const char *config_path) {
                 log_err("%s", err);
                 return 1;
         }
+        boot_gen = calloc(1, sizeof *boot_gen);
+        if (!boot_gen)
+                goto out;
+        boot_gen->cfg = fe.cfg;
+        boot_gen->refs = 2; /* current, and the boot configuration main keeps (never freed by a put) */
+        fe.gen = boot_gen;
         fe.n_workers = fe.cfg->server.workers ? fe.cfg->server.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         if (fe.n_workers > fe.cfg->shm.max_workers)
                 fe.n_workers = fe.cfg->shm.max_workers;
@@ -1119,6 +1195,8 @@ int frontend_main(const char *config_path) {
                 log_err("cannot open shared segment %s: %s", path, strerror(-r));
                 goto out;
         }
+        if (limit_init(&fe) < 0)
+                goto out;
         fe.inherited_fd = inherited_listener();
 
         sigemptyset(&mask);
@@ -1169,9 +1247,7 @@ int frontend_main(const char *config_path) {
                         continue;
                 }
                 if (si.ssi_signo == SIGHUP) {
-                        /* upstreams and models come through the router's snapshot; the
-                         * frontend's own settings (listener, limits) need a restart */
-                        log_notice("SIGHUP: routing changes arrive through the router; server settings apply at restart");
+                        reload(&fe, config_path);
                         continue;
                 }
                 if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
@@ -1196,6 +1272,14 @@ out:
                 close(sfd);
         if (fe.inherited_fd >= 0)
                 close(fe.inherited_fd);
+        limit_fini(&fe);
+        {
+                /* the current one's own reference; the boot one goes with fe.cfg */
+                struct fe_gen *g = atomic_exchange(&fe.gen, NULL);
+                if (g && g != boot_gen)
+                        gen_put(g);
+                free(boot_gen);
+        }
         shm_seg_close(fe.seg);
         free(fe.workers);
         free(fe.boot_snap);

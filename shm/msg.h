@@ -94,7 +94,8 @@ struct sy_done {
 /* ---- classifier ------------------------------------------------------------ */
 
 enum sy_classify_flags {
-        SY_CLASSIFY_PII = 1 << 0,        /* also return PII spans (classification API) */
+        SY_CLASSIFY_PII = 1 << 0,        /* also return PII spans (classification API, PII guard) */
+        SY_CLASSIFY_NO_CATEGORY = 1 << 1,/* guards only: passes that serve only the category are skipped */
 };
 
 /* worker -> classifier; followed by text_len bytes of UTF-8 text (at most
@@ -105,7 +106,7 @@ struct sy_classify_req {
         uint64_t req_id;         /* worker-local id; echoed back */
         uint32_t text_len;
         uint16_t flags;          /* SY_CLASSIFY_* */
-        uint16_t pad;
+        uint16_t pii_threshold_q;/* PII span score threshold x 65535; 0: the classifier's own */
 };
 
 #define SY_CLASSIFY_LABEL 32

@@ -2,6 +2,7 @@
 tests against them. Skips (77) when node or the npm packages are missing
 (scripts/test.sh installs them).
 usage: run_node.py SWITCHYARD SIMLLM"""
+import hashlib
 import os
 import shutil
 import subprocess
@@ -28,13 +29,33 @@ categories:
 """ % (LLAMA, PHI, LLAMA)
 
 
-def wait_classifier(sy):
+# keys, a per-key limit and a PII policy (guard.test.mjs)
+NODE_KEY = "sk-node-sdk-key-1"
+GUARD = """
+auth:
+  api_keys:
+    - name: node
+      key_sha256: "%s"
+    - name: limited
+      key_sha256: "%s"
+      models: ["%s"]
+      requests_per_minute: 3
+model_config:
+  "%s":
+    pii_policy: {allow_by_default: false}
+""" % (hashlib.sha256(NODE_KEY.encode()).hexdigest(), hashlib.sha256(b"sk-node-limited-2").hexdigest(), LLAMA, LLAMA)
+
+
+def wait_classifier(sy, headers=None, model="auto"):
     """The classifier loads its model after the frontend is up."""
     deadline = time.time() + 30
     while time.time() < deadline:
-        _, h, _ = sy.request("POST", "/v1/chat/completions",
-                             {"model": "auto", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
-        if h.get("x-switchyard-classifier") not in (None, "unavailable"):
+        st, h, _ = sy.request("POST", "/v1/chat/completions",
+                              {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1},
+                              headers=headers)
+        if model == "auto" and h.get("x-switchyard-classifier") not in (None, "unavailable"):
+            return
+        if model != "auto" and st == 200:
             return
         time.sleep(0.2)
 
@@ -53,15 +74,20 @@ def main():
     for s in sims:
         s.start()
     sy = Switchyard(sy_exe, sims, AUTO)
+    gy = Switchyard(sy_exe, sims, GUARD)
     rc = 1
     try:
         sy.start()
         wait_classifier(sy)
-        env = dict(os.environ, SWITCHYARD_URL="http://127.0.0.1:%d" % sy.port)
-        rc = subprocess.run(["node", "--test", "--test-reporter=spec", os.path.join(HERE, "sdk.test.mjs")],
-                            env=env, cwd=HERE).returncode
+        gy.start()
+        wait_classifier(gy, {"Authorization": "Bearer " + NODE_KEY}, LLAMA)
+        env = dict(os.environ, SWITCHYARD_URL="http://127.0.0.1:%d" % sy.port,
+                   SWITCHYARD_GUARD_URL="http://127.0.0.1:%d" % gy.port)
+        rc = subprocess.run(["node", "--test", "--test-reporter=spec", os.path.join(HERE, "sdk.test.mjs"),
+                             os.path.join(HERE, "guard.test.mjs")], env=env, cwd=HERE).returncode
     finally:
         sy.stop()
+        gy.stop()
         for s in sims:
             s.kill()
     log = sy.read_log()

@@ -122,6 +122,8 @@ static void set_xhdr(struct conn *c, const char *model, size_t model_len, const 
                         sbuf_add(b, ch < 0x20 || ch == 0x7f ? "?" : &m[i].key[j], 1);
                 }
         }
+        sbuf_puts(b, "\r\nx-simllm-header-names: ");
+        sbuf_puts(b, c->ri.hdr_names);
         sbuf_puts(b, "\r\n");
         if (b->oom)
                 b->len = 0;

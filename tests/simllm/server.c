@@ -418,6 +418,21 @@ static void copy_request_info(struct conn *c, const struct http_request *req) {
                 else if (http_header_has_token(h->value, h->value_len, "keep-alive"))
                         ri->keepalive = true;
         }
+        {
+                size_t n = 0;
+                for (size_t i = 0; i < req->num_headers; i++) {
+                        const struct http_header *hh = &req->headers[i];
+                        if (n + hh->name_len + 2 >= sizeof ri->hdr_names)
+                                break;
+                        if (n)
+                                ri->hdr_names[n++] = ',';
+                        for (size_t k = 0; k < hh->name_len; k++) {
+                                char ch = hh->name[k];
+                                ri->hdr_names[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+                        }
+                }
+                ri->hdr_names[n] = 0;
+        }
         h = http_find_header(req->headers, req->num_headers, "expect");
         c->expect_continue = h && h->value_len == 12 && strncasecmp(h->value, "100-continue", 12) == 0;
         c->sent_continue = false;

@@ -235,6 +235,8 @@ struct req_info {
         size_t path_len;
         int minor;
         bool keepalive;
+        char hdr_names[512];       /* the request's header names, lower-case, comma-separated
+                                    * (x-simllm-header-names: what a proxy forwarded) */
 };
 
 struct worker {

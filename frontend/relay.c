@@ -1,6 +1,7 @@
-/* Proxying: reading the request body, asking the router (or the snapshot)
- * for an endpoint, kept-alive upstream connections, relaying the response
- * as it arrives, retries before the first byte, done events. */
+/* Stage relay: the request goes to the picked endpoint over a kept-alive
+ * pooled connection, the response is relayed as it arrives (SSE event by
+ * event), a failure before the first byte is retried on another endpoint
+ * (back to stage_pick), and a done event tells the router how it went. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,456 +15,17 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/runtime.h"
-#include "router/prefix_index.h"
 #include "frontend/frontend-internal.h"
 #include "shm/bell.h"
 #include "shm/msg.h"
 
 #define UP_READ_CHUNK 65536
 #define UP_MAX_HEAD 65536
-#define ROUTER_MAX_AGE_NS (1000ULL * 1000000ULL)
-#define ROUTER_CHECK_NS (10ULL * 1000000ULL)
 
 static void up_close(struct upconn *u);
 static void up_recv(struct upconn *u);
-static void start_upstream(struct conn *c, int upstream);
 static void finish(struct conn *c, bool failed);
 
-/* ---- routing fields ----------------------------------------------------------- */
-
-/* Is the member's key name? Keys are compared decoded, as json_find and
- * the upstream's JSON parser see them ("owned\u005fby" is owned_by). */
-bool proxy_key_is(const struct json_member *m, const char *name) {
-        char dec[64];
-        int n;
-
-        if (!memchr(m->key, '\\', m->key_len))
-                return m->key_len == strlen(name) && memcmp(m->key, name, m->key_len) == 0;
-        /* the raw key with its quotes around it */
-        n = json_string_decode(m->key - 1, m->key_len + 2, dec, sizeof dec);
-        return n >= 0 && (size_t)n == strlen(name) && memcmp(dec, name, (size_t)n) == 0;
-}
-
-#define key_is proxy_key_is
-
-static bool is_routing_key(const struct json_member *m) {
-        return key_is(m, "owned_by") || key_is(m, "engine") || key_is(m, "inference_server");
-}
-
-const char *proxy_body(struct conn *c, size_t *ret_len) {
-        if (c->chunked_in) {
-                *ret_len = c->body.len;
-                return c->body.p ? c->body.p : "";
-        }
-        *ret_len = c->body_len;
-        return c->in.p + c->req_start + c->head_len;
-}
-
-/* Cached for a few ms: the check is a kill(pid, 0) system call. */
-static bool router_alive(struct worker *w) {
-        uint64_t now = fe_now_ns();
-
-        if (now - w->router_checked_ns > ROUTER_CHECK_NS) {
-                w->router_alive = shm_peer_alive(shm_seg_peer(w->fe->seg, SHM_PEER_ROUTER), ROUTER_MAX_AGE_NS);
-                w->router_checked_ns = now;
-        }
-        return w->router_alive;
-}
-
-static void ring_router(struct worker *w) {
-        char path[512];
-
-        if (!ring_sp_needs_wake(w->to_router))
-                return;
-        if (w->router_bell < 0) {
-                if (sy_runtime_path(w->fe->cfg, path, sizeof path, SY_ROUTER_BELL, 0) < 0 ||
-                    bell_open_producer(path, &w->router_bell) < 0)
-                        return;
-        }
-        /* the doorbell write goes out with the worker's next io_uring submit:
-         * no system call of its own */
-        static const char one = 1;
-        struct io_uring_sqe *sqe = worker_sqe(w);
-        io_uring_prep_write(sqe, w->router_bell, &one, 1, 0);
-        io_uring_sqe_set_data(sqe, NULL);
-}
-
-static void send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked) {
-        struct worker *w = c->w;
-        struct sy_done d = {
-                .req_id = c->req_id,
-                .upstream = (uint16_t)upstream,
-                .http_status = (uint16_t)status,
-                .flags = flags | (router_picked ? SY_DONE_PICKED_BY_ROUTER : 0),
-                .ttfb_us = c->t_first_byte_ns && c->t_sent_ns ? (uint32_t)((c->t_first_byte_ns - c->t_sent_ns) / 1000) : 0,
-                .duration_us = (uint32_t)((fe_now_ns() - c->t_parsed_ns) / 1000),
-                .snap_gen = c->up_gen,
-        };
-
-        /* no doorbell: done events are bookkeeping, read at the router's
-         * next wake-up (a pick, or its 100 ms tick) */
-        (void)ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d);
-}
-
-/* ---- picking ---------------------------------------------------------------------- */
-
-
-static void no_endpoint(struct conn *c, int err) {
-        if (c->n_tried > 0 && err != -ENOENT) {
-                /* a retry found no other endpoint (e.g. a model behind a single
-                 * gateway, which does its own failover): the attempt's failure */
-                respond_error(c, 502, "server_error", NULL, "upstream_error",
-                              "the upstream for model `%s` failed before answering (%u attempts)", c->model,
-                              c->n_tried);
-                return;
-        }
-        if (err == -ENOENT)
-                respond_error(c, 404, "invalid_request_error", "owned_by", "model_not_found",
-                              "The model `%s` is not served by engine `%s`", c->model,
-                              c->engine[0] ? c->engine : "(default)");
-        else
-                respond_error(c, 503, "server_error", NULL, "no_healthy_upstream",
-                              "no healthy endpoint for model `%s` right now", c->model);
-}
-
-static void pick_local(struct conn *c) {
-        struct worker *w = c->w;
-        const struct snap_model *m;
-        int u;
-
-        worker_refresh_snapshot(w);
-        m = snapshot_find_model(w->snap, c->model, strlen(c->model));
-        if (!m) {
-                respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
-                              "The model `%s` does not exist", c->model);
-                return;
-        }
-        u = snapshot_pick(w->snap, m, c->engine, strlen(c->engine), c->tried, c->n_tried, w->inflight, &w->rr);
-        if (u < 0) {
-                no_endpoint(c, u);
-                return;
-        }
-        c->router_picked = false;
-        c->up_gen = (uint32_t)w->snap->config_generation;
-        if (router_alive(w)) {
-                struct sy_dispatch d = { .req_id = c->req_id, .upstream = (uint16_t)u, .snap_gen = c->up_gen };
-                if (ring_sp_push(w->to_router, SY_MSG_DISPATCH, &d, sizeof d) == 0)
-                        c->router_picked = true; /* the router counts it; the done event uncounts it */
-        }
-        start_upstream(c, u);
-}
-
-/* Does the model have exactly one upstream for the requested engine? */
-static bool single_candidate(struct conn *c) {
-        struct worker *w = c->w;
-        const struct snap_model *m = snapshot_find_model(w->snap, c->model, strlen(c->model));
-        unsigned n = 0;
-
-        if (!m)
-                return false;
-        for (uint16_t k = 0; k < m->n_upstreams && n < 2; k++)
-                if (snapshot_engine_matches(w->snap, m, m->upstreams[k], c->engine, strlen(c->engine))) {
-                        /* a saturated one: the router queues or sheds */
-                        if (w->snap->upstreams[m->upstreams[k]].saturated)
-                                return false;
-                        n++;
-                }
-        return n == 1 && c->n_tried == 0;
-}
-
-static void pick(struct conn *c) {
-        struct worker *w = c->w;
-        struct sy_pick_req q = { 0 };
-        size_t ml = strlen(c->model), el = strlen(c->engine), sl = strlen(c->session), blen;
-        uint64_t prefix[16];
-        int np = 0;
-        struct iovec iov[5];
-
-        c->state = CS_PICKING;
-        if (!router_alive(w)) {
-                atomic_fetch_add_explicit(&w->metrics.fallback_picks, 1, memory_order_relaxed);
-                pick_local(c);
-                return;
-        }
-        c->req_id = ++w->next_req_id;
-        if (single_candidate(c)) {
-                /* nothing to choose: pick here and tell the router, which
-                 * counts the request in flight, without waiting for it */
-                pick_local(c);
-                return;
-        }
-        /* prefix-cache affinity: chained hashes over the raw bytes of the
-         * prompt's JSON value, as the router's index keeps them (two requests
-         * sharing a system prompt share their first hashes); only the
-         * router uses them, so they are made only when it is asked */
-        if (c->prompt_len)
-                np = prefix_hash_chain(proxy_body(c, &blen) + c->prompt_off, c->prompt_len, SY_PICK_PREFIX_BLOCK,
-                                       prefix, sizeof prefix / sizeof prefix[0]);
-        if (np < 0)
-                np = 0;
-        q.req_id = c->req_id;
-        q.model_len = (uint16_t)ml;
-        q.owned_by_len = (uint16_t)el;
-        q.session_len = (uint16_t)sl;
-        q.n_exclude = (uint16_t)(c->n_tried < SY_PICK_MAX_EXCLUDE ? c->n_tried : SY_PICK_MAX_EXCLUDE);
-        memcpy(q.exclude, c->tried, q.n_exclude * sizeof q.exclude[0]);
-        q.token_estimate = c->token_estimate;
-        q.flags = c->sheddable ? SY_PICK_SHEDDABLE : 0;
-        q.n_prefix = (uint16_t)np;
-        iov[0] = (struct iovec){ &q, sizeof q };
-        iov[1] = (struct iovec){ prefix, (size_t)np * sizeof prefix[0] };
-        iov[2] = (struct iovec){ c->model, ml };
-        iov[3] = (struct iovec){ c->engine, el };
-        iov[4] = (struct iovec){ c->session, sl };
-        if (ring_sp_pushv(w->to_router, SY_MSG_PICK_REQ, iov, 5) < 0) {
-                atomic_fetch_add_explicit(&w->metrics.fallback_picks, 1, memory_order_relaxed);
-                pick_local(c);
-                return;
-        }
-        ring_router(w);
-        c->pick_deadline_ns = fe_now_ns() + (uint64_t)w->fe->cfg->router.pick_timeout_us * 1000ULL;
-        worker_pending_add(c);
-}
-
-void proxy_pick_reply(struct worker *w, const void *msg, uint32_t len) {
-        const struct sy_pick_resp *r = msg;
-        struct conn *c;
-
-        if (len < sizeof *r)
-                return;
-        c = worker_pending_take(w, r->req_id, CS_PICKING);
-        if (!c) {
-                /* we gave up waiting and picked by ourselves: undo the router's count */
-                if (r->status == 0 && r->n > 0) {
-                        struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
-                                             .flags = SY_DONE_PICKED_BY_ROUTER, .snap_gen = r->snap_gen };
-                        if (ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d) == 0)
-                                ring_router(w);
-                }
-                return;
-        }
-        if (r->snap_version > w->snap_version)
-                worker_refresh_snapshot(w);
-        if (r->status == -EINPROGRESS) {
-                /* queued in the router (every endpoint saturated): its answer
-                 * comes within wait_ms; our own timeout covers a router that dies */
-                c->queued = true;
-                atomic_fetch_add_explicit(&w->metrics.queued, 1, memory_order_relaxed);
-                c->pick_deadline_ns = fe_now_ns() + (uint64_t)r->wait_ms * 1000000ULL +
-                                      (uint64_t)w->fe->cfg->router.pick_timeout_us * 1000ULL;
-                worker_waiting_add(c);
-                return;
-        }
-        if (r->status == -EBUSY) {
-                unsigned ra = r->retry_after_s ? r->retry_after_s : 1;
-                atomic_fetch_add_explicit(&w->metrics.shed, 1, memory_order_relaxed);
-                c->retry_after_s = ra;
-                if (c->sheddable)
-                        respond_error(c, 429, "rate_limit_exceeded", NULL, "model_overloaded",
-                                      "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
-                else
-                        respond_error(c, 503, "server_error", NULL, "model_overloaded",
-                                      "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
-                return;
-        }
-        if (r->status < 0 || r->n == 0) {
-                if (r->status == -ENOENT && !snapshot_find_model(w->snap, c->model, strlen(c->model)))
-                        respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
-                                      "The model `%s` does not exist", c->model);
-                else
-                        no_endpoint(c, r->status);
-                return;
-        }
-        if (r->upstream[0] >= w->snap->n_upstreams || w->snap->upstreams[r->upstream[0]].removed ||
-            w->snap->upstreams[r->upstream[0]].since_gen > r->snap_gen) {
-                /* the slot changed hands after the router picked it (our snapshot is
-                 * newer): undo the router's count, pick here */
-                struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
-                                     .flags = SY_DONE_PICKED_BY_ROUTER, .snap_gen = r->snap_gen };
-                (void)ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d);
-                pick_local(c);
-                return;
-        }
-        c->router_picked = true;
-        c->up_gen = r->snap_gen;
-        start_upstream(c, r->upstream[0]);
-}
-
-void proxy_pick_timeout(struct conn *c) {
-        atomic_fetch_add_explicit(&c->w->metrics.fallback_picks, 1, memory_order_relaxed);
-        pick_local(c);
-}
-
-/* ---- request -------------------------------------------------------------------------- */
-
-static int string_member(const struct json_member *m, char *out, size_t cap) {
-        int n;
-
-        if (m->type != JSON_STRING)
-                return -EINVAL;
-        n = json_string_decode(m->val, m->val_len, out, cap - 1);
-        if (n < 0)
-                return n;
-        out[n] = 0;
-        return n;
-}
-
-static bool is_auto_alias(const struct sy_config *cfg, const char *model) {
-        for (size_t i = 0; i < cfg->n_auto_aliases; i++)
-                if (strcmp(cfg->auto_aliases[i], model) == 0)
-                        return true;
-        return false;
-}
-
-#define SCAN_LIMITS { .max_depth = 64, .max_members = 256 }
-
-static bool scan_body(struct conn *c, struct json_member *mem, size_t *n) {
-        struct json_limits lim = SCAN_LIMITS;
-        size_t err_off = 0, blen;
-        const char *body = proxy_body(c, &blen);
-        int r = json_scan_object(body, blen, &lim, mem, n, &err_off);
-
-        if (r == -EBADMSG)
-                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body is not valid JSON (error at byte %zu)", err_off);
-        else if (r == -EPROTOTYPE)
-                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body must be a JSON object");
-        else if (r < 0)
-                respond_error(c, 400, "invalid_request_error", NULL, "invalid_json",
-                              "the request body is too deeply nested or has too many fields");
-        return r == 0;
-}
-
-static void build_and_pick(struct conn *c, const struct json_member *mem, size_t n);
-
-/* Where the prompt is in the body, for pick()'s prefix hashes: the
- * "messages" array, or "prompt" / "input". */
-static void prompt_span(struct conn *c, const struct json_member *mem, size_t n, const char *body) {
-        const struct json_member *m = json_find(mem, n, "messages");
-
-        if (!m)
-                m = json_find(mem, n, "prompt");
-        if (!m)
-                m = json_find(mem, n, "input");
-        c->prompt_off = m ? (size_t)(m->val - body) : 0;
-        c->prompt_len = m ? m->val_len : 0;
-}
-
-void proxy_start(struct conn *c) {
-        struct worker *w = c->w;
-        const struct sy_config *cfg = w->fe->cfg;
-        struct json_member mem[256];
-        size_t n = 0, blen;
-        const char *body = proxy_body(c, &blen);
-        const struct json_member *m;
-        char tmp[64];
-
-        if (!scan_body(c, mem, &n))
-                return;
-        if (strcmp(c->path, "/api/v1/classify") == 0) {
-                c->clf_api = true;
-                auto_start(c, mem, n);
-                return;
-        }
-        m = json_find(mem, n, "model");
-        if (!m) {
-                respond_error(c, 400, "invalid_request_error", "model", "missing_required_parameter",
-                              "you must provide a model parameter");
-                return;
-        }
-        if (string_member(m, c->model, sizeof c->model) <= 0) {
-                respond_error(c, 400, "invalid_request_error", "model", "invalid_type",
-                              "model must be a non-empty string of at most %zu bytes", sizeof c->model - 1);
-                return;
-        }
-        m = json_find(mem, n, "stream");
-        c->stream = m && m->type == JSON_TRUE;
-
-        /* engine: body (owned_by, engine, inference_server), then header, then query */
-        for (size_t i = 0; i < n; i++) {
-                if (!is_routing_key(&mem[i]))
-                        continue;
-                if (string_member(&mem[i], c->engine, sizeof c->engine) < 0) {
-                        respond_error(c, 400, "invalid_request_error", "owned_by", "invalid_type",
-                                      "owned_by must be a string of at most %zu bytes", sizeof c->engine - 1);
-                        return;
-                }
-                break;
-        }
-        if (!c->engine[0] && c->owned_by_h[0])
-                snprintf(c->engine, sizeof c->engine, "%s", c->owned_by_h);
-        if (!c->engine[0] && c->owned_by_q[0])
-                snprintf(c->engine, sizeof c->engine, "%s", c->owned_by_q);
-        if (!c->session[0] && (m = json_find(mem, n, "user")) && string_member(m, tmp, sizeof tmp) > 0)
-                snprintf(c->session, sizeof c->session, "%s", tmp);
-
-        /* load estimate for the router: prompt bytes / 4 plus the output asked for */
-        c->token_estimate = (uint32_t)(blen / 4);
-        if ((m = json_find(mem, n, "max_completion_tokens")) || (m = json_find(mem, n, "max_tokens"))) {
-                if (m->type == JSON_NUMBER) {
-                        unsigned long v = strtoul(m->val, NULL, 10);
-                        c->token_estimate += (uint32_t)(v < 1000000 ? v : 1000000);
-                }
-        }
-        prompt_span(c, mem, n, body);
-
-        worker_refresh_snapshot(w);
-        if (is_auto_alias(cfg, c->model)) {
-                c->is_auto = true;
-                auto_start(c, mem, n);
-                return;
-        }
-        build_and_pick(c, mem, n);
-}
-
-/* The model is known (the client's, or the verdict's): build the upstream
- * request from the scanned body and pick an endpoint. */
-static void build_and_pick(struct conn *c, const struct json_member *mem, size_t n) {
-        struct worker *w = c->w;
-        size_t blen;
-        const char *body = proxy_body(c, &blen);
-
-        if (!snapshot_find_model(w->snap, c->model, strlen(c->model))) {
-                respond_error(c, 404, "invalid_request_error", "model", "model_not_found",
-                              "The model `%s` does not exist", c->model);
-                return;
-        }
-        /* upstream request: a shared head part, then per attempt Host and
-         * Content-Length (start_upstream), then the body without routing-only
-         * fields */
-        c->upreq.len = 0;
-        buf_printf(&c->upreq, "POST %s%s%s HTTP/1.1\r\nContent-Type: application/json\r\n", c->path,
-                   c->query[0] ? "?" : "", c->query);
-        buf_append(&c->upreq, c->fwd_headers.p ? c->fwd_headers.p : "", c->fwd_headers.len);
-        c->head_len_up = c->upreq.len;
-        c->upbody.len = 0;
-        buf_append(&c->upbody, "{", 1);
-        for (size_t i = 0, first = 1; i < n; i++) {
-                if (is_routing_key(&mem[i]))
-                        continue;
-                if (!first)
-                        buf_append(&c->upbody, ",", 1);
-                first = 0;
-                if (c->is_auto && auto_rewrite_member(c, &mem[i], &c->upbody))
-                        continue;
-                buf_append(&c->upbody, body + mem[i].start, mem[i].end - mem[i].start);
-        }
-        if (c->is_auto)
-                auto_append_members(c, mem, n, &c->upbody);
-        buf_append(&c->upbody, "}", 1);
-        pick(c);
-}
-
-/* After a verdict (or a fallback) of model "auto": the body is scanned
- * again, the client's buffer may have moved while the verdict was awaited. */
-void proxy_continue(struct conn *c) {
-        struct json_member mem[256];
-        size_t n = 0;
-
-        if (scan_body(c, mem, &n))
-                build_and_pick(c, mem, n);
-}
 
 /* ---- upstream connections -------------------------------------------------------------- */
 
@@ -632,10 +194,10 @@ static struct upconn *up_new(struct worker *w, int upstream) {
         return u;
 }
 
-static void start_upstream(struct conn *c, int upstream) {
+void relay_start(struct conn *c, int upstream) {
         struct worker *w = c->w;
         const struct snap_upstream *su = &w->snap->upstreams[upstream];
-        const struct sy_config *cfg = w->fe->cfg;
+        const struct sy_config *cfg = c->cfg;
         struct upconn *u;
         c->state = CS_UPSTREAM;
         c->upstream = upstream;
@@ -680,6 +242,13 @@ static void start_upstream(struct conn *c, int upstream) {
         }
 }
 
+static enum stage_rc run(struct conn *c) {
+        relay_start(c, c->picked_upstream);
+        return STAGE_SUSPEND; /* the upstream's answer completes the request */
+}
+
+const struct stage stage_relay = { "relay", run };
+
 /* ---- response ----------------------------------------------------------------------------- */
 
 static bool hop_by_hop_resp(const struct http_header *h) {
@@ -697,6 +266,8 @@ static const char sse_error[] =
 
 /* Moves body bytes from u->in to the client's output buffer. */
 static int relay_body(struct conn *c, struct upconn *u, const char *p, size_t n) {
+        if (c->rl_tokens)
+                limit_observe_answer(c, p, n);
         if (u->framing == FR_LENGTH) {
                 size_t take = n < u->remaining ? n : (size_t)u->remaining;
                 if (take < n)
@@ -801,7 +372,8 @@ static int take_response_head(struct conn *c, struct upconn *u) {
         buf_printf(&c->out, "x-vsr-selected-model: %s\r\nx-switchyard-upstream: %s\r\nx-switchyard-engine: %s\r\n",
                    c->model, su->name, su->engine);
         if (c->is_auto)
-                auto_response_headers(c, &c->out);
+                route_response_headers(c, &c->out);
+        respond_common_headers(c, &c->out);
         if (c->retries)
                 buf_printf(&c->out, "x-switchyard-retries: %u\r\n", c->retries);
         buf_printf(&c->out, "Connection: %s\r\n\r\n", c->keepalive ? "keep-alive" : "close");
@@ -833,7 +405,7 @@ static void release_upstream(struct conn *c, bool failed, bool reusable) {
                  * ignores it for gateways too) */
                 bool bad = failed || (c->status >= 500 && (unsigned)c->upstream < w->snap->n_upstreams &&
                                       w->snap->upstreams[c->upstream].kind == SY_UPSTREAM_SERVER);
-                send_done(c, c->upstream, c->status, bad ? SY_DONE_FAILED : 0, c->router_picked);
+                pick_send_done(c, c->upstream, c->status, bad ? SY_DONE_FAILED : 0, c->router_picked);
         }
         c->router_picked = false;
         if (!u)
@@ -854,6 +426,7 @@ static void finish(struct conn *c, bool failed) {
                 struct upconn *u = c->up;
                 bool reusable = u && u->upstream_keepalive && u->done && u->in.len == 0;
                 record(c, c->status, name);
+                limit_request_done(c);
                 release_upstream(c, false, reusable);
                 if (c->out_off >= c->out.len && !c->wr.busy)
                         conn_request_done(c);
@@ -880,11 +453,11 @@ static void finish(struct conn *c, bool failed) {
                 return;
         }
         /* before the first byte: another endpoint, if allowed */
-        if (c->retries < w->fe->cfg->proxy.max_retries && c->n_tried < sizeof c->tried / sizeof c->tried[0]) {
+        if (c->retries < c->cfg->proxy.max_retries && c->n_tried < sizeof c->tried / sizeof c->tried[0]) {
                 c->retries++;
                 atomic_fetch_add_explicit(&w->metrics.retries, 1, memory_order_relaxed);
                 c->upstream = -1;
-                pick(c);
+                pipeline_goto(c, &stage_pick);
                 return;
         }
         /* respond_error counts the request in the metrics */
@@ -969,7 +542,7 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         up_close(u);
                         c->w->inflight[up]--;
                         c->n_tried--;
-                        start_upstream(c, up);
+                        relay_start(c, up);
                         return;
                 }
                 fail(u, res == 0 || res == -ECONNRESET ? "reset" : res == -ECANCELED ? "timeout" : "recv");

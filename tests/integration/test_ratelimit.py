@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Rate limits: switchyard run (two frontend workers) in front of simllm.
+
+  - 100 requests per minute per X-Client-ID, as in the guide: the first 100
+    of a client are served with x-ratelimit-* headers counting down, request
+    101 gets 429 rate_limit_exceeded with Retry-After and
+    x-ratelimit-remaining-requests: 0; another client is unaffected; each
+    request on its own connection, so both workers serve the client and a
+    per-worker budget would let request 101 through;
+  - a client header with 10,000 distinct values: every request answered,
+    the limiter's table bounded (max_clients);
+  - tokens per minute, counted from the streamed `usage`: a few long
+    streamed answers spend the budget that their prompts alone would not;
+  - with rate_limits.redis, two switchyard instances share one budget
+    (skipped when redis-server is not installed or switchyard was built
+    without hiredis).
+
+usage: test_ratelimit.py SWITCHYARD_EXE SIMLLM_EXE"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Check, Sim, Switchyard, free_port, wait_port  # noqa: E402
+
+LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
+
+
+def chat(**kw):
+    b = {"model": LLAMA, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 1}
+    b.update(kw)
+    return b
+
+
+def request_limits(check, sy):
+    headers = {"X-Client-ID": "client-a"}
+    remaining = []
+    statuses = []
+    for i in range(100):
+        st, h, _ = sy.request("POST", "/v1/chat/completions", chat(), headers=headers)
+        statuses.append(st)
+        remaining.append(h.get("x-ratelimit-remaining-requests"))
+    check(statuses == [200] * 100, "the first 100 requests of client-a are served (%r)" %
+          sorted(set(statuses)))
+    check(remaining[0] == "99" and remaining[-1] == "0",
+          "x-ratelimit-remaining-requests counts down 99 .. 0 (%r .. %r)" % (remaining[0], remaining[-1]))
+    st, h, data = sy.request("POST", "/v1/chat/completions", chat(), headers=headers)
+    j = json.loads(data or b"{}")
+    check(st == 429, "request 101 of client-a: 429 (got %d)" % st)
+    check(j.get("error", {}).get("code") == "rate_limit_exceeded", "error code rate_limit_exceeded (%r)" % j)
+    check(h.get("retry-after", "").isdigit() and int(h["retry-after"]) >= 1, "Retry-After (%r)" % h.get("retry-after"))
+    check(h.get("x-ratelimit-remaining-requests") == "0" and h.get("x-ratelimit-limit-requests") == "100",
+          "x-ratelimit-remaining-requests: 0, limit 100 (%r)" % {k: v for k, v in h.items() if "ratelimit" in k})
+    check(bool(h.get("x-ratelimit-reset-requests")), "x-ratelimit-reset-requests is there")
+    st, h, _ = sy.request("POST", "/v1/chat/completions", chat(), headers={"X-Client-ID": "client-b"})
+    check(st == 200 and h.get("x-ratelimit-remaining-requests") == "99", "client-b is unaffected (%d)" % st)
+
+
+def many_clients(check, sy):
+    bad = 0
+    c = sy.conn()
+    for i in range(10000):
+        c.request("POST", "/v1/chat/completions", json.dumps(chat()),
+                  {"Content-Type": "application/json", "X-Client-ID": "spray-%d" % i})
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            bad += 1
+    c.close()
+    check(bad == 0, "10,000 distinct client ids: every request served (%d not)" % bad)
+    st, _, _ = sy.request("GET", "/health")
+    check(st == 200, "still up after 10,000 client ids")
+    rl = os.path.join(sy.dir, "ratelimit.shm")
+    size = os.path.getsize(rl) if os.path.exists(rl) else -1
+    check(0 < size < 64 << 20, "the limiter table is bounded (%d bytes for max_clients 1024)" % size)
+
+
+def token_limits(check, sim):
+    sy = Switchyard(sys.argv[1], [sim], "rate_limits:\n  tokens_per_minute: 1000\n")
+    try:
+        sy.start()
+        seen = []
+        st = 200
+        for i in range(12):
+            st, h, data = sy.request("POST", "/v1/chat/completions",
+                                     chat(max_tokens=300, stream=True, stream_options={"include_usage": True}),
+                                     headers={"X-Client-ID": "tok"})
+            seen.append((st, h.get("x-ratelimit-remaining-tokens")))
+            if st == 429:
+                j = json.loads(data or b"{}")
+                check(j.get("error", {}).get("type") == "tokens", "the 429 says tokens (%r)" % j)
+                break
+        # each answer is ~300 tokens: the budget lasts 3 to 5 requests; the
+        # prompts alone (a few tokens each) would last far more than 12
+        n_ok = sum(1 for s, _ in seen if s == 200)
+        check(st == 429 and 2 <= n_ok <= 5, "streamed usage spends the token budget (%r)" % seen)
+        r0, r1 = int(seen[0][1] or 0), int(seen[1][1] or 0)
+        check(r0 - r1 >= 250, "the second request sees the first one's usage (%d -> %d)" % (r0, r1))
+    finally:
+        sy.stop()
+
+
+def redis_shared(check, sim):
+    server = shutil.which("redis-server")
+    if not server:
+        print("redis-server not installed: the shared-budget check is skipped")
+        return
+    d = tempfile.mkdtemp(prefix="sy-redis-")
+    port = free_port()
+    rs = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                           "--dir", d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    extra = ("rate_limits:\n  requests_per_minute: 10\n  redis:\n    host: 127.0.0.1\n    port: %d\n"
+             "    timeout_ms: 200\n" % port)
+    a = Switchyard(sys.argv[1], [sim], extra)
+    b = Switchyard(sys.argv[1], [sim], extra)
+    try:
+        if not wait_port(port):
+            check(False, "redis-server started")
+            return
+        a.start()
+        b.start()
+        if "without Redis support" in a.read_log():
+            print("switchyard built without hiredis: the shared-budget check is skipped")
+            return
+        got = []
+        for i in range(12):
+            sy = a if i % 2 == 0 else b
+            st, _, _ = sy.request("POST", "/v1/chat/completions", chat(), headers={"X-Client-ID": "fleet"})
+            got.append(st)
+        check(got[:10] == [200] * 10 and got[10:] == [429, 429],
+              "two instances share one budget of 10 through Redis (%r)" % got)
+    finally:
+        a.stop()
+        b.stop()
+        rs.kill()
+        rs.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    check = Check("ratelimit")
+    sim = Sim(sys.argv[2], "llama", [LLAMA]).start()
+    sy = Switchyard(sys.argv[1], [sim], "rate_limits:\n  client_header: X-Client-ID\n  requests_per_minute: 100\n"
+                                        "  max_clients: 1024\n", workers=2)
+    try:
+        sy.start()
+        request_limits(check, sy)
+        many_clients(check, sy)
+    finally:
+        sy.stop()
+    try:
+        token_limits(check, sim)
+        redis_shared(check, sim)
+    finally:
+        sim.kill()
+    check.done(sy)
+
+
+if __name__ == "__main__":
+    main()
