@@ -126,6 +126,7 @@ struct conn {
         /* stage_guard.c */
         bool need_jailbreak, need_pii, need_category; /* asked of the classifier */
         float pii_score[FE_PII_TYPES];    /* best span score per entity type, 0: none */
+        unsigned pii_patterns;            /* PII_PAT_* found by shape over the whole text */
         bool guard_blocked;
 
         /* routing */

@@ -278,6 +278,7 @@ static void reset_request(struct conn *c) {
         c->usage_tail.len = 0;
         c->need_jailbreak = c->need_pii = c->need_category = c->guard_blocked = false;
         memset(c->pii_score, 0, sizeof c->pii_score);
+        c->pii_patterns = 0;
         c->picked_upstream = -1;
         c->category[0] = 0;
         c->confidence = 0;
