@@ -245,6 +245,7 @@ struct worker {
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
+        struct rlr *rlr;                  /* stage_limit.c: this worker's Redis connection, or NULL */
         _Atomic uint64_t loops;           /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
@@ -345,6 +346,7 @@ double guard_pii_threshold(const struct conn *c); /* the lowest span score any p
 void limit_observe_answer(struct conn *c, const char *p, size_t n); /* relayed bytes: usage */
 void limit_request_done(struct conn *c);         /* the answer is complete: token correction */
 int limit_init(struct frontend *fe);
+void limit_worker_fini(struct worker *w);
 void limit_fini(struct frontend *fe);
 
 /* stage_pick.c: the worker's side of the router ring */
