@@ -28,7 +28,7 @@
 
 #include "common/log.h"
 #include "common/ratelimit.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 
 #define USAGE_TAIL 4096
