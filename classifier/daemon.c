@@ -59,9 +59,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/notify.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 #include "shm/segment.h"
 
 #define HEARTBEAT_NS (100ULL * 1000000ULL)

@@ -15,10 +15,11 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
+#include "http/url.h"
 #include "frontend/metrics.h"
-#include "shm/msg.h"
-#include "router/snapshot.h"
+#include "proto/msg.h"
+#include "proto/snapshot.h"
 #include "shm/segment.h"
 
 #define FE_MAX_WORKERS 256
@@ -283,8 +284,6 @@ void conn_request_done(struct conn *c);          /* response fully queued/writte
 struct io_uring_sqe *worker_sqe(struct worker *w);
 bool worker_refresh_snapshot(struct worker *w);
 uint64_t fe_now_ns(void);
-/* Percent-decoding; returns the decoded length (dst NUL-terminated). */
-size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap);
 
 /* respond.c; every answer carries extra_headers() */
 void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,

@@ -29,10 +29,10 @@
 
 #include "common/log.h"
 #include "common/notify.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 #define TICK_NS (50ULL * 1000000ULL)
 #define READ_CHUNK 16384
@@ -302,24 +302,6 @@ static void copy_header_value(char *dst, size_t cap, const struct http_header *h
         size_t n = h->value_len < cap - 1 ? h->value_len : cap - 1;
         memcpy(dst, h->value, n);
         dst[n] = 0;
-}
-
-size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap) {
-        static const char hex[] = "0123456789abcdef";
-        size_t n = 0;
-
-        for (size_t i = 0; i < len && n + 1 < cap; i++) {
-                const char *h1, *h2;
-                if (s[i] == '%' && i + 2 < len &&
-                    (h1 = strchr(hex, s[i + 1] | 0x20)) && (h2 = strchr(hex, s[i + 2] | 0x20))) {
-                        dst[n++] = (char)((h1 - hex) << 4 | (h2 - hex));
-                        i += 2;
-                } else {
-                        dst[n++] = plus_is_space && s[i] == '+' ? ' ' : s[i];
-                }
-        }
-        dst[n] = 0;
-        return n;
 }
 
 /* The query string as forwarded upstream: every parameter but owned_by

@@ -20,11 +20,11 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 #include "frontend/pii_patterns.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 #define CLF_MAX_AGE_NS (1000ULL * 1000000ULL)
 #define CLF_CHECK_NS (10ULL * 1000000ULL)

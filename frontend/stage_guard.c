@@ -30,7 +30,7 @@
 #include "common/json.h"
 #include "frontend/frontend-internal.h"
 #include "frontend/pii_patterns.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 /* the entity types of the default model, spelled as vSR / Presidio spell
  * them; anything else the classifier reports counts as the last one */

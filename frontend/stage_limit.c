@@ -29,7 +29,7 @@
 #include "common/log.h"
 #include "common/ratelimit.h"
 #include "common/ratelimit_redis.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 
 #define USAGE_TAIL 4096
