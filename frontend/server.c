@@ -721,7 +721,12 @@ static void post_accept(struct worker *w) {
         if (w->accept_io.busy || !w->accepting)
                 return;
         sqe = worker_sqe(w);
-        io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        /* one connection per accept, not multishot: the workers share one
+         * listening socket, whose exclusive wake-up goes to the first
+         * armed accept; a multishot one stays first in the queue and would
+         * take every connection, a single one leaves the queue when it
+         * completes and the next connection goes to the next idle worker */
+        io_uring_prep_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         io_uring_sqe_set_data(sqe, &w->accept_io);
         w->accept_io.busy = true;
 }
@@ -761,6 +766,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         if (!c) {
                 atomic_fetch_sub_explicit(&w->fe->nconns, 1, memory_order_relaxed);
                 close(fd);
+                post_accept(w);
                 return;
         }
         c->w = w;

@@ -14,9 +14,12 @@
          exits non-zero with one line naming host:port and "address already
          in use"; every one of 50 requests is answered by the first
          instance's upstream. A frontend started on its own is refused too.
+         The socket is the supervisor's: requests sent while the frontend
+         restarts (kill -9) wait in its backlog and are all answered.
   crash: kill -9 of the supervisor and its children leaves the lock file,
-         the segment and the doorbells behind; a new instance starts on
-         them, serves (classifier included), and holds the lock: one more
+         the segment and the doorbells behind; a new instance takes the
+         lock over, makes the segment and doorbells afresh, serves
+         (classifier included), and holds the lock: one more
          `switchyard run` is refused naming the new instance's pid.
 
 usage: test_instance.py SWITCHYARD SIMLLM lock|port|crash"""
@@ -27,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -203,6 +207,27 @@ def test_port(check, sy_exe, sim_exe, tmp):
                   % (what, p.returncode, needle, out[-600:]))
         st, _, _ = sy.request("GET", "/ready")
         check(st == 200 and sy.procs["run"].poll() is None, "first instance still up and ready (got %d)" % st)
+
+        # the socket is the supervisor's: connections made while the
+        # frontend restarts wait in its backlog, none is refused
+        fe = sy.pids("frontend")
+        check(len(fe) == 1, "one frontend (%r)" % fe)
+        if fe:
+            os.kill(fe[0], signal.SIGKILL)
+            check(wait_for(lambda: not os.path.exists("/proc/%d" % fe[0]) or
+                           open("/proc/%d/stat" % fe[0]).read().split(") ")[-1][0] == "Z", timeout=10),
+                  "the frontend is dead")
+            results = []
+            threads = [threading.Thread(target=lambda: results.append(
+                sy.request("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                                                            "max_tokens": 4}, timeout=20)[0])) for _ in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            check(sorted(results) == [200] * 10,
+                  "requests sent while the frontend restarts are all answered (got %r)" % sorted(results))
+            check(sy.pids("frontend") not in ([], fe), "a new frontend runs (%r)" % sy.pids("frontend"))
     finally:
         sy.stop()
         first.kill()
@@ -233,13 +258,17 @@ def test_crash(check, sy_exe, sim_exe, tmp):
                                    open("/proc/%d/stat" % k).read().split(") ")[-1][0] == "Z" for k in kids),
                        timeout=10), "the children are gone")
         stale = sorted(os.listdir(sy.dir))
-        check("switchyard.shm" in stale and "router.bell" in stale and "classifier.bell" in stale,
-              "the crash left the segment and the doorbells behind (%r)" % stale)
+        check("switchyard.shm" in stale and "router.bell" in stale and "classifier.bell" in stale and
+              "switchyard.lock" in stale, "the crash left the lock, the segment and the doorbells behind (%r)" % stale)
+        old = {n: os.stat(os.path.join(sy.dir, n)).st_ino for n in ("switchyard.shm", "router.bell") if n in stale}
 
         # a new instance on the leftovers (Switchyard.start: port and /ready)
         sy.log.close()
         sy.start()
         check(wait_classifier(sy), "new instance: the classifier answers")
+        new = {n: os.stat(os.path.join(sy.dir, n)).st_ino for n in old if os.path.exists(os.path.join(sy.dir, n))}
+        check(len(new) == len(old) and all(new[n] != old[n] for n in old),
+              "the segment and the doorbells were made afresh (inodes %r, before %r)" % (new, old))
         classifier_answers(check, sy, "new instance on the crashed one's files", n=6)
         st, h, _ = sy.request("POST", "/v1/chat/completions",
                               {"model": "general", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
