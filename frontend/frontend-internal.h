@@ -264,7 +264,7 @@ struct frontend {
         _Atomic int draining;
         _Atomic unsigned nconns;          /* client connections, all workers */
         uint64_t drain_deadline_ns;
-        int inherited_fd;                 /* socket activation, -1 if none */
+        int inherited_fd;                 /* the listener: socket activation's or our own, shared */
         struct snapshot *boot_snap;       /* from the config, until the router publishes */
         struct rl_table *rl;              /* stage_limit.c: client budgets shared by the workers; NULL: none */
 };
