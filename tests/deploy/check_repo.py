@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Nothing in the repository may point outside it: no file names the
-development machine's folders (an absolute path under /work/ or /home/) or
-the sibling folder ../shared, which a user's clone does not have.
+development machine's folders (an absolute path into /work or /home) or
+the folder "shared" beside the checkout (a relative path up and into it),
+which a user's clone does not have.
 
     check_repo.py SOURCE_ROOT      check the tracked files; exit 1 listing every hit
     check_repo.py --self-test      check that hits are found (a made-up tree)
