@@ -282,6 +282,13 @@ void conn_close(struct conn *c);
 void conn_send(struct conn *c);                 /* flushes c->out */
 void conn_request_done(struct conn *c);          /* response fully queued/written */
 struct io_uring_sqe *worker_sqe(struct worker *w);
+/* a recv of up to chunk more bytes into in, completing on io; -ENOMEM */
+int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io);
+/* wakes the consumer of ring `to` if it sleeps, through the doorbell `name`
+ * of the runtime directory (opened into *bell the first time) */
+void worker_ring_bell(struct worker *w, struct ring *to, int *bell, const char *name);
+/* appends s as a JSON string (quoted, escaped) */
+void respond_put_json_string(struct buf *out, const char *s, size_t len);
 bool worker_refresh_snapshot(struct worker *w);
 uint64_t fe_now_ns(void);
 

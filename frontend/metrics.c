@@ -99,8 +99,14 @@ static void label(struct buf *o, const char *s) {
         }
 }
 
-static void render_hist(struct buf *o, const char *name, const char *help, struct fe_hist *const *hs, unsigned n) {
+/* the histogram at offset off of struct fe_metrics, summed over the workers */
+static void render_hist(struct buf *o, const char *name, const char *help, struct fe_metrics *const *all, unsigned n,
+                        size_t off) {
         uint64_t cum = 0, sum = 0, count = 0;
+        struct fe_hist *hs[FE_MAX_WORKERS];
+
+        for (unsigned i = 0; i < n && i < FE_MAX_WORKERS; i++)
+                hs[i] = (struct fe_hist *)((char *)all[i] + off);
 
         buf_printf(o, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
         for (unsigned b = 0; b < FE_HIST_BUCKETS; b++) {
@@ -156,8 +162,17 @@ static uint64_t sum_u64(struct fe_metrics *const *all, unsigned n, size_t off) {
         return s;
 }
 
+/* A counter by one label: the k-th of an array of counters at off, summed
+ * over the workers, for each of the k names. */
+static void render_counts(struct buf *o, const char *name, const char *help, const char *label_name,
+                          const char *const *names, unsigned k, struct fe_metrics *const *all, unsigned n, size_t off) {
+        buf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+        for (unsigned i = 0; i < k; i++)
+                buf_printf(o, "%s{%s=\"%s\"} %llu\n", name, label_name, names[i],
+                           (unsigned long long)sum_u64(all, n, off + i * sizeof(_Atomic uint64_t)));
+}
+
 int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, const struct sy_config *cfg) {
-        struct fe_hist *hs[FE_MAX_WORKERS] = { 0 };
         int64_t open = 0;
 
         if (n > FE_MAX_WORKERS)
@@ -198,15 +213,9 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
                      "Requests blocked by the guards (never sent upstream), by model and reason.", "model", "reason",
                      all, n, offsetof(struct fe_metrics, guard), FE_GUARD_TABLE);
 
-        for (unsigned i = 0; i < n; i++)
-                hs[i] = &all[i]->duration;
-        render_hist(o, "switchyard_request_duration_seconds", "Time from a complete request to its last response byte.", hs, n);
-        for (unsigned i = 0; i < n; i++)
-                hs[i] = &all[i]->overhead;
-        render_hist(o, "switchyard_gateway_overhead_seconds", "Latency added by switchyard itself (before the upstream send and after its first byte).", hs, n);
-        for (unsigned i = 0; i < n; i++)
-                hs[i] = &all[i]->ttfb;
-        render_hist(o, "switchyard_upstream_ttfb_seconds", "Upstream time to first response byte.", hs, n);
+        render_hist(o, "switchyard_request_duration_seconds", "Time from a complete request to its last response byte.", all, n, offsetof(struct fe_metrics, duration));
+        render_hist(o, "switchyard_gateway_overhead_seconds", "Latency added by switchyard itself (before the upstream send and after its first byte).", all, n, offsetof(struct fe_metrics, overhead));
+        render_hist(o, "switchyard_upstream_ttfb_seconds", "Upstream time to first response byte.", all, n, offsetof(struct fe_metrics, ttfb));
 
         for (unsigned i = 0; i < n; i++)
                 open += atomic_load_explicit(&all[i]->open_connections, memory_order_relaxed);
@@ -228,28 +237,16 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
         {
                 static const char *const auth[] = { "missing_key", "invalid_key", "model_not_allowed" };
                 static const char *const rl[] = { "requests", "tokens", "backend_unavailable" };
-                buf_printf(o, "# HELP switchyard_auth_rejected_total Requests refused by API key checks, by reason.\n"
-                              "# TYPE switchyard_auth_rejected_total counter\n");
-                for (unsigned k = 0; k < 3; k++)
-                        buf_printf(o, "switchyard_auth_rejected_total{reason=\"%s\"} %llu\n", auth[k],
-                                   (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, auth_rejected) +
-                                                                           k * sizeof(_Atomic uint64_t)));
-                buf_printf(o, "# HELP switchyard_rate_limited_total Requests answered 429 (or 503) by the rate limiter, by limit.\n"
-                              "# TYPE switchyard_rate_limited_total counter\n");
-                for (unsigned k = 0; k < 3; k++)
-                        buf_printf(o, "switchyard_rate_limited_total{limit=\"%s\"} %llu\n", rl[k],
-                                   (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, ratelimited) +
-                                                                           k * sizeof(_Atomic uint64_t)));
-        }
-        {
                 static const char *const reasons[] = { "unavailable", "timeout", "error", "ring_full",
                                                        "low_confidence", "no_text", "no_route" };
-                buf_printf(o, "# HELP switchyard_classifier_fallbacks_total Auto requests sent to default_model, by reason.\n"
-                              "# TYPE switchyard_classifier_fallbacks_total counter\n");
-                for (unsigned k = 0; k < 7; k++)
-                        buf_printf(o, "switchyard_classifier_fallbacks_total{reason=\"%s\"} %llu\n", reasons[k],
-                                   (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_fallback) +
-                                                                           k * sizeof(_Atomic uint64_t)));
+                render_counts(o, "switchyard_auth_rejected_total", "Requests refused by API key checks, by reason.",
+                              "reason", auth, 3, all, n, offsetof(struct fe_metrics, auth_rejected));
+                render_counts(o, "switchyard_rate_limited_total",
+                              "Requests answered 429 (or 503) by the rate limiter, by limit.", "limit", rl, 3, all, n,
+                              offsetof(struct fe_metrics, ratelimited));
+                render_counts(o, "switchyard_classifier_fallbacks_total",
+                              "Auto requests sent to default_model, by reason.", "reason", reasons, 7, all, n,
+                              offsetof(struct fe_metrics, clf_fallback));
                 buf_printf(o, "# HELP switchyard_classifier_category_total Auto requests routed by category.\n"
                               "# TYPE switchyard_classifier_category_total counter\n");
                 for (size_t k = 0; cfg && k < cfg->n_categories && k < 64; k++) {
@@ -262,11 +259,7 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
                            (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_category) +
                                                                    64 * sizeof(_Atomic uint64_t)));
         }
-        for (unsigned i = 0; i < n; i++)
-                hs[i] = &all[i]->clf_wait;
-        render_hist(o, "switchyard_classifier_wait_seconds", "Time from sending text to the classifier to its verdict, as the frontend sees it.", hs, n);
-        for (unsigned i = 0; i < n; i++)
-                hs[i] = &all[i]->clf_run;
-        render_hist(o, "switchyard_classifier_run_seconds", "Classifier batch run time (tokenize + encoder) of each verdict.", hs, n);
+        render_hist(o, "switchyard_classifier_wait_seconds", "Time from sending text to the classifier to its verdict, as the frontend sees it.", all, n, offsetof(struct fe_metrics, clf_wait));
+        render_hist(o, "switchyard_classifier_run_seconds", "Classifier batch run time (tokenize + encoder) of each verdict.", all, n, offsetof(struct fe_metrics, clf_run));
         return 0;
 }

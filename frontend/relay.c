@@ -130,18 +130,10 @@ void proxy_pool_free(struct worker *w) {
 }
 
 static void up_recv(struct upconn *u) {
-        struct io_uring_sqe *sqe;
-
         if (u->rd.busy || u->closing)
                 return;
-        if (buf_reserve(&u->in, UP_READ_CHUNK) < 0) {
+        if (worker_post_recv(u->w, u->fd, &u->in, UP_READ_CHUNK, &u->rd) < 0)
                 up_close(u);
-                return;
-        }
-        sqe = worker_sqe(u->w);
-        io_uring_prep_recv(sqe, u->fd, u->in.p + u->in.len, u->in.cap - u->in.len, 0);
-        io_uring_sqe_set_data(sqe, &u->rd);
-        u->rd.busy = true;
 }
 
 static void up_send(struct upconn *u) {

@@ -30,6 +30,17 @@ void respond(struct conn *c, int status, const char *ctype, const char *body, si
         conn_send(c);
 }
 
+void respond_put_json_string(struct buf *out, const char *s, size_t len) {
+        size_t at = out->len;
+        int n;
+
+        if (buf_reserve(out, len * 6 + 2) < 0)
+                return;
+        n = json_string_encode(s, len, out->p + at, len * 6 + 2);
+        if (n > 0)
+                out->len = at + (size_t)n;
+}
+
 void respond_json(struct conn *c, int status, const char *body, size_t len) {
         respond(c, status, "application/json", body, len, NULL);
 }

@@ -55,19 +55,40 @@ struct io_uring_sqe *worker_sqe(struct worker *w) {
         return sqe; /* never NULL after a submit with an empty SQ */
 }
 
-static void post_recv(struct conn *c) {
+int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io) {
         struct io_uring_sqe *sqe;
 
+        if (buf_reserve(in, chunk) < 0)
+                return -ENOMEM;
+        sqe = worker_sqe(w);
+        io_uring_prep_recv(sqe, fd, in->p + in->len, in->cap - in->len, 0);
+        io_uring_sqe_set_data(sqe, io);
+        io->busy = true;
+        return 0;
+}
+
+void worker_ring_bell(struct worker *w, struct ring *to, int *bell, const char *name) {
+        static const char one = 1;
+        struct io_uring_sqe *sqe;
+        char path[512];
+
+        if (!ring_sp_needs_wake(to))
+                return;
+        if (*bell < 0 && (sy_runtime_path(w->fe->cfg, path, sizeof path, name, 0) < 0 ||
+                          bell_open_producer(path, bell) < 0))
+                return;
+        /* the doorbell write goes out with the worker's next io_uring
+         * submit: no system call of its own */
+        sqe = worker_sqe(w);
+        io_uring_prep_write(sqe, *bell, &one, 1, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+}
+
+static void post_recv(struct conn *c) {
         if (c->rd.busy || c->closing)
                 return;
-        if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+        if (worker_post_recv(c->w, c->fd, &c->in, READ_CHUNK, &c->rd) < 0)
                 conn_close(c);
-                return;
-        }
-        sqe = worker_sqe(c->w);
-        io_uring_prep_recv(sqe, c->fd, c->in.p + c->in.len, c->in.cap - c->in.len, 0);
-        io_uring_sqe_set_data(sqe, &c->rd);
-        c->rd.busy = true;
 }
 
 void conn_send(struct conn *c) {
@@ -154,30 +175,25 @@ void conn_close(struct conn *c) {
 
 /* ---- pending picks -------------------------------------------------------- */
 
-void worker_pending_add(struct conn *c) {
-        struct worker *w = c->w;
-
-        c->in_waiting = false;
+static void list_append(struct conn *c, struct conn **head, struct conn **tail, bool waiting) {
+        c->in_waiting = waiting;
         c->pnext = NULL;
-        c->pprev = w->pending_tail;
-        if (w->pending_tail)
-                w->pending_tail->pnext = c;
+        c->pprev = *tail;
+        if (*tail)
+                (*tail)->pnext = c;
         else
-                w->pending = c;
-        w->pending_tail = c;
+                *head = c;
+        *tail = c;
+}
+
+void worker_pending_add(struct conn *c) {
+        list_append(c, &c->w->pending, &c->w->pending_tail, false);
 }
 
 void worker_waiting_add(struct conn *c) {
         struct worker *w = c->w;
 
-        c->in_waiting = true;
-        c->pnext = NULL;
-        c->pprev = w->waiting_tail;
-        if (w->waiting_tail)
-                w->waiting_tail->pnext = c;
-        else
-                w->waiting = c;
-        w->waiting_tail = c;
+        list_append(c, &w->waiting, &w->waiting_tail, true);
         if (!w->waiting_min_ns || c->pick_deadline_ns < w->waiting_min_ns)
                 w->waiting_min_ns = c->pick_deadline_ns;
 }

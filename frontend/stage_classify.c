@@ -74,21 +74,7 @@ bool classify_alive(struct worker *w) {
 }
 
 static void ring_classifier(struct worker *w) {
-        char path[512];
-        static const char one = 1;
-        struct io_uring_sqe *sqe;
-
-        if (!ring_sp_needs_wake(w->to_clf))
-                return;
-        if (w->clf_bell < 0) {
-                if (sy_runtime_path(w->fe->cfg, path, sizeof path, SY_CLASSIFIER_BELL, 0) < 0 ||
-                    bell_open_producer(path, &w->clf_bell) < 0)
-                        return;
-        }
-        /* goes out with the worker's next io_uring submit, as the router's */
-        sqe = worker_sqe(w);
-        io_uring_prep_write(sqe, w->clf_bell, &one, 1, 0);
-        io_uring_sqe_set_data(sqe, NULL);
+        worker_ring_bell(w, w->to_clf, &w->clf_bell, SY_CLASSIFIER_BELL);
 }
 
 /* ---- the text ------------------------------------------------------------------- */

@@ -184,14 +184,7 @@ bool guard_model_allows(const struct conn *c, const char *model) {
 /* ---- the blocked answer --------------------------------------------------------- */
 
 static void put_json_string(struct buf *o, const char *s) {
-        size_t len = strlen(s), at = o->len;
-        int n;
-
-        if (buf_reserve(o, len * 6 + 2) < 0)
-                return;
-        n = json_string_encode(s, len, o->p + at, len * 6 + 2);
-        if (n > 0)
-                o->len = at + (size_t)n;
+        respond_put_json_string(o, s, strlen(s));
 }
 
 /* One SSE event "data: <json>\n\n", as an HTTP/1.1 chunk when chunked. */
@@ -209,30 +202,32 @@ static bool is_path(const struct conn *c, const char *p) {
         return strcmp(c->path, p) == 0;
 }
 
+/* {"id":"<prefix>-switchyard-<id>","object":"<object>","created":<t>,"model":<model> */
+static void object_head(struct conn *c, struct buf *o, const char *prefix, const char *object, const char *created_key,
+                        long created) {
+        buf_printf(o, "{\"id\":\"%s-switchyard-%llx\",\"object\":\"%s\",\"%s\":%ld,\"model\":", prefix,
+                   (unsigned long long)c->req_id, object, created_key, created);
+        put_json_string(o, c->model);
+}
+
 /* The completion object (non-streamed) with the assistant's text. */
 static void completion_body(struct conn *c, struct buf *o, const char *text, long created) {
         if (is_path(c, "/v1/completions")) {
-                buf_printf(o, "{\"id\":\"cmpl-switchyard-%llx\",\"object\":\"text_completion\",\"created\":%ld,\"model\":",
-                           (unsigned long long)c->req_id, created);
-                put_json_string(o, c->model);
+                object_head(c, o, "cmpl", "text_completion", "created", created);
                 buf_printf(o, ",\"choices\":[{\"index\":0,\"text\":");
                 put_json_string(o, text);
                 buf_printf(o, ",\"logprobs\":null,\"finish_reason\":\"stop\"}],");
         } else if (is_path(c, "/v1/responses")) {
-                buf_printf(o, "{\"id\":\"resp-switchyard-%llx\",\"object\":\"response\",\"created_at\":%ld,"
-                              "\"status\":\"completed\",\"model\":",
-                           (unsigned long long)c->req_id, created);
-                put_json_string(o, c->model);
-                buf_printf(o, ",\"output\":[{\"type\":\"message\",\"id\":\"msg-switchyard-%llx\",\"status\":\"completed\","
-                              "\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"annotations\":[],\"text\":",
+                object_head(c, o, "resp", "response", "created_at", created);
+                buf_printf(o, ",\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"id\":\"msg-switchyard-%llx\","
+                              "\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+                              "\"annotations\":[],\"text\":",
                            (unsigned long long)c->req_id);
                 put_json_string(o, text);
                 buf_printf(o, "}]}],\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0}}");
                 return;
         } else {
-                buf_printf(o, "{\"id\":\"chatcmpl-switchyard-%llx\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":",
-                           (unsigned long long)c->req_id, created);
-                put_json_string(o, c->model);
+                object_head(c, o, "chatcmpl", "chat.completion", "created", created);
                 buf_printf(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
                 put_json_string(o, text);
                 buf_printf(o, "},\"finish_reason\":\"stop\"}],");
@@ -259,27 +254,19 @@ static void completion_stream(struct conn *c, struct buf *o, const char *text, l
                 buf_append(&ev, "}", 1);
                 sse_event(o, ev.p, ev.len, chunked);
         } else if (is_path(c, "/v1/completions")) {
-                buf_printf(&ev, "{\"id\":\"cmpl-switchyard-%llx\",\"object\":\"text_completion\",\"created\":%ld,\"model\":",
-                           id, created);
-                put_json_string(&ev, c->model);
+                object_head(c, &ev, "cmpl", "text_completion", "created", created);
                 buf_printf(&ev, ",\"choices\":[{\"index\":0,\"text\":");
                 put_json_string(&ev, text);
                 buf_printf(&ev, ",\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
                 sse_event(o, ev.p, ev.len, chunked);
         } else {
-                buf_printf(&ev, "{\"id\":\"chatcmpl-switchyard-%llx\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
-                                "\"model\":",
-                           id, created);
-                put_json_string(&ev, c->model);
+                object_head(c, &ev, "chatcmpl", "chat.completion.chunk", "created", created);
                 buf_printf(&ev, ",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":");
                 put_json_string(&ev, text);
                 buf_printf(&ev, "},\"finish_reason\":null}]}");
                 sse_event(o, ev.p, ev.len, chunked);
                 ev.len = 0;
-                buf_printf(&ev, "{\"id\":\"chatcmpl-switchyard-%llx\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
-                                "\"model\":",
-                           id, created);
-                put_json_string(&ev, c->model);
+                object_head(c, &ev, "chatcmpl", "chat.completion.chunk", "created", created);
                 buf_printf(&ev, ",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}");
                 sse_event(o, ev.p, ev.len, chunked);
         }

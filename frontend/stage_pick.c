@@ -30,21 +30,7 @@ static bool router_alive(struct worker *w) {
 }
 
 void pick_ring_router(struct worker *w) {
-        char path[512];
-
-        if (!ring_sp_needs_wake(w->to_router))
-                return;
-        if (w->router_bell < 0) {
-                if (sy_runtime_path(w->fe->cfg, path, sizeof path, SY_ROUTER_BELL, 0) < 0 ||
-                    bell_open_producer(path, &w->router_bell) < 0)
-                        return;
-        }
-        /* the doorbell write goes out with the worker's next io_uring submit:
-         * no system call of its own */
-        static const char one = 1;
-        struct io_uring_sqe *sqe = worker_sqe(w);
-        io_uring_prep_write(sqe, w->router_bell, &one, 1, 0);
-        io_uring_sqe_set_data(sqe, NULL);
+        worker_ring_bell(w, w->to_router, &w->router_bell, SY_ROUTER_BELL);
 }
 
 void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked) {

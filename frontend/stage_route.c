@@ -160,16 +160,6 @@ static const struct sy_reasoning_family *family_of(struct conn *c) {
         return m && m->reasoning_family ? sy_config_find_reasoning(cfg, m->reasoning_family) : NULL;
 }
 
-static void put_string(struct buf *out, const char *s, size_t len) {
-        size_t at = out->len;
-        int n;
-
-        if (buf_reserve(out, len * 6 + 2) < 0)
-                return;
-        n = json_string_encode(s, len, out->p + at, len * 6 + 2);
-        if (n > 0)
-                out->len = at + (size_t)n;
-}
 
 static bool role_is(const struct json_member *el, const char *role, struct json_member *ret_content) {
         size_t it = 0;
@@ -202,7 +192,7 @@ static void write_messages(struct conn *c, const struct json_member *m, const st
         buf_append(out, "\"messages\":[", 12);
         if (!cat->system_prompt_insert) {
                 buf_append(out, "{\"role\":\"system\",\"content\":", 27);
-                put_string(out, prompt, strlen(prompt));
+                respond_put_json_string(out, prompt, strlen(prompt));
                 buf_append(out, "}", 1);
                 first = false;
                 done = true;
@@ -217,7 +207,7 @@ static void write_messages(struct conn *c, const struct json_member *m, const st
                         }
                 if (!found) {
                         buf_append(out, "{\"role\":\"system\",\"content\":", 27);
-                        put_string(out, prompt, strlen(prompt));
+                        respond_put_json_string(out, prompt, strlen(prompt));
                         buf_append(out, "}", 1);
                         first = false;
                         done = true;
@@ -237,7 +227,7 @@ static void write_messages(struct conn *c, const struct json_member *m, const st
                         buf_append(&joined, "\n", 1);
                         classify_append_string(&joined, content.val, content.val_len);
                         buf_append(out, "{\"role\":\"system\",\"content\":", 27);
-                        put_string(out, joined.p ? joined.p : "", joined.len);
+                        respond_put_json_string(out, joined.p ? joined.p : "", joined.len);
                         buf_append(out, "}", 1);
                         buf_free(&joined);
                         done = true;
@@ -255,7 +245,7 @@ static bool rewrite_member(struct conn *c, const struct json_member *m, struct b
 
         if (proxy_key_is(m, "model")) {
                 buf_append(out, "\"model\":", 8);
-                put_string(out, c->model, strlen(c->model));
+                respond_put_json_string(out, c->model, strlen(c->model));
                 return true;
         }
         if (proxy_key_is(m, "messages") && m->type == JSON_ARRAY && c->cat_idx >= 0 &&
@@ -278,7 +268,7 @@ static bool rewrite_member(struct conn *c, const struct json_member *m, struct b
                         return false;
                 }
                 buf_append(out, "\"chat_template_kwargs\":{", 24);
-                put_string(out, f->parameter, strlen(f->parameter));
+                respond_put_json_string(out, f->parameter, strlen(f->parameter));
                 buf_printf(out, ":%s%s", c->reasoning ? "true" : "false", any ? "," : "");
                 /* the client's members after ours: the object minus its braces */
                 {
@@ -302,7 +292,7 @@ static void append_members(struct conn *c, const struct json_member *mem, size_t
                 if (json_find(mem, n, "chat_template_kwargs"))
                         return; /* rewritten or the client's */
                 buf_append(out, ",\"chat_template_kwargs\":{", 25);
-                put_string(out, f->parameter, strlen(f->parameter));
+                respond_put_json_string(out, f->parameter, strlen(f->parameter));
                 buf_printf(out, ":%s}", c->reasoning ? "true" : "false");
         } else if (c->reasoning) {
                 if (json_find(mem, n, f->parameter)) {
@@ -310,9 +300,9 @@ static void append_members(struct conn *c, const struct json_member *mem, size_t
                         return;
                 }
                 buf_append(out, ",", 1);
-                put_string(out, f->parameter, strlen(f->parameter));
+                respond_put_json_string(out, f->parameter, strlen(f->parameter));
                 buf_append(out, ":", 1);
-                put_string(out, cfg->default_reasoning_effort, strlen(cfg->default_reasoning_effort));
+                respond_put_json_string(out, cfg->default_reasoning_effort, strlen(cfg->default_reasoning_effort));
         }
 }
 
