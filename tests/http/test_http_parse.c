@@ -510,5 +510,5 @@ int main(void) {
         test_responses();
         test_helpers();
         test_long_values();
-        return test_done("test_http_parse");
+        return check_done("test_http_parse");
 }
