@@ -74,23 +74,21 @@ static int read_head(struct http_client *g) {
         struct http_header hdrs[HTTP_CLIENT_MAX_HEADERS];
         struct http_response res = { .headers = hdrs };
         struct http_limits lim = { .max_header_bytes = g->head_max, .max_headers = HTTP_CLIENT_MAX_HEADERS };
-        const struct http_header *h;
-        int p = http_parse_response(g->b.p, g->b.len, &lim, &res);
+        int f, p = http_parse_response(g->b.p, g->b.len, &lim, &res);
 
         if (p <= 0)
                 return p == -EAGAIN ? 0 : -EBADMSG;
         g->hdr_len = (size_t)p;
         g->status = res.status;
-        g->chunked = false;
-        g->content_length = UINT64_MAX;
-        h = http_find_header(res.headers, res.num_headers, "transfer-encoding");
-        if (h && http_header_has_token(h->value, h->value_len, "chunked")) {
-                g->chunked = true;
+        f = http_response_framing(&res, &g->content_length);
+        if (f < 0)
+                return -EBADMSG;
+        g->chunked = f == HTTP_BODY_CHUNKED;
+        if (g->chunked) {
                 memset(&g->ch, 0, sizeof g->ch);
                 g->raw = g->body_end = g->hdr_len;
-        } else if ((h = http_find_header(res.headers, res.num_headers, "content-length")) != NULL) {
-                if (http_parse_content_length(h->value, h->value_len, &g->content_length) < 0)
-                        return -EBADMSG;
+        } else if (f == HTTP_BODY_TO_CLOSE) {
+                g->content_length = UINT64_MAX;
         }
         return 1;
 }

@@ -452,6 +452,21 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *ret) {
         return 0;
 }
 
+int http_response_framing(const struct http_response *res, uint64_t *ret_length) {
+        const struct http_header *h;
+
+        *ret_length = 0;
+        if ((res->status >= 100 && res->status < 200) || res->status == 204 || res->status == 304)
+                return HTTP_BODY_LENGTH;
+        h = http_find_header(res->headers, res->num_headers, "transfer-encoding");
+        if (h && http_header_has_token(h->value, h->value_len, "chunked"))
+                return HTTP_BODY_CHUNKED;
+        h = http_find_header(res->headers, res->num_headers, "content-length");
+        if (!h)
+                return HTTP_BODY_TO_CLOSE;
+        return http_parse_content_length(h->value, h->value_len, ret_length) < 0 ? -EBADMSG : HTTP_BODY_LENGTH;
+}
+
 /* ---- chunked transfer coding (RFC 9112 7.1) ---- */
 
 enum {
