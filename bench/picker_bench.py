@@ -23,7 +23,7 @@ token computed one prefill at a time (--prefill-lanes 1: compute-bound),
 decode 8 ms per output token (x (1 + running/max_running)), 16-32 output
 tokens, --kv-blocks 1500 (16 tokens each: ~8 groups' prompts).
 
-Targets (issue 4, printed next to the figures): on shared-prefix, scorer
+Targets (the picker's, printed next to the figures): on shared-prefix, scorer
 TTFT p90 >= 2x better than round_robin; on uniform, scorer no worse than
 least_request by more than 5% (TTFT p90, end-to-end p90, throughput).
 

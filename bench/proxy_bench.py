@@ -45,7 +45,7 @@ DEFAULT_TARGETS = ("direct", "nginx", "switchyard")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NO_HOOK = False  # --no-status-hook
 
-# Targets from issue 2 (printed as information next to the figures).
+# The project's proxy targets (printed as information next to the figures).
 TARGET_RPS_RATIO = 1.0      # switchyard requests/s >= nginx requests/s
 TARGET_ADDED_P50_US = 50    # switchyard p50 at c=1 <= direct p50 + 50 us
 
@@ -572,7 +572,7 @@ def report(results, args, info):
     steal = max((v for t in tgts for m in modes for k, v in agg[t][m].items()
                  if k.startswith("core") and k.endswith("steal_pct") and v is not None), default=0.0)
     print()
-    print("ratios and targets (issue 2; information, not a pass/fail)")
+    print("ratios and targets (information, not a pass/fail)")
     for sy in ("switchyard", "switchyard-fe"):
         if sy in agg and "nginx" in agg:
             s, n = agg[sy]["load"]["rps"], agg["nginx"]["load"]["rps"]

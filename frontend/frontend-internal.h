@@ -246,6 +246,7 @@ struct worker {
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
+        struct rlr *rlr;                  /* stage_limit.c: this worker's Redis connection, or NULL */
         _Atomic uint64_t loops;           /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
@@ -263,7 +264,7 @@ struct frontend {
         _Atomic int draining;
         _Atomic unsigned nconns;          /* client connections, all workers */
         uint64_t drain_deadline_ns;
-        int inherited_fd;                 /* socket activation, -1 if none */
+        int inherited_fd;                 /* the listener: socket activation's or our own, shared */
         struct snapshot *boot_snap;       /* from the config, until the router publishes */
         struct rl_table *rl;              /* stage_limit.c: client budgets shared by the workers; NULL: none */
 };
@@ -344,6 +345,7 @@ double guard_pii_threshold(const struct conn *c); /* the lowest span score any p
 void limit_observe_answer(struct conn *c, const char *p, size_t n); /* relayed bytes: usage */
 void limit_request_done(struct conn *c);         /* the answer is complete: token correction */
 int limit_init(struct frontend *fe);
+void limit_worker_fini(struct worker *w);
 void limit_fini(struct frontend *fe);
 
 /* stage_pick.c: the worker's side of the router ring */

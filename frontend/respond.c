@@ -12,6 +12,10 @@
 unsigned frontend_metrics(struct worker *w, struct fe_metrics **all, unsigned cap);
 
 void respond(struct conn *c, int status, const char *ctype, const char *body, size_t len, const char *extra) {
+        /* answered from the head (a head stage) while the body is not all in:
+         * what is still to come of it would be read as the next request */
+        if (c->head && (c->chunked_in || c->in.len - c->req_start - c->head_len < c->body_len))
+                c->keepalive = false;
         c->state = CS_RESPOND;
         c->status = status;
         if (c->minor == 0 && c->keepalive == false)

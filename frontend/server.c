@@ -1,5 +1,6 @@
-/* The frontend: N worker threads, each with its own io_uring, SO_REUSEPORT
- * listener, connections, upstream pools and ring pair to the router.
+/* The frontend: N worker threads, each with its own io_uring, connections,
+ * upstream pools and ring pair to the router, all accepting on one listening
+ * socket (passed by systemd or `switchyard run`, or bound here once).
  *
  * Every socket operation is an io_uring request whose user_data points at a
  * struct io embedded in its owner (conn or upconn); an owner is freed only
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/listener.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "proto/runtime.h"
@@ -702,7 +704,12 @@ static void post_accept(struct worker *w) {
         if (w->accept_io.busy || !w->accepting)
                 return;
         sqe = worker_sqe(w);
-        io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        /* one connection per accept, not multishot: the workers share one
+         * listening socket, whose exclusive wake-up goes to the first
+         * armed accept; a multishot one stays first in the queue and would
+         * take every connection, a single one leaves the queue when it
+         * completes and the next connection goes to the next idle worker */
+        io_uring_prep_accept(sqe, w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         io_uring_sqe_set_data(sqe, &w->accept_io);
         w->accept_io.busy = true;
 }
@@ -742,6 +749,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         if (!c) {
                 atomic_fetch_sub_explicit(&w->fe->nconns, 1, memory_order_relaxed);
                 close(fd);
+                post_accept(w);
                 return;
         }
         c->w = w;
@@ -1022,30 +1030,9 @@ static void reload(struct frontend *fe, const char *path) {
         log_notice("SIGHUP: configuration reloaded (%zu API keys, %zu categories)", nc->n_api_keys, nc->n_categories);
 }
 
+/* One listening socket for all the workers (see common/listener.h). */
 static int make_listener(const struct sy_config *cfg, int *ret_fd) {
-        struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(cfg->server.port) };
-        struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(cfg->server.port) };
-        int one = 1, fd, v6 = 0;
-
-        if (inet_pton(AF_INET, cfg->server.host, &a4.sin_addr) != 1) {
-                if (inet_pton(AF_INET6, cfg->server.host, &a6.sin6_addr) != 1)
-                        return -EINVAL;
-                v6 = 1;
-        }
-        fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (bind(fd, v6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4, v6 ? sizeof a6 : sizeof a4) < 0 ||
-            listen(fd, 4096) < 0) {
-                int e = -errno;
-                close(fd);
-                return e;
-        }
-        *ret_fd = fd;
-        return 0;
+        return listener_open(cfg->server.host, cfg->server.port, ret_fd);
 }
 
 static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
@@ -1078,13 +1065,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
         }
         if (r < 0)
                 return r;
-        if (fe->inherited_fd >= 0) {
-                w->listen_fd = fe->inherited_fd;
-        } else {
-                r = make_listener(cfg, &w->listen_fd);
-                if (r < 0)
-                        return r;
-        }
+        w->listen_fd = fe->inherited_fd; /* the one listener, shared */
         w->to_router = shm_seg_ring(fe->seg, id, SHM_PEER_ROUTER, SHM_TO_PEER);
         w->from_router = shm_seg_ring(fe->seg, id, SHM_PEER_ROUTER, SHM_FROM_PEER);
         w->to_clf = shm_seg_ring(fe->seg, id, SHM_PEER_CLASSIFIER, SHM_TO_PEER);
@@ -1110,6 +1091,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
 
 static void worker_fini(struct worker *w) {
         proxy_pool_free(w);
+        limit_worker_fini(w);
         io_uring_queue_exit(&w->ring);
         if (w->listen_fd >= 0 && w->listen_fd != w->fe->inherited_fd)
                 close(w->listen_fd);
@@ -1142,6 +1124,7 @@ int frontend_main(const char *config_path) {
         int sfd = -1, code = 1, r;
         unsigned started = 0;
         struct fe_gen *boot_gen = NULL;
+        bool activated;
 
         sy_log_init("frontend");
         r = sy_config_load(config_path, &fe.cfg, err, sizeof err);
@@ -1181,6 +1164,13 @@ int frontend_main(const char *config_path) {
         if (limit_init(&fe) < 0)
                 goto out;
         fe.inherited_fd = inherited_listener();
+        activated = fe.inherited_fd >= 0;
+        /* not socket activated: bind it ourselves, once, for all workers */
+        if (!activated && (r = make_listener(fe.cfg, &fe.inherited_fd)) < 0) {
+                listener_name(fe.cfg->server.host, fe.cfg->server.port, path, sizeof path);
+                log_err("cannot listen on %s: %s", path, strerror(-r));
+                goto out;
+        }
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -1206,7 +1196,7 @@ int frontend_main(const char *config_path) {
         for (started = 0; started < fe.n_workers; started++)
                 if (pthread_create(&fe.workers[started].thread, NULL, worker_run, &fe.workers[started]) != 0)
                         goto stop;
-        if (fe.inherited_fd >= 0)
+        if (activated)
                 log_notice("frontend serving the socket passed by the service manager with %u workers", fe.n_workers);
         else
                 log_notice("frontend listening on %s:%u with %u workers", fe.cfg->server.host, fe.cfg->server.port,

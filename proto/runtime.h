@@ -1,9 +1,12 @@
 /* Where the processes meet: the shared segment and the doorbells live in
- * the runtime directory (config shm.runtime_dir). */
+ * the runtime directory (config shm.runtime_dir), with the lock file that
+ * keeps it to one instance (common/lockfile.h): every process takes it
+ * before it touches anything else there. */
 #pragma once
 #include <stdio.h>
 
 #include "common/config.h"
+#include "common/lockfile.h"
 #include "shm/segment.h"
 
 #define SY_SNAP_BYTES (128u * 1024u)
@@ -33,6 +36,7 @@ static inline struct shm_layout sy_runtime_layout(const struct sy_config *cfg) {
         };
 }
 
+#define SY_LOCK_FILE LOCKFILE_NAME
 #define SY_SEGMENT_FILE "switchyard.shm"
 #define SY_ROUTER_BELL "router.bell"
 #define SY_CLASSIFIER_BELL "classifier.bell"

@@ -13,6 +13,7 @@
 #include "classifier/daemon.h"
 #include "frontend/frontend.h"
 #include "router/router.h"
+#include "supervisor/rolelock.h"
 #include "supervisor/supervisor.h"
 
 static int usage(FILE *f) {
@@ -145,12 +146,15 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "switchyard: no configuration: use -c FILE or set SWITCHYARD_CONFIG\n");
                 return 2;
         }
+        /* one instance per runtime directory: the role lock before the
+         * segment, the doorbells or the port (common/lockfile.h) */
         if (!strcmp(cmd, "frontend"))
-                return frontend_main(config);
+                return rolelock_take(config, LOCKFILE_FRONTEND, "frontend") < 0 ? 1 : frontend_main(config);
         if (!strcmp(cmd, "router"))
-                return router_main(config);
+                return rolelock_take(config, LOCKFILE_ROUTER, "router") < 0 ? 1 : router_main(config);
         if (!strcmp(cmd, "classifier")) {
-                /* its own binary next to this one (see classifier_main.c) */
+                /* its own binary next to this one (see classifier_main.c),
+                 * which takes the classifier's lock */
                 char exe[4096];
                 ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
                 char *slash;

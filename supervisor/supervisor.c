@@ -1,6 +1,19 @@
 /* `switchyard run`: the supervisor of the frontend, the router and the
  * classifier (when the configuration enables it: a classifier: section,
- * prompt_guard, or categories; see common/config.h). */
+ * prompt_guard, or categories; see common/config.h).
+ *
+ * One instance per runtime directory and per port: before it touches the
+ * segment, the doorbells or the port it takes the runtime directory's lock
+ * (common/lockfile.h) exclusively for its whole life, and refuses to start
+ * when another instance holds it. Holding it, nothing of another instance
+ * lives there, so a crashed instance's segment and doorbells are removed
+ * and made afresh by the children. It then binds the frontend's listening
+ * socket itself (no SO_REUSEPORT: a second instance on the port gets
+ * EADDRINUSE) and hands it to every frontend it starts by the systemd
+ * socket-activation protocol (LISTEN_FDS=1, LISTEN_PID, fd 3), so that the
+ * socket, and the connections waiting in its backlog, outlive a frontend
+ * restart. The children get the lock's open file description too
+ * (LOCKFILE_ENV): the instance stays locked while any of them lives. */
 #include "supervisor/supervisor.h"
 
 #include <errno.h>
@@ -13,11 +26,16 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/listener.h"
+#include "common/lockfile.h"
 #include "common/log.h"
+#include "proto/runtime.h"
 #include "shm/segment.h"
 
 #define BACKOFF_MIN_MS 100
@@ -34,12 +52,32 @@ struct child {
         unsigned restarts;
 };
 
-static pid_t spawn(const char *self, const char *role, const char *config, const sigset_t *oldmask) {
+/* The instance's shared state, to pass to every child. */
+struct instance {
+        int lock_fd;   /* the runtime directory's lock, held exclusively */
+        int listen_fd; /* the frontend's listening socket */
+};
+
+static pid_t spawn(const char *self, const char *role, const char *config, const sigset_t *oldmask,
+                   const struct instance *in) {
         pid_t pid = fork();
 
         if (pid == 0) {
+                char s[16];
+
                 sigprocmask(SIG_SETMASK, oldmask, NULL);
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (lockfile_pass(in->lock_fd) < 0)
+                        _exit(127);
+                if (strcmp(role, "frontend") == 0) {
+                        /* socket activation: fd 3, for this pid */
+                        if (in->listen_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(in->listen_fd, 3) < 0)
+                                _exit(127);
+                        snprintf(s, sizeof s, "%d", (int)getpid());
+                        setenv("LISTEN_PID", s, 1);
+                        setenv("LISTEN_FDS", "1", 1);
+                        unsetenv("LISTEN_FDNAMES");
+                }
                 /* the binary links OpenBLAS (for the classifier): one thread,
                  * not a pool per core, in the processes that never use it */
                 if (strcmp(role, "classifier") != 0)
@@ -50,6 +88,37 @@ static pid_t spawn(const char *self, const char *role, const char *config, const
         return pid;
 }
 
+/* Holding the lock, nothing of another instance uses the runtime
+ * directory: a crashed instance's segment and doorbells go, and the
+ * children make them afresh (a valid segment would be kept with the dead
+ * instance's ring contents and peer slots). */
+static bool worker_bell_name(const char *name) {
+        size_t digits;
+
+        if (strncmp(name, "worker-", 7) != 0)
+                return false;
+        digits = strspn(name + 7, "0123456789");
+        return digits > 0 && strcmp(name + 7 + digits, ".bell") == 0;
+}
+
+static void remove_stale(const char *dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+
+        if (!d)
+                return;
+        while ((e = readdir(d))) {
+                if (strcmp(e->d_name, SY_SEGMENT_FILE) != 0 && strcmp(e->d_name, SY_ROUTER_BELL) != 0 &&
+                    strcmp(e->d_name, SY_CLASSIFIER_BELL) != 0 && !worker_bell_name(e->d_name))
+                        continue;
+                if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+                        log_debug("removed the stale %s/%s", dir, e->d_name);
+                else if (errno != ENOENT)
+                        log_warn("cannot remove the stale %s/%s: %s", dir, e->d_name, strerror(errno));
+        }
+        closedir(d);
+}
+
 int supervisor_main(const char *self, const char *config_path) {
         struct child kids[] = { { .role = "router" }, { .role = "frontend" }, { .role = "classifier" } };
         const size_t nk = sizeof kids / sizeof kids[0];
@@ -58,6 +127,8 @@ int supervisor_main(const char *self, const char *config_path) {
         struct sy_config *cfg;
         bool stopping = false;
         uint64_t stop_deadline = 0;
+        struct instance in = { .lock_fd = -1, .listen_fd = -1 };
+        char addr[320];
         int sfd, r;
 
         sy_log_init("switchyard");
@@ -73,6 +144,27 @@ int supervisor_main(const char *self, const char *config_path) {
                 sy_config_free(cfg);
                 return 1;
         }
+        /* one instance per runtime directory, then per port */
+        r = lockfile_lock_instance(cfg->shm.runtime_dir, &in.lock_fd, err, sizeof err);
+        if (r < 0) {
+                log_err("%s", err);
+                sy_config_free(cfg);
+                return 1;
+        }
+        remove_stale(cfg->shm.runtime_dir);
+        listener_name(cfg->server.host, cfg->server.port, addr, sizeof addr);
+        r = listener_open(cfg->server.host, cfg->server.port, &in.listen_fd);
+        if (r < 0) {
+                if (r == -EADDRINUSE)
+                        log_err("cannot listen on %s: address already in use (another switchyard, or another "
+                                "program, listens there)", addr);
+                else
+                        log_err("cannot listen on %s: %s", addr, strerror(-r));
+                close(in.lock_fd);
+                sy_config_free(cfg);
+                return 1;
+        }
+        log_info("listening on %s (the socket passed to the frontend)", addr);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -86,7 +178,7 @@ int supervisor_main(const char *self, const char *config_path) {
         for (size_t i = 0; i < nk; i++) {
                 if (kids[i].disabled)
                         continue;
-                kids[i].pid = spawn(self, kids[i].role, config_path, &old);
+                kids[i].pid = spawn(self, kids[i].role, config_path, &old, &in);
                 kids[i].started_ns = shm_now_ns();
                 kids[i].backoff_ms = BACKOFF_MIN_MS;
                 log_info("started %s (pid %d)", kids[i].role, (int)kids[i].pid);
@@ -103,7 +195,7 @@ int supervisor_main(const char *self, const char *config_path) {
                                 any = true;
                         else if (!stopping && kids[i].restart_at_ns && !kids[i].disabled) {
                                 if (now >= kids[i].restart_at_ns) {
-                                        kids[i].pid = spawn(self, kids[i].role, config_path, &old);
+                                        kids[i].pid = spawn(self, kids[i].role, config_path, &old, &in);
                                         kids[i].started_ns = now;
                                         kids[i].restart_at_ns = 0;
                                         kids[i].restarts++;
@@ -158,6 +250,11 @@ int supervisor_main(const char *self, const char *config_path) {
                                 continue;
                         }
                         log_notice("configuration valid; reloading");
+                        if (nc->server.port != cfg->server.port || strcmp(nc->server.host, cfg->server.host) != 0 ||
+                            strcmp(nc->shm.runtime_dir, cfg->shm.runtime_dir) != 0)
+                                log_warn("server.host, server.port and shm.runtime_dir changes apply when switchyard "
+                                         "run restarts: it holds the listening socket on %s and the lock of %s", addr,
+                                         cfg->shm.runtime_dir);
                         for (size_t i = 0; i < nk; i++)
                                 if (kids[i].pid > 0)
                                         kill(kids[i].pid, SIGHUP);
@@ -196,6 +293,8 @@ int supervisor_main(const char *self, const char *config_path) {
                 }
         }
         log_notice("stopped");
+        close(in.listen_fd);
+        close(in.lock_fd);
         close(sfd);
         sy_config_free(cfg);
         return 0;

@@ -87,7 +87,7 @@ def main():
         check(st == 401, "an unknown /v1 path without a key: 401 (%d)" % st)
         raw = sy.raw(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-API-Key: sk-admin\x000123456789\r\n"
                      b"Content-Length: 2\r\n\r\n{}")
-        check(raw.startswith(b"HTTP/1.1 400") or raw.startswith(b"HTTP/1.1 401"),
+        check(raw[:12] in (b"HTTP/1.1 400", b"HTTP/1.0 400", b"HTTP/1.1 401"),
               "a key with a NUL byte is refused (%r)" % raw[:40])
         before = llama.stats()["requests"].get("chat", 0)
         check(before == 0, "no refused request reached the upstream (%d)" % before)

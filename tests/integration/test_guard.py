@@ -63,7 +63,9 @@ model_config:
   secure-model:
     pii_policy:
       allow_by_default: false
-      pii_types_allowed: [EMAIL_ADDRESS]
+      # what a privacy policy for a hosted model typically allows: names and
+      # places, not identifiers
+      pii_types_allowed: [EMAIL_ADDRESS, PERSON, GPE, ORGANIZATION, DATE_TIME]
   open-model:
     pii_policy:
       allow_by_default: true
@@ -161,7 +163,7 @@ def main():
                       "benign prompt served by %s: %r (%d %r)" % (model, text, st, h.get("x-vsr-jailbreak-confidence")))
 
         m = sy.metrics()
-        check((metric(m, 'switchyard_guard_blocked_total{model="secure-model",reason="pii"}') or 0) >= 5,
+        check((metric(m, 'switchyard_guard_blocked_total{model="secure-model",reason="pii"}') or 0) == 4,
               "blocked PII counted by model and reason")
         check((metric(m, 'switchyard_guard_blocked_total{model="open-model",reason="jailbreak"}') or 0) >= 1,
               "blocked jailbreak counted by model and reason")
@@ -193,16 +195,20 @@ def main():
         check(st == 200 and h.get("x-vsr-pii-violation") == "true" and n2 == n1 + 1,
               "the model's pii_policy still guards it, with one pass (%d, %r -> %r)" % (st, n1, n2))
 
-        # -- the classifier stopped: refused, not sent unchecked
+        # -- the classifier stopped: refused, not sent unchecked; structured
+        # PII is still found by its shape and blocked
         pids = sy.pids("classifier")
         for p in pids:
             os.kill(p, signal.SIGSTOP)
         try:
             before = chats(secure)
-            st, h, data = sy.request("POST", "/v1/chat/completions", body("secure-model", SSN), timeout=20)
+            st, h, data = sy.request("POST", "/v1/chat/completions", body("secure-model", BENIGN[1]), timeout=20)
             check(st == 503 and b"guard_unavailable" in data,
                   "classifier stopped: a guarded request is refused 503 (%d %r)" % (st, data[:200]))
-            check(chats(secure) == before, "and it never reached the model")
+            st, h, data = sy.request("POST", "/v1/chat/completions", body("secure-model", SSN), timeout=20)
+            check(st == 200 and h.get("x-vsr-pii-violation") == "true" and "US_SSN" in h.get("x-vsr-matched-pii", ""),
+                  "classifier stopped: an SSN is still blocked, found by its shape (%d %r)" % (st, h))
+            check(chats(secure) == before, "neither reached the model")
         finally:
             for p in pids:
                 os.kill(p, signal.SIGCONT)

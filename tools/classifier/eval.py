@@ -53,7 +53,7 @@ def byte_to_char(text):
 
 def c_engine(model_dir, cli, threads):
     if not cli:
-        for b in ("build", "/tmp/build-train"):
+        for b in (os.path.join(here, "..", "..", "build"), "build"):
             p = os.path.join(b, "classifier", "switchyard-classify")
             if os.path.exists(p):
                 cli = p
@@ -144,7 +144,8 @@ def pii_prompts(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data")
+    ap.add_argument("--data", metavar="DATA_DIR",
+                    help="a data directory of your own: category/, jailbreak/, pii/ (tools/train/README.md)")
     ap.add_argument("--model", default=os.path.join(here, "..", "..", "models", "default"))
     ap.add_argument("--engine", choices=["torch", "c"], default="torch")
     ap.add_argument("--cli")

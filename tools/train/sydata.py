@@ -1,5 +1,6 @@
 """Data of the embedded default classifier: the labelled sets under a data
-directory (shared/data layout, see its README), and the held-out splits the
+directory (DATA_DIR: category/, jailbreak/, pii/; tools/train/README.md
+says what is in them), and the held-out splits the
 training tool (tools/train/train.py) never sees and the evaluation tool
 (tools/classifier/eval.py) measures on. Both import this module, so they
 agree on the split.

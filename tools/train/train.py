@@ -7,7 +7,7 @@ jailbreak, pii) trained together, and its own WordPiece vocabulary.
              [--hidden 128 --layers 2 --heads 4 --intermediate 512 --vocab 20000]
     train.py check-tokenizer --data DATA_DIR MODEL_DIR   our offsets tokenizer == ref.py
 
-DATA_DIR has the shared/data layout (category/, jailbreak/, pii/). The
+DATA_DIR holds category/, jailbreak/ and pii/ (tools/train/README.md). The
 held-out parts (category/dev.jsonl, the sydata split of jailbreak and pii)
 are never trained on; their figures are printed after each epoch for
 information (the model shipped is the last epoch's, not a selected one).
