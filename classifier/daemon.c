@@ -40,7 +40,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +58,11 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/notify.h"
-#include "proto/runtime.h"
-#include "shm/bell.h"
 #include "proto/msg.h"
-#include "shm/segment.h"
+#include "proto/peer.h"
+#include "proto/runtime.h"
 
-#define HEARTBEAT_NS (100ULL * 1000000ULL)
 #define MAX_PASSES 4
-#define MAX_WORKER_BELLS 1024
 
 enum role { ROLE_CATEGORY, ROLE_JAILBREAK, ROLE_PII, N_ROLES };
 static const char *const role_name[N_ROLES] = { "category", "jailbreak", "pii" };
@@ -109,10 +105,8 @@ struct params {
 struct daemon {
         struct sy_config *cfg;
         char *config_path;
-        struct shm_seg *seg;
-        int epfd, bell_fd, sig_fd, ev_fd;
-        int worker_bell[MAX_WORKER_BELLS];
-        uint32_t n_attached;
+        struct peer peer;               /* the ring pairs with the workers (proto/peer.h) */
+        int epfd, sig_fd, ev_fd;
 
         struct slot *slots;
         uint32_t n_slots;
@@ -814,38 +808,17 @@ static void *model_thread(void *arg) {
 
 /* ---- the ring thread ------------------------------------------------------------- */
 
-static void wake_worker(struct daemon *d, uint32_t w) {
-        struct ring *out = shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_FROM_PEER);
-        char path[512];
-
-        if (!ring_sp_needs_wake(out) || w >= MAX_WORKER_BELLS)
-                return;
-        if (d->worker_bell[w] < 0) {
-                if (sy_runtime_path(d->cfg, path, sizeof path, SY_WORKER_BELL, w) < 0 ||
-                    bell_open_producer(path, &d->worker_bell[w]) < 0)
-                        return;
-        }
-        if (bell_ring(d->worker_bell[w]) < 0) {
-                close(d->worker_bell[w]);
-                d->worker_bell[w] = -1;
-        }
-}
-
-static uint32_t worker_gen(struct daemon *d, uint32_t w) {
-        return atomic_load_explicit(&shm_seg_worker(d->seg, w)->generation, memory_order_acquire);
-}
-
 /* 0 pushed (or dropped: the worker restarted), -EAGAIN ring full */
 static int push_answer(struct daemon *d, uint32_t w, uint32_t gen, const struct sy_classify_resp *resp,
                        const struct sy_pii_span *spans) {
-        struct ring *out = shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_FROM_PEER);
+        struct ring *out = peer_out(&d->peer, w);
         struct iovec iov[2] = {
                 { .iov_base = (void *)resp, .iov_len = sizeof *resp },
                 { .iov_base = (void *)spans, .iov_len = resp->n_spans * sizeof *spans },
         };
         int r;
 
-        if (worker_gen(d, w) != gen)
+        if (peer_worker_gen(&d->peer, w) != gen)
                 return 0;   /* its predecessor asked */
         r = ring_sp_pushv(out, SY_MSG_CLASSIFY_RESP, iov, resp->n_spans ? 2 : 1);
         if (r == -EMSGSIZE && resp->n_spans) {
@@ -903,80 +876,63 @@ static void send_answers(struct daemon *d, bool *woke) {
 static void answer_now(struct daemon *d, uint32_t w, uint64_t req_id, int status, bool *woke) {
         struct sy_classify_resp resp = { .req_id = req_id, .status = status, .jailbreak = -1.0f };
 
-        push_answer(d, w, worker_gen(d, w), &resp, NULL);
+        push_answer(d, w, peer_worker_gen(&d->peer, w), &resp, NULL);
         woke[w] = true;
+}
+
+struct drain_arg {
+        struct daemon *d;
+        bool *woke;
+        uint32_t fresh[1024], n_fresh;
+};
+
+static int on_request(void *arg, uint32_t w, uint16_t type, const void *msg, uint32_t len) {
+        struct drain_arg *a = arg;
+        struct daemon *d = a->d;
+        const struct sy_classify_req *q = msg;
+
+        if (type != SY_MSG_CLASSIFY_REQ || len < sizeof *q) {
+                log_debug("classifier: worker %u: message type %u, %u bytes: ignored", w, type, len);
+        } else if (q->text_len > SY_CLASSIFY_MAX_TEXT) {
+                answer_now(d, w, q->req_id, -EMSGSIZE, a->woke);
+        } else if (q->text_len != len - sizeof *q) {
+                answer_now(d, w, q->req_id, -EBADMSG, a->woke);
+        } else {
+                uint32_t i = d->free_list[--d->n_free];
+                struct slot *s = &d->slots[i];
+
+                s->req_id = q->req_id;
+                s->worker = w;
+                s->gen = peer_worker_gen(&d->peer, w);
+                s->flags = q->flags;
+                s->pii_threshold = q->pii_threshold_q ? (float)q->pii_threshold_q / 65535.0f : 0;
+                s->len = q->text_len;
+                s->enc_ok = 0;
+                s->arrive_ns = now_ns();
+                memcpy(s->text, q + 1, q->text_len);
+                a->fresh[a->n_fresh++] = i;
+        }
+        return d->n_free == 0 || a->n_fresh == 1024; /* no slot left: the rest wait in the rings */
 }
 
 /* takes requests from every attached worker's ring while slots are free */
 static void drain_rings(struct daemon *d, bool *woke) {
-        uint32_t fresh[1024], n_fresh = 0;
+        struct drain_arg a = { .d = d, .woke = woke };
 
-        for (uint32_t w = 0; w < d->n_attached; w++) {
-                struct ring *in = shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_TO_PEER);
-                unsigned n = 0;
-                uint16_t type;
-                const void *msg;
-                uint32_t len;
-
-                while (n < 256 && d->n_free > 0 && n_fresh < 1024 && ring_sc_peek(in, &type, &msg, &len) == 0) {
-                        const struct sy_classify_req *q = msg;
-
-                        n++;
-                        if (type != SY_MSG_CLASSIFY_REQ || len < sizeof *q) {
-                                log_debug("classifier: worker %u: message type %u, %u bytes: ignored", w, type, len);
-                        } else if (q->text_len > SY_CLASSIFY_MAX_TEXT) {
-                                answer_now(d, w, q->req_id, -EMSGSIZE, woke);
-                        } else if (q->text_len != len - sizeof *q) {
-                                answer_now(d, w, q->req_id, -EBADMSG, woke);
-                        } else {
-                                uint32_t i = d->free_list[--d->n_free];
-                                struct slot *s = &d->slots[i];
-
-                                s->req_id = q->req_id;
-                                s->worker = w;
-                                s->gen = worker_gen(d, w);
-                                s->flags = q->flags;
-                                s->pii_threshold = q->pii_threshold_q ? (float)q->pii_threshold_q / 65535.0f : 0;
-                                s->len = q->text_len;
-                                s->enc_ok = 0;
-                                s->arrive_ns = now_ns();
-                                memcpy(s->text, q + 1, q->text_len);
-                                fresh[n_fresh++] = i;
-                        }
-                        ring_sc_release(in);
-                }
-        }
-        if (n_fresh) {
+        if (d->n_free > 0)
+                peer_drain(&d->peer, 256, 0, on_request, &a);
+        if (a.n_fresh) {
                 pthread_mutex_lock(&d->lock);
-                memcpy(d->pending + d->n_pending, fresh, n_fresh * sizeof *fresh);
-                d->n_pending += n_fresh;
+                memcpy(d->pending + d->n_pending, a.fresh, a.n_fresh * sizeof *a.fresh);
+                d->n_pending += a.n_fresh;
                 pthread_cond_signal(&d->cond);
                 pthread_mutex_unlock(&d->lock);
         }
 }
 
-static void update_attached(struct daemon *d) {
-        const struct shm_layout *l = shm_seg_layout(d->seg);
-        uint32_t n = 0;
-
-        for (uint32_t w = 0; w < l->max_workers; w++)
-                if (atomic_load_explicit(&shm_seg_worker(d->seg, w)->pid, memory_order_relaxed) != 0)
-                        n = w + 1;
-        d->n_attached = n;
-}
-
+/* nothing can be taken without a free slot: then wait for answers (eventfd) */
 static bool prepare_sleep(struct daemon *d) {
-        bool ok = true;
-
-        if (d->n_free == 0)
-                return true;   /* nothing can be taken: wait for answers (eventfd) */
-        for (uint32_t w = 0; w < d->n_attached; w++)
-                if (!ring_sc_prepare_sleep(shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_TO_PEER)))
-                        ok = false;
-        if (!ok)
-                for (uint32_t w = 0; w < d->n_attached; w++)
-                        ring_sc_cancel_sleep(shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_TO_PEER));
-        return ok;
+        return d->n_free == 0 || peer_prepare_sleep(&d->peer);
 }
 
 static void reload(struct daemon *d) {
@@ -1029,11 +985,7 @@ static void daemon_free(struct daemon *d) {
                 pthread_mutex_unlock(&d->lock);
                 pthread_join(d->thread, NULL);
         }
-        if (d->seg) {
-                struct shm_peer *p = shm_seg_peer(d->seg, SHM_PEER_CLASSIFIER);
-
-                atomic_store_explicit(&p->pid, 0, memory_order_release);
-        }
+        peer_close(&d->peer);
         for (uint32_t i = 0; d->slots && i < d->n_slots; i++)
                 for (int k = 0; k < MAX_PASSES; k++)
                         clf_encoding_free(&d->slots[i].enc[k]);
@@ -1049,16 +1001,12 @@ static void daemon_free(struct daemon *d) {
         models_free(d->models);
         if (d->reload_cfg)
                 sy_config_free(d->reload_cfg);
-        for (int fd_i = 0; fd_i < 4; fd_i++) {
-                int fd = fd_i == 0 ? d->epfd : fd_i == 1 ? d->bell_fd : fd_i == 2 ? d->sig_fd : d->ev_fd;
+        for (int fd_i = 0; fd_i < 3; fd_i++) {
+                int fd = fd_i == 0 ? d->epfd : fd_i == 1 ? d->sig_fd : d->ev_fd;
 
                 if (fd >= 0)
                         close(fd);
         }
-        for (unsigned i = 0; i < MAX_WORKER_BELLS; i++)
-                if (d->worker_bell[i] >= 0)
-                        close(d->worker_bell[i]);
-        shm_seg_close(d->seg);
         sy_config_free(d->cfg);
         free(d->config_path);
         pthread_mutex_destroy(&d->lock);
@@ -1068,11 +1016,8 @@ static void daemon_free(struct daemon *d) {
 
 int classifier_main(const char *config_path) {
         struct daemon *d = calloc(1, sizeof *d);
-        struct shm_layout layout;
-        struct shm_peer *self;
         pthread_condattr_t ca;
-        char err[512], path[512];
-        uint64_t last_hb = 0;
+        char err[512];
         bool *woke = NULL;
         sigset_t mask;
         int ret, code = 1;
@@ -1081,9 +1026,7 @@ int classifier_main(const char *config_path) {
         signal(SIGPIPE, SIG_IGN); /* bell_ring: EPIPE instead of a signal */
         if (!d)
                 return 1;
-        d->epfd = d->bell_fd = d->sig_fd = d->ev_fd = -1;
-        for (unsigned i = 0; i < MAX_WORKER_BELLS; i++)
-                d->worker_bell[i] = -1;
+        d->epfd = d->sig_fd = d->ev_fd = -1;
         pthread_mutex_init(&d->lock, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1126,17 +1069,14 @@ int classifier_main(const char *config_path) {
                 d->free_list[d->n_free++] = d->n_slots - 1 - i;
         }
 
-        layout = sy_runtime_layout(d->cfg);
-        if (sy_runtime_path(d->cfg, path, sizeof path, SY_SEGMENT_FILE, 0) < 0)
-                goto out;
-        if ((ret = shm_seg_open(path, &layout, &d->seg)) < 0) {
-                log_err("cannot open shared segment %s: %s", path, strerror(-ret));
+        if ((ret = peer_open(&d->peer, d->cfg, SHM_PEER_CLASSIFIER, err, sizeof err)) < 0 ||
+            (ret = peer_listen(&d->peer, SY_CLASSIFIER_BELL, err, sizeof err)) < 0) {
+                log_err("%s", err);
                 goto out;
         }
-        woke = calloc(layout.max_workers + 1, sizeof *woke);
-        sy_runtime_path(d->cfg, path, sizeof path, SY_CLASSIFIER_BELL, 0);
-        if (!woke || (ret = bell_open_consumer(path, &d->bell_fd)) < 0) {
-                log_err("cannot open doorbell %s: %s", path, strerror(woke ? -ret : ENOMEM));
+        woke = calloc(d->peer.max_workers + 1, sizeof *woke);
+        if (!woke) {
+                log_err("out of memory");
                 goto out;
         }
         sigemptyset(&mask);
@@ -1149,8 +1089,8 @@ int classifier_main(const char *config_path) {
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (d->sig_fd < 0 || d->ev_fd < 0 || d->epfd < 0)
                 goto out;
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &d->bell_fd };
-        epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->bell_fd, &ev);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &d->peer.bell_fd };
+        epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->peer.bell_fd, &ev);
         ev.data.ptr = &d->sig_fd;
         epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sig_fd, &ev);
         ev.data.ptr = &d->ev_fd;
@@ -1161,17 +1101,8 @@ int classifier_main(const char *config_path) {
         }
         d->thread_started = true;
 
-        self = shm_seg_peer(d->seg, SHM_PEER_CLASSIFIER);
-        shm_peer_attach(self);
-        update_attached(d);
-        /* a producer rings every consumer once at start: a predecessor killed
-         * between clearing a sleeping flag and ringing left it asleep */
-        for (uint32_t w = 0; w < layout.max_workers && w < MAX_WORKER_BELLS; w++) {
-                ring_sp_needs_wake(shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_FROM_PEER));
-                if (sy_runtime_path(d->cfg, path, sizeof path, SY_WORKER_BELL, w) == 0 &&
-                    bell_open_producer(path, &d->worker_bell[w]) == 0)
-                        bell_ring(d->worker_bell[w]);
-        }
+        peer_attach(&d->peer);
+        peer_wake_all(&d->peer);
         log_notice("classifier up: %u request slots", d->n_slots);
         sy_notify_ready("classifying");
 
@@ -1180,25 +1111,19 @@ int classifier_main(const char *config_path) {
                 uint64_t now = now_ns();
                 int n;
 
-                memset(woke, 0, (layout.max_workers + 1) * sizeof *woke);
+                memset(woke, 0, (d->peer.max_workers + 1) * sizeof *woke);
                 send_answers(d, woke);
                 drain_rings(d, woke);
-                for (uint32_t w = 0; w < layout.max_workers; w++)
+                for (uint32_t w = 0; w < d->peer.max_workers; w++)
                         if (woke[w])
-                                wake_worker(d, w);
-                if (now - last_hb >= HEARTBEAT_NS) {
-                        update_attached(d);
-                        shm_peer_heartbeat(self);
-                        sy_notify_watchdog(now);
-                        last_hb = now;
-                }
+                                peer_wake(&d->peer, w);
+                peer_heartbeat(&d->peer, now);
                 n = epoll_wait(d->epfd, evs, 8, d->n_retry ? 1 : prepare_sleep(d) ? 100 : 0);
                 for (int i = 0; i < n; i++) {
                         void *p = evs[i].data.ptr;
 
-                        if (p == &d->bell_fd) {
-                                bell_drain(d->bell_fd);
-                                update_attached(d);
+                        if (p == &d->peer.bell_fd) {
+                                peer_doorbell(&d->peer);
                         } else if (p == &d->ev_fd) {
                                 uint64_t v;
 
@@ -1220,8 +1145,7 @@ int classifier_main(const char *config_path) {
                                 }
                         }
                 }
-                for (uint32_t w = 0; w < d->n_attached; w++)
-                        ring_sc_cancel_sleep(shm_seg_ring(d->seg, w, SHM_PEER_CLASSIFIER, SHM_TO_PEER));
+                peer_cancel_sleep(&d->peer);
         }
 out:
         free(woke);

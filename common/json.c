@@ -16,6 +16,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/ascii.h"
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -43,19 +45,6 @@ static inline size_t skip_ws(const uint8_t *b, size_t len, size_t i) {
         while (i < len && ws_table[b[i]])
                 i++;
         return i;
-}
-
-static inline bool is_digit(uint8_t c) {
-        return (unsigned) (c - '0') < 10u;
-}
-
-static inline int hexval(uint8_t c) {
-        if (is_digit(c))
-                return c - '0';
-        c |= 0x20;
-        if ((unsigned) (c - 'a') < 6u)
-                return c - 'a' + 10;
-        return -1;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid. */
@@ -116,7 +105,7 @@ static inline size_t utf8_put(uint32_t cp, uint8_t out[static 4]) {
 }
 
 static inline int hex4(const uint8_t *s, uint32_t *ret) {
-        int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]), d = hexval(s[3]);
+        int a = ascii_hex_value(s[0]), b = ascii_hex_value(s[1]), c = ascii_hex_value(s[2]), d = ascii_hex_value(s[3]);
 
         if ((a | b | c | d) < 0)
                 return -EBADMSG;
@@ -240,30 +229,30 @@ static int scan_number(const uint8_t *b, size_t len, size_t *pos) {
                 goto fail;
         if (b[i] == '0') {
                 i++;
-        } else if (is_digit(b[i])) {
+        } else if (ascii_is_digit(b[i])) {
                 do
                         i++;
-                while (i < len && is_digit(b[i]));
+                while (i < len && ascii_is_digit(b[i]));
         } else {
                 goto fail;
         }
         if (i < len && b[i] == '.') {
                 i++;
-                if (i >= len || !is_digit(b[i]))
+                if (i >= len || !ascii_is_digit(b[i]))
                         goto fail;
                 do
                         i++;
-                while (i < len && is_digit(b[i]));
+                while (i < len && ascii_is_digit(b[i]));
         }
         if (i < len && (b[i] | 0x20) == 'e') {
                 i++;
                 if (i < len && (b[i] == '+' || b[i] == '-'))
                         i++;
-                if (i >= len || !is_digit(b[i]))
+                if (i >= len || !ascii_is_digit(b[i]))
                         goto fail;
                 do
                         i++;
-                while (i < len && is_digit(b[i]));
+                while (i < len && ascii_is_digit(b[i]));
         }
         *pos = i;
         return 0;

@@ -1,4 +1,4 @@
-/* One non-blocking HTTP GET on the router's epoll loop (see httpget.h). */
+/* One non-blocking HTTP GET on an epoll loop (see http_client.h). */
 #include "http/http_client.h"
 
 #include <errno.h>
@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HTTP_CLIENT_READ 16384
@@ -18,13 +19,18 @@ void http_client_init(struct http_client *g, size_t head_max, size_t body_max) {
         g->body_max = body_max;
 }
 
-void http_client_close(struct http_client *g, int epfd) {
+/* the connection only: the answer stays readable */
+static void close_socket(struct http_client *g, int epfd) {
         if (g->fd >= 0) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, g->fd, NULL);
                 close(g->fd);
         }
         g->fd = -1;
         g->state = HTTP_CLIENT_IDLE;
+}
+
+void http_client_close(struct http_client *g, int epfd) {
+        close_socket(g, epfd);
         g->b.len = 0;
         g->hdr_len = 0;
 }
@@ -68,23 +74,21 @@ static int read_head(struct http_client *g) {
         struct http_header hdrs[HTTP_CLIENT_MAX_HEADERS];
         struct http_response res = { .headers = hdrs };
         struct http_limits lim = { .max_header_bytes = g->head_max, .max_headers = HTTP_CLIENT_MAX_HEADERS };
-        const struct http_header *h;
-        int p = http_parse_response(g->b.p, g->b.len, &lim, &res);
+        int f, p = http_parse_response(g->b.p, g->b.len, &lim, &res);
 
         if (p <= 0)
                 return p == -EAGAIN ? 0 : -EBADMSG;
         g->hdr_len = (size_t)p;
         g->status = res.status;
-        g->chunked = false;
-        g->content_length = UINT64_MAX;
-        h = http_find_header(res.headers, res.num_headers, "transfer-encoding");
-        if (h && http_header_has_token(h->value, h->value_len, "chunked")) {
-                g->chunked = true;
+        f = http_response_framing(&res, &g->content_length);
+        if (f < 0)
+                return -EBADMSG;
+        g->chunked = f == HTTP_BODY_CHUNKED;
+        if (g->chunked) {
                 memset(&g->ch, 0, sizeof g->ch);
                 g->raw = g->body_end = g->hdr_len;
-        } else if ((h = http_find_header(res.headers, res.num_headers, "content-length")) != NULL) {
-                if (http_parse_content_length(h->value, h->value_len, &g->content_length) < 0)
-                        return -EBADMSG;
+        } else if (f == HTTP_BODY_TO_CLOSE) {
+                g->content_length = UINT64_MAX;
         }
         return 1;
 }
@@ -191,4 +195,38 @@ enum http_client_result http_client_event(struct http_client *g, int epfd, uint3
 const char *http_client_body(const struct http_client *g, size_t *ret_len) {
         *ret_len = g->end - g->hdr_len;
         return g->b.p + g->hdr_len;
+}
+
+enum http_client_result http_client_fetch(struct http_client *g, const struct sockaddr_in6 *addr, const char *req,
+                                          size_t req_len, unsigned timeout_ms) {
+        struct timespec ts;
+        uint64_t deadline;
+        enum http_client_result r;
+        int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+        if (epfd < 0)
+                return HTTP_CLIENT_NO_SOCKET;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + timeout_ms;
+        r = http_client_start(g, epfd, addr, req, req_len, g);
+        while (r == HTTP_CLIENT_MORE) {
+                struct epoll_event ev;
+                uint64_t now;
+                int n;
+
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+                if (now >= deadline)
+                        break; /* timed out: HTTP_CLIENT_MORE */
+                n = epoll_wait(epfd, &ev, 1, (int)(deadline - now));
+                if (n < 0 && errno != EINTR) {
+                        r = HTTP_CLIENT_BAD_ANSWER;
+                        break;
+                }
+                if (n == 1)
+                        r = http_client_event(g, epfd, ev.events);
+        }
+        close_socket(g, epfd);
+        close(epfd);
+        return r;
 }

@@ -1,10 +1,13 @@
-/* One non-blocking HTTP/1.1 GET on the router's epoll loop, as the health
- * checks and the load scrapes make them: connect, send the request once
- * the socket is writable, read the answer as it arrives: the head only, or
+/* One non-blocking HTTP/1.1 GET on an epoll loop, as the router's health
+ * checks and load scrapes make them: connect, send the request once the
+ * socket is writable, read the answer as it arrives: the head only, or
  * head and body (Content-Length, chunked, or to EOF). One connection per
  * request (the request says Connection: close). The owner keeps one per
  * upstream slot, keeps its own schedule and deadline, hands it the epoll
- * events of its socket and says what the answer means. */
+ * events of its socket and says what the answer means.
+ *
+ * http_client_fetch() is the same request made on an epoll of its own,
+ * for a thread that may wait (discovery's /v1/models probes). */
 #pragma once
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -60,3 +63,9 @@ const char *http_client_body(const struct http_client *g, size_t *ret_len);
 /* Closes the connection (if any): idle again. */
 void http_client_close(struct http_client *g, int epfd);
 void http_client_free(struct http_client *g, int epfd);
+/* The whole request, waiting at most timeout_ms: HTTP_CLIENT_DONE (the
+ * answer in g: status, http_client_body()), HTTP_CLIENT_MORE when the time
+ * ran out, or the failure. The connection is closed; the answer stays in
+ * g until the next request or http_client_free(g, -1). */
+enum http_client_result http_client_fetch(struct http_client *g, const struct sockaddr_in6 *addr, const char *req,
+                                          size_t req_len, unsigned timeout_ms);

@@ -23,6 +23,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "common/ascii.h"
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -52,10 +54,6 @@ static inline bool is_field_byte(uint8_t c) {
 /* Bytes allowed in a request-target: everything visible, obs-text too. */
 static inline bool is_target_byte(uint8_t c) {
         return c > 0x20 && c != 0x7f;
-}
-
-static inline bool is_digit(uint8_t c) {
-        return (unsigned) (c - '0') < 10u;
 }
 
 static inline bool is_ows(uint8_t c) {
@@ -165,7 +163,7 @@ static inline int parse_version(const uint8_t **pp, const uint8_t *end, int *ret
         size_t avail = (size_t) (end - p);
 
         if (likely(avail >= 8)) {
-                if (memcmp(p, "HTTP/", 5) != 0 || !is_digit(p[5]) || p[6] != '.' || !is_digit(p[7]))
+                if (memcmp(p, "HTTP/", 5) != 0 || !ascii_is_digit(p[5]) || p[6] != '.' || !ascii_is_digit(p[7]))
                         return -EBADMSG;
                 *ret_major = p[5] - '0';
                 *ret_minor = p[7] - '0';
@@ -174,7 +172,7 @@ static inline int parse_version(const uint8_t **pp, const uint8_t *end, int *ret
         }
         for (size_t i = 0; i < avail; i++) {
                 if (pat[i] == '0') {
-                        if (!is_digit(p[i]))
+                        if (!ascii_is_digit(p[i]))
                                 return -EBADMSG;
                 } else if (p[i] != (uint8_t) pat[i])
                         return -EBADMSG;
@@ -350,11 +348,11 @@ static int parse_response(const uint8_t *buf, const uint8_t *end, const struct h
         /* status-code = 3DIGIT */
         if (end - p < 3) {
                 for (; p < end; p++)
-                        if (!is_digit(*p))
+                        if (!ascii_is_digit(*p))
                                 return -EBADMSG;
                 return -EAGAIN;
         }
-        if (!is_digit(p[0]) || p[0] == '0' || !is_digit(p[1]) || !is_digit(p[2]))
+        if (!ascii_is_digit(p[0]) || p[0] == '0' || !ascii_is_digit(p[1]) || !ascii_is_digit(p[2]))
                 return -EBADMSG;
         status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
         p += 3;
@@ -452,6 +450,21 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *ret) {
         return 0;
 }
 
+int http_response_framing(const struct http_response *res, uint64_t *ret_length) {
+        const struct http_header *h;
+
+        *ret_length = 0;
+        if ((res->status >= 100 && res->status < 200) || res->status == 204 || res->status == 304)
+                return HTTP_BODY_LENGTH;
+        h = http_find_header(res->headers, res->num_headers, "transfer-encoding");
+        if (h && http_header_has_token(h->value, h->value_len, "chunked"))
+                return HTTP_BODY_CHUNKED;
+        h = http_find_header(res->headers, res->num_headers, "content-length");
+        if (!h)
+                return HTTP_BODY_TO_CLOSE;
+        return http_parse_content_length(h->value, h->value_len, ret_length) < 0 ? -EBADMSG : HTTP_BODY_LENGTH;
+}
+
 /* ---- chunked transfer coding (RFC 9112 7.1) ---- */
 
 enum {
@@ -473,15 +486,6 @@ enum {
 #define CHUNK_LINE_MAX 1024u     /* chunk-size line, extensions included */
 #define CHUNK_TRAILER_MAX 8192u  /* all trailer lines together */
 
-static inline int hexval(uint8_t c) {
-        if (is_digit(c))
-                return c - '0';
-        c |= 0x20;
-        if ((unsigned) (c - 'a') < 6u)
-                return c - 'a' + 10;
-        return -1;
-}
-
 static int chunked_fail(struct http_chunked *d, int err) {
         d->state = CH_ERROR;
         d->remaining = (uint64_t) -err;
@@ -501,7 +505,7 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
 
                 switch (state) {
                 case CH_SIZE: {
-                        int h = hexval(c);
+                        int h = ascii_hex_value(c);
                         if (h >= 0) {
                                 if (d->remaining > (UINT64_MAX >> 4))
                                         return chunked_fail(d, -EBADMSG);

@@ -58,6 +58,13 @@ bool http_header_has_token(const char *value, size_t len, const char *token);
 /* Strict Content-Length: digits only, no overflow; -EBADMSG otherwise. */
 int http_parse_content_length(const char *value, size_t len, uint64_t *ret);
 
+/* How a response's body is framed (RFC 9112 6.3): 1xx, 204 and 304 have
+ * none (HTTP_BODY_LENGTH, *ret_length 0), then Transfer-Encoding chunked,
+ * then Content-Length (*ret_length), else the body runs to the close.
+ * Returns the framing, or -EBADMSG for a bad Content-Length. */
+enum http_body_framing { HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED, HTTP_BODY_TO_CLOSE };
+int http_response_framing(const struct http_response *res, uint64_t *ret_length);
+
 /* Incremental chunked transfer-coding decoder. Zero-initialise, then call
  * http_chunked_step repeatedly over incoming bytes. Each call consumes
  * *ret_consumed bytes of buf and may yield one span of body data

@@ -3,19 +3,14 @@
 
 #include <errno.h>
 
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c |= 0x20;
-        return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+#include "common/ascii.h"
 
 /* The byte an escape at s[i] ('%') stands for, or -1 when s[i + 1..i + 2]
  * are not two hex digits. */
 static int escape_at(const char *s, size_t len, size_t i) {
         int hi, lo;
 
-        if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+        if (i + 2 >= len || (hi = ascii_hex_value((uint8_t)s[i + 1])) < 0 || (lo = ascii_hex_value((uint8_t)s[i + 2])) < 0)
                 return -1;
         return hi << 4 | lo;
 }

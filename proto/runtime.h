@@ -11,8 +11,10 @@
 
 #define SY_SNAP_BYTES (128u * 1024u)
 
-__attribute__((format(printf, 4, 0))) static inline int sy_runtime_path(const struct sy_config *cfg, char *buf, size_t cap, const char *fmt, unsigned idx) {
-        int n = snprintf(buf, cap, "%s/", cfg->shm.runtime_dir);
+/* dir/fmt with idx (fmt: one of the names below); -1 when it does not fit. */
+__attribute__((format(printf, 4, 0))) static inline int sy_runtime_dir_path(const char *dir, char *buf, size_t cap,
+                                                                          const char *fmt, unsigned idx) {
+        int n = snprintf(buf, cap, "%s/", dir);
         if (n < 0 || (size_t)n >= cap)
                 return -1;
 #pragma GCC diagnostic push
@@ -20,6 +22,10 @@ __attribute__((format(printf, 4, 0))) static inline int sy_runtime_path(const st
         n += snprintf(buf + n, cap - n, fmt, idx);
 #pragma GCC diagnostic pop
         return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+}
+
+__attribute__((format(printf, 4, 0))) static inline int sy_runtime_path(const struct sy_config *cfg, char *buf, size_t cap, const char *fmt, unsigned idx) {
+        return sy_runtime_dir_path(cfg->shm.runtime_dir, buf, cap, fmt, idx);
 }
 
 static inline struct shm_layout sy_runtime_layout(const struct sy_config *cfg) {

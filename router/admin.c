@@ -733,6 +733,45 @@ static void delete_upstream(struct admin *a, struct aconn *c, const char *enc, s
         reply(c, 204, NULL);
 }
 
+/* Removes the entries of list that match(entry, rt). */
+static void routes_drop(struct a_route *list, size_t *n, const struct a_route *rt,
+                        bool (*match)(const struct a_route *e, const struct a_route *rt)) {
+        for (size_t i = 0; i < *n; i++)
+                if (match(&list[i], rt)) {
+                        route_free(&list[i]);
+                        memmove(&list[i], &list[i + 1], (*n - i - 1) * sizeof *list);
+                        (*n)--;
+                        i--;
+                }
+}
+
+/* an earlier removal e that adding route rt takes back */
+static bool unroute_undone_by(const struct a_route *e, const struct a_route *rt) {
+        return same(e->model, rt->model) && (!e->upstream || same(e->upstream, rt->upstream));
+}
+
+/* an API-added route e that the removal rt takes away */
+static bool route_removed_by(const struct a_route *e, const struct a_route *rt) {
+        return same(e->model, rt->model) && (!rt->upstream || same(e->upstream, rt->upstream)) &&
+               (!rt->owned_by || !e->owned_by || strcasecmp(e->owned_by, rt->owned_by) == 0);
+}
+
+/* Keeps rt (taken) in the list and applies the change; on failure the
+ * answer is sent, rt is gone and -1 returned. */
+static int route_keep_and_apply(struct admin *a, struct aconn *c, struct a_route **list, size_t *n,
+                                struct a_route *rt) {
+        if (push((void **)list, n, sizeof *rt, rt) < 0) {
+                route_free(rt);
+                reply_error(c, 409, "too_many", "too many admin changes");
+                return -1;
+        }
+        if (apply_or_undo(a, c) < 0) {
+                route_free(&(*list)[--*n]);
+                return -1;
+        }
+        return 0;
+}
+
 static void post_route(struct admin *a, struct aconn *c, const char *body, size_t blen) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
         const struct sy_upstream_cfg *u;
@@ -758,23 +797,9 @@ static void post_route(struct admin *a, struct aconn *c, const char *body, size_
                 return;
         }
         /* the newest word wins: an earlier removal of this route goes */
-        for (size_t i = 0; i < a->n_unroutes; i++)
-                if (same(a->unroutes[i].model, rt.model) &&
-                    (!a->unroutes[i].upstream || same(a->unroutes[i].upstream, rt.upstream))) {
-                        route_free(&a->unroutes[i]);
-                        memmove(&a->unroutes[i], &a->unroutes[i + 1], (a->n_unroutes - i - 1) * sizeof rt);
-                        a->n_unroutes--;
-                        i--;
-                }
-        if (push((void **)&a->routes, &a->n_routes, sizeof rt, &rt) < 0) {
-                route_free(&rt);
-                reply_error(c, 409, "too_many", "too many admin changes");
+        routes_drop(a->unroutes, &a->n_unroutes, &rt, unroute_undone_by);
+        if (route_keep_and_apply(a, c, &a->routes, &a->n_routes, &rt) < 0)
                 return;
-        }
-        if (apply_or_undo(a, c) < 0) {
-                route_free(&a->routes[--a->n_routes]);
-                return;
-        }
         buf_printf(&b, "{\"added\":{\"model\":");
         jenc(&b, rt.model);
         buf_printf(&b, ",\"upstream\":");
@@ -840,24 +865,9 @@ static void delete_route(struct admin *a, struct aconn *c, const char *q, size_t
         }
         /* routes added through the API that this removes go; the removal stays
          * so that the file's and discovery's routes stay removed */
-        for (size_t i = 0; i < a->n_routes; i++)
-                if (same(a->routes[i].model, rt.model) &&
-                    (!rt.upstream || same(a->routes[i].upstream, rt.upstream)) &&
-                    (!rt.owned_by || !a->routes[i].owned_by || strcasecmp(a->routes[i].owned_by, rt.owned_by) == 0)) {
-                        route_free(&a->routes[i]);
-                        memmove(&a->routes[i], &a->routes[i + 1], (a->n_routes - i - 1) * sizeof rt);
-                        a->n_routes--;
-                        i--;
-                }
-        if (push((void **)&a->unroutes, &a->n_unroutes, sizeof rt, &rt) < 0) {
-                route_free(&rt);
-                reply_error(c, 409, "too_many", "too many admin changes");
+        routes_drop(a->routes, &a->n_routes, &rt, route_removed_by);
+        if (route_keep_and_apply(a, c, &a->unroutes, &a->n_unroutes, &rt) < 0)
                 return;
-        }
-        if (apply_or_undo(a, c) < 0) {
-                route_free(&a->unroutes[--a->n_unroutes]);
-                return;
-        }
         reply(c, 204, NULL);
 }
 

@@ -10,26 +10,26 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/config_edit.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "http/http_parse.h"
+#include "http/http_client.h"
 #include "router/dns.h"
 #include "router/k8s.h"
 
 #define MAX_EPS 512
 #define PROBE_RETRY_MS 2000
-#define PROBE_TIMEOUT_MS 1000
+#define PROBE_TIMEOUT_MS 1000          /* the whole probe */
+#define PROBE_HEAD_MAX 16384
+#define PROBE_BODY_MAX (1u << 20)
 #define PROBE_MODELS 16
 
 struct raw_ep {
@@ -101,87 +101,41 @@ static char *dup_or_null(const char *s) {
 /* ---- /v1/models probes ------------------------------------------------------------------- */
 
 static int probe_once(const char *ip, uint16_t port, struct probe *p) {
-        struct sockaddr_storage ss = { 0 };
-        socklen_t sl;
-        struct timeval tv = { .tv_sec = PROBE_TIMEOUT_MS / 1000, .tv_usec = (PROBE_TIMEOUT_MS % 1000) * 1000 };
-        char req[256], *buf = NULL, *body;
-        size_t len = 0, cap = 1 << 20, blen;
-        struct http_header hdrs[32];
-        struct http_response res = { .headers = hdrs };
-        struct http_limits lim = { .max_header_bytes = 16384, .max_headers = 32 };
+        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+        struct http_client g;
+        char req[256];
+        const char *body;
+        size_t blen;
         struct json_member top[8], m;
         struct json_limits jl = { .max_depth = 32, .max_members = 8 };
         const struct json_member *data;
         size_t n = 0, off = 0, it = 0;
-        int fd, hl, r = -EPROTO;
+        int hl, r = -EPROTO;
+        enum http_client_result res;
 
         if (strchr(ip, ':')) {
-                struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-                a->sin6_family = AF_INET6;
-                a->sin6_port = htons(port);
-                inet_pton(AF_INET6, ip, &a->sin6_addr);
-                sl = sizeof *a;
+                if (inet_pton(AF_INET6, ip, &a.sin6_addr) != 1)
+                        return -EINVAL;
         } else {
-                struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-                a->sin_family = AF_INET;
-                a->sin_port = htons(port);
-                inet_pton(AF_INET, ip, &a->sin_addr);
-                sl = sizeof *a;
-        }
-        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
-                r = -errno;
-                goto out;
+                /* v4 as v4-mapped, as the router's own checks connect */
+                a.sin6_addr.s6_addr[10] = a.sin6_addr.s6_addr[11] = 0xff;
+                if (inet_pton(AF_INET, ip, &a.sin6_addr.s6_addr[12]) != 1)
+                        return -EINVAL;
         }
         hl = snprintf(req, sizeof req, "GET /v1/models HTTP/1.1\r\nHost: %s%s%s:%u\r\nAccept: application/json\r\n"
                       "User-Agent: switchyard-discovery\r\nConnection: close\r\n\r\n",
                       strchr(ip, ':') ? "[" : "", ip, strchr(ip, ':') ? "]" : "", port);
-        if (send(fd, req, (size_t)hl, MSG_NOSIGNAL) != hl) {
-                r = -EIO;
+        if (hl < 0 || (size_t)hl >= sizeof req)
+                return -ENAMETOOLONG;
+        http_client_init(&g, PROBE_HEAD_MAX, PROBE_BODY_MAX);
+        res = http_client_fetch(&g, &a, req, (size_t)hl, PROBE_TIMEOUT_MS);
+        if (res == HTTP_CLIENT_CONNECT_FAILED) {
+                r = -(g.err ? g.err : ECONNREFUSED);
                 goto out;
         }
-        buf = malloc(cap + 1);
-        if (!buf) {
-                r = -ENOMEM;
+        if (res != HTTP_CLIENT_DONE || g.status != 200)
                 goto out;
-        }
-        for (;;) {
-                ssize_t k = recv(fd, buf + len, cap - len, 0);
-                if (k <= 0)
-                        break;
-                len += (size_t)k;
-                if (len == cap)
-                        break;
-        }
-        hl = http_parse_response(buf, len, &lim, &res);
-        if (hl <= 0 || res.status != 200)
-                goto out;
-        body = buf + hl;
-        blen = len - (size_t)hl;
-        {
-                const struct http_header *te = http_find_header(hdrs, res.num_headers, "transfer-encoding");
-                if (te && http_header_has_token(te->value, te->value_len, "chunked")) {
-                        struct http_chunked ch = { 0 };
-                        size_t i = 0, o = 0;
-                        while (i < blen) {
-                                const char *d;
-                                size_t used = 0, dl = 0;
-                                int s = http_chunked_step(&ch, body + i, blen - i, &used, &d, &dl);
-                                if (s < 0)
-                                        goto out;
-                                memmove(body + o, d, dl);
-                                o += dl;
-                                i += used;
-                                if (s == 1 || (used == 0 && dl == 0))
-                                        break;
-                        }
-                        blen = o;
-                }
-        }
+        body = http_client_body(&g, &blen);
         if (json_scan_object(body, blen, &jl, top, &n, &off) < 0)
                 goto out;
         data = json_find(top, n, "data");
@@ -212,8 +166,7 @@ static int probe_once(const char *ip, uint16_t port, struct probe *p) {
         }
         r = p->n_models ? 0 : -ENOENT;
 out:
-        free(buf);
-        close(fd);
+        http_client_free(&g, -1);
         return r;
 }
 

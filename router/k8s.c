@@ -754,9 +754,8 @@ static int request(struct k8s_client *c, int stop_fd, const char *path, unsigned
                 struct http_header hdrs[64];
                 struct http_response res = { .headers = hdrs };
                 struct http_limits lim = { .max_header_bytes = HEAD_MAX, .max_headers = 64 };
-                const struct http_header *h;
                 ssize_t n = conn_read(&k, head + hlen, HEAD_MAX - hlen, deadline);
-                int p;
+                int p, f;
 
                 if (n < 0) {
                         r = (int)n;
@@ -775,16 +774,13 @@ static int request(struct k8s_client *c, int stop_fd, const char *path, unsigned
                         goto io_err;
                 }
                 status = res.status;
-                h = http_find_header(hdrs, res.num_headers, "transfer-encoding");
-                chunked = h && http_header_has_token(h->value, h->value_len, "chunked");
-                h = http_find_header(hdrs, res.num_headers, "content-length");
-                if (!chunked && h) {
-                        if (http_parse_content_length(h->value, h->value_len, &clen) < 0) {
-                                r = -EBADMSG;
-                                goto io_err;
-                        }
-                        have_len = true;
+                f = http_response_framing(&res, &clen);
+                if (f < 0) {
+                        r = -EBADMSG;
+                        goto io_err;
                 }
+                chunked = f == HTTP_BODY_CHUNKED;
+                have_len = f == HTTP_BODY_LENGTH;
                 memmove(head, head + p, hlen - (size_t)p);
                 hlen -= (size_t)p;
                 break;

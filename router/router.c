@@ -22,7 +22,6 @@
 #include "router/router.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,10 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/notify.h"
+#include "proto/msg.h"
+#include "proto/peer.h"
 #include "proto/runtime.h"
+#include "proto/snapshot.h"
 #include "router/admin.h"
 #include "router/discovery.h"
 #include "router/health.h"
@@ -42,12 +44,7 @@
 #include "router/queue.h"
 #include "router/resolver.h"
 #include "router/scrape.h"
-#include "proto/snapshot.h"
-#include "shm/bell.h"
-#include "proto/msg.h"
-#include "shm/segment.h"
 
-#define HEARTBEAT_NS (100ULL * 1000000ULL)
 #define PUBLISH_NS (250ULL * 1000000ULL)
 #define RESOLVE_NS (2000ULL * 1000000ULL)
 
@@ -58,21 +55,19 @@ struct router {
         size_t base_len;
         struct discovery *disc;         /* router/discovery.h; NULL without sources */
         struct admin *admin;            /* router/admin.h; NULL unless configured */
-        struct shm_seg *seg;
+        struct peer peer;               /* the ring pairs with the workers (proto/peer.h) */
         struct health *health;
         struct scrape *scrape;          /* /metrics load signals (router/scrape.h) */
         struct picker *picker;          /* in-flight counts, scores, picks (router/picker.h) */
         struct resolver *resolver;      /* background lookups of unresolved hosts (router/resolver.h) */
         struct pick_queue queue;        /* picks waiting while every endpoint is saturated */
-        int epfd, bell_fd, sig_fd;
-        int worker_bell[1024];
+        int epfd, sig_fd;
         struct snapshot snap;
         uint8_t was_healthy[SNAP_MAX_UPSTREAMS];
         bool usable[SNAP_MAX_UPSTREAMS]; /* not passively ejected */
         uint32_t fail_run[SNAP_MAX_UPSTREAMS];
         uint64_t ejected_until[SNAP_MAX_UPSTREAMS];
         unsigned rr;
-        uint32_t n_attached;           /* worker slots to poll */
         bool dirty;
         bool publish_now;               /* an ejection: publish at this wake-up, not within PUBLISH_NS */
         uint64_t generation;
@@ -90,7 +85,7 @@ static int publish(struct router *r) {
         picker_update_snapshot(r->picker, &r->snap, shm_now_ns());
         r->dirty = false;
         r->publish_now = false;
-        return shm_snap_publish(r->seg, &r->snap, sizeof r->snap);
+        return shm_snap_publish(r->peer.seg, &r->snap, sizeof r->snap);
 }
 
 /* The snapshot's healthy flag is what the frontend sees: active health
@@ -99,26 +94,8 @@ static bool upstream_usable(struct router *r, unsigned u, uint64_t now) {
         return r->ejected_until[u] <= now;
 }
 
-static void wake_worker(struct router *r, uint32_t w, struct ring *out) {
-        char path[512];
-
-        if (!ring_sp_needs_wake(out))
-                return;
-        if (r->worker_bell[w] < 0) {
-                if (sy_runtime_path(r->cfg, path, sizeof path, SY_WORKER_BELL, w) < 0 ||
-                    bell_open_producer(path, &r->worker_bell[w]) < 0)
-                        return;
-        }
-        if (bell_ring(r->worker_bell[w]) < 0) {
-                close(r->worker_bell[w]);
-                r->worker_bell[w] = -1;
-        }
-}
-
 static void reply(struct router *r, uint32_t w, const struct sy_pick_resp *resp) {
-        struct ring *out = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_FROM_PEER);
-
-        if (ring_sp_push(out, SY_MSG_PICK_RESP, resp, sizeof *resp) < 0)
+        if (ring_sp_push(peer_out(&r->peer, w), SY_MSG_PICK_RESP, resp, sizeof *resp) < 0)
                 log_warn("reply ring full; the worker will pick by itself");
 }
 
@@ -164,7 +141,7 @@ static void shed(struct router *r, struct sy_pick_resp *resp) {
 }
 
 static void handle_pick(struct router *r, uint32_t w, const struct sy_pick_req *q, uint32_t len, uint64_t now) {
-        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->seg),
+        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->peer.seg),
                                      .snap_gen = (uint32_t)r->snap.config_generation };
         const char *model, *engine, *session;
         const struct snap_model *m;
@@ -239,7 +216,7 @@ static bool serve_queue(struct router *r, uint64_t now) {
                 struct pick_queue_ent *e;
 
                 while ((e = pick_queue_head(&r->queue, mi)) != NULL) {
-                        struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg),
+                        struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->peer.seg),
                                                      .snap_gen = (uint32_t)r->snap.config_generation };
                         int n = pick_for(r, &r->snap.models[mi], e, &resp, now);
 
@@ -250,7 +227,7 @@ static bool serve_queue(struct router *r, uint64_t now) {
                         }
                         pick_queue_pop(&r->queue, mi);
                         reply(r, e->worker, &resp);
-                        wake_worker(r, e->worker, shm_seg_ring(r->seg, e->worker, SHM_PEER_ROUTER, SHM_FROM_PEER));
+                        peer_wake(&r->peer, e->worker);
                         pick_queue_put(&r->queue, e);
                         sent = true;
                 }
@@ -274,10 +251,10 @@ static void requeue(struct router *r) {
                 list = e->next;
                 if (m && pick_queue_push(&r->queue, (unsigned)(m - r->snap.models), e, UINT32_MAX) == 0)
                         continue;
-                struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->seg),
+                struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->peer.seg),
                                              .snap_gen = (uint32_t)r->snap.config_generation, .status = -ENOENT };
                 reply(r, e->worker, &resp);
-                wake_worker(r, e->worker, shm_seg_ring(r->seg, e->worker, SHM_PEER_ROUTER, SHM_FROM_PEER));
+                peer_wake(&r->peer, e->worker);
                 pick_queue_put(&r->queue, e);
         }
 }
@@ -317,59 +294,34 @@ static void handle_done(struct router *r, const struct sy_done *d, uint64_t now)
         r->dirty = true;
 }
 
-/* Workers that ever attached: slots above the highest are not polled. */
-static void update_attached(struct router *r) {
-        const struct shm_layout *l = shm_seg_layout(r->seg);
-        uint32_t n = 0;
+struct drain_arg {
+        struct router *r;
+        uint64_t now;
+};
 
-        for (uint32_t w = 0; w < l->max_workers; w++)
-                if (atomic_load_explicit(&shm_seg_worker(r->seg, w)->pid, memory_order_relaxed) != 0)
-                        n = w + 1;
-        r->n_attached = n;
-}
+static int on_message(void *arg, uint32_t w, uint16_t type, const void *msg, uint32_t len) {
+        struct drain_arg *a = arg;
+        struct router *r = a->r;
 
-static unsigned drain_rings(struct router *r, uint64_t now) {
-        unsigned handled = 0;
-
-        for (uint32_t w = 0; w < r->n_attached; w++) {
-                struct ring *in = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER);
-                struct ring *out = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_FROM_PEER);
-                unsigned n = 0;
-                uint16_t type;
-                const void *msg;
-                uint32_t len;
-
-                while (n < 256 && ring_sc_peek(in, &type, &msg, &len) == 0) {
-                        if (type == SY_MSG_PICK_REQ)
-                                handle_pick(r, w, msg, len, now);
-                        else if (type == SY_MSG_DONE && len >= sizeof(struct sy_done))
-                                handle_done(r, msg, now);
-                        else if (type == SY_MSG_DISPATCH && len >= sizeof(struct sy_dispatch) &&
-                                 slot_current(r, ((const struct sy_dispatch *)msg)->upstream,
-                                              ((const struct sy_dispatch *)msg)->snap_gen)) {
-                                picker_dispatch_note(r->picker, ((const struct sy_dispatch *)msg)->upstream);
-                                r->dirty = true;
-                        }
-                        ring_sc_release(in);
-                        n++;
-                }
-                if (n)
-                        wake_worker(r, w, out);
-                handled += n;
+        if (type == SY_MSG_PICK_REQ)
+                handle_pick(r, w, msg, len, a->now);
+        else if (type == SY_MSG_DONE && len >= sizeof(struct sy_done))
+                handle_done(r, msg, a->now);
+        else if (type == SY_MSG_DISPATCH && len >= sizeof(struct sy_dispatch) &&
+                 slot_current(r, ((const struct sy_dispatch *)msg)->upstream,
+                              ((const struct sy_dispatch *)msg)->snap_gen)) {
+                picker_dispatch_note(r->picker, ((const struct sy_dispatch *)msg)->upstream);
+                r->dirty = true;
         }
-        return handled;
+        return 0;
 }
 
-static bool prepare_sleep(struct router *r) {
-        bool ok = true;
+/* every worker's requests and events; a worker that sent any is woken
+ * for the answers */
+static unsigned drain_rings(struct router *r, uint64_t now) {
+        struct drain_arg a = { r, now };
 
-        for (uint32_t w = 0; w < r->n_attached; w++)
-                if (!ring_sc_prepare_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER)))
-                        ok = false;
-        if (!ok)
-                for (uint32_t w = 0; w < r->n_attached; w++)
-                        ring_sc_cancel_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER));
-        return ok;
+        return peer_drain(&r->peer, 256, PEER_DRAIN_WAKE, on_message, &a);
 }
 
 /* Applies a new configuration (takes nc): a new snapshot in which every
@@ -553,7 +505,7 @@ static int build_first_snapshot(struct router *r, char *err, size_t errlen) {
         uint32_t len = 0;
         int ret;
 
-        if (prev && (shm_snap_read(r->seg, prev, sizeof *prev, &len, &version) < 0 || len != sizeof *prev)) {
+        if (prev && (shm_snap_read(r->peer.seg, prev, sizeof *prev, &len, &version) < 0 || len != sizeof *prev)) {
                 free(prev);
                 prev = NULL;
         }
@@ -572,21 +524,17 @@ static int build_first_snapshot(struct router *r, char *err, size_t errlen) {
 
 int router_main(const char *config_path) {
         struct router *r = calloc(1, sizeof *r);
-        char err[512], path[512];
-        struct shm_layout layout;
-        struct shm_peer *self;
+        char err[512];
         sigset_t mask;
-        uint64_t last_hb = 0, last_pub = 0;
+        uint64_t last_pub = 0;
         int ret, code = 1;
 
         sy_log_init("router");
         signal(SIGPIPE, SIG_IGN); /* bell_ring: EPIPE instead of a signal, one write per ring */
         if (!r)
                 return 1;
-        r->epfd = r->bell_fd = r->sig_fd = -1;
+        r->epfd = r->sig_fd = -1;
         pick_queue_init(&r->queue);
-        for (unsigned i = 0; i < sizeof r->worker_bell / sizeof r->worker_bell[0]; i++)
-                r->worker_bell[i] = -1;
         r->config_path = strdup(config_path);
         ret = sy_read_file(config_path, 8u << 20, &r->base_yaml, &r->base_len);
         if (ret < 0) {
@@ -598,12 +546,9 @@ int router_main(const char *config_path) {
                 log_err("%s", err);
                 goto out;
         }
-        layout = sy_runtime_layout(r->cfg);
-        if (sy_runtime_path(r->cfg, path, sizeof path, SY_SEGMENT_FILE, 0) < 0)
-                goto out;
-        ret = shm_seg_open(path, &layout, &r->seg);
+        ret = peer_open(&r->peer, r->cfg, SHM_PEER_ROUTER, err, sizeof err);
         if (ret < 0) {
-                log_err("cannot open shared segment %s: %s", path, strerror(-ret));
+                log_err("%s", err);
                 goto out;
         }
         ret = build_first_snapshot(r, err, sizeof err);
@@ -613,10 +558,9 @@ int router_main(const char *config_path) {
         }
         if (err[0])
                 log_warn("%s", err);
-        sy_runtime_path(r->cfg, path, sizeof path, SY_ROUTER_BELL, 0);
-        ret = bell_open_consumer(path, &r->bell_fd);
+        ret = peer_listen(&r->peer, SY_ROUTER_BELL, err, sizeof err);
         if (ret < 0) {
-                log_err("cannot open doorbell %s: %s", path, strerror(-ret));
+                log_err("%s", err);
                 goto out;
         }
         sigemptyset(&mask);
@@ -628,8 +572,8 @@ int router_main(const char *config_path) {
         r->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (r->sig_fd < 0 || r->epfd < 0)
                 goto out;
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->bell_fd };
-        epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->bell_fd, &ev);
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->peer.bell_fd };
+        epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->peer.bell_fd, &ev);
         ev.data.ptr = &r->sig_fd;
         epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->sig_fd, &ev);
         ret = health_new(r->epfd, r->cfg, &r->snap, &r->health);
@@ -677,19 +621,9 @@ int router_main(const char *config_path) {
                         log_err("admin state not applied: %s", err);
         }
 
-        self = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
-        shm_peer_attach(self);
-        update_attached(r);
+        peer_attach(&r->peer);
         publish(r);
-        /* a producer rings every consumer once at start: a predecessor killed
-         * between clearing a sleeping flag and ringing left it asleep */
-        for (uint32_t w = 0; w < shm_seg_layout(r->seg)->max_workers; w++) {
-                struct ring *out = shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_FROM_PEER);
-                ring_sp_needs_wake(out);
-                if (sy_runtime_path(r->cfg, path, sizeof path, SY_WORKER_BELL, w) == 0 &&
-                    bell_open_producer(path, &r->worker_bell[w]) == 0)
-                        bell_ring(r->worker_bell[w]);
-        }
+        peer_wake_all(&r->peer);
         log_notice("router up: %u upstreams, %u models", r->snap.n_upstreams, r->snap.n_models);
         sy_notify_ready("routing");
 
@@ -733,12 +667,7 @@ int router_main(const char *config_path) {
                                 changed = true;
                         }
                 }
-                if (now - last_hb >= HEARTBEAT_NS) {
-                        update_attached(r);
-                        shm_peer_heartbeat(self);
-                        sy_notify_watchdog(now);
-                        last_hb = now;
-                }
+                peer_heartbeat(&r->peer, now);
                 if (timeout > 100)
                         timeout = 100;
                 if (r->dirty && timeout > 250)
@@ -749,7 +678,7 @@ int router_main(const char *config_path) {
                         if (qt < timeout)
                                 timeout = qt;
                 }
-                if (!prepare_sleep(r))
+                if (!peer_prepare_sleep(&r->peer))
                         timeout = 0;
                 n = epoll_wait(r->epfd, evs, 64, timeout);
                 uint64_t gen0 = r->generation;
@@ -766,9 +695,8 @@ int router_main(const char *config_path) {
                                         log_err("discovered upstreams not applied: %s", e2);
                         } else if (admin_owns(r->admin, p)) {
                                 admin_event(r->admin, p, evs[i].events);
-                        } else if (p == &r->bell_fd) {
-                                bell_drain(r->bell_fd);
-                                update_attached(r); /* a worker that attached since the last tick */
+                        } else if (p == &r->peer.bell_fd) {
+                                peer_doorbell(&r->peer); /* and a worker that attached since the last tick */
                         } else if (p == &r->sig_fd) {
                                 struct signalfd_siginfo si;
                                 while (read(r->sig_fd, &si, sizeof si) == sizeof si) {
@@ -788,8 +716,7 @@ int router_main(const char *config_path) {
                                              &changed);
                         }
                 }
-                for (uint32_t w = 0; w < r->n_attached; w++)
-                        ring_sc_cancel_sleep(shm_seg_ring(r->seg, w, SHM_PEER_ROUTER, SHM_TO_PEER));
+                peer_cancel_sleep(&r->peer);
                 now = shm_now_ns();
                 for (uint32_t u = 0; u < r->snap.n_upstreams; u++) {
                         /* back from unhealthy: it may have restarted with an empty cache */
@@ -806,10 +733,7 @@ int router_main(const char *config_path) {
                 }
         }
 out:
-        if (r->seg) {
-                struct shm_peer *p = shm_seg_peer(r->seg, SHM_PEER_ROUTER);
-                atomic_store_explicit(&p->pid, 0, memory_order_release);
-        }
+        peer_close(&r->peer);
         admin_free(r->admin);
         discovery_free(r->disc);
         free(r->base_yaml);
@@ -820,14 +744,8 @@ out:
         pick_queue_destroy(&r->queue);
         if (r->epfd >= 0)
                 close(r->epfd);
-        if (r->bell_fd >= 0)
-                close(r->bell_fd);
         if (r->sig_fd >= 0)
                 close(r->sig_fd);
-        for (unsigned i = 0; i < sizeof r->worker_bell / sizeof r->worker_bell[0]; i++)
-                if (r->worker_bell[i] >= 0)
-                        close(r->worker_bell[i]);
-        shm_seg_close(r->seg);
         sy_config_free(r->cfg);
         free(r->config_path);
         free(r);

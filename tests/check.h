@@ -1,6 +1,7 @@
-/* Checks shared by the C unit tests (header-only). A test is a program:
- * a failed check prints file, line and expression and ends it (exit 1);
- * exit 77 means skipped. */
+/* The checks of the C tests (header-only), one family: check() / check_eq()
+ * end the test at the first failure (exit 1); CHECK*() count failures and
+ * go on, and the test ends with check_done(). A failure prints file, line
+ * and expression. Exit 77 means skipped. */
 #pragma once
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +9,20 @@
 
 #define TEST_SKIP 77
 
+/* Every failed check says where and what: "file:line: <what>". */
+#define check_report_(...)                                                                 \
+        do {                                                                               \
+                fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                            \
+                fprintf(stderr, __VA_ARGS__);                                              \
+                fputc('\n', stderr);                                                       \
+        } while (0)
+
+/* ---- fatal: the first failed check ends the test (exit 1) ---- */
+
 #define check(expr)                                                                        \
         do {                                                                               \
                 if (!(expr)) {                                                             \
-                        fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr); \
+                        check_report_("check failed: %s", #expr);                          \
                         exit(1);                                                           \
                 }                                                                          \
         } while (0)
@@ -21,11 +32,76 @@
         do {                                                                               \
                 long long a_ = (long long)(a), b_ = (long long)(b);                        \
                 if (a_ != b_) {                                                            \
-                        fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n", \
-                                __FILE__, __LINE__, #a, #b, a_, b_);                       \
+                        check_report_("check failed: %s == %s (%lld != %lld)", #a, #b, a_, b_); \
                         exit(1);                                                           \
                 }                                                                          \
         } while (0)
+
+/* ---- counting: a failed CHECK* is counted and the test goes on; it ends
+ * with return check_done("name") (exit status 1 if any failed) ---- */
+
+static int check_failures __attribute__((unused));
+
+#define check_count_(...)                                                                  \
+        do {                                                                               \
+                check_report_(__VA_ARGS__);                                                \
+                check_failures++;                                                          \
+        } while (0)
+
+#define CHECK(cond)                                                                        \
+        do {                                                                               \
+                if (!(cond))                                                               \
+                        check_count_("CHECK failed: %s", #cond);                           \
+        } while (0)
+
+#define CHECK_EQ(a, b)                                                                     \
+        do {                                                                               \
+                long long a_ = (long long)(a), b_ = (long long)(b);                        \
+                if (a_ != b_)                                                              \
+                        check_count_("CHECK_EQ failed: %s == %lld, expected %s == %lld", #a, a_, #b, b_); \
+        } while (0)
+
+#define CHECK_U64(a, b)                                                                    \
+        do {                                                                               \
+                unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
+                if (a_ != b_)                                                              \
+                        check_count_("CHECK_U64 failed: %s == 0x%llx, expected 0x%llx", #a, a_, b_); \
+        } while (0)
+
+/* equal to 1e-12 */
+#define CHECK_DBL(a, b)                                                                    \
+        do {                                                                               \
+                double a_ = (a), b_ = (b);                                                 \
+                if (!(a_ == b_ || (a_ - b_ < 1e-12 && b_ - a_ < 1e-12)))                   \
+                        check_count_("CHECK_DBL failed: %s == %.17g, expected %.17g", #a, a_, b_); \
+        } while (0)
+
+/* CHECK_MEM(ptr, len, "literal") */
+#define CHECK_MEM(p, n, lit)                                                               \
+        do {                                                                               \
+                size_t n_ = (n);                                                           \
+                if (n_ != strlen(lit) || memcmp((p), (lit), n_) != 0)                      \
+                        check_count_("CHECK_MEM failed: %s = \"%.*s\", expected \"%s\"", #p, \
+                                     (int)n_, (const char *)(p), lit);                     \
+        } while (0)
+
+#define CHECK_STR(a, b)                                                                    \
+        do {                                                                               \
+                const char *a_ = (a), *b_ = (b);                                           \
+                if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
+                        check_count_("CHECK_STR failed: %s = \"%s\", expected \"%s\"", #a,  \
+                                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");              \
+        } while (0)
+
+/* "name: ok" and 0, or how many CHECKs failed and 1. */
+static inline int check_done(const char *name) {
+        if (check_failures) {
+                fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
+                return 1;
+        }
+        printf("%s: ok\n", name);
+        return 0;
+}
 
 /* A test program made of named groups (one meson test each): main() runs
  * the group argv[1] names and prints "<prefix><group>: ok".

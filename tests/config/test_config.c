@@ -18,28 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
+#include "tests/check.h"
+
 static const char *example_path, *classic_path;
-
-#define CHECK(cond)                                                                  \
-        do {                                                                         \
-                if (!(cond)) {                                                       \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,       \
-                                __LINE__, #cond);                                    \
-                        failures++;                                                  \
-                }                                                                    \
-        } while (0)
-
-#define CHECK_STR(a, b)                                                              \
-        do {                                                                         \
-                const char *a_ = (a), *b_ = (b);                                     \
-                if (!a_ || !b_ || strcmp(a_, b_) != 0) {                             \
-                        fprintf(stderr, "%s:%d: CHECK_STR failed: %s = \"%s\", "     \
-                                "expected \"%s\"\n", __FILE__, __LINE__, #a,         \
-                                a_ ? a_ : "(null)", b_ ? b_ : "(null)");             \
-                        failures++;                                                  \
-                }                                                                    \
-        } while (0)
 
 static struct sy_config *load_ok(const char *yaml) {
         struct sy_config *cfg = NULL;
@@ -49,7 +30,7 @@ static struct sy_config *load_ok(const char *yaml) {
         if (r < 0) {
                 fprintf(stderr, "unexpected failure (%d): %s\n--- yaml ---\n%s\n", r, err,
                         yaml);
-                failures++;
+                check_failures++;
                 return NULL;
         }
         return cfg;
@@ -84,7 +65,7 @@ static void test_example(void) {
         r = sy_config_load(example_path, &cfg, err, sizeof err);
         if (r < 0) {
                 fprintf(stderr, "example: %s\n", err);
-                failures++;
+                check_failures++;
                 return;
         }
         CHECK_STR(cfg->path, example_path);
@@ -196,7 +177,7 @@ static void test_classic(void) {
         r = sy_config_load(classic_path, &cfg, err, sizeof err);
         if (r < 0) {
                 fprintf(stderr, "classic: %s\n", err);
-                failures++;
+                check_failures++;
                 return;
         }
         /* switchyard sections take their defaults */
@@ -681,7 +662,7 @@ static void test_errors(void) {
                         fprintf(stderr, "bad[%zu]: rc %d (want %d), line %u (want %u)\n"
                                 "  error: %s\n  want:  %s\n--- yaml ---\n%s------------\n",
                                 i, r, want, line, bad[i].line, err, bad[i].msg, bad[i].yaml);
-                        failures++;
+                        check_failures++;
                         if (r == 0 && cfg != (struct sy_config *)1)
                                 sy_config_free(cfg);
                 }
@@ -757,7 +738,7 @@ static void test_durations(void) {
                         fprintf(stderr, "duration[%zu] \"%s\": rc %d v %llu, want rc %d v %llu\n",
                                 i, d[i].s, r, (unsigned long long)v, d[i].rc,
                                 (unsigned long long)d[i].v);
-                        failures++;
+                        check_failures++;
                 }
         }
 
@@ -901,7 +882,7 @@ static void expect_fail(const char *yaml, const char *msg, unsigned line) {
         if (r != -EINVAL || !strstr(err, msg) || err_line(err, "lim") != line) {
                 fprintf(stderr, "limit: rc %d, error \"%s\", want \"%s\" at line %u\n", r, err,
                         msg, line);
-                failures++;
+                check_failures++;
                 sy_config_free(cfg);
         }
 }
@@ -1254,7 +1235,7 @@ static void test_guard_errors(void) {
                         fprintf(stderr, "bad_guard[%zu]: rc %d, at %u:%u (want %u:%u)\n  error: %s\n  want:  %s\n"
                                 "--- yaml ---\n%s------------\n", i, r, line, col, bad_guard[i].line,
                                 bad_guard[i].col, err, bad_guard[i].msg, bad_guard[i].yaml);
-                        failures++;
+                        check_failures++;
                         if (r == 0 && cfg != (struct sy_config *)1)
                                 sy_config_free(cfg);
                 }
@@ -1407,7 +1388,7 @@ static void test_guards(void) {
         r = sy_config_load(path, &cfg, err, sizeof err);
         if (r < 0) {
                 fprintf(stderr, "auth: %s\n", err);
-                failures++;
+                check_failures++;
         } else {
                 CHECK(cfg->n_api_keys == 3);
                 if (cfg->n_api_keys == 3) {
@@ -1443,7 +1424,7 @@ static void test_guards(void) {
         r = sy_config_load(path, &cfg, err, sizeof err);
         if (r < 0) {
                 fprintf(stderr, "auth 2: %s\n", err);
-                failures++;
+                check_failures++;
         } else {
                 CHECK(cfg->n_api_keys == 2);
                 hex32(cfg->api_keys[0].sha256, hex);
@@ -1585,7 +1566,7 @@ static void try_load(const char *buf, size_t len) {
         }
         if (r != -EINVAL || strncmp(err, "mut:", 4) != 0 || cfg != NULL) {
                 fprintf(stderr, "mutation: rc %d, error \"%s\"\n", r, err);
-                failures++;
+                check_failures++;
         }
 }
 
@@ -1639,8 +1620,8 @@ int main(int argc, char **argv) {
                 test_guards();
         if (all || strcmp(group, "mutations") == 0)
                 test_mutations();
-        if (failures) {
-                fprintf(stderr, "%d check(s) failed\n", failures);
+        if (check_failures) {
+                fprintf(stderr, "%d check(s) failed\n", check_failures);
                 return 1;
         }
         printf("ok\n");

@@ -253,5 +253,5 @@ int main(void) {
         test_incomplete();
         test_done_state();
         test_prefixes();
-        return test_done("test_chunked");
+        return check_done("test_chunked");
 }

@@ -498,6 +498,33 @@ static void test_long_values(void) {
         }
 }
 
+static int framing_of(const char *head, uint64_t *len) {
+        struct http_header hdrs[8];
+        struct http_response res = { .headers = hdrs };
+        struct http_limits lim = { .max_header_bytes = 4096, .max_headers = 8 };
+
+        *len = 12345;
+        CHECK(http_parse_response(head, strlen(head), &lim, &res) > 0);
+        return http_response_framing(&res, len);
+}
+
+static void test_framing(void) {
+        uint64_t len;
+
+        CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", &len), HTTP_BODY_LENGTH);
+        CHECK_EQ(len, 42);
+        /* chunked wins over Content-Length */
+        CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 42\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                            &len), HTTP_BODY_CHUNKED);
+        CHECK_EQ(framing_of("HTTP/1.0 200 OK\r\n\r\n", &len), HTTP_BODY_TO_CLOSE);
+        CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 4x\r\n\r\n", &len), -EBADMSG);
+        /* no body whatever the headers say */
+        CHECK_EQ(framing_of("HTTP/1.1 204 No Content\r\nContent-Length: 42\r\n\r\n", &len), HTTP_BODY_LENGTH);
+        CHECK_EQ(len, 0);
+        CHECK_EQ(framing_of("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", &len), HTTP_BODY_LENGTH);
+        CHECK_EQ(framing_of("HTTP/1.1 101 Switching\r\n\r\n", &len), HTTP_BODY_LENGTH);
+}
+
 int main(void) {
         test_simple_get();
         test_post_ows();
@@ -510,5 +537,6 @@ int main(void) {
         test_responses();
         test_helpers();
         test_long_values();
-        return test_done("test_http_parse");
+        test_framing();
+        return check_done("test_http_parse");
 }

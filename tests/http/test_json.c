@@ -336,7 +336,7 @@ static void check_decode(const char *in, const char *want, size_t want_len) {
         CHECK_EQ(r, (int) want_len);
         if (r >= 0 && memcmp(out, want, want_len) != 0) {
                 fprintf(stderr, "decode %s: mismatch\n", in);
-                test_failures++;
+                check_failures++;
         }
         /* exact capacity works, one less does not */
         if (r > 0) {
@@ -446,7 +446,7 @@ static void test_encode(void) {
                 CHECK_EQ(d, (int) sl);
                 if (d == (int) sl && memcmp(back, src, sl) != 0) {
                         fprintf(stderr, "round trip mismatch at iteration %d\n", iter);
-                        test_failures++;
+                        check_failures++;
                 }
         }
 }
@@ -499,5 +499,5 @@ int main(void) {
         test_decode();
         test_encode();
         test_big_body();
-        return test_done("test_json");
+        return check_done("test_json");
 }

@@ -1,4 +1,4 @@
-/* Tiny assertion helpers shared by the tests/http unit tests. */
+/* Helpers shared by the tests/http unit tests (the checks: tests/check.h). */
 #pragma once
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,48 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int test_failures;
-
-#define CHECK(cond)                                                               \
-        do {                                                                      \
-                if (!(cond)) {                                                    \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,    \
-                                __LINE__, #cond);                                 \
-                        test_failures++;                                          \
-                }                                                                 \
-        } while (0)
-
-#define CHECK_EQ(a, b)                                                            \
-        do {                                                                      \
-                long long _a = (long long) (a), _b = (long long) (b);             \
-                if (_a != _b) {                                                   \
-                        fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, "    \
-                                "expected %s == %lld\n", __FILE__, __LINE__, #a,  \
-                                _a, #b, _b);                                      \
-                        test_failures++;                                          \
-                }                                                                 \
-        } while (0)
-
-/* CHECK_MEM(ptr, len, "literal") */
-#define CHECK_MEM(p, n, lit)                                                      \
-        do {                                                                      \
-                size_t _n = (n);                                                  \
-                if (_n != strlen(lit) || memcmp((p), (lit), _n) != 0) {           \
-                        fprintf(stderr, "%s:%d: CHECK_MEM failed: %s = \"%.*s\", " \
-                                "expected \"%s\"\n", __FILE__, __LINE__, #p,      \
-                                (int) _n, (const char *) (p), lit);               \
-                        test_failures++;                                          \
-                }                                                                 \
-        } while (0)
-
-static inline int test_done(const char *name) {
-        if (test_failures) {
-                fprintf(stderr, "%s: %d check(s) failed\n", name, test_failures);
-                return 1;
-        }
-        printf("%s: ok\n", name);
-        return 0;
-}
+#include "tests/check.h"
 
 /* A buffer whose last byte sits right before an unmapped page, so that
  * any read past len faults even without AddressSanitizer. */

@@ -118,6 +118,13 @@ def main():
         check(st == 404, "llama on sglang after the route is gone: %d" % st)
         st, _ = a.req("DELETE", "/admin/routes?" + q)
         check(st == 404, "deleting it again: 404")
+        # adding it back takes the removal back
+        st, body = a.req("POST", "/admin/routes", {"model": LLAMA, "owned_by": "sglang", "upstream": "extra-sgl"})
+        check(st == 201, "POST /admin/routes again: %s %s" % (st, body))
+        st, rep = replica_of(sy, LLAMA, owned_by="sglang")
+        check(st == 200 and rep == "extra", "llama on sglang after the route came back: %s %s" % (st, rep))
+        st, _ = a.req("DELETE", "/admin/routes?" + q)
+        check(st == 204, "DELETE /admin/routes again: %s" % st)
         st, _ = a.req("DELETE", "/admin/upstreams/" + urllib.parse.quote("extra-sgl", safe=""))
         check(st == 204, "DELETE /admin/upstreams/extra-sgl: %s" % st)
         st, rep = replica_of(sy, "extra-model")

@@ -447,5 +447,5 @@ int main(int argc, char **argv)
                 fprintf(stderr, "unknown group: %s\n", argv[1]);
                 return 2;
         }
-        return test_result(argc > 1 ? argv[1] : "metrics_parse");
+        return check_done(argc > 1 ? argv[1] : "metrics_parse");
 }

@@ -49,7 +49,7 @@ static void check_dump(const struct prefix_index *idx, const uint64_t *want, siz
                 for (size_t i = 0; i < n; i++)
                         fprintf(stderr, " %llu", (unsigned long long) want[i]);
                 fprintf(stderr, "\n");
-                test_failures++;
+                check_failures++;
         }
 }
 
@@ -451,7 +451,7 @@ static void random_run(uint32_t cap, uint32_t slots, uint64_t universe, int ops)
         if (bad) {
                 fprintf(stderr, "random_run(cap %u, slots %u, universe %llu) failed\n", cap, slots,
                         (unsigned long long) universe);
-                test_failures += bad;
+                check_failures += bad;
         }
         prefix_index_free(idx);
 }
@@ -491,5 +491,5 @@ int main(int argc, char **argv)
                 fprintf(stderr, "unknown group: %s\n", argv[1]);
                 return 2;
         }
-        return test_result(argc > 1 ? argv[1] : "prefix_index");
+        return check_done(argc > 1 ? argv[1] : "prefix_index");
 }

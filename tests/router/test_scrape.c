@@ -5,6 +5,7 @@
  * Usage: test_scrape GROUP. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -185,6 +186,54 @@ static void test_httpget(void) {
         close(epfd);
 }
 
+struct answer_arg {
+        int lfd;
+        const char *answer;
+};
+
+/* a server thread: one connection, the request read, the answer written whole */
+static void *answer_once(void *arg) {
+        struct answer_arg *a = arg;
+        char got[1024];
+        int fd = accept_request(a->lfd, got, sizeof got);
+
+        check(strstr(got, "GET /v1/models HTTP/1.1\r\n") == got);
+        send_all(fd, a->answer, strlen(a->answer));
+        close(fd);
+        return NULL;
+}
+
+/* http_client_fetch: the same request on an epoll of its own */
+static void test_fetch(void) {
+        static struct http_client g;
+        static const char req[] = "GET /v1/models HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+        uint16_t port, closed_port, mute_port;
+        int lfd = listener(&port), cfd = listener(&closed_port), mfd = listener(&mute_port);
+        struct answer_arg aa = { lfd, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n" };
+        struct sockaddr_in6 a = mapped(port);
+        pthread_t t;
+
+        http_client_init(&g, 512, 2048);
+        check_eq(pthread_create(&t, NULL, answer_once, &aa), 0);
+        check_eq(http_client_fetch(&g, &a, req, sizeof req - 1, 5000), HTTP_CLIENT_DONE);
+        pthread_join(t, NULL);
+        check_eq(g.status, 200);
+        check_eq(g.fd, -1); /* closed, the answer kept */
+        check_body(&g, "{}");
+        /* refused */
+        close(cfd);
+        a = mapped(closed_port);
+        check_eq(http_client_fetch(&g, &a, req, sizeof req - 1, 5000), HTTP_CLIENT_CONNECT_FAILED);
+        check_eq(g.err, ECONNREFUSED);
+        /* a server that never answers: the time runs out */
+        a = mapped(mute_port);
+        check_eq(http_client_fetch(&g, &a, req, sizeof req - 1, 50), HTTP_CLIENT_MORE);
+        check_eq(g.fd, -1);
+        http_client_free(&g, -1);
+        close(lfd);
+        close(mfd);
+}
+
 static struct sy_config *config(const char *name, uint16_t port) {
         struct buf y = { 0 };
         struct sy_config *cfg = NULL;
@@ -299,6 +348,7 @@ static void test_rebind(void) {
 int main(int argc, char **argv) {
         static const struct check_group groups[] = {
                 { "httpget", test_httpget },
+                { "fetch", test_fetch },
                 { "rebind", test_rebind },
         };
 
