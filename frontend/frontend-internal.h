@@ -247,6 +247,7 @@ struct worker {
 
         struct fe_metrics metrics;
         struct rlr *rlr;                  /* stage_limit.c: this worker's Redis connection, or NULL */
+        void *sha_ctx;                    /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
         _Atomic uint64_t loops;           /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
@@ -316,6 +317,7 @@ void auth_take_headers(struct conn *c, const struct http_header *hdrs, size_t n)
 bool auth_model_allowed(const struct conn *c, const char *model);
 const char *auth_client_name(const struct conn *c);  /* the key's name, or NULL */
 bool auth_metrics_ok(const struct conn *c, const struct http_request *req);
+void auth_worker_fini(struct worker *w);
 
 /* stage_parse.c */
 bool proxy_key_is(const struct json_member *m, const char *name);

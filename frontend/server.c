@@ -1108,6 +1108,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
 static void worker_fini(struct worker *w) {
         proxy_pool_free(w);
         limit_worker_fini(w);
+        auth_worker_fini(w);
         io_uring_queue_exit(&w->ring);
         if (w->listen_fd >= 0 && w->listen_fd != w->fe->inherited_fd)
                 close(w->listen_fd);
