@@ -908,6 +908,11 @@ static void *worker_run(void *arg) {
         struct frontend *fe = w->fe;
         uint64_t last_tick = 0;
         bool stopped_accepting = false;
+        char name[16];
+
+        /* top -H, /proc/PID/task/TID/comm: which worker is busy */
+        snprintf(name, sizeof name, "sy-worker-%u", w->id);
+        pthread_setname_np(pthread_self(), name);
 
         if (w->ring.flags & IORING_SETUP_R_DISABLED)
                 syscall(__NR_io_uring_register, w->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);

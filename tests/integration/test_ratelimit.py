@@ -35,16 +35,40 @@ def chat(**kw):
     return b
 
 
+def worker_cpu(sy):
+    """Wake-ups of each frontend worker thread (named sy-worker-N): its
+    voluntary context switches, one or more per request it serves."""
+    out = {}
+    for pid in sy.pids("frontend"):
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                    name = f.read().strip()
+                with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                    st = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            except OSError:
+                continue
+            if name.startswith("sy-worker-"):
+                out[name] = int(st["voluntary_ctxt_switches"])
+    return out
+
+
 def request_limits(check, sy):
     headers = {"X-Client-ID": "client-a"}
     remaining = []
     statuses = []
+    cpu0 = worker_cpu(sy)
     for i in range(100):
         st, h, _ = sy.request("POST", "/v1/chat/completions", chat(), headers=headers)
         statuses.append(st)
         remaining.append(h.get("x-ratelimit-remaining-requests"))
     check(statuses == [200] * 100, "the first 100 requests of client-a are served (%r)" %
           sorted(set(statuses)))
+    cpu1 = worker_cpu(sy)
+    busy = [w for w in cpu1 if cpu1[w] - cpu0.get(w, 0) >= 10]
+    check(len(cpu1) == 2 and len(busy) == 2,
+          "both frontend workers served client-a, so the budget is the workers' shared one (%r -> %r)" % (cpu0, cpu1))
+    print("worker wake-ups while client-a sent 100: %r" % {w: cpu1[w] - cpu0.get(w, 0) for w in cpu1})
     check(remaining[0] == "99" and remaining[-1] == "0",
           "x-ratelimit-remaining-requests counts down 99 .. 0 (%r .. %r)" % (remaining[0], remaining[-1]))
     st, h, data = sy.request("POST", "/v1/chat/completions", chat(), headers=headers)
