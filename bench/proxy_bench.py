@@ -238,7 +238,8 @@ def find_binaries(build, workdir):
                                                                                                  "simllm"))
                       if f.endswith(".c"))
         r = subprocess.run(["gcc", "-O2", "-I", ROOT, "-o", sim] + srcs +
-                           [os.path.join(ROOT, "frontend", "http_parse.c"), os.path.join(ROOT, "common", "json.c"),
+                           [os.path.join(ROOT, "http", "http_parse.c"), os.path.join(ROOT, "http", "http_listen.c"),
+                            os.path.join(ROOT, "common", "json.c"),
                             os.path.join(ROOT, "common", "log.c"), "-lpthread", "-lm"])
         if r.returncode != 0:
             die("could not compile simllm")

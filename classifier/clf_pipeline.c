@@ -152,6 +152,11 @@ int clf_normalize(const float *logits, size_t n, bool sigmoid, float *out) {
 }
 
 int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t len, struct clf_encoding *e) {
+        return clf_pipeline_encode_opt(p, text, len, true, e);
+}
+
+int clf_pipeline_encode_opt(const struct clf_pipeline *p, const char *text, size_t len, bool lexical,
+                            struct clf_encoding *e) {
         const struct clf_config *c = clf_model_config(p->model);
         int r;
 
@@ -162,7 +167,7 @@ int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t l
                         e->types[t] = e->end[t] > e->start[t] && e->end[t] <= len ?
                                       (uint8_t)clf_case_type(text + e->start[t], e->end[t] - e->start[t]) : 0;
         e->n_lex = 0;
-        if (p->lex) {
+        if (p->lex && lexical) {
                 size_t L = c->clf_heads[c->lexical_head].num_labels;
 
                 if (!e->lex && !(e->lex = malloc(L * sizeof *e->lex)))

@@ -78,6 +78,10 @@ void clf_result_free(struct clf_result *r);
  * NULL when want_embedding is false) point into the pipeline's scratch,
  * valid until the next call. */
 int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t len, struct clf_encoding *e);
+/* lexical false: without the category head's lexical expert (its logits are
+ * then the encoder's alone): for texts whose category nobody reads */
+int clf_pipeline_encode_opt(const struct clf_pipeline *p, const char *text, size_t len, bool lexical,
+                            struct clf_encoding *e);
 int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n,
                          bool want_embedding, const float **ret_logits, const float **ret_embedding,
                          size_t *ret_T);

@@ -59,9 +59,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/notify.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 #include "shm/segment.h"
 
 #define HEARTBEAT_NS (100ULL * 1000000ULL)
@@ -653,7 +653,8 @@ static void run_batch(struct daemon *d, const uint32_t *batch, size_t n, const s
                         struct slot *s = &d->slots[batch[i]];
 
                         if (!(s->enc_ok & (1u << pi)) &&
-                            (r = clf_pipeline_encode(ps->p, s->text, s->len, &s->enc[pi])) < 0)
+                            (r = clf_pipeline_encode_opt(ps->p, s->text, s->len, !(s->flags & SY_CLASSIFY_NO_CATEGORY),
+                                                         &s->enc[pi])) < 0)
                                 break;
                         s->enc_ok |= (uint8_t)(1u << pi);
                         encs[i] = &s->enc[pi];
@@ -791,7 +792,8 @@ static void *model_thread(void *arg) {
                         struct slot *s = &d->slots[d->backlog[i]];
 
                         if (!(s->enc_ok & 1u)) {
-                                if (clf_pipeline_encode(d->models->pass[0].p, s->text, s->len, &s->enc[0]) < 0)
+                                if (clf_pipeline_encode_opt(d->models->pass[0].p, s->text, s->len,
+                                                            !(s->flags & SY_CLASSIFY_NO_CATEGORY), &s->enc[0]) < 0)
                                         s->enc[0].n = 0;   /* fails again in run_batch, answered with the error */
                                 else
                                         s->enc_ok |= 1u;

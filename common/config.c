@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include <openssl/evp.h>
 
 #define CFG_FILE_MAX (8u << 20)        /* bytes of YAML */
 #define CFG_MAP_MAX 1024               /* pairs in one mapping that is walked */
@@ -63,7 +64,14 @@ struct ctx {
         const yaml_node_t *up_nodes[SY_CFG_MAX_UPSTREAMS];
         struct model_set *sets;
         size_t n_sets;
+        /* for the guards' cross checks (check_guards) */
+        const yaml_node_t *clf_off;      /* classifier.enabled: false */
+        const yaml_node_t *pg_history;   /* prompt_guard.include_history */
+        const yaml_node_t *pii_needs;    /* first pii_policy that forbids a type */
+        const yaml_node_t *jb_needs;     /* first category jailbreak_enabled: true */
 };
+
+static void free_strv(char **v, size_t n);
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -169,6 +177,10 @@ static bool text_is(const char *s, size_t len, const char *lit) {
         return strlen(lit) == len && memcmp(s, lit, len) == 0;
 }
 
+static bool text_ieq(const char *s, size_t len, const char *lit) {
+        return strlen(lit) == len && strncasecmp(s, lit, len) == 0;
+}
+
 static bool scalar_is(const yaml_node_t *n, const char *lit) {
         return n->type == YAML_SCALAR_NODE && text_is(sval(n), slen(n), lit);
 }
@@ -197,6 +209,33 @@ static bool in_list(const yaml_node_t *k, const char *const *list) {
                 if (scalar_is(k, *list))
                         return true;
         return false;
+}
+
+/* Keys that look like guard settings: never merely warned about, since a
+ * misspelt one would leave a policy silently unenforced. */
+static bool policy_like(const yaml_node_t *k) {
+        static const char *const words[] = { "pii", "jailbreak", "guard", "allow", "block", NULL };
+        char low[72];
+        size_t i, len = slen(k) < sizeof low - 1 ? slen(k) : sizeof low - 1;
+
+        for (i = 0; i < len; i++)
+                low[i] = (char)((sval(k)[i] >= 'A' && sval(k)[i] <= 'Z') ? sval(k)[i] + 32 : sval(k)[i]);
+        low[len] = 0;
+        for (i = 0; words[i]; i++)
+                if (strstr(low, words[i]))
+                        return true;
+        return false;
+}
+
+/* A key switchyard does not use in a lenient (classic) mapping: a warning,
+ * or an error when it looks like a guard setting. */
+static int unused_key(struct ctx *c, const yaml_node_t *k, const char *what) {
+        char b[72];
+
+        if (policy_like(k))
+                return errf(c, k, "%s: unknown key '%s' looks like a guard setting; switchyard would not "
+                            "enforce it, so it is refused (see config/switchyard.example.yaml)", what, show(k, b));
+        return warnf(c, k, "%s: key '%s' is not used by switchyard; ignored", what, show(k, b));
 }
 
 /* The pairs of a mapping that switchyard walks: null counts as empty,
@@ -831,7 +870,8 @@ static int get_name_list(struct ctx *c, const yaml_node_t *n, const char *what,
 /* ---- fixed sections ---------------------------------------------------- */
 
 enum ftype { FT_HOST, FT_HTTP_PATH, FT_DIR, FT_POLICY, FT_U16, FT_UINT, FT_SIZE, FT_MS, FT_US,
-             FT_POW2, FT_DOUBLE, FT_MAP };
+             FT_POW2, FT_DOUBLE, FT_MAP, FT_BOOL, FT_STATUS, FT_MESSAGE, FT_ONERR, FT_HEADER,
+             FT_PREFIX, FT_ENV, FT_REDIS_URL };
 
 struct field {
         const char *key;
@@ -912,6 +952,37 @@ static const struct field router_session_fields[] = {
         F("max", FT_UINT, router.session.max, 1, 1u << 24),
 };
 
+/* guard: what a blocked request is answered (frontend/stage_guard.c) */
+static const struct field guard_fields[] = {
+        F("block_status", FT_STATUS, guard.block_status, 0, 599),
+        F("pii_message", FT_MESSAGE, guard.pii_message, 0, 0),
+        F("jailbreak_message", FT_MESSAGE, guard.jailbreak_message, 0, 0),
+        F("include_history", FT_BOOL, guard.include_history, 0, 0),
+        F("on_classifier_error", FT_ONERR, guard.on_classifier_error_allow, 0, 0),
+};
+
+#define CFG_RATE_MAX 1000000000ull     /* requests or tokens per minute, bucket sizes */
+
+static const struct field rate_limits_fields[] = {
+        F("client_header", FT_HEADER, rate_limits.client_header, 0, 0),
+        F("requests_per_minute", FT_UINT, rate_limits.requests_per_minute, 0, CFG_RATE_MAX),
+        F("tokens_per_minute", FT_UINT, rate_limits.tokens_per_minute, 0, CFG_RATE_MAX),
+        F("burst_requests", FT_UINT, rate_limits.burst_requests, 0, CFG_RATE_MAX),
+        F("burst_tokens", FT_UINT, rate_limits.burst_tokens, 0, CFG_RATE_MAX),
+        F("max_clients", FT_UINT, rate_limits.max_clients, 16, 1u << 24),
+        F("redis", FT_MAP, rate_limits.redis, 0, 0),
+};
+
+static const struct field redis_fields[] = {
+        F("url", FT_REDIS_URL, rate_limits.redis.host, 0, 0),
+        F("host", FT_HOST, rate_limits.redis.host, 0, 0),
+        F("port", FT_U16, rate_limits.redis.port, 1, 65535),
+        F("key_prefix", FT_PREFIX, rate_limits.redis.key_prefix, 0, 0),
+        F("timeout_ms", FT_MS, rate_limits.redis.timeout_ms, 1, 60000),
+        F("fail_open", FT_BOOL, rate_limits.redis.fail_open, 0, 0),
+        F("password_env", FT_ENV, rate_limits.redis.password_env, 0, 0),
+};
+
 static const struct {
         const char *name;             /* section.key */
         const struct field *fields;
@@ -922,6 +993,7 @@ static const struct {
         SUB("router.saturation", router_saturation_fields),
         SUB("router.queue", router_queue_fields),
         SUB("router.session", router_session_fields),
+        SUB("rate_limits.redis", redis_fields),
 #undef SUB
 };
 
@@ -965,6 +1037,84 @@ static bool path_ok(const char *s, size_t len) {
         return true;
 }
 
+/* An HTTP field name (RFC 9110 token), for rate_limits.client_header. */
+static bool header_token_ok(const char *s, size_t len) {
+        static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+        if (len == 0 || len > 64)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || (s[i] && strchr(tchar, s[i]))))
+                        return false;
+        return true;
+}
+
+/* [A-Za-z_][A-Za-z0-9_]*, at most 255 bytes */
+static bool env_name_ok(const char *s, size_t len) {
+        if (len == 0 || len > 255 || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+                        return false;
+        return true;
+}
+
+static int get_env_name(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
+        char b[72];
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected an environment variable name, got %s", what, kind_of(n));
+        if (!env_name_ok(sval(n), slen(n)))
+                return errf(c, n, "%s: \"%s\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+                            what, show(n, b));
+        return get_str(c, n, what, 255, ret);
+}
+
+#define CFG_MESSAGE_MAX 512
+
+/* guard messages: one line of text (UTF-8 allowed), no control characters */
+static int get_message(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a string, got %s", what, kind_of(n));
+        if (slen(n) == 0)
+                return errf(c, n, "%s: must not be empty", what);
+        for (size_t i = 0; i < slen(n); i++)
+                if ((unsigned char)sval(n)[i] < 0x20 || sval(n)[i] == 0x7f)
+                        return errf(c, n, "%s: contains a control character (one line of text)", what);
+        return get_str(c, n, what, CFG_MESSAGE_MAX, ret);
+}
+
+/* redis://host[:port][/] (port 6379 if absent); the password comes from
+ * password_env, never from the URL */
+static int parse_redis_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
+                           uint16_t *ret_port) {
+        const char *s, *h;
+        char b[72], *host;
+        uint16_t port = 6379;
+        size_t hl = 0;
+
+        if (n->type != YAML_SCALAR_NODE || is_null(n))
+                return errf(c, n, "%s: expected a URL, got %s", what, kind_of(n));
+        s = sval(n);
+        if (slen(n) < 8 || strncasecmp(s, "redis://", 8) != 0 || memchr(s, 0, slen(n)))
+                return errf(c, n, "%s: \"%s\" is not a URL of the form redis://host[:port]", what, show(n, b));
+        if (memchr(s, '@', slen(n)))
+                return errf(c, n, "%s: no user or password in the URL: give the password's environment "
+                            "variable in rate_limits.redis.password_env", what);
+        if (url_host_port(s + 8, s + slen(n), &h, &hl, &port) != URL_OK)
+                return errf(c, n, "%s: \"%s\" is not a URL of the form redis://host[:port] (valid host, port "
+                            "1..65535, no path)", what, show(n, b));
+        host = strndup(h, hl);
+        if (!host)
+                return -ENOMEM;
+        free(*ret_host);
+        *ret_host = host;
+        *ret_port = port;
+        return 0;
+}
+
 static int parse_fields(struct ctx *c, const char *sect, const yaml_node_t *v,
                         const struct field *fields, size_t n_fields);
 
@@ -997,6 +1147,36 @@ static int parse_field(struct ctx *c, const struct field *f, const char *sect,
                 return get_str(c, v, what, 32, (char **)p);
         case FT_DOUBLE:
                 return get_double(c, v, what, (double)f->min, (double)f->max, (double *)p);
+        case FT_BOOL:
+                return get_bool(c, v, what, (bool *)p);
+        case FT_MESSAGE:
+                return get_message(c, v, what, (char **)p);
+        case FT_ENV:
+                return get_env_name(c, v, what, (char **)p);
+        case FT_REDIS_URL:
+                return parse_redis_url(c, v, what, (char **)p, &c->cfg->rate_limits.redis.port);
+        case FT_ONERR:
+                if (!scalar_is(v, "block") && !scalar_is(v, "allow"))
+                        return errf(c, v, "%s: expected block or allow, got %s%s%s", what, Q(v),
+                                    SHOW(v, b), Q(v));
+                *(bool *)p = scalar_is(v, "allow");
+                return 0;
+        case FT_HEADER:
+                if (v->type != YAML_SCALAR_NODE || is_null(v) || !header_token_ok(sval(v), slen(v)))
+                        return errf(c, v, "%s: expected an HTTP header name such as X-Client-ID, got %s%s%s",
+                                    what, Q(v), SHOW(v, b), Q(v));
+                if (text_ieq(sval(v), slen(v), "authorization") ||
+                    text_ieq(sval(v), slen(v), "proxy-authorization") ||
+                    text_ieq(sval(v), slen(v), "x-api-key") || text_ieq(sval(v), slen(v), "cookie"))
+                        return errf(c, v, "%s: \"%s\" carries credentials; they must not become client ids "
+                                    "(in logs, metrics and the limiter's table)", what, show(v, b));
+                return get_str(c, v, what, 64, (char **)p);
+        case FT_PREFIX:
+                if (v->type != YAML_SCALAR_NODE || is_null(v) || slen(v) == 0 || slen(v) > 64 ||
+                    memchr(sval(v), 0, slen(v)) || !name_ok(sval(v), slen(v), NAME_MODEL))
+                        return errf(c, v, "%s: expected 1..64 printable ASCII characters without spaces, "
+                                    "quotes or backslashes, got %s%s%s", what, Q(v), SHOW(v, b), Q(v));
+                return get_str(c, v, what, 64, (char **)p);
         case FT_MAP:
                 for (size_t i = 0; i < sizeof sub_maps / sizeof sub_maps[0]; i++)
                         if (strcmp(sub_maps[i].name, what) == 0)
@@ -1017,6 +1197,12 @@ static int parse_field(struct ctx *c, const struct field *f, const char *sect,
                 break;
         case FT_US:
                 r = get_duration(c, v, what, NS_PER_US, f->min, f->max, &u);
+                break;
+        case FT_STATUS:
+                r = get_uint(c, v, what, f->min, f->max, &u);
+                if (r == 0 && u != 0 && u < 400)
+                        return errf(c, v, "%s: %s is not an error status: 0 (a 200 answer saying why, as "
+                                    "vSR does) or 400..599", what, show(v, b));
                 break;
         default:
                 return -EINVAL;
@@ -1262,8 +1448,7 @@ static int parse_vllm_endpoints(struct ctx *c) {
                                 r = get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS,
                                                   &up->models, &up->n_models);
                         } else if (!in_list(k, ignored)) {
-                                r = warnf(c, k, "%s: key '%s' is not used by switchyard; "
-                                          "ignored", what, show(k, b));
+                                r = unused_key(c, k, what);
                         }
                         if (r < 0)
                                 return r;
@@ -1339,10 +1524,77 @@ static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what
         return 0;
 }
 
+/* model_config.<m>.pii_policy: {allow_by_default, pii_types_allowed} */
+static const char *const pii_type_names[] = {
+        "PERSON", "EMAIL_ADDRESS", "US_SSN", "CREDIT_CARD", "PHONE_NUMBER", "STREET_ADDRESS",
+        "IP_ADDRESS", "IBAN_CODE", "DATE_TIME", "ORGANIZATION", "GPE", "AGE", "DOMAIN_NAME", "NRP",
+        "TITLE", "US_DRIVER_LICENSE", "ZIP_CODE", NULL,
+};
+
+static int parse_pii_policy(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_pii_policy *p) {
+        const yaml_node_t *list = NULL;
+        yaml_node_item_t *items = NULL;
+        yaml_node_pair_t *pairs;
+        size_t n, i, n_items = 0;
+        char fw[SY_CFG_NAME_MAX + 160], b[72], known[400] = "";
+        int r;
+
+        r = map_pairs(c, v, what, &pairs, &n);
+        if (r < 0)
+                return r;
+        p->set = true;
+        p->allow_by_default = true;
+        p->line = (unsigned)v->start_mark.line + 1;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key), *val = node_at(c, pairs[i].value);
+
+                snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
+                if (scalar_is(k, "allow_by_default"))
+                        r = get_bool(c, val, fw, &p->allow_by_default);
+                else if (scalar_is(k, "pii_types_allowed"))
+                        r = seq_items(c, list = val, fw, &items, &n_items);
+                else
+                        r = errf(c, k, "unknown key '%s' in %s (known: allow_by_default, pii_types_allowed)",
+                                 show(k, b), what);
+                if (r < 0)
+                        return r;
+        }
+        for (i = 0; pii_type_names[i]; i++) {
+                strcat(known, pii_type_names[i]);
+                if (pii_type_names[i + 1])
+                        strcat(known, ", ");
+        }
+        snprintf(fw, sizeof fw, "%s.pii_types_allowed", what);
+        for (i = 0; i < n_items; i++) {
+                const yaml_node_t *it = node_at(c, items[i]);
+                char *s;
+
+                if (it->type != YAML_SCALAR_NODE || is_null(it))
+                        return errf(c, it, "%s: expected a PII type name, got %s", fw, kind_of(it));
+                if (!in_list(it, pii_type_names))
+                        return errf(c, it, "%s: unknown PII type '%s' (known: %s)", fw, show(it, b), known);
+                if (str_index(p->types_allowed, p->n_types_allowed, sval(it)) >= 0)
+                        return errf(c, it, "%s: '%s' is listed twice", fw, show(it, b));
+                s = strdup(sval(it));
+                if (!s)
+                        return -ENOMEM;
+                r = push_str(&p->types_allowed, &p->n_types_allowed, s);
+                if (r < 0) {
+                        free(s);
+                        return r;
+                }
+        }
+        if (p->allow_by_default && list && n_items > 0)
+                return errf(c, list, "%s: with allow_by_default: true every type is allowed, so this list "
+                            "would mean nothing; set allow_by_default: false to allow only these types", fw);
+        if (!p->allow_by_default && !c->pii_needs)
+                c->pii_needs = v;
+        return 0;
+}
+
 static int parse_model_settings(struct ctx *c, const char *sect, bool native) {
         static const char *const ignored[] = {
-                "pii_policy", "allow_by_default", "pii_types_allowed", "param_count",
-                "batch_size", "context_size", "pricing", "loras", "description", NULL,
+                "param_count", "batch_size", "context_size", "pricing", "loras", "description", NULL,
         };
         const yaml_node_t *v = root_get(c, sect);
         yaml_node_pair_t *pairs, *spairs;
@@ -1392,13 +1644,17 @@ static int parse_model_settings(struct ctx *c, const char *sect, bool native) {
                                 r = get_name(c, sv, fw, NAME_MODEL, &set->m.reasoning_family);
                         else if (scalar_is(sk, "default_engine"))
                                 r = get_name(c, sv, fw, NAME_ENGINE, &set->m.default_engine);
+                        else if (scalar_is(sk, "pii_policy"))
+                                r = parse_pii_policy(c, sv, fw, &set->m.pii_policy);
+                        else if (scalar_is(sk, "allow_by_default") || scalar_is(sk, "pii_types_allowed"))
+                                r = errf(c, sk, "%s: '%s' belongs inside pii_policy: (%s.pii_policy.%s); "
+                                         "here it would not be enforced", what, show(sk, b), what, show(sk, b));
                         else if (native)
                                 r = errf(c, sk, "unknown key '%s' in %s (known: "
                                          "default_engine, reasoning_family, "
-                                         "preferred_endpoints)", show(sk, b), what);
+                                         "preferred_endpoints, pii_policy)", show(sk, b), what);
                         else if (!in_list(sk, ignored))
-                                r = warnf(c, sk, "%s: key '%s' is not used by switchyard; "
-                                          "ignored", what, show(sk, b));
+                                r = unused_key(c, sk, what);
                         if (r < 0)
                                 return r;
                 }
@@ -1464,11 +1720,21 @@ static int build_models(struct ctx *c) {
         for (i = 0; i < c->n_sets; i++) {
                 struct model_set *set = &c->sets[i];
                 struct sy_model_cfg *m = model_by_name(cfg, set->m.name);
+                bool kept;
 
                 if (!m && set->native && cfg->n_discovery == 0)
                         return errf(c, set->key, "models: '%s' is not served by any upstream",
                                     set->m.name);
-                if (!m && set->native) {
+                /* a policy is not dropped while upstreams added later (discovery, the
+                 * admin API) may serve the model: it must hold then */
+                kept = !set->native && set->m.pii_policy.set && (cfg->n_discovery || cfg->admin.enabled);
+                if (!m && kept) {
+                        r = warnf(c, set->key, "model_config: '%s' is not served by any endpoint "
+                                  "(yet); kept for its pii_policy", set->m.name);
+                        if (r < 0)
+                                return r;
+                }
+                if (!m && (set->native || kept)) {
                         /* discovered upstreams may serve it: kept, with no upstream yet */
                         r = sy_config_ensure_model(cfg, set->m.name, &m);
                         if (r == -E2BIG)
@@ -1500,10 +1766,12 @@ static int build_models(struct ctx *c) {
                 m->reasoning_family = set->m.reasoning_family;
                 m->preferred_endpoints = set->m.preferred_endpoints;
                 m->n_preferred_endpoints = set->m.n_preferred_endpoints;
+                m->pii_policy = set->m.pii_policy;
                 set->m.default_engine = NULL;
                 set->m.reasoning_family = NULL;
                 set->m.preferred_endpoints = NULL;
                 set->m.n_preferred_endpoints = 0;
+                memset(&set->m.pii_policy, 0, sizeof set->m.pii_policy);
         }
         return 0;
 }
@@ -1601,11 +1869,19 @@ static int get_model_dir(struct ctx *c, const yaml_node_t *v, const char *what, 
         return 0;
 }
 
-/* classifier.category_model / classifier.pii_model / prompt_guard */
-static int parse_role(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_classifier_role_cfg *role,
-                      double *threshold, bool *enabled) {
-        static const char *const ignored[] = { "use_modernbert", "category_mapping_path", "pii_mapping_path",
-                                               "jailbreak_mapping_path", NULL };
+enum clf_role { ROLE_CATEGORY, ROLE_PII, ROLE_JAILBREAK };
+
+/* classifier.category_model / classifier.pii_model / prompt_guard. The
+ * guards' sections (pii_model, prompt_guard) are strict: an unknown key
+ * there is refused, not warned about. */
+static int parse_role(struct ctx *c, const yaml_node_t *v, const char *what, enum clf_role role,
+                      struct sy_classifier_role_cfg *rc, double *threshold, bool *enabled) {
+        static const char *const known[] = {
+                [ROLE_CATEGORY] = "model_id, threshold, use_cpu, use_modernbert, category_mapping_path",
+                [ROLE_PII] = "model_id, threshold, use_cpu, use_modernbert, pii_mapping_path",
+                [ROLE_JAILBREAK] = "enabled, threshold, include_history, model_id, use_cpu, use_modernbert, "
+                                   "jailbreak_mapping_path",
+        };
         yaml_node_pair_t *pairs;
         size_t n, i;
         char fw[128], b[72];
@@ -1614,24 +1890,31 @@ static int parse_role(struct ctx *c, const yaml_node_t *v, const char *what, str
         r = map_pairs(c, v, what, &pairs, &n);
         if (r < 0)
                 return r;
-        role->line = (unsigned)v->start_mark.line + 1;
+        rc->line = (unsigned)v->start_mark.line + 1;
         for (i = 0; i < n; i++) {
                 const yaml_node_t *k = node_at(c, pairs[i].key), *val = node_at(c, pairs[i].value);
 
                 snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
                 if (scalar_is(k, "model_id"))
-                        r = get_model_dir(c, val, fw, &role->model_id, &role->missing);
+                        r = get_model_dir(c, val, fw, &rc->model_id, &rc->missing);
                 else if (scalar_is(k, "threshold"))
                         r = get_double(c, val, fw, 0.0, 1.0, threshold);
                 else if (scalar_is(k, "use_cpu"))
-                        r = get_bool(c, val, fw, &role->use_cpu);
-                else if (enabled && scalar_is(k, "enabled"))
+                        r = get_bool(c, val, fw, &rc->use_cpu);
+                else if (role == ROLE_JAILBREAK && scalar_is(k, "enabled"))
                         r = get_bool(c, val, fw, enabled);
-                else if (scalar_is(k, "category_mapping_path") || scalar_is(k, "pii_mapping_path") ||
-                         scalar_is(k, "jailbreak_mapping_path")) {
-                        r = is_null(val) ? 0 : get_path(c, val, fw, &role->mapping_path);
-                } else if (!in_list(k, ignored))
-                        r = warnf(c, k, "%s: key '%s' is not used by switchyard; ignored", what, show(k, b));
+                else if (role == ROLE_JAILBREAK && scalar_is(k, "include_history")) {
+                        c->pg_history = val;
+                        r = get_bool(c, val, fw, &c->cfg->guard.include_history);
+                } else if (scalar_is(k, "category_mapping_path") || scalar_is(k, "pii_mapping_path") ||
+                           scalar_is(k, "jailbreak_mapping_path"))
+                        r = is_null(val) ? 0 : get_path(c, val, fw, &rc->mapping_path);
+                else if (scalar_is(k, "use_modernbert"))
+                        r = 0;   /* the architecture is read from the checkpoint's config.json */
+                else if (role != ROLE_CATEGORY)
+                        r = errf(c, k, "unknown key '%s' in %s (known: %s)", show(k, b), what, known[role]);
+                else
+                        r = unused_key(c, k, what);
                 if (r < 0)
                         return r;
         }
@@ -1671,6 +1954,7 @@ static int parse_classifier(struct ctx *c) {
                 snprintf(fw, sizeof fw, "classifier.%s", show(k, b));
                 if (scalar_is(k, "enabled")) {
                         r = get_bool(c, val, fw, &enabled);
+                        c->clf_off = r == 0 && !enabled ? val : NULL;
                 } else if (scalar_is(k, "model")) {
                         bool missing = false;
 
@@ -1704,29 +1988,24 @@ static int parse_classifier(struct ctx *c) {
                 } else if (scalar_is(k, "category_model")) {
                         double th = cfg->confidence_threshold;
 
-                        r = parse_role(c, val, fw, &cfg->classifier.category, &th, NULL);
+                        r = parse_role(c, val, fw, ROLE_CATEGORY, &cfg->classifier.category, &th, NULL);
                 } else if (scalar_is(k, "pii_model")) {
-                        r = parse_role(c, val, fw, &cfg->classifier.pii, &cfg->classifier.pii.threshold, NULL);
+                        r = parse_role(c, val, fw, ROLE_PII, &cfg->classifier.pii, &cfg->classifier.pii.threshold,
+                                       NULL);
                 } else {
-                        r = warnf(c, k, "classifier: key '%s' is not used by switchyard; ignored", show(k, b));
+                        r = unused_key(c, k, "classifier");
                 }
                 if (r < 0)
                         return r;
         }
         if (pg) {
                 pg_enabled = true;   /* vSR's default when the section is there */
-                r = parse_role(c, pg, "prompt_guard", &cfg->classifier.jailbreak, &cfg->classifier.jailbreak.threshold,
-                               &pg_enabled);
+                r = parse_role(c, pg, "prompt_guard", ROLE_JAILBREAK, &cfg->classifier.jailbreak,
+                               &cfg->classifier.jailbreak.threshold, &pg_enabled);
                 if (r < 0)
                         return r;
                 cfg->classifier.jailbreak_enabled = pg_enabled;
                 cfg->classifier.jailbreak_block = pg_enabled;
-                if (!pg_enabled && cfg->classifier.jailbreak.model_id) {
-                        /* a disabled prompt guard's checkpoint is not loaded */
-                        free(cfg->classifier.jailbreak.model_id);
-                        cfg->classifier.jailbreak.model_id = NULL;
-                        cfg->classifier.jailbreak.missing = false;
-                }
         }
         cfg->classifier.enabled = (clf && enabled) || (pg && pg_enabled) ||
                                   (!clf && cats && cats->type == YAML_SEQUENCE_NODE &&
@@ -1784,8 +2063,7 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                         } else if (scalar_is(k2, "use_reasoning")) {
                                 r = get_bool(c, val, fw, &ms->use_reasoning);
                         } else if (!in_list(k2, ignored)) {
-                                r = warnf(c, k2, "%s: key '%s' is not used by switchyard; "
-                                          "ignored", iw, show(k2, b));
+                                r = unused_key(c, k2, iw);
                         }
                         if (r < 0)
                                 return r;
@@ -1808,9 +2086,7 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
 static int parse_categories(struct ctx *c) {
         static const char *const ignored[] = {
                 "description", "mmlu_categories", "reasoning_description", "reasoning_effort",
-                "jailbreak_enabled", "jailbreak_threshold",
-                "pii_enabled", "pii_threshold", "semantic_cache_enabled",
-                "semantic_cache_similarity_threshold", NULL,
+                "semantic_cache_enabled", "semantic_cache_similarity_threshold", NULL,
         };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = root_get(c, "categories");
@@ -1839,6 +2115,10 @@ static int parse_categories(struct ctx *c) {
                 size_t k;
 
                 snprintf(what, sizeof what, "categories[%zu]", i);
+                cat->pii_enabled = -1;
+                cat->jailbreak_enabled = -1;
+                cat->pii_threshold = -1;
+                cat->jailbreak_threshold = -1;
                 r = map_pairs(c, item, what, &pairs, &n);
                 if (r < 0)
                         return r;
@@ -1874,9 +2154,22 @@ static int parse_categories(struct ctx *c) {
                                 scores = val;
                         } else if (scalar_is(k2, "use_reasoning")) {
                                 /* read above */
+                        } else if (scalar_is(k2, "pii_enabled") || scalar_is(k2, "jailbreak_enabled")) {
+                                bool on = false;
+
+                                r = get_bool(c, val, fw, &on);
+                                if (scalar_is(k2, "pii_enabled"))
+                                        cat->pii_enabled = on;
+                                else
+                                        cat->jailbreak_enabled = on;
+                                if (on && scalar_is(k2, "jailbreak_enabled") && !c->jb_needs)
+                                        c->jb_needs = val;
+                        } else if (scalar_is(k2, "pii_threshold")) {
+                                r = get_double(c, val, fw, 0.0, 1.0, &cat->pii_threshold);
+                        } else if (scalar_is(k2, "jailbreak_threshold")) {
+                                r = get_double(c, val, fw, 0.0, 1.0, &cat->jailbreak_threshold);
                         } else if (!in_list(k2, ignored)) {
-                                r = warnf(c, k2, "%s: key '%s' is not used by switchyard; "
-                                          "ignored", what, show(k2, b));
+                                r = unused_key(c, k2, what);
                         }
                         if (r < 0)
                                 return r;
@@ -2297,14 +2590,483 @@ static int parse_admin(struct ctx *c) {
         return 0;
 }
 
+/* ---- guardrails: guard, auth, rate_limits ------------------------------ */
+
+#define CFG_SECRET_MIN 8
+#define CFG_SECRET_MAX 4096
+#define CFG_API_KEYS_MAX 4096
+
+/* What an API key or token must be: 8..4096 visible ASCII characters (it
+ * travels in an HTTP header). Never quotes the secret. */
+static int check_secret(struct ctx *c, const yaml_node_t *n, const char *what, const char *src,
+                        const char *s, size_t len) {
+        if (len == 0)
+                return errf(c, n, "%s: %s is empty", what, src);
+        if (memchr(s, 0, len))
+                return errf(c, n, "%s: %s contains a NUL byte", what, src);
+        if (len < CFG_SECRET_MIN)
+                return errf(c, n, "%s: %s is shorter than %d bytes", what, src, CFG_SECRET_MIN);
+        if (len > CFG_SECRET_MAX)
+                return errf(c, n, "%s: %s is longer than %d bytes", what, src, CFG_SECRET_MAX);
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+                        return errf(c, n, "%s: %s contains a space, control or non-ASCII character (a key "
+                                    "is sent in an HTTP header: visible ASCII only)", what, src);
+        return 0;
+}
+
+/* The secret of a *_env or *_file key into buf (CFG_SECRET_MAX + 2 bytes,
+ * wiped by the caller): the variable's value, or the file's first line
+ * without trailing whitespace. */
+static int read_secret(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what,
+                       char *buf, size_t *ret_len) {
+        char src[600], *path = NULL, *nl;
+        const size_t cap = CFG_SECRET_MAX + 2;
+        size_t len = 0;
+        struct stat st;
+        ssize_t got;
+        int r, fd;
+
+        if (slen(k) > 4 && memcmp(sval(k) + slen(k) - 4, "_env", 4) == 0) {
+                char *name = NULL;
+                const char *val;
+
+                r = get_env_name(c, v, what, &name);
+                if (r < 0)
+                        return r;
+                val = getenv(name);
+                snprintf(src, sizeof src, "environment variable %s", name);
+                free(name);
+                if (!val)
+                        return errf(c, v, "%s: %s is not set", what, src);
+                len = strlen(val);
+                r = check_secret(c, v, what, src, val, len);
+                if (r < 0)
+                        return r;
+                memcpy(buf, val, len);
+                *ret_len = len;
+                return 0;
+        }
+        r = get_path(c, v, what, &path);
+        if (r < 0)
+                return r;
+        snprintf(src, sizeof src, "file '%s'", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        free(path);
+        if (fd < 0)
+                return errf(c, v, "%s: cannot read %s: %s", what, src, strerror(errno));
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return errf(c, v, "%s: %s is not a regular file", what, src);
+        }
+        while (len < cap && (got = read(fd, buf + len, cap - len)) != 0) {
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0) {
+                        r = errno;
+                        close(fd);
+                        return errf(c, v, "%s: cannot read %s: %s", what, src, strerror(r));
+                }
+                len += (size_t)got;
+                if (memchr(buf, '\n', len))
+                        break;
+        }
+        close(fd);
+        nl = memchr(buf, '\n', len);
+        if (nl)
+                len = (size_t)(nl - buf);
+        while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\t' || buf[len - 1] == '\r'))
+                len--;
+        r = check_secret(c, v, what, src, buf, len);
+        if (r < 0)
+                return r;
+        *ret_len = len;
+        return 0;
+}
+
+static int sha256(const void *p, size_t len, uint8_t out[32]) {
+        unsigned int n = 0;
+
+        return EVP_Digest(p, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -EIO;
+}
+
+static int hex_digest(struct ctx *c, const yaml_node_t *v, const char *what, uint8_t out[32]) {
+        if (v->type != YAML_SCALAR_NODE || is_null(v) || slen(v) != 64)
+                return errf(c, v, "%s: expected 64 hexadecimal digits (the SHA-256 of the key, e.g. "
+                            "printf %%s KEY | sha256sum)", what);
+        for (size_t i = 0; i < 64; i++) {
+                char ch = sval(v)[i];
+                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+                        ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+
+                if (d < 0)
+                        return errf(c, v, "%s: expected 64 hexadecimal digits, found '%c'", what,
+                                    ch > 0x20 && ch < 0x7f ? ch : '?');
+                out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | d : d << 4);
+        }
+        return 0;
+}
+
+/* One of KEY, KEY_env, KEY_file of mapping item (KEY "key" means key_sha256,
+ * key_env, key_file): the node of the one given, NULL if none; more than one
+ * is refused. */
+static int one_source(struct ctx *c, const yaml_node_t *item, const char *what, const char *const keys[3],
+                      const yaml_node_t **ret_key, const yaml_node_t **ret_val) {
+        yaml_node_pair_t *p;
+
+        *ret_key = *ret_val = NULL;
+        for (p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
+                const yaml_node_t *k = node_at(c, p->key);
+
+                if (!scalar_is(k, keys[0]) && !scalar_is(k, keys[1]) && !scalar_is(k, keys[2]))
+                        continue;
+                if (*ret_key)
+                        return errf(c, k, "%s: give one of %s, %s or %s, not both %s and %s", what, keys[0],
+                                    keys[1], keys[2], sval(*ret_key), sval(k));
+                *ret_key = k;
+                *ret_val = node_at(c, p->value);
+        }
+        return 0;
+}
+
+static int parse_api_key(struct ctx *c, const yaml_node_t *item, const char *what, struct sy_api_key_cfg *key) {
+        static const char *const sources[3] = { "key_sha256", "key_env", "key_file" };
+        static const char *const known[] = { "name", "key_sha256", "key_env", "key_file", "models",
+                                             "requests_per_minute", "tokens_per_minute", NULL };
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *name = NULL, *sk, *sv;
+        yaml_node_pair_t *pairs;
+        char fw[160], b[72];
+        size_t n, j;
+        uint64_t u;
+        int r;
+
+        key->requests_per_minute = key->tokens_per_minute = -1;
+        key->line = (unsigned)item->start_mark.line + 1;
+        r = map_pairs(c, item, what, &pairs, &n);
+        if (r < 0)
+                return r;
+        if (item->type != YAML_MAPPING_NODE)
+                return errf(c, item, "%s: expected a mapping with name and key_sha256, key_env or key_file", what);
+        for (j = 0; j < n; j++) {
+                const yaml_node_t *k = node_at(c, pairs[j].key), *val = node_at(c, pairs[j].value);
+
+                snprintf(fw, sizeof fw, "%s.%s", what, show(k, b));
+                r = 0;
+                if (!in_list(k, known)) {
+                        r = errf(c, k, "unknown key '%s' in %s (known: name, key_sha256, key_env, key_file, "
+                                 "models, requests_per_minute, tokens_per_minute)", show(k, b), what);
+                } else if (scalar_is(k, "name")) {
+                        name = val;
+                        r = get_name(c, val, fw, NAME_MODEL, &key->name);
+                } else if (scalar_is(k, "models")) {
+                        r = get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS, &key->models, &key->n_models);
+                        for (size_t m = 0; r == 0 && m < key->n_models; m++) {
+                                if (model_by_name(cfg, key->models[m]))
+                                        continue;
+                                if (cfg->n_discovery == 0)
+                                        r = errf(c, node_at(c, val->data.sequence.items.start[m]),
+                                                 "%s: model '%s' is not served by any upstream", fw, key->models[m]);
+                                else
+                                        r = warnf(c, node_at(c, val->data.sequence.items.start[m]),
+                                                  "%s: model '%s' is not served by any upstream in the file "
+                                                  "(discovery may find it)", fw, key->models[m]);
+                        }
+                } else if (scalar_is(k, "requests_per_minute") || scalar_is(k, "tokens_per_minute")) {
+                        r = get_uint(c, val, fw, 0, CFG_RATE_MAX, &u);
+                        if (scalar_is(k, "requests_per_minute"))
+                                key->requests_per_minute = (int64_t)u;
+                        else
+                                key->tokens_per_minute = (int64_t)u;
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (!name)
+                return errf(c, item, "%s: missing 'name' (the client's id in logs and metrics)", what);
+        for (j = 0; j < cfg->n_api_keys; j++)
+                if (strcmp(cfg->api_keys[j].name, key->name) == 0)
+                        return errf(c, name, "%s: duplicate API key name '%s' (first at line %u)", what,
+                                    key->name, cfg->api_keys[j].line);
+        r = one_source(c, item, what, sources, &sk, &sv);
+        if (r < 0)
+                return r;
+        if (!sk)
+                return errf(c, item, "%s: missing the key: give key_sha256, key_env or key_file", what);
+        snprintf(fw, sizeof fw, "%s.%s", what, sval(sk));
+        if (scalar_is(sk, "key_sha256")) {
+                r = hex_digest(c, sv, fw, key->sha256);
+        } else {
+                char *buf = malloc(CFG_SECRET_MAX + 2);
+                size_t len = 0;
+
+                if (!buf)
+                        return -ENOMEM;
+                r = read_secret(c, sk, sv, fw, buf, &len);
+                if (r == 0)
+                        r = sha256(buf, len, key->sha256);
+                explicit_bzero(buf, CFG_SECRET_MAX + 2);
+                free(buf);
+                if (r == -EIO)
+                        r = errf(c, sv, "%s: SHA-256 (libcrypto) failed", fw);
+        }
+        if (r < 0)
+                return r;
+        for (j = 0; j < cfg->n_api_keys; j++)
+                if (memcmp(cfg->api_keys[j].sha256, key->sha256, 32) == 0)
+                        return errf(c, sv, "%s: the same key as '%s' (line %u); every key must be distinct",
+                                    what, cfg->api_keys[j].name, cfg->api_keys[j].line);
+        return 0;
+}
+
+static int parse_auth(struct ctx *c) {
+        static const char *const mt[3] = { "metrics_token", "metrics_token_env", "metrics_token_file" };
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *v = root_get(c, "auth"), *keys = NULL, *mk, *mv;
+        yaml_node_item_t *items = NULL;
+        yaml_node_pair_t *pairs;
+        size_t n, i, n_items = 0;
+        char b[72], what[48];
+        int r;
+
+        if (!v)
+                return 0;
+        r = map_pairs(c, v, "auth", &pairs, &n);
+        if (r < 0)
+                return r;
+        for (i = 0; i < n; i++) {
+                const yaml_node_t *k = node_at(c, pairs[i].key);
+
+                if (scalar_is(k, "api_keys"))
+                        keys = node_at(c, pairs[i].value);
+                else if (!scalar_is(k, mt[0]) && !scalar_is(k, mt[1]) && !scalar_is(k, mt[2]))
+                        return errf(c, k, "unknown key '%s' in auth (known: api_keys, metrics_token, "
+                                    "metrics_token_env, metrics_token_file)", show(k, b));
+        }
+        if (keys) {
+                r = seq_items(c, keys, "auth.api_keys", &items, &n_items);
+                if (r < 0)
+                        return r;
+                if (n_items > CFG_API_KEYS_MAX)
+                        return errf(c, keys, "auth.api_keys: more than %d keys", CFG_API_KEYS_MAX);
+                cfg->api_keys = calloc(n_items ? n_items : 1, sizeof *cfg->api_keys);
+                if (!cfg->api_keys)
+                        return -ENOMEM;
+                for (i = 0; i < n_items; i++) {
+                        struct sy_api_key_cfg key = { 0 };
+
+                        snprintf(what, sizeof what, "auth.api_keys[%zu]", i);
+                        r = parse_api_key(c, node_at(c, items[i]), what, &key);
+                        if (r < 0) {
+                                free(key.name);
+                                free_strv(key.models, key.n_models);
+                                return r;
+                        }
+                        cfg->api_keys[cfg->n_api_keys++] = key;
+                }
+        }
+        r = v->type == YAML_MAPPING_NODE ? one_source(c, v, "auth", mt, &mk, &mv) : 0;
+        if (r < 0 || v->type != YAML_MAPPING_NODE || !mk)
+                return r;
+        if (scalar_is(mk, "metrics_token")) {
+                r = get_str(c, mv, "auth.metrics_token", CFG_SECRET_MAX, &cfg->metrics_token);
+                if (r == 0)
+                        r = check_secret(c, mv, "auth.metrics_token", "the token", cfg->metrics_token,
+                                         strlen(cfg->metrics_token));
+        } else {
+                char *buf = malloc(CFG_SECRET_MAX + 2), fw[48];
+                size_t len = 0;
+
+                if (!buf)
+                        return -ENOMEM;
+                snprintf(fw, sizeof fw, "auth.%s", sval(mk));
+                r = read_secret(c, mk, mv, fw, buf, &len);
+                if (r == 0) {
+                        cfg->metrics_token = strndup(buf, len);
+                        r = cfg->metrics_token ? 0 : -ENOMEM;
+                }
+                explicit_bzero(buf, CFG_SECRET_MAX + 2);
+                free(buf);
+        }
+        return r;
+}
+
+/* guard: and rate_limits: (field tables), and what no single key can say */
+static int parse_policy(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *g = root_get(c, "guard"), *rl = root_get(c, "rate_limits");
+        const yaml_node_t *redis = map_get(c, rl, "redis"), *url = map_get(c, redis, "url"), *x;
+        bool any_rpm, any_tpm;
+        int r;
+
+        r = parse_section(c, "guard", guard_fields, sizeof guard_fields / sizeof guard_fields[0]);
+        if (r >= 0)
+                r = parse_section(c, "rate_limits", rate_limits_fields,
+                                  sizeof rate_limits_fields / sizeof rate_limits_fields[0]);
+        if (r < 0)
+                return r;
+        if ((x = map_get(c, g, "include_history")) && c->pg_history)
+                return errf(c, x, "guard.include_history: also given as prompt_guard.include_history "
+                            "(line %zu); use one", c->pg_history->start_mark.line + 1);
+        if (url && ((x = map_get(c, redis, "host")) || (x = map_get(c, redis, "port"))))
+                return errf(c, x, "rate_limits.redis: give url or host and port, not both");
+        if (redis && !is_null(redis) && !cfg->rate_limits.redis.host)
+                return errf(c, redis, "rate_limits.redis: missing host (or url: redis://host:port)");
+        if (cfg->rate_limits.redis.password_env && !getenv(cfg->rate_limits.redis.password_env))
+                return errf(c, map_get(c, redis, "password_env"), "rate_limits.redis.password_env: "
+                            "environment variable %s is not set", cfg->rate_limits.redis.password_env);
+        any_rpm = cfg->rate_limits.requests_per_minute > 0;
+        any_tpm = cfg->rate_limits.tokens_per_minute > 0;
+        for (size_t i = 0; i < cfg->n_api_keys; i++) {
+                any_rpm |= cfg->api_keys[i].requests_per_minute > 0;
+                any_tpm |= cfg->api_keys[i].tokens_per_minute > 0;
+        }
+        if (cfg->rate_limits.burst_requests && !any_rpm)
+                return errf(c, map_get(c, rl, "burst_requests"), "rate_limits.burst_requests: no "
+                            "requests_per_minute is set (here or on an API key), so it would mean nothing");
+        if (cfg->rate_limits.burst_tokens && !any_tpm)
+                return errf(c, map_get(c, rl, "burst_tokens"), "rate_limits.burst_tokens: no "
+                            "tokens_per_minute is set (here or on an API key), so it would mean nothing");
+        if (redis && !is_null(redis) && !any_rpm && !any_tpm)
+                return errf(c, redis, "rate_limits.redis: no limit is set (requests_per_minute or "
+                            "tokens_per_minute, here or on an API key), so Redis would not be used");
+        return 0;
+}
+
+/* Guards that apply need the classifier to run with the heads they read:
+ * a pii_policy that forbids a type needs PII detection, a category's
+ * jailbreak_enabled: true the jailbreak head, even with prompt_guard off. */
+static int check_guards(struct ctx *c) {
+        struct sy_config *cfg = c->cfg;
+        const yaml_node_t *jb = c->jb_needs ? c->jb_needs : root_get(c, "prompt_guard");
+        bool classic;
+
+        if (c->jb_needs)
+                cfg->classifier.jailbreak_enabled = true;   /* the head is loaded, prompt_guard on or off */
+        if (!cfg->classifier.jailbreak_enabled && cfg->classifier.jailbreak.model_id) {
+                /* a disabled prompt guard's checkpoint is not loaded */
+                free(cfg->classifier.jailbreak.model_id);
+                cfg->classifier.jailbreak.model_id = NULL;
+                cfg->classifier.jailbreak.missing = false;
+        }
+        if (!c->pii_needs && !c->jb_needs && !cfg->classifier.jailbreak_block)
+                return 0;
+        if (c->clf_off && (c->pii_needs || c->jb_needs))
+                return errf(c, c->pii_needs ? c->pii_needs : c->jb_needs, "%s needs the classifier, but "
+                            "classifier.enabled is false (line %zu)", c->pii_needs ?
+                            "a pii_policy with allow_by_default: false" : "jailbreak_enabled: true",
+                            c->clf_off->start_mark.line + 1);
+        cfg->classifier.enabled = true;
+        classic = cfg->classifier.category.model_id || cfg->classifier.pii.model_id ||
+                  cfg->classifier.jailbreak.model_id;
+        if (cfg->classifier.model || !classic)
+                return 0;   /* the multi-head model: every head */
+        /* classic single-head checkpoints only (classifier/daemon.c loads the
+         * multi-head model only without them): each guard needs its own */
+        if (c->pii_needs && !cfg->classifier.pii.model_id)
+                return errf(c, c->pii_needs, "a pii_policy with allow_by_default: false needs PII detection: "
+                            "the classifier has classic checkpoints but no classifier.pii_model.model_id (give "
+                            "one, or classifier.model)");
+        if ((c->jb_needs || cfg->classifier.jailbreak_block) && !cfg->classifier.jailbreak.model_id)
+                return errf(c, jb, "the jailbreak guard needs a jailbreak model: the classifier has classic "
+                            "checkpoints but no prompt_guard.model_id (give one, or classifier.model)");
+        return 0;
+}
+
 /* ---- top level --------------------------------------------------------- */
 
 static const char *const top_keys[] = {
         "server", "proxy", "health", "router", "shm", "upstreams", "vllm_endpoints", "models",
         "model_config", "auto_aliases", "confidence_threshold", "classifier", "categories",
         "default_model", "reasoning_families", "default_reasoning_effort", "classify_turns",
-        "discovery", "admin", "prompt_guard", NULL,
+        "discovery", "admin", "prompt_guard", "guard", "auth", "rate_limits", NULL,
 };
+
+/* Policy keys in the wrong place, and where they belong */
+static const char *const misplaced[][2] = {
+        { "api_keys", "auth.api_keys" }, { "metrics_token", "auth.metrics_token" },
+        { "pii_policy", "model_config.<model>.pii_policy" }, { "redis", "rate_limits.redis" },
+        { "block_status", "guard.block_status" }, { "requests_per_minute", "rate_limits.requests_per_minute" },
+        { "tokens_per_minute", "rate_limits.tokens_per_minute" },
+};
+
+/* Optimal string alignment distance (case-insensitive), capped at 3. */
+static unsigned edit_distance(const char *a, size_t la, const char *b) {
+        unsigned d[34][34];
+        size_t lb = strlen(b), i, j;
+
+        if (la > 32 || lb > 32)
+                return 3;
+        for (i = 0; i <= la; i++)
+                d[i][0] = (unsigned)i;
+        for (j = 0; j <= lb; j++)
+                d[0][j] = (unsigned)j;
+        for (i = 1; i <= la; i++)
+                for (j = 1; j <= lb; j++) {
+                        unsigned cost = strncasecmp(a + i - 1, b + j - 1, 1) != 0;
+                        unsigned v = d[i - 1][j - 1] + cost;
+
+                        if (d[i - 1][j] + 1 < v)
+                                v = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < v)
+                                v = d[i][j - 1] + 1;
+                        if (i > 1 && j > 1 && strncasecmp(a + i - 1, b + j - 2, 1) == 0 &&
+                            strncasecmp(a + i - 2, b + j - 1, 1) == 0 && d[i - 2][j - 2] + 1 < v)
+                                v = d[i - 2][j - 2] + 1;
+                        d[i][j] = v;
+                }
+        return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+/* A top-level key that is a policy section misspelt, or a policy key out
+ * of its section: refused, since its policy would silently not apply. */
+static int check_policy_near_miss(struct ctx *c, const yaml_node_t *k) {
+        static const char *const sections[] = { "guard", "auth", "rate_limits", "prompt_guard" };
+        char b[72];
+
+        for (size_t i = 0; i < sizeof misplaced / sizeof misplaced[0]; i++)
+                if (scalar_is(k, misplaced[i][0]))
+                        return errf(c, k, "'%s' is not a top-level key: it belongs in %s; here it would "
+                                    "not be enforced", show(k, b), misplaced[i][1]);
+        for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+                if (edit_distance(sval(k), slen(k), sections[i]) <= (strlen(sections[i]) > 5 ? 2u : 1u))
+                        return errf(c, k, "unknown top-level key '%s': did you mean '%s'? (a policy section "
+                                    "misspelt would not be enforced)", show(k, b), sections[i]);
+        return 0;
+}
+
+/* Newer vSR decisions are not supported (a warning); a PII or jailbreak
+ * plugin in them is policy and is refused. */
+static int check_decisions(struct ctx *c, const yaml_node_t *n, unsigned depth) {
+        char b[72];
+        int r;
+
+        if (depth > 16)
+                return 0;
+        if (n->type == YAML_MAPPING_NODE) {
+                for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+                        const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
+
+                        if (k->type == YAML_SCALAR_NODE && (policy_like(k) ||
+                            (scalar_is(k, "type") && v->type == YAML_SCALAR_NODE && policy_like(v))))
+                                return errf(c, scalar_is(k, "type") ? v : k, "decisions: '%s' is a guard "
+                                            "setting in vSR decisions, which switchyard does not support; it "
+                                            "would not be enforced: use prompt_guard, model_config.<model>."
+                                            "pii_policy and categories' pii_enabled / jailbreak_enabled",
+                                            show(scalar_is(k, "type") ? v : k, b));
+                        r = check_decisions(c, v, depth + 1);
+                        if (r < 0)
+                                return r;
+                }
+        } else if (n->type == YAML_SEQUENCE_NODE) {
+                for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+                        r = check_decisions(c, node_at(c, *it), depth + 1);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
 
 /* Classic vLLM Semantic Router keys switchyard does not use. */
 static const char *const vsr_keys[] = {
@@ -2329,6 +3091,11 @@ static int check_top_keys(struct ctx *c) {
 
                 if (in_list(k, top_keys))
                         continue;
+                r = in_list(k, vsr_keys) ? 0 : check_policy_near_miss(c, k);
+                if (r >= 0 && scalar_is(k, "decisions"))
+                        r = check_decisions(c, node_at(c, pairs[i].value), 0);
+                if (r < 0)
+                        return r;
                 if (scalar_is(k, "decisions"))
                         r = warnf(c, k, "decisions (newer vLLM Semantic Router routing) are not "
                                   "supported; use categories with model_scores; ignored");
@@ -2389,6 +3156,12 @@ static int parse_root(struct ctx *c) {
                 r = parse_default_model(c);
         if (r >= 0)
                 r = parse_reasoning(c);
+        if (r >= 0)
+                r = parse_auth(c);
+        if (r >= 0)
+                r = parse_policy(c);
+        if (r >= 0)
+                r = check_guards(c);
         if (r < 0)
                 return r;
 
@@ -2482,8 +3255,17 @@ static int config_new(const char *name, struct sy_config **ret_cfg) {
         cfg->health.path = strdup("/health");
         cfg->router.policy = strdup("scorer");
         cfg->shm.runtime_dir = strdup(rd && *rd ? rd : "/run/switchyard");
+        cfg->rate_limits.max_clients = 65536;
+        cfg->rate_limits.redis.port = 6379;
+        cfg->rate_limits.redis.timeout_ms = 5;
+        cfg->rate_limits.redis.fail_open = true;
+        cfg->rate_limits.client_header = strdup("X-Client-ID");
+        cfg->rate_limits.redis.key_prefix = strdup("switchyard:rl:");
+        cfg->guard.pii_message = strdup(SY_CFG_PII_MESSAGE);
+        cfg->guard.jailbreak_message = strdup(SY_CFG_JAILBREAK_MESSAGE);
         if (!cfg->path || !cfg->server.host || !cfg->health.path || !cfg->router.policy ||
-            !cfg->shm.runtime_dir) {
+            !cfg->shm.runtime_dir || !cfg->rate_limits.client_header || !cfg->rate_limits.redis.key_prefix ||
+            !cfg->guard.pii_message || !cfg->guard.jailbreak_message) {
                 sy_config_free(cfg);
                 return -ENOMEM;
         }
@@ -2555,14 +3337,8 @@ int sy_config_load_string(const char *name, const char *yaml, size_t len,
 out:
         if (r == -ENOMEM && err && errlen > 0)
                 snprintf(err, errlen, "%s: out of memory", c.name);
-        for (i = 0; i < c.n_sets; i++) {
-                free(c.sets[i].m.name);
-                free(c.sets[i].m.default_engine);
-                free(c.sets[i].m.reasoning_family);
-                for (size_t j = 0; j < c.sets[i].m.n_preferred_endpoints; j++)
-                        free(c.sets[i].m.preferred_endpoints[j]);
-                free(c.sets[i].m.preferred_endpoints);
-        }
+        for (i = 0; i < c.n_sets; i++)
+                sy_config_model_free(&c.sets[i].m);
         free(c.sets);
         if (have_doc)
                 yaml_document_delete(&doc);
@@ -2617,6 +3393,7 @@ void sy_config_model_free(struct sy_model_cfg *m) {
         free(m->default_engine);
         free(m->reasoning_family);
         free_strv(m->preferred_endpoints, m->n_preferred_endpoints);
+        free_strv(m->pii_policy.types_allowed, m->pii_policy.n_types_allowed);
 }
 
 void sy_config_free(struct sy_config *cfg) {
@@ -2678,6 +3455,20 @@ void sy_config_free(struct sy_config *cfg) {
         }
         free(cfg->reasoning_families);
         free(cfg->default_reasoning_effort);
+        free(cfg->guard.pii_message);
+        free(cfg->guard.jailbreak_message);
+        for (i = 0; i < cfg->n_api_keys; i++) {
+                free(cfg->api_keys[i].name);
+                free_strv(cfg->api_keys[i].models, cfg->api_keys[i].n_models);
+        }
+        free(cfg->api_keys);
+        if (cfg->metrics_token)
+                explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
+        free(cfg->metrics_token);
+        free(cfg->rate_limits.client_header);
+        free(cfg->rate_limits.redis.host);
+        free(cfg->rate_limits.redis.key_prefix);
+        free(cfg->rate_limits.redis.password_env);
         free_strv(cfg->warnings, cfg->n_warnings);
         free(cfg);
 }

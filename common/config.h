@@ -123,6 +123,12 @@ struct sy_discovery_cfg {
         unsigned line;
 };
 
+/* guard.pii_message / guard.jailbreak_message defaults */
+#define SY_CFG_PII_MESSAGE "I can't process this request: it contains personal information that " \
+        "the privacy policy for this model does not allow"
+#define SY_CFG_JAILBREAK_MESSAGE "I can't process this request: it was detected as an attempt to " \
+        "bypass the model's safety rules (jailbreak)"
+
 struct sy_config {
         char *path;
 
@@ -246,7 +252,9 @@ struct sy_config {
                                               * scoring >= jailbreak.threshold are refused (400) */
         } classifier;
 
-        /* guards (frontend stage_guard.c): what a blocked request is answered */
+        /* guards (frontend stage_guard.c): what a blocked request is answered.
+         * The messages are plain text (no format placeholders): the frontend
+         * appends " (TYPE,...)" to the PII one. Defaults: SY_CFG_*_MESSAGE. */
         struct {
                 unsigned block_status;       /* 0 (default): 200 with a chat completion saying why
                                               * (vSR's fast response); else this status (400..599)

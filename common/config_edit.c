@@ -23,7 +23,7 @@ static bool serves(const struct sy_upstream_cfg *u, const char *model) {
 }
 
 static bool model_referenced(const struct sy_config *cfg, const struct sy_model_cfg *m) {
-        if (m->default_engine || m->reasoning_family || m->n_preferred_endpoints)
+        if (m->default_engine || m->reasoning_family || m->n_preferred_endpoints || m->pii_policy.set)
                 return true;
         if (cfg->default_model && strcmp(cfg->default_model, m->name) == 0)
                 return true;

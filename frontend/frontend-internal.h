@@ -15,10 +15,11 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
+#include "http/url.h"
 #include "frontend/metrics.h"
-#include "shm/msg.h"
-#include "router/snapshot.h"
+#include "proto/msg.h"
+#include "proto/snapshot.h"
 #include "shm/segment.h"
 
 #define FE_MAX_WORKERS 256
@@ -126,6 +127,7 @@ struct conn {
         /* stage_guard.c */
         bool need_jailbreak, need_pii, need_category; /* asked of the classifier */
         float pii_score[FE_PII_TYPES];    /* best span score per entity type, 0: none */
+        unsigned pii_patterns;            /* PII_PAT_* found by shape over the whole text */
         bool guard_blocked;
 
         /* routing */
@@ -244,6 +246,7 @@ struct worker {
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
+        struct rlr *rlr;                  /* stage_limit.c: this worker's Redis connection, or NULL */
         _Atomic uint64_t loops;           /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
@@ -281,8 +284,6 @@ void conn_request_done(struct conn *c);          /* response fully queued/writte
 struct io_uring_sqe *worker_sqe(struct worker *w);
 bool worker_refresh_snapshot(struct worker *w);
 uint64_t fe_now_ns(void);
-/* Percent-decoding; returns the decoded length (dst NUL-terminated). */
-size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap);
 
 /* respond.c; every answer carries extra_headers() */
 void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,
@@ -344,6 +345,7 @@ double guard_pii_threshold(const struct conn *c); /* the lowest span score any p
 void limit_observe_answer(struct conn *c, const char *p, size_t n); /* relayed bytes: usage */
 void limit_request_done(struct conn *c);         /* the answer is complete: token correction */
 int limit_init(struct frontend *fe);
+void limit_worker_fini(struct worker *w);
 void limit_fini(struct frontend *fe);
 
 /* stage_pick.c: the worker's side of the router ring */

@@ -17,7 +17,7 @@ static const struct stage *const pipeline[] = {
         &stage_body,     /* server.c: waits for the request body */
         &stage_parse,    /* stage_parse.c: the JSON body (model, stream, owned_by, session) */
         &stage_allow,    /* stage_auth.c: the key's model allow-list (403) */
-        /*LIMIT*/ /* &stage_limit, stage_limit.c: per-client request and token rate limits (429) */
+        &stage_limit,    /* stage_limit.c: per-client request and token rate limits (429) */
         &stage_classify, /* stage_classify.c: one classifier pass when auto or a guard needs it */
         &stage_route,    /* stage_route.c: model "auto": the verdict's category -> model */
         &stage_guard,    /* stage_guard.c: jailbreak and PII policy (blocked answer) */

@@ -14,10 +14,10 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 #define UP_READ_CHUNK 65536
 #define UP_MAX_HEAD 65536

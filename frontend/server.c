@@ -31,10 +31,10 @@
 #include "common/listener.h"
 #include "common/log.h"
 #include "common/notify.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 #define TICK_NS (50ULL * 1000000ULL)
 #define READ_CHUNK 16384
@@ -280,6 +280,7 @@ static void reset_request(struct conn *c) {
         c->usage_tail.len = 0;
         c->need_jailbreak = c->need_pii = c->need_category = c->guard_blocked = false;
         memset(c->pii_score, 0, sizeof c->pii_score);
+        c->pii_patterns = 0;
         c->picked_upstream = -1;
         c->category[0] = 0;
         c->confidence = 0;
@@ -303,24 +304,6 @@ static void copy_header_value(char *dst, size_t cap, const struct http_header *h
         size_t n = h->value_len < cap - 1 ? h->value_len : cap - 1;
         memcpy(dst, h->value, n);
         dst[n] = 0;
-}
-
-size_t url_decode(const char *s, size_t len, bool plus_is_space, char *dst, size_t cap) {
-        static const char hex[] = "0123456789abcdef";
-        size_t n = 0;
-
-        for (size_t i = 0; i < len && n + 1 < cap; i++) {
-                const char *h1, *h2;
-                if (s[i] == '%' && i + 2 < len &&
-                    (h1 = strchr(hex, s[i + 1] | 0x20)) && (h2 = strchr(hex, s[i + 2] | 0x20))) {
-                        dst[n++] = (char)((h1 - hex) << 4 | (h2 - hex));
-                        i += 2;
-                } else {
-                        dst[n++] = plus_is_space && s[i] == '+' ? ' ' : s[i];
-                }
-        }
-        dst[n] = 0;
-        return n;
 }
 
 /* The query string as forwarded upstream: every parameter but owned_by
@@ -1108,6 +1091,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
 
 static void worker_fini(struct worker *w) {
         proxy_pool_free(w);
+        limit_worker_fini(w);
         io_uring_queue_exit(&w->ring);
         if (w->listen_fd >= 0 && w->listen_fd != w->fe->inherited_fd)
                 close(w->listen_fd);

@@ -20,10 +20,11 @@
 
 #include "common/json.h"
 #include "common/log.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
+#include "frontend/pii_patterns.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 #define CLF_MAX_AGE_NS (1000ULL * 1000000ULL)
 #define CLF_CHECK_NS (10ULL * 1000000ULL)
@@ -222,7 +223,6 @@ void classify_prompt_text(struct conn *c, const struct json_member *mem, size_t 
                                 classify_append_string(out, last.val, last.val_len);
                 }
         }
-        head_and_tail(out);
 }
 
 /* ---- asking ----------------------------------------------------------------------- */
@@ -312,6 +312,11 @@ static enum stage_rc run(struct conn *c) {
         classify_prompt_text(c, mem, n, turns, text);
         if (text->len == 0)
                 return no_verdict(c, "no_text", FE_CLF_NO_TEXT);
+        /* structured PII by shape, over all of the text (the classifier
+         * reads its head and tail only) */
+        if (pii)
+                c->pii_patterns = pii_patterns_scan(text->p, text->len);
+        head_and_tail(text);
         if (!classify_alive(w))
                 return no_verdict(c, "unavailable", FE_CLF_UNAVAILABLE);
         r = send_classify(c, text->p, text->len, flags, pii_threshold);

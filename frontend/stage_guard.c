@@ -12,7 +12,9 @@
  * category's jailbreak_threshold, else prompt_guard.threshold), or a PII
  * entity (score at or over the category's pii_threshold, else
  * classifier.pii_model.threshold) of a type the model's policy does not
- * allow, blocks the request: the prompt never goes upstream. Blocked is
+ * allow, or a structured one found by its shape anywhere in the text
+ * (pii_patterns.c: SSN, card, e-mail, IPv4, IBAN, checksums checked; these
+ * block even without a verdict), blocks the request: the prompt never goes upstream. Blocked is
  * answered as the vLLM Semantic Router answers it: 200 with a chat
  * completion (or completion / response, SSE when streamed) whose assistant
  * message says why, and x-vsr-* headers; or, with guard.block_status, that
@@ -27,7 +29,8 @@
 
 #include "common/json.h"
 #include "frontend/frontend-internal.h"
-#include "shm/msg.h"
+#include "frontend/pii_patterns.h"
+#include "proto/msg.h"
 
 /* the entity types of the default model, spelled as vSR / Presidio spell
  * them; anything else the classifier reports counts as the last one */
@@ -36,6 +39,20 @@ static const char *const pii_types[FE_PII_TYPES] = {
         "IP_ADDRESS", "IBAN_CODE",     "DATE_TIME", "ORGANIZATION", "GPE",        "AGE",
         "DOMAIN_NAME", "NRP",          "TITLE",    "US_DRIVER_LICENSE", "ZIP_CODE", "OTHER",
 };
+
+/* pii_types[] index of each PII_PAT_* bit */
+static const struct {
+        unsigned bit, type;
+} pattern_types[] = {
+        { PII_PAT_SSN, 2 }, { PII_PAT_CREDIT_CARD, 3 }, { PII_PAT_EMAIL, 1 }, { PII_PAT_IP, 6 }, { PII_PAT_IBAN, 7 },
+};
+
+static bool found_by_pattern(const struct conn *c, unsigned t) {
+        for (size_t i = 0; i < sizeof pattern_types / sizeof pattern_types[0]; i++)
+                if (pattern_types[i].type == t)
+                        return (c->pii_patterns & pattern_types[i].bit) != 0;
+        return false;
+}
 
 static unsigned pii_type_index(const char *name) {
         for (unsigned t = 0; t < FE_PII_TYPES - 1; t++)
@@ -150,7 +167,8 @@ static bool forbidden(const struct conn *c, const char *model, char *out, size_t
         if (!m || !policy_forbids_some(&m->pii_policy) || !c->need_pii || !pii_on(c))
                 return false;
         for (unsigned t = 0; t < FE_PII_TYPES; t++) {
-                if (c->pii_score[t] <= 0 || c->pii_score[t] < th || policy_allows(&m->pii_policy, t))
+                bool seen = (c->pii_score[t] > 0 && c->pii_score[t] >= th) || found_by_pattern(c, t);
+                if (!seen || policy_allows(&m->pii_policy, t))
                         continue;
                 any = true;
                 if (out && len + strlen(pii_types[t]) + 2 < cap)
@@ -316,13 +334,26 @@ static void block(struct conn *c, const char *reason, const char *headers, const
         buf_free(&o);
 }
 
+static enum stage_rc block_pii(struct conn *c, const char *types) {
+        const struct sy_config *cfg = c->cfg;
+        char headers[512], text[1024];
+
+        snprintf(headers, sizeof headers,
+                 "x-vsr-fast-response: true\r\nx-vsr-pii-violation: true\r\nx-vsr-matched-pii: %s\r\n", types);
+        snprintf(text, sizeof text, "%s (%s)", cfg->guard.pii_message ? cfg->guard.pii_message : "blocked: PII", types);
+        block(c, "pii", headers, "pii_policy_violation", text);
+        return STAGE_DONE;
+}
+
 static enum stage_rc run(struct conn *c) {
         const struct sy_config *cfg = c->cfg;
-        char types[256], headers[512], text[1024];
+        char types[256], headers[512];
         double jb_threshold;
 
         if (!c->need_jailbreak && !c->need_pii)
                 return STAGE_NEXT;
+        if (!c->clf_verdict && forbidden(c, c->model, types, sizeof types))
+                return block_pii(c, types); /* found by shape: no verdict needed */
         if (!c->clf_verdict && c->clf_reason == FE_CLF_NO_TEXT)
                 return STAGE_NEXT; /* no user text: nothing to find */
         if (!c->clf_verdict && cfg->guard.on_classifier_error_allow) {
@@ -349,14 +380,8 @@ static enum stage_rc run(struct conn *c) {
                       cfg->guard.jailbreak_message ? cfg->guard.jailbreak_message : "blocked: jailbreak");
                 return STAGE_DONE;
         }
-        if (forbidden(c, c->model, types, sizeof types)) {
-                snprintf(headers, sizeof headers,
-                         "x-vsr-fast-response: true\r\nx-vsr-pii-violation: true\r\nx-vsr-matched-pii: %s\r\n", types);
-                snprintf(text, sizeof text, "%s (%s)", cfg->guard.pii_message ? cfg->guard.pii_message : "blocked: PII",
-                         types);
-                block(c, "pii", headers, "pii_policy_violation", text);
-                return STAGE_DONE;
-        }
+        if (forbidden(c, c->model, types, sizeof types))
+                return block_pii(c, types);
         return STAGE_NEXT;
 }
 

@@ -28,7 +28,8 @@
 
 #include "common/log.h"
 #include "common/ratelimit.h"
-#include "common/runtime.h"
+#include "common/ratelimit_redis.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
 
 #define USAGE_TAIL 4096
@@ -51,7 +52,7 @@ int limit_init(struct frontend *fe) {
                 return -ENAMETOOLONG;
         r = rl_open(path, cfg->rate_limits.max_clients ? cfg->rate_limits.max_clients : 65536, &fe->rl);
         if (r < 0)
-                log_error("rate limits: cannot open the shared table %s: %s", path, strerror(-r));
+                log_err("rate limits: cannot open the shared table %s: %s", path, strerror(-r));
         return r;
 }
 
@@ -135,13 +136,38 @@ void respond_common_headers(struct conn *c, struct buf *out) {
                            c->rl_limit_tok, c->rl_remaining_tok, r2);
 }
 
+/* The worker's Redis connection for the request's configuration, or NULL. */
+static struct rlr *redis_of(struct conn *c) {
+        struct worker *w = c->w;
+        const struct sy_config *cfg = c->cfg;
+        const char *pw_env = cfg->rate_limits.redis.password_env;
+
+        if (!cfg->rate_limits.redis.host)
+                return NULL;
+        if (w->rlr && !rlr_is(w->rlr, cfg->rate_limits.redis.host, cfg->rate_limits.redis.port)) {
+                rlr_close(w->rlr);
+                w->rlr = NULL;
+        }
+        if (!w->rlr && rlr_open(cfg->rate_limits.redis.host, cfg->rate_limits.redis.port,
+                                pw_env ? getenv(pw_env) : NULL, cfg->rate_limits.redis.key_prefix,
+                                cfg->rate_limits.redis.timeout_ms, &w->rlr) < 0)
+                w->rlr = NULL;
+        return w->rlr;
+}
+
+void limit_worker_fini(struct worker *w) {
+        rlr_close(w->rlr);
+        w->rlr = NULL;
+}
+
 static enum stage_rc run(struct conn *c) {
         struct worker *w = c->w;
         struct rl_limits lim;
         struct rl_result res;
+        struct rlr *redis;
         char id[160];
         size_t idl, blen;
-        int r;
+        int r = -EHOSTUNREACH;
 
         if (!w->fe->rl)
                 return STAGE_NEXT;
@@ -151,7 +177,19 @@ static enum stage_rc run(struct conn *c) {
         idl = client_id(c, id, sizeof id);
         proxy_body(c, &blen);
         c->rl_charged = lim.tpm ? (uint32_t)(blen / 4) : 0;
-        r = rl_check(w->fe->rl, id, idl, &lim, c->rl_charged, fe_now_ns(), &res);
+        /* the fleet's budget in Redis when there is one; the host's table
+         * when there is none, or it does not answer and fail_open says so */
+        if ((redis = redis_of(c)) != NULL)
+                r = rlr_check(redis, id, idl, &lim, c->rl_charged, &res);
+        if (redis && r < 0 && !c->cfg->rate_limits.redis.fail_open) {
+                atomic_fetch_add_explicit(&w->metrics.ratelimited[2], 1, memory_order_relaxed);
+                c->retry_after_s = 1;
+                respond_error(c, 503, "server_error", NULL, "rate_limit_unavailable",
+                              "the rate limiter's store is unreachable; retry later");
+                return STAGE_DONE;
+        }
+        if (r < 0)
+                r = rl_check(w->fe->rl, id, idl, &lim, c->rl_charged, fe_now_ns(), &res);
         if (r < 0) {
                 log_debug("rate limit check: %s", strerror(-r));
                 return STAGE_NEXT;
@@ -164,7 +202,7 @@ static enum stage_rc run(struct conn *c) {
         c->rl_remaining_tok = res.remaining_tokens;
         c->rl_reset_tok_ms = res.reset_tokens_ms;
         if (!res.allowed) {
-                bool tokens = lim.tpm && res.remaining_requests > 0;
+                bool tokens = res.by_tokens;
                 atomic_fetch_add_explicit(&w->metrics.ratelimited[tokens ? 1 : 0], 1, memory_order_relaxed);
                 c->retry_after_s = res.retry_after_s ? res.retry_after_s : 1;
                 c->rl_charged = 0;
@@ -231,5 +269,7 @@ void limit_request_done(struct conn *c) {
                 return; /* no usage: the estimate stands */
         limits_of(c, &lim);
         idl = client_id(c, id, sizeof id);
+        if (redis_of(c) && rlr_adjust_tokens(c->w->rlr, id, idl, &lim, (int64_t)total - (int64_t)c->rl_charged) == 0)
+                return;
         rl_adjust_tokens(c->w->fe->rl, id, idl, &lim, (int64_t)total - (int64_t)c->rl_charged, fe_now_ns());
 }

@@ -9,11 +9,11 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
-#include "router/prefix_index.h"
+#include "proto/prefix_hash.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 #define ROUTER_MAX_AGE_NS (1000ULL * 1000000ULL)
 #define ROUTER_CHECK_NS (10ULL * 1000000ULL)

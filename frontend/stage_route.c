@@ -14,7 +14,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "frontend/frontend-internal.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 
 static enum stage_rc fallback_cat(struct conn *c, const char *status, int reason, int cat_idx) {
         const struct sy_config *cfg = c->cfg;

@@ -21,7 +21,9 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "frontend/http_parse.h"
+#include "http/http_listen.h"
+#include "http/http_parse.h"
+#include "http/url.h"
 #include "shm/segment.h"
 
 #define REQ_MAX (64u << 10)
@@ -383,7 +385,7 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                 char url[320];
 
                 if (su->removed)
-                        continue; /* a removed upstream's slot (router/snapshot.h) */
+                        continue; /* a removed upstream's slot (proto/snapshot.h) */
                 have = a->ops.info && a->ops.info(a->ops.arg, u, &pi) == 0;
                 snprintf(url, sizeof url, strchr(su->host, ':') ? "http://[%s]:%u" : "http://%s:%u", su->host, su->port);
                 buf_printf(&b, "%s{\"name\":", first ? "" : ",");
@@ -687,33 +689,6 @@ static void post_upstream(struct admin *a, struct aconn *c, const char *body, si
         buf_free(&b);
 }
 
-static int url_decode(const char *s, size_t n, char *out, size_t cap) {
-        size_t o = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-                if (ch == '%') {
-                        char hex[3] = { 0 }, *end;
-                        if (i + 2 >= n)
-                                return -EINVAL;
-                        hex[0] = s[i + 1];
-                        hex[1] = s[i + 2];
-                        long v = strtol(hex, &end, 16);
-                        if (end != hex + 2 || v == 0)
-                                return -EINVAL;
-                        ch = (char)v;
-                        i += 2;
-                } else if (ch == '+') {
-                        ch = ' ';
-                }
-                if (o + 1 >= cap)
-                        return -ENOBUFS;
-                out[o++] = ch;
-        }
-        out[o] = 0;
-        return (int)o;
-}
-
 static void delete_upstream(struct admin *a, struct aconn *c, const char *enc, size_t elen) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
         char name[512];
@@ -722,7 +697,7 @@ static void delete_upstream(struct admin *a, struct aconn *c, const char *enc, s
         bool pushed = false;
         char *s;
 
-        if (url_decode(enc, elen, name, sizeof name) <= 0) {
+        if (url_decode_strict(enc, elen, name, sizeof name) <= 0) {
                 reply_error(c, 400, "invalid_name", "bad upstream name in the path");
                 return;
         }
@@ -818,7 +793,7 @@ static char *query_param(const char *q, size_t qlen, const char *key) {
                 const char *e = amp ? amp : end;
                 if ((size_t)(e - p) > kl && memcmp(p, key, kl) == 0 && p[kl] == '=') {
                         char *out = malloc((size_t)(e - p));
-                        if (out && url_decode(p + kl + 1, (size_t)(e - p) - kl - 1, out, (size_t)(e - p)) < 0) {
+                        if (out && url_decode_strict(p + kl + 1, (size_t)(e - p) - kl - 1, out, (size_t)(e - p)) < 0) {
                                 free(out);
                                 return NULL;
                         }
@@ -1078,32 +1053,6 @@ bool admin_owns(const struct admin *a, const void *ptr) {
 
 /* ---- setup ------------------------------------------------------------------------------- */
 
-static int listen_on(const char *host, uint16_t port, int *ret_fd) {
-        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai = NULL;
-        char ps[8];
-        int fd, one = 1, r;
-
-        snprintf(ps, sizeof ps, "%u", port);
-        r = getaddrinfo(host, ps, &hints, &ai);
-        if (r != 0)
-                return -EADDRNOTAVAIL;
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-                freeaddrinfo(ai);
-                return -errno;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
-                r = -errno;
-                close(fd);
-                freeaddrinfo(ai);
-                return r;
-        }
-        freeaddrinfo(ai);
-        *ret_fd = fd;
-        return 0;
-}
-
 int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops, struct admin **ret, char *err,
               size_t errlen) {
         struct admin *a = calloc(1, sizeof *a);
@@ -1146,7 +1095,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
                 if (r < 0)
                         goto fail;
         }
-        r = listen_on(cfg->admin.host, cfg->admin.port, &a->lfd);
+        r = http_listen(cfg->admin.host, cfg->admin.port, HTTP_LISTEN_NONBLOCK, 16, &a->lfd, NULL);
         if (r < 0) {
                 snprintf(err, errlen, "admin: cannot listen on %s:%u: %s", cfg->admin.host, cfg->admin.port,
                          strerror(-r));

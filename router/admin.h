@@ -28,7 +28,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "router/picker.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 
 #define ADMIN_MAX_CONNS 16
 

@@ -23,7 +23,7 @@
 #include "common/config_edit.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 #include "router/dns.h"
 #include "router/k8s.h"
 

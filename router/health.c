@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "router/httpget.h"
+#include "http/http_client.h"
 
 #define HEALTH_HEAD_MAX 1024            /* only the status line matters */
 
 struct check {
-        struct httpget g;
+        struct http_client g;
         uint64_t deadline_ns;
         uint64_t next_ns;
         unsigned ok_run, fail_run;
@@ -49,7 +49,7 @@ int health_new(int epfd, const struct sy_config *cfg, const struct snapshot *s, 
                 return -ENOMEM;
         h->epfd = epfd;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                httpget_init(&h->checks[i].g, HEALTH_HEAD_MAX, 0);
+                http_client_init(&h->checks[i].g, HEALTH_HEAD_MAX, 0);
         configure(h, cfg);
         h->n = s->n_upstreams;
         for (unsigned i = 0; i < h->n; i++) {
@@ -63,14 +63,14 @@ int health_new(int epfd, const struct sy_config *cfg, const struct snapshot *s, 
 }
 
 static void check_close(struct health *h, struct check *c) {
-        httpget_close(&c->g, h->epfd);
+        http_client_close(&c->g, h->epfd);
 }
 
 void health_free(struct health *h) {
         if (!h)
                 return;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                httpget_free(&h->checks[i].g, h->epfd);
+                http_client_free(&h->checks[i].g, h->epfd);
         free(h);
 }
 
@@ -101,13 +101,13 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
 }
 
 static void start(struct health *h, struct check *c, struct snap_upstream *u, uint64_t now, bool *changed) {
-        char req[HTTPGET_REQ_MAX];
+        char req[HTTP_CLIENT_REQ_MAX];
         int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\n"
                          "Connection: close\r\n\r\n", h->path, u->host, u->port);
 
         c->next_ns = now + h->interval_ns;
         c->deadline_ns = now + h->timeout_ns;
-        if (httpget_start(&c->g, h->epfd, &u->addr, req, (size_t)n, c) == HTTPGET_CONNECT_FAILED)
+        if (http_client_start(&c->g, h->epfd, &u->addr, req, (size_t)n, c) == HTTP_CLIENT_CONNECT_FAILED)
                 verdict(h, c, u, false, "health check timed out or refused", changed);
 }
 
@@ -117,18 +117,18 @@ int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *change
         for (unsigned i = 0; i < h->n && i < s->n_upstreams; i++) {
                 struct check *c = &h->checks[i];
 
-                if (c->g.state != HTTPGET_IDLE && now >= c->deadline_ns)
+                if (c->g.state != HTTP_CLIENT_IDLE && now >= c->deadline_ns)
                         verdict(h, c, &s->upstreams[i], false, "health check timed out or refused", changed);
-                if (c->g.state == HTTPGET_IDLE && now >= c->next_ns) {
+                if (c->g.state == HTTP_CLIENT_IDLE && now >= c->next_ns) {
                         if (!s->upstreams[i].resolved || s->upstreams[i].removed) {
                                 c->next_ns = now + h->interval_ns; /* the router re-resolves it */
                                 continue;
                         }
                         start(h, c, &s->upstreams[i], now, changed);
                 }
-                if (c->g.state != HTTPGET_IDLE && c->deadline_ns < next)
+                if (c->g.state != HTTP_CLIENT_IDLE && c->deadline_ns < next)
                         next = c->deadline_ns;
-                if (c->g.state == HTTPGET_IDLE && c->next_ns < next)
+                if (c->g.state == HTTP_CLIENT_IDLE && c->next_ns < next)
                         next = c->next_ns;
         }
         return next > now ? (int)((next - now + 999999) / 1000000) : 0;
@@ -144,11 +144,11 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
                 return;
         }
         u = &s->upstreams[i];
-        switch (httpget_event(&c->g, h->epfd, events)) {
-        case HTTPGET_MORE:
-        case HTTPGET_NO_SOCKET:
+        switch (http_client_event(&c->g, h->epfd, events)) {
+        case HTTP_CLIENT_MORE:
+        case HTTP_CLIENT_NO_SOCKET:
                 return;
-        case HTTPGET_DONE: {
+        case HTTP_CLIENT_DONE: {
                 char why[64];
                 snprintf(why, sizeof why, "health check answered %d", c->g.status);
                 /* a gateway (llm-d / InferencePool) need not serve the health
@@ -157,13 +157,13 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
                         why, changed);
                 return;
         }
-        case HTTPGET_CONNECT_FAILED:
+        case HTTP_CLIENT_CONNECT_FAILED:
                 verdict(h, c, u, false, strerror(c->g.err ? c->g.err : ECONNREFUSED), changed);
                 return;
-        case HTTPGET_SEND_FAILED:
+        case HTTP_CLIENT_SEND_FAILED:
                 verdict(h, c, u, false, "send failed", changed);
                 return;
-        case HTTPGET_BAD_ANSWER:
+        case HTTP_CLIENT_BAD_ANSWER:
                 verdict(h, c, u, false, "bad health check response", changed);
                 return;
         }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 
 struct health;
 

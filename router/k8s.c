@@ -36,7 +36,7 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define LIST_MAX (64u << 20)      /* bytes of one list answer */

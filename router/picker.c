@@ -225,7 +225,7 @@ int picker_rebind(struct picker *pk, const struct picker_params *p, const struct
         free(prev);
         /* sessions point at slots: forget those whose slot holds another
          * upstream now, or none (slots are stable across applies, see
-         * router/snapshot.h; a snapshot built otherwise loses them all) */
+         * proto/snapshot.h; a snapshot built otherwise loses them all) */
         for (size_t i = 0; i < (size_t)(pk->sess_mask + 1) * SESSION_WAYS; i++) {
                 struct session_ent *e = &pk->sess[i];
                 uint16_t u = e->upstream;

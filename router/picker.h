@@ -39,7 +39,7 @@
 
 #include "common/config.h"
 #include "router/metrics_parse.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 
 enum picker_policy { PICKER_SCORER, PICKER_LEAST_REQUEST, PICKER_ROUND_ROBIN };
 

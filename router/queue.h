@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "router/snapshot.h"
-#include "shm/msg.h"
+#include "proto/snapshot.h"
+#include "proto/msg.h"
 
 struct pick_queue_ent {
         struct pick_queue_ent *next;

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 
 struct resolver;
 

@@ -8,9 +8,9 @@
  *
  * Configuration changes (SIGHUP, discovery, admin API) are applied by
  * router_apply(): upstreams keep their snapshot slot while their name
- * exists (router/snapshot.h), so indexes a worker holds for a request in
+ * exists (proto/snapshot.h), so indexes a worker holds for a request in
  * flight stay right across applies; events that name a slot which changed
- * hands since they were picked are ignored (shm/msg.h snap_gen). Known
+ * hands since they were picked are ignored (proto/msg.h snap_gen). Known
  * upstreams keep their resolved address; new host names are resolved in
  * the background (router/resolver.h), so an apply never waits on DNS.
  *
@@ -34,7 +34,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/notify.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "router/admin.h"
 #include "router/discovery.h"
 #include "router/health.h"
@@ -42,9 +42,9 @@
 #include "router/queue.h"
 #include "router/resolver.h"
 #include "router/scrape.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 #include "shm/segment.h"
 
 #define HEARTBEAT_NS (100ULL * 1000000ULL)
@@ -375,7 +375,7 @@ static bool prepare_sleep(struct router *r) {
 /* Applies a new configuration (takes nc): a new snapshot in which every
  * upstream that keeps its name keeps its slot and resolved address, with
  * health, passive-ejection, load and picker state carried over for it
- * (router/snapshot.h). Never waits on DNS: new host names are resolved in
+ * (proto/snapshot.h). Never waits on DNS: new host names are resolved in
  * the background. On failure nc is freed and the running configuration
  * stays. */
 static int router_apply(struct router *r, struct sy_config *nc) {

@@ -7,14 +7,14 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "router/httpget.h"
+#include "http/http_client.h"
 #include "router/metrics_parse.h"
 
 #define SCRAPE_HEAD_MAX 16384
 #define SCRAPE_BODY_MAX (8u << 20)
 
 struct target {
-        struct httpget g;
+        struct http_client g;
         uint64_t deadline_ns, next_ns, sent_ns;
 };
 
@@ -38,21 +38,21 @@ int scrape_new(int epfd, const struct sy_config *cfg, struct scrape **ret) {
                 return -ENOMEM;
         sc->epfd = epfd;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                httpget_init(&sc->t[i].g, SCRAPE_HEAD_MAX, SCRAPE_BODY_MAX);
+                http_client_init(&sc->t[i].g, SCRAPE_HEAD_MAX, SCRAPE_BODY_MAX);
         configure(sc, cfg);
         *ret = sc;
         return 0;
 }
 
 static void target_close(struct scrape *sc, struct target *t) {
-        httpget_close(&t->g, sc->epfd);
+        http_client_close(&t->g, sc->epfd);
 }
 
 void scrape_free(struct scrape *sc) {
         if (!sc)
                 return;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
-                httpget_free(&sc->t[i].g, sc->epfd);
+                http_client_free(&sc->t[i].g, sc->epfd);
         free(sc);
 }
 
@@ -83,7 +83,7 @@ static void fail(struct scrape *sc, struct target *t, struct picker *pk, unsigne
 
 static void start(struct scrape *sc, struct target *t, const struct snap_upstream *up, struct picker *pk,
                   unsigned u, uint64_t now) {
-        char req[HTTPGET_REQ_MAX];
+        char req[HTTP_CLIENT_REQ_MAX];
         int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-router\r\n"
                          "Accept: text/plain\r\nConnection: close\r\n\r\n", up->host, up->port);
 
@@ -91,7 +91,7 @@ static void start(struct scrape *sc, struct target *t, const struct snap_upstrea
         t->deadline_ns = now + sc->timeout_ns;
         t->sent_ns = now;
         picker_scrape_begin(pk, u);
-        if (httpget_start(&t->g, sc->epfd, &up->addr, req, (size_t)n, t) == HTTPGET_CONNECT_FAILED)
+        if (http_client_start(&t->g, sc->epfd, &up->addr, req, (size_t)n, t) == HTTP_CLIENT_CONNECT_FAILED)
                 picker_scrape_failed(pk, u, false, t->g.err == ECONNREFUSED);
 }
 
@@ -106,17 +106,17 @@ int scrape_tick(struct scrape *sc, const struct snapshot *s, struct picker *pk, 
                 struct target *t = &sc->t[i];
                 const struct snap_upstream *up = &s->upstreams[i];
 
-                if (t->g.state != HTTPGET_IDLE && now >= t->deadline_ns)
+                if (t->g.state != HTTP_CLIENT_IDLE && now >= t->deadline_ns)
                         fail(sc, t, pk, i, false, false);
-                if (t->g.state == HTTPGET_IDLE && now >= t->next_ns) {
+                if (t->g.state == HTTP_CLIENT_IDLE && now >= t->next_ns) {
                         if (up->kind != SY_UPSTREAM_SERVER || !up->resolved)
                                 t->next_ns = now + sc->interval_ns;
                         else
                                 start(sc, t, up, pk, i, now);
                 }
-                if (t->g.state != HTTPGET_IDLE && t->deadline_ns < next)
+                if (t->g.state != HTTP_CLIENT_IDLE && t->deadline_ns < next)
                         next = t->deadline_ns;
-                if (t->g.state == HTTPGET_IDLE && t->next_ns < next)
+                if (t->g.state == HTTP_CLIENT_IDLE && t->next_ns < next)
                         next = t->next_ns;
         }
         return next > now ? (int)((next - now + 999999) / 1000000) : 0;
@@ -135,7 +135,7 @@ static void finish(struct scrape *sc, struct target *t, struct picker *pk, unsig
                 fail(sc, t, pk, u, false, false);
                 return;
         }
-        body = httpget_body(&t->g, &len);
+        body = http_client_body(&t->g, &len);
         if (metrics_parse(body, len, &l) < 0) {
                 fail(sc, t, pk, u, true, false); /* no known metric: not an engine we can read */
                 return;
@@ -155,18 +155,18 @@ void scrape_event(struct scrape *sc, void *ptr, uint32_t events, const struct sn
                 target_close(sc, t);
                 return;
         }
-        switch (httpget_event(&t->g, sc->epfd, events)) {
-        case HTTPGET_MORE:
-        case HTTPGET_NO_SOCKET:
+        switch (http_client_event(&t->g, sc->epfd, events)) {
+        case HTTP_CLIENT_MORE:
+        case HTTP_CLIENT_NO_SOCKET:
                 return;
-        case HTTPGET_DONE:
+        case HTTP_CLIENT_DONE:
                 finish(sc, t, pk, u, updated);
                 return;
-        case HTTPGET_CONNECT_FAILED:
+        case HTTP_CLIENT_CONNECT_FAILED:
                 fail(sc, t, pk, u, false, t->g.err == ECONNREFUSED);
                 return;
-        case HTTPGET_SEND_FAILED:
-        case HTTPGET_BAD_ANSWER:
+        case HTTP_CLIENT_SEND_FAILED:
+        case HTTP_CLIENT_BAD_ANSWER:
                 fail(sc, t, pk, u, false, false);
                 return;
         }

@@ -1,6 +1,6 @@
 /* Load scrapes: one non-blocking HTTP GET /metrics per server upstream per
  * interval (router.scrape_interval_ms), driven by the router's epoll loop
- * like the health checks (both with router/httpget.h). Each answer is parsed with metrics_parse() and
+ * like the health checks (both with http/http_client.h). Each answer is parsed with metrics_parse() and
  * handed to the picker: 200 with known metrics -> picker_scrape_ok; 404 or
  * no known metric -> unsupported (router counts only); refused, timed out
  * (router.scrape_timeout_ms) or malformed -> failed (the last values go
@@ -13,7 +13,7 @@
 
 #include "common/config.h"
 #include "router/picker.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 
 struct scrape;
 

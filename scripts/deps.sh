@@ -4,12 +4,12 @@
 # something is missing.  usage: scripts/deps.sh [build|test|bench|demo|fuzz|train]...
 set -euo pipefail
 
-want=(meson ninja-build gcc pkg-config liburing-dev libyaml-dev libsystemd-dev libopenblas-dev libssl-dev python3 curl procps)
+want=(meson ninja-build gcc pkg-config liburing-dev libyaml-dev libsystemd-dev libopenblas-dev libssl-dev libhiredis-dev python3 curl procps)
 for what in "$@"; do
         case "$what" in
         build) ;;
         test)
-                want+=(nodejs npm python3-yaml systemd openssl)
+                want+=(nodejs npm python3-yaml systemd openssl redis-server)
                 # manifests are rendered with kubectl kustomize; any kubectl will do
                 command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
                 ;;

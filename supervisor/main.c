@@ -7,7 +7,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "shm/segment.h"
 #include <stdatomic.h>
 #include "classifier/daemon.h"

@@ -35,7 +35,7 @@
 #include "common/listener.h"
 #include "common/lockfile.h"
 #include "common/log.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "shm/segment.h"
 
 #define BACKOFF_MIN_MS 100

@@ -5,6 +5,7 @@
 --
 -- Environment:
 --   SYBENCH_BODY   request body (default: the small chat request below)
+--   SYBENCH_HEADER one extra request header, "Name: value" (an API key)
 --   SYBENCH_HOOK   "0": do not define the response() hook (it makes wrk hand
 --                  every response to Lua, ~10% of wrk's CPU); non-2xx are then
 --                  only wrk's own count of statuses >= 400
@@ -22,6 +23,13 @@ local default_body =
 wrk.method = "POST"
 wrk.body = os.getenv("SYBENCH_BODY") or default_body
 wrk.headers["Content-Type"] = "application/json"
+local extra = os.getenv("SYBENCH_HEADER")
+if extra then
+   local k, v = extra:match("^([^:]+):%s*(.*)$")
+   if k then
+      wrk.headers[k] = v
+   end
+end
 
 -- ---- main thread: collect the worker threads --------------------------------
 

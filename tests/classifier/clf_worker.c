@@ -26,9 +26,9 @@
 
 #include "common/config.h"
 #include "common/json.h"
-#include "common/runtime.h"
+#include "proto/runtime.h"
 #include "shm/bell.h"
-#include "shm/msg.h"
+#include "proto/msg.h"
 #include "shm/ring.h"
 #include "shm/segment.h"
 

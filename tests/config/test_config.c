@@ -3,7 +3,9 @@
  *   test_config GROUP EXAMPLE_YAML CLASSIC_YAML
  *
  * GROUP: files (the two shipped configs), defaults, errors (a table of bad
- * configs: message substring and line), durations, limits, mutations
+ * configs: message substring and line), durations, limits, guards (guard,
+ * auth, rate_limits, pii_policy, the category guard keys: values, defaults,
+ * key digests, refusals with line:col), mutations
  * (every prefix and many one-byte edits of the shipped files load or fail
  * cleanly; run under ASan/UBSan for the error paths). */
 #include "common/config.h"
@@ -222,6 +224,13 @@ static void test_classic(void) {
         CHECK(m && m->reasoning_family && strcmp(m->reasoning_family, "deepseek") == 0);
         CHECK(m && m->n_preferred_endpoints == 1 &&
               strcmp(m->preferred_endpoints[0], "llama-endpoint") == 0);
+        CHECK(m && m->pii_policy.set && m->pii_policy.allow_by_default && m->pii_policy.n_types_allowed == 0);
+        m = sy_config_find_model(cfg, "phi4-mini");
+        CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default && m->pii_policy.n_types_allowed == 2);
+        if (m && m->pii_policy.n_types_allowed == 2) {
+                CHECK_STR(m->pii_policy.types_allowed[0], "EMAIL_ADDRESS");
+                CHECK_STR(m->pii_policy.types_allowed[1], "PERSON");
+        }
         CHECK_STR(cfg->default_model, "llama3-8b");
         /* classifier.category_model.threshold */
         CHECK(fabs(cfg->confidence_threshold - 0.6) < 1e-9);
@@ -247,7 +256,12 @@ static void test_classic(void) {
                         CHECK(fabs(math->model_scores[1].score - 0.6) < 1e-9);
                 }
                 CHECK_STR(cfg->categories[4].name, "computer science");
+                CHECK(cfg->categories[1].pii_enabled == 1 && fabs(cfg->categories[1].pii_threshold - 0.8) < 1e-9);
+                CHECK(cfg->categories[1].jailbreak_enabled == -1 && cfg->categories[1].jailbreak_threshold < 0);
+                CHECK(cfg->categories[0].pii_enabled == -1 && cfg->categories[0].pii_threshold < 0);
         }
+        /* the guard defaults: no guard: section */
+        CHECK(cfg->guard.block_status == 0 && cfg->n_api_keys == 0 && cfg->rate_limits.requests_per_minute == 0);
         CHECK(has_warning(cfg, "'bert_model' (vLLM Semantic Router) is not used"));
         CHECK(has_warning(cfg, "'semantic_cache'"));
         CHECK(!has_warning(cfg, "'reasoning_families'"));
@@ -437,13 +451,15 @@ static void test_defaults(void) {
                       "model_config:\n"
                       "  a: {preferred_endpoints: [e1]}\n"
                       "  b:\n"
-                      "  c: {allow_by_default: true, frob: 1}\n"
+                      "  c: {pii_policy: {allow_by_default: true}, frob: 1}\n"
                       "default_model: a\n");
         if (cfg) {
                 CHECK(cfg->n_models == 1);
                 CHECK(cfg->upstreams[0].weight == 2);
                 CHECK(has_warning(cfg, "t:5:3: model_config: 'b' is not served"));
-                CHECK(has_warning(cfg, "t:6:31: model_config.c: key 'frob' is not used"));
+                CHECK(has_warning(cfg, "t:6:45: model_config.c: key 'frob' is not used"));
+                /* no discovery or admin API: nothing can serve 'c' later, its policy goes too */
+                CHECK(has_warning(cfg, "t:6:3: model_config: 'c' is not served"));
                 CHECK(!has_warning(cfg, "allow_by_default"));
                 sy_config_free(cfg);
         }
@@ -1007,6 +1023,534 @@ static void test_limits(void) {
         }
 }
 
+/* ---- guards ---------------------------------------------------------- */
+
+/* "name:LINE:COL: ..." -> COL, or 0 */
+static unsigned err_col(const char *err, const char *name) {
+        const char *p;
+        size_t n = strlen(name);
+
+        if (strncmp(err, name, n) != 0 || err[n] != ':' || !(p = strchr(err + n + 1, ':')))
+                return 0;
+        return (unsigned)strtoul(p + 1, NULL, 10);
+}
+
+static void hex32(const uint8_t d[32], char out[65]) {
+        for (int i = 0; i < 32; i++)
+                snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* printf %s sk-test-key-1 | sha256sum, and sk-test-key-2 */
+#define SHA_KEY1 "c1fa602237f88a7c84dc1cff004a4f10f0e85127b2a3461aa33aea6694808262"
+#define SHA_KEY2 "1e65193bdb95bdb11459530aacbb10e034c09c302fe378abe229774ea3ddc6f1"
+
+#define G2 "upstreams:\n  - {name: a, url: 'http://h:1', models: [m1, m2]}\n"   /* 2 lines */
+
+static const struct bad_at {
+        const char *yaml;
+        const char *msg;
+        unsigned line, col;
+} bad_guard[] = {
+        /* pii_policy */
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: [FOO]}\n",
+          "model_config.m1.pii_policy.pii_types_allowed: unknown PII type 'FOO' (known: PERSON, EMAIL_ADDRESS, "
+          "US_SSN,", 5, 63 },
+        { G2 "model_config:\n  m1:\n    pii_policy:\n      pii_types_allowed: [US_SSN]\n",
+          "with allow_by_default: true every type is allowed, so this list would mean nothing", 6, 26 },
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: true, pii_types_allowed: [PERSON]}\n",
+          "would mean nothing", 5, 61 },
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: [person]}\n",
+          "unknown PII type 'person'", 5, 63 },
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: [AGE, AGE]}\n",
+          "'AGE' is listed twice", 5, 68 },
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: AGE}\n",
+          "pii_types_allowed: expected a list", 5, 62 },
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: maybe}\n",
+          "model_config.m1.pii_policy.allow_by_default: expected true or false", 5, 36 },
+        { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_defualt: false}\n",
+          "unknown key 'allow_by_defualt' in model_config.m1.pii_policy (known: allow_by_default, "
+          "pii_types_allowed)", 5, 18 },
+        { G2 "model_config:\n  m1:\n    pii_policy: [US_SSN]\n",
+          "model_config.m1.pii_policy: expected a mapping", 5, 17 },
+        { G2 "model_config:\n  m1:\n    allow_by_default: false\n",
+          "'allow_by_default' belongs inside pii_policy:", 5, 5 },
+        { G2 "model_config:\n  m1:\n    pii_types_allowed: [PERSON]\n",
+          "'pii_types_allowed' belongs inside pii_policy:", 5, 5 },
+        { G2 "models:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: [X]}\n",
+          "models.m1.pii_policy.pii_types_allowed: unknown PII type 'X'", 5, 63 },
+        { G2 "model_config:\n  m1:\n    pii_polcy: {allow_by_default: false}\n",
+          "unknown key 'pii_polcy' looks like a guard setting", 5, 5 },
+
+        /* categories */
+        { G2 "categories:\n  - name: x\n    pii_enabled: 1\n",
+          "categories[0].pii_enabled: expected true or false", 5, 18 },
+        { G2 "categories:\n  - name: x\n    jailbreak_enabled: sure\n",
+          "categories[0].jailbreak_enabled: expected true or false, got \"sure\"", 5, 24 },
+        { G2 "categories:\n  - name: x\n    jailbreak_threshold: 1.5\n",
+          "categories[0].jailbreak_threshold: 1.5 is out of range (0..1)", 5, 26 },
+        { G2 "categories:\n  - name: x\n    pii_threshold: -0.1\n",
+          "categories[0].pii_threshold: -0.1 is out of range (0..1)", 5, 20 },
+        { G2 "categories:\n  - name: x\n    jailbreak_treshold: 0.5\n",
+          "unknown key 'jailbreak_treshold' looks like a guard setting", 5, 5 },
+
+        /* prompt_guard, classifier */
+        { "prompt_guard:\n  enabled: true\n  treshold: 0.5\n",
+          "unknown key 'treshold' in prompt_guard (known: enabled, threshold, include_history,", 3, 3 },
+        { "prompt_guard:\n  include_history: 2\n", "prompt_guard.include_history: expected true or false", 2, 20 },
+        { "classifier:\n  pii_model:\n    threhold: 0.5\n",
+          "unknown key 'threhold' in classifier.pii_model (known: model_id, threshold,", 3, 5 },
+        { "classifier:\n  pii_treshold: 0.5\n", "unknown key 'pii_treshold' looks like a guard setting", 2, 3 },
+        { "prompt_guard: {enabled: true, include_history: true}\nguard: {include_history: false}\n",
+          "guard.include_history: also given as prompt_guard.include_history (line 1); use one", 2, 26 },
+        { G2 "classifier: {enabled: false}\nmodel_config:\n  m1: {pii_policy: {allow_by_default: false}}\n",
+          "a pii_policy with allow_by_default: false needs the classifier, but classifier.enabled is false "
+          "(line 3)", 5, 20 },
+        { G2 "classifier: {enabled: false}\ncategories:\n  - {name: x, jailbreak_enabled: true}\n",
+          "jailbreak_enabled: true needs the classifier, but classifier.enabled is false", 5, 34 },
+        { G2 "classifier:\n  category_model: {model_id: /nonexistent}\n"
+             "model_config:\n  m1: {pii_policy: {allow_by_default: false}}\n",
+          "needs PII detection: the classifier has classic checkpoints but no classifier.pii_model.model_id", 6, 20 },
+        { G2 "classifier:\n  pii_model: {model_id: /nonexistent}\nprompt_guard: {enabled: true}\n",
+          "the jailbreak guard needs a jailbreak model: the classifier has classic checkpoints but no "
+          "prompt_guard.model_id", 5, 15 },
+        { G2 "classifier:\n  pii_model: {model_id: /nonexistent}\nprompt_guard: {enabled: false}\n"
+             "categories:\n  - {name: x, jailbreak_enabled: true}\n",
+          "the jailbreak guard needs a jailbreak model", 7, 34 },
+
+        /* guard: */
+        { "guard:\n  block_status: 200\n", "guard.block_status: 200 is not an error status: 0 (a 200 answer", 2, 17 },
+        { "guard:\n  block_status: 600\n", "guard.block_status: 600 is out of range (0..599)", 2, 17 },
+        { "guard:\n  pii_message: \"\"\n", "guard.pii_message: must not be empty", 2, 16 },
+        { "guard:\n  jailbreak_message: \"a\\nb\"\n", "guard.jailbreak_message: contains a control character", 2, 22 },
+        { "guard:\n  pii_message: [a]\n", "guard.pii_message: expected a string, got a sequence", 2, 16 },
+        { "guard:\n  include_history: yes please\n", "guard.include_history: expected true or false", 2, 20 },
+        { "guard:\n  on_classifier_error: ignore\n", "guard.on_classifier_error: expected block or allow, got "
+          "\"ignore\"", 2, 24 },
+        { "guard:\n  block_status: 403\n  blocks_status: 403\n",
+          "unknown key 'blocks_status' in guard (known: block_status, pii_message, jailbreak_message, "
+          "include_history, on_classifier_error)", 3, 3 },
+
+        /* auth: */
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: abc\n",
+          "auth.api_keys[0].key_sha256: expected 64 hexadecimal digits", 4, 19 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n    - name: b\n      key_sha256: \""
+          "C1FA602237F88A7C84DC1CFF004A4F10F0E85127B2A3461AA33AEA6694808262\"\n",
+          "auth.api_keys[1]: the same key as 'a' (line 3); every key must be distinct", 6, 19 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n    - name: a\n      key_sha256: \""
+          SHA_KEY2 "\"\n", "auth.api_keys[1]: duplicate API key name 'a' (first at line 3)", 5, 13 },
+        { "auth:\n  api_keys:\n    - key_sha256: \"" SHA_KEY1 "\"\n", "auth.api_keys[0]: missing 'name'", 3, 7 },
+        { "auth:\n  api_keys:\n    - name: a\n", "auth.api_keys[0]: missing the key: give key_sha256, key_env or "
+          "key_file", 3, 7 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n      key_env: K\n",
+          "auth.api_keys[0]: give one of key_sha256, key_env or key_file, not both key_sha256 and key_env", 5, 7 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n      rpm: 5\n",
+          "unknown key 'rpm' in auth.api_keys[0] (known: name, key_sha256, key_env, key_file, models,", 5, 7 },
+        { "auth:\n  api_keys:\n    - name: \"a b\"\n      key_sha256: \"" SHA_KEY1 "\"\n",
+          "auth.api_keys[0].name: 'a b' is not a valid name", 3, 13 },
+        { G2 "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n      models: [m1, m3]\n",
+          "auth.api_keys[0].models: model 'm3' is not served by any upstream", 7, 20 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n      requests_per_minute: -1\n",
+          "auth.api_keys[0].requests_per_minute: must not be negative", 5, 28 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_env: SY_TEST_UNSET_KEY\n",
+          "auth.api_keys[0].key_env: environment variable SY_TEST_UNSET_KEY is not set", 4, 16 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_env: SY_TEST_EMPTY_KEY\n",
+          "environment variable SY_TEST_EMPTY_KEY is empty", 4, 16 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_env: SY_TEST_SHORT_KEY\n",
+          "environment variable SY_TEST_SHORT_KEY is shorter than 8 bytes", 4, 16 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_env: SY_TEST_LONG_KEY\n",
+          "environment variable SY_TEST_LONG_KEY is longer than 4096 bytes", 4, 16 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_env: SY_TEST_SPACE_KEY\n",
+          "contains a space, control or non-ASCII character", 4, 16 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_env: \"1BAD\"\n",
+          "auth.api_keys[0].key_env: \"1BAD\" is not an environment variable name", 4, 16 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_file: /nonexistent/sy.key\n",
+          "auth.api_keys[0].key_file: cannot read file '/nonexistent/sy.key': No such file or directory", 4, 17 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_file: /\n", "file '/' is not a regular file", 4, 17 },
+        { "auth:\n  api_keys: {name: a}\n", "auth.api_keys: expected a list", 2, 13 },
+        { "auth:\n  api_keys:\n    - a\n", "auth.api_keys[0]: expected a mapping", 3, 7 },
+        { "auth:\n  api_key: []\n", "unknown key 'api_key' in auth (known: api_keys, metrics_token,", 2, 3 },
+        { "auth:\n  api_keys_file: /etc/keys\n", "unknown key 'api_keys_file' in auth", 2, 3 },
+        { "auth:\n  metrics_token: short\n", "auth.metrics_token: the token is shorter than 8 bytes", 2, 18 },
+        { "auth:\n  metrics_token: metrics-secret-1\n  metrics_token_env: SY_TEST_KEY1\n",
+          "auth: give one of metrics_token, metrics_token_env or metrics_token_file, not both", 3, 3 },
+        { "auth:\n  metrics_token_env: SY_TEST_UNSET_KEY\n", "auth.metrics_token_env: environment variable "
+          "SY_TEST_UNSET_KEY is not set", 2, 22 },
+
+        /* rate_limits: */
+        { "rate_limits:\n  requests_per_minute: -5\n", "rate_limits.requests_per_minute: must not be negative", 2, 24 },
+        { "rate_limits:\n  requests_per_minute: 1000000001\n", "rate_limits.requests_per_minute: 1000000001 is "
+          "out of range (0..1000000000)", 2, 24 },
+        { "rate_limits:\n  max_clients: 8\n", "rate_limits.max_clients: 8 is out of range (16..16777216)", 2, 16 },
+        { "rate_limits:\n  client_header: \"X Client\"\n", "rate_limits.client_header: expected an HTTP header "
+          "name", 2, 18 },
+        { "rate_limits:\n  client_header: authorization\n", "\"authorization\" carries credentials", 2, 18 },
+        { "rate_limits:\n  client_header: X-API-Key\n", "\"X-API-Key\" carries credentials", 2, 18 },
+        { "rate_limits:\n  burst_requests: 10\n", "rate_limits.burst_requests: no requests_per_minute is set", 2, 19 },
+        { "rate_limits:\n  requests_per_minute: 5\n  burst_tokens: 10\n", "rate_limits.burst_tokens: no "
+          "tokens_per_minute is set", 3, 17 },
+        { "rate_limits:\n  requests_per_minute: 5\n  requests_per_minut: 5\n",
+          "unknown key 'requests_per_minut' in rate_limits (known: client_header,", 3, 3 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: r, prot: 1}\n",
+          "unknown key 'prot' in rate_limits.redis (known: url, host, port,", 3, 20 },
+        { "rate_limits:\n  redis: {host: r}\n", "rate_limits.redis: no limit is set", 2, 10 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {port: 1}\n", "rate_limits.redis: missing host", 3, 10 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {url: \"redis://r:1\", host: r}\n",
+          "rate_limits.redis: give url or host and port, not both", 3, 37 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {url: \"http://r:1\"}\n",
+          "rate_limits.redis.url: \"http://r:1\" is not a URL of the form redis://host[:port]", 3, 16 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {url: \"redis://:pw@r:1\"}\n",
+          "no user or password in the URL", 3, 16 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {url: \"redis://r:99999\"}\n",
+          "is not a URL of the form redis://host[:port] (valid host", 3, 16 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: r, timeout_ms: 0}\n",
+          "rate_limits.redis.timeout_ms: 0 is out of range (1ms..60000ms)", 3, 32 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: r, fail_open: 1}\n",
+          "rate_limits.redis.fail_open: expected true or false", 3, 31 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: r, key_prefix: \"a b\"}\n",
+          "rate_limits.redis.key_prefix: expected 1..64 printable ASCII", 3, 32 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: r, password_env: SY_TEST_UNSET_KEY}\n",
+          "rate_limits.redis.password_env: environment variable SY_TEST_UNSET_KEY is not set", 3, 34 },
+        { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: \"http://r\"}\n",
+          "rate_limits.redis.host: expected a host name or IP address, not a URL", 3, 17 },
+
+        /* policy keys out of place or misspelt, and vSR decisions' guards */
+        { "api_keys: []\n", "'api_keys' is not a top-level key: it belongs in auth.api_keys", 1, 1 },
+        { "pii_policy: {allow_by_default: false}\n", "it belongs in model_config.<model>.pii_policy", 1, 1 },
+        { "redis: {host: r}\n", "it belongs in rate_limits.redis", 1, 1 },
+        { "rate_limit:\n  requests_per_minute: 5\n", "unknown top-level key 'rate_limit': did you mean "
+          "'rate_limits'?", 1, 1 },
+        { "ratelimits: {}\n", "did you mean 'rate_limits'?", 1, 1 },
+        { "guards: {block_status: 403}\n", "did you mean 'guard'?", 1, 1 },
+        { "Auth: {}\n", "did you mean 'auth'?", 1, 1 },
+        { "prompt_gaurd: {enabled: true}\n", "did you mean 'prompt_guard'?", 1, 1 },
+        { "decisions:\n  - name: x\n    plugins:\n      - type: pii\n        configuration: {enabled: true}\n",
+          "decisions: 'pii' is a guard setting in vSR decisions", 4, 15 },
+        { "decisions:\n  - name: x\n    jailbreak_enabled: true\n", "decisions: 'jailbreak_enabled' is a guard "
+          "setting", 3, 5 },
+};
+
+static void test_guard_errors(void) {
+        char big[5000];
+
+        setenv("SY_TEST_EMPTY_KEY", "", 1);
+        setenv("SY_TEST_SHORT_KEY", "sk-1234", 1);
+        memset(big, 'k', 4097);
+        big[4097] = 0;
+        setenv("SY_TEST_LONG_KEY", big, 1);
+        setenv("SY_TEST_SPACE_KEY", "sk-with space", 1);
+        setenv("SY_TEST_KEY1", "sk-test-key-1", 1);
+        unsetenv("SY_TEST_UNSET_KEY");
+        for (size_t i = 0; i < sizeof bad_guard / sizeof bad_guard[0]; i++) {
+                struct sy_config *cfg = (struct sy_config *)1;
+                char err[1024] = "untouched";
+                int r = sy_config_load_string("bad", bad_guard[i].yaml, strlen(bad_guard[i].yaml), &cfg, err,
+                                              sizeof err);
+                unsigned line = err_line(err, "bad"), col = err_col(err, "bad");
+
+                if (getenv("SHOW_ERRORS"))
+                        printf("%s\n", err);
+                if (r != -EINVAL || cfg != (struct sy_config *)1 || !strstr(err, bad_guard[i].msg) ||
+                    line != bad_guard[i].line || col != bad_guard[i].col) {
+                        fprintf(stderr, "bad_guard[%zu]: rc %d, at %u:%u (want %u:%u)\n  error: %s\n  want:  %s\n"
+                                "--- yaml ---\n%s------------\n", i, r, line, col, bad_guard[i].line,
+                                bad_guard[i].col, err, bad_guard[i].msg, bad_guard[i].yaml);
+                        failures++;
+                        if (r == 0 && cfg != (struct sy_config *)1)
+                                sy_config_free(cfg);
+                }
+        }
+}
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "w");
+
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        fputs(text, f);
+        fclose(f);
+}
+
+static void test_guards(void) {
+        struct sy_config *cfg;
+        const struct sy_model_cfg *m;
+        char hex[65], dir[] = "/tmp/sy-cfg-test-XXXXXX", path[256], err[512];
+        int r;
+
+        /* defaults */
+        cfg = load_ok(G2 "categories:\n  - {name: x, model_scores: [{model: m1, score: 1}]}\n");
+        if (cfg) {
+                CHECK(cfg->guard.block_status == 0);
+                CHECK_STR(cfg->guard.pii_message, SY_CFG_PII_MESSAGE);
+                CHECK_STR(cfg->guard.jailbreak_message, SY_CFG_JAILBREAK_MESSAGE);
+                CHECK(!strchr(cfg->guard.pii_message, '%') && !strchr(cfg->guard.jailbreak_message, '%'));
+                CHECK(!cfg->guard.include_history && !cfg->guard.on_classifier_error_allow);
+                CHECK(cfg->n_api_keys == 0 && cfg->api_keys == NULL && cfg->metrics_token == NULL);
+                CHECK_STR(cfg->rate_limits.client_header, "X-Client-ID");
+                CHECK(cfg->rate_limits.requests_per_minute == 0 && cfg->rate_limits.tokens_per_minute == 0);
+                CHECK(cfg->rate_limits.burst_requests == 0 && cfg->rate_limits.burst_tokens == 0);
+                CHECK(cfg->rate_limits.max_clients == 65536);
+                CHECK(cfg->rate_limits.redis.host == NULL && cfg->rate_limits.redis.port == 6379);
+                CHECK_STR(cfg->rate_limits.redis.key_prefix, "switchyard:rl:");
+                CHECK(cfg->rate_limits.redis.timeout_ms == 5 && cfg->rate_limits.redis.fail_open);
+                CHECK(cfg->rate_limits.redis.password_env == NULL);
+                CHECK(!cfg->models[0].pii_policy.set && cfg->models[0].pii_policy.n_types_allowed == 0);
+                CHECK(cfg->categories[0].pii_enabled == -1 && cfg->categories[0].jailbreak_enabled == -1);
+                CHECK(cfg->categories[0].pii_threshold < 0 && cfg->categories[0].jailbreak_threshold < 0);
+                CHECK(!cfg->classifier.jailbreak_block);
+                CHECK(cfg->n_warnings == 0);
+                sy_config_free(cfg);
+        }
+
+        /* pii_policy (classic and native), category guard keys, guard: */
+        cfg = load_ok(G2 "  - {name: b, url: 'http://h:2', models: [m3]}\n"
+                      "model_config:\n"
+                      "  m1:\n"
+                      "    pii_policy:\n"
+                      "      allow_by_default: false\n"
+                      "      pii_types_allowed: [EMAIL_ADDRESS, PERSON, ZIP_CODE]\n"
+                      "  m2:\n"
+                      "    pii_policy: {allow_by_default: true}\n"
+                      "models:\n"
+                      "  m3: {pii_policy: {allow_by_default: false}}\n"
+                      "categories:\n"
+                      "  - name: x\n"
+                      "    pii_enabled: false\n"
+                      "    jailbreak_enabled: true\n"
+                      "    jailbreak_threshold: 0.9\n"
+                      "    pii_threshold: 0.25\n"
+                      "    model_scores: [{model: m1, score: 1}]\n"
+                      "  - {name: y, pii_enabled: true, jailbreak_enabled: false}\n"
+                      "guard:\n"
+                      "  block_status: 403\n"
+                      "  pii_message: \"Blocked: personal data\"\n"
+                      "  jailbreak_message: Nope\n"
+                      "  include_history: true\n"
+                      "  on_classifier_error: allow\n");
+        if (cfg) {
+                m = sy_config_find_model(cfg, "m1");
+                CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default && m->pii_policy.line == 7);
+                CHECK(m && m->pii_policy.n_types_allowed == 3);
+                if (m && m->pii_policy.n_types_allowed == 3) {
+                        CHECK_STR(m->pii_policy.types_allowed[0], "EMAIL_ADDRESS");
+                        CHECK_STR(m->pii_policy.types_allowed[2], "ZIP_CODE");
+                }
+                m = sy_config_find_model(cfg, "m2");
+                CHECK(m && m->pii_policy.set && m->pii_policy.allow_by_default && m->pii_policy.n_types_allowed == 0);
+                m = sy_config_find_model(cfg, "m3");
+                CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default && m->pii_policy.n_types_allowed == 0);
+                CHECK(cfg->categories[0].pii_enabled == 0 && cfg->categories[0].jailbreak_enabled == 1);
+                CHECK(fabs(cfg->categories[0].jailbreak_threshold - 0.9) < 1e-9);
+                CHECK(fabs(cfg->categories[0].pii_threshold - 0.25) < 1e-9);
+                CHECK(cfg->categories[1].pii_enabled == 1 && cfg->categories[1].jailbreak_enabled == 0);
+                CHECK(cfg->categories[1].pii_threshold < 0 && cfg->categories[1].jailbreak_threshold < 0);
+                CHECK(cfg->guard.block_status == 403);
+                CHECK_STR(cfg->guard.pii_message, "Blocked: personal data");
+                CHECK_STR(cfg->guard.jailbreak_message, "Nope");
+                CHECK(cfg->guard.include_history && cfg->guard.on_classifier_error_allow);
+                /* the guards need the classifier and its jailbreak head, prompt_guard or not */
+                CHECK(cfg->classifier.enabled && cfg->classifier.jailbreak_enabled && !cfg->classifier.jailbreak_block);
+                CHECK(cfg->n_warnings == 0);
+                sy_config_free(cfg);
+        }
+        /* a policy alone starts the classifier; prompt_guard.include_history; on_classifier_error: block */
+        cfg = load_ok(G2 "model_config:\n  m1: {pii_policy: {allow_by_default: false}}\n"
+                      "prompt_guard: {enabled: true, threshold: 0.6, include_history: true}\n"
+                      "guard: {on_classifier_error: block, block_status: 0}\n");
+        if (cfg) {
+                CHECK(cfg->classifier.enabled && cfg->classifier.jailbreak_block);
+                CHECK(fabs(cfg->classifier.jailbreak.threshold - 0.6) < 1e-9);
+                CHECK(cfg->guard.include_history && !cfg->guard.on_classifier_error_allow);
+                sy_config_free(cfg);
+        }
+        cfg = load_ok(G2 "model_config:\n  m1: {pii_policy: {allow_by_default: false}}\n");
+        CHECK(cfg && cfg->classifier.enabled);
+        sy_config_free(cfg);
+        /* a policy on a model nobody serves yet, with discovery or admin: kept */
+        cfg = load_ok(G2 "admin: {token: t0123456789}\nmodel_config:\n  later: {pii_policy: {allow_by_default: false}}\n");
+        if (cfg) {
+                m = sy_config_find_model(cfg, "later");
+                CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default);
+                CHECK(has_warning(cfg, "t:5:3: model_config: 'later' is not served by any endpoint (yet); kept"));
+                sy_config_free(cfg);
+        }
+
+        /* auth: the three key sources; digests of known keys */
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof path, "%s/k2.key", dir);
+        write_file(path, "sk-test-key-2 \r\nsecond line ignored\n");
+        snprintf(path, sizeof path, "%s/metrics.token", dir);
+        write_file(path, "metrics-secret-1");
+        snprintf(path, sizeof path, "%s/switchyard.yaml", dir);
+        write_file(path, G2
+                   "auth:\n"
+                   "  metrics_token_file: metrics.token\n"
+                   "  api_keys:\n"
+                   "    - name: admin\n"
+                   "      key_sha256: \"" SHA_KEY2 "\"\n"
+                   "    - name: env-client\n"
+                   "      key_env: SY_TEST_KEY1\n"
+                   "      models: [m1]\n"
+                   "      requests_per_minute: 60\n"
+                   "    - name: file-client\n"
+                   "      key_file: k2-other.key\n"
+                   "      tokens_per_minute: 0\n");
+        setenv("SY_TEST_KEY1", "sk-test-key-1", 1);
+        /* key_file relative to the config file's directory */
+        {
+                char p2[256];
+
+                snprintf(p2, sizeof p2, "%s/k2-other.key", dir);
+                write_file(p2, "sk-test-key-3\n");
+        }
+        cfg = NULL;
+        r = sy_config_load(path, &cfg, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "auth: %s\n", err);
+                failures++;
+        } else {
+                CHECK(cfg->n_api_keys == 3);
+                if (cfg->n_api_keys == 3) {
+                        const struct sy_api_key_cfg *k = cfg->api_keys;
+
+                        CHECK_STR(k[0].name, "admin");
+                        hex32(k[0].sha256, hex);
+                        CHECK_STR(hex, SHA_KEY2);
+                        CHECK(k[0].n_models == 0 && k[0].requests_per_minute == -1 && k[0].tokens_per_minute == -1);
+                        CHECK(k[0].line == 6);
+                        CHECK_STR(k[1].name, "env-client");
+                        hex32(k[1].sha256, hex);
+                        CHECK_STR(hex, SHA_KEY1);
+                        CHECK(k[1].n_models == 1 && strcmp(k[1].models[0], "m1") == 0);
+                        CHECK(k[1].requests_per_minute == 60 && k[1].tokens_per_minute == -1);
+                        CHECK_STR(k[2].name, "file-client");
+                        hex32(k[2].sha256, hex);
+                        /* printf %s sk-test-key-3 | sha256sum */
+                        CHECK_STR(hex, "507ec51c602a1154d3513b169b3254cd72cb4973585a02881f05379ed7a14c3d");
+                        CHECK(k[2].tokens_per_minute == 0 && k[2].requests_per_minute == -1);
+                }
+                CHECK_STR(cfg->metrics_token, "metrics-secret-1");
+                sy_config_free(cfg);
+        }
+        /* key_file: first line, trailing whitespace and CR stripped; upper-case key_sha256 */
+        snprintf(path, sizeof path, "%s/switchyard.yaml", dir);
+        write_file(path, "auth:\n"
+                   "  metrics_token_env: SY_TEST_KEY1\n"
+                   "  api_keys:\n"
+                   "    - {name: f, key_file: k2.key}\n"
+                   "    - {name: u, key_sha256: \"C1FA602237F88A7C84DC1CFF004A4F10F0E85127B2A3461AA33AEA6694808262\"}\n");
+        cfg = NULL;
+        r = sy_config_load(path, &cfg, err, sizeof err);
+        if (r < 0) {
+                fprintf(stderr, "auth 2: %s\n", err);
+                failures++;
+        } else {
+                CHECK(cfg->n_api_keys == 2);
+                hex32(cfg->api_keys[0].sha256, hex);
+                CHECK_STR(hex, SHA_KEY2);
+                hex32(cfg->api_keys[1].sha256, hex);
+                CHECK_STR(hex, SHA_KEY1);
+                CHECK_STR(cfg->metrics_token, "sk-test-key-1");
+                sy_config_free(cfg);
+        }
+        /* the same key from a file and as a digest: refused at the second */
+        write_file(path, "auth:\n  api_keys:\n    - {name: f, key_file: k2.key}\n"
+                   "    - {name: g, key_sha256: \"" SHA_KEY2 "\"}\n");
+        cfg = NULL;
+        r = sy_config_load(path, &cfg, err, sizeof err);
+        CHECK(r == -EINVAL && strstr(err, ":4:29: auth.api_keys[1]: the same key as 'f' (line 3)"));
+        /* a key file with a NUL byte, or empty */
+        {
+                char p2[256];
+                FILE *f;
+
+                snprintf(p2, sizeof p2, "%s/nul.key", dir);
+                f = fopen(p2, "w");
+                if (f) {
+                        fwrite("sk-abc\0defghij\n", 1, 15, f);
+                        fclose(f);
+                }
+                write_file(path, "auth:\n  api_keys:\n    - {name: f, key_file: nul.key}\n");
+                r = sy_config_load(path, &cfg, err, sizeof err);
+                CHECK(r == -EINVAL && strstr(err, ":3:27: auth.api_keys[0].key_file: file '") &&
+                      strstr(err, "nul.key' contains a NUL byte"));
+                snprintf(p2, sizeof p2, "%s/empty.key", dir);
+                write_file(p2, "\n");
+                write_file(path, "auth:\n  api_keys:\n    - {name: f, key_file: empty.key}\n");
+                r = sy_config_load(path, &cfg, err, sizeof err);
+                CHECK(r == -EINVAL && strstr(err, "empty.key' is empty"));
+                unlink(p2);
+                snprintf(p2, sizeof p2, "%s/nul.key", dir);
+                unlink(p2);
+                snprintf(p2, sizeof p2, "%s/k2-other.key", dir);
+                unlink(p2);
+        }
+        snprintf(path, sizeof path, "%s/k2.key", dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/metrics.token", dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/switchyard.yaml", dir);
+        unlink(path);
+        rmdir(dir);
+        /* inline metrics_token; a key's models may name a model discovery may find */
+        cfg = load_ok("discovery:\n  - {kind: dns, name: vllm.svc, port: 8000, models: [d1]}\n"
+                      "auth:\n  metrics_token: metrics-secret-1\n"
+                      "  api_keys:\n    - {name: a, key_sha256: \"" SHA_KEY1 "\", models: [d1, d2]}\n");
+        if (cfg) {
+                CHECK_STR(cfg->metrics_token, "metrics-secret-1");
+                CHECK(cfg->api_keys[0].n_models == 2);
+                CHECK(has_warning(cfg, "model 'd2' is not served by any upstream in the file (discovery may find it)"));
+                sy_config_free(cfg);
+        }
+
+        /* rate_limits, redis by host and by url */
+        setenv("SY_TEST_REDIS_PW", "pw", 1);
+        cfg = load_ok("rate_limits:\n"
+                      "  client_header: X-Tenant\n"
+                      "  requests_per_minute: 100\n"
+                      "  tokens_per_minute: 1000000000\n"
+                      "  burst_requests: 20\n"
+                      "  burst_tokens: 5000\n"
+                      "  max_clients: 1024\n"
+                      "  redis:\n"
+                      "    host: 10.0.0.5\n"
+                      "    port: 6380\n"
+                      "    key_prefix: \"sy:{rl}:\"\n"
+                      "    timeout_ms: 2s\n"
+                      "    fail_open: false\n"
+                      "    password_env: SY_TEST_REDIS_PW\n");
+        if (cfg) {
+                CHECK_STR(cfg->rate_limits.client_header, "X-Tenant");
+                CHECK(cfg->rate_limits.requests_per_minute == 100);
+                CHECK(cfg->rate_limits.tokens_per_minute == 1000000000);
+                CHECK(cfg->rate_limits.burst_requests == 20 && cfg->rate_limits.burst_tokens == 5000);
+                CHECK(cfg->rate_limits.max_clients == 1024);
+                CHECK_STR(cfg->rate_limits.redis.host, "10.0.0.5");
+                CHECK(cfg->rate_limits.redis.port == 6380);
+                CHECK_STR(cfg->rate_limits.redis.key_prefix, "sy:{rl}:");
+                CHECK(cfg->rate_limits.redis.timeout_ms == 2000 && !cfg->rate_limits.redis.fail_open);
+                CHECK_STR(cfg->rate_limits.redis.password_env, "SY_TEST_REDIS_PW");
+                sy_config_free(cfg);
+        }
+        cfg = load_ok("rate_limits:\n  redis: {url: \"redis://cache.svc:7000/\"}\n"
+                      "auth:\n  api_keys:\n    - {name: a, key_sha256: \"" SHA_KEY1 "\", tokens_per_minute: 10}\n");
+        if (cfg) {
+                CHECK_STR(cfg->rate_limits.redis.host, "cache.svc");
+                CHECK(cfg->rate_limits.redis.port == 7000);
+                CHECK(cfg->rate_limits.requests_per_minute == 0);
+                CHECK(cfg->api_keys[0].tokens_per_minute == 10);
+                sy_config_free(cfg);
+        }
+        cfg = load_ok("rate_limits:\n  requests_per_minute: 1\n  redis: {url: \"REDIS://[::1]\"}\n");
+        if (cfg) {
+                CHECK_STR(cfg->rate_limits.redis.host, "::1");
+                CHECK(cfg->rate_limits.redis.port == 6379);
+                sy_config_free(cfg);
+        }
+
+        test_guard_errors();
+}
+
 /* ---- mutations ------------------------------------------------------- */
 
 static char *slurp(const char *path, size_t *ret_len) {
@@ -1091,6 +1635,8 @@ int main(int argc, char **argv) {
                 test_durations();
         if (all || strcmp(group, "limits") == 0)
                 test_limits();
+        if (all || strcmp(group, "guards") == 0)
+                test_guards();
         if (all || strcmp(group, "mutations") == 0)
                 test_mutations();
         if (failures) {

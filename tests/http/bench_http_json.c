@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "common/json.h"
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 
 static volatile size_t sink;
 

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 #include "fuzz_common.h"
 
 struct outcome {

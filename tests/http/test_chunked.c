@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 #include "test_util.h"
 
 struct result {

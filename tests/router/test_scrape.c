@@ -1,4 +1,4 @@
-/* Unit tests of router/httpget.c (the non-blocking GET of the health
+/* Unit tests of http/http_client.c (the non-blocking GET of the health
  * checks and the load scrapes) and of router/scrape.c across configuration
  * changes, against a server made here on loopback (one thread: the test
  * accepts and answers between epoll waits).
@@ -16,10 +16,10 @@
 
 #include "common/buf.h"
 #include "common/config.h"
-#include "router/httpget.h"
+#include "http/http_client.h"
 #include "router/picker.h"
 #include "router/scrape.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 #include "tests/check.h"
 
 #define MS 1000000ULL
@@ -81,45 +81,45 @@ static void send_all(int fd, const char *s, size_t len) {
 
 /* One GET against an answer written whole (then the server closes):
  * events until the result; the result. */
-static enum httpget_result get(struct httpget *g, int epfd, int lfd, const char *answer, size_t answer_len) {
+static enum http_client_result get(struct http_client *g, int epfd, int lfd, const char *answer, size_t answer_len) {
         struct sockaddr_in6 a;
         struct sockaddr_in sa;
         socklen_t sl = sizeof sa;
         const char req[] = "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
         char got[1024];
-        enum httpget_result r;
+        enum http_client_result r;
         uint32_t ev;
         int fd;
 
         check_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
         a = mapped(ntohs(sa.sin_port));
-        check_eq(httpget_start(g, epfd, &a, req, sizeof req - 1, g), HTTPGET_MORE);
+        check_eq(http_client_start(g, epfd, &a, req, sizeof req - 1, g), HTTP_CLIENT_MORE);
         check(wait_event(epfd, &ev) == g);
-        check_eq(httpget_event(g, epfd, ev), HTTPGET_MORE); /* connected: the request goes out */
+        check_eq(http_client_event(g, epfd, ev), HTTP_CLIENT_MORE); /* connected: the request goes out */
         fd = accept_request(lfd, got, sizeof got);
         check(strcmp(got, req) == 0);
         send_all(fd, answer, answer_len);
         close(fd);
         do {
                 check(wait_event(epfd, &ev) == g);
-                r = httpget_event(g, epfd, ev);
-        } while (r == HTTPGET_MORE);
+                r = http_client_event(g, epfd, ev);
+        } while (r == HTTP_CLIENT_MORE);
         return r;
 }
 
 /* get() with a string literal */
 #define GET(g, lit) get((g), epfd, lfd, (lit), sizeof(lit) - 1)
 
-static void check_body(const struct httpget *g, const char *want) {
+static void check_body(const struct http_client *g, const char *want) {
         size_t len;
-        const char *b = httpget_body(g, &len);
+        const char *b = http_client_body(g, &len);
 
         check_eq(len, strlen(want));
         check(memcmp(b, want, len) == 0);
 }
 
 static void test_httpget(void) {
-        static struct httpget g, head;
+        static struct http_client g, head;
         int epfd = epoll_create1(EPOLL_CLOEXEC);
         uint16_t port, closed_port;
         int lfd = listener(&port), cfd = listener(&closed_port);
@@ -127,60 +127,60 @@ static void test_httpget(void) {
         char big[3000];
 
         check(epfd >= 0);
-        httpget_init(&g, 512, 2048);
+        http_client_init(&g, 512, 2048);
         /* Content-Length (bytes past it are not the body) */
-        check_eq(GET(&g, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello+junk"), HTTPGET_DONE);
+        check_eq(GET(&g, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello+junk"), HTTP_CLIENT_DONE);
         check_eq(g.status, 200);
         check_body(&g, "hello");
-        httpget_close(&g, epfd);
-        check_eq(g.state, HTTPGET_IDLE);
+        http_client_close(&g, epfd);
+        check_eq(g.state, HTTP_CLIENT_IDLE);
         check_eq(g.fd, -1);
         /* chunked, decoded */
         static const char chunked[] = "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
                                       "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
-        check_eq(GET(&g, chunked), HTTPGET_DONE);
+        check_eq(GET(&g, chunked), HTTP_CLIENT_DONE);
         check_eq(g.status, 404);
         check_body(&g, "abcdefg");
-        httpget_close(&g, epfd);
+        http_client_close(&g, epfd);
         /* no framing: to the end of the connection */
-        check_eq(GET(&g, "HTTP/1.0 200 OK\r\n\r\nall of it"), HTTPGET_DONE);
+        check_eq(GET(&g, "HTTP/1.0 200 OK\r\n\r\nall of it"), HTTP_CLIENT_DONE);
         check_body(&g, "all of it");
-        httpget_close(&g, epfd);
+        http_client_close(&g, epfd);
         /* cut short, malformed, over the body limit */
-        check_eq(GET(&g, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"), HTTPGET_BAD_ANSWER);
-        httpget_close(&g, epfd);
-        check_eq(GET(&g, "HTTX/1.1 200 OK\r\n\r\n"), HTTPGET_BAD_ANSWER);
-        httpget_close(&g, epfd);
+        check_eq(GET(&g, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"), HTTP_CLIENT_BAD_ANSWER);
+        http_client_close(&g, epfd);
+        check_eq(GET(&g, "HTTX/1.1 200 OK\r\n\r\n"), HTTP_CLIENT_BAD_ANSWER);
+        http_client_close(&g, epfd);
         memset(big, 'x', sizeof big);
         memcpy(big, "HTTP/1.1 200 OK\r\n\r\n", 19);
-        check_eq(get(&g, epfd, lfd, big, sizeof big), HTTPGET_BAD_ANSWER);
-        httpget_close(&g, epfd);
+        check_eq(get(&g, epfd, lfd, big, sizeof big), HTTP_CLIENT_BAD_ANSWER);
+        http_client_close(&g, epfd);
         /* head only: done at the end of the head, whatever follows */
-        httpget_init(&head, 64, 0);
-        check_eq(GET(&head, "HTTP/1.1 503 x\r\nContent-Length: 100\r\n\r\n"), HTTPGET_DONE);
+        http_client_init(&head, 64, 0);
+        check_eq(GET(&head, "HTTP/1.1 503 x\r\nContent-Length: 100\r\n\r\n"), HTTP_CLIENT_DONE);
         check_eq(head.status, 503);
-        httpget_close(&head, epfd);
+        http_client_close(&head, epfd);
         /* a head over head_max */
         memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
-        check_eq(get(&head, epfd, lfd, big, 200), HTTPGET_BAD_ANSWER);
-        httpget_close(&head, epfd);
+        check_eq(get(&head, epfd, lfd, big, 200), HTTP_CLIENT_BAD_ANSWER);
+        http_client_close(&head, epfd);
         /* refused: a port nobody listens on (any more) */
         close(cfd);
         a = mapped(closed_port);
-        enum httpget_result r = httpget_start(&g, epfd, &a, "GET / HTTP/1.1\r\n\r\n", 18, &g);
-        if (r == HTTPGET_MORE) {
+        enum http_client_result r = http_client_start(&g, epfd, &a, "GET / HTTP/1.1\r\n\r\n", 18, &g);
+        if (r == HTTP_CLIENT_MORE) {
                 uint32_t ev;
                 check(wait_event(epfd, &ev) == &g);
-                r = httpget_event(&g, epfd, ev);
+                r = http_client_event(&g, epfd, ev);
         }
-        check_eq(r, HTTPGET_CONNECT_FAILED);
+        check_eq(r, HTTP_CLIENT_CONNECT_FAILED);
         check_eq(g.err, ECONNREFUSED);
-        httpget_close(&g, epfd);
+        http_client_close(&g, epfd);
         /* a request too long for the struct is refused at start */
-        check_eq(httpget_start(&g, epfd, &a, big, sizeof big, &g), HTTPGET_CONNECT_FAILED);
+        check_eq(http_client_start(&g, epfd, &a, big, sizeof big, &g), HTTP_CLIENT_CONNECT_FAILED);
         check_eq(g.fd, -1);
-        httpget_free(&g, epfd);
-        httpget_free(&head, epfd);
+        http_client_free(&g, epfd);
+        http_client_free(&head, epfd);
         close(lfd);
         close(epfd);
 }

@@ -1,4 +1,4 @@
-/* Unit tests of router/snapshot.c across configuration changes (stable
+/* Unit tests of proto/snapshot.c across configuration changes (stable
  * upstream slots, tombstones and their reuse, addresses carried over
  * without lookups, background resolution with router/resolver.c, and
  * the picker's state following the slots).
@@ -15,7 +15,7 @@
 #include "common/config.h"
 #include "router/picker.h"
 #include "router/resolver.h"
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 #include "tests/check.h"
 
 /* One upstream per entry: "name" (127.0.0.1, a port from the name, model

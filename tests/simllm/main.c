@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "http/http_listen.h"
 
 static void usage(FILE *f) {
         fputs("usage: simllm --port P [options]\n"
@@ -242,47 +243,6 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
         return 0;
 }
 
-/* A listening socket on host:port with SO_REUSEPORT (so every worker has
- * its own and the kernel spreads connections). */
-static int listen_on(const char *host, int port, int *ret_fd, int *ret_port) {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                                  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-        struct addrinfo *res = NULL;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        char portstr[8];
-        int fd = -1, one = 1, r;
-
-        snprintf(portstr, sizeof portstr, "%d", port);
-        r = getaddrinfo(host, portstr, &hints, &res);
-        if (r != 0) {
-                log_err("cannot resolve %s: %s", host, gai_strerror(r));
-                return -EINVAL;
-        }
-        fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-                r = -errno;
-                goto fail;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
-            bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0 ||
-            getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                   : ((struct sockaddr_in *)&ss)->sin_port);
-        *ret_fd = fd;
-        freeaddrinfo(res);
-        return 0;
-fail:
-        if (fd >= 0)
-                close(fd);
-        freeaddrinfo(res);
-        return r;
-}
-
 static int write_ready_file(const char *path, int port) {
         char tmp[PATH_MAX];
         FILE *f;
@@ -327,13 +287,16 @@ int main(int argc, char **argv) {
 
         port = o.port;
         for (unsigned i = 0; i < o.threads; i++) {
+                uint16_t bound = 0;
                 int fd = -1;
 
-                r = listen_on(o.host, port, &fd, &port);
+                /* SO_REUSEPORT: every worker has its own socket and the kernel spreads connections */
+                r = http_listen(o.host, (uint16_t)port, HTTP_LISTEN_NONBLOCK | HTTP_LISTEN_REUSEPORT, 4096, &fd, &bound);
                 if (r < 0) {
                         log_err("cannot listen on %s:%d: %s", o.host, port, strerror(-r));
                         goto out;
                 }
+                port = bound;
                 workers[i].lfd = fd;
                 inited = i + 1;
         }

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 
 #define SIM_MAX_MODELS 16
 #define SIM_MAX_WORKERS 64

@@ -13,7 +13,7 @@
  *   - empty lines before the start line are skipped (RFC 9112 2.2)
  * The chunked decoder is stricter still: CRLF everywhere, as a bare LF in
  * chunk framing is a classic request smuggling vector. */
-#include "frontend/http_parse.h"
+#include "http/http_parse.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* One non-blocking HTTP GET on the router's epoll loop (see httpget.h). */
-#include "router/httpget.h"
+#include "http/http_client.h"
 
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -8,66 +8,66 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTPGET_READ 16384
-#define HTTPGET_MAX_HEADERS 48
+#define HTTP_CLIENT_READ 16384
+#define HTTP_CLIENT_MAX_HEADERS 48
 
-void httpget_init(struct httpget *g, size_t head_max, size_t body_max) {
+void http_client_init(struct http_client *g, size_t head_max, size_t body_max) {
         memset(g, 0, sizeof *g);
         g->fd = -1;
         g->head_max = head_max;
         g->body_max = body_max;
 }
 
-void httpget_close(struct httpget *g, int epfd) {
+void http_client_close(struct http_client *g, int epfd) {
         if (g->fd >= 0) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, g->fd, NULL);
                 close(g->fd);
         }
         g->fd = -1;
-        g->state = HTTPGET_IDLE;
+        g->state = HTTP_CLIENT_IDLE;
         g->b.len = 0;
         g->hdr_len = 0;
 }
 
-void httpget_free(struct httpget *g, int epfd) {
-        httpget_close(g, epfd);
+void http_client_free(struct http_client *g, int epfd) {
+        http_client_close(g, epfd);
         buf_free(&g->b);
 }
 
-enum httpget_result httpget_start(struct httpget *g, int epfd, const struct sockaddr_in6 *addr, const char *req,
+enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr, const char *req,
                                   size_t req_len, void *ptr) {
         struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = ptr };
         int one = 1;
 
-        httpget_close(g, epfd);
+        http_client_close(g, epfd);
         g->err = 0;
         if (req_len > sizeof g->req) {
                 g->err = ENAMETOOLONG;
-                return HTTPGET_CONNECT_FAILED;
+                return HTTP_CLIENT_CONNECT_FAILED;
         }
         memcpy(g->req, req, req_len);
         g->req_len = req_len;
         g->ptr = ptr;
         g->fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (g->fd < 0)
-                return HTTPGET_NO_SOCKET;
+                return HTTP_CLIENT_NO_SOCKET;
         setsockopt(g->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect(g->fd, (const struct sockaddr *)addr, sizeof *addr) < 0 && errno != EINPROGRESS) {
                 g->err = errno;
                 close(g->fd);
                 g->fd = -1;
-                return HTTPGET_CONNECT_FAILED;
+                return HTTP_CLIENT_CONNECT_FAILED;
         }
-        g->state = HTTPGET_CONNECTING;
+        g->state = HTTP_CLIENT_CONNECTING;
         epoll_ctl(epfd, EPOLL_CTL_ADD, g->fd, &ev);
-        return HTTPGET_MORE;
+        return HTTP_CLIENT_MORE;
 }
 
 /* Head parsed: how is the body framed? 1: parsed, 0: more, -EBADMSG. */
-static int read_head(struct httpget *g) {
-        struct http_header hdrs[HTTPGET_MAX_HEADERS];
+static int read_head(struct http_client *g) {
+        struct http_header hdrs[HTTP_CLIENT_MAX_HEADERS];
         struct http_response res = { .headers = hdrs };
-        struct http_limits lim = { .max_header_bytes = g->head_max, .max_headers = HTTPGET_MAX_HEADERS };
+        struct http_limits lim = { .max_header_bytes = g->head_max, .max_headers = HTTP_CLIENT_MAX_HEADERS };
         const struct http_header *h;
         int p = http_parse_response(g->b.p, g->b.len, &lim, &res);
 
@@ -90,7 +90,7 @@ static int read_head(struct httpget *g) {
 }
 
 /* 1: body complete in b[hdr_len..end), 0: more, -EBADMSG. */
-static int body_done(struct httpget *g, bool eof) {
+static int body_done(struct http_client *g, bool eof) {
         if (g->chunked) {
                 for (;;) {
                         size_t used = 0, dlen = 0;
@@ -126,7 +126,7 @@ static int body_done(struct httpget *g, bool eof) {
         return 0;
 }
 
-static enum httpget_result read_answer(struct httpget *g) {
+static enum http_client_result read_answer(struct http_client *g) {
         size_t limit = g->head_max + g->body_max;
 
         for (;;) {
@@ -134,61 +134,61 @@ static enum httpget_result read_answer(struct httpget *g) {
                 ssize_t r;
                 int d;
 
-                if (g->b.cap - g->b.len < HTTPGET_READ / 2 && g->b.cap < limit &&
-                    buf_reserve(&g->b, limit - g->b.len < HTTPGET_READ ? limit - g->b.len : HTTPGET_READ) < 0)
-                        return HTTPGET_BAD_ANSWER;
+                if (g->b.cap - g->b.len < HTTP_CLIENT_READ / 2 && g->b.cap < limit &&
+                    buf_reserve(&g->b, limit - g->b.len < HTTP_CLIENT_READ ? limit - g->b.len : HTTP_CLIENT_READ) < 0)
+                        return HTTP_CLIENT_BAD_ANSWER;
                 room = (g->b.cap < limit ? g->b.cap : limit) - g->b.len;
                 if (room == 0)
-                        return HTTPGET_BAD_ANSWER; /* over the limits */
+                        return HTTP_CLIENT_BAD_ANSWER; /* over the limits */
                 r = recv(g->fd, g->b.p + g->b.len, room, 0);
                 if (r < 0 && (errno == EAGAIN || errno == EINTR))
-                        return HTTPGET_MORE;
+                        return HTTP_CLIENT_MORE;
                 if (r < 0)
-                        return HTTPGET_BAD_ANSWER;
+                        return HTTP_CLIENT_BAD_ANSWER;
                 g->b.len += (size_t)r;
                 if (!g->hdr_len) {
                         int h = read_head(g);
 
                         if (h < 0 || (h == 0 && (r == 0 || g->b.len >= g->head_max)))
-                                return HTTPGET_BAD_ANSWER;
+                                return HTTP_CLIENT_BAD_ANSWER;
                         if (h == 0)
                                 continue;
                         if (!g->body_max) {
                                 g->end = g->hdr_len;
-                                return HTTPGET_DONE;
+                                return HTTP_CLIENT_DONE;
                         }
                 }
                 d = body_done(g, r == 0);
                 if (d < 0)
-                        return HTTPGET_BAD_ANSWER;
+                        return HTTP_CLIENT_BAD_ANSWER;
                 if (d == 1)
-                        return HTTPGET_DONE;
+                        return HTTP_CLIENT_DONE;
                 if (r == 0)
-                        return HTTPGET_BAD_ANSWER;
+                        return HTTP_CLIENT_BAD_ANSWER;
         }
 }
 
-enum httpget_result httpget_event(struct httpget *g, int epfd, uint32_t events) {
+enum http_client_result http_client_event(struct http_client *g, int epfd, uint32_t events) {
         if (g->fd < 0)
-                return HTTPGET_BAD_ANSWER;
-        if (g->state == HTTPGET_CONNECTING) {
+                return HTTP_CLIENT_BAD_ANSWER;
+        if (g->state == HTTP_CLIENT_CONNECTING) {
                 struct epoll_event ev = { .events = EPOLLIN, .data.ptr = g->ptr };
                 socklen_t l = sizeof g->err;
 
                 g->err = 0;
                 getsockopt(g->fd, SOL_SOCKET, SO_ERROR, &g->err, &l);
                 if (g->err || (events & (EPOLLERR | EPOLLHUP)))
-                        return HTTPGET_CONNECT_FAILED;
+                        return HTTP_CLIENT_CONNECT_FAILED;
                 if (send(g->fd, g->req, g->req_len, MSG_NOSIGNAL) != (ssize_t)g->req_len)
-                        return HTTPGET_SEND_FAILED;
+                        return HTTP_CLIENT_SEND_FAILED;
                 epoll_ctl(epfd, EPOLL_CTL_MOD, g->fd, &ev);
-                g->state = HTTPGET_READING;
-                return HTTPGET_MORE;
+                g->state = HTTP_CLIENT_READING;
+                return HTTP_CLIENT_MORE;
         }
         return read_answer(g);
 }
 
-const char *httpget_body(const struct httpget *g, size_t *ret_len) {
+const char *http_client_body(const struct http_client *g, size_t *ret_len) {
         *ret_len = g->end - g->hdr_len;
         return g->b.p + g->hdr_len;
 }

@@ -1,7 +1,7 @@
 /* The router's snapshot: building it from a configuration (stable upstream
  * slots, addresses carried over from the previous one), re-resolving, and
  * the least-in-flight pick the frontend makes without the router. */
-#include "router/snapshot.h"
+#include "proto/snapshot.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

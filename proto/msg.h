@@ -87,7 +87,7 @@ struct sy_done {
         uint32_t tokens;
         /* config generation (low 32 bits) of the snapshot upstream was taken
          * from: the router ignores the event if the slot has changed hands
-         * since (router/snapshot.h since_gen) */
+         * since (proto/snapshot.h since_gen) */
         uint32_t snap_gen;
 };
 

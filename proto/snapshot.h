@@ -9,7 +9,7 @@
  * take never-used slots first, then the oldest tombstone. since_gen says
  * from which configuration generation on the slot holds its name: a
  * done event or dispatch note made from an older snapshot than that is
- * about a previous occupant (shm/msg.h snap_gen). */
+ * about a previous occupant (proto/msg.h snap_gen). */
 #pragma once
 #include <netinet/in.h>
 #include <stdbool.h>

@@ -1,0 +1,62 @@
+/* One non-blocking HTTP/1.1 GET on the router's epoll loop, as the health
+ * checks and the load scrapes make them: connect, send the request once
+ * the socket is writable, read the answer as it arrives: the head only, or
+ * head and body (Content-Length, chunked, or to EOF). One connection per
+ * request (the request says Connection: close). The owner keeps one per
+ * upstream slot, keeps its own schedule and deadline, hands it the epoll
+ * events of its socket and says what the answer means. */
+#pragma once
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "http/http_parse.h"
+
+#define HTTP_CLIENT_REQ_MAX 512
+
+enum http_client_state { HTTP_CLIENT_IDLE, HTTP_CLIENT_CONNECTING, HTTP_CLIENT_READING };
+
+enum http_client_result {
+        HTTP_CLIENT_MORE,           /* started, or in progress: wait for the next event */
+        HTTP_CLIENT_DONE,           /* the answer is in: status, http_client_body() */
+        HTTP_CLIENT_NO_SOCKET,      /* start: no socket could be made (g stays idle) */
+        HTTP_CLIENT_CONNECT_FAILED, /* err: the socket's error (0 when epoll said only HUP/ERR) */
+        HTTP_CLIENT_SEND_FAILED,
+        HTTP_CLIENT_BAD_ANSWER,     /* malformed, over the limits, or the connection ended first */
+};
+
+struct http_client {
+        int fd;                         /* -1: idle */
+        enum http_client_state state;
+        void *ptr;                      /* the epoll registration's data.ptr */
+        size_t head_max, body_max;      /* body_max 0: only the head is read */
+        int err;
+        int status;
+        struct buf b;                   /* the answer as it came (kept allocated between requests) */
+        size_t hdr_len;                 /* 0: head not parsed yet */
+        bool chunked;
+        uint64_t content_length;        /* UINT64_MAX: none (to EOF) */
+        struct http_chunked ch;
+        size_t raw, body_end;           /* chunked: next undecoded byte, end of the decoded body */
+        size_t end;                     /* HTTP_CLIENT_DONE: the body is b.p[hdr_len, end) */
+        size_t req_len;
+        char req[HTTP_CLIENT_REQ_MAX];
+};
+
+void http_client_init(struct http_client *g, size_t head_max, size_t body_max);
+/* Connects to addr and registers with epfd (data.ptr = ptr); req (the
+ * whole request, at most HTTP_CLIENT_REQ_MAX bytes) goes out once connected.
+ * HTTP_CLIENT_MORE, or HTTP_CLIENT_CONNECT_FAILED (err set) / HTTP_CLIENT_NO_SOCKET
+ * with g idle again. */
+enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr, const char *req,
+                                  size_t req_len, void *ptr);
+/* An epoll event for g's socket. A result other than HTTP_CLIENT_MORE is the
+ * end of this request: the caller closes g (after reading the answer). */
+enum http_client_result http_client_event(struct http_client *g, int epfd, uint32_t events);
+/* After HTTP_CLIENT_DONE with a body_max: the body, decoded if chunked. */
+const char *http_client_body(const struct http_client *g, size_t *ret_len);
+/* Closes the connection (if any): idle again. */
+void http_client_close(struct http_client *g, int epfd);
+void http_client_free(struct http_client *g, int epfd);
