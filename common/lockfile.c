@@ -77,11 +77,14 @@ static void lockfile_record(int fd, enum lockfile_role role) {
         (void)!pwrite(fd, rec, LOCKFILE_RECORD, (off_t)role * LOCKFILE_RECORD);
 }
 
-/* Who holds the instance: the supervisor if it lives, else any process of
- * the instance that does (the units started on their own, or the children
- * of a supervisor that was killed); 0 if the file does not say. */
+/* Who holds the instance: a supervisor (exclusive lock) if it lives, else
+ * any process of the instance that does (the children of a supervisor that
+ * was killed, or the units started on their own: shared lock, where the
+ * "run" line is an earlier supervisor's); 0 if the file does not say. */
 static pid_t lockfile_instance_pid(int fd) {
-        for (int role = LOCKFILE_RUN; role < LOCKFILE_NROLES; role++) {
+        bool exclusive = lockfile_get(fd, F_RDLCK, LOCKFILE_RUN) == F_WRLCK;
+
+        for (int role = exclusive ? LOCKFILE_RUN : LOCKFILE_ROUTER; role < LOCKFILE_NROLES; role++) {
                 pid_t pid = lockfile_record_pid(fd, (enum lockfile_role)role);
                 if (pid)
                         return pid;
