@@ -750,11 +750,15 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         /* the limit is per process: one counter shared by the workers */
         if (atomic_fetch_add_explicit(&w->fe->nconns, 1, memory_order_relaxed) >= w->fe->cfg->server.max_connections) {
                 atomic_fetch_sub_explicit(&w->fe->nconns, 1, memory_order_relaxed);
-                static const char busy[] =
-                        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 114\r\n"
-                        "Retry-After: 1\r\nConnection: close\r\n\r\n"
-                        "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\",\"param\":null,\"code\":\"too_many_connections\"}}  ";
-                (void)!send(fd, busy, sizeof busy - 3, MSG_NOSIGNAL | MSG_DONTWAIT);
+                static const char body[] = "{\"error\":{\"message\":\"too many connections\",\"type\":\"server_error\","
+                                           "\"param\":null,\"code\":\"too_many_connections\"}}";
+                char busy[256];
+                int n = snprintf(busy, sizeof busy,
+                                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                 "Content-Length: %zu\r\nRetry-After: 1\r\nConnection: close\r\n\r\n%s",
+                                 sizeof body - 1, body);
+                if (n > 0 && (size_t)n < sizeof busy)
+                        (void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
                 close(fd);
                 atomic_fetch_add_explicit(&w->metrics.rejected_connections, 1, memory_order_relaxed);
                 post_accept(w);
