@@ -89,14 +89,22 @@ static inline uint64_t rl_wait(const struct rl_bucket *b, uint64_t used, uint64_
         return used + cost - b->tau;
 }
 
-/* whole units left in the bucket */
+/* whole units left in the bucket: as many as one request could take */
 static inline uint32_t rl_left(const struct rl_bucket *b, uint64_t used, bool whole_units) {
         uint64_t n;
 
         if (!b->on || used >= b->tau)
                 return 0;
-        n = whole_units ? (b->tau - used) / b->unit
-                        : (uint64_t)(((unsigned __int128)(b->tau - used) << 16) / b->tfp);
+        if (whole_units) {
+                n = (b->tau - used) / b->unit;
+        } else {
+                /* the most tokens one request could take now: cost(n) <= tau - used */
+                n = (uint64_t)(((unsigned __int128)(b->tau - used) << 16) / b->tfp);
+                while (n > 0 && rl_cost(b, n) > b->tau - used)
+                        n--;
+                if (rl_cost(b, n + 1) <= b->tau - used)
+                        n++;
+        }
         return n > b->size ? b->size : (uint32_t)n;
 }
 
