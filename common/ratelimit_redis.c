@@ -119,8 +119,9 @@ bool rlr_is(const struct rlr *r, const char *host, uint16_t port) {
 }
 
 static void drop(struct rlr *r, const char *why) {
-        log_debug("rate limits: Redis %s:%u %s; no new attempt for %llu ms", r->host, r->port, why,
-                  (unsigned long long)(r->backoff_ns / 1000000));
+        /* hiredis' errstr is about the transport (errno text), never data */
+        log_debug("rate limits: Redis %s:%u %s (%s); no new attempt for %llu ms", r->host, r->port, why,
+                  r->ctx && r->ctx->err ? r->ctx->errstr : "-", (unsigned long long)(r->backoff_ns / 1000000));
         if (r->ctx)
                 redisFree(r->ctx);
         r->ctx = NULL;

@@ -63,6 +63,7 @@ static pid_t start_redis(void) {
         pid_t pid;
 
         snprintf(ports, sizeof ports, "%d", port);
+        fflush(stdout); /* the child's freopen would write what is buffered */
         pid = fork();
         check(pid >= 0);
         if (pid == 0) {
