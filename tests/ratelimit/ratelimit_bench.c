@@ -165,7 +165,7 @@ static void bench_redis(void) {
         fflush(stdout); /* the child's freopen would write what is buffered */
         pid = fork();
         if (pid == 0) {
-                if (!freopen("/dev/null", "w", stdout))
+                if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
                         _exit(126);
                 execl(exe, exe, "--port", ports, "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir",
                       dir, (char *)NULL);

@@ -307,15 +307,20 @@ static int hammer_two(struct rl_limits l, uint32_t tokens, int rounds) {
 /* two threads on one client: exactly the budget, by requests and by tokens */
 static void test_threads_two(void) {
         check_eq(hammer_two((struct rl_limits){ .rpm = 5000 }, 0, 20000), 5000);
+        /* a budget that lasts: the threads race on the word the whole time */
+        check_eq(hammer_two((struct rl_limits){ .rpm = 150000 }, 0, 100000), 150000);
         check_eq(hammer_two((struct rl_limits){ .rpm = 1000000, .tpm = 10000 }, 7, 20000), 10000 / 7);
         check_eq(hammer_two((struct rl_limits){ .rpm = 3000, .tpm = 30000 }, 7, 20000), 3000);
+        /* both binding at once: a request refused by tokens gives its unit
+         * back, or the requests would run out first */
+        check_eq(hammer_two((struct rl_limits){ .rpm = 10000 / 7, .tpm = 10000 }, 7, 20000), 10000 / 7);
 }
 
 /* two processes on one file: exactly the budget */
 static void test_processes(void) {
         char path[] = "/tmp/sy-rl-test-XXXXXX";
         int fd = mkstemp(path), status, *admitted;
-        struct rl_limits l = { .rpm = 6000, .tpm = 100000 };
+        struct rl_limits l = { .rpm = 180000, .tpm = 3000000 };
         pid_t pid[2];
 
         check(fd >= 0);
@@ -330,7 +335,7 @@ static void test_processes(void) {
                         int n = 0;
                         if (rl_open(path, 1024, &t) < 0)
                                 _exit(2);
-                        for (int i = 0; i < 10000; i++) {
+                        for (int i = 0; i < 100000; i++) {
                                 struct rl_result r;
                                 if (rl_check(t, "proc", 4, &l, 20, T0, &r) < 0)
                                         _exit(3);
@@ -345,7 +350,7 @@ static void test_processes(void) {
                 check(waitpid(pid[p], &status, 0) == pid[p]);
                 check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         }
-        check_eq(admitted[0] + admitted[1], 100000 / 20);
+        check_eq(admitted[0] + admitted[1], 3000000 / 20); /* by tokens; requests would allow 180,000 */
         unlink(path);
 }
 

@@ -34,6 +34,12 @@
 static const char *exe = "/usr/bin/redis-server";
 static char dir[] = "/tmp/sy-redis-XXXXXX";
 static int port;
+static pid_t server = -1; /* killed at exit, a failed check's too */
+
+static void kill_server(void) {
+        if (server > 0)
+                kill(server, SIGKILL);
+}
 
 static int free_port(void) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -67,12 +73,13 @@ static pid_t start_redis(void) {
         pid = fork();
         check(pid >= 0);
         if (pid == 0) {
-                if (!freopen("/dev/null", "w", stdout))
+                if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
                         _exit(126);
                 execl(exe, exe, "--port", ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
                       dir, "--requirepass", PASSWORD, (char *)NULL);
                 _exit(127);
         }
+        server = pid;
         for (int i = 0; i < 250 && !connects(); i++)
                 usleep(20000);
         check(connects());
@@ -82,6 +89,7 @@ static pid_t start_redis(void) {
 static void stop_redis(pid_t pid) {
         kill(pid, SIGKILL);
         check(waitpid(pid, NULL, 0) == pid);
+        server = -1;
 }
 
 struct hammer {
@@ -157,6 +165,7 @@ int main(void) {
         sy_log_level = LOG_DEBUG_;
 
         check(mkdtemp(dir) != NULL);
+        atexit(kill_server);
         port = free_port();
         pid = start_redis();
 
