@@ -35,10 +35,26 @@ static const char *exe = "/usr/bin/redis-server";
 static char dir[] = "/tmp/sy-redis-XXXXXX";
 static int port;
 static pid_t server = -1; /* killed at exit, a failed check's too */
+static int logfd = -1, saved_err = -1; /* stderr goes to logfd while the debug log is captured */
 
-static void kill_server(void) {
+/* at exit: the server stopped; a failed check (printed into the captured
+ * log) shown on the real stderr with the log */
+static void at_exit(void) {
+        char b[4096];
+        ssize_t n;
+        off_t off = 0;
+
         if (server > 0)
                 kill(server, SIGKILL);
+        if (saved_err < 0)
+                return;
+        fflush(stderr);
+        dup2(saved_err, 2);
+        while ((n = pread(logfd, b, sizeof b, off)) > 0) {
+                if (write(2, b, (size_t)n) != n)
+                        break;
+                off += n;
+        }
 }
 
 static int free_port(void) {
@@ -148,7 +164,7 @@ int main(void) {
         struct rl_result r;
         struct rlr *a, *b, *bad;
         char logpath[] = "/tmp/sy-redis-log-XXXXXX", buf[65536];
-        int admitted = 0, logfd, saved_err;
+        int admitted = 0;
         ssize_t n;
         pid_t pid;
 
@@ -158,14 +174,15 @@ int main(void) {
                 return TEST_SKIP;
         }
         /* debug logs into a file, to look for secrets in them at the end */
+        atexit(at_exit);
         logfd = mkstemp(logpath);
         check(logfd >= 0);
+        unlink(logpath);
         saved_err = dup(2);
-        check(dup2(logfd, 2) == 2);
+        check(saved_err >= 0 && dup2(logfd, 2) == 2);
         sy_log_level = LOG_DEBUG_;
 
         check(mkdtemp(dir) != NULL);
-        atexit(kill_server);
         port = free_port();
         pid = start_redis();
 
@@ -262,6 +279,8 @@ int main(void) {
         /* the debug log: something was said, never a secret nor an id */
         fflush(stderr);
         dup2(saved_err, 2);
+        close(saved_err);
+        saved_err = -1;
         n = pread(logfd, buf, sizeof buf - 1, 0);
         check(n > 0);
         buf[n] = 0;
@@ -269,7 +288,6 @@ int main(void) {
         check(strstr(buf, PASSWORD) == NULL && strstr(buf, "wrong") == NULL);
         check(strstr(buf, "fleet") == NULL && strstr(buf, "sytest:") == NULL);
         close(logfd);
-        unlink(logpath);
         {
                 char cmd[64];
                 snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
