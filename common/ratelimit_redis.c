@@ -1,6 +1,8 @@
-/* See ratelimit_redis.h. The script keeps each bucket's TAT in
- * microseconds of Redis's clock under <prefix><id>:r and <prefix><id>:t,
- * expiring when the bucket would be full again. */
+/* See ratelimit_redis.h. The script keeps, under <prefix><id>, the fields
+ * r and t (each bucket's `used`, ns, when written) and s (when, us of
+ * Redis's clock); `used` now = stored - (now - s). All values stay below
+ * 2^53 (RL_MAX_SPAN), exact in Lua's doubles. The costs are computed here,
+ * by the local limiter's arithmetic, so both round alike. */
 #include "common/ratelimit_redis.h"
 
 #include <errno.h>
@@ -12,42 +14,57 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/ratelimit-internal.h"
 
-#define RETRY_NS 1000000000ULL
-#define MINUTE_US 60000000ULL
+#define BACKOFF_MIN_NS 100000000ULL
+#define BACKOFF_MAX_NS 5000000000ULL
 
-/* KEYS[1] request bucket, KEYS[2] token bucket;
- * ARGV: T_req_us (0: none), burst_req, T_tok_us (0: none), burst_tok, n tokens, mode (0 check, 1 adjust by n)
- * returns {admitted, by_tokens, TAT_req - now, TAT_tok - now} (us) */
+/* KEYS[1] the client's hash. ARGV: mode (0 check, 1 adjust), rq_on,
+ * rq_cost, rq_tau, tk_on, tk_cost (adjust: signed), tk_tau, tk_limit.
+ * Returns {admitted, by_tokens, used_r, used_t}. */
 static const char script[] =
+        "if redis.replicate_commands then redis.replicate_commands() end\n"
         "local tm = redis.call('TIME')\n"
         "local now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])\n"
-        "local Tr, br, Tt, bt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-        "local n, mode = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
-        "local tr = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-        "local tt = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
-        "if tr < now then tr = now end\n"
-        "if tt < now then tt = now end\n"
-        "local function put(k, v) redis.call('SET', k, string.format('%.0f', v), 'PX',\n"
-        "  math.floor((v - now) / 1000) + 1000) end\n"
-        "if mode == 1 then\n"
-        "  if Tt > 0 then tt = tt + n * Tt; if tt < now then tt = now end; put(KEYS[2], tt) end\n"
-        "  return {1, 0, tr - now, tt - now}\n"
+        "local v = redis.call('HMGET', KEYS[1], 'r', 't', 's')\n"
+        "local ur, ut = 0, 0\n"
+        "if v[3] then\n"
+        "  local gone = (now - tonumber(v[3])) * 1000\n"
+        "  ur = math.max(tonumber(v[1] or '0') - gone, 0)\n"
+        "  ut = math.max(tonumber(v[2] or '0') - gone, 0)\n"
         "end\n"
-        "if Tr > 0 and tr + Tr - now > br * Tr then return {0, 0, tr - now, tt - now} end\n"
-        "if Tt > 0 and tt > now and tt + n * Tt - now > bt * Tt then return {0, 1, tr - now, tt - now} end\n"
-        "if Tr > 0 then tr = tr + Tr; put(KEYS[1], tr) end\n"
-        "if Tt > 0 then tt = tt + n * Tt; put(KEYS[2], tt) end\n"
-        "return {1, 0, tr - now, tt - now}\n";
+        "local mode, ron, rc, rtau = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+        "local ton, tc, ttau, tlim = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+        "if mode == 1 then\n"
+        "  ut = math.min(math.max(ut + tc, 0), tlim)\n"
+        "else\n"
+        "  if ron == 0 then ur = 0 end\n"
+        "  if ton == 0 then ut = 0 end\n"
+        "  local rok = ron == 0 or ur + rc <= rtau\n"
+        "  local tok = ton == 0 or ut + tc <= ttau or ut == 0\n"
+        "  if not (rok and tok) then return {0, rok and 1 or 0, ur, ut} end\n"
+        "  if ron == 1 then ur = ur + rc end\n"
+        "  if ton == 1 then ut = math.min(ut + tc, tlim) end\n"
+        "end\n"
+        "redis.call('HSET', KEYS[1], 'r', string.format('%.0f', ur), 't', string.format('%.0f', ut),\n"
+        "  's', string.format('%.0f', now))\n"
+        "redis.call('PEXPIRE', KEYS[1], math.floor(math.max(ur, ut) / 1000000) + 1000)\n"
+        "return {1, 0, ur, ut}\n";
 
 struct rlr {
         redisContext *ctx;
         char *host, *password, *prefix;
+        size_t prefix_len;
         uint16_t port;
         unsigned timeout_ms;
-        char sha[48];                   /* the script's SHA-1 once loaded */
-        uint64_t retry_at_ns;           /* after a failure: no attempt before this */
+        char sha[48];           /* the script's SHA-1 once loaded on ctx */
+        uint64_t retry_at_ns;   /* after a failure: no attempt before this */
+        uint64_t backoff_ns;    /* the wait after the next failure */
 };
+
+bool rlr_supported(void) {
+        return true;
+}
 
 static uint64_t mono_ns(void) {
         struct timespec ts;
@@ -58,8 +75,11 @@ static uint64_t mono_ns(void) {
 
 int rlr_open(const char *host, uint16_t port, const char *password, const char *key_prefix, unsigned timeout_ms,
              struct rlr **ret) {
-        struct rlr *r = calloc(1, sizeof *r);
+        struct rlr *r;
 
+        if (!host || !*host || !ret)
+                return -EINVAL;
+        r = calloc(1, sizeof *r);
         if (!r)
                 return -ENOMEM;
         r->host = strdup(host);
@@ -67,9 +87,15 @@ int rlr_open(const char *host, uint16_t port, const char *password, const char *
         r->prefix = strdup(key_prefix ? key_prefix : "switchyard:rl:");
         r->port = port ? port : 6379;
         r->timeout_ms = timeout_ms ? timeout_ms : 5;
+        r->backoff_ns = BACKOFF_MIN_NS;
         if (!r->host || !r->prefix || (password && !r->password)) {
                 rlr_close(r);
                 return -ENOMEM;
+        }
+        r->prefix_len = strlen(r->prefix);
+        if (r->prefix_len > 256) {
+                rlr_close(r);
+                return -EINVAL;
         }
         *ret = r;
         return 0;
@@ -89,129 +115,162 @@ void rlr_close(struct rlr *r) {
 }
 
 bool rlr_is(const struct rlr *r, const char *host, uint16_t port) {
-        return strcmp(r->host, host) == 0 && r->port == (port ? port : 6379);
+        return r && host && strcmp(r->host, host) == 0 && r->port == (port ? port : 6379);
 }
 
 static void drop(struct rlr *r, const char *why) {
-        log_warn("rate limits: Redis %s:%u %s; the local limiter decides for 1 s", r->host, r->port, why);
+        /* hiredis' errstr is about the transport (errno text), never data */
+        log_debug("rate limits: Redis %s:%u %s (%s); no new attempt for %llu ms", r->host, r->port, why,
+                  r->ctx && r->ctx->err ? r->ctx->errstr : "-", (unsigned long long)(r->backoff_ns / 1000000));
         if (r->ctx)
                 redisFree(r->ctx);
         r->ctx = NULL;
         r->sha[0] = 0;
-        r->retry_at_ns = mono_ns() + RETRY_NS;
+        r->retry_at_ns = mono_ns() + r->backoff_ns;
+        r->backoff_ns = r->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : r->backoff_ns * 2;
+}
+
+static bool load_script(struct rlr *r) {
+        redisReply *rep = redisCommand(r->ctx, "SCRIPT LOAD %s", script);
+        bool ok = rep && rep->type == REDIS_REPLY_STRING && rep->len > 0 && (size_t)rep->len < sizeof r->sha;
+
+        if (ok) {
+                memcpy(r->sha, rep->str, (size_t)rep->len);
+                r->sha[rep->len] = 0;
+        }
+        freeReplyObject(rep);
+        return ok;
 }
 
 static bool connected(struct rlr *r) {
         struct timeval tv = { .tv_sec = r->timeout_ms / 1000, .tv_usec = (r->timeout_ms % 1000) * 1000 };
-        redisReply *rep;
 
         if (r->ctx)
                 return true;
         if (mono_ns() < r->retry_at_ns)
                 return false;
-        r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
+        r->ctx = r->host[0] == '/' ? redisConnectUnixWithTimeout(r->host, tv)
+                                   : redisConnectWithTimeout(r->host, r->port, tv);
         if (!r->ctx || r->ctx->err) {
                 drop(r, "is unreachable");
                 return false;
         }
-        redisSetTimeout(r->ctx, tv);
+        if (redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+                drop(r, "refused a timeout");
+                return false;
+        }
         if (r->password) {
-                rep = redisCommand(r->ctx, "AUTH %s", r->password);
+                redisReply *rep = redisCommand(r->ctx, "AUTH %s", r->password);
                 bool ok = rep && rep->type == REDIS_REPLY_STATUS;
+
                 freeReplyObject(rep);
                 if (!ok) {
                         drop(r, "refused AUTH");
                         return false;
                 }
         }
-        rep = redisCommand(r->ctx, "SCRIPT LOAD %s", script);
-        if (!rep || rep->type != REDIS_REPLY_STRING || rep->len >= (long)sizeof r->sha) {
-                freeReplyObject(rep);
+        if (!load_script(r)) {
                 drop(r, "did not load the limiter script");
                 return false;
         }
-        memcpy(r->sha, rep->str, (size_t)rep->len);
-        r->sha[rep->len] = 0;
-        freeReplyObject(rep);
         return true;
 }
 
-static int run(struct rlr *r, const void *id, size_t len, const struct rl_limits *lim, int64_t n, int mode,
-               long long out[4]) {
-        char kr[512], kt[512], a[6][32];
-        const char *argv[11];
-        size_t argl[11];
-        redisReply *rep;
-        int nk;
-        uint64_t Tr = lim->rpm ? MINUTE_US / lim->rpm : 0, Tt = lim->tpm ? MINUTE_US / lim->tpm : 0;
+/* One EVALSHA; out: the script's four integers. */
+static int run(struct rlr *r, const void *id, size_t len, const struct rl_bucket *br, const struct rl_bucket *bt,
+               int mode, uint64_t rc, int64_t tc, long long out[4]) {
+        char key[256 + RLR_MAX_ID], a[8][24];
+        const char *argv[12];
+        size_t argl[12];
+        redisReply *rep = NULL;
 
+        if (len > RLR_MAX_ID || (!id && len))
+                return -EINVAL;
         if (!connected(r))
                 return -EHOSTUNREACH;
-        nk = snprintf(kr, sizeof kr, "%s%.*s:r", r->prefix, (int)(len < 400 ? len : 400), (const char *)id);
-        snprintf(kt, sizeof kt, "%s%.*s:t", r->prefix, (int)(len < 400 ? len : 400), (const char *)id);
-        snprintf(a[0], sizeof a[0], "%llu", (unsigned long long)Tr);
-        snprintf(a[1], sizeof a[1], "%u", lim->burst_requests ? lim->burst_requests : lim->rpm);
-        snprintf(a[2], sizeof a[2], "%llu", (unsigned long long)Tt);
-        snprintf(a[3], sizeof a[3], "%u", lim->burst_tokens ? lim->burst_tokens : lim->tpm);
-        snprintf(a[4], sizeof a[4], "%lld", (long long)n);
-        snprintf(a[5], sizeof a[5], "%d", mode);
+        memcpy(key, r->prefix, r->prefix_len);
+        if (len)
+                memcpy(key + r->prefix_len, id, len);
+        snprintf(a[0], sizeof a[0], "%d", mode);
+        snprintf(a[1], sizeof a[1], "%d", br->on ? 1 : 0);
+        snprintf(a[2], sizeof a[2], "%llu", (unsigned long long)rc);
+        snprintf(a[3], sizeof a[3], "%llu", (unsigned long long)br->tau);
+        snprintf(a[4], sizeof a[4], "%d", bt->on ? 1 : 0);
+        snprintf(a[5], sizeof a[5], "%lld", (long long)tc);
+        snprintf(a[6], sizeof a[6], "%llu", (unsigned long long)bt->tau);
+        snprintf(a[7], sizeof a[7], "%llu", (unsigned long long)bt->limit);
         argv[0] = "EVALSHA", argl[0] = 7;
-        argv[1] = r->sha, argl[1] = strlen(r->sha);
-        argv[2] = "2", argl[2] = 1;
-        argv[3] = kr, argl[3] = (size_t)nk;
-        argv[4] = kt, argl[4] = strlen(kt);
-        for (int i = 0; i < 6; i++)
-                argv[5 + i] = a[i], argl[5 + i] = strlen(a[i]);
-        rep = redisCommandArgv(r->ctx, 11, argv, argl);
+        argv[2] = "1", argl[2] = 1;
+        argv[3] = key, argl[3] = r->prefix_len + len;
+        for (int i = 0; i < 8; i++)
+                argv[4 + i] = a[i], argl[4 + i] = strlen(a[i]);
+        for (int attempt = 0; attempt < 2; attempt++) {
+                argv[1] = r->sha, argl[1] = strlen(r->sha);
+                rep = redisCommandArgv(r->ctx, 12, argv, argl);
+                /* the script cache was flushed (SCRIPT FLUSH, a failover): load it again */
+                if (attempt == 0 && rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+                        freeReplyObject(rep);
+                        rep = NULL;
+                        if (!load_script(r))
+                                break;
+                        continue;
+                }
+                break;
+        }
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
+                drop(r, !rep ? "did not answer in time" : rep->type == REDIS_REPLY_ERROR ? "answered an error"
+                                                                                        : "answered nonsense");
                 freeReplyObject(rep);
-                drop(r, rep ? "answered an error" : "did not answer in time");
                 return -EHOSTUNREACH;
         }
         for (int i = 0; i < 4; i++)
                 out[i] = rep->element[i]->type == REDIS_REPLY_INTEGER ? rep->element[i]->integer : 0;
         freeReplyObject(rep);
+        r->backoff_ns = BACKOFF_MIN_NS;
         return 0;
 }
 
-static uint32_t left(long long used_us, uint64_t T, uint32_t b) {
-        long long cap = (long long)T * b;
-
-        return used_us >= cap || !T ? 0 : (uint32_t)((cap - (used_us > 0 ? used_us : 0)) / (long long)T);
+static uint64_t nonneg(long long v) {
+        return v > 0 ? (uint64_t)v : 0;
 }
 
 int rlr_check(struct rlr *r, const void *id, size_t len, const struct rl_limits *lim, uint32_t tokens,
               struct rl_result *ret) {
+        struct rl_bucket br, bt;
         long long o[4];
-        uint64_t Tr = lim->rpm ? MINUTE_US / lim->rpm : 0, Tt = lim->tpm ? MINUTE_US / lim->tpm : 0;
-        uint32_t br = lim->burst_requests ? lim->burst_requests : lim->rpm;
-        uint32_t bt = lim->burst_tokens ? lim->burst_tokens : lim->tpm;
-        int rc = run(r, id, len, lim, tokens, 0, o);
+        uint64_t ct, ur, ut, wait = 0;
+        int rc;
 
+        if (!r || !lim || !ret)
+                return -EINVAL;
+        rl_bucket_init(&br, lim->rpm, lim->burst_requests, true);
+        rl_bucket_init(&bt, lim->tpm, lim->burst_tokens, false);
+        ct = bt.on && tokens ? rl_cost(&bt, tokens) : 0;
+        rc = run(r, id, len, &br, &bt, 0, br.on ? br.unit : 0, (int64_t)ct, o);
         if (rc < 0)
                 return rc;
-        memset(ret, 0, sizeof *ret);
-        ret->allowed = o[0] == 1;
-        ret->by_tokens = o[1] == 1;
-        ret->limit_requests = lim->rpm;
-        ret->limit_tokens = lim->tpm;
-        ret->remaining_requests = left(o[2], Tr, br);
-        ret->remaining_tokens = left(o[3], Tt, bt);
-        ret->reset_requests_ms = Tr && o[2] > 0 ? (uint32_t)((o[2] + 999) / 1000) : 0;
-        ret->reset_tokens_ms = Tt && o[3] > 0 ? (uint32_t)((o[3] + 999) / 1000) : 0;
-        if (!ret->allowed) {
-                long long wait = ret->by_tokens ? o[3] + (long long)(tokens < bt ? tokens : bt) * (long long)Tt -
-                                                          (long long)bt * (long long)Tt
-                                                : o[2] + (long long)Tr - (long long)br * (long long)Tr;
-                ret->retry_after_s = wait > 0 ? (uint32_t)((wait + 999999) / 1000000) : 1;
+        ur = nonneg(o[2]), ut = nonneg(o[3]);
+        if (o[0] != 1) {
+                uint64_t wr = br.on ? rl_wait(&br, ur, br.unit, false) : 0;
+                uint64_t wt = bt.on ? rl_wait(&bt, ut, ct, true) : 0;
+                wait = wr > wt ? wr : wt;
         }
+        rl_report(&br, &bt, ur, ut, o[0] == 1, o[0] != 1 && o[1] == 1 && bt.on, wait, ret);
         return 0;
 }
 
 int rlr_adjust_tokens(struct rlr *r, const void *id, size_t len, const struct rl_limits *lim, int64_t delta) {
+        struct rl_bucket br, bt;
         long long o[4];
+        uint64_t n, d;
 
+        if (!r || !lim)
+                return -EINVAL;
         if (!lim->tpm || !delta)
                 return 0;
-        return run(r, id, len, lim, delta, 1, o);
+        rl_bucket_init(&br, 0, 0, true);
+        rl_bucket_init(&bt, lim->tpm, lim->burst_tokens, false);
+        n = delta > 0 ? (uint64_t)delta : (uint64_t)(-(delta + 1)) + 1;
+        d = rl_span(n, bt.tfp, delta > 0); /* <= RL_MAX_SPAN: fits */
+        return run(r, id, len, &br, &bt, 1, 0, delta > 0 ? (int64_t)d : -(int64_t)d, o);
 }
