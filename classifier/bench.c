@@ -20,9 +20,10 @@
 #include "common/log.h"
 
 static const char *words[] = {
-        "how", "do", "I", "reverse", "a", "linked", "list", "in", "Python", "?", "the", "derivative", "of",
-        "x", "squared", "is", "2x", ",", "explain", "why", "Linux", "kernel", "open", "source", "history",
-        "Rome", "empire", "integral", "sin", "from", "0", "to", "pi", ".", "function", "returns", "sum",
+        "how",   "do",         "I",    "reverse", "a",        "linked",  "list",   "in",       "Python",  "?",
+        "the",   "derivative", "of",   "x",       "squared",  "is",      "2x",     ",",        "explain", "why",
+        "Linux", "kernel",     "open", "source",  "history",  "Rome",    "empire", "integral", "sin",     "from",
+        "0",     "to",         "pi",   ".",       "function", "returns", "sum",
 };
 
 static double now_ms(void) {
@@ -83,8 +84,10 @@ static char *make_text(const struct clf_tokenizer *tok, size_t tokens) {
 
 int main(int argc, char **argv) {
         static const struct option longopts[] = {
-                { "threads", required_argument, NULL, 't' }, { "iters", required_argument, NULL, 'n' },
-                { "batch", required_argument, NULL, 'B' },   { "backend", required_argument, NULL, 'b' },
+                { "threads", required_argument, NULL, 't' },
+                { "iters", required_argument, NULL, 'n' },
+                { "batch", required_argument, NULL, 'B' },
+                { "backend", required_argument, NULL, 'b' },
                 { 0 },
         };
         struct clf_pipeline_opts po = { .threads = 1 };
@@ -95,8 +98,12 @@ int main(int argc, char **argv) {
         sy_log_init("classify-bench");
         while ((opt = getopt_long(argc, argv, "t:n:b:", longopts, NULL)) != -1) {
                 switch (opt) {
-                case 't': po.threads = atoi(optarg); break;
-                case 'n': iters = atoi(optarg); break;
+                case 't':
+                        po.threads = atoi(optarg);
+                        break;
+                case 'n':
+                        iters = atoi(optarg);
+                        break;
                 case 'B': {
                         char *p = optarg;
 
@@ -109,7 +116,9 @@ int main(int argc, char **argv) {
                         }
                         break;
                 }
-                case 'b': po.backend = optarg; break;
+                case 'b':
+                        po.backend = optarg;
+                        break;
                 default:
                         fprintf(stderr, "usage: switchyard-classify-bench [-t THREADS] [-n ITERS] [--batch B] "
                                         "MODEL_DIR [TOKENS...]\n");
@@ -117,7 +126,8 @@ int main(int argc, char **argv) {
                 }
         }
         if (optind >= argc) {
-                fprintf(stderr, "usage: switchyard-classify-bench [-t THREADS] [-n ITERS] [--batch B] MODEL_DIR [TOKENS...]\n");
+                fprintf(stderr,
+                        "usage: switchyard-classify-bench [-t THREADS] [-n ITERS] [--batch B] MODEL_DIR [TOKENS...]\n");
                 return 2;
         }
         dir = argv[optind++];
@@ -153,7 +163,7 @@ int main(int argc, char **argv) {
                         clf_pipeline_free(p);
                         return 1;
                 }
-                for (int i = -2; i < n; i++) {   /* 2 warm-up runs */
+                for (int i = -2; i < n; i++) { /* 2 warm-up runs */
                         const char *tx = text;
                         size_t tl = strlen(text);
                         struct clf_result res;

@@ -73,15 +73,23 @@ static int cmp_double(const void *a, const void *b) {
 
 struct gen_tensor {
         char name[96];
-        size_t d0, d1;          /* d1 == 0: 1-D */
-        int fill;               /* 0: random N(0, 0.02)-like, 1: ones, 2: zeros */
+        size_t d0, d1; /* d1 == 0: 1-D */
+        int fill;      /* 0: random N(0, 0.02)-like, 1: ones, 2: zeros */
 };
 
 static size_t gen_list(struct gen_tensor *t) {
         size_t n = 0;
 
-#define T(nm, a, b, f) do { if (t) { snprintf(t[n].name, sizeof t[n].name, "%s", nm); t[n].d0 = (a); t[n].d1 = (b); \
-                                     t[n].fill = (f); } n++; } while (0)
+#define T(nm, a, b, f)                                                   \
+        do {                                                             \
+                if (t) {                                                 \
+                        snprintf(t[n].name, sizeof t[n].name, "%s", nm); \
+                        t[n].d0 = (a);                                   \
+                        t[n].d1 = (b);                                   \
+                        t[n].fill = (f);                                 \
+                }                                                        \
+                n++;                                                     \
+        } while (0)
         T("bert.embeddings.word_embeddings.weight", GEN_VOCAB, GEN_H, 0);
         T("bert.embeddings.position_embeddings.weight", GEN_POS, GEN_H, 0);
         T("bert.embeddings.token_type_embeddings.weight", 2, GEN_H, 0);
@@ -127,7 +135,7 @@ static uint16_t to_bf16(float f) {
         uint32_t u;
 
         memcpy(&u, &f, sizeof u);
-        u += 0x7fff + ((u >> 16) & 1);  /* round to nearest even (finite inputs) */
+        u += 0x7fff + ((u >> 16) & 1); /* round to nearest even (finite inputs) */
         return (uint16_t)(u >> 16);
 }
 
@@ -147,10 +155,11 @@ static int gen(const char *dir) {
         snprintf(path, sizeof path, "%s/config.json", dir);
         if (!(f = fopen(path, "w")))
                 return -errno;
-        fprintf(f, "{\n  \"architectures\": [\"BertForSequenceClassification\"], \"model_type\": \"bert\",\n"
-                   "  \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,\n"
-                   "  \"intermediate_size\": %d, \"hidden_act\": \"gelu\", \"max_position_embeddings\": %d,\n"
-                   "  \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12, \"pad_token_id\": 0,\n  \"id2label\": {",
+        fprintf(f,
+                "{\n  \"architectures\": [\"BertForSequenceClassification\"], \"model_type\": \"bert\",\n"
+                "  \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, \"num_attention_heads\": %d,\n"
+                "  \"intermediate_size\": %d, \"hidden_act\": \"gelu\", \"max_position_embeddings\": %d,\n"
+                "  \"type_vocab_size\": 2, \"layer_norm_eps\": 1e-12, \"pad_token_id\": 0,\n  \"id2label\": {",
                 GEN_VOCAB, GEN_H, GEN_L, GEN_HEADS, GEN_I, GEN_POS);
         for (int i = 0; i < GEN_LABELS; i++)
                 fprintf(f, "%s\"%d\": \"c%d\"", i ? ", " : "", i, i);
@@ -167,8 +176,10 @@ static int gen(const char *dir) {
                         snprintf(shape, sizeof shape, "[%zu, %zu]", t[i].d0, t[i].d1);
                 else
                         snprintf(shape, sizeof shape, "[%zu]", t[i].d0);
-                len += (size_t)snprintf(hdr + len, cap - len, "%s\"%s\": {\"dtype\": \"BF16\", \"shape\": %s, "
-                                        "\"data_offsets\": [%zu, %zu]}", i ? ", " : "", t[i].name, shape, off, off + bytes);
+                len += (size_t)snprintf(hdr + len, cap - len,
+                                        "%s\"%s\": {\"dtype\": \"BF16\", \"shape\": %s, "
+                                        "\"data_offsets\": [%zu, %zu]}",
+                                        i ? ", " : "", t[i].name, shape, off, off + bytes);
                 if (len >= cap - 256)
                         return -E2BIG;
                 off += bytes;
@@ -203,7 +214,9 @@ static int gen(const char *dir) {
                 }
                 for (size_t k = 0; k < numel; k++) {
                         /* uniform with the standard deviation 0.02 of BERT's init */
-                        float v = t[i].fill == 1 ? 1.0f : t[i].fill == 2 ? 0.0f : (float)((uniform01() * 2 - 1) * 0.0346);
+                        float v = t[i].fill == 1   ? 1.0f
+                                  : t[i].fill == 2 ? 0.0f
+                                                   : (float)((uniform01() * 2 - 1) * 0.0346);
 
                         buf[k] = to_bf16(v);
                 }
@@ -218,7 +231,8 @@ static int gen(const char *dir) {
         if (fclose(f) != 0)
                 return -EIO;
         printf("wrote %s: BERT-base size (hidden %d, %d layers, %d heads, intermediate %d), random BF16 weights, "
-               "%.0f MB\n", dir, GEN_H, GEN_L, GEN_HEADS, GEN_I, (double)(off + hlen + 8) / 1e6);
+               "%.0f MB\n",
+               dir, GEN_H, GEN_L, GEN_HEADS, GEN_I, (double)(off + hlen + 8) / 1e6);
         return 0;
 }
 
@@ -243,7 +257,7 @@ static int closed_loop(struct bench *b, size_t B, double seconds, double *ret_ra
         double t0, el;
         int n = 0, r;
 
-        for (int i = 0; i < 2; i++)     /* warm-up: buffers, weight copies, cuBLAS heuristics */
+        for (int i = 0; i < 2; i++) /* warm-up: buffers, weight copies, cuBLAS heuristics */
                 if ((r = forward(b, B)) < 0)
                         return r;
         t0 = now_s();
@@ -330,7 +344,7 @@ static int bench_open(struct bench *b, const char *dir, const char *backend, int
         b->logits = malloc(clf_model_logits_size(b->m, max_B, T) * sizeof *b->logits + 64);
         if (!b->ids || !b->logits)
                 return -ENOMEM;
-        for (size_t i = 0; i < max_B * T; i++)  /* [CLS] ... random ... */
+        for (size_t i = 0; i < max_B * T; i++) /* [CLS] ... random ... */
                 b->ids[i] = (int32_t)(1 + next_u64() % (c->vocab_size - 1));
         return 0;
 }
@@ -347,8 +361,7 @@ int main(int argc, char **argv) {
                 { "threads", required_argument, NULL, 't' },   { "tokens", required_argument, NULL, 'T' },
                 { "max-batch", required_argument, NULL, 'B' }, { "cpu-max-batch", required_argument, NULL, 'C' },
                 { "seconds", required_argument, NULL, 's' },   { "no-cpu", no_argument, NULL, 'N' },
-                { "backend", required_argument, NULL, 'b' },
-                { 0 },
+                { "backend", required_argument, NULL, 'b' },   { 0 },
         };
         size_t T = 128, max_B = 256, cpu_max_B = 8, nb = 0, best_i = 0;
         double seconds = 2, gpu_rate[16], gpu_ms[16], cpu_rate[16], cpu_ms[16], best = 0, cpu_best = 0;
@@ -367,17 +380,34 @@ int main(int argc, char **argv) {
                                 return 1;
                         }
                         return 0;
-                case 'p': setenv("SWITCHYARD_CLF_PRECISION", optarg, 1); break;
-                case 't': threads = atoi(optarg); break;
-                case 'T': T = (size_t)strtoul(optarg, NULL, 10); break;
-                case 'B': max_B = (size_t)strtoul(optarg, NULL, 10); break;
-                case 'C': cpu_max_B = (size_t)strtoul(optarg, NULL, 10); break;
-                case 's': seconds = atof(optarg); break;
-                case 'N': cpu = false; break;
-                case 'b': backend = optarg; break;
+                case 'p':
+                        setenv("SWITCHYARD_CLF_PRECISION", optarg, 1);
+                        break;
+                case 't':
+                        threads = atoi(optarg);
+                        break;
+                case 'T':
+                        T = (size_t)strtoul(optarg, NULL, 10);
+                        break;
+                case 'B':
+                        max_B = (size_t)strtoul(optarg, NULL, 10);
+                        break;
+                case 'C':
+                        cpu_max_B = (size_t)strtoul(optarg, NULL, 10);
+                        break;
+                case 's':
+                        seconds = atof(optarg);
+                        break;
+                case 'N':
+                        cpu = false;
+                        break;
+                case 'b':
+                        backend = optarg;
+                        break;
                 default:
-                        fprintf(stderr, "usage: switchyard-classify-bench-gpu --gen DIR | [-p PRECISION] [-t CPU_THREADS] "
-                                        "[--tokens T] [--max-batch B] [--cpu-max-batch B] [--seconds S] [--no-cpu] MODEL_DIR\n");
+                        fprintf(stderr,
+                                "usage: switchyard-classify-bench-gpu --gen DIR | [-p PRECISION] [-t CPU_THREADS] "
+                                "[--tokens T] [--max-batch B] [--cpu-max-batch B] [--seconds S] [--no-cpu] MODEL_DIR\n");
                         return 2;
                 }
         }
@@ -396,8 +426,10 @@ int main(int argc, char **argv) {
         T = g.T;
         printf("model %s: %s, %zu layers, hidden %zu; %zu tokens per sequence, no padding; GEMMs %s; %s\n", dir,
                clf_arch_name(clf_model_config(g.m)->arch), clf_model_config(g.m)->layers, clf_model_config(g.m)->hidden,
-               T, strcmp(clf_model_backend(g.m), "cuda") != 0 ? "f32"
-                  : getenv("SWITCHYARD_CLF_PRECISION") ? getenv("SWITCHYARD_CLF_PRECISION") : "f16 (default)",
+               T,
+               strcmp(clf_model_backend(g.m), "cuda") != 0 ? "f32"
+               : getenv("SWITCHYARD_CLF_PRECISION")        ? getenv("SWITCHYARD_CLF_PRECISION")
+                                                           : "f16 (default)",
                strcmp(clf_model_backend(g.m), "cuda") == 0 ? clf_cuda_why() : "CPU backend");
         for (size_t B = 1; B <= max_B && nb < 16; B *= 2) {
                 if ((r = closed_loop(&g, B, seconds, &gpu_rate[nb], &gpu_ms[nb])) < 0) {
@@ -456,7 +488,8 @@ int main(int argc, char **argv) {
                                 return 1;
                         }
                         printf("%-5s offered %.2f/s, served %.2f/s, %zu requests, max batch %zu: latency p50 %.3f ms  "
-                               "p99 %.3f ms\n", "cpu", cpu_best / 2, rate, n, cpu_max_B, p50, p99);
+                               "p99 %.3f ms\n",
+                               "cpu", cpu_best / 2, rate, n, cpu_max_B, p50, p99);
                 }
         }
         bench_close(&g);

@@ -13,8 +13,8 @@ int clf_precision_parse(const char *s, enum clf_precision *ret) {
                 const char *name;
                 enum clf_precision p;
         } names[] = {
-                { "f16", CLF_PREC_F16 },   { "fp16", CLF_PREC_F16 }, { "half", CLF_PREC_F16 },
-                { "bf16", CLF_PREC_BF16 }, { "tf32", CLF_PREC_TF32 }, { "f32", CLF_PREC_F32 },
+                { "f16", CLF_PREC_F16 },   { "fp16", CLF_PREC_F16 },     { "half", CLF_PREC_F16 },
+                { "bf16", CLF_PREC_BF16 }, { "tf32", CLF_PREC_TF32 },    { "f32", CLF_PREC_F32 },
                 { "fp32", CLF_PREC_F32 },  { "auto", CLF_PREC_DEFAULT },
         };
 
@@ -28,11 +28,16 @@ int clf_precision_parse(const char *s, enum clf_precision *ret) {
 
 const char *clf_precision_name(enum clf_precision p) {
         switch (p) {
-        case CLF_PREC_F16: return "f16";
-        case CLF_PREC_BF16: return "bf16";
-        case CLF_PREC_TF32: return "tf32";
-        case CLF_PREC_F32: return "f32";
-        default: return "default";
+        case CLF_PREC_F16:
+                return "f16";
+        case CLF_PREC_BF16:
+                return "bf16";
+        case CLF_PREC_TF32:
+                return "tf32";
+        case CLF_PREC_F32:
+                return "f32";
+        default:
+                return "default";
         }
 }
 

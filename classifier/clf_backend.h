@@ -37,14 +37,14 @@ struct clf_backend_ops {
         int (*sync)(struct clf_backend *be);
 
         /* out[i, :] (+)= table[ids[i], :] for i < n; dim columns */
-        int (*embed)(struct clf_backend *be, float *out, const float *table, const int32_t *ids,
-                     size_t n, size_t dim, bool accumulate);
+        int (*embed)(struct clf_backend *be, float *out, const float *table, const int32_t *ids, size_t n, size_t dim,
+                     bool accumulate);
         /* out[M, N] = x[M, K] . w[N, K]^T (+ bias[N]) */
-        int (*matmul)(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias,
-                      size_t M, size_t N, size_t K);
+        int (*matmul)(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias, size_t M,
+                      size_t N, size_t K);
         /* out[M, N] = layernorm(x) * w (+ b); out may be x */
-        int (*layernorm)(struct clf_backend *be, float *out, const float *x, const float *w, const float *b,
-                         size_t M, size_t N, float eps);
+        int (*layernorm)(struct clf_backend *be, float *out, const float *x, const float *w, const float *b, size_t M,
+                         size_t N, float eps);
         /* out[i] += x[i] */
         int (*add)(struct clf_backend *be, float *out, const float *x, size_t n);
         /* x[i] = act(x[i]) */
@@ -54,17 +54,17 @@ struct clf_backend_ops {
         /* rotary embedding (rotate-half) on the q and k parts of qkv
          * [B*T, 3*heads*hd], position t of each sequence using the
          * cos/sin tables [max_T, hd/2] */
-        int (*rope)(struct clf_backend *be, float *qkv, const float *cos_t, const float *sin_t,
-                    size_t B, size_t T, size_t heads, size_t hd);
+        int (*rope)(struct clf_backend *be, float *qkv, const float *cos_t, const float *sin_t, size_t B, size_t T,
+                    size_t heads, size_t hd);
         /* softmax(q k^T / sqrt(hd) + mask) v per sequence and head;
          * qkv [B*T, 3*heads*hd] (q | k | v), out [B*T, heads*hd];
          * mask [B*T] (1 valid key, 0 padding); window > 0: keys with
          * |i - j| <= window / 2 only. Rows with no valid key are 0. */
-        int (*attention)(struct clf_backend *be, float *out, const float *qkv, const float *mask,
-                         size_t B, size_t T, size_t heads, size_t hd, size_t window);
+        int (*attention)(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B, size_t T,
+                         size_t heads, size_t hd, size_t window);
         /* out[B, H]: row 0 of each sequence (CLS) or the masked mean */
-        int (*pool)(struct clf_backend *be, float *out, const float *x, const float *mask,
-                    size_t B, size_t T, size_t H, enum clf_pooling mode);
+        int (*pool)(struct clf_backend *be, float *out, const float *x, const float *mask, size_t B, size_t T, size_t H,
+                    enum clf_pooling mode);
 };
 
 struct clf_backend {
@@ -74,16 +74,16 @@ struct clf_backend {
 /* GEMM operands of a GPU backend (accumulation is always f32; the other
  * ops are f32). The CPU backend is f32 whatever this says. */
 enum clf_precision {
-        CLF_PREC_DEFAULT,       /* $SWITCHYARD_CLF_PRECISION, else f16 */
-        CLF_PREC_F16,           /* activations rounded to f16 per GEMM, weights kept in f16 */
-        CLF_PREC_BF16,          /* the same in bf16 */
-        CLF_PREC_TF32,          /* f32 operands, TF32 tensor cores */
-        CLF_PREC_F32,           /* exact f32 GEMMs (the oracle's precision) */
+        CLF_PREC_DEFAULT, /* $SWITCHYARD_CLF_PRECISION, else f16 */
+        CLF_PREC_F16,     /* activations rounded to f16 per GEMM, weights kept in f16 */
+        CLF_PREC_BF16,    /* the same in bf16 */
+        CLF_PREC_TF32,    /* f32 operands, TF32 tensor cores */
+        CLF_PREC_F32,     /* exact f32 GEMMs (the oracle's precision) */
 };
 
 struct clf_backend_opts {
-        int threads;     /* CPU GEMM threads; 0: the BLAS default */
-        int device;      /* GPU ordinal */
+        int threads; /* CPU GEMM threads; 0: the BLAS default */
+        int device;  /* GPU ordinal */
         enum clf_precision precision;
 };
 

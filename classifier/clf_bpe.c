@@ -12,17 +12,17 @@
 #include <string.h>
 
 struct clf_bpe_merge {
-        uint64_t key;       /* (left id << 32) | right id; 0 = empty (ids never both 0 here: see key_of) */
+        uint64_t key; /* (left id << 32) | right id; 0 = empty (ids never both 0 here: see key_of) */
         uint32_t rank;
         int32_t new_id;
 };
 
 struct clf_bpe {
-        struct clf_vocab *vocab;         /* borrowed */
+        struct clf_vocab *vocab; /* borrowed */
         int32_t unk_id;
         bool fuse_unk, ignore_merges, byte_level;
-        int32_t byte_id[256];            /* id of the mapped character of each byte, -1 none */
-        uint16_t byte_char[256];         /* bytes_to_unicode */
+        int32_t byte_id[256];    /* id of the mapped character of each byte, -1 none */
+        uint16_t byte_char[256]; /* bytes_to_unicode */
         struct clf_bpe_merge *merges;
         size_t n_slots, n_merges;
 };
@@ -56,8 +56,8 @@ static const struct clf_bpe_merge *find_merge(const struct clf_bpe *bpe, int32_t
         }
 }
 
-int clf_bpe_new(struct clf_vocab *vocab, int32_t unk_id, bool fuse_unk, bool ignore_merges,
-                bool byte_level, struct clf_bpe **ret_bpe) {
+int clf_bpe_new(struct clf_vocab *vocab, int32_t unk_id, bool fuse_unk, bool ignore_merges, bool byte_level,
+                struct clf_bpe **ret_bpe) {
         struct clf_bpe *bpe = calloc(1, sizeof *bpe);
         int n = 0;
 
@@ -143,7 +143,7 @@ int clf_bpe_add_merge(struct clf_bpe *bpe, const char *a, size_t alen, const cha
         while (bpe->merges[i].key && bpe->merges[i].key != key)
                 i = (i + 1) & (bpe->n_slots - 1);
         if (bpe->merges[i].key == key)
-                return 0;  /* a repeated merge keeps its first (lowest) rank */
+                return 0; /* a repeated merge keeps its first (lowest) rank */
         bpe->merges[i] = (struct clf_bpe_merge){ key, (uint32_t)bpe->n_merges, inew };
         bpe->n_merges++;
         return 0;
@@ -238,7 +238,7 @@ out:
 struct sym {
         int32_t id;
         int32_t prev, next;
-        uint32_t start, len;   /* bytes of the word, relative */
+        uint32_t start, len; /* bytes of the word, relative */
 };
 
 struct heap_ent {
@@ -286,8 +286,7 @@ static struct heap_ent heap_pop(struct heap_ent *h, size_t *n) {
         return top;
 }
 
-static int push_pair(const struct clf_bpe *bpe, const struct sym *s, uint32_t pos,
-                     struct heap_ent *h, size_t *nh) {
+static int push_pair(const struct clf_bpe *bpe, const struct sym *s, uint32_t pos, struct heap_ent *h, size_t *nh) {
         const struct clf_bpe_merge *m;
 
         if (s[pos].next < 0)
@@ -298,8 +297,7 @@ static int push_pair(const struct clf_bpe *bpe, const struct sym *s, uint32_t po
         return 0;
 }
 
-int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a, size_t b,
-                 struct clf_encoding *e) {
+int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a, size_t b, struct clf_encoding *e) {
         size_t len = b - a, nsym = 0, nh = 0;
         struct sym *s = NULL;
         struct heap_ent *h = NULL;
@@ -328,7 +326,7 @@ int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a,
                         return clf_encoding_push(e, id, ns->o0[a], ns->o1[b - 1]);
         }
         s = malloc(len * sizeof *s);
-        h = malloc((len * 3 + 1) * sizeof *h);  /* pushes <= 3 per symbol */
+        h = malloc((len * 3 + 1) * sizeof *h); /* pushes <= 3 per symbol */
         if (!s || !h) {
                 r = -ENOMEM;
                 goto out;
@@ -336,7 +334,7 @@ int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a,
         /* initial symbols: bytes (byte level) or characters; unknown ones
          * become unk (fused if fuse_unk) or are dropped without an unk */
         {
-                int32_t unk_open = -1;  /* index of the pending unk symbol */
+                int32_t unk_open = -1; /* index of the pending unk symbol */
 
                 for (size_t p = a; p < b;) {
                         size_t cl = 1;
@@ -365,7 +363,8 @@ int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a,
                         } else {
                                 unk_open = -1;
                         }
-                        s[nsym] = (struct sym){ id, (int32_t)nsym - 1, (int32_t)nsym + 1, (uint32_t)(p - a), (uint32_t)cl };
+                        s[nsym] = (struct sym){ id, (int32_t)nsym - 1, (int32_t)nsym + 1, (uint32_t)(p - a),
+                                                (uint32_t)cl };
                         nsym++;
                         p += cl;
                 }
@@ -386,7 +385,7 @@ int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a,
                 nx = cur->next;
                 m = find_merge(bpe, cur->id, s[nx].id);
                 if (!m || m->new_id != top.new_id)
-                        continue;  /* stale entry */
+                        continue; /* stale entry */
                 cur->id = top.new_id;
                 cur->len += s[nx].len;
                 cur->next = s[nx].next;

@@ -14,9 +14,12 @@
 
 const char *clf_arch_name(enum clf_arch a) {
         switch (a) {
-        case CLF_ARCH_BERT: return "bert";
-        case CLF_ARCH_DISTILBERT: return "distilbert";
-        case CLF_ARCH_MODERNBERT: return "modernbert";
+        case CLF_ARCH_BERT:
+                return "bert";
+        case CLF_ARCH_DISTILBERT:
+                return "distilbert";
+        case CLF_ARCH_MODERNBERT:
+                return "modernbert";
         }
         return "?";
 }
@@ -65,7 +68,7 @@ static int parse_head(const struct json_member *el, struct clf_head_cfg *h) {
                 return -EBADMSG;
         for (const char *p = h->name; *p; p++)
                 if ((unsigned char)*p <= 0x20 || *p == '"' || *p == '\\' || (unsigned char)*p >= 0x7f)
-                        return -EBADMSG;   /* a JSON key and a tensor name as it is */
+                        return -EBADMSG; /* a JSON key and a tensor name as it is */
         h->kind = CLF_TASK_SEQUENCE;
         if ((r = clf_json_get(el->val, el->val_len, "kind", &m)) < 0)
                 return r;
@@ -180,8 +183,8 @@ static int legacy_head(struct clf_config *c) {
  * weight in [wmin, 100] (dflt when absent; wmin itself excluded when
  * wmin_open) */
 static int parse_beside(const struct json_member *m, const char *path, const char *key, enum clf_task kind,
-                        const char *wkey, double dflt, double wmin, bool wmin_open, struct clf_config *c,
-                        int *ret_head, char *file, size_t file_size, float *ret_w) {
+                        const char *wkey, double dflt, double wmin, bool wmin_open, struct clf_config *c, int *ret_head,
+                        char *file, size_t file_size, float *ret_w) {
         struct json_member x;
         char *s = NULL;
         double w = dflt;
@@ -228,7 +231,8 @@ static int parse_extensions(const struct json_member *top, size_t n, const char 
                 free(s);
                 if (r < 0 || c->arch != CLF_ARCH_BERT || c->type_vocab < CLF_CASE_TYPES) {
                         log_debug("classifier: %s: switchyard_token_types: only \"case\" on BERT with "
-                                  "type_vocab_size >= %d", path, CLF_CASE_TYPES);
+                                  "type_vocab_size >= %d",
+                                  path, CLF_CASE_TYPES);
                         return -EOPNOTSUPP;
                 }
                 c->case_types = true;
@@ -328,7 +332,7 @@ static int parse_labels(const struct json_member *top, size_t n, struct clf_conf
         if (count == 0 && get_size(top, n, "num_labels", 0, 1u << 20, &count) < 0)
                 return -EBADMSG;
         if (count == 0 && c->task != CLF_TASK_EMBEDDING)
-                count = 2;  /* transformers' default */
+                count = 2; /* transformers' default */
         if (count > (1u << 20))
                 return -EBADMSG;
         c->num_labels = count;
@@ -344,7 +348,7 @@ static int parse_labels(const struct json_member *top, size_t n, struct clf_conf
                         return -EBADMSG;
                 id = strtol(key, &end, 10);
                 if (*end || end == key || id < 0 || (size_t)id >= count)
-                        return -EBADMSG;  /* ids must be 0..n-1 */
+                        return -EBADMSG; /* ids must be 0..n-1 */
                 free(c->labels[id]);
                 if ((r = clf_json_strdup(&el, &c->labels[id])) < 0)
                         return r;

@@ -21,10 +21,10 @@ enum clf_act { CLF_ACT_GELU, CLF_ACT_GELU_TANH, CLF_ACT_RELU, CLF_ACT_SILU, CLF_
 enum clf_pooling { CLF_POOL_CLS, CLF_POOL_MEAN };
 
 struct clf_head_cfg {
-        char *name;                     /* "" for a single-head checkpoint */
-        enum clf_task kind;             /* CLF_TASK_SEQUENCE or CLF_TASK_TOKEN */
-        enum clf_pooling pooling;       /* sequence heads */
-        bool multi_label;               /* sigmoid scores instead of softmax */
+        char *name;               /* "" for a single-head checkpoint */
+        enum clf_task kind;       /* CLF_TASK_SEQUENCE or CLF_TASK_TOKEN */
+        enum clf_pooling pooling; /* sequence heads */
+        bool multi_label;         /* sigmoid scores instead of softmax */
         size_t num_labels;
         char **labels;
 };
@@ -34,21 +34,21 @@ struct clf_config {
         enum clf_task task;
         size_t vocab_size, hidden, layers, heads, intermediate, max_pos, type_vocab;
         float norm_eps;
-        enum clf_act act;               /* hidden_act / activation / hidden_activation */
+        enum clf_act act; /* hidden_act / activation / hidden_activation */
         /* ModernBERT */
-        size_t global_every;            /* global_attn_every_n_layers */
-        size_t local_window;            /* local_attention: |i - j| <= window / 2 */
+        size_t global_every; /* global_attn_every_n_layers */
+        size_t local_window; /* local_attention: |i - j| <= window / 2 */
         float global_theta, local_theta;
         bool norm_bias, attn_bias, mlp_bias, classifier_bias;
         enum clf_act classifier_act;
-        enum clf_pooling pooling;       /* classifier_pooling (sequence head) */
+        enum clf_pooling pooling; /* classifier_pooling (sequence head) */
         /* heads */
-        bool multi_label;               /* problem_type multi_label_classification: sigmoid */
+        bool multi_label; /* problem_type multi_label_classification: sigmoid */
         size_t num_labels;
-        char **labels;                  /* id2label, "LABEL_<i>" where missing */
+        char **labels; /* id2label, "LABEL_<i>" where missing */
         long pad_id;
         /* classification heads (0 for a bare encoder); clf_heads[0].labels == labels */
-        bool multi_head;                /* switchyard_heads */
+        bool multi_head; /* switchyard_heads */
         size_t n_clf_heads;
         struct clf_head_cfg *clf_heads;
         /* switchyard extensions (BERT multi-head checkpoints):
@@ -64,10 +64,10 @@ struct clf_config {
          *  softmax, and the CRF's transitions make the Viterbi path
          *  (clf_spans.h clf_token_tags). */
         bool case_types;
-        int lexical_head;               /* -1: none */
+        int lexical_head; /* -1: none */
         float lexical_weight;
         char lexical_file[128];
-        int crf_head;                   /* -1: none */
+        int crf_head; /* -1: none */
         float crf_encoder_weight;
         char crf_file[128];
 };

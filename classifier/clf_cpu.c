@@ -27,15 +27,15 @@
 void openblas_set_num_threads(int num_threads);
 #endif
 /* C[M, N] = alpha A[M, K] . op(B) + beta C; op(B) = B^T ([N, K]) or B ([K, N]) */
-static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K,
-                    alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda, const float *B,
+                 size_t ldb, float beta, float *C, size_t ldc) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,
+                    (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 #else
 /* no BLAS: plain loops (correct, slow) */
-static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda, const float *B,
+                 size_t ldb, float beta, float *C, size_t ldc) {
         for (size_t i = 0; i < M; i++)
                 for (size_t j = 0; j < N; j++) {
                         float acc = 0;
@@ -49,7 +49,7 @@ static void gemm(bool trans_b, size_t M, size_t N, size_t K, float alpha, const 
 
 struct clf_cpu {
         struct clf_backend be;
-        float *scores;          /* attention scratch [QBLOCK, T] */
+        float *scores; /* attention scratch [QBLOCK, T] */
         size_t scores_cap;
 };
 
@@ -88,8 +88,8 @@ static int cpu_sync(struct clf_backend *be) {
         return 0;
 }
 
-static int cpu_embed(struct clf_backend *be, float *out, const float *table, const int32_t *ids, size_t n,
-                     size_t dim, bool accumulate) {
+static int cpu_embed(struct clf_backend *be, float *out, const float *table, const int32_t *ids, size_t n, size_t dim,
+                     bool accumulate) {
         for (size_t i = 0; i < n; i++) {
                 const float *row = table + (size_t)ids[i] * dim;
                 float *o = out + i * dim;
@@ -103,8 +103,8 @@ static int cpu_embed(struct clf_backend *be, float *out, const float *table, con
         return 0;
 }
 
-static int cpu_matmul(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias,
-                      size_t M, size_t N, size_t K) {
+static int cpu_matmul(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias, size_t M,
+                      size_t N, size_t K) {
         if (bias)
                 for (size_t i = 0; i < M; i++)
                         memcpy(out + i * N, bias, N * sizeof *out);
@@ -113,7 +113,7 @@ static int cpu_matmul(struct clf_backend *be, float *out, const float *x, const 
 }
 
 CLONES static int cpu_layernorm(struct clf_backend *be, float *out, const float *x, const float *w, const float *b,
-                         size_t M, size_t N, float eps) {
+                                size_t M, size_t N, float eps) {
         for (size_t i = 0; i < M; i++) {
                 const float *xi = x + i * N;
                 float *oi = out + i * N;
@@ -150,7 +150,7 @@ static inline float fast_expf(float x) {
 
         x = x < -87.0f ? -87.0f : x;
         x = x > 88.0f ? 88.0f : x;
-        n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round(x / ln 2) */
+        n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x / ln 2) */
         r = x - n * 0.693359375f + n * 2.12194440e-4f;
         p = 1.9875691500e-4f;
         p = p * r + 1.3981999507e-3f;
@@ -160,7 +160,11 @@ static inline float fast_expf(float x) {
         p = p * r + 5.0000001201e-1f;
         p = p * r * r + r + 1.0f;
         e = ((int32_t)n + 127) << 23;
-        y = ((union { int32_t i; float f; }){ .i = e }).f;
+        y = ((union {
+                    int32_t i;
+                    float f;
+            }){ .i = e })
+                    .f;
         return p * y;
 }
 
@@ -190,7 +194,7 @@ static inline float act1(float v, enum clf_act act) {
 }
 
 CLONES static int cpu_act(struct clf_backend *be, float *x, size_t n, enum clf_act act) {
-        if (act == CLF_ACT_GELU) {   /* the common case, branch-free */
+        if (act == CLF_ACT_GELU) { /* the common case, branch-free */
                 for (size_t i = 0; i < n; i++)
                         x[i] = 0.5f * x[i] * (1.0f + fast_erff(x[i] * 0.70710678118654752f));
                 return 0;
@@ -200,14 +204,16 @@ CLONES static int cpu_act(struct clf_backend *be, float *x, size_t n, enum clf_a
         return 0;
 }
 
-CLONES static int cpu_glu(struct clf_backend *be, float *out, const float *x, size_t M, size_t n_half, enum clf_act act) {
+CLONES static int cpu_glu(struct clf_backend *be, float *out, const float *x, size_t M, size_t n_half,
+                          enum clf_act act) {
         for (size_t i = 0; i < M; i++) {
                 const float *xi = x + i * 2 * n_half;
                 float *oi = out + i * n_half;
 
                 if (act == CLF_ACT_GELU)
                         for (size_t j = 0; j < n_half; j++)
-                                oi[j] = 0.5f * xi[j] * (1.0f + fast_erff(xi[j] * 0.70710678118654752f)) * xi[n_half + j];
+                                oi[j] = 0.5f * xi[j] * (1.0f + fast_erff(xi[j] * 0.70710678118654752f)) *
+                                        xi[n_half + j];
                 else
                         for (size_t j = 0; j < n_half; j++)
                                 oi[j] = act1(xi[j], act) * xi[n_half + j];
@@ -224,7 +230,7 @@ static int cpu_rope(struct clf_backend *be, float *qkv, const float *cos_t, cons
                         float *row = qkv + (b * T + t) * 3 * H;
                         const float *c = cos_t + t * half, *s = sin_t + t * half;
 
-                        for (size_t part = 0; part < 2; part++)      /* q, k */
+                        for (size_t part = 0; part < 2; part++) /* q, k */
                                 for (size_t h = 0; h < heads; h++) {
                                         float *v = row + part * H + h * hd;
 
@@ -245,7 +251,7 @@ static int cpu_rope(struct clf_backend *be, float *qkv, const float *cos_t, cons
 #define QBLOCK 64
 
 CLONES static int cpu_attention(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B,
-                         size_t T, size_t heads, size_t hd, size_t window) {
+                                size_t T, size_t heads, size_t hd, size_t window) {
         struct clf_cpu *c = (struct clf_cpu *)be;
         size_t H = heads * hd, half_w = window / 2, need = QBLOCK * T;
         float scale = 1.0f / sqrtf((float)hd);
@@ -260,7 +266,7 @@ CLONES static int cpu_attention(struct clf_backend *be, float *out, const float 
         }
         for (size_t b = 0; b < B; b++) {
                 const float *mb = mask + b * T;
-                size_t n = T;   /* keys (and the queries that matter) end at the last valid one */
+                size_t n = T; /* keys (and the queries that matter) end at the last valid one */
 
                 while (n > 0 && mb[n - 1] == 0.0f)
                         n--;
@@ -285,7 +291,7 @@ CLONES static int cpu_attention(struct clf_backend *be, float *out, const float 
                                 gemm(true, i1 - i0, nk, hd, scale, q, 3 * H, k, 3 * H, 0.0f, s, nk);
                                 for (size_t i = i0; i < i1; i++) {
                                         float *si = s + (i - i0) * nk, mx = -INFINITY, sum = 0;
-                                        const float *km = mb + k0;   /* 1 valid key, 0 padding */
+                                        const float *km = mb + k0; /* 1 valid key, 0 padding */
                                         size_t j0 = 0, j1 = nk;
 
                                         if (window) {
@@ -295,7 +301,7 @@ CLONES static int cpu_attention(struct clf_backend *be, float *out, const float 
                                         for (size_t j = j0; j < j1; j++)
                                                 if (km[j] != 0.0f && si[j] > mx)
                                                         mx = si[j];
-                                        if (mx == -INFINITY) {   /* no key to attend to */
+                                        if (mx == -INFINITY) { /* no key to attend to */
                                                 memset(si, 0, nk * sizeof *si);
                                                 continue;
                                         }
@@ -318,8 +324,8 @@ CLONES static int cpu_attention(struct clf_backend *be, float *out, const float 
         return 0;
 }
 
-static int cpu_pool(struct clf_backend *be, float *out, const float *x, const float *mask, size_t B, size_t T,
-                    size_t H, enum clf_pooling mode) {
+static int cpu_pool(struct clf_backend *be, float *out, const float *x, const float *mask, size_t B, size_t T, size_t H,
+                    enum clf_pooling mode) {
         for (size_t b = 0; b < B; b++) {
                 float *o = out + b * H, cnt = 0;
 

@@ -43,7 +43,7 @@ extern "C" {
 
 #define STAGE_MIN ((size_t)1 << 20)
 #define STAGE_MAX ((size_t)64 << 20)
-#define ATT_SCORES_MAX ((size_t)64 << 20)       /* elements of the scores scratch */
+#define ATT_SCORES_MAX ((size_t)64 << 20) /* elements of the scores scratch */
 
 /* a weight from weight(): its f32 copy and, once it was a GEMM operand,
  * its copy in the GEMM type, rows of kp elements: the row, then the bias
@@ -58,24 +58,24 @@ struct cuda_weight {
 
 struct dev_buf {
         void *p;
-        size_t cap;     /* bytes */
+        size_t cap; /* bytes */
 };
 
 struct clf_cuda {
         struct clf_backend be;
         int device;
         enum clf_precision prec;
-        enum clf_cuda_dtype dt;         /* GEMM operand type */
+        enum clf_cuda_dtype dt; /* GEMM operand type */
         cudaDataType_t cdt;
         cublasComputeType_t compute;
         cudaStream_t stream;
         cublasHandle_t blas;
 
-        unsigned char *up, *down;       /* pinned staging */
+        unsigned char *up, *down; /* pinned staging */
         size_t up_cap, up_off, down_cap;
 
-        struct dev_buf xs, ws;          /* matmul: x and (unregistered) w in the GEMM type */
-        struct dev_buf aqkv, ascores, aprobs, aout;     /* attention */
+        struct dev_buf xs, ws;                      /* matmul: x and (unregistered) w in the GEMM type */
+        struct dev_buf aqkv, ascores, aprobs, aout; /* attention */
 
         struct cuda_weight *wt;
         size_t n_wt, cap_wt;
@@ -124,18 +124,18 @@ static int blas_check(cublasStatus_t st, const char *what) {
         }
 }
 
-#define CU(call)                                                 \
-        do {                                                     \
-                int r_ = cu_check((call), #call);                \
-                if (r_ < 0)                                      \
-                        return r_;                               \
+#define CU(call)                                  \
+        do {                                      \
+                int r_ = cu_check((call), #call); \
+                if (r_ < 0)                       \
+                        return r_;                \
         } while (0)
 
-#define BLAS(call)                                               \
-        do {                                                     \
-                int r_ = blas_check((call), #call);              \
-                if (r_ < 0)                                      \
-                        return r_;                               \
+#define BLAS(call)                                  \
+        do {                                        \
+                int r_ = blas_check((call), #call); \
+                if (r_ < 0)                         \
+                        return r_;                  \
         } while (0)
 
 static struct clf_cuda *cuda_of(struct clf_backend *be) {
@@ -185,7 +185,7 @@ static bool is_weight(const struct clf_cuda *c, const void *ptr) {
 /* after a stream synchronization */
 static void weight_forget(struct clf_cuda *c, const void *ptr) {
         for (size_t i = 0; i < c->n_wt; i++)
-                if (c->wt[i].bias == ptr) {     /* copies made with it as their bias */
+                if (c->wt[i].bias == ptr) { /* copies made with it as their bias */
                         cudaFree(c->wt[i].lo);
                         c->wt[i].lo = NULL;
                         c->wt[i].bias = NULL;
@@ -204,7 +204,7 @@ static void cuda_free(struct clf_backend *be, void *ptr) {
         if (!ptr)
                 return;
         cudaSetDevice(c->device);
-        cudaStreamSynchronize(c->stream);       /* queued work may still use it */
+        cudaStreamSynchronize(c->stream); /* queued work may still use it */
         weight_forget(c, ptr);
         cu_check(cudaFree(ptr), "cudaFree");
 }
@@ -341,7 +341,7 @@ static int gemm_weight(struct clf_cuda *c, const float *w, const float *bias, si
                 if (e->w != w || e->n != N * K)
                         continue;
                 if (e->lo && (e->bias != bias || e->kp != Kp)) {
-                        CU(cudaStreamSynchronize(c->stream));   /* queued GEMMs may read it */
+                        CU(cudaStreamSynchronize(c->stream)); /* queued GEMMs may read it */
                         cudaFree(e->lo);
                         e->lo = NULL;
                 }
@@ -376,8 +376,8 @@ static int gemm(struct clf_cuda *c, float *out, const void *w, const void *x, si
         return 0;
 }
 
-static int cuda_matmul(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias,
-                       size_t M, size_t N, size_t K) {
+static int cuda_matmul(struct clf_backend *be, float *out, const float *x, const float *w, const float *bias, size_t M,
+                       size_t N, size_t K) {
         struct clf_cuda *c = cuda_of(be);
         int r;
 
@@ -390,7 +390,7 @@ static int cuda_matmul(struct clf_backend *be, float *out, const float *x, const
                 CU(cudaMemsetAsync(out, 0, M * N * sizeof *out, c->stream));
                 return 0;
         }
-        if (c->dt != CLF_CUDA_F32) {    /* f16 / bf16: the bias as one more column */
+        if (c->dt != CLF_CUDA_F32) { /* f16 / bf16: the bias as one more column */
                 size_t Kp = bias ? (K + 1 + 7) & ~(size_t)7 : K;
                 const void *A;
 
@@ -407,8 +407,8 @@ static int cuda_matmul(struct clf_backend *be, float *out, const float *x, const
         return gemm(c, out, w, x, M, N, K, K, bias ? 1.0f : 0.0f);
 }
 
-static int cuda_attention(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B,
-                          size_t T, size_t heads, size_t hd, size_t window) {
+static int cuda_attention(struct clf_backend *be, float *out, const float *qkv, const float *mask, size_t B, size_t T,
+                          size_t heads, size_t hd, size_t window) {
         struct clf_cuda *c = cuda_of(be);
         size_t es = clf_cuda_dtype_size(c->dt), Z = B * heads, part = B * T * heads * hd, chunk;
         const float scale = 1.0f / sqrtf((float)hd), one = 1.0f, zero = 0.0f;
@@ -441,19 +441,18 @@ static int cuda_attention(struct clf_backend *be, float *out, const float *qkv, 
 
                 /* scores_z[i, j] = scale * q_z[i, :] . k_z[j, :] (as matmul: x = q, w = k) */
                 BLAS(cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)T, (int)T, (int)hd, &scale,
-                                                k + off * es, c->cdt, (int)hd, (long long)(T * hd),
-                                                q + off * es, c->cdt, (int)hd, (long long)(T * hd), &zero,
-                                                c->ascores.p, CUDA_R_32F, (int)T, (long long)(T * T), (int)zc,
-                                                c->compute, CUBLAS_GEMM_DEFAULT));
+                                                k + off * es, c->cdt, (int)hd, (long long)(T * hd), q + off * es,
+                                                c->cdt, (int)hd, (long long)(T * hd), &zero, c->ascores.p, CUDA_R_32F,
+                                                (int)T, (long long)(T * T), (int)zc, c->compute, CUBLAS_GEMM_DEFAULT));
                 CU(clf_cuda_softmax(c->aprobs.p, c->dt, (const float *)c->ascores.p, mask, z0, zc, T, heads, window,
                                     c->stream));
                 /* o_z[i, d] = sum_j p_z[i, j] v_z[j, d]: column-major
                  * o^T[hd, T] = v^T[hd, T] p^T[T, T], both as stored */
                 BLAS(cublasGemmStridedBatchedEx(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)hd, (int)T, (int)T, &one,
-                                                v + off * es, c->cdt, (int)hd, (long long)(T * hd),
-                                                c->aprobs.p, c->cdt, (int)T, (long long)(T * T), &zero,
-                                                (float *)c->aout.p + off, CUDA_R_32F, (int)hd, (long long)(T * hd),
-                                                (int)zc, c->compute, CUBLAS_GEMM_DEFAULT));
+                                                v + off * es, c->cdt, (int)hd, (long long)(T * hd), c->aprobs.p, c->cdt,
+                                                (int)T, (long long)(T * T), &zero, (float *)c->aout.p + off, CUDA_R_32F,
+                                                (int)hd, (long long)(T * hd), (int)zc, c->compute,
+                                                CUBLAS_GEMM_DEFAULT));
         }
         CU(clf_cuda_attn_merge(out, (const float *)c->aout.p, B, T, heads, hd, c->stream));
         return 0;
@@ -461,8 +460,8 @@ static int cuda_attention(struct clf_backend *be, float *out, const float *qkv, 
 
 /* ---- the other ops: one kernel each ---- */
 
-static int cuda_embed(struct clf_backend *be, float *out, const float *table, const int32_t *ids, size_t n,
-                      size_t dim, bool accumulate) {
+static int cuda_embed(struct clf_backend *be, float *out, const float *table, const int32_t *ids, size_t n, size_t dim,
+                      bool accumulate) {
         struct clf_cuda *c = cuda_of(be);
 
         ENTER(c);
@@ -470,8 +469,8 @@ static int cuda_embed(struct clf_backend *be, float *out, const float *table, co
         return 0;
 }
 
-static int cuda_layernorm(struct clf_backend *be, float *out, const float *x, const float *w, const float *b,
-                          size_t M, size_t N, float eps) {
+static int cuda_layernorm(struct clf_backend *be, float *out, const float *x, const float *w, const float *b, size_t M,
+                          size_t N, float eps) {
         struct clf_cuda *c = cuda_of(be);
 
         ENTER(c);
@@ -530,7 +529,7 @@ static void cuda_destroy(struct clf_backend *be) {
         cudaSetDevice(c->device);
         if (c->stream)
                 cudaStreamSynchronize(c->stream);
-        for (size_t i = 0; i < c->n_wt; i++) {   /* weights the caller did not free */
+        for (size_t i = 0; i < c->n_wt; i++) { /* weights the caller did not free */
                 cudaFree(c->wt[i].lo);
                 cudaFree((void *)c->wt[i].w);
         }
@@ -601,7 +600,7 @@ extern "C" int clf_cuda_create(const struct clf_backend_opts *opts, struct clf_b
         e = cudaGetDeviceCount(&n);
         if (e != cudaSuccess || n <= 0) {
                 snprintf(why_buf, sizeof why_buf, "%s", e != cudaSuccess ? cudaGetErrorString(e) : "no CUDA device");
-                (void)cudaGetLastError();       /* not sticky: leave no error behind */
+                (void)cudaGetLastError(); /* not sticky: leave no error behind */
                 log_debug("classifier: CUDA: %s", why_buf);
                 return -ENODEV;
         }

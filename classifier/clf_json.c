@@ -36,7 +36,7 @@ int clf_json_strdup(const struct json_member *m, char **ret_s) {
 
         if (m->type != JSON_STRING)
                 return -EBADMSG;
-        s = malloc(m->val_len + 1);   /* decoding never grows */
+        s = malloc(m->val_len + 1); /* decoding never grows */
         if (!s)
                 return -ENOMEM;
         n = json_string_decode(m->val, m->val_len, s, m->val_len);
@@ -117,4 +117,3 @@ int clf_json_bool(const struct json_member *m, bool *ret_v) {
         *ret_v = m->type == JSON_TRUE;
         return 0;
 }
-

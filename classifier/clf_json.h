@@ -25,4 +25,3 @@ int clf_json_key(const struct json_member *m, char *buf, size_t cap);
 int clf_json_double(const struct json_member *m, double *ret_v);
 int clf_json_int64(const struct json_member *m, int64_t *ret_v);
 int clf_json_bool(const struct json_member *m, bool *ret_v);
-

@@ -20,14 +20,14 @@
 
 struct clf_lexical {
         size_t n, labels;
-        uint32_t *keys;        /* [n] */
-        float *idf;            /* [n]; NULL: a word CRF */
-        float *trans;          /* [(labels + 1) * labels]; NULL: a text model */
-        int8_t *weight;        /* [n * labels] */
-        float *scale, *bias;   /* [labels] */
-        struct slot {          /* open addressing, the key beside its index: one cache miss a probe */
-                uint32_t key, idx;   /* idx EMPTY: free */
-        } *slot;
+        uint32_t *keys;            /* [n] */
+        float *idf;                /* [n]; NULL: a word CRF */
+        float *trans;              /* [(labels + 1) * labels]; NULL: a text model */
+        int8_t *weight;            /* [n * labels] */
+        float *scale, *bias;       /* [labels] */
+        struct slot {              /* open addressing, the key beside its index: one cache miss a probe */
+                uint32_t key, idx; /* idx EMPTY: free */
+        } * slot;
         uint32_t mask;
 };
 
@@ -137,7 +137,7 @@ int clf_lexical_load(const char *path, size_t num_labels, struct clf_lexical **r
                 }
                 while (l->slot[h].idx != EMPTY) {
                         if (l->slot[h].key == l->keys[i]) {
-                                r = -EBADMSG;   /* duplicate key */
+                                r = -EBADMSG; /* duplicate key */
                                 goto fail;
                         }
                         h = (h + 1) & l->mask;
@@ -197,7 +197,7 @@ static int push(struct feats *f, uint32_t key) {
 static int accumulate(const struct clf_lexical *l, const struct feats *f, double *acc) {
         struct cnt {
                 uint32_t idx, n;
-        } *c;
+        } * c;
         size_t cap = 16, L = l->labels;
         double norm = 0;
 
@@ -250,7 +250,7 @@ static int accumulate(const struct clf_lexical *l, const struct feats *f, double
 int clf_lexical_logprobs(const struct clf_lexical *l, const char *text, size_t len, float *out) {
         struct feats wf = { 0 }, cf = { 0 };
         size_t L = l->labels, nb = len > MAX_BYTES ? MAX_BYTES + 1 : len;
-        uint8_t b[MAX_BYTES + 1];   /* the text as read: head + ' ' + tail, lower-cased */
+        uint8_t b[MAX_BYTES + 1]; /* the text as read: head + ' ' + tail, lower-cased */
         double acc[MAX_LABELS], mx, sum;
         const uint8_t *prev = NULL;
         size_t prev_n = 0;
@@ -352,7 +352,7 @@ out:
 #define GAP_MAX 6
 
 struct wordx {
-        uint8_t sh[SHAPE_MAX], lsh[SHAPE_MAX], gap[GAP_MAX];   /* the word's shape, long shape; the gap before it */
+        uint8_t sh[SHAPE_MAX], lsh[SHAPE_MAX], gap[GAP_MAX]; /* the word's shape, long shape; the gap before it */
         uint8_t shn, lshn, gapn;
 };
 
@@ -571,8 +571,9 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 put(&kb, h_digit("Lk=", idx < 3 ? idx : 3));
                 put(&kb, h_digit("Ln=", line < 3 ? line : 3));
                 put(&kb, h_bytes(h_str(T_BASE, "L0="), x[lfirst].sh, x[lfirst].shn));
-                put(&kb, prevfirst < 0 ? h_str(h_str(T_BASE, "Lp="), "<>") :
-                           h_low(h_str(T_BASE, "Lp="), b + start[prevfirst], end[prevfirst] - start[prevfirst]));
+                put(&kb, prevfirst < 0 ? h_str(h_str(T_BASE, "Lp="), "<>")
+                                       : h_low(h_str(T_BASE, "Lp="), b + start[prevfirst],
+                                               end[prevfirst] - start[prevfirst]));
                 put(&kb, h_digit("Lb=", blank));
                 put(&kb, h_bytes(h_str(T_BASE, "T0="), t0, t0n));
                 put(&kb, h_bytes(h_str(T_BASE, "T1="), t1, t1n));
@@ -580,14 +581,13 @@ int clf_lexical_word_scores(const struct clf_lexical *l, const char *text, size_
                 put(&kb, h_bytes(h_str(h_bytes(h_str(T_BASE, "T1s="), t1, t1n), "|"), x[k].sh, x[k].shn));
                 put(&kb, h_ctx(-3, b, start, end, nw, k));
                 put(&kb, h_ctx(3, b, start, end, nw, k));
-                put(&kb, k > 1 ? h_bytes(h_str(T_BASE, "g-2="), x[k - 1].gap, x[k - 1].gapn) :
-                                   h_str(h_str(T_BASE, "g-2="), "<>"));
-                put(&kb, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn) :
-                                        h_str(h_str(T_BASE, "g+2="), "<>"));
+                put(&kb, k > 1 ? h_bytes(h_str(T_BASE, "g-2="), x[k - 1].gap, x[k - 1].gapn)
+                               : h_str(h_str(T_BASE, "g-2="), "<>"));
+                put(&kb, k + 2 < nw ? h_bytes(h_str(T_BASE, "g+2="), x[k + 2].gap, x[k + 2].gapn)
+                                    : h_str(h_str(T_BASE, "g+2="), "<>"));
                 put(&kb, h_bytes(h_str(T_BASE, "S="), x[k].lsh, x[k].lshn));
                 put(&kb, k ? h_bytes(h_rel("S", -1), x[k - 1].lsh, x[k - 1].lshn) : h_str(h_rel("S", -1), "<>"));
-                put(&kb, k + 1 < nw ? h_bytes(h_rel("S", 1), x[k + 1].lsh, x[k + 1].lshn) :
-                                        h_str(h_rel("S", 1), "<>"));
+                put(&kb, k + 1 < nw ? h_bytes(h_rel("S", 1), x[k + 1].lsh, x[k + 1].lshn) : h_str(h_rel("S", 1), "<>"));
                 idx++;
         }
         off[nw] = kb.n;

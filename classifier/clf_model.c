@@ -13,9 +13,9 @@
 #include "common/log.h"
 
 struct clf_layer {
-        const float *ln1_w, *ln1_b;     /* BERT: attention.output.LayerNorm; ModernBERT: attn_norm (NULL in layer 0) */
+        const float *ln1_w, *ln1_b; /* BERT: attention.output.LayerNorm; ModernBERT: attn_norm (NULL in layer 0) */
         const float *wqkv, *bqkv, *wo, *bo;
-        const float *ln2_w, *ln2_b;     /* BERT: output.LayerNorm; ModernBERT: mlp_norm */
+        const float *ln2_w, *ln2_b; /* BERT: output.LayerNorm; ModernBERT: mlp_norm */
         const float *wi, *bi, *wo2, *bo2;
         bool local;
 };
@@ -26,7 +26,7 @@ struct clf_head_w {
         enum clf_act act;
         const float *norm_w, *norm_b;
         const float *cls_w, *cls_b;
-        const float *trans;             /* token heads: host [labels + 1, labels] or NULL */
+        const float *trans; /* token heads: host [labels + 1, labels] or NULL */
 };
 
 struct clf_model {
@@ -35,9 +35,9 @@ struct clf_model {
         struct clf_safetensors *st;
         char pfx[32];
 
-        float **host;                   /* converted weights we own */
+        float **host; /* converted weights we own */
         size_t n_host, cap_host;
-        float **dev;                    /* backend copies to free */
+        float **dev; /* backend copies to free */
         size_t n_dev, cap_dev;
 
         const float *word_emb, *pos_emb, *type_emb, *emb_ln_w, *emb_ln_b;
@@ -46,8 +46,8 @@ struct clf_model {
         /* per head (cfg.clf_heads): BERT pooler, DistilBERT pre_classifier,
          * ModernBERT head.dense + head.norm, or heads.<name>.* */
         struct clf_head_w *head;
-        size_t total_labels;            /* over all heads */
-        float *rope_cos[2], *rope_sin[2];       /* [global, local] on the backend */
+        size_t total_labels;              /* over all heads */
+        float *rope_cos[2], *rope_sin[2]; /* [global, local] on the backend */
 
         /* activations on the backend, for cap_M rows / cap_B sequences */
         size_t cap_M, cap_B;
@@ -82,12 +82,12 @@ static int track(float ***arr, size_t *n, size_t *cap, float *p) {
         return 0;
 }
 
-__attribute__((format(printf, 2, 0)))
-static const struct clf_st_tensor *find(const struct clf_model *m, const char *fmt, va_list ap) {
+__attribute__((format(printf, 2, 0))) static const struct clf_st_tensor *find(const struct clf_model *m,
+                                                                              const char *fmt, va_list ap) {
         char name[256], full[300];
 
         vsnprintf(name, sizeof name, fmt, ap);
-        if (name[0] == '~') {   /* ~: not under the encoder prefix */
+        if (name[0] == '~') { /* ~: not under the encoder prefix */
                 return clf_safetensors_find(m->st, name + 1);
         }
         snprintf(full, sizeof full, "%s%s", m->pfx, name);
@@ -96,8 +96,8 @@ static const struct clf_st_tensor *find(const struct clf_model *m, const char *f
 
 /* The f32 host array of tensor `fmt` with shape [d0] (d1 == 0) or
  * [d0, d1]; NULL in *ret when absent and !required. */
-__attribute__((format(printf, 6, 7)))
-static int get_host(struct clf_model *m, bool required, size_t d0, size_t d1, const float **ret, const char *fmt, ...) {
+__attribute__((format(printf, 6, 7))) static int get_host(struct clf_model *m, bool required, size_t d0, size_t d1,
+                                                          const float **ret, const char *fmt, ...) {
         const struct clf_st_tensor *t;
         char name[256];
         va_list ap;
@@ -129,7 +129,8 @@ static int get_host(struct clf_model *m, bool required, size_t d0, size_t d1, co
         buf = malloc(t->numel * sizeof *buf);
         if (!buf)
                 return -ENOMEM;
-        if ((r = clf_safetensors_to_f32(t, buf, t->numel)) < 0 || (r = track(&m->host, &m->n_host, &m->cap_host, buf)) < 0) {
+        if ((r = clf_safetensors_to_f32(t, buf, t->numel)) < 0 ||
+            (r = track(&m->host, &m->n_host, &m->cap_host, buf)) < 0) {
                 if (r == -EOPNOTSUPP)
                         log_debug("classifier: tensor %s: dtype %s not supported", t->name, clf_dtype_name(t->dtype));
                 free(buf);
@@ -157,12 +158,12 @@ static int to_backend(struct clf_model *m, const float *host, size_t n, const fl
         return 0;
 }
 
-#define LOAD(req, d0, d1, ret, ...)                                                      \
-        do {                                                                             \
-                const float *h_;                                                         \
-                if ((r = get_host(m, (req), (d0), (d1), &h_, __VA_ARGS__)) < 0 ||       \
+#define LOAD(req, d0, d1, ret, ...)                                                       \
+        do {                                                                              \
+                const float *h_;                                                          \
+                if ((r = get_host(m, (req), (d0), (d1), &h_, __VA_ARGS__)) < 0 ||         \
                     (r = to_backend(m, h_, (size_t)(d0) * ((d1) ? (d1) : 1), (ret))) < 0) \
-                        return r;                                                        \
+                        return r;                                                         \
         } while (0)
 
 /* q, k, v ([H, H] + [H]) concatenated into one [3H, H] GEMM; base names
@@ -231,7 +232,7 @@ static int load_bert(struct clf_model *m) {
 
         strcpy(m->pfx, distil ? "distilbert." : "bert.");
         if (!has_prefix(m->st, m->pfx))
-                m->pfx[0] = 0;  /* a bare encoder checkpoint */
+                m->pfx[0] = 0; /* a bare encoder checkpoint */
         LOAD(true, c->vocab_size, H, &m->word_emb, "embeddings.word_embeddings.weight");
         LOAD(true, c->max_pos, H, &m->pos_emb, "embeddings.position_embeddings.weight");
         if (!distil && c->type_vocab > 0)
@@ -400,10 +401,10 @@ static int load_multi_heads(struct clf_model *m) {
 #undef LOAD
 
 static void free_acts(struct clf_model *m) {
-        void **bufs[] = { (void **)&m->x, (void **)&m->h, (void **)&m->qkv, (void **)&m->ctx, (void **)&m->big,
-                          (void **)&m->u, (void **)&m->pooled, (void **)&m->pooled2, (void **)&m->logits,
-                          (void **)&m->emb, (void **)&m->maskf, (void **)&m->ids, (void **)&m->pos,
-                          (void **)&m->zeros, (void **)&m->types };
+        void **bufs[] = { (void **)&m->x,      (void **)&m->h,     (void **)&m->qkv,    (void **)&m->ctx,
+                          (void **)&m->big,    (void **)&m->u,     (void **)&m->pooled, (void **)&m->pooled2,
+                          (void **)&m->logits, (void **)&m->emb,   (void **)&m->maskf,  (void **)&m->ids,
+                          (void **)&m->pos,    (void **)&m->zeros, (void **)&m->types };
 
         for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
                 if (*bufs[i])
@@ -475,8 +476,8 @@ int clf_model_load(const char *dir, const struct clf_model_opts *opts, struct cl
                 r = load_multi_heads(m);
         if (r < 0)
                 goto fail;
-        log_debug("classifier: %s: %s, %zu layers, hidden %zu, %zu labels, %s backend", dir,
-                  clf_arch_name(m->cfg.arch), m->cfg.layers, m->cfg.hidden, m->cfg.num_labels, m->be->ops->name);
+        log_debug("classifier: %s: %s, %zu layers, hidden %zu, %zu labels, %s backend", dir, clf_arch_name(m->cfg.arch),
+                  m->cfg.layers, m->cfg.hidden, m->cfg.num_labels, m->be->ops->name);
         *ret_model = m;
         return 0;
 fail:
@@ -515,7 +516,9 @@ static int reserve_acts(struct clf_model *m, size_t B, size_t T) {
                 M = 64;
         if (B < 8)
                 B = 8;
-#define ALLOC(p, n) if (r >= 0) r = be->ops->alloc(be, (n) * sizeof *(p), (void **)&(p))
+#define ALLOC(p, n) \
+        if (r >= 0) \
+        r = be->ops->alloc(be, (n) * sizeof *(p), (void **)&(p))
         ALLOC(m->x, M * H);
         ALLOC(m->h, M * H);
         ALLOC(m->qkv, M * 3 * H);
@@ -549,7 +552,11 @@ static int reserve_acts(struct clf_model *m, size_t B, size_t T) {
         return 0;
 }
 
-#define OP(call) do { if ((r = (call)) < 0) return r; } while (0)
+#define OP(call)                      \
+        do {                          \
+                if ((r = (call)) < 0) \
+                        return r;     \
+        } while (0)
 
 static int encoder_bert(struct clf_model *m, size_t B, size_t T, bool types) {
         const struct clf_config *c = &m->cfg;
@@ -677,8 +684,8 @@ int clf_model_forward(struct clf_model *m, const struct clf_batch *in, float *re
         OP(o->upload(be, m->maskf, m->h_mask, M * sizeof *m->maskf));
         if (in->types && m->type_emb)
                 OP(o->upload(be, m->types, in->types, M * sizeof *m->types));
-        r = c->arch == CLF_ARCH_MODERNBERT ? encoder_modernbert(m, B, T) :
-                                             encoder_bert(m, B, T, in->types && m->type_emb);
+        r = c->arch == CLF_ARCH_MODERNBERT ? encoder_modernbert(m, B, T)
+                                           : encoder_bert(m, B, T, in->types && m->type_emb);
         if (r < 0)
                 return r;
         if (ret_embedding) {

@@ -27,8 +27,8 @@
 struct clf_model;
 
 struct clf_model_opts {
-        const char *backend;    /* "cpu", "cuda", NULL: auto */
-        int threads;            /* CPU GEMM threads, 0: BLAS default */
+        const char *backend; /* "cpu", "cuda", NULL: auto */
+        int threads;         /* CPU GEMM threads, 0: BLAS default */
 };
 
 /* Returns 0, -ENOENT, -EBADMSG (malformed files, missing or misshapen
@@ -40,10 +40,10 @@ const struct clf_config *clf_model_config(const struct clf_model *m);
 const char *clf_model_backend(const struct clf_model *m);
 
 struct clf_batch {
-        size_t B, T;                /* sequences, padded length (<= max_position_embeddings) */
-        const int32_t *ids;         /* [B*T] */
-        const uint8_t *mask;        /* [B*T] 1 token, 0 padding; NULL: all tokens */
-        const int32_t *types;       /* [B*T] token type ids (BERT); NULL: all 0 */
+        size_t B, T;          /* sequences, padded length (<= max_position_embeddings) */
+        const int32_t *ids;   /* [B*T] */
+        const uint8_t *mask;  /* [B*T] 1 token, 0 padding; NULL: all tokens */
+        const int32_t *types; /* [B*T] token type ids (BERT); NULL: all 0 */
 };
 
 /* Floats of ret_logits for a batch: the heads' logits one after the

@@ -22,8 +22,8 @@ struct clf_pipeline {
         uint8_t *mask;
         float *logits, *emb;
         size_t cap_ids, cap_types, cap_mask, cap_logits, cap_emb;
-        struct clf_lexical *lex;   /* config.json switchyard_lexical */
-        struct clf_token_crf crf;  /* config.json switchyard_token_crf (.model NULL: none) */
+        struct clf_lexical *lex;  /* config.json switchyard_lexical */
+        struct clf_token_crf crf; /* config.json switchyard_token_crf (.model NULL: none) */
 };
 
 struct clf_model *clf_pipeline_model(const struct clf_pipeline *p) {
@@ -164,8 +164,9 @@ int clf_pipeline_encode_opt(const struct clf_pipeline *p, const char *text, size
                 return r;
         if (c->case_types)
                 for (size_t t = 0; t < e->n; t++)
-                        e->types[t] = e->end[t] > e->start[t] && e->end[t] <= len ?
-                                      (uint8_t)clf_case_type(text + e->start[t], e->end[t] - e->start[t]) : 0;
+                        e->types[t] = e->end[t] > e->start[t] && e->end[t] <= len
+                                              ? (uint8_t)clf_case_type(text + e->start[t], e->end[t] - e->start[t])
+                                              : 0;
         e->n_lex = 0;
         if (p->lex && lexical) {
                 size_t L = c->clf_heads[c->lexical_head].num_labels;
@@ -215,9 +216,8 @@ static int grow(void **buf, size_t *cap, size_t n, size_t sz) {
         return 0;
 }
 
-int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n,
-                         bool want_embedding, const float **ret_logits, const float **ret_embedding,
-                         size_t *ret_T) {
+int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n, bool want_embedding,
+                         const float **ret_logits, const float **ret_embedding, size_t *ret_T) {
         const struct clf_config *c = clf_model_config(p->model);
         int32_t pad = clf_tokenizer_pad_id(p->tok);
         struct clf_batch batch;
@@ -230,13 +230,12 @@ int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *cons
                 if (enc[i]->n > T)
                         T = enc[i]->n;
         if (T == 0)
-                T = 1;   /* empty texts and no special tokens: one padding position */
+                T = 1; /* empty texts and no special tokens: one padding position */
         if (grow((void **)&p->ids, &p->cap_ids, n * T, sizeof *p->ids) < 0 ||
             (c->case_types && grow((void **)&p->types, &p->cap_types, n * T, sizeof *p->types) < 0) ||
             grow((void **)&p->mask, &p->cap_mask, n * T, 1) < 0 ||
             grow((void **)&p->emb, &p->cap_emb, n * c->hidden, sizeof *p->emb) < 0 ||
-            grow((void **)&p->logits, &p->cap_logits, clf_model_logits_size(p->model, n, T) + 1,
-                 sizeof *p->logits) < 0)
+            grow((void **)&p->logits, &p->cap_logits, clf_model_logits_size(p->model, n, T) + 1, sizeof *p->logits) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
                 for (size_t t = 0; t < T; t++) {
@@ -247,8 +246,9 @@ int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *cons
                         if (c->case_types)
                                 p->types[i * T + t] = tok ? enc[i]->types[t] : 0;
                 }
-        batch = (struct clf_batch){ .B = n, .T = T, .ids = p->ids, .mask = p->mask,
-                                    .types = c->case_types ? p->types : NULL };
+        batch = (struct clf_batch){
+                .B = n, .T = T, .ids = p->ids, .mask = p->mask, .types = c->case_types ? p->types : NULL
+        };
         if ((r = clf_model_forward(p->model, &batch, p->logits, want_embedding ? p->emb : NULL)) < 0)
                 return r;
         if (p->lex)
@@ -316,8 +316,7 @@ int clf_pipeline_run(struct clf_pipeline *p, const char *const *texts, const siz
                                 if (!y->token_label || !y->token_score ||
                                     clf_token_tags(hc, &x->tokens, texts[i], lens ? lens[i] : strlen(texts[i]),
                                                    lg + i * T * L, clf_model_transitions(p->model, h),
-                                                   clf_pipeline_token_crf(p, h), y->token_label,
-                                                   y->token_score) < 0)
+                                                   clf_pipeline_token_crf(p, h), y->token_label, y->token_score) < 0)
                                         goto out;
                         }
                 }

@@ -17,9 +17,9 @@
 struct clf_pipeline;
 
 struct clf_pipeline_opts {
-        const char *backend;            /* NULL: auto */
-        int threads;                    /* 0: BLAS default */
-        size_t max_len;                 /* 0: min(512, max_position_embeddings) */
+        const char *backend; /* NULL: auto */
+        int threads;         /* 0: BLAS default */
+        size_t max_len;      /* 0: min(512, max_position_embeddings) */
         enum clf_truncate policy;
 };
 
@@ -39,7 +39,7 @@ struct clf_head_result {
          * sigmoid for multi-label heads) */
         int label;
         float score;
-        float *scores;                  /* [num_labels] */
+        float *scores; /* [num_labels] */
         /* token head: per token of the result's tokens, the argmax label
          * and its score */
         int32_t *token_label;
@@ -51,7 +51,7 @@ struct clf_result {
          * point into heads[0] */
         int label;
         float score;
-        float *scores;                  /* [num_labels] */
+        float *scores; /* [num_labels] */
         /* token classification: the tokens read (ids, byte offsets into
          * the text) and per token the argmax label and its softmax score */
         struct clf_encoding tokens;
@@ -82,9 +82,8 @@ int clf_pipeline_encode(const struct clf_pipeline *p, const char *text, size_t l
  * then the encoder's alone): for texts whose category nobody reads */
 int clf_pipeline_encode_opt(const struct clf_pipeline *p, const char *text, size_t len, bool lexical,
                             struct clf_encoding *e);
-int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n,
-                         bool want_embedding, const float **ret_logits, const float **ret_embedding,
-                         size_t *ret_T);
+int clf_pipeline_forward(struct clf_pipeline *p, const struct clf_encoding *const *enc, size_t n, bool want_embedding,
+                         const float **ret_logits, const float **ret_embedding, size_t *ret_T);
 
 /* probabilities of logits[0..n) into out (softmax, or sigmoid per value);
  * returns the argmax */

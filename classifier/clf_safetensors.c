@@ -25,11 +25,12 @@ static const struct {
         const char *name;
         size_t size;
 } dtypes[] = {
-        [CLF_DTYPE_F32] = { "F32", 4 }, [CLF_DTYPE_F16] = { "F16", 2 }, [CLF_DTYPE_BF16] = { "BF16", 2 },
-        [CLF_DTYPE_F64] = { "F64", 8 }, [CLF_DTYPE_I64] = { "I64", 8 }, [CLF_DTYPE_I32] = { "I32", 4 },
-        [CLF_DTYPE_I16] = { "I16", 2 }, [CLF_DTYPE_I8] = { "I8", 1 }, [CLF_DTYPE_U8] = { "U8", 1 },
-        [CLF_DTYPE_BOOL] = { "BOOL", 1 }, [CLF_DTYPE_F8_E4M3] = { "F8_E4M3", 1 },
-        [CLF_DTYPE_F8_E5M2] = { "F8_E5M2", 1 },
+        [CLF_DTYPE_F32] = { "F32", 4 },         [CLF_DTYPE_F16] = { "F16", 2 },
+        [CLF_DTYPE_BF16] = { "BF16", 2 },       [CLF_DTYPE_F64] = { "F64", 8 },
+        [CLF_DTYPE_I64] = { "I64", 8 },         [CLF_DTYPE_I32] = { "I32", 4 },
+        [CLF_DTYPE_I16] = { "I16", 2 },         [CLF_DTYPE_I8] = { "I8", 1 },
+        [CLF_DTYPE_U8] = { "U8", 1 },           [CLF_DTYPE_BOOL] = { "BOOL", 1 },
+        [CLF_DTYPE_F8_E4M3] = { "F8_E4M3", 1 }, [CLF_DTYPE_F8_E5M2] = { "F8_E5M2", 1 },
 };
 
 const char *clf_dtype_name(enum clf_dtype dt) {

@@ -9,13 +9,22 @@
 #include <stdint.h>
 
 enum clf_dtype {
-        CLF_DTYPE_F32, CLF_DTYPE_F16, CLF_DTYPE_BF16, CLF_DTYPE_F64,
-        CLF_DTYPE_I64, CLF_DTYPE_I32, CLF_DTYPE_I16, CLF_DTYPE_I8, CLF_DTYPE_U8, CLF_DTYPE_BOOL,
-        CLF_DTYPE_F8_E4M3, CLF_DTYPE_F8_E5M2,
+        CLF_DTYPE_F32,
+        CLF_DTYPE_F16,
+        CLF_DTYPE_BF16,
+        CLF_DTYPE_F64,
+        CLF_DTYPE_I64,
+        CLF_DTYPE_I32,
+        CLF_DTYPE_I16,
+        CLF_DTYPE_I8,
+        CLF_DTYPE_U8,
+        CLF_DTYPE_BOOL,
+        CLF_DTYPE_F8_E4M3,
+        CLF_DTYPE_F8_E5M2,
 };
 
 #define CLF_ST_MAX_DIMS 8
-#define CLF_ST_MAX_HEADER (100u << 20)  /* as the safetensors library */
+#define CLF_ST_MAX_HEADER (100u << 20) /* as the safetensors library */
 
 struct clf_st_tensor {
         const char *name;
@@ -23,7 +32,7 @@ struct clf_st_tensor {
         unsigned ndim;
         int64_t shape[CLF_ST_MAX_DIMS];
         size_t numel;
-        const void *data;     /* into the mapping */
+        const void *data; /* into the mapping */
         size_t nbytes;
 };
 

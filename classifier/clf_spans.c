@@ -121,8 +121,9 @@ int clf_token_tags(const struct clf_head_cfg *head, const struct clf_encoding *t
         /* one block: p [L], dp [2 L], em [n L], the CRF's marginals' scratch, word
          * token/start/end [3 n] (uint32), bp [n L] (uint16) */
         size_t ms = viterbi && crf ? MARGINALS_SCRATCH(n, L) : 0;
-        float *p = malloc(3 * L * sizeof *p + (viterbi ? (n * L + ms) * sizeof(float) + 3 * n * sizeof(uint32_t) +
-                                                        n * L * sizeof(uint16_t) : 0));
+        float *p = malloc(
+                3 * L * sizeof *p +
+                (viterbi ? (n * L + ms) * sizeof(float) + 3 * n * sizeof(uint32_t) + n * L * sizeof(uint16_t) : 0));
         float *dp = p + L, *em = dp + 2 * L, *mscratch = em + n * L;
         uint32_t *word = (uint32_t *)(mscratch + ms), *ws = word + n, *we = ws + n;
         uint16_t *bp = (uint16_t *)(we + n);
@@ -277,7 +278,7 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                         if (glued(tokens, t, prev_end, text, len)) {
                                 prev_end = e;
                                 if (cur && e > end)
-                                        end = e;   /* the rest of the word */
+                                        end = e; /* the rest of the word */
                                 continue;
                         }
                         prev_end = e;
@@ -304,8 +305,10 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
                                 complete_email(text, len, &start, &end);
                         if (start < end && score >= min_score) {
                                 if (count < cap)
-                                        out[count] = (struct clf_span){ .start = (uint32_t)start, .end = (uint32_t)end,
-                                                                        .score = score, .type = cur,
+                                        out[count] = (struct clf_span){ .start = (uint32_t)start,
+                                                                        .end = (uint32_t)end,
+                                                                        .score = score,
+                                                                        .type = cur,
                                                                         .type_len = cur_len };
                                 count++;
                         }

@@ -32,9 +32,9 @@
 #include "classifier/clf_tokenizer.h"
 
 struct clf_span {
-        uint32_t start, end;    /* [start, end) bytes of the text */
+        uint32_t start, end; /* [start, end) bytes of the text */
         float score;
-        const char *type;       /* entity type: points into the head's label (not NUL-terminated) */
+        const char *type; /* entity type: points into the head's label (not NUL-terminated) */
         size_t type_len;
 };
 
@@ -47,7 +47,7 @@ size_t clf_spans(const struct clf_head_cfg *head, const struct clf_encoding *tok
 
 /* A word CRF beside a token head (config.json switchyard_token_crf). */
 struct clf_token_crf {
-        const struct clf_lexical *model;   /* a word CRF (clf_lexical.h) */
+        const struct clf_lexical *model; /* a word CRF (clf_lexical.h) */
         float encoder_weight;
 };
 

@@ -23,23 +23,23 @@ int clf_encoding_push(struct clf_encoding *e, int32_t id, uint32_t start, uint32
 
 /* WordPiece model (clf_wordpiece.c) */
 struct clf_wordpiece {
-        struct clf_vocab *vocab;       /* borrowed */
+        struct clf_vocab *vocab; /* borrowed */
         int32_t unk_id;
-        char prefix[16];               /* continuing_subword_prefix, "##" */
+        char prefix[16]; /* continuing_subword_prefix, "##" */
         size_t prefix_len;
-        size_t max_chars;              /* max_input_chars_per_word */
+        size_t max_chars; /* max_input_chars_per_word */
 };
 /* BertPreTokenizer: words of ns[a, b) split on white space and punctuation */
-int clf_bert_pretokenize(const struct clf_nstr *ns, size_t a, size_t b,
-                         int (*word)(void *ctx, size_t wa, size_t wb), void *ctx);
+int clf_bert_pretokenize(const struct clf_nstr *ns, size_t a, size_t b, int (*word)(void *ctx, size_t wa, size_t wb),
+                         void *ctx);
 /* WordPiece on the word ns[a, b): tokens appended to e */
 int clf_wordpiece_word(const struct clf_wordpiece *wp, const struct clf_nstr *ns, size_t a, size_t b,
                        struct clf_encoding *e);
 
 /* BPE model (clf_bpe.c) */
 struct clf_bpe;
-int clf_bpe_new(struct clf_vocab *vocab, int32_t unk_id, bool fuse_unk, bool ignore_merges,
-                bool byte_level, struct clf_bpe **ret_bpe);
+int clf_bpe_new(struct clf_vocab *vocab, int32_t unk_id, bool fuse_unk, bool ignore_merges, bool byte_level,
+                struct clf_bpe **ret_bpe);
 void clf_bpe_free(struct clf_bpe *bpe);
 /* Adds merge (a, b) with the next rank; the merged token must be in the
  * vocab. Returns 0, -ENOENT (a part or the result not in the vocab), -ENOMEM. */
@@ -48,5 +48,4 @@ int clf_bpe_add_merge(struct clf_bpe *bpe, const char *a, size_t alen, const cha
 int clf_bytelevel_pretokenize(const struct clf_nstr *ns, size_t a, size_t b,
                               int (*word)(void *ctx, size_t wa, size_t wb), void *ctx);
 /* BPE on the word ns[a, b) (byte-level mapped when the model is byte level) */
-int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a, size_t b,
-                 struct clf_encoding *e);
+int clf_bpe_word(const struct clf_bpe *bpe, const struct clf_nstr *ns, size_t a, size_t b, struct clf_encoding *e);

@@ -48,7 +48,7 @@ struct clf_tokenizer {
         bool add_prefix_space, use_regex;
         struct added_tok *added;
         size_t n_added;
-        bool any_added[2];            /* [normalized] */
+        bool any_added[2]; /* [normalized] */
         int32_t prefix[MAX_SPECIAL], suffix[MAX_SPECIAL];
         size_t n_prefix, n_suffix;
         int32_t pad_id;
@@ -122,7 +122,7 @@ int clf_case_type(const char *s, size_t len) {
                         cp = ((uint32_t)(c & 0x1f) << 6) | ((unsigned char)s[i + 1] & 0x3f);
                         k = 2;
                 } else if (c >= 0x80) {
-                        cp = 0xFFFD;   /* beyond U+07FF or broken: no case here */
+                        cp = 0xFFFD; /* beyond U+07FF or broken: no case here */
                         k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 1;
                 }
                 lc = clf_letter_case(cp);
@@ -234,10 +234,9 @@ static void cp_free(struct cpbuf *b) {
 }
 
 static bool is_cjk(uint32_t cp) {
-        return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) ||
-               (cp >= 0x20000 && cp <= 0x2a6df) || (cp >= 0x2a700 && cp <= 0x2b73f) ||
-               (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
-               (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+        return (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) ||
+               (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) ||
+               (cp >= 0x2b820 && cp <= 0x2ceaf) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
 }
 
 /* canonical ordering: non-starters sorted by combining class, stably */
@@ -384,7 +383,7 @@ static int normalize(const struct clf_tokenizer *t, const char *text, size_t a, 
 
 struct seg {
         size_t a, b;
-        int32_t id;   /* -1: a piece of text to tokenize */
+        int32_t id; /* -1: a piece of text to tokenize */
 };
 
 struct segvec {
@@ -598,7 +597,8 @@ static int encode_range(const struct clf_tokenizer *t, const char *text, size_t 
         int r;
 
         clf_encoding_init(&part);
-        if ((r = clf_tokenizer_encode(t, text + a, b - a, &part)) >= 0 && (r = encoding_reserve(e, e->n + part.n + 1)) >= 0) {
+        if ((r = clf_tokenizer_encode(t, text + a, b - a, &part)) >= 0 &&
+            (r = encoding_reserve(e, e->n + part.n + 1)) >= 0) {
                 for (size_t i = 0; i < part.n; i++) {
                         e->ids[e->n + i] = part.ids[i];
                         e->start[e->n + i] = part.start[i] + (uint32_t)a;
@@ -671,8 +671,8 @@ out:
         return r;
 }
 
-int clf_tokenizer_encode_model(const struct clf_tokenizer *t, const char *text, size_t len,
-                               size_t max_len, enum clf_truncate policy, struct clf_encoding *e) {
+int clf_tokenizer_encode_model(const struct clf_tokenizer *t, const char *text, size_t len, size_t max_len,
+                               enum clf_truncate policy, struct clf_encoding *e) {
         size_t budget, n, keep_head, keep_tail, total;
         int r;
 
@@ -864,7 +864,8 @@ int clf_tokenizer_load_vocab_txt(const char *path, const struct clf_wordpiece_op
         for (size_t i = 0; i < sizeof specials / sizeof *specials; i++) {
                 int32_t id = clf_vocab_find(t->vocab, specials[i], strlen(specials[i]));
 
-                if (id >= 0 && (r = add_added(t, specials[i], strlen(specials[i]), id, false, false, false, false, true)) < 0)
+                if (id >= 0 &&
+                    (r = add_added(t, specials[i], strlen(specials[i]), id, false, false, false, false, true)) < 0)
                         goto fail;
         }
         cls = clf_vocab_find(t->vocab, "[CLS]", 5);
@@ -921,7 +922,8 @@ static int parse_normalizer(struct clf_tokenizer *t, const struct json_member *n
         if (nm->type != JSON_OBJECT || depth > 4)
                 return -EBADMSG;
         if (type_is(o, l, "BertNormalizer"))
-                return set_bert_normalizer(t, get_bool(o, l, "clean_text", 1), get_bool(o, l, "handle_chinese_chars", 1),
+                return set_bert_normalizer(t, get_bool(o, l, "clean_text", 1),
+                                           get_bool(o, l, "handle_chinese_chars", 1),
                                            get_bool(o, l, "strip_accents", -1), get_bool(o, l, "lowercase", 1));
         if (type_is(o, l, "Sequence")) {
                 struct json_member arr, el;
@@ -974,7 +976,7 @@ static int parse_pretokenizer(struct clf_tokenizer *t, const struct json_member 
                         return -EBADMSG;
                 while ((r = json_iter(arr.val, arr.val_len, &it, &el)) > 0) {
                         if (t->pre != PT_NONE)
-                                return -EOPNOTSUPP;  /* one pre-tokenizer at most */
+                                return -EOPNOTSUPP; /* one pre-tokenizer at most */
                         if ((r = parse_pretokenizer(t, &el, depth + 1)) < 0)
                                 return r;
                 }
@@ -1093,7 +1095,7 @@ static int parse_postprocessor(struct clf_tokenizer *t, const struct json_member
                 return 0;
         }
         if (type_is(o, l, "ByteLevel"))
-                return 0;  /* offsets only */
+                return 0; /* offsets only */
         if (type_is(o, l, "Sequence")) {
                 struct json_member arr, el;
                 size_t it = 0;
@@ -1282,8 +1284,9 @@ static int parse_added(struct clf_tokenizer *t, const struct json_member *am) {
                 if ((n = clf_json_strdup(&cm, &content)) < 0)
                         return n;
                 bool special = get_bool(o, l, "special", 0);
-                r = add_added(t, content, (size_t)n, (int32_t)id, get_bool(o, l, "lstrip", 0), get_bool(o, l, "rstrip", 0),
-                              get_bool(o, l, "single_word", 0), get_bool(o, l, "normalized", !special), special);
+                r = add_added(t, content, (size_t)n, (int32_t)id, get_bool(o, l, "lstrip", 0),
+                              get_bool(o, l, "rstrip", 0), get_bool(o, l, "single_word", 0),
+                              get_bool(o, l, "normalized", !special), special);
                 free(content);
                 if (r < 0)
                         return r;

@@ -68,9 +68,9 @@ int clf_tokenizer_load(const char *dir, struct clf_tokenizer **ret_tok);
 int clf_tokenizer_load_json(const char *path, struct clf_tokenizer **ret_tok);
 
 struct clf_wordpiece_opts {
-        int lowercase;          /* do_lower_case, default 1 */
-        int strip_accents;      /* -1: same as lowercase */
-        int chinese_chars;      /* tokenize_chinese_chars, default 1 */
+        int lowercase;     /* do_lower_case, default 1 */
+        int strip_accents; /* -1: same as lowercase */
+        int chinese_chars; /* tokenize_chinese_chars, default 1 */
 };
 int clf_tokenizer_load_vocab_txt(const char *path, const struct clf_wordpiece_opts *opts,
                                  struct clf_tokenizer **ret_tok);
@@ -79,14 +79,13 @@ void clf_tokenizer_free(struct clf_tokenizer *tok);
 
 /* Content tokens of text (no special tokens added, no truncation),
  * appended to e after clearing it. */
-int clf_tokenizer_encode(const struct clf_tokenizer *tok, const char *text, size_t len,
-                         struct clf_encoding *e);
+int clf_tokenizer_encode(const struct clf_tokenizer *tok, const char *text, size_t len, struct clf_encoding *e);
 
 /* What the model reads: specials of the post-processor around the content,
  * at most max_len tokens in all (content cut by policy). max_len must leave
  * room for one content token: -EINVAL otherwise. */
-int clf_tokenizer_encode_model(const struct clf_tokenizer *tok, const char *text, size_t len,
-                               size_t max_len, enum clf_truncate policy, struct clf_encoding *e);
+int clf_tokenizer_encode_model(const struct clf_tokenizer *tok, const char *text, size_t len, size_t max_len,
+                               enum clf_truncate policy, struct clf_encoding *e);
 
 /* Number of special tokens encode_model adds. */
 size_t clf_tokenizer_n_special(const struct clf_tokenizer *tok);

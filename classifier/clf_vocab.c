@@ -12,11 +12,11 @@ struct clf_vocab_str {
 struct clf_vocab {
         /* hash slots: index into strs + 1 (0 = empty) */
         uint32_t *slots;
-        size_t n_slots;          /* power of two */
+        size_t n_slots; /* power of two */
         struct clf_vocab_str *strs;
-        int32_t *str_id;         /* id currently mapped by strs[i] */
+        int32_t *str_id; /* id currently mapped by strs[i] */
         size_t n_strs, cap_strs;
-        int32_t *id_str;         /* id -> strs index, -1 none */
+        int32_t *id_str; /* id -> strs index, -1 none */
         size_t n_ids, cap_ids;
 };
 

@@ -9,14 +9,13 @@
 #include <string.h>
 
 static bool is_bert_punct(uint32_t cp) {
-        if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
-            (cp >= 123 && cp <= 126))
+        if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126))
                 return true;
         return cp >= 0x80 && clf_unicode_is_punct(cp);
 }
 
-int clf_bert_pretokenize(const struct clf_nstr *ns, size_t a, size_t b,
-                         int (*word)(void *ctx, size_t wa, size_t wb), void *ctx) {
+int clf_bert_pretokenize(const struct clf_nstr *ns, size_t a, size_t b, int (*word)(void *ctx, size_t wa, size_t wb),
+                         void *ctx) {
         size_t start = a, i = a;
         int r;
 
@@ -73,7 +72,7 @@ int clf_wordpiece_word(const struct clf_wordpiece *wp, const struct clf_nstr *ns
                         while (end > start && ((unsigned char)ns->s[end] & 0xc0) == 0x80);
                 }
                 if (id < 0) {
-                        e->n = n0;   /* the whole word is unknown */
+                        e->n = n0; /* the whole word is unknown */
                         r = clf_encoding_push(e, wp->unk_id, ns->o0[a], ns->o1[b - 1]);
                         goto out;
                 }

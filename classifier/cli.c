@@ -30,21 +30,20 @@
 #include "common/log.h"
 
 static void usage(FILE *f) {
-        fprintf(f,
-                "usage: switchyard-classify [options] MODEL_DIR [TEXT...]\n"
-                "  -t, --threads N       CPU GEMM threads (default: BLAS default)\n"
-                "  -b, --backend NAME    cpu, cuda or auto (default auto)\n"
-                "  -m, --max-len N       tokens read per text (default min(512, model max))\n"
-                "      --truncate P      head_tail (default), head or tail\n"
-                "  -k, --top K           labels shown per text (default 3)\n"
-                "      --ids             print the token ids\n"
-                "      --embedding       print the pooled embedding\n"
-                "      --model DIR       the model directory (instead of MODEL_DIR)\n"
-                "      --jsonl           JSON lines in ({\"text\": ...}) and out (see the source's header)\n"
-                "      --batch N         texts per batch with --jsonl (default 8)\n"
-                "      --head-name NAME  name of a single-head checkpoint's head in --jsonl output\n"
-                "  -h, --help\n"
-                "Without TEXT, each line of standard input is classified.\n");
+        fprintf(f, "usage: switchyard-classify [options] MODEL_DIR [TEXT...]\n"
+                   "  -t, --threads N       CPU GEMM threads (default: BLAS default)\n"
+                   "  -b, --backend NAME    cpu, cuda or auto (default auto)\n"
+                   "  -m, --max-len N       tokens read per text (default min(512, model max))\n"
+                   "      --truncate P      head_tail (default), head or tail\n"
+                   "  -k, --top K           labels shown per text (default 3)\n"
+                   "      --ids             print the token ids\n"
+                   "      --embedding       print the pooled embedding\n"
+                   "      --model DIR       the model directory (instead of MODEL_DIR)\n"
+                   "      --jsonl           JSON lines in ({\"text\": ...}) and out (see the source's header)\n"
+                   "      --batch N         texts per batch with --jsonl (default 8)\n"
+                   "      --head-name NAME  name of a single-head checkpoint's head in --jsonl output\n"
+                   "  -h, --help\n"
+                   "Without TEXT, each line of standard input is classified.\n");
 }
 
 struct cli {
@@ -98,8 +97,10 @@ static void put_jsonl(const struct cli *cl, const struct clf_result *r, const ch
         for (size_t h = 0; h < r->n_heads; h++) {
                 const struct clf_head_cfg *hc = &c->clf_heads[h];
                 const struct clf_head_result *y = &r->heads[h];
-                const char *name = hc->name[0] ? hc->name :
-                                   cl->head_name ? cl->head_name : hc->kind == CLF_TASK_TOKEN ? "pii" : "category";
+                const char *name = hc->name[0]                  ? hc->name
+                                   : cl->head_name              ? cl->head_name
+                                   : hc->kind == CLF_TASK_TOKEN ? "pii"
+                                                                : "category";
 
                 if (h)
                         fputs(", ", stdout);
@@ -202,8 +203,9 @@ static int run_jsonl(struct cli *cl, size_t batch) {
                 r = n_ok ? clf_pipeline_run(cl->p, ok_texts, ok_lens, n_ok, res) : 0;
                 for (size_t i = 0; i < n; i++) {
                         if (errs[i] < 0)
-                                put_error(errs[i] == -ENOENT ? "no \"text\" string member" :
-                                          errs[i] == -ENOMEM ? "out of memory" : "invalid JSON");
+                                put_error(errs[i] == -ENOENT   ? "no \"text\" string member"
+                                          : errs[i] == -ENOMEM ? "out of memory"
+                                                               : "invalid JSON");
                         else if (r < 0)
                                 put_error(strerror(-r));
                         else
@@ -280,12 +282,18 @@ static int classify(struct cli *cl, const char *text, size_t len) {
 
 int main(int argc, char **argv) {
         static const struct option longopts[] = {
-                { "threads", required_argument, NULL, 't' }, { "backend", required_argument, NULL, 'b' },
-                { "max-len", required_argument, NULL, 'm' }, { "truncate", required_argument, NULL, 'T' },
-                { "top", required_argument, NULL, 'k' },     { "ids", no_argument, NULL, 'I' },
-                { "embedding", no_argument, NULL, 'E' },     { "help", no_argument, NULL, 'h' },
-                { "model", required_argument, NULL, 'M' },   { "jsonl", no_argument, NULL, 'J' },
-                { "batch", required_argument, NULL, 'B' },   { "head-name", required_argument, NULL, 'N' },
+                { "threads", required_argument, NULL, 't' },
+                { "backend", required_argument, NULL, 'b' },
+                { "max-len", required_argument, NULL, 'm' },
+                { "truncate", required_argument, NULL, 'T' },
+                { "top", required_argument, NULL, 'k' },
+                { "ids", no_argument, NULL, 'I' },
+                { "embedding", no_argument, NULL, 'E' },
+                { "help", no_argument, NULL, 'h' },
+                { "model", required_argument, NULL, 'M' },
+                { "jsonl", no_argument, NULL, 'J' },
+                { "batch", required_argument, NULL, 'B' },
+                { "head-name", required_argument, NULL, 'N' },
                 { 0 },
         };
         struct clf_pipeline_opts po = { 0 };
@@ -298,16 +306,36 @@ int main(int argc, char **argv) {
         sy_log_init("classify");
         while ((opt = getopt_long(argc, argv, "t:b:m:k:h", longopts, NULL)) != -1) {
                 switch (opt) {
-                case 't': po.threads = atoi(optarg); break;
-                case 'b': po.backend = optarg; break;
-                case 'm': po.max_len = (size_t)strtoul(optarg, NULL, 10); break;
-                case 'k': cl.top = atoi(optarg); break;
-                case 'I': cl.ids = true; break;
-                case 'E': cl.embedding = true; break;
-                case 'M': model = optarg; break;
-                case 'J': jsonl = true; break;
-                case 'B': batch = (size_t)strtoul(optarg, NULL, 10); break;
-                case 'N': cl.head_name = optarg; break;
+                case 't':
+                        po.threads = atoi(optarg);
+                        break;
+                case 'b':
+                        po.backend = optarg;
+                        break;
+                case 'm':
+                        po.max_len = (size_t)strtoul(optarg, NULL, 10);
+                        break;
+                case 'k':
+                        cl.top = atoi(optarg);
+                        break;
+                case 'I':
+                        cl.ids = true;
+                        break;
+                case 'E':
+                        cl.embedding = true;
+                        break;
+                case 'M':
+                        model = optarg;
+                        break;
+                case 'J':
+                        jsonl = true;
+                        break;
+                case 'B':
+                        batch = (size_t)strtoul(optarg, NULL, 10);
+                        break;
+                case 'N':
+                        cl.head_name = optarg;
+                        break;
                 case 'T':
                         if (strcmp(optarg, "head_tail") == 0)
                                 po.policy = CLF_TRUNC_HEAD_TAIL;
@@ -320,8 +348,12 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         break;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
                 }
         }
         if (!model) {
@@ -331,7 +363,7 @@ int main(int argc, char **argv) {
                 }
                 model = argv[optind];
         } else {
-                optind--;   /* the texts start at optind + 1 */
+                optind--; /* the texts start at optind + 1 */
         }
         if (batch < 1 || batch > 4096) {
                 fprintf(stderr, "switchyard-classify: --batch: 1..4096\n");

@@ -70,16 +70,16 @@ static const char *const role_name[N_ROLES] = { "category", "jailbreak", "pii" }
 struct pass {
         struct clf_pipeline *p;
         char *dir;
-        int head[N_ROLES];              /* head serving the role in this pass, -1 */
-        char **labels[N_ROLES];         /* vSR mapping file's names for the role's head, or NULL */
-        int jb_benign, jb_label;        /* jailbreak head: benign label or jailbreak label (-1) */
+        int head[N_ROLES];       /* head serving the role in this pass, -1 */
+        char **labels[N_ROLES];  /* vSR mapping file's names for the role's head, or NULL */
+        int jb_benign, jb_label; /* jailbreak head: benign label or jailbreak label (-1) */
 };
 
 struct models {
         struct pass pass[MAX_PASSES];
         size_t n;
         size_t max_labels, max_len;
-        char key[8192];                 /* what they were loaded from, to tell whether a reload changes them */
+        char key[8192]; /* what they were loaded from, to tell whether a reload changes them */
 };
 
 struct slot {
@@ -87,8 +87,8 @@ struct slot {
         uint64_t arrive_ns;
         uint32_t worker, gen, len;
         uint16_t flags;
-        float pii_threshold;            /* the request's (sy_classify_req.pii_threshold_q); 0: params' */
-        uint8_t enc_ok;                 /* bit per pass: enc[] is current */
+        float pii_threshold; /* the request's (sy_classify_req.pii_threshold_q); 0: params' */
+        uint8_t enc_ok;      /* bit per pass: enc[] is current */
         uint32_t idx;
         struct clf_encoding enc[MAX_PASSES];
         struct sy_classify_resp resp;
@@ -105,22 +105,22 @@ struct params {
 struct daemon {
         struct sy_config *cfg;
         char *config_path;
-        struct peer peer;               /* the ring pairs with the workers (proto/peer.h) */
+        struct peer peer; /* the ring pairs with the workers (proto/peer.h) */
         int epfd, sig_fd, ev_fd;
 
         struct slot *slots;
         uint32_t n_slots;
-        uint32_t *free_list, n_free;    /* ring thread only */
+        uint32_t *free_list, n_free; /* ring thread only */
 
         pthread_t thread;
         bool thread_started;
         pthread_mutex_t lock;
         pthread_cond_t cond;
         /* under lock */
-        uint32_t *pending, n_pending;   /* ring -> model, oldest first */
-        uint32_t *done, n_done;         /* model -> ring */
+        uint32_t *pending, n_pending; /* ring -> model, oldest first */
+        uint32_t *done, n_done;       /* model -> ring */
         struct params params;
-        struct sy_config *reload_cfg;   /* model thread: load these models */
+        struct sy_config *reload_cfg; /* model thread: load these models */
         bool stop;
 
         /* model thread only */
@@ -173,12 +173,13 @@ static void models_key(const struct sy_config *cfg, char *buf, size_t cap) {
         const char *def = classifier_default_model();
 
         snprintf(buf, cap, "%s|%s|%u|%u|%s|%s|%d|%s|%s|%d|%s|%s|%d|%d",
-                 cfg->classifier.model ? cfg->classifier.model : def ? def : "", cfg->classifier.backend,
-                 cfg->classifier.threads, cfg->classifier.max_len,
+                 cfg->classifier.model ? cfg->classifier.model
+                 : def                 ? def
+                                       : "",
+                 cfg->classifier.backend, cfg->classifier.threads, cfg->classifier.max_len,
                  cfg->classifier.category.model_id ? cfg->classifier.category.model_id : "",
                  cfg->classifier.category.mapping_path ? cfg->classifier.category.mapping_path : "",
-                 cfg->classifier.category.use_cpu,
-                 cfg->classifier.pii.model_id ? cfg->classifier.pii.model_id : "",
+                 cfg->classifier.category.use_cpu, cfg->classifier.pii.model_id ? cfg->classifier.pii.model_id : "",
                  cfg->classifier.pii.mapping_path ? cfg->classifier.pii.mapping_path : "", cfg->classifier.pii.use_cpu,
                  cfg->classifier.jailbreak.model_id ? cfg->classifier.jailbreak.model_id : "",
                  cfg->classifier.jailbreak.mapping_path ? cfg->classifier.jailbreak.mapping_path : "",
@@ -230,7 +231,7 @@ static int read_mapping(const char *path, size_t n_labels, char ***ret) {
         }
         (void)el;
         for (size_t i = 0; i < n_labels; i++)
-                if (!names[i]) {   /* incomplete: not used */
+                if (!names[i]) { /* incomplete: not used */
                         for (size_t k = 0; k < n_labels; k++)
                                 free(names[k]);
                         free(names);
@@ -278,7 +279,8 @@ static void find_jailbreak_labels(struct pass *ps) {
 
 static int load_pass(struct models *ms, const char *dir, const char *backend, const struct sy_config *cfg,
                      struct pass **ret) {
-        struct clf_pipeline_opts po = { .backend = backend, .threads = (int)cfg->classifier.threads,
+        struct clf_pipeline_opts po = { .backend = backend,
+                                        .threads = (int)cfg->classifier.threads,
                                         .max_len = cfg->classifier.max_len };
         struct pass *ps;
         int r;
@@ -291,9 +293,10 @@ static int load_pass(struct models *ms, const char *dir, const char *backend, co
                 ps->head[i] = -1;
         if ((r = clf_pipeline_load(dir, &po, &ps->p)) < 0) {
                 log_err("classifier: cannot load model %s: %s", dir,
-                        r == -ENOENT ? "no config.json / model.safetensors / tokenizer there" :
-                        r == -EBADMSG ? "malformed or inconsistent files" :
-                        r == -EOPNOTSUPP ? "architecture or option not supported" : strerror(-r));
+                        r == -ENOENT       ? "no config.json / model.safetensors / tokenizer there"
+                        : r == -EBADMSG    ? "malformed or inconsistent files"
+                        : r == -EOPNOTSUPP ? "architecture or option not supported"
+                                           : strerror(-r));
                 return r;
         }
         if (!(ps->dir = strdup(dir))) {
@@ -324,7 +327,9 @@ static int set_role(struct pass *ps, int role, int head, const char *mapping) {
 
 static int models_load(const struct sy_config *cfg, struct models **ret) {
         const struct sy_classifier_role_cfg *classic[N_ROLES] = {
-                &cfg->classifier.category, &cfg->classifier.jailbreak, &cfg->classifier.pii,
+                &cfg->classifier.category,
+                &cfg->classifier.jailbreak,
+                &cfg->classifier.pii,
         };
         struct models *ms = calloc(1, sizeof *ms);
         bool taken[N_ROLES] = { false }, any_classic = false;
@@ -342,7 +347,8 @@ static int models_load(const struct sy_config *cfg, struct models **ret) {
                 if (rc->missing) {
                         log_err("%s:%u: %s model '%s' is not a model directory; switchyard does not download "
                                 "models: download it (e.g. huggingface-cli download ORG/NAME --local-dir DIR) and "
-                                "give that path", cfg->path, rc->line, role_name[role], rc->model_id);
+                                "give that path",
+                                cfg->path, rc->line, role_name[role], rc->model_id);
                         r = -ENOENT;
                         goto fail;
                 }
@@ -364,7 +370,8 @@ static int models_load(const struct sy_config *cfg, struct models **ret) {
 
                 if (!dir) {
                         log_err("classifier: no model: set classifier.model (or SWITCHYARD_MODEL_DIR), or install "
-                                "the default model (%s)", SY_MODEL_DATADIR);
+                                "the default model (%s)",
+                                SY_MODEL_DATADIR);
                         r = -ENOENT;
                         goto fail;
                 }
@@ -376,7 +383,7 @@ static int models_load(const struct sy_config *cfg, struct models **ret) {
 
                         if (!c->multi_head && c->n_clf_heads == 1 &&
                             (role == ROLE_PII) == (c->clf_heads[0].kind == CLF_TASK_TOKEN) && role != ROLE_JAILBREAK)
-                                h = 0;   /* a single-head checkpoint as classifier.model */
+                                h = 0; /* a single-head checkpoint as classifier.model */
                         if (h < 0 || taken[role] || (role == ROLE_JAILBREAK && !cfg->classifier.jailbreak_enabled))
                                 continue;
                         if ((r = set_role(ps, role, h, NULL)) < 0)
@@ -431,9 +438,10 @@ static void models_log(const struct models *ms, const struct sy_config *cfg) {
                                 o += (size_t)snprintf(heads + o, sizeof heads - o, "]");
                 }
                 log_notice("classifier: %s backend, model %s (%s, %zu layers, hidden %zu, max %zu tokens), heads: %s; "
-                           "%u threads, batch %u, wait %u us", clf_model_backend(m), ps->dir, clf_arch_name(c->arch),
-                           c->layers, c->hidden, clf_pipeline_max_len(ps->p), heads, cfg->classifier.threads,
-                           cfg->classifier.max_batch, cfg->classifier.max_batch_wait_us);
+                           "%u threads, batch %u, wait %u us",
+                           clf_model_backend(m), ps->dir, clf_arch_name(c->arch), c->layers, c->hidden,
+                           clf_pipeline_max_len(ps->p), heads, cfg->classifier.threads, cfg->classifier.max_batch,
+                           cfg->classifier.max_batch_wait_us);
         }
 }
 
@@ -538,7 +546,7 @@ static size_t pick_batch(struct daemon *d, unsigned max_batch, uint32_t *batch) 
                 cl = enc_len(&d->slots[b[cand]]);
                 nmx = cl > mx ? cl : mx;
                 if (nmx > 32 && (nmx * (count + 1) - (sum + cl)) * 4 > nmx * (count + 1))
-                        break;   /* too much padding */
+                        break; /* too much padding */
                 if (left)
                         lo--;
                 else
@@ -568,7 +576,8 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
                         int best = clf_normalize(lg, hc->num_labels, hc->multi_label, d->probs);
 
                         s->resp.confidence = d->probs[best];
-                        snprintf(s->resp.category, sizeof s->resp.category, "%s", head_label(ps, ROLE_CATEGORY, hc, (size_t)best));
+                        snprintf(s->resp.category, sizeof s->resp.category, "%s",
+                                 head_label(ps, ROLE_CATEGORY, hc, (size_t)best));
                 }
                 if (ps->head[ROLE_JAILBREAK] >= 0) {
                         int h = ps->head[ROLE_JAILBREAK];
@@ -576,7 +585,8 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
                         const float *lg = logits + clf_model_head_offset(m, (size_t)h, n, T) + i * hc->num_labels;
 
                         clf_normalize(lg, hc->num_labels, hc->multi_label, d->probs);
-                        s->resp.jailbreak = ps->jb_benign >= 0 ? 1.0f - d->probs[ps->jb_benign] : d->probs[ps->jb_label];
+                        s->resp.jailbreak =
+                                ps->jb_benign >= 0 ? 1.0f - d->probs[ps->jb_benign] : d->probs[ps->jb_label];
                         if (s->resp.jailbreak < 0)
                                 s->resp.jailbreak = 0;
                 }
@@ -602,8 +612,8 @@ static void fill_pass(struct daemon *d, struct pass *ps, size_t pi, const uint32
                                 k = SY_CLASSIFY_MAX_SPANS;
                         for (size_t j = 0; j < k; j++) {
                                 struct sy_pii_span *o = &s->spans[j];
-                                size_t tl = d->spans[j].type_len < SY_CLASSIFY_LABEL - 1 ? d->spans[j].type_len :
-                                            SY_CLASSIFY_LABEL - 1;
+                                size_t tl = d->spans[j].type_len < SY_CLASSIFY_LABEL - 1 ? d->spans[j].type_len
+                                                                                         : SY_CLASSIFY_LABEL - 1;
 
                                 memset(o, 0, sizeof *o);
                                 o->start = d->spans[j].start;
@@ -707,7 +717,7 @@ static void model_reload(struct daemon *d, struct sy_config *nc) {
         free(d->probs);
         d->probs = malloc((nm->max_labels + 1) * sizeof *d->probs);
         for (size_t i = 0; i < d->n_backlog; i++)
-                d->slots[d->backlog[i]].enc_ok = 0;   /* other tokenizers now */
+                d->slots[d->backlog[i]].enc_ok = 0; /* other tokenizers now */
         sy_config_free(nc);
 }
 
@@ -788,7 +798,7 @@ static void *model_thread(void *arg) {
                         if (!(s->enc_ok & 1u)) {
                                 if (clf_pipeline_encode_opt(d->models->pass[0].p, s->text, s->len,
                                                             !(s->flags & SY_CLASSIFY_NO_CATEGORY), &s->enc[0]) < 0)
-                                        s->enc[0].n = 0;   /* fails again in run_batch, answered with the error */
+                                        s->enc[0].n = 0; /* fails again in run_batch, answered with the error */
                                 else
                                         s->enc_ok |= 1u;
                         }
@@ -819,7 +829,7 @@ static int push_answer(struct daemon *d, uint32_t w, uint32_t gen, const struct 
         int r;
 
         if (peer_worker_gen(&d->peer, w) != gen)
-                return 0;   /* its predecessor asked */
+                return 0; /* its predecessor asked */
         r = ring_sp_pushv(out, SY_MSG_CLASSIFY_RESP, iov, resp->n_spans ? 2 : 1);
         if (r == -EMSGSIZE && resp->n_spans) {
                 /* spans beyond what the ring takes: as many as fit */
@@ -831,7 +841,7 @@ static int push_answer(struct daemon *d, uint32_t w, uint32_t gen, const struct 
                 r = ring_sp_pushv(out, SY_MSG_CLASSIFY_RESP, iov, 2);
         }
         if (r == -EMSGSIZE)
-                return 0;   /* cannot happen with a sane ring size; the worker times out */
+                return 0; /* cannot happen with a sane ring size; the worker times out */
         return r;
 }
 
@@ -1083,7 +1093,7 @@ int classifier_main(const char *config_path) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);  /* before the model thread: it inherits the mask */
+        pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before the model thread: it inherits the mask */
         d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         d->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         d->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -20,7 +20,7 @@ const char *classifier_default_model(void) {
         const char *env = getenv("SWITCHYARD_MODEL_DIR");
 
         if (env && *env)
-                return env;     /* said explicitly: used (and refused at load if wrong) */
+                return env; /* said explicitly: used (and refused at load if wrong) */
         if (is_model_dir(SY_MODEL_DATADIR))
                 return SY_MODEL_DATADIR;
         if (is_model_dir(SY_MODEL_SRCDIR))

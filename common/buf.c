@@ -57,4 +57,3 @@ void buf_free(struct buf *b) {
         b->p = NULL;
         b->len = b->cap = 0;
 }
-

@@ -28,16 +28,16 @@
 
 #include "common/config.h"
 
-#define CFG_FILE_MAX (8u << 20)        /* bytes of YAML */
-#define CFG_MAP_MAX 1024               /* pairs in one mapping that is walked */
+#define CFG_FILE_MAX (8u << 20) /* bytes of YAML */
+#define CFG_MAP_MAX 1024        /* pairs in one mapping that is walked */
 #define CFG_ALIASES_MAX 16
-#define CFG_PROMPT_MAX (64u << 10)     /* bytes of one system prompt */
+#define CFG_PROMPT_MAX (64u << 10) /* bytes of one system prompt */
 #define CFG_WARNINGS_MAX 64
 #define CFG_HOST_MAX 253
-#define CFG_PATH_MAX 256               /* health check path */
-#define CFG_DIR_MAX 90                 /* room for socket names under it in sun_path */
+#define CFG_PATH_MAX 256 /* health check path */
+#define CFG_DIR_MAX 90   /* room for socket names under it in sun_path */
 #define CFG_WEIGHT_MAX 1000000u
-#define CFG_RATE_MAX 1000000000ull     /* requests or tokens per minute, bucket sizes */
+#define CFG_RATE_MAX 1000000000ull /* requests or tokens per minute, bucket sizes */
 
 #define NS_PER_US 1000ull
 #define NS_PER_MS 1000000ull
@@ -45,7 +45,7 @@
 #define MS_HOUR 3600000ull
 #define MS_DAY 86400000ull
 
-struct model_set {                      /* one entry of models: / model_config: */
+struct model_set { /* one entry of models: / model_config: */
         struct sy_model_cfg m;
         const yaml_node_t *key;
         bool native;
@@ -53,10 +53,10 @@ struct model_set {                      /* one entry of models: / model_config: 
 
 struct ctx {
         const char *name;
-        const char *buf;                /* the YAML text, for reader error offsets */
+        const char *buf; /* the YAML text, for reader error offsets */
         size_t len;
         yaml_document_t *doc;
-        const yaml_node_t *root;        /* NULL: empty document */
+        const yaml_node_t *root; /* NULL: empty document */
         struct sy_config *cfg;
         char *err;
         size_t errlen;
@@ -64,10 +64,10 @@ struct ctx {
         struct model_set *sets;
         size_t n_sets;
         /* for the guards' cross checks (cfg_check_guards) */
-        const yaml_node_t *clf_off;      /* classifier.enabled: false */
-        const yaml_node_t *pg_history;   /* prompt_guard.include_history */
-        const yaml_node_t *pii_needs;    /* first pii_policy that forbids a type */
-        const yaml_node_t *jb_needs;     /* first category jailbreak_enabled: true */
+        const yaml_node_t *clf_off;    /* classifier.enabled: false */
+        const yaml_node_t *pg_history; /* prompt_guard.include_history */
+        const yaml_node_t *pii_needs;  /* first pii_policy that forbids a type */
+        const yaml_node_t *jb_needs;   /* first category jailbreak_enabled: true */
 };
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -101,8 +101,8 @@ static inline bool scalar_is(const yaml_node_t *n, const char *lit) {
 }
 
 static inline bool is_null(const yaml_node_t *n) {
-        return is_plain(n) && (slen(n) == 0 || scalar_is(n, "~") || scalar_is(n, "null") ||
-                               scalar_is(n, "Null") || scalar_is(n, "NULL"));
+        return is_plain(n) && (slen(n) == 0 || scalar_is(n, "~") || scalar_is(n, "null") || scalar_is(n, "Null") ||
+                               scalar_is(n, "NULL"));
 }
 
 /* "\"text\"" for scalars, "a mapping" etc. otherwise: "%s%s%s", Q(n), SHOW(n, b), Q(n) */
@@ -126,10 +126,8 @@ bool cfg_policy_like(const yaml_node_t *k);
 bool cfg_in_list(const yaml_node_t *k, const char *const *list);
 /* The pairs of a mapping / items of a sequence: null counts as empty;
  * mapping keys must be unique scalars. */
-int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_pair_t **ret_pairs,
-                  size_t *ret_n);
-int cfg_seq_items(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_item_t **ret_items,
-                  size_t *ret_n);
+int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_pair_t **ret_pairs, size_t *ret_n);
+int cfg_seq_items(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_item_t **ret_items, size_t *ret_n);
 /* The key and value of a pair; "prefix.key" into fw, for messages. */
 void cfg_pair(struct ctx *c, const yaml_node_pair_t *p, const char *prefix, char *fw, size_t fwlen,
               const yaml_node_t **ret_key, const yaml_node_t **ret_val);
@@ -138,9 +136,9 @@ const yaml_node_t *cfg_map_get(struct ctx *c, const yaml_node_t *m, const char *
 const yaml_node_t *cfg_root_get(struct ctx *c, const char *key);
 
 enum name_kind {
-        NAME_MODEL,     /* models, upstreams, aliases, reasoning families: visible ASCII */
-        NAME_ENGINE,    /* [a-z0-9_-]+ */
-        NAME_CATEGORY,  /* visible ASCII and inner spaces ("computer science") */
+        NAME_MODEL,    /* models, upstreams, aliases, reasoning families: visible ASCII */
+        NAME_ENGINE,   /* [a-z0-9_-]+ */
+        NAME_CATEGORY, /* visible ASCII and inner spaces ("computer science") */
 };
 
 bool cfg_name_ok(const char *s, size_t len, enum name_kind kind);
@@ -148,15 +146,12 @@ bool cfg_all_digits(const char *s, size_t len);
 int cfg_digits_u64(const char *s, size_t len, uint64_t *ret);
 int cfg_get_str(struct ctx *c, const yaml_node_t *n, const char *what, size_t max, char **ret);
 int cfg_get_name(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind, char **ret);
-int cfg_get_uint(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max,
-                 uint64_t *ret);
+int cfg_get_uint(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max, uint64_t *ret);
 int cfg_get_duration(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t unit_ns, uint64_t min,
                      uint64_t max, uint64_t *ret);
-int cfg_get_size(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max,
-                 uint64_t *ret);
+int cfg_get_size(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max, uint64_t *ret);
 int cfg_get_bool(struct ctx *c, const yaml_node_t *n, const char *what, bool *ret);
-int cfg_get_double(struct ctx *c, const yaml_node_t *n, const char *what, double min, double max,
-                   double *ret);
+int cfg_get_double(struct ctx *c, const yaml_node_t *n, const char *what, double min, double max, double *ret);
 /* A path; relative ones against the config file's directory. */
 int cfg_get_path(struct ctx *c, const yaml_node_t *v, const char *what, char **ret);
 /* server | gateway (upstreams[].kind, discovery[].upstream_kind) */
@@ -180,15 +175,16 @@ int cfg_push_str(char ***arr, size_t *n, char *s);
 int cfg_push_dup(char ***arr, size_t *n, const char *s);
 /* Appends a zeroed element to the array arr of n elements (n counts it):
  * the element, or NULL (arr untouched) without memory. */
-#define CFG_APPEND(arr, n) __extension__({                                      \
-        __typeof__(arr) v_ = realloc((arr), ((n) + 1) * sizeof *(arr));         \
-        if (v_) {                                                               \
-                (arr) = v_;                                                     \
-                v_ += (n)++;                                                    \
-                memset(v_, 0, sizeof *v_);                                      \
-        }                                                                       \
-        v_;                                                                     \
-})
+#define CFG_APPEND(arr, n)                                                      \
+        __extension__({                                                         \
+                __typeof__(arr) v_ = realloc((arr), ((n) + 1) * sizeof *(arr)); \
+                if (v_) {                                                       \
+                        (arr) = v_;                                             \
+                        v_ += (n)++;                                            \
+                        memset(v_, 0, sizeof *v_);                              \
+                }                                                               \
+                v_;                                                             \
+        })
 ssize_t cfg_str_index(char *const *arr, size_t n, const char *s);
 /* A list of unique names appended to *arr. */
 int cfg_get_name_list(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind, size_t max,
@@ -198,9 +194,17 @@ void cfg_free_strv(char **v, size_t n);
 /* ---- field tables (config_yaml.c) -------------------------------------- */
 
 enum cfg_ftype {
-        FT_HOST, FT_U16, FT_UINT, FT_SIZE, FT_POW2, FT_MS, FT_US, FT_DOUBLE, FT_BOOL,
-        FT_MAP,         /* a sub-mapping: field.sub */
-        FT_FUNC,        /* field.fn parses it */
+        FT_HOST,
+        FT_U16,
+        FT_UINT,
+        FT_SIZE,
+        FT_POW2,
+        FT_MS,
+        FT_US,
+        FT_DOUBLE,
+        FT_BOOL,
+        FT_MAP,  /* a sub-mapping: field.sub */
+        FT_FUNC, /* field.fn parses it */
 };
 
 struct cfg_section;
@@ -210,16 +214,16 @@ typedef int cfg_field_fn(struct ctx *c, const yaml_node_t *v, const char *what, 
 struct cfg_field {
         const char *key;
         enum cfg_ftype type;
-        size_t off;                     /* in struct sy_config */
+        size_t off; /* in struct sy_config */
         uint64_t min, max;
-        const struct cfg_section *sub;  /* FT_MAP */
-        cfg_field_fn *fn;               /* FT_FUNC */
-        double def;                     /* the default of a number or bool (0: none set) */
-        const char *def_str;            /* the default of a string member (NULL: none) */
+        const struct cfg_section *sub; /* FT_MAP */
+        cfg_field_fn *fn;              /* FT_FUNC */
+        double def;                    /* the default of a number or bool (0: none set) */
+        const char *def_str;           /* the default of a string member (NULL: none) */
 };
 
 struct cfg_section {
-        const char *name;               /* "router", "router.weights" */
+        const char *name; /* "router", "router.weights" */
         const struct cfg_field *fields;
         size_t n;
         /* keys of vLLM Semantic Router's own section of the same name:
@@ -230,13 +234,20 @@ struct cfg_section {
 
 /* a key; with a default (FD, F_STR); parsed by a function (F_FN, with a
  * string default F_FN_STR); a sub-mapping (F_SUB) */
-#define F(k, t, member, lo, hi) { k, t, offsetof(struct sy_config, member), lo, hi, NULL, NULL, 0, NULL }
-#define FD(k, t, member, lo, hi, d) { k, t, offsetof(struct sy_config, member), lo, hi, NULL, NULL, d, NULL }
-#define F_STR(k, t, member, s) { k, t, offsetof(struct sy_config, member), 0, 0, NULL, NULL, 0, s }
-#define F_FN(k, fn, member) { k, FT_FUNC, offsetof(struct sy_config, member), 0, 0, NULL, fn, 0, NULL }
-#define F_FN_STR(k, fn, member, s) { k, FT_FUNC, offsetof(struct sy_config, member), 0, 0, NULL, fn, 0, s }
-#define F_SUB(k, member, sect) { k, FT_MAP, offsetof(struct sy_config, member), 0, 0, &sect, NULL, 0, NULL }
-#define SECTION(name, t) { name, t, sizeof t / sizeof t[0], NULL, NULL }
+#define F(k, t, member, lo, hi) \
+        { k, t, offsetof(struct sy_config, member), lo, hi, NULL, NULL, 0, NULL }
+#define FD(k, t, member, lo, hi, d) \
+        { k, t, offsetof(struct sy_config, member), lo, hi, NULL, NULL, d, NULL }
+#define F_STR(k, t, member, s) \
+        { k, t, offsetof(struct sy_config, member), 0, 0, NULL, NULL, 0, s }
+#define F_FN(k, fn, member) \
+        { k, FT_FUNC, offsetof(struct sy_config, member), 0, 0, NULL, fn, 0, NULL }
+#define F_FN_STR(k, fn, member, s) \
+        { k, FT_FUNC, offsetof(struct sy_config, member), 0, 0, NULL, fn, 0, s }
+#define F_SUB(k, member, sect) \
+        { k, FT_MAP, offsetof(struct sy_config, member), 0, 0, &sect, NULL, 0, NULL }
+#define SECTION(name, t) \
+        { name, t, sizeof t / sizeof t[0], NULL, NULL }
 
 /* Sets the defaults of the table (and its sub-mappings) in cfg: 0 or -ENOMEM. */
 int cfg_section_defaults(struct sy_config *cfg, const struct cfg_section *s);
@@ -247,10 +258,10 @@ int cfg_parse_section(struct ctx *c, const struct cfg_section *s);
 
 /* ---- the sections, in the order config.c walks them -------------------- */
 
-int cfg_server_defaults(struct sy_config *cfg);  /* their tables' defaults */
+int cfg_server_defaults(struct sy_config *cfg); /* their tables' defaults */
 int cfg_policy_defaults(struct sy_config *cfg);
-int cfg_parse_server(struct ctx *c);            /* server proxy health router shm */
-int cfg_parse_upstreams(struct ctx *c);         /* upstreams, vllm_endpoints */
+int cfg_parse_server(struct ctx *c);    /* server proxy health router shm */
+int cfg_parse_upstreams(struct ctx *c); /* upstreams, vllm_endpoints */
 int cfg_parse_discovery(struct ctx *c);
 int cfg_parse_admin(struct ctx *c);
 int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native);
@@ -262,5 +273,5 @@ int cfg_parse_categories(struct ctx *c);
 int cfg_parse_default_model(struct ctx *c);
 int cfg_parse_reasoning(struct ctx *c);
 int cfg_parse_auth(struct ctx *c);
-int cfg_parse_policy(struct ctx *c);            /* guard, rate_limits */
+int cfg_parse_policy(struct ctx *c); /* guard, rate_limits */
 int cfg_check_guards(struct ctx *c);

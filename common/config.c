@@ -33,17 +33,40 @@
 /* ---- top level --------------------------------------------------------- */
 
 static const char *const top_keys[] = {
-        "server", "proxy", "health", "router", "shm", "upstreams", "vllm_endpoints", "models",
-        "model_config", "auto_aliases", "confidence_threshold", "classifier", "categories",
-        "default_model", "reasoning_families", "default_reasoning_effort", "classify_turns",
-        "discovery", "admin", "prompt_guard", "guard", "auth", "rate_limits", NULL,
+        "server",
+        "proxy",
+        "health",
+        "router",
+        "shm",
+        "upstreams",
+        "vllm_endpoints",
+        "models",
+        "model_config",
+        "auto_aliases",
+        "confidence_threshold",
+        "classifier",
+        "categories",
+        "default_model",
+        "reasoning_families",
+        "default_reasoning_effort",
+        "classify_turns",
+        "discovery",
+        "admin",
+        "prompt_guard",
+        "guard",
+        "auth",
+        "rate_limits",
+        NULL,
 };
 
 /* Policy keys in the wrong place, and where they belong */
 static const char *const misplaced[][2] = {
-        { "api_keys", "auth.api_keys" }, { "metrics_token", "auth.metrics_token" },
-        { "pii_policy", "model_config.<model>.pii_policy" }, { "redis", "rate_limits.redis" },
-        { "block_status", "guard.block_status" }, { "requests_per_minute", "rate_limits.requests_per_minute" },
+        { "api_keys", "auth.api_keys" },
+        { "metrics_token", "auth.metrics_token" },
+        { "pii_policy", "model_config.<model>.pii_policy" },
+        { "redis", "rate_limits.redis" },
+        { "block_status", "guard.block_status" },
+        { "requests_per_minute", "rate_limits.requests_per_minute" },
         { "tokens_per_minute", "rate_limits.tokens_per_minute" },
 };
 
@@ -83,12 +106,16 @@ static int check_policy_near_miss(struct ctx *c, const yaml_node_t *k) {
 
         for (size_t i = 0; i < sizeof misplaced / sizeof misplaced[0]; i++)
                 if (scalar_is(k, misplaced[i][0]))
-                        return cfg_errf(c, k, "'%s' is not a top-level key: it belongs in %s; here it would "
-                                    "not be enforced", cfg_show(k, b), misplaced[i][1]);
+                        return cfg_errf(c, k,
+                                        "'%s' is not a top-level key: it belongs in %s; here it would "
+                                        "not be enforced",
+                                        cfg_show(k, b), misplaced[i][1]);
         for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
                 if (edit_distance(sval(k), slen(k), sections[i]) <= (strlen(sections[i]) > 5 ? 2u : 1u))
-                        return cfg_errf(c, k, "unknown top-level key '%s': did you mean '%s'? (a policy section "
-                                    "misspelt would not be enforced)", cfg_show(k, b), sections[i]);
+                        return cfg_errf(c, k,
+                                        "unknown top-level key '%s': did you mean '%s'? (a policy section "
+                                        "misspelt would not be enforced)",
+                                        cfg_show(k, b), sections[i]);
         return 0;
 }
 
@@ -104,13 +131,15 @@ static int check_decisions(struct ctx *c, const yaml_node_t *n, unsigned depth) 
                 for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
                         const yaml_node_t *k = node_at(c, p->key), *v = node_at(c, p->value);
 
-                        if (k->type == YAML_SCALAR_NODE && (cfg_policy_like(k) ||
-                            (scalar_is(k, "type") && v->type == YAML_SCALAR_NODE && cfg_policy_like(v))))
-                                return cfg_errf(c, scalar_is(k, "type") ? v : k, "decisions: '%s' is a guard "
-                                            "setting in vSR decisions, which switchyard does not support; it "
-                                            "would not be enforced: use prompt_guard, model_config.<model>."
-                                            "pii_policy and categories' pii_enabled / jailbreak_enabled",
-                                            cfg_show(scalar_is(k, "type") ? v : k, b));
+                        if (k->type == YAML_SCALAR_NODE &&
+                            (cfg_policy_like(k) ||
+                             (scalar_is(k, "type") && v->type == YAML_SCALAR_NODE && cfg_policy_like(v))))
+                                return cfg_errf(c, scalar_is(k, "type") ? v : k,
+                                                "decisions: '%s' is a guard "
+                                                "setting in vSR decisions, which switchyard does not support; it "
+                                                "would not be enforced: use prompt_guard, model_config.<model>."
+                                                "pii_policy and categories' pii_enabled / jailbreak_enabled",
+                                                cfg_show(scalar_is(k, "type") ? v : k, b));
                         r = check_decisions(c, v, depth + 1);
                         if (r < 0)
                                 return r;
@@ -127,11 +156,12 @@ static int check_decisions(struct ctx *c, const yaml_node_t *n, unsigned depth) 
 
 /* Classic vLLM Semantic Router keys switchyard does not use. */
 static const char *const vsr_keys[] = {
-        "bert_model", "semantic_cache", "tools", "api", "observability", "clear_route_cache",
-        "keyword_rules", "embedding_rules", "embedding_models", "response_api",
-        "vector_store", "hallucination_mitigation", "looper", "interceptors", "strategy",
-        "providers", "listeners", "version", "routing", "global", "recipes", "entrypoints",
-        "decisions", NULL,
+        "bert_model",       "semantic_cache",    "tools",         "api",
+        "observability",    "clear_route_cache", "keyword_rules", "embedding_rules",
+        "embedding_models", "response_api",      "vector_store",  "hallucination_mitigation",
+        "looper",           "interceptors",      "strategy",      "providers",
+        "listeners",        "version",           "routing",       "global",
+        "recipes",          "entrypoints",       "decisions",     NULL,
 };
 
 static int check_top_keys(struct ctx *c) {
@@ -154,11 +184,14 @@ static int check_top_keys(struct ctx *c) {
                 if (r < 0)
                         return r;
                 if (scalar_is(k, "decisions"))
-                        r = cfg_warnf(c, k, "decisions (newer vLLM Semantic Router routing) are not "
-                                  "supported; use categories with model_scores; ignored");
+                        r = cfg_warnf(c, k,
+                                      "decisions (newer vLLM Semantic Router routing) are not "
+                                      "supported; use categories with model_scores; ignored");
                 else if (cfg_in_list(k, vsr_keys))
-                        r = cfg_warnf(c, k, "'%s' (vLLM Semantic Router) is not used by "
-                                  "switchyard; ignored", cfg_show(k, b));
+                        r = cfg_warnf(c, k,
+                                      "'%s' (vLLM Semantic Router) is not used by "
+                                      "switchyard; ignored",
+                                      cfg_show(k, b));
                 else
                         r = cfg_warnf(c, k, "unknown top-level key '%s' ignored", cfg_show(k, b));
                 if (r < 0)
@@ -177,9 +210,9 @@ static int parse_model_config(struct ctx *c) {
 
 /* The walk, in order: each step may use what the steps before it read. */
 static int (*const steps[])(struct ctx *c) = {
-        cfg_parse_server, cfg_parse_upstreams, cfg_parse_discovery, cfg_parse_admin, parse_models,
-        parse_model_config, cfg_build_models, cfg_parse_aliases, cfg_parse_classifier, cfg_parse_categories,
-        cfg_parse_default_model, cfg_parse_reasoning, cfg_parse_auth, cfg_parse_policy, cfg_check_guards,
+        cfg_parse_server,        cfg_parse_upstreams, cfg_parse_discovery, cfg_parse_admin,      parse_models,
+        parse_model_config,      cfg_build_models,    cfg_parse_aliases,   cfg_parse_classifier, cfg_parse_categories,
+        cfg_parse_default_model, cfg_parse_reasoning, cfg_parse_auth,      cfg_parse_policy,     cfg_check_guards,
 };
 
 static int parse_root(struct ctx *c) {
@@ -200,8 +233,8 @@ static int parse_root(struct ctx *c) {
 
         w = cfg_map_get(c, cfg_root_get(c, "server"), "workers");
         if (cfg->server.workers > cfg->shm.max_workers)
-                return cfg_errf(c, w, "server.workers: %u is more than shm.max_workers (%u)",
-                            cfg->server.workers, cfg->shm.max_workers);
+                return cfg_errf(c, w, "server.workers: %u is more than shm.max_workers (%u)", cfg->server.workers,
+                                cfg->shm.max_workers);
         if (cfg->n_upstreams == 0)
                 return cfg_warnf(c, NULL, "no upstreams configured (upstreams: or vllm_endpoints:)");
         return 0;
@@ -227,12 +260,13 @@ static int yaml_error(struct ctx *c, const yaml_parser_t *p) {
         }
         if (c->err && c->errlen > 0) {
                 if (p->context)
-                        snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s (%s at "
-                                 "line %zu)", c->name, line + 1, col + 1, problem, p->context,
-                                 p->context_mark.line + 1);
+                        snprintf(c->err, c->errlen,
+                                 "%s:%zu:%zu: YAML syntax error: %s (%s at "
+                                 "line %zu)",
+                                 c->name, line + 1, col + 1, problem, p->context, p->context_mark.line + 1);
                 else
-                        snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s",
-                                 c->name, line + 1, col + 1, problem);
+                        snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s", c->name, line + 1, col + 1,
+                                 problem);
         }
         return -EINVAL;
 }
@@ -264,8 +298,8 @@ static int config_new(const char *name, struct sy_config **ret_cfg) {
         return 0;
 }
 
-int sy_config_load_string(const char *name, const char *yaml, size_t len,
-                          struct sy_config **ret_cfg, char *err, size_t errlen) {
+int sy_config_load_string(const char *name, const char *yaml, size_t len, struct sy_config **ret_cfg, char *err,
+                          size_t errlen) {
         struct ctx c = { .err = err, .errlen = errlen };
         struct sy_config *cfg = NULL;
         yaml_parser_t parser;
@@ -317,8 +351,10 @@ int sy_config_load_string(const char *name, const char *yaml, size_t len,
                 if (r < 0)
                         goto out;
                 if (c.root->type != YAML_MAPPING_NODE && !is_null(c.root)) {
-                        r = cfg_errf(&c, c.root, "expected a mapping of sections at the top "
-                                 "level, got %s", cfg_kind_of(c.root));
+                        r = cfg_errf(&c, c.root,
+                                     "expected a mapping of sections at the top "
+                                     "level, got %s",
+                                     cfg_kind_of(c.root));
                         goto out;
                 }
                 if (is_null(c.root))
@@ -355,8 +391,10 @@ int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size
         r = sy_read_file(path, CFG_FILE_MAX, &buf, &len);
         if (r < 0) {
                 if (err && errlen > 0)
-                        snprintf(err, errlen, "%s: %s", path, r == -EFBIG ? "file too large" :
-                                 r == -ENOMEM ? "out of memory" : strerror(-r));
+                        snprintf(err, errlen, "%s: %s", path,
+                                 r == -EFBIG    ? "file too large"
+                                 : r == -ENOMEM ? "out of memory"
+                                                : strerror(-r));
                 return r;
         }
         r = sy_config_load_string(path, buf, len, ret_cfg, err, errlen);
@@ -476,8 +514,7 @@ const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, con
         return NULL;
 }
 
-const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg,
-                                                      const char *name) {
+const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg, const char *name) {
         size_t i;
 
         if (!cfg || !name)

@@ -14,7 +14,7 @@
 #define SY_CFG_MAX_UPSTREAMS 256
 #define SY_CFG_MAX_MODELS 128
 #define SY_CFG_MAX_CATEGORIES 64
-#define SY_CFG_NAME_MAX 127      /* model, upstream, engine names */
+#define SY_CFG_NAME_MAX 127 /* model, upstream, engine names */
 
 enum sy_upstream_kind {
         SY_UPSTREAM_SERVER = 0,  /* a vLLM / SGLang / OpenAI-compatible server: switchyard picks */
@@ -22,15 +22,15 @@ enum sy_upstream_kind {
 };
 
 struct sy_upstream_cfg {
-        char *name;              /* unique */
-        char *host;              /* from url or address */
+        char *name; /* unique */
+        char *host; /* from url or address */
         uint16_t port;
-        char *engine;            /* "vllm", "sglang", ... lower-case; default "vllm" */
-        char **models;           /* models served */
+        char *engine;  /* "vllm", "sglang", ... lower-case; default "vllm" */
+        char **models; /* models served */
         size_t n_models;
-        uint32_t weight;         /* default 1 */
+        uint32_t weight; /* default 1 */
         enum sy_upstream_kind kind;
-        unsigned line;           /* line in the file, for messages */
+        unsigned line; /* line in the file, for messages */
 };
 
 /* model_config.<m>.pii_policy (vSR classic): with a policy set, the PII
@@ -38,10 +38,10 @@ struct sy_upstream_cfg {
  * model "auto"); a detected type not allowed blocks the request (or, for
  * "auto", skips this model for the category's next candidate). */
 struct sy_pii_policy {
-        bool set;                /* a pii_policy: mapping is configured */
-        bool allow_by_default;   /* true (vSR default): every type allowed, the list is ignored
+        bool set;              /* a pii_policy: mapping is configured */
+        bool allow_by_default; /* true (vSR default): every type allowed, the list is ignored
                                   * (refused at load if both are given: it would mean nothing) */
-        char **types_allowed;    /* pii_types_allowed: vSR entity names (US_SSN, PERSON, ...), upper case */
+        char **types_allowed;  /* pii_types_allowed: vSR entity names (US_SSN, PERSON, ...), upper case */
         size_t n_types_allowed;
         unsigned line;
 };
@@ -49,8 +49,8 @@ struct sy_pii_policy {
 struct sy_model_cfg {
         char *name;
         struct sy_pii_policy pii_policy;
-        char *default_engine;    /* engine used when the request names none; NULL: first upstream's */
-        char *reasoning_family;  /* classic model_config key; may be NULL */
+        char *default_engine;       /* engine used when the request names none; NULL: first upstream's */
+        char *reasoning_family;     /* classic model_config key; may be NULL */
         char **preferred_endpoints; /* classic model_config key (upstream names); may be empty */
         size_t n_preferred_endpoints;
 };
@@ -63,7 +63,7 @@ struct sy_model_score {
 
 struct sy_category_cfg {
         char *name;
-        char *system_prompt;     /* may be NULL */
+        char *system_prompt;       /* may be NULL */
         bool system_prompt_insert; /* system_prompt_mode: insert (prepend to the client's
                                     * system message) instead of replace (default) */
         struct sy_model_score *model_scores;
@@ -90,8 +90,8 @@ struct sy_reasoning_family {
 
 /* discovery: sources of upstreams besides the file (router/discovery.h) */
 enum sy_discovery_kind {
-        SY_DISC_KUBERNETES = 1,  /* EndpointSlices or pods through the API server */
-        SY_DISC_DNS = 2,         /* A/AAAA records of a (headless service) name */
+        SY_DISC_KUBERNETES = 1, /* EndpointSlices or pods through the API server */
+        SY_DISC_DNS = 2,        /* A/AAAA records of a (headless service) name */
 };
 
 enum sy_k8s_resource {
@@ -101,32 +101,34 @@ enum sy_k8s_resource {
 
 struct sy_discovery_cfg {
         enum sy_discovery_kind kind;
-        char *engine;            /* NULL: owned_by from /v1/models, else "vllm" */
-        char **models;           /* every endpoint serves these (may be empty) */
+        char *engine;  /* NULL: owned_by from /v1/models, else "vllm" */
+        char **models; /* every endpoint serves these (may be empty) */
         size_t n_models;
-        char *model_label;       /* kubernetes: label whose value is the model; may be NULL */
-        bool models_from_v1;     /* models_from: v1_models (ask each endpoint) */
-        uint32_t weight;         /* of each upstream made; default 1 */
+        char *model_label;                   /* kubernetes: label whose value is the model; may be NULL */
+        bool models_from_v1;                 /* models_from: v1_models (ask each endpoint) */
+        uint32_t weight;                     /* of each upstream made; default 1 */
         enum sy_upstream_kind upstream_kind; /* default server */
         /* kubernetes */
-        char *namespace_;        /* NULL: the pod's own (service-account namespace file) */
-        char *label_selector;    /* NULL: every object */
+        char *namespace_;     /* NULL: the pod's own (service-account namespace file) */
+        char *label_selector; /* NULL: every object */
         enum sy_k8s_resource resource;
-        char *port_name;         /* named port; or */
-        uint16_t port;           /* number (dns: required) */
-        char *api_server;        /* https://host:port; NULL: KUBERNETES_SERVICE_HOST/PORT */
-        char *token_file;        /* default /var/run/secrets/kubernetes.io/serviceaccount/token */
-        char *ca_file;           /* default .../serviceaccount/ca.crt */
+        char *port_name;  /* named port; or */
+        uint16_t port;    /* number (dns: required) */
+        char *api_server; /* https://host:port; NULL: KUBERNETES_SERVICE_HOST/PORT */
+        char *token_file; /* default /var/run/secrets/kubernetes.io/serviceaccount/token */
+        char *ca_file;    /* default .../serviceaccount/ca.crt */
         /* dns */
         char *dns_name;
-        unsigned interval_ms;    /* re-resolve period, default 5000 */
+        unsigned interval_ms; /* re-resolve period, default 5000 */
         unsigned line;
 };
 
 /* guard.pii_message / guard.jailbreak_message defaults */
-#define SY_CFG_PII_MESSAGE "I can't process this request: it contains personal information that " \
+#define SY_CFG_PII_MESSAGE                                                     \
+        "I can't process this request: it contains personal information that " \
         "the privacy policy for this model does not allow"
-#define SY_CFG_JAILBREAK_MESSAGE "I can't process this request: it was detected as an attempt to " \
+#define SY_CFG_JAILBREAK_MESSAGE                                          \
+        "I can't process this request: it was detected as an attempt to " \
         "bypass the model's safety rules (jailbreak)"
 
 struct sy_config {
@@ -146,26 +148,26 @@ struct sy_config {
         } server;
 
         struct {
-                unsigned connect_timeout_ms;     /* default 2000 */
-                unsigned first_byte_timeout_ms;  /* default 60000 (prefill can be slow) */
-                unsigned idle_timeout_ms;        /* between bytes of a response, default 60000 */
-                unsigned max_retries;            /* before first byte, default 2 */
-                unsigned pool_size;              /* idle kept-alive conns per worker per upstream, default 64 */
+                unsigned connect_timeout_ms;    /* default 2000 */
+                unsigned first_byte_timeout_ms; /* default 60000 (prefill can be slow) */
+                unsigned idle_timeout_ms;       /* between bytes of a response, default 60000 */
+                unsigned max_retries;           /* before first byte, default 2 */
+                unsigned pool_size;             /* idle kept-alive conns per worker per upstream, default 64 */
         } proxy;
 
         struct {
-                char *path;                  /* default "/health" */
-                unsigned interval_ms;        /* default 1000 */
-                unsigned timeout_ms;         /* default 1000 */
-                unsigned unhealthy_threshold;/* default 2 */
-                unsigned healthy_threshold;  /* default 1 */
+                char *path;                   /* default "/health" */
+                unsigned interval_ms;         /* default 1000 */
+                unsigned timeout_ms;          /* default 1000 */
+                unsigned unhealthy_threshold; /* default 2 */
+                unsigned healthy_threshold;   /* default 1 */
         } health;
 
         struct {
-                char *policy;                /* "scorer" (default), "least_request", "round_robin" */
-                unsigned pick_timeout_us;    /* frontend waits this long for the router, default 2000 */
-                unsigned passive_failures;   /* consecutive failures before ejection, default 3 */
-                unsigned ejection_ms;        /* default 5000 */
+                char *policy;              /* "scorer" (default), "least_request", "round_robin" */
+                unsigned pick_timeout_us;  /* frontend waits this long for the router, default 2000 */
+                unsigned passive_failures; /* consecutive failures before ejection, default 3 */
+                unsigned ejection_ms;      /* default 5000 */
                 /* endpoint picker (router/picker.h); set when the policy is "scorer" */
                 unsigned scrape_interval_ms; /* GET /metrics per endpoint, default 100; 0: no scraping */
                 unsigned scrape_timeout_ms;  /* default 500 */
@@ -174,81 +176,81 @@ struct sy_config {
                         double queue, kv_cache, inflight_tokens, prefix, session; /* defaults 1, 1, 1, 3, 10 */
                 } weights;
                 struct {
-                        unsigned queue_depth;  /* waiting requests, default 5 */
-                        double kv_cache;       /* KV-cache use fraction, default 0.9 */
+                        unsigned queue_depth; /* waiting requests, default 5 */
+                        double kv_cache;      /* KV-cache use fraction, default 0.9 */
                 } saturation;
                 struct {
-                        unsigned max;          /* requests queued in the router per model, default 256; 0: shed at once */
-                        unsigned timeout_ms;   /* default 2000 */
+                        unsigned max;        /* requests queued in the router per model, default 256; 0: shed at once */
+                        unsigned timeout_ms; /* default 2000 */
                 } queue;
-                unsigned retry_after_s;      /* Retry-After on 429/503 when shed, default 1 */
+                unsigned retry_after_s; /* Retry-After on 429/503 when shed, default 1 */
                 struct {
-                        unsigned ttl_ms;       /* default 600000 (10 min) */
-                        unsigned max;          /* sessions remembered, default 65536 */
+                        unsigned ttl_ms; /* default 600000 (10 min) */
+                        unsigned max;    /* sessions remembered, default 65536 */
                 } session;
         } router;
 
         struct {
-                char *runtime_dir;           /* default $SWITCHYARD_RUNTIME_DIR or /run/switchyard */
-                unsigned ring_bytes;         /* per ring, power of two, default 262144 */
-                unsigned max_workers;        /* ring pairs in the segment, default 64 */
+                char *runtime_dir;    /* default $SWITCHYARD_RUNTIME_DIR or /run/switchyard */
+                unsigned ring_bytes;  /* per ring, power of two, default 262144 */
+                unsigned max_workers; /* ring pairs in the segment, default 64 */
         } shm;
 
         struct sy_upstream_cfg *upstreams;
         size_t n_upstreams;
-        struct sy_model_cfg *models;       /* every model named anywhere, deduplicated */
+        struct sy_model_cfg *models; /* every model named anywhere, deduplicated */
         size_t n_models;
 
         /* model "auto" (classifier issue); parsed and validated now */
-        char *default_model;               /* may be NULL */
-        char **auto_aliases;               /* default {"auto", "MoM"} */
+        char *default_model; /* may be NULL */
+        char **auto_aliases; /* default {"auto", "MoM"} */
         size_t n_auto_aliases;
-        double confidence_threshold;       /* default 0.5 */
+        double confidence_threshold; /* default 0.5 */
         struct sy_category_cfg *categories;
         size_t n_categories;
         /* built-ins (qwen3, deepseek, gpt-oss, gpt) plus reasoning_families */
         struct sy_reasoning_family *reasoning_families;
         size_t n_reasoning_families;
-        char *default_reasoning_effort;    /* default "high" */
-        unsigned classify_turns;           /* user turns classified, newest first; default 1 */
+        char *default_reasoning_effort; /* default "high" */
+        unsigned classify_turns;        /* user turns classified, newest first; default 1 */
 
         /* upstream discovery (kubernetes, dns) and the router's admin API */
         struct sy_discovery_cfg *discovery;
         size_t n_discovery;
         struct {
-                bool enabled;                /* the admin: section is present */
-                char *host;                  /* listen address, default 127.0.0.1 */
-                uint16_t port;               /* default 9090 */
-                char *token;                 /* bearer token (or read from token_file at start) */
+                bool enabled;  /* the admin: section is present */
+                char *host;    /* listen address, default 127.0.0.1 */
+                uint16_t port; /* default 9090 */
+                char *token;   /* bearer token (or read from token_file at start) */
                 char *token_file;
-                char *state_file;            /* admin changes persisted here; NULL: not persisted */
+                char *state_file; /* admin changes persisted here; NULL: not persisted */
         } admin;
 
         /* the classifier process (classifier/daemon.c): classifier: and the
          * classic prompt_guard: section */
         struct {
-                bool enabled;                /* run it: a classifier: section (unless enabled: false),
+                bool enabled;               /* run it: a classifier: section (unless enabled: false),
                                               * prompt_guard.enabled, or categories */
-                char *model;                 /* multi-head checkpoint dir; NULL: the embedded default */
-                char *backend;               /* "auto" (default), "cpu", "cuda" */
-                unsigned threads;            /* CPU (OpenBLAS) threads, default 1 */
-                unsigned max_batch;          /* texts per forward pass, default 32 */
-                unsigned max_batch_wait_us;  /* wait for more while not full, default 500 */
-                unsigned max_len;            /* tokens per text; 0: the model's (at most 512) */
-                unsigned timeout_ms;         /* the frontend waits this long for a verdict, default 50 */
+                char *model;                /* multi-head checkpoint dir; NULL: the embedded default */
+                char *backend;              /* "auto" (default), "cpu", "cuda" */
+                unsigned threads;           /* CPU (OpenBLAS) threads, default 1 */
+                unsigned max_batch;         /* texts per forward pass, default 32 */
+                unsigned max_batch_wait_us; /* wait for more while not full, default 500 */
+                unsigned max_len;           /* tokens per text; 0: the model's (at most 512) */
+                unsigned timeout_ms;        /* the frontend waits this long for a verdict, default 50 */
                 /* classic vSR: a single-head checkpoint per role, each its own pass
                  * (classifier.category_model, classifier.pii_model, prompt_guard) */
                 struct sy_classifier_role_cfg {
-                        char *model_id;      /* directory (relative: to the config file's); NULL: none */
-                        char *mapping_path;  /* vSR *_mapping.json (idx_to_category / idx_to_label); may be NULL */
-                        double threshold;    /* pii: span score (default 0.5); jailbreak: default 0.7;
+                        char *model_id;     /* directory (relative: to the config file's); NULL: none */
+                        char *mapping_path; /* vSR *_mapping.json (idx_to_category / idx_to_label); may be NULL */
+                        double threshold;   /* pii: span score (default 0.5); jailbreak: default 0.7;
                                               * category: see confidence_threshold */
                         bool use_cpu;
-                        bool missing;        /* model_id is not a directory here (a warning says so) */
+                        bool missing; /* model_id is not a directory here (a warning says so) */
                         unsigned line;
                 } category, pii, jailbreak;
-                bool jailbreak_enabled;      /* prompt_guard.enabled (default true) */
-                bool jailbreak_block;        /* a prompt_guard: section, enabled: model "auto" requests
+                bool jailbreak_enabled; /* prompt_guard.enabled (default true) */
+                bool jailbreak_block;   /* a prompt_guard: section, enabled: model "auto" requests
                                               * scoring >= jailbreak.threshold are refused (400) */
         } classifier;
 
@@ -256,12 +258,12 @@ struct sy_config {
          * The messages are plain text (no format placeholders): the frontend
          * appends " (TYPE,...)" to the PII one. Defaults: SY_CFG_*_MESSAGE. */
         struct {
-                unsigned block_status;       /* 0 (default): 200 with a chat completion saying why
+                unsigned block_status;          /* 0 (default): 200 with a chat completion saying why
                                               * (vSR's fast response); else this status (400..599)
                                               * with an OpenAI-style error */
-                char *pii_message;           /* assistant text / error message when PII blocks */
-                char *jailbreak_message;     /* ... when the jailbreak guard blocks */
-                bool include_history;        /* guards read every user turn, not only the last;
+                char *pii_message;              /* assistant text / error message when PII blocks */
+                char *jailbreak_message;        /* ... when the jailbreak guard blocks */
+                bool include_history;           /* guards read every user turn, not only the last;
                                               * guard.include_history or prompt_guard.include_history */
                 bool on_classifier_error_allow; /* guard.on_classifier_error: block (default: a
                                               * guarded request without a verdict is refused, 503)
@@ -272,28 +274,28 @@ struct sy_config {
          * SHA-256 digests: key_sha256 as written, or key_env / key_file read
          * and hashed at load (the plain key wiped right after). */
         struct sy_api_key_cfg {
-                char *name;                  /* client id in logs and metrics; unique */
+                char *name; /* client id in logs and metrics; unique */
                 uint8_t sha256[32];
-                char **models;               /* allow-list; empty: every model */
+                char **models; /* allow-list; empty: every model */
                 size_t n_models;
                 int64_t requests_per_minute; /* -1: rate_limits' value applies; 0: no limit */
                 int64_t tokens_per_minute;   /* -1: rate_limits' value applies; 0: no limit */
                 unsigned line;
-        } *api_keys;
+        } * api_keys;
         size_t n_api_keys;
-        char *metrics_token;                 /* auth.metrics_token(_file/_env): /metrics needs
+        char *metrics_token; /* auth.metrics_token(_file/_env): /metrics needs
                                               * Authorization: Bearer <it>; NULL: open */
 
         /* rate_limits: per client (API key name, else client_header's value,
          * else the peer address); token buckets of capacity burst refilled
          * at the per-minute rate */
         struct {
-                char *client_header;         /* default "X-Client-ID" */
-                uint32_t requests_per_minute;/* 0: no request limit */
-                uint32_t tokens_per_minute;  /* 0: no token limit */
-                uint32_t burst_requests;     /* bucket size; 0 (default): requests_per_minute */
-                uint32_t burst_tokens;       /* bucket size; 0 (default): tokens_per_minute */
-                uint32_t max_clients;        /* limiter entries kept, oldest evicted; default 65536 */
+                char *client_header;          /* default "X-Client-ID" */
+                uint32_t requests_per_minute; /* 0: no request limit */
+                uint32_t tokens_per_minute;   /* 0: no token limit */
+                uint32_t burst_requests;      /* bucket size; 0 (default): requests_per_minute */
+                uint32_t burst_tokens;        /* bucket size; 0 (default): tokens_per_minute */
+                uint32_t max_clients;         /* limiter entries kept, oldest evicted; default 65536 */
                 struct {
                         char *host;          /* redis: a global budget shared by instances; NULL: local only */
                         uint16_t port;       /* default 6379 */
@@ -316,8 +318,8 @@ struct sy_config {
  * -ENOENT etc. for I/O) and writes "file:line:col: message" into err. */
 int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size_t errlen);
 /* Same, from a buffer; name is used in messages. */
-int sy_config_load_string(const char *name, const char *yaml, size_t len,
-                          struct sy_config **ret_cfg, char *err, size_t errlen);
+int sy_config_load_string(const char *name, const char *yaml, size_t len, struct sy_config **ret_cfg, char *err,
+                          size_t errlen);
 void sy_config_free(struct sy_config *cfg);
 /* The model table's entry for name (*ret, if ret), added with no
  * settings when there is none. -E2BIG (SY_CFG_MAX_MODELS), -ENOMEM. */

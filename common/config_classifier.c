@@ -24,8 +24,10 @@ int cfg_parse_aliases(struct ctx *c) {
         if (!v) {
                 for (i = 0; i < 2; i++) {
                         if (cfg_model_by_name(cfg, defaults[i])) {
-                                r = cfg_warnf(c, NULL, "a served model is named '%s'; it is not "
-                                          "an auto alias", defaults[i]);
+                                r = cfg_warnf(c, NULL,
+                                              "a served model is named '%s'; it is not "
+                                              "an auto alias",
+                                              defaults[i]);
                                 if (r < 0)
                                         return r;
                                 continue;
@@ -37,7 +39,7 @@ int cfg_parse_aliases(struct ctx *c) {
                 return 0;
         }
         r = cfg_get_name_list(c, v, "auto_aliases", NAME_MODEL, CFG_ALIASES_MAX, &cfg->auto_aliases,
-                          &cfg->n_auto_aliases);
+                              &cfg->n_auto_aliases);
         if (r < 0)
                 return r;
         r = cfg_seq_items(c, v, "auto_aliases", &items, &n_items);
@@ -45,8 +47,10 @@ int cfg_parse_aliases(struct ctx *c) {
                 return r;
         for (i = 0; i < n_items; i++)
                 if (cfg_model_by_name(cfg, cfg->auto_aliases[i]))
-                        return cfg_errf(c, node_at(c, items[i]), "auto_aliases: '%s' is also a "
-                                    "served model", cfg->auto_aliases[i]);
+                        return cfg_errf(c, node_at(c, items[i]),
+                                        "auto_aliases: '%s' is also a "
+                                        "served model",
+                                        cfg->auto_aliases[i]);
         return 0;
 }
 
@@ -60,10 +64,12 @@ static int get_model_dir(struct ctx *c, const yaml_node_t *v, const char *what, 
                 return r;
         *ret_missing = stat(*ret, &st) < 0 || !S_ISDIR(st.st_mode);
         if (*ret_missing)
-                return cfg_warnf(c, v, "%s: '%s' is not a model directory here; switchyard does not download "
-                             "models: download it (e.g. huggingface-cli download ORG/NAME --local-dir DIR) and give "
-                             "the directory's path; the classifier will not start with this configuration",
-                             what, *ret);
+                return cfg_warnf(
+                        c, v,
+                        "%s: '%s' is not a model directory here; switchyard does not download "
+                        "models: download it (e.g. huggingface-cli download ORG/NAME --local-dir DIR) and give "
+                        "the directory's path; the classifier will not start with this configuration",
+                        what, *ret);
         return 0;
 }
 
@@ -108,7 +114,7 @@ static int parse_role(struct ctx *c, const yaml_node_t *v, const char *what, enu
                            scalar_is(k, "jailbreak_mapping_path"))
                         r = is_null(val) ? 0 : cfg_get_path(c, val, fw, &rc->mapping_path);
                 else if (scalar_is(k, "use_modernbert"))
-                        r = 0;   /* the architecture is read from the checkpoint's config.json */
+                        r = 0; /* the architecture is read from the checkpoint's config.json */
                 else if (role != ROLE_CATEGORY)
                         r = cfg_errf(c, k, "unknown key '%s' in %s (known: %s)", cfg_show(k, b), what, known[role]);
                 else
@@ -150,7 +156,7 @@ int cfg_parse_classifier(struct ctx *c) {
                 } else if (scalar_is(k, "backend")) {
                         if (!scalar_is(val, "auto") && !scalar_is(val, "cpu") && !scalar_is(val, "cuda"))
                                 return cfg_errf(c, val, "%s: expected auto, cpu or cuda, got %s%s%s", fw, Q(val),
-                                            SHOW(val, b), Q(val));
+                                                SHOW(val, b), Q(val));
                         r = cfg_get_str(c, val, fw, 8, &cfg->classifier.backend);
                 } else if (scalar_is(k, "threads")) {
                         r = cfg_get_uint(c, val, fw, 1, 256, &u);
@@ -164,7 +170,8 @@ int cfg_parse_classifier(struct ctx *c) {
                 } else if (scalar_is(k, "max_len")) {
                         r = cfg_get_uint(c, val, fw, 0, 8192, &u);
                         if (r >= 0 && u > 0 && u < 8)
-                                return cfg_errf(c, val, "%s: %llu is too small (0 or 8..8192)", fw, (unsigned long long)u);
+                                return cfg_errf(c, val, "%s: %llu is too small (0 or 8..8192)", fw,
+                                                (unsigned long long)u);
                         cfg->classifier.max_len = (unsigned)u;
                 } else if (scalar_is(k, "timeout_ms")) {
                         r = cfg_get_duration(c, val, fw, NS_PER_MS, 1, 60000, &u);
@@ -187,7 +194,7 @@ int cfg_parse_classifier(struct ctx *c) {
                         return r;
         }
         if (pg) {
-                pg_enabled = true;   /* vSR's default when the section is there */
+                pg_enabled = true; /* vSR's default when the section is there */
                 r = parse_role(c, pg, "prompt_guard", ROLE_JAILBREAK, &cfg->classifier.jailbreak,
                                &cfg->classifier.jailbreak.threshold, &pg_enabled);
                 if (r < 0)
@@ -199,18 +206,16 @@ int cfg_parse_classifier(struct ctx *c) {
                                   (!clf && cats && cats->type == YAML_SEQUENCE_NODE &&
                                    cats->data.sequence.items.top > cats->data.sequence.items.start);
         if (v)
-                return cfg_get_double(c, v, "confidence_threshold", 0.0, 1.0,
-                                  &c->cfg->confidence_threshold);
+                return cfg_get_double(c, v, "confidence_threshold", 0.0, 1.0, &c->cfg->confidence_threshold);
         if (t)
                 return cfg_get_double(c, t, "classifier.category_model.threshold", 0.0, 1.0,
-                                  &c->cfg->confidence_threshold);
+                                      &c->cfg->confidence_threshold);
         return 0;
 }
 
-static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *what,
-                              bool use_reasoning, struct sy_category_cfg *cat) {
-        static const char *const ignored[] = { "reasoning_effort", "reasoning_description",
-                                               NULL };
+static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *what, bool use_reasoning,
+                              struct sy_category_cfg *cat) {
+        static const char *const ignored[] = { "reasoning_effort", "reasoning_description", NULL };
         yaml_node_item_t *items = NULL;
         yaml_node_pair_t *pairs;
         size_t n_items = 0, i, j, n;
@@ -260,20 +265,26 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                 if (!have_score)
                         return cfg_errf(c, item, "%s: missing 'score'", iw);
                 if (!cfg_model_by_name(c->cfg, ms->model))
-                        return cfg_errf(c, model_node, "%s: model '%s' is not served by any "
-                                    "upstream", iw, ms->model);
+                        return cfg_errf(c, model_node,
+                                        "%s: model '%s' is not served by any "
+                                        "upstream",
+                                        iw, ms->model);
                 for (k = 0; k + 1 < cat->n_model_scores; k++)
                         if (strcmp(cat->model_scores[k].model, ms->model) == 0)
-                                return cfg_errf(c, model_node, "%s: model '%s' is listed twice",
-                                            iw, ms->model);
+                                return cfg_errf(c, model_node, "%s: model '%s' is listed twice", iw, ms->model);
         }
         return 0;
 }
 
 int cfg_parse_categories(struct ctx *c) {
         static const char *const ignored[] = {
-                "description", "mmlu_categories", "reasoning_description", "reasoning_effort",
-                "semantic_cache_enabled", "semantic_cache_similarity_threshold", NULL,
+                "description",
+                "mmlu_categories",
+                "reasoning_description",
+                "reasoning_effort",
+                "semantic_cache_enabled",
+                "semantic_cache_similarity_threshold",
+                NULL,
         };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = cfg_root_get(c, "categories");
@@ -288,8 +299,8 @@ int cfg_parse_categories(struct ctx *c) {
         if (r < 0)
                 return r;
         if (n_items > SY_CFG_MAX_CATEGORIES)
-                return cfg_errf(c, node_at(c, items[SY_CFG_MAX_CATEGORIES]),
-                            "categories: more than %d categories", SY_CFG_MAX_CATEGORIES);
+                return cfg_errf(c, node_at(c, items[SY_CFG_MAX_CATEGORIES]), "categories: more than %d categories",
+                                SY_CFG_MAX_CATEGORIES);
         cfg->categories = calloc(n_items ? n_items : 1, sizeof *cfg->categories);
         if (!cfg->categories)
                 return -ENOMEM;
@@ -327,8 +338,7 @@ int cfg_parse_categories(struct ctx *c) {
                                 r = cfg_get_name(c, val, fw, NAME_CATEGORY, &cat->name);
                         } else if (scalar_is(k2, "system_prompt")) {
                                 if (!is_null(val))
-                                        r = cfg_get_str(c, val, fw, CFG_PROMPT_MAX,
-                                                    &cat->system_prompt);
+                                        r = cfg_get_str(c, val, fw, CFG_PROMPT_MAX, &cat->system_prompt);
                         } else if (scalar_is(k2, "system_prompt_enabled")) {
                                 r = cfg_get_bool(c, val, fw, &prompt_enabled);
                         } else if (scalar_is(k2, "system_prompt_mode")) {
@@ -364,8 +374,7 @@ int cfg_parse_categories(struct ctx *c) {
                         return cfg_errf(c, item, "%s: missing 'name'", what);
                 for (k = 0; k + 1 < cfg->n_categories; k++)
                         if (strcmp(cfg->categories[k].name, cat->name) == 0)
-                                return cfg_errf(c, name_node, "%s: duplicate category '%s'",
-                                            what, cat->name);
+                                return cfg_errf(c, name_node, "%s: duplicate category '%s'", what, cat->name);
                 if (cat->system_prompt && (!prompt_enabled || cat->system_prompt[0] == 0)) {
                         free(cat->system_prompt);
                         cat->system_prompt = NULL;
@@ -439,13 +448,17 @@ int cfg_parse_reasoning(struct ctx *c) {
                         }
                         if (!scalar_is(t, "chat_template_kwargs") && !scalar_is(t, "reasoning_effort")) {
                                 free(name);
-                                return cfg_errf(c, t, "%s.type: expected 'chat_template_kwargs' or "
-                                            "'reasoning_effort'", fw);
+                                return cfg_errf(c, t,
+                                                "%s.type: expected 'chat_template_kwargs' or "
+                                                "'reasoning_effort'",
+                                                fw);
                         }
                         r = cfg_get_name(c, p, fw, NAME_MODEL, &param);
                         if (r >= 0)
-                                r = add_family(cfg, name, scalar_is(t, "reasoning_effort") ?
-                                               SY_REASONING_EFFORT : SY_REASONING_TEMPLATE_KWARGS, param);
+                                r = add_family(cfg, name,
+                                               scalar_is(t, "reasoning_effort") ? SY_REASONING_EFFORT
+                                                                                : SY_REASONING_TEMPLATE_KWARGS,
+                                               param);
                         free(name);
                         free(param);
                         if (r < 0)
@@ -464,12 +477,12 @@ int cfg_parse_reasoning(struct ctx *c) {
         if (r < 0)
                 return r;
         for (i = 0; i < cfg->n_models; i++)
-                if (cfg->models[i].reasoning_family &&
-                    !sy_config_find_reasoning(cfg, cfg->models[i].reasoning_family))
-                        return cfg_errf(c, NULL, "model '%s': reasoning_family '%s' is not defined "
-                                    "(built in: qwen3, deepseek, gpt-oss, gpt; or add it under "
-                                    "reasoning_families)", cfg->models[i].name,
-                                    cfg->models[i].reasoning_family);
+                if (cfg->models[i].reasoning_family && !sy_config_find_reasoning(cfg, cfg->models[i].reasoning_family))
+                        return cfg_errf(c, NULL,
+                                        "model '%s': reasoning_family '%s' is not defined "
+                                        "(built in: qwen3, deepseek, gpt-oss, gpt; or add it under "
+                                        "reasoning_families)",
+                                        cfg->models[i].name, cfg->models[i].reasoning_family);
         v = cfg_root_get(c, "classify_turns");
         if (v) {
                 uint64_t t;
@@ -491,8 +504,6 @@ int cfg_parse_default_model(struct ctx *c) {
         if (r < 0)
                 return r;
         if (!cfg_model_by_name(c->cfg, c->cfg->default_model))
-                return cfg_errf(c, v, "default_model: '%s' is not served by any upstream",
-                            c->cfg->default_model);
+                return cfg_errf(c, v, "default_model: '%s' is not served by any upstream", c->cfg->default_model);
         return 0;
 }
-

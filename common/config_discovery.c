@@ -44,26 +44,27 @@ static int get_api_server(struct ctx *c, const yaml_node_t *n, const char *what,
         s = sval(n);
         tls = slen(n) > 8 && strncasecmp(s, "https://", 8) == 0;
         if (!tls && !(slen(n) > 7 && strncasecmp(s, "http://", 7) == 0))
-                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port]", what,
-                            cfg_show(n, b));
+                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port]", what, cfg_show(n, b));
         if (tls && !CFG_HAVE_TLS)
-                return cfg_errf(c, n, "%s: this build of switchyard has no TLS (built without "
-                            "OpenSSL); kubernetes discovery over https needs it", what);
+                return cfg_errf(c, n,
+                                "%s: this build of switchyard has no TLS (built without "
+                                "OpenSSL); kubernetes discovery over https needs it",
+                                what);
         if (cfg_url_host_port(s + (tls ? 8 : 7), s + slen(n), &h, &hl, &port) != URL_OK)
                 return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form https://host[:port] (no path)", what,
-                            cfg_show(n, b));
+                                cfg_show(n, b));
         return cfg_get_str(c, n, what, CFG_HOST_MAX + 16, ret);
 }
 
 int cfg_parse_discovery(struct ctx *c) {
         static const char *const k8s_keys[] = {
-                "kind", "namespace", "label_selector", "resource", "port", "engine", "models",
-                "model_label", "models_from", "weight", "upstream_kind", "api_server", "token_file",
-                "ca_file", NULL,
+                "kind",          "namespace",  "label_selector", "resource",    "port",
+                "engine",        "models",     "model_label",    "models_from", "weight",
+                "upstream_kind", "api_server", "token_file",     "ca_file",     NULL,
         };
         static const char *const dns_keys[] = {
-                "kind", "name", "port", "engine", "models", "models_from", "weight", "upstream_kind",
-                "interval_ms", NULL,
+                "kind",        "name",   "port",          "engine",      "models",
+                "models_from", "weight", "upstream_kind", "interval_ms", NULL,
         };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = cfg_root_get(c, "discovery");
@@ -103,15 +104,17 @@ int cfg_parse_discovery(struct ctx *c) {
                         d->kind = SY_DISC_KUBERNETES;
                         keys = k8s_keys;
                         if (!CFG_HAVE_TLS && !cfg_map_get(c, item, "api_server"))
-                                return cfg_errf(c, kind, "%s: kind kubernetes: this build of switchyard "
-                                            "has no TLS (built without OpenSSL), which the API server "
-                                            "needs", what);
+                                return cfg_errf(c, kind,
+                                                "%s: kind kubernetes: this build of switchyard "
+                                                "has no TLS (built without OpenSSL), which the API server "
+                                                "needs",
+                                                what);
                 } else if (scalar_is(kind, "dns")) {
                         d->kind = SY_DISC_DNS;
                         keys = dns_keys;
                 } else {
-                        return cfg_errf(c, kind, "%s.kind: unknown kind %s%s%s (kubernetes or dns)", what,
-                                    Q(kind), SHOW(kind, b), Q(kind));
+                        return cfg_errf(c, kind, "%s.kind: unknown kind %s%s%s (kubernetes or dns)", what, Q(kind),
+                                        SHOW(kind, b), Q(kind));
                 }
                 for (j = 0; keys[j]; j++) {
                         strncat(known, keys[j], sizeof known - strlen(known) - 1);
@@ -125,21 +128,21 @@ int cfg_parse_discovery(struct ctx *c) {
                         r = 0;
                         cfg_pair(c, &pairs[j], what, fw, sizeof fw, &k, &val);
                         if (!cfg_in_list(k, keys))
-                                return cfg_errf(c, k, "unknown key '%s' in %s (kind %s; known: %s)",
-                                            cfg_show(k, b), what, sval(kind), known);
+                                return cfg_errf(c, k, "unknown key '%s' in %s (kind %s; known: %s)", cfg_show(k, b),
+                                                what, sval(kind), known);
                         if (scalar_is(k, "kind")) {
                                 continue;
                         } else if (scalar_is(k, "engine")) {
                                 r = cfg_get_name(c, val, fw, NAME_ENGINE, &d->engine);
                         } else if (scalar_is(k, "models")) {
-                                r = cfg_get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS,
-                                                  &d->models, &d->n_models);
+                                r = cfg_get_name_list(c, val, fw, NAME_MODEL, SY_CFG_MAX_MODELS, &d->models,
+                                                      &d->n_models);
                         } else if (scalar_is(k, "model_label")) {
                                 r = cfg_get_name(c, val, fw, NAME_MODEL, &d->model_label);
                         } else if (scalar_is(k, "models_from")) {
                                 if (!scalar_is(val, "v1_models"))
-                                        return cfg_errf(c, val, "%s: expected v1_models, got %s%s%s", fw,
-                                                    Q(val), SHOW(val, b), Q(val));
+                                        return cfg_errf(c, val, "%s: expected v1_models, got %s%s%s", fw, Q(val),
+                                                        SHOW(val, b), Q(val));
                                 d->models_from_v1 = true;
                         } else if (scalar_is(k, "weight")) {
                                 r = cfg_get_uint(c, val, fw, 1, CFG_WEIGHT_MAX, &u);
@@ -150,12 +153,12 @@ int cfg_parse_discovery(struct ctx *c) {
                                 else if (scalar_is(val, "gateway"))
                                         d->upstream_kind = SY_UPSTREAM_GATEWAY;
                                 else
-                                        r = cfg_errf(c, val, "%s: unknown kind %s%s%s (server or gateway)",
-                                                 fw, Q(val), SHOW(val, b), Q(val));
+                                        r = cfg_errf(c, val, "%s: unknown kind %s%s%s (server or gateway)", fw, Q(val),
+                                                     SHOW(val, b), Q(val));
                         } else if (scalar_is(k, "port")) {
                                 have_port = true;
-                                if (d->kind == SY_DISC_KUBERNETES && val->type == YAML_SCALAR_NODE &&
-                                    !is_null(val) && !cfg_all_digits(sval(val), slen(val))) {
+                                if (d->kind == SY_DISC_KUBERNETES && val->type == YAML_SCALAR_NODE && !is_null(val) &&
+                                    !cfg_all_digits(sval(val), slen(val))) {
                                         r = cfg_get_name(c, val, fw, NAME_ENGINE, &d->port_name);
                                 } else {
                                         r = cfg_get_uint(c, val, fw, 1, 65535, &u);
@@ -175,8 +178,10 @@ int cfg_parse_discovery(struct ctx *c) {
                                 else if (scalar_is(val, "pods"))
                                         d->resource = SY_K8S_PODS;
                                 else
-                                        r = cfg_errf(c, val, "%s: expected endpointslices or pods, got "
-                                                 "%s%s%s", fw, Q(val), SHOW(val, b), Q(val));
+                                        r = cfg_errf(c, val,
+                                                     "%s: expected endpointslices or pods, got "
+                                                     "%s%s%s",
+                                                     fw, Q(val), SHOW(val, b), Q(val));
                         } else if (scalar_is(k, "api_server")) {
                                 r = get_api_server(c, val, fw, &d->api_server);
                         } else if (scalar_is(k, "token_file")) {
@@ -194,19 +199,18 @@ int cfg_parse_discovery(struct ctx *c) {
                 }
                 if (!have_port)
                         return cfg_errf(c, item, "%s: missing 'port'%s", what,
-                                    d->kind == SY_DISC_KUBERNETES ? " (a number or a port name)" : "");
+                                        d->kind == SY_DISC_KUBERNETES ? " (a number or a port name)" : "");
                 if (d->kind == SY_DISC_DNS && !d->dns_name)
                         return cfg_errf(c, item, "%s: missing 'name' (the DNS name to resolve)", what);
                 if (d->n_models == 0 && !d->model_label && !d->models_from_v1)
-                        return cfg_errf(c, item, "%s: no models: give models, %smodels_from: v1_models",
-                                    what, d->kind == SY_DISC_KUBERNETES ? "model_label or " : "");
+                        return cfg_errf(c, item, "%s: no models: give models, %smodels_from: v1_models", what,
+                                        d->kind == SY_DISC_KUBERNETES ? "model_label or " : "");
         }
         return 0;
 }
 
 /* host:port or [v6]:port */
-static int get_listen(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
-                      uint16_t *ret_port) {
+static int get_listen(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host, uint16_t *ret_port) {
         const char *s, *colon, *h;
         size_t hl, pl;
         uint64_t port = 0;
@@ -230,8 +234,7 @@ static int get_listen(struct ctx *c, const yaml_node_t *n, const char *what, cha
                 goto bad;
         return cfg_set_host_port(h, hl, (uint16_t)port, ret_host, ret_port);
 bad:
-        return cfg_errf(c, n, "%s: expected host:port such as \"127.0.0.1:9090\", got \"%s\"", what,
-                    cfg_show(n, b));
+        return cfg_errf(c, n, "%s: expected host:port such as \"127.0.0.1:9090\", got \"%s\"", what, cfg_show(n, b));
 }
 
 int cfg_parse_admin(struct ctx *c) {
@@ -261,14 +264,17 @@ int cfg_parse_admin(struct ctx *c) {
                 else if (scalar_is(k, "state_file"))
                         r = get_file_path(c, val, fw, &cfg->admin.state_file);
                 else
-                        r = cfg_errf(c, k, "unknown key '%s' in admin (known: listen, token, token_file, "
-                                 "state_file)", cfg_show(k, b));
+                        r = cfg_errf(c, k,
+                                     "unknown key '%s' in admin (known: listen, token, token_file, "
+                                     "state_file)",
+                                     cfg_show(k, b));
                 if (r < 0)
                         return r;
         }
         if ((!cfg->admin.token || !cfg->admin.token[0]) && !cfg->admin.token_file)
-                return cfg_errf(c, v, "admin: give token or token_file (the admin API always needs a "
-                            "bearer token)");
+                return cfg_errf(c, v,
+                                "admin: give token or token_file (the admin API always needs a "
+                                "bearer token)");
         if (cfg->admin.token && cfg->admin.token_file)
                 return cfg_errf(c, v, "admin: token and token_file are both given; use one");
         if (!cfg->admin.host) {
@@ -279,4 +285,3 @@ int cfg_parse_admin(struct ctx *c) {
         }
         return 0;
 }
-

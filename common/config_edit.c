@@ -126,8 +126,7 @@ int sy_config_remove_upstream(struct sy_config *cfg, const char *name) {
         return 0;
 }
 
-int sy_config_add_route(struct sy_config *cfg, const char *model, const char *owned_by,
-                        const char *upstream) {
+int sy_config_add_route(struct sy_config *cfg, const char *model, const char *owned_by, const char *upstream) {
         ssize_t i = find_upstream(cfg, upstream);
         struct sy_upstream_cfg *u;
         char **v, *s;
@@ -159,8 +158,7 @@ int sy_config_add_route(struct sy_config *cfg, const char *model, const char *ow
         return 0;
 }
 
-int sy_config_remove_route(struct sy_config *cfg, const char *model, const char *owned_by,
-                           const char *upstream) {
+int sy_config_remove_route(struct sy_config *cfg, const char *model, const char *owned_by, const char *upstream) {
         int n = 0;
 
         for (size_t i = 0; i < cfg->n_upstreams; i++) {

@@ -11,12 +11,12 @@
 
 struct sy_upstream_spec {
         const char *name;
-        const char *host;               /* host name or IP literal (no brackets) */
+        const char *host; /* host name or IP literal (no brackets) */
         uint16_t port;
-        const char *engine;             /* NULL: "vllm" */
+        const char *engine; /* NULL: "vllm" */
         const char *const *models;
         size_t n_models;
-        uint32_t weight;                /* 0: 1 */
+        uint32_t weight; /* 0: 1 */
         enum sy_upstream_kind kind;
 };
 
@@ -31,9 +31,7 @@ int sy_config_remove_upstream(struct sy_config *cfg, const char *name);
 /* The upstream serves model from now on (added to its models and to the
  * model table; 0 if it already did). owned_by, if not NULL, must be the
  * upstream's engine (-EINVAL otherwise). -ENOENT: no such upstream. */
-int sy_config_add_route(struct sy_config *cfg, const char *model, const char *owned_by,
-                        const char *upstream);
+int sy_config_add_route(struct sy_config *cfg, const char *model, const char *owned_by, const char *upstream);
 /* Stops model being served by the matching upstreams (upstream NULL: every
  * upstream; owned_by NULL: any engine). Returns how many stopped (0: none). */
-int sy_config_remove_route(struct sy_config *cfg, const char *model, const char *owned_by,
-                           const char *upstream);
+int sy_config_remove_route(struct sy_config *cfg, const char *model, const char *owned_by, const char *upstream);

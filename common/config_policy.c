@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
-#define CFG_MESSAGE_MAX 512            /* bytes of a guard message */
+#define CFG_MESSAGE_MAX 512 /* bytes of a guard message */
 
 /* An HTTP field name (RFC 9110 token), for rate_limits.client_header. */
 static bool header_token_ok(const char *s, size_t len) {
@@ -24,8 +24,8 @@ static bool header_token_ok(const char *s, size_t len) {
         if (len == 0 || len > 64)
                 return false;
         for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9') || (s[i] && strchr(tchar, s[i]))))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      (s[i] && strchr(tchar, s[i]))))
                         return false;
         return true;
 }
@@ -36,8 +36,8 @@ static bool env_name_ok(const char *s, size_t len) {
         if (len == 0 || len > 255 || (s[0] >= '0' && s[0] <= '9'))
                 return false;
         for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      s[i] == '_'))
                         return false;
         return true;
 }
@@ -49,8 +49,8 @@ static int get_env_name(struct ctx *c, const yaml_node_t *n, const char *what, c
         if (n->type != YAML_SCALAR_NODE || is_null(n))
                 return cfg_errf(c, n, "%s: expected an environment variable name, got %s", what, cfg_kind_of(n));
         if (!env_name_ok(sval(n), slen(n)))
-                return cfg_errf(c, n, "%s: \"%s\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
-                            what, cfg_show(n, b));
+                return cfg_errf(c, n, "%s: \"%s\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", what,
+                                cfg_show(n, b));
         return cfg_get_str(c, n, what, 255, ret);
 }
 
@@ -84,11 +84,15 @@ static int get_redis_url(struct ctx *c, const yaml_node_t *n, const char *what, 
         if (slen(n) < 8 || strncasecmp(s, "redis://", 8) != 0 || memchr(s, 0, slen(n)))
                 return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form redis://host[:port]", what, cfg_show(n, b));
         if (memchr(s, '@', slen(n)))
-                return cfg_errf(c, n, "%s: no user or password in the URL: give the password's environment "
-                            "variable in rate_limits.redis.password_env", what);
+                return cfg_errf(c, n,
+                                "%s: no user or password in the URL: give the password's environment "
+                                "variable in rate_limits.redis.password_env",
+                                what);
         if (cfg_url_host_port(s + 8, s + slen(n), &h, &hl, &port) != URL_OK)
-                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form redis://host[:port] (valid host, port "
-                            "1..65535, no path)", what, cfg_show(n, b));
+                return cfg_errf(c, n,
+                                "%s: \"%s\" is not a URL of the form redis://host[:port] (valid host, port "
+                                "1..65535, no path)",
+                                what, cfg_show(n, b));
         return cfg_set_host_port(h, hl, port, ret_host, ret_port);
 }
 
@@ -104,8 +108,10 @@ static int get_status(struct ctx *c, const yaml_node_t *v, const char *what, voi
         int r = cfg_get_uint(c, v, what, 0, 599, &u);
 
         if (r == 0 && u != 0 && u < 400)
-                return cfg_errf(c, v, "%s: %s is not an error status: 0 (a 200 answer saying why, as "
-                                "vSR does) or 400..599", what, cfg_show(v, b));
+                return cfg_errf(c, v,
+                                "%s: %s is not an error status: 0 (a 200 answer saying why, as "
+                                "vSR does) or 400..599",
+                                what, cfg_show(v, b));
         if (r == 0)
                 *(unsigned *)p = (unsigned)u;
         return r;
@@ -124,22 +130,26 @@ static int get_client_header(struct ctx *c, const yaml_node_t *v, const char *wh
         char b[72];
 
         if (v->type != YAML_SCALAR_NODE || is_null(v) || !header_token_ok(sval(v), slen(v)))
-                return cfg_errf(c, v, "%s: expected an HTTP header name such as X-Client-ID, got %s%s%s",
-                                what, Q(v), SHOW(v, b), Q(v));
+                return cfg_errf(c, v, "%s: expected an HTTP header name such as X-Client-ID, got %s%s%s", what, Q(v),
+                                SHOW(v, b), Q(v));
         if (text_ieq(sval(v), slen(v), "authorization") || text_ieq(sval(v), slen(v), "proxy-authorization") ||
             text_ieq(sval(v), slen(v), "x-api-key") || text_ieq(sval(v), slen(v), "cookie"))
-                return cfg_errf(c, v, "%s: \"%s\" carries credentials; they must not become client ids "
-                                "(in logs, metrics and the limiter's table)", what, cfg_show(v, b));
+                return cfg_errf(c, v,
+                                "%s: \"%s\" carries credentials; they must not become client ids "
+                                "(in logs, metrics and the limiter's table)",
+                                what, cfg_show(v, b));
         return cfg_get_str(c, v, what, 64, p);
 }
 
 static int get_key_prefix(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
         char b[72];
 
-        if (v->type != YAML_SCALAR_NODE || is_null(v) || slen(v) == 0 || slen(v) > 64 ||
-            memchr(sval(v), 0, slen(v)) || !cfg_name_ok(sval(v), slen(v), NAME_MODEL))
-                return cfg_errf(c, v, "%s: expected 1..64 printable ASCII characters without spaces, "
-                                "quotes or backslashes, got %s%s%s", what, Q(v), SHOW(v, b), Q(v));
+        if (v->type != YAML_SCALAR_NODE || is_null(v) || slen(v) == 0 || slen(v) > 64 || memchr(sval(v), 0, slen(v)) ||
+            !cfg_name_ok(sval(v), slen(v), NAME_MODEL))
+                return cfg_errf(c, v,
+                                "%s: expected 1..64 printable ASCII characters without spaces, "
+                                "quotes or backslashes, got %s%s%s",
+                                what, Q(v), SHOW(v, b), Q(v));
         return cfg_get_str(c, v, what, 64, p);
 }
 
@@ -191,8 +201,8 @@ int cfg_policy_defaults(struct sy_config *cfg) {
 
 /* What an API key or token must be: 8..4096 visible ASCII characters (it
  * travels in an HTTP header). Never quotes the secret. */
-static int check_secret(struct ctx *c, const yaml_node_t *n, const char *what, const char *src,
-                        const char *s, size_t len) {
+static int check_secret(struct ctx *c, const yaml_node_t *n, const char *what, const char *src, const char *s,
+                        size_t len) {
         if (len == 0)
                 return cfg_errf(c, n, "%s: %s is empty", what, src);
         if (memchr(s, 0, len))
@@ -203,16 +213,18 @@ static int check_secret(struct ctx *c, const yaml_node_t *n, const char *what, c
                 return cfg_errf(c, n, "%s: %s is longer than %d bytes", what, src, CFG_SECRET_MAX);
         for (size_t i = 0; i < len; i++)
                 if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-                        return cfg_errf(c, n, "%s: %s contains a space, control or non-ASCII character (a key "
-                                    "is sent in an HTTP header: visible ASCII only)", what, src);
+                        return cfg_errf(c, n,
+                                        "%s: %s contains a space, control or non-ASCII character (a key "
+                                        "is sent in an HTTP header: visible ASCII only)",
+                                        what, src);
         return 0;
 }
 
 /* The secret of a *_env or *_file key into buf (CFG_SECRET_MAX + 2 bytes,
  * wiped by the caller): the variable's value, or the file's first line
  * without trailing whitespace. */
-static int read_secret(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what,
-                       char *buf, size_t *ret_len) {
+static int read_secret(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what, char *buf,
+                       size_t *ret_len) {
         char src[600], *path = NULL, *nl;
         const size_t cap = CFG_SECRET_MAX + 2;
         size_t len = 0;
@@ -285,16 +297,20 @@ static int sha256(const void *p, size_t len, uint8_t out[32]) {
 
 static int hex_digest(struct ctx *c, const yaml_node_t *v, const char *what, uint8_t out[32]) {
         if (v->type != YAML_SCALAR_NODE || is_null(v) || slen(v) != 64)
-                return cfg_errf(c, v, "%s: expected 64 hexadecimal digits (the SHA-256 of the key, e.g. "
-                            "printf %%s KEY | sha256sum)", what);
+                return cfg_errf(c, v,
+                                "%s: expected 64 hexadecimal digits (the SHA-256 of the key, e.g. "
+                                "printf %%s KEY | sha256sum)",
+                                what);
         for (size_t i = 0; i < 64; i++) {
                 char ch = sval(v)[i];
-                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-                        ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+                int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                 : -1;
 
                 if (d < 0)
                         return cfg_errf(c, v, "%s: expected 64 hexadecimal digits, found '%c'", what,
-                                    ch > 0x20 && ch < 0x7f ? ch : '?');
+                                        ch > 0x20 && ch < 0x7f ? ch : '?');
                 out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | d : d << 4);
         }
         return 0;
@@ -315,7 +331,7 @@ static int one_source(struct ctx *c, const yaml_node_t *item, const char *what, 
                         continue;
                 if (*ret_key)
                         return cfg_errf(c, k, "%s: give one of %s, %s or %s, not both %s and %s", what, keys[0],
-                                    keys[1], keys[2], sval(*ret_key), sval(k));
+                                        keys[1], keys[2], sval(*ret_key), sval(k));
                 *ret_key = k;
                 *ret_val = node_at(c, p->value);
         }
@@ -324,8 +340,8 @@ static int one_source(struct ctx *c, const yaml_node_t *item, const char *what, 
 
 static int parse_api_key(struct ctx *c, const yaml_node_t *item, const char *what, struct sy_api_key_cfg *key) {
         static const char *const sources[3] = { "key_sha256", "key_env", "key_file" };
-        static const char *const known[] = { "name", "key_sha256", "key_env", "key_file", "models",
-                                             "requests_per_minute", "tokens_per_minute", NULL };
+        static const char *const known[] = { "name",   "key_sha256",          "key_env",           "key_file",
+                                             "models", "requests_per_minute", "tokens_per_minute", NULL };
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *name = NULL, *sk, *sv;
         yaml_node_pair_t *pairs;
@@ -347,8 +363,10 @@ static int parse_api_key(struct ctx *c, const yaml_node_t *item, const char *wha
                 cfg_pair(c, &pairs[j], what, fw, sizeof fw, &k, &val);
                 r = 0;
                 if (!cfg_in_list(k, known)) {
-                        r = cfg_errf(c, k, "unknown key '%s' in %s (known: name, key_sha256, key_env, key_file, "
-                                 "models, requests_per_minute, tokens_per_minute)", cfg_show(k, b), what);
+                        r = cfg_errf(c, k,
+                                     "unknown key '%s' in %s (known: name, key_sha256, key_env, key_file, "
+                                     "models, requests_per_minute, tokens_per_minute)",
+                                     cfg_show(k, b), what);
                 } else if (scalar_is(k, "name")) {
                         name = val;
                         r = cfg_get_name(c, val, fw, NAME_MODEL, &key->name);
@@ -359,11 +377,13 @@ static int parse_api_key(struct ctx *c, const yaml_node_t *item, const char *wha
                                         continue;
                                 if (cfg->n_discovery == 0)
                                         r = cfg_errf(c, node_at(c, val->data.sequence.items.start[m]),
-                                                 "%s: model '%s' is not served by any upstream", fw, key->models[m]);
+                                                     "%s: model '%s' is not served by any upstream", fw,
+                                                     key->models[m]);
                                 else
                                         r = cfg_warnf(c, node_at(c, val->data.sequence.items.start[m]),
-                                                  "%s: model '%s' is not served by any upstream in the file "
-                                                  "(discovery may find it)", fw, key->models[m]);
+                                                      "%s: model '%s' is not served by any upstream in the file "
+                                                      "(discovery may find it)",
+                                                      fw, key->models[m]);
                         }
                 } else if (scalar_is(k, "requests_per_minute") || scalar_is(k, "tokens_per_minute")) {
                         r = cfg_get_uint(c, val, fw, 0, CFG_RATE_MAX, &u);
@@ -379,8 +399,8 @@ static int parse_api_key(struct ctx *c, const yaml_node_t *item, const char *wha
                 return cfg_errf(c, item, "%s: missing 'name' (the client's id in logs and metrics)", what);
         for (j = 0; j < cfg->n_api_keys; j++)
                 if (strcmp(cfg->api_keys[j].name, key->name) == 0)
-                        return cfg_errf(c, name, "%s: duplicate API key name '%s' (first at line %u)", what,
-                                    key->name, cfg->api_keys[j].line);
+                        return cfg_errf(c, name, "%s: duplicate API key name '%s' (first at line %u)", what, key->name,
+                                        cfg->api_keys[j].line);
         r = one_source(c, item, what, sources, &sk, &sv);
         if (r < 0)
                 return r;
@@ -407,8 +427,8 @@ static int parse_api_key(struct ctx *c, const yaml_node_t *item, const char *wha
                 return r;
         for (j = 0; j < cfg->n_api_keys; j++)
                 if (memcmp(cfg->api_keys[j].sha256, key->sha256, 32) == 0)
-                        return cfg_errf(c, sv, "%s: the same key as '%s' (line %u); every key must be distinct",
-                                    what, cfg->api_keys[j].name, cfg->api_keys[j].line);
+                        return cfg_errf(c, sv, "%s: the same key as '%s' (line %u); every key must be distinct", what,
+                                        cfg->api_keys[j].name, cfg->api_keys[j].line);
         return 0;
 }
 
@@ -433,8 +453,10 @@ int cfg_parse_auth(struct ctx *c) {
                 if (scalar_is(k, "api_keys"))
                         keys = node_at(c, pairs[i].value);
                 else if (!scalar_is(k, mt[0]) && !scalar_is(k, mt[1]) && !scalar_is(k, mt[2]))
-                        return cfg_errf(c, k, "unknown key '%s' in auth (known: api_keys, metrics_token, "
-                                    "metrics_token_env, metrics_token_file)", cfg_show(k, b));
+                        return cfg_errf(c, k,
+                                        "unknown key '%s' in auth (known: api_keys, metrics_token, "
+                                        "metrics_token_env, metrics_token_file)",
+                                        cfg_show(k, b));
         }
         if (keys) {
                 r = cfg_seq_items(c, keys, "auth.api_keys", &items, &n_items);
@@ -498,20 +520,25 @@ int cfg_parse_policy(struct ctx *c) {
         if (r < 0)
                 return r;
         if ((x = cfg_map_get(c, g, "include_history")) && c->pg_history)
-                return cfg_errf(c, x, "guard.include_history: also given as prompt_guard.include_history "
-                            "(line %zu); use one", c->pg_history->start_mark.line + 1);
+                return cfg_errf(c, x,
+                                "guard.include_history: also given as prompt_guard.include_history "
+                                "(line %zu); use one",
+                                c->pg_history->start_mark.line + 1);
         if (url && ((x = cfg_map_get(c, redis, "host")) || (x = cfg_map_get(c, redis, "port"))))
                 return cfg_errf(c, x, "rate_limits.redis: give url or host and port, not both");
         if (redis && !is_null(redis) && !cfg->rate_limits.redis.host)
                 return cfg_errf(c, redis, "rate_limits.redis: missing host (or url: redis://host:port)");
 #ifndef HAVE_HIREDIS
         if (redis && !is_null(redis))
-                return cfg_errf(c, redis, "rate_limits.redis: this switchyard was built without a Redis client "
-                            "(hiredis); install libhiredis-dev and rebuild, or remove rate_limits.redis");
+                return cfg_errf(c, redis,
+                                "rate_limits.redis: this switchyard was built without a Redis client "
+                                "(hiredis); install libhiredis-dev and rebuild, or remove rate_limits.redis");
 #endif
         if (cfg->rate_limits.redis.password_env && !getenv(cfg->rate_limits.redis.password_env))
-                return cfg_errf(c, cfg_map_get(c, redis, "password_env"), "rate_limits.redis.password_env: "
-                            "environment variable %s is not set", cfg->rate_limits.redis.password_env);
+                return cfg_errf(c, cfg_map_get(c, redis, "password_env"),
+                                "rate_limits.redis.password_env: "
+                                "environment variable %s is not set",
+                                cfg->rate_limits.redis.password_env);
         any_rpm = cfg->rate_limits.requests_per_minute > 0;
         any_tpm = cfg->rate_limits.tokens_per_minute > 0;
         for (size_t i = 0; i < cfg->n_api_keys; i++) {
@@ -519,14 +546,17 @@ int cfg_parse_policy(struct ctx *c) {
                 any_tpm |= cfg->api_keys[i].tokens_per_minute > 0;
         }
         if (cfg->rate_limits.burst_requests && !any_rpm)
-                return cfg_errf(c, cfg_map_get(c, rl, "burst_requests"), "rate_limits.burst_requests: no "
-                            "requests_per_minute is set (here or on an API key), so it would mean nothing");
+                return cfg_errf(c, cfg_map_get(c, rl, "burst_requests"),
+                                "rate_limits.burst_requests: no "
+                                "requests_per_minute is set (here or on an API key), so it would mean nothing");
         if (cfg->rate_limits.burst_tokens && !any_tpm)
-                return cfg_errf(c, cfg_map_get(c, rl, "burst_tokens"), "rate_limits.burst_tokens: no "
-                            "tokens_per_minute is set (here or on an API key), so it would mean nothing");
+                return cfg_errf(c, cfg_map_get(c, rl, "burst_tokens"),
+                                "rate_limits.burst_tokens: no "
+                                "tokens_per_minute is set (here or on an API key), so it would mean nothing");
         if (redis && !is_null(redis) && !any_rpm && !any_tpm)
-                return cfg_errf(c, redis, "rate_limits.redis: no limit is set (requests_per_minute or "
-                            "tokens_per_minute, here or on an API key), so Redis would not be used");
+                return cfg_errf(c, redis,
+                                "rate_limits.redis: no limit is set (requests_per_minute or "
+                                "tokens_per_minute, here or on an API key), so Redis would not be used");
         return 0;
 }
 
@@ -539,7 +569,7 @@ int cfg_check_guards(struct ctx *c) {
         bool classic;
 
         if (c->jb_needs)
-                cfg->classifier.jailbreak_enabled = true;   /* the head is loaded, prompt_guard on or off */
+                cfg->classifier.jailbreak_enabled = true; /* the head is loaded, prompt_guard on or off */
         if (!cfg->classifier.jailbreak_enabled && cfg->classifier.jailbreak.model_id) {
                 /* a disabled prompt guard's checkpoint is not loaded */
                 free(cfg->classifier.jailbreak.model_id);
@@ -549,24 +579,26 @@ int cfg_check_guards(struct ctx *c) {
         if (!c->pii_needs && !c->jb_needs && !cfg->classifier.jailbreak_block)
                 return 0;
         if (c->clf_off && (c->pii_needs || c->jb_needs))
-                return cfg_errf(c, c->pii_needs ? c->pii_needs : c->jb_needs, "%s needs the classifier, but "
-                            "classifier.enabled is false (line %zu)", c->pii_needs ?
-                            "a pii_policy with allow_by_default: false" : "jailbreak_enabled: true",
-                            c->clf_off->start_mark.line + 1);
+                return cfg_errf(c, c->pii_needs ? c->pii_needs : c->jb_needs,
+                                "%s needs the classifier, but "
+                                "classifier.enabled is false (line %zu)",
+                                c->pii_needs ? "a pii_policy with allow_by_default: false" : "jailbreak_enabled: true",
+                                c->clf_off->start_mark.line + 1);
         cfg->classifier.enabled = true;
-        classic = cfg->classifier.category.model_id || cfg->classifier.pii.model_id ||
-                  cfg->classifier.jailbreak.model_id;
+        classic =
+                cfg->classifier.category.model_id || cfg->classifier.pii.model_id || cfg->classifier.jailbreak.model_id;
         if (cfg->classifier.model || !classic)
-                return 0;   /* the multi-head model: every head */
+                return 0; /* the multi-head model: every head */
         /* classic single-head checkpoints only (classifier/daemon.c loads the
          * multi-head model only without them): each guard needs its own */
         if (c->pii_needs && !cfg->classifier.pii.model_id)
-                return cfg_errf(c, c->pii_needs, "a pii_policy with allow_by_default: false needs PII detection: "
-                            "the classifier has classic checkpoints but no classifier.pii_model.model_id (give "
-                            "one, or classifier.model)");
+                return cfg_errf(c, c->pii_needs,
+                                "a pii_policy with allow_by_default: false needs PII detection: "
+                                "the classifier has classic checkpoints but no classifier.pii_model.model_id (give "
+                                "one, or classifier.model)");
         if ((c->jb_needs || cfg->classifier.jailbreak_block) && !cfg->classifier.jailbreak.model_id)
-                return cfg_errf(c, jb, "the jailbreak guard needs a jailbreak model: the classifier has classic "
-                            "checkpoints but no prompt_guard.model_id (give one, or classifier.model)");
+                return cfg_errf(c, jb,
+                                "the jailbreak guard needs a jailbreak model: the classifier has classic "
+                                "checkpoints but no prompt_guard.model_id (give one, or classifier.model)");
         return 0;
 }
-

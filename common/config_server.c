@@ -23,8 +23,10 @@ static int get_http_path(struct ctx *c, const yaml_node_t *v, const char *what, 
         char b[72];
 
         if (v->type != YAML_SCALAR_NODE || is_null(v) || !path_ok(sval(v), slen(v)))
-                return cfg_errf(c, v, "%s: expected an absolute URL path such as "
-                                "/health, got %s%s%s", what, Q(v), SHOW(v, b), Q(v));
+                return cfg_errf(c, v,
+                                "%s: expected an absolute URL path such as "
+                                "/health, got %s%s%s",
+                                what, Q(v), SHOW(v, b), Q(v));
         return cfg_get_str(c, v, what, CFG_PATH_MAX, (char **)p);
 }
 
@@ -32,8 +34,8 @@ static int get_dir(struct ctx *c, const yaml_node_t *v, const char *what, void *
         char b[72];
 
         if (v->type != YAML_SCALAR_NODE || is_null(v) || !path_ok(sval(v), slen(v)))
-                return cfg_errf(c, v, "%s: expected an absolute directory path, got %s%s%s",
-                                what, Q(v), SHOW(v, b), Q(v));
+                return cfg_errf(c, v, "%s: expected an absolute directory path, got %s%s%s", what, Q(v), SHOW(v, b),
+                                Q(v));
         return cfg_get_str(c, v, what, CFG_DIR_MAX, (char **)p);
 }
 
@@ -41,8 +43,10 @@ static int get_policy(struct ctx *c, const yaml_node_t *v, const char *what, voi
         char b[72];
 
         if (!scalar_is(v, "scorer") && !scalar_is(v, "least_request") && !scalar_is(v, "round_robin"))
-                return cfg_errf(c, v, "%s: unknown policy %s%s%s (scorer, least_request or "
-                                "round_robin)", what, Q(v), SHOW(v, b), Q(v));
+                return cfg_errf(c, v,
+                                "%s: unknown policy %s%s%s (scorer, least_request or "
+                                "round_robin)",
+                                what, Q(v), SHOW(v, b), Q(v));
         return cfg_get_str(c, v, what, 32, (char **)p);
 }
 
@@ -120,7 +124,7 @@ static const struct cfg_field router_fields[] = {
 };
 
 static const struct cfg_field shm_fields[] = {
-        F_FN("runtime_dir", get_dir, shm.runtime_dir),     /* default: config.c */
+        F_FN("runtime_dir", get_dir, shm.runtime_dir), /* default: config.c */
         FD("ring_bytes", FT_POW2, shm.ring_bytes, 4096, 1u << 30, 262144),
         FD("max_workers", FT_UINT, shm.max_workers, 1, 1024, 64),
 };
@@ -128,30 +132,48 @@ static const struct cfg_field shm_fields[] = {
 /* vLLM Semantic Router's own top-level `router:` block (dual-path LoRA
  * selection); its keys share switchyard's section name and are ignored. */
 static const char *const vsr_router_keys[] = {
-        "high_confidence_threshold", "low_latency_threshold_ms", "lora_baseline_score",
-        "traditional_baseline_score", "embedding_baseline_score",
-        "success_confidence_threshold", "large_batch_threshold",
-        "lora_default_execution_time_ms", "traditional_default_execution_time_ms",
-        "default_confidence_threshold", "default_max_latency_ms", "default_batch_size",
-        "default_avg_execution_time_ms", "lora_default_confidence",
-        "traditional_default_confidence", "lora_default_success_rate",
-        "traditional_default_success_rate", "multi_task_lora_weight",
-        "single_task_traditional_weight", "large_batch_lora_weight",
-        "small_batch_traditional_weight", "medium_batch_weight", "high_confidence_lora_weight",
-        "low_confidence_traditional_weight", "low_latency_lora_weight",
-        "high_latency_traditional_weight", "performance_history_weight",
-        "traditional_bert_confidence_threshold", "traditional_modernbert_confidence_threshold",
-        "traditional_pii_detection_threshold", "traditional_token_classification_threshold",
-        "traditional_dropout_prob", "traditional_attention_dropout_prob",
-        "tie_break_confidence", NULL,
+        "high_confidence_threshold",
+        "low_latency_threshold_ms",
+        "lora_baseline_score",
+        "traditional_baseline_score",
+        "embedding_baseline_score",
+        "success_confidence_threshold",
+        "large_batch_threshold",
+        "lora_default_execution_time_ms",
+        "traditional_default_execution_time_ms",
+        "default_confidence_threshold",
+        "default_max_latency_ms",
+        "default_batch_size",
+        "default_avg_execution_time_ms",
+        "lora_default_confidence",
+        "traditional_default_confidence",
+        "lora_default_success_rate",
+        "traditional_default_success_rate",
+        "multi_task_lora_weight",
+        "single_task_traditional_weight",
+        "large_batch_lora_weight",
+        "small_batch_traditional_weight",
+        "medium_batch_weight",
+        "high_confidence_lora_weight",
+        "low_confidence_traditional_weight",
+        "low_latency_lora_weight",
+        "high_latency_traditional_weight",
+        "performance_history_weight",
+        "traditional_bert_confidence_threshold",
+        "traditional_modernbert_confidence_threshold",
+        "traditional_pii_detection_threshold",
+        "traditional_token_classification_threshold",
+        "traditional_dropout_prob",
+        "traditional_attention_dropout_prob",
+        "tie_break_confidence",
+        NULL,
 };
 
 static const struct cfg_section sections[] = {
         SECTION("server", server_fields),
         SECTION("proxy", proxy_fields),
         SECTION("health", health_fields),
-        { "router", router_fields, sizeof router_fields / sizeof router_fields[0], vsr_router_keys,
-          "dual-path keys" },
+        { "router", router_fields, sizeof router_fields / sizeof router_fields[0], vsr_router_keys, "dual-path keys" },
         SECTION("shm", shm_fields),
 };
 

@@ -11,8 +11,7 @@
 
 /* ---- upstreams --------------------------------------------------------- */
 
-static int new_upstream(struct ctx *c, const yaml_node_t *item,
-                        struct sy_upstream_cfg **ret_up) {
+static int new_upstream(struct ctx *c, const yaml_node_t *item, struct sy_upstream_cfg **ret_up) {
         struct sy_config *cfg = c->cfg;
         struct sy_upstream_cfg *v;
 
@@ -29,22 +28,19 @@ static int new_upstream(struct ctx *c, const yaml_node_t *item,
         return 0;
 }
 
-static int check_upstream_name(struct ctx *c, const yaml_node_t *n,
-                               const struct sy_upstream_cfg *up) {
+static int check_upstream_name(struct ctx *c, const yaml_node_t *n, const struct sy_upstream_cfg *up) {
         const struct sy_config *cfg = c->cfg;
         size_t i;
 
         for (i = 0; i < cfg->n_upstreams; i++)
-                if (&cfg->upstreams[i] != up && cfg->upstreams[i].name &&
-                    strcmp(cfg->upstreams[i].name, up->name) == 0)
-                        return cfg_errf(c, n, "duplicate upstream name '%s' (first at line %u)",
-                                    up->name, cfg->upstreams[i].line);
+                if (&cfg->upstreams[i] != up && cfg->upstreams[i].name && strcmp(cfg->upstreams[i].name, up->name) == 0)
+                        return cfg_errf(c, n, "duplicate upstream name '%s' (first at line %u)", up->name,
+                                        cfg->upstreams[i].line);
         return 0;
 }
 
-static int finish_upstream(struct ctx *c, const yaml_node_t *item, const char *what,
-                           struct sy_upstream_cfg *up, const yaml_node_t *name_node,
-                           bool have_addr, const char *addr_key, bool have_port) {
+static int finish_upstream(struct ctx *c, const yaml_node_t *item, const char *what, struct sy_upstream_cfg *up,
+                           const yaml_node_t *name_node, bool have_addr, const char *addr_key, bool have_port) {
         if (!name_node)
                 return cfg_errf(c, item, "%s: missing 'name'", what);
         if (!have_addr)
@@ -71,17 +67,30 @@ static const struct up_form {
         struct {
                 const char *key;
                 enum up_key k;
-        } keys[7];                      /* ends at a NULL key */
-        const char *addr_key;           /* required: url or address */
-        bool strict;                    /* unknown keys: errors, else warnings */
-        const char *const *ignored;     /* lenient: keys accepted silently */
+        } keys[7];                  /* ends at a NULL key */
+        const char *addr_key;       /* required: url or address */
+        bool strict;                /* unknown keys: errors, else warnings */
+        const char *const *ignored; /* lenient: keys accepted silently */
 } forms[] = {
-        { "upstreams", { { "name", UK_NAME }, { "url", UK_URL }, { "engine", UK_ENGINE },
-                         { "models", UK_MODELS }, { "weight", UK_WEIGHT }, { "kind", UK_KIND } },
-          "url", true, NULL },
-        { "vllm_endpoints", { { "name", UK_NAME }, { "address", UK_ADDRESS }, { "port", UK_PORT },
-                              { "weight", UK_WEIGHT }, { "models", UK_MODELS } },
-          "address", false, vllm_ignored },
+        { "upstreams",
+          { { "name", UK_NAME },
+            { "url", UK_URL },
+            { "engine", UK_ENGINE },
+            { "models", UK_MODELS },
+            { "weight", UK_WEIGHT },
+            { "kind", UK_KIND } },
+          "url",
+          true,
+          NULL },
+        { "vllm_endpoints",
+          { { "name", UK_NAME },
+            { "address", UK_ADDRESS },
+            { "port", UK_PORT },
+            { "weight", UK_WEIGHT },
+            { "models", UK_MODELS } },
+          "address",
+          false,
+          vllm_ignored },
 };
 
 static int upstream_key(struct ctx *c, enum up_key kind, const yaml_node_t *val, const char *fw,
@@ -129,8 +138,7 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                 return r;
         for (x = 0; f->keys[x].key; x++) {
                 has_port_key |= f->keys[x].k == UK_PORT;
-                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", x ? ", " : "",
-                         f->keys[x].key);
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", x ? ", " : "", f->keys[x].key);
         }
         for (i = 0; i < n_items; i++) {
                 const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
@@ -165,8 +173,7 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                         if (r < 0)
                                 return r;
                 }
-                r = finish_upstream(c, item, what, up, name_node, have_addr, f->addr_key,
-                                    have_port || !has_port_key);
+                r = finish_upstream(c, item, what, up, name_node, have_addr, f->addr_key, have_port || !has_port_key);
                 if (r < 0)
                         return r;
         }
@@ -202,14 +209,13 @@ static int new_set(struct ctx *c, struct model_set **ret_set) {
 }
 
 /* preferred_endpoints: [upstream names]; each of them serves the model. */
-static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what,
-                           struct model_set *set) {
+static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what, struct model_set *set) {
         yaml_node_item_t *items = NULL;
         size_t n_items = 0, i;
         int r;
 
-        r = cfg_get_name_list(c, v, what, NAME_MODEL, SY_CFG_MAX_UPSTREAMS,
-                          &set->m.preferred_endpoints, &set->m.n_preferred_endpoints);
+        r = cfg_get_name_list(c, v, what, NAME_MODEL, SY_CFG_MAX_UPSTREAMS, &set->m.preferred_endpoints,
+                              &set->m.n_preferred_endpoints);
         if (r < 0)
                 return r;
         r = cfg_seq_items(c, v, what, &items, &n_items);
@@ -217,17 +223,15 @@ static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what
                 return r;
         for (i = 0; i < n_items; i++) {
                 const yaml_node_t *it = node_at(c, items[i]);
-                struct sy_upstream_cfg *up = upstream_by_name(c->cfg,
-                                                              set->m.preferred_endpoints[i]);
+                struct sy_upstream_cfg *up = upstream_by_name(c->cfg, set->m.preferred_endpoints[i]);
 
                 if (!up)
-                        return cfg_errf(c, it, "%s: no upstream named '%s'", what,
-                                    set->m.preferred_endpoints[i]);
+                        return cfg_errf(c, it, "%s: no upstream named '%s'", what, set->m.preferred_endpoints[i]);
                 if (cfg_str_index(up->models, up->n_models, set->m.name) >= 0)
                         continue;
                 if (up->n_models >= SY_CFG_MAX_MODELS)
-                        return cfg_errf(c, it, "%s: upstream '%s' would serve more than %d models",
-                                    what, up->name, SY_CFG_MAX_MODELS);
+                        return cfg_errf(c, it, "%s: upstream '%s' would serve more than %d models", what, up->name,
+                                        SY_CFG_MAX_MODELS);
                 r = cfg_push_dup(&up->models, &up->n_models, set->m.name);
                 if (r < 0)
                         return r;
@@ -237,9 +241,9 @@ static int parse_preferred(struct ctx *c, const yaml_node_t *v, const char *what
 
 /* model_config.<m>.pii_policy: {allow_by_default, pii_types_allowed} */
 static const char *const pii_type_names[] = {
-        "PERSON", "EMAIL_ADDRESS", "US_SSN", "CREDIT_CARD", "PHONE_NUMBER", "STREET_ADDRESS",
-        "IP_ADDRESS", "IBAN_CODE", "DATE_TIME", "ORGANIZATION", "GPE", "AGE", "DOMAIN_NAME", "NRP",
-        "TITLE", "US_DRIVER_LICENSE", "ZIP_CODE", NULL,
+        "PERSON",      "EMAIL_ADDRESS", "US_SSN",    "CREDIT_CARD",       "PHONE_NUMBER", "STREET_ADDRESS",
+        "IP_ADDRESS",  "IBAN_CODE",     "DATE_TIME", "ORGANIZATION",      "GPE",          "AGE",
+        "DOMAIN_NAME", "NRP",           "TITLE",     "US_DRIVER_LICENSE", "ZIP_CODE",     NULL,
 };
 
 static int parse_pii_policy(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_pii_policy *p) {
@@ -266,7 +270,7 @@ static int parse_pii_policy(struct ctx *c, const yaml_node_t *v, const char *wha
                         r = cfg_seq_items(c, list = val, fw, &items, &n_items);
                 else
                         r = cfg_errf(c, k, "unknown key '%s' in %s (known: allow_by_default, pii_types_allowed)",
-                                 cfg_show(k, b), what);
+                                     cfg_show(k, b), what);
                 if (r < 0)
                         return r;
         }
@@ -290,8 +294,10 @@ static int parse_pii_policy(struct ctx *c, const yaml_node_t *v, const char *wha
                         return r;
         }
         if (p->allow_by_default && list && n_items > 0)
-                return cfg_errf(c, list, "%s: with allow_by_default: true every type is allowed, so this list "
-                            "would mean nothing; set allow_by_default: false to allow only these types", fw);
+                return cfg_errf(c, list,
+                                "%s: with allow_by_default: true every type is allowed, so this list "
+                                "would mean nothing; set allow_by_default: false to allow only these types",
+                                fw);
         if (!p->allow_by_default && !c->pii_needs)
                 c->pii_needs = v;
         return 0;
@@ -330,9 +336,10 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                         return r;
                 for (k = 0; k + 1 < c->n_sets; k++)
                         if (strcmp(c->sets[k].m.name, set->m.name) == 0)
-                                return cfg_errf(c, key, "settings for model '%s' given twice "
-                                            "(first at line %zu)", set->m.name,
-                                            c->sets[k].key->start_mark.line + 1);
+                                return cfg_errf(c, key,
+                                                "settings for model '%s' given twice "
+                                                "(first at line %zu)",
+                                                set->m.name, c->sets[k].key->start_mark.line + 1);
                 snprintf(what, sizeof what, "%s.%s", sect, set->m.name);
                 r = cfg_map_pairs(c, val, what, &spairs, &ns);
                 if (r < 0)
@@ -351,12 +358,16 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                         else if (scalar_is(sk, "pii_policy"))
                                 r = parse_pii_policy(c, sv, fw, &set->m.pii_policy);
                         else if (scalar_is(sk, "allow_by_default") || scalar_is(sk, "pii_types_allowed"))
-                                r = cfg_errf(c, sk, "%s: '%s' belongs inside pii_policy: (%s.pii_policy.%s); "
-                                         "here it would not be enforced", what, cfg_show(sk, b), what, cfg_show(sk, b));
+                                r = cfg_errf(c, sk,
+                                             "%s: '%s' belongs inside pii_policy: (%s.pii_policy.%s); "
+                                             "here it would not be enforced",
+                                             what, cfg_show(sk, b), what, cfg_show(sk, b));
                         else if (native)
-                                r = cfg_errf(c, sk, "unknown key '%s' in %s (known: "
-                                         "default_engine, reasoning_family, "
-                                         "preferred_endpoints, pii_policy)", cfg_show(sk, b), what);
+                                r = cfg_errf(c, sk,
+                                             "unknown key '%s' in %s (known: "
+                                             "default_engine, reasoning_family, "
+                                             "preferred_endpoints, pii_policy)",
+                                             cfg_show(sk, b), what);
                         else if (!cfg_in_list(sk, ignored))
                                 r = cfg_unused_key(c, sk, what);
                         if (r < 0)
@@ -386,7 +397,7 @@ int sy_config_ensure_model(struct sy_config *cfg, const char *name, struct sy_mo
                         return -ENOMEM;
                 v->name = strdup(name);
                 if (!v->name) {
-                        cfg->n_models--;   /* the table holds named models only */
+                        cfg->n_models--; /* the table holds named models only */
                         return -ENOMEM;
                 }
         }
@@ -407,14 +418,18 @@ int cfg_build_models(struct ctx *c) {
                 const struct sy_upstream_cfg *up = &cfg->upstreams[i];
 
                 if (up->n_models == 0)
-                        return cfg_errf(c, c->up_nodes[i], "upstream '%s' serves no models: list "
-                                    "them in its models, or name it in a model's "
-                                    "preferred_endpoints", up->name);
+                        return cfg_errf(c, c->up_nodes[i],
+                                        "upstream '%s' serves no models: list "
+                                        "them in its models, or name it in a model's "
+                                        "preferred_endpoints",
+                                        up->name);
                 for (j = 0; j < up->n_models; j++) {
                         r = sy_config_ensure_model(cfg, up->models[j], NULL);
                         if (r == -E2BIG)
-                                return cfg_errf(c, c->up_nodes[i], "more than %d distinct models "
-                                            "(upstream '%s')", SY_CFG_MAX_MODELS, up->name);
+                                return cfg_errf(c, c->up_nodes[i],
+                                                "more than %d distinct models "
+                                                "(upstream '%s')",
+                                                SY_CFG_MAX_MODELS, up->name);
                         if (r < 0)
                                 return r;
                 }
@@ -425,14 +440,15 @@ int cfg_build_models(struct ctx *c) {
                 bool kept;
 
                 if (!m && set->native && cfg->n_discovery == 0)
-                        return cfg_errf(c, set->key, "models: '%s' is not served by any upstream",
-                                    set->m.name);
+                        return cfg_errf(c, set->key, "models: '%s' is not served by any upstream", set->m.name);
                 /* a policy is not dropped while upstreams added later (discovery, the
                  * admin API) may serve the model: it must hold then */
                 kept = !set->native && set->m.pii_policy.set && (cfg->n_discovery || cfg->admin.enabled);
                 if (!m && kept) {
-                        r = cfg_warnf(c, set->key, "model_config: '%s' is not served by any endpoint "
-                                  "(yet); kept for its pii_policy", set->m.name);
+                        r = cfg_warnf(c, set->key,
+                                      "model_config: '%s' is not served by any endpoint "
+                                      "(yet); kept for its pii_policy",
+                                      set->m.name);
                         if (r < 0)
                                 return r;
                 }
@@ -440,14 +456,15 @@ int cfg_build_models(struct ctx *c) {
                         /* discovered upstreams may serve it: kept, with no upstream yet */
                         r = sy_config_ensure_model(cfg, set->m.name, &m);
                         if (r == -E2BIG)
-                                return cfg_errf(c, set->key, "more than %d distinct models",
-                                            SY_CFG_MAX_MODELS);
+                                return cfg_errf(c, set->key, "more than %d distinct models", SY_CFG_MAX_MODELS);
                         if (r < 0)
                                 return r;
                 }
                 if (!m) {
-                        r = cfg_warnf(c, set->key, "model_config: '%s' is not served by any "
-                                  "endpoint; ignored", set->m.name);
+                        r = cfg_warnf(c, set->key,
+                                      "model_config: '%s' is not served by any "
+                                      "endpoint; ignored",
+                                      set->m.name);
                         if (r < 0)
                                 return r;
                         continue;
@@ -455,14 +472,14 @@ int cfg_build_models(struct ctx *c) {
                 if (set->m.default_engine) {
                         for (j = 0; j < cfg->n_upstreams; j++)
                                 if (strcmp(cfg->upstreams[j].engine, set->m.default_engine) == 0 &&
-                                    cfg_str_index(cfg->upstreams[j].models, cfg->upstreams[j].n_models,
-                                              m->name) >= 0)
+                                    cfg_str_index(cfg->upstreams[j].models, cfg->upstreams[j].n_models, m->name) >= 0)
                                         break;
                         if (j == cfg->n_upstreams && cfg->n_discovery == 0)
-                                return cfg_errf(c, set->key, "%s.%s: default_engine '%s': no "
-                                            "upstream with that engine serves the model",
-                                            set->native ? "models" : "model_config", m->name,
-                                            set->m.default_engine);
+                                return cfg_errf(c, set->key,
+                                                "%s.%s: default_engine '%s': no "
+                                                "upstream with that engine serves the model",
+                                                set->native ? "models" : "model_config", m->name,
+                                                set->m.default_engine);
                 }
                 m->default_engine = set->m.default_engine;
                 m->reasoning_family = set->m.reasoning_family;
@@ -477,4 +494,3 @@ int cfg_build_models(struct ctx *c) {
         }
         return 0;
 }
-

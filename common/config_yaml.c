@@ -16,15 +16,13 @@
 
 /* ---- messages ---------------------------------------------------------- */
 
-static int vformat(char *buf, size_t cap, const char *name, const yaml_node_t *n,
-                   const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-static int vformat(char *buf, size_t cap, const char *name, const yaml_node_t *n,
-                   const char *fmt, va_list ap) {
+static int vformat(char *buf, size_t cap, const char *name, const yaml_node_t *n, const char *fmt, va_list ap)
+        __attribute__((format(printf, 5, 0)));
+static int vformat(char *buf, size_t cap, const char *name, const yaml_node_t *n, const char *fmt, va_list ap) {
         int k;
 
         if (n)
-                k = snprintf(buf, cap, "%s:%zu:%zu: ", name, n->start_mark.line + 1,
-                             n->start_mark.column + 1);
+                k = snprintf(buf, cap, "%s:%zu:%zu: ", name, n->start_mark.line + 1, n->start_mark.column + 1);
         else
                 k = snprintf(buf, cap, "%s: ", name);
         if (k < 0 || (size_t)k >= cap)
@@ -133,15 +131,16 @@ int cfg_unused_key(struct ctx *c, const yaml_node_t *k, const char *what) {
         char b[72];
 
         if (cfg_policy_like(k))
-                return cfg_errf(c, k, "%s: unknown key '%s' looks like a guard setting; switchyard would not "
-                            "enforce it, so it is refused (see config/switchyard.example.yaml)", what, cfg_show(k, b));
+                return cfg_errf(c, k,
+                                "%s: unknown key '%s' looks like a guard setting; switchyard would not "
+                                "enforce it, so it is refused (see config/switchyard.example.yaml)",
+                                what, cfg_show(k, b));
         return cfg_warnf(c, k, "%s: key '%s' is not used by switchyard; ignored", what, cfg_show(k, b));
 }
 
 /* The pairs of a mapping that switchyard walks: null counts as empty,
  * keys must be scalars and unique. */
-int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what,
-                     yaml_node_pair_t **ret_pairs, size_t *ret_n) {
+int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_pair_t **ret_pairs, size_t *ret_n) {
         yaml_node_pair_t *p, *q, *start, *top;
         char b[72];
 
@@ -166,8 +165,8 @@ int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what,
 
                         if (k2->type == YAML_SCALAR_NODE && slen(k2) == slen(k) &&
                             memcmp(sval(k2), sval(k), slen(k)) == 0)
-                                return cfg_errf(c, k, "%s: duplicate key '%s' (first at line %zu)",
-                                            what, cfg_show(k, b), k2->start_mark.line + 1);
+                                return cfg_errf(c, k, "%s: duplicate key '%s' (first at line %zu)", what,
+                                                cfg_show(k, b), k2->start_mark.line + 1);
                 }
         }
         *ret_pairs = start;
@@ -175,8 +174,7 @@ int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what,
         return 0;
 }
 
-int cfg_seq_items(struct ctx *c, const yaml_node_t *n, const char *what,
-                     yaml_node_item_t **ret_items, size_t *ret_n) {
+int cfg_seq_items(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_item_t **ret_items, size_t *ret_n) {
         if (is_null(n)) {
                 *ret_items = NULL;
                 *ret_n = 0;
@@ -216,8 +214,7 @@ const yaml_node_t *cfg_root_get(struct ctx *c, const char *key) {
 
 /* ---- scalars ----------------------------------------------------------- */
 
-int cfg_get_str(struct ctx *c, const yaml_node_t *n, const char *what, size_t max,
-                   char **ret) {
+int cfg_get_str(struct ctx *c, const yaml_node_t *n, const char *what, size_t max, char **ret) {
         char *s;
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
@@ -244,8 +241,7 @@ bool cfg_name_ok(const char *s, size_t len, enum name_kind kind) {
 
                 switch (kind) {
                 case NAME_ENGINE:
-                        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                              ch == '_' || ch == '-'))
+                        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
                                 return false;
                         break;
                 case NAME_CATEGORY:
@@ -261,8 +257,7 @@ bool cfg_name_ok(const char *s, size_t len, enum name_kind kind) {
         return true;
 }
 
-int cfg_get_name(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind,
-                    char **ret) {
+int cfg_get_name(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind, char **ret) {
         char b[72];
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
@@ -270,21 +265,26 @@ int cfg_get_name(struct ctx *c, const yaml_node_t *n, const char *what, enum nam
         if (slen(n) == 0)
                 return cfg_errf(c, n, "%s: must not be empty", what);
         if (slen(n) > SY_CFG_NAME_MAX)
-                return cfg_errf(c, n, "%s: '%s' is longer than %d characters", what, cfg_show(n, b),
-                            SY_CFG_NAME_MAX);
+                return cfg_errf(c, n, "%s: '%s' is longer than %d characters", what, cfg_show(n, b), SY_CFG_NAME_MAX);
         if (memchr(sval(n), 0, slen(n)) || !cfg_name_ok(sval(n), slen(n), kind)) {
                 switch (kind) {
                 case NAME_ENGINE:
-                        return cfg_errf(c, n, "%s: '%s' is not a valid engine name (lower-case "
-                                    "letters, digits, '_' and '-' only)", what, cfg_show(n, b));
+                        return cfg_errf(c, n,
+                                        "%s: '%s' is not a valid engine name (lower-case "
+                                        "letters, digits, '_' and '-' only)",
+                                        what, cfg_show(n, b));
                 case NAME_CATEGORY:
-                        return cfg_errf(c, n, "%s: '%s' is not a valid category name (printable "
-                                    "ASCII, no quotes or backslashes)", what, cfg_show(n, b));
+                        return cfg_errf(c, n,
+                                        "%s: '%s' is not a valid category name (printable "
+                                        "ASCII, no quotes or backslashes)",
+                                        what, cfg_show(n, b));
                 case NAME_MODEL:
                         break;
                 }
-                return cfg_errf(c, n, "%s: '%s' is not a valid name (printable ASCII without "
-                            "spaces, quotes or backslashes)", what, cfg_show(n, b));
+                return cfg_errf(c, n,
+                                "%s: '%s' is not a valid name (printable ASCII without "
+                                "spaces, quotes or backslashes)",
+                                what, cfg_show(n, b));
         }
         return cfg_get_str(c, n, what, SY_CFG_NAME_MAX, ret);
 }
@@ -306,8 +306,7 @@ int cfg_digits_u64(const char *s, size_t len, uint64_t *ret) {
         size_t i;
 
         for (i = 0; i < len; i++)
-                if (__builtin_mul_overflow(v, 10, &v) ||
-                    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+                if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
                         return -ERANGE;
         *ret = v;
         return 0;
@@ -315,27 +314,23 @@ int cfg_digits_u64(const char *s, size_t len, uint64_t *ret) {
 
 /* Common checks for numeric scalars; returns 1 if the text is a bare
  * integer (which must then be a plain scalar), 0 otherwise. */
-static int numeric_prologue(struct ctx *c, const yaml_node_t *n, const char *what,
-                            const char *expect) {
+static int numeric_prologue(struct ctx *c, const yaml_node_t *n, const char *what, const char *expect) {
         char b[72];
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
                 return cfg_errf(c, n, "%s: expected %s, got %s", what, expect, cfg_kind_of(n));
-        if (slen(n) > 0 && sval(n)[0] == '-' && slen(n) > 1 &&
-            (cfg_all_digits(sval(n) + 1, 1) || sval(n)[1] == '.'))
+        if (slen(n) > 0 && sval(n)[0] == '-' && slen(n) > 1 && (cfg_all_digits(sval(n) + 1, 1) || sval(n)[1] == '.'))
                 return cfg_errf(c, n, "%s: must not be negative, got %s", what, cfg_show(n, b));
         if (!cfg_all_digits(sval(n), slen(n)))
                 return 0;
         if (!is_plain(n))
-                return cfg_errf(c, n, "%s: expected %s, got a quoted string \"%s\"", what, expect,
-                            cfg_show(n, b));
+                return cfg_errf(c, n, "%s: expected %s, got a quoted string \"%s\"", what, expect, cfg_show(n, b));
         if (slen(n) > 1 && sval(n)[0] == '0')
                 return cfg_errf(c, n, "%s: leading zeros are not allowed in \"%s\"", what, cfg_show(n, b));
         return 1;
 }
 
-int cfg_get_uint(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min,
-                    uint64_t max, uint64_t *ret) {
+int cfg_get_uint(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max, uint64_t *ret) {
         char b[72];
         uint64_t v;
         int r;
@@ -347,13 +342,13 @@ int cfg_get_uint(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t
                 return cfg_errf(c, n, "%s: expected an integer, got \"%s\"", what, cfg_show(n, b));
         if (cfg_digits_u64(sval(n), slen(n), &v) < 0 || v < min || v > max)
                 return cfg_errf(c, n, "%s: %s is out of range (%llu..%llu)", what, cfg_show(n, b),
-                            (unsigned long long)min, (unsigned long long)max);
+                                (unsigned long long)min, (unsigned long long)max);
         *ret = v;
         return 0;
 }
 
-int cfg_get_duration(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t unit_ns,
-                        uint64_t min, uint64_t max, uint64_t *ret) {
+int cfg_get_duration(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t unit_ns, uint64_t min,
+                     uint64_t max, uint64_t *ret) {
         const char *unit = unit_ns == NS_PER_US ? "us" : "ms";
         const char *units = unit_ns == NS_PER_US ? "microseconds" : "milliseconds";
         int r = numeric_prologue(c, n, what, "a duration");
@@ -364,23 +359,28 @@ int cfg_get_duration(struct ctx *c, const yaml_node_t *n, const char *what, uint
                 return r;
         r = sy_config_parse_duration(sval(n), slen(n), unit_ns, &v);
         if (r == -EDOM)
-                return cfg_errf(c, n, "%s: \"%s\" is not a whole number of %s", what, cfg_show(n, b),
-                            units);
+                return cfg_errf(c, n, "%s: \"%s\" is not a whole number of %s", what, cfg_show(n, b), units);
         if (r == -EINVAL)
-                return cfg_errf(c, n, "%s: expected a duration such as \"250ms\", \"2s\" or \"1m\", "
-                            "or an integer number of %s, got \"%s\"", what, units, cfg_show(n, b));
+                return cfg_errf(c, n,
+                                "%s: expected a duration such as \"250ms\", \"2s\" or \"1m\", "
+                                "or an integer number of %s, got \"%s\"",
+                                what, units, cfg_show(n, b));
         if (r < 0 || v < min || v > max)
                 return cfg_errf(c, n, "%s: %s is out of range (%llu%s..%llu%s)", what, cfg_show(n, b),
-                            (unsigned long long)min, unit, (unsigned long long)max, unit);
+                                (unsigned long long)min, unit, (unsigned long long)max, unit);
         *ret = v;
         return 0;
 }
 
 /* Sizes in bytes: an integer, or an integer with KiB, MiB or GiB. */
-int cfg_get_size(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min,
-                    uint64_t max, uint64_t *ret) {
-        static const struct { const char *sfx; unsigned shift; } sfx[] = {
-                { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 },
+int cfg_get_size(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t min, uint64_t max, uint64_t *ret) {
+        static const struct {
+                const char *sfx;
+                unsigned shift;
+        } sfx[] = {
+                { "KiB", 10 },
+                { "MiB", 20 },
+                { "GiB", 30 },
         };
         const char *s;
         char b[72];
@@ -414,18 +414,18 @@ int cfg_get_size(struct ctx *c, const yaml_node_t *n, const char *what, uint64_t
         *ret = v;
         return 0;
 bad:
-        return cfg_errf(c, n, "%s: expected a size such as 65536 or \"64KiB\" (KiB, MiB, GiB), "
-                    "got \"%s\"", what, cfg_show(n, b));
+        return cfg_errf(c, n,
+                        "%s: expected a size such as 65536 or \"64KiB\" (KiB, MiB, GiB), "
+                        "got \"%s\"",
+                        what, cfg_show(n, b));
 range:
         return cfg_errf(c, n, "%s: %s is out of range (%llu..%llu bytes)", what, cfg_show(n, b),
-                    (unsigned long long)min, (unsigned long long)max);
+                        (unsigned long long)min, (unsigned long long)max);
 }
 
 int cfg_get_bool(struct ctx *c, const yaml_node_t *n, const char *what, bool *ret) {
-        static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
-                                           "on", "On", "ON", NULL };
-        static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
-                                          "off", "Off", "OFF", NULL };
+        static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", NULL };
+        static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", NULL };
         char b[72];
 
         if (is_plain(n) && cfg_in_list(n, yes)) {
@@ -441,8 +441,7 @@ int cfg_get_bool(struct ctx *c, const yaml_node_t *n, const char *what, bool *re
         return cfg_errf(c, n, "%s: expected true or false, got \"%s\"", what, cfg_show(n, b));
 }
 
-int cfg_get_double(struct ctx *c, const yaml_node_t *n, const char *what, double min,
-                      double max, double *ret) {
+int cfg_get_double(struct ctx *c, const yaml_node_t *n, const char *what, double min, double max, double *ret) {
         char buf[64], b[72], *end;
         size_t i, len;
         double v;
@@ -455,8 +454,7 @@ int cfg_get_double(struct ctx *c, const yaml_node_t *n, const char *what, double
         for (i = 0; i < len; i++) {
                 char ch = sval(n)[i];
 
-                if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == 'E' ||
-                      ch == '+' || ch == '-'))
+                if (!((ch >= '0' && ch <= '9') || ch == '.' || ch == 'e' || ch == 'E' || ch == '+' || ch == '-'))
                         goto bad;
         }
         memcpy(buf, sval(n), len);
@@ -476,11 +474,13 @@ bad:
 /* ---- durations --------------------------------------------------------- */
 
 int sy_config_parse_duration(const char *s, size_t len, uint64_t unit_ns, uint64_t *ret_value) {
-        static const struct { const char *name; uint64_t ns; } units[] = {
+        static const struct {
+                const char *name;
+                uint64_t ns;
+        } units[] = {
                 /* "ms" before "m", so "250ms" is not read as 250 minutes and an "s" */
-                { "ns", 1 }, { "us", NS_PER_US }, { "\xc2\xb5s", NS_PER_US },
-                { "ms", NS_PER_MS }, { "s", NS_PER_S }, { "m", 60 * NS_PER_S },
-                { "h", 3600 * NS_PER_S },
+                { "ns", 1 },       { "us", NS_PER_US },    { "\xc2\xb5s", NS_PER_US }, { "ms", NS_PER_MS },
+                { "s", NS_PER_S }, { "m", 60 * NS_PER_S }, { "h", 3600 * NS_PER_S },
         };
         uint64_t total = 0, v;
         size_t i = 0;
@@ -553,7 +553,7 @@ bool cfg_host_ok(const char *s, size_t len) {
 
         if (len == 0 || len > CFG_HOST_MAX)
                 return false;
-        if (memchr(s, ':', len)) {             /* IPv6 literal, optional %zone */
+        if (memchr(s, ':', len)) { /* IPv6 literal, optional %zone */
                 const char *pct = memchr(s, '%', len);
                 size_t alen = pct ? (size_t)(pct - s) : len;
 
@@ -577,8 +577,8 @@ bool cfg_host_ok(const char *s, size_t len) {
                         label = 0;
                         continue;
                 }
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                      ch == '_'))
                         return false;
                 if (++label > 63)
                         return false;
@@ -590,7 +590,7 @@ bool cfg_host_ok(const char *s, size_t len) {
  * else, the host an IP literal in brackets or a name. The host without
  * its brackets; *ret_port only when a port is there. */
 enum url_fault cfg_url_host_port(const char *h, const char *end, const char **ret_host, size_t *ret_len,
-                                    uint16_t *ret_port) {
+                                 uint16_t *ret_port) {
         const char *he, *p;
         uint64_t port = 0;
 
@@ -627,8 +627,7 @@ enum url_fault cfg_url_host_port(const char *h, const char *end, const char **re
 }
 
 /* http://host[:port][/] -> host, port (80 if absent). */
-int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host,
-                     uint16_t *ret_port) {
+int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host, uint16_t *ret_port) {
         const char *s, *h;
         char b[72];
         uint16_t port = 80;
@@ -640,11 +639,12 @@ int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **
         if (memchr(s, 0, slen(n)))
                 return cfg_errf(c, n, "%s: contains a NUL character", what);
         if (slen(n) >= 8 && strncasecmp(s, "https://", 8) == 0)
-                return cfg_errf(c, n, "%s: https upstreams are not supported yet (no TLS to "
-                            "upstreams); use http://host:port", what);
+                return cfg_errf(c, n,
+                                "%s: https upstreams are not supported yet (no TLS to "
+                                "upstreams); use http://host:port",
+                                what);
         if (slen(n) < 7 || strncasecmp(s, "http://", 7) != 0)
-                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port]",
-                            what, cfg_show(n, b));
+                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port]", what, cfg_show(n, b));
         switch (cfg_url_host_port(s + 7, s + slen(n), &h, &hl, &port)) {
         case URL_OK:
                 break;
@@ -653,8 +653,10 @@ int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **
         case URL_PORT:
                 return cfg_errf(c, n, "%s: \"%s\" has an invalid port (1..65535)", what, cfg_show(n, b));
         case URL_FORM:
-                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port] (no path, "
-                            "query or user info)", what, cfg_show(n, b));
+                return cfg_errf(c, n,
+                                "%s: \"%s\" is not a URL of the form http://host[:port] (no path, "
+                                "query or user info)",
+                                what, cfg_show(n, b));
         }
         return cfg_set_host_port(h, hl, port, ret_host, ret_port);
 }
@@ -707,14 +709,12 @@ int cfg_get_host(struct ctx *c, const yaml_node_t *n, const char *what, char **r
         char b[72];
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
-                return cfg_errf(c, n, "%s: expected a host name or IP address, got %s", what,
-                            cfg_kind_of(n));
+                return cfg_errf(c, n, "%s: expected a host name or IP address, got %s", what, cfg_kind_of(n));
         if (memmem(sval(n), slen(n), "://", 3))
-                return cfg_errf(c, n, "%s: expected a host name or IP address, not a URL (\"%s\")",
-                            what, cfg_show(n, b));
+                return cfg_errf(c, n, "%s: expected a host name or IP address, not a URL (\"%s\")", what,
+                                cfg_show(n, b));
         if (memchr(sval(n), 0, slen(n)) || !cfg_host_ok(sval(n), slen(n)))
-                return cfg_errf(c, n, "%s: \"%s\" is not a valid host name or IP address", what,
-                            cfg_show(n, b));
+                return cfg_errf(c, n, "%s: \"%s\" is not a valid host name or IP address", what, cfg_show(n, b));
         return cfg_get_str(c, n, what, CFG_HOST_MAX, ret);
 }
 
@@ -749,8 +749,8 @@ ssize_t cfg_str_index(char *const *arr, size_t n, const char *s) {
 }
 
 /* A list of unique names appended to *arr. */
-int cfg_get_name_list(struct ctx *c, const yaml_node_t *n, const char *what,
-                         enum name_kind kind, size_t max, char ***arr, size_t *n_arr) {
+int cfg_get_name_list(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind, size_t max,
+                      char ***arr, size_t *n_arr) {
         yaml_node_item_t *items = NULL;
         size_t n_items = 0, i;
         char b[72];
@@ -938,8 +938,10 @@ int cfg_parse_fields(struct ctx *c, const struct cfg_section *s, const yaml_node
                 }
                 if (s->foreign && cfg_in_list(k, s->foreign)) {
                         if (!foreign_warned) {
-                                r = cfg_warnf(c, k, "%s: vLLM Semantic Router %s (%s, ...) are not used by "
-                                              "switchyard; ignored", s->name, s->foreign_what, cfg_show(k, b));
+                                r = cfg_warnf(c, k,
+                                              "%s: vLLM Semantic Router %s (%s, ...) are not used by "
+                                              "switchyard; ignored",
+                                              s->name, s->foreign_what, cfg_show(k, b));
                                 if (r < 0)
                                         return r;
                         }

@@ -22,11 +22,14 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define JSON_DEFAULT_DEPTH 64u
-#define JSON_DEPTH_CAP 4096u  /* deepest nesting any call accepts */
+#define JSON_DEPTH_CAP 4096u /* deepest nesting any call accepts */
 
 /* JSON insignificant whitespace */
 static const uint8_t ws_table[256] = {
-        [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+        [' '] = 1,
+        ['\t'] = 1,
+        ['\n'] = 1,
+        ['\r'] = 1,
 };
 
 /* Bytes that end a run of plain string content: '"', '\\', controls, and
@@ -36,9 +39,7 @@ static const uint8_t str_special[256] = {
         [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
         [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
         [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
-        [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1,
-        ['"'] = 1, ['\\'] = 1,
-        [0x80 ... 0xff] = 1,
+        [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
 
 static inline size_t skip_ws(const uint8_t *b, size_t len, size_t i) {
@@ -55,21 +56,21 @@ static inline size_t utf8_seq(const uint8_t *s, size_t avail) {
         if (c < 0x80)
                 return 1;
         if (c < 0xc2)
-                return 0;              /* continuation byte or overlong */
+                return 0; /* continuation byte or overlong */
         if (c < 0xe0) {
                 n = 2;
         } else if (c < 0xf0) {
                 n = 3;
                 if (c == 0xe0)
-                        lo = 0xa0;     /* overlong */
+                        lo = 0xa0; /* overlong */
                 else if (c == 0xed)
-                        hi = 0x9f;     /* UTF-16 surrogates */
+                        hi = 0x9f; /* UTF-16 surrogates */
         } else if (c < 0xf5) {
                 n = 4;
                 if (c == 0xf0)
-                        lo = 0x90;     /* overlong */
+                        lo = 0x90; /* overlong */
                 else if (c == 0xf4)
-                        hi = 0x8f;     /* above U+10FFFF */
+                        hi = 0x8f; /* above U+10FFFF */
         } else {
                 return 0;
         }
@@ -83,24 +84,24 @@ static inline size_t utf8_seq(const uint8_t *s, size_t avail) {
 
 static inline size_t utf8_put(uint32_t cp, uint8_t out[static 4]) {
         if (cp < 0x80) {
-                out[0] = (uint8_t) cp;
+                out[0] = (uint8_t)cp;
                 return 1;
         }
         if (cp < 0x800) {
-                out[0] = (uint8_t) (0xc0 | cp >> 6);
-                out[1] = (uint8_t) (0x80 | (cp & 0x3f));
+                out[0] = (uint8_t)(0xc0 | cp >> 6);
+                out[1] = (uint8_t)(0x80 | (cp & 0x3f));
                 return 2;
         }
         if (cp < 0x10000) {
-                out[0] = (uint8_t) (0xe0 | cp >> 12);
-                out[1] = (uint8_t) (0x80 | (cp >> 6 & 0x3f));
-                out[2] = (uint8_t) (0x80 | (cp & 0x3f));
+                out[0] = (uint8_t)(0xe0 | cp >> 12);
+                out[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+                out[2] = (uint8_t)(0x80 | (cp & 0x3f));
                 return 3;
         }
-        out[0] = (uint8_t) (0xf0 | cp >> 18);
-        out[1] = (uint8_t) (0x80 | (cp >> 12 & 0x3f));
-        out[2] = (uint8_t) (0x80 | (cp >> 6 & 0x3f));
-        out[3] = (uint8_t) (0x80 | (cp & 0x3f));
+        out[0] = (uint8_t)(0xf0 | cp >> 18);
+        out[1] = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+        out[2] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+        out[3] = (uint8_t)(0x80 | (cp & 0x3f));
         return 4;
 }
 
@@ -109,7 +110,7 @@ static inline int hex4(const uint8_t *s, uint32_t *ret) {
 
         if ((a | b | c | d) < 0)
                 return -EBADMSG;
-        *ret = (uint32_t) (a << 12 | b << 8 | c << 4 | d);
+        *ret = (uint32_t)(a << 12 | b << 8 | c << 4 | d);
         return 0;
 }
 
@@ -122,23 +123,39 @@ static int parse_escape(const uint8_t *b, size_t len, size_t *pos, uint32_t *ret
         if (len - i < 2)
                 return -EBADMSG;
         switch (b[i + 1]) {
-        case '"': cp = '"'; break;
-        case '\\': cp = '\\'; break;
-        case '/': cp = '/'; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
+        case '"':
+                cp = '"';
+                break;
+        case '\\':
+                cp = '\\';
+                break;
+        case '/':
+                cp = '/';
+                break;
+        case 'b':
+                cp = '\b';
+                break;
+        case 'f':
+                cp = '\f';
+                break;
+        case 'n':
+                cp = '\n';
+                break;
+        case 'r':
+                cp = '\r';
+                break;
+        case 't':
+                cp = '\t';
+                break;
         case 'u':
                 if (len - i < 6 || hex4(b + i + 2, &cp) < 0)
                         return -EBADMSG;
                 if (cp - 0xd800u < 0x800u) {
                         if (cp >= 0xdc00)
-                                return -EBADMSG;       /* lone low surrogate */
-                        if (len - i < 12 || b[i + 6] != '\\' || b[i + 7] != 'u' ||
-                            hex4(b + i + 8, &lo) < 0 || lo - 0xdc00u >= 0x400u)
-                                return -EBADMSG;       /* high not followed by low */
+                                return -EBADMSG; /* lone low surrogate */
+                        if (len - i < 12 || b[i + 6] != '\\' || b[i + 7] != 'u' || hex4(b + i + 8, &lo) < 0 ||
+                            lo - 0xdc00u >= 0x400u)
+                                return -EBADMSG; /* high not followed by low */
                         *ret_cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                         *pos = i + 12;
                         return 0;
@@ -161,18 +178,18 @@ static inline size_t skip_plain(const uint8_t *b, size_t len, size_t i) {
         const __m128i bslash = _mm_set1_epi8('\\');
         const __m128i c1f = _mm_set1_epi8(0x1f);
         while (len - i >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *) (const void *) (b + i));
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
                 __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
                 m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v));
                 /* the sign bit of v flags non-ASCII bytes */
-                unsigned mask = (unsigned) (_mm_movemask_epi8(m) | _mm_movemask_epi8(v));
+                unsigned mask = (unsigned)(_mm_movemask_epi8(m) | _mm_movemask_epi8(v));
                 if (mask)
-                        return i + (size_t) __builtin_ctz(mask);
+                        return i + (size_t)__builtin_ctz(mask);
                 i += 16;
         }
 #else
-        while (len - i >= 4 && !str_special[b[i]] && !str_special[b[i + 1]] &&
-               !str_special[b[i + 2]] && !str_special[b[i + 3]])
+        while (len - i >= 4 && !str_special[b[i]] && !str_special[b[i + 1]] && !str_special[b[i + 2]] &&
+               !str_special[b[i + 3]])
                 i += 4;
 #endif
         while (i < len && !str_special[b[i]])
@@ -265,7 +282,7 @@ static int scan_literal(const uint8_t *b, size_t len, size_t *pos, const char *l
         size_t i = *pos;
 
         for (size_t k = 0; k < n; k++) {
-                if (i + k >= len || b[i + k] != (uint8_t) lit[k]) {
+                if (i + k >= len || b[i + k] != (uint8_t)lit[k]) {
                         *pos = i + k;
                         return -EBADMSG;
                 }
@@ -276,13 +293,20 @@ static int scan_literal(const uint8_t *b, size_t len, size_t *pos, const char *l
 
 static inline enum json_type type_of(uint8_t c) {
         switch (c) {
-        case '{': return JSON_OBJECT;
-        case '[': return JSON_ARRAY;
-        case '"': return JSON_STRING;
-        case 't': return JSON_TRUE;
-        case 'f': return JSON_FALSE;
-        case 'n': return JSON_NULL;
-        default: return JSON_NUMBER;
+        case '{':
+                return JSON_OBJECT;
+        case '[':
+                return JSON_ARRAY;
+        case '"':
+                return JSON_STRING;
+        case 't':
+                return JSON_TRUE;
+        case 'f':
+                return JSON_FALSE;
+        case 'n':
+                return JSON_NULL;
+        default:
+                return JSON_NUMBER;
         }
 }
 
@@ -313,7 +337,7 @@ value:
                         goto fail;
                 }
                 if (obj)
-                        stack[depth >> 3] |= (uint8_t) (1u << (depth & 7));
+                        stack[depth >> 3] |= (uint8_t)(1u << (depth & 7));
                 else
                         stack[depth >> 3] &= (uint8_t) ~(1u << (depth & 7));
                 depth++;
@@ -386,9 +410,9 @@ fail:
         return r;
 }
 
-int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
-                     struct json_member *members, size_t *ret_n, size_t *ret_err_off) {
-        const uint8_t *b = (const uint8_t *) buf;
+int json_scan_object(const char *buf, size_t len, const struct json_limits *lim, struct json_member *members,
+                     size_t *ret_n, size_t *ret_err_off) {
+        const uint8_t *b = (const uint8_t *)buf;
         unsigned max_depth = lim && lim->max_depth ? lim->max_depth : JSON_DEFAULT_DEPTH;
         size_t max_members = lim ? lim->max_members : 0;
         size_t i, n = 0;
@@ -465,7 +489,7 @@ fail:
 }
 
 int json_iter(const char *val, size_t len, size_t *iter, struct json_member *ret_member) {
-        const uint8_t *b = (const uint8_t *) val;
+        const uint8_t *b = (const uint8_t *)val;
         size_t i = *iter, open, kstart = 0, vstart;
         const char *key = NULL;
         size_t key_len = 0;
@@ -489,7 +513,7 @@ int json_iter(const char *val, size_t len, size_t *iter, struct json_member *ret
                 if (b[i] == ',') {
                         i = skip_ws(b, len, i + 1);
                         if (i < len && b[i] == (obj ? '}' : ']'))
-                                return -EBADMSG;  /* trailing comma */
+                                return -EBADMSG; /* trailing comma */
                 } else if (b[i] != (obj ? '}' : ']')) {
                         return -EBADMSG;
                 }
@@ -531,7 +555,7 @@ int json_iter(const char *val, size_t len, size_t *iter, struct json_member *ret
 
 /* Does the raw (escaped) key text decode to key[0..klen)? */
 static bool key_equal(const char *raw, size_t rlen, const char *key, size_t klen) {
-        const uint8_t *r = (const uint8_t *) raw;
+        const uint8_t *r = (const uint8_t *)raw;
         size_t i = 0, k = 0;
 
         if (!memchr(raw, '\\', rlen))
@@ -571,7 +595,7 @@ const struct json_member *json_find(const struct json_member *m, size_t n, const
 }
 
 int json_string_decode(const char *val, size_t len, char *out, size_t cap) {
-        const uint8_t *b = (const uint8_t *) val;
+        const uint8_t *b = (const uint8_t *)val;
         size_t i = 1, end, o = 0;
         bool overflow = false;
 
@@ -617,27 +641,27 @@ int json_string_decode(const char *val, size_t len, char *out, size_t cap) {
                         o += n;
                         i += n;
                 } else {
-                        return -EBADMSG;  /* unescaped '"' or control */
+                        return -EBADMSG; /* unescaped '"' or control */
                 }
         }
         if (overflow)
                 return -ENOBUFS;
-        return (int) o;
+        return (int)o;
 }
 
 int json_string_encode(const char *s, size_t len, char *out, size_t cap) {
         static const char hex[] = "0123456789abcdef";
-        const uint8_t *b = (const uint8_t *) s;
+        const uint8_t *b = (const uint8_t *)s;
         size_t i = 0, o = 0;
 
         if (cap > INT_MAX)
                 cap = INT_MAX;
-#define PUT(src, n)                                          \
-        do {                                                 \
-                if ((n) > cap - o)                           \
-                        return -ENOBUFS;                     \
-                memcpy(out + o, (src), (n));                 \
-                o += (n);                                    \
+#define PUT(src, n)                          \
+        do {                                 \
+                if ((n) > cap - o)           \
+                        return -ENOBUFS;     \
+                memcpy(out + o, (src), (n)); \
+                o += (n);                    \
         } while (0)
 
         PUT("\"", 1);
@@ -666,13 +690,27 @@ int json_string_encode(const char *s, size_t len, char *out, size_t cap) {
                         continue;
                 }
                 switch (c) {
-                case '"': PUT("\\\"", 2); break;
-                case '\\': PUT("\\\\", 2); break;
-                case '\b': PUT("\\b", 2); break;
-                case '\f': PUT("\\f", 2); break;
-                case '\n': PUT("\\n", 2); break;
-                case '\r': PUT("\\r", 2); break;
-                case '\t': PUT("\\t", 2); break;
+                case '"':
+                        PUT("\\\"", 2);
+                        break;
+                case '\\':
+                        PUT("\\\\", 2);
+                        break;
+                case '\b':
+                        PUT("\\b", 2);
+                        break;
+                case '\f':
+                        PUT("\\f", 2);
+                        break;
+                case '\n':
+                        PUT("\\n", 2);
+                        break;
+                case '\r':
+                        PUT("\\r", 2);
+                        break;
+                case '\t':
+                        PUT("\\t", 2);
+                        break;
                 default: {
                         char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
                         PUT(e, 6);
@@ -683,5 +721,5 @@ int json_string_encode(const char *s, size_t len, char *out, size_t cap) {
         }
         PUT("\"", 1);
 #undef PUT
-        return (int) o;
+        return (int)o;
 }

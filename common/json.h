@@ -11,26 +11,26 @@
 enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
 struct json_member {
-        const char *key;      /* raw key text between the quotes (escapes not decoded) */
+        const char *key; /* raw key text between the quotes (escapes not decoded) */
         size_t key_len;
-        const char *val;      /* raw value text: for strings, including the quotes */
+        const char *val; /* raw value text: for strings, including the quotes */
         size_t val_len;
         enum json_type type;
-        size_t start;         /* offset of the key's opening quote */
-        size_t end;           /* offset just past the value */
+        size_t start; /* offset of the key's opening quote */
+        size_t end;   /* offset just past the value */
 };
 
 struct json_limits {
-        unsigned max_depth;    /* nesting, default 64 if 0 */
-        size_t max_members;    /* top-level members reported; more -> -E2BIG */
+        unsigned max_depth; /* nesting, default 64 if 0 */
+        size_t max_members; /* top-level members reported; more -> -E2BIG */
 };
 
 /* Validates buf[0..len) as one JSON value which must be an object; fills
  * members[0..*ret_n). Whitespace around the object is allowed.
  * Returns 0, -EBADMSG (invalid JSON; *ret_err_off = byte offset),
  * -EPROTOTYPE (valid JSON but not an object), -E2BIG (limits). */
-int json_scan_object(const char *buf, size_t len, const struct json_limits *lim,
-                     struct json_member *members, size_t *ret_n, size_t *ret_err_off);
+int json_scan_object(const char *buf, size_t len, const struct json_limits *lim, struct json_member *members,
+                     size_t *ret_n, size_t *ret_err_off);
 
 /* Like json_scan_object but over any value; used for nested objects/arrays:
  * iterate the elements of an array value or the members of an object value

@@ -96,9 +96,11 @@ static void lockfile_busy_instance(int fd, const char *dir, const char *path, ch
         pid_t pid = lockfile_instance_pid(fd);
 
         if (pid)
-                snprintf(err, errcap, "another switchyard (pid %d) is running with runtime directory %s", (int)pid, dir);
+                snprintf(err, errcap, "another switchyard (pid %d) is running with runtime directory %s", (int)pid,
+                         dir);
         else
-                snprintf(err, errcap, "another switchyard is running with runtime directory %s (it holds %s)", dir, path);
+                snprintf(err, errcap, "another switchyard is running with runtime directory %s (it holds %s)", dir,
+                         path);
 }
 
 static int lockfile_open(const char *dir, char *path, size_t cap, int *ret_fd, char *err, size_t errcap) {
@@ -127,7 +129,8 @@ static int lockfile_open(const char *dir, char *path, size_t cap, int *ret_fd, c
 
 static void lockfile_fail(int r, const char *path, char *err, size_t errcap) {
         if (r == -EINVAL)
-                snprintf(err, errcap, "cannot lock %s: the kernel has no open file description locks (Linux >= 3.15)", path);
+                snprintf(err, errcap, "cannot lock %s: the kernel has no open file description locks (Linux >= 3.15)",
+                         path);
         else
                 snprintf(err, errcap, "cannot lock %s: %s", path, strerror(-r));
 }

@@ -6,15 +6,19 @@
 
 enum { LOG_EMERG_ = 0, LOG_ERR_ = 3, LOG_WARN_ = 4, LOG_NOTICE_ = 5, LOG_INFO_ = 6, LOG_DEBUG_ = 7 };
 
-extern int sy_log_level;        /* messages above this level are dropped */
+extern int sy_log_level;         /* messages above this level are dropped */
 extern const char *sy_log_ident; /* process name: "frontend", "router", ... */
 
-void sy_log_init(const char *ident);     /* reads SWITCHYARD_LOG_LEVEL (0-7 or name) */
+void sy_log_init(const char *ident); /* reads SWITCHYARD_LOG_LEVEL (0-7 or name) */
 void sy_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define sy_log(lvl, ...) do { if ((lvl) <= sy_log_level) sy_log_write((lvl), __VA_ARGS__); } while (0)
-#define log_err(...)    sy_log(LOG_ERR_, __VA_ARGS__)
-#define log_warn(...)   sy_log(LOG_WARN_, __VA_ARGS__)
+#define sy_log(lvl, ...)                                  \
+        do {                                              \
+                if ((lvl) <= sy_log_level)                \
+                        sy_log_write((lvl), __VA_ARGS__); \
+        } while (0)
+#define log_err(...) sy_log(LOG_ERR_, __VA_ARGS__)
+#define log_warn(...) sy_log(LOG_WARN_, __VA_ARGS__)
 #define log_notice(...) sy_log(LOG_NOTICE_, __VA_ARGS__)
-#define log_info(...)   sy_log(LOG_INFO_, __VA_ARGS__)
-#define log_debug(...)  sy_log(LOG_DEBUG_, __VA_ARGS__)
+#define log_info(...) sy_log(LOG_INFO_, __VA_ARGS__)
+#define log_debug(...) sy_log(LOG_DEBUG_, __VA_ARGS__)

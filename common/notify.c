@@ -38,8 +38,15 @@ void sy_notify_watchdog(uint64_t now_ns) {
         sd_notify(0, "WATCHDOG=1");
 }
 #else
-void sy_notify_ready(const char *status) { (void)status; }
-void sy_notify_stopping(void) {}
-void sy_notify_status(const char *status) { (void)status; }
-void sy_notify_watchdog(uint64_t now_ns) { (void)now_ns; }
+void sy_notify_ready(const char *status) {
+        (void)status;
+}
+void sy_notify_stopping(void) {
+}
+void sy_notify_status(const char *status) {
+        (void)status;
+}
+void sy_notify_watchdog(uint64_t now_ns) {
+        (void)now_ns;
+}
 #endif

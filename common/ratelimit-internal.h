@@ -133,25 +133,25 @@ static inline void rl_report(const struct rl_bucket *br, const struct rl_bucket 
 
 /* ---- the table (see ratelimit.c) ---------------------------------------- */
 
-#define RL_WINDOW 16                   /* slots a client's hash may use */
-#define RL_KEY_BUSY 1ULL               /* the slot is being (re)initialised */
-#define RL_KEY_HASH 2ULL               /* set in every client key */
-#define RL_KEY_DEAD 4ULL               /* abandoned slot: matches no client */
+#define RL_WINDOW 16     /* slots a client's hash may use */
+#define RL_KEY_BUSY 1ULL /* the slot is being (re)initialised */
+#define RL_KEY_HASH 2ULL /* set in every client key */
+#define RL_KEY_DEAD 4ULL /* abandoned slot: matches no client */
 
 struct rl_entry {
-        _Atomic uint64_t key;   /* 0 free; h1 (bit 1 set, bit 0 clear) ready; h1 | BUSY; DEAD */
-        _Atomic uint64_t check; /* second hash of the id */
-        _Atomic uint64_t tat[2];/* request and token buckets' TAT, ns */
+        _Atomic uint64_t key;     /* 0 free; h1 (bit 1 set, bit 0 clear) ready; h1 | BUSY; DEAD */
+        _Atomic uint64_t check;   /* second hash of the id */
+        _Atomic uint64_t tat[2];  /* request and token buckets' TAT, ns */
         _Atomic uint64_t seen_ns; /* last check or adjustment: eviction order */
-        uint64_t pad[3];        /* one cache line per client */
+        uint64_t pad[3];          /* one cache line per client */
 };
 
 struct rl_header {
         uint64_t magic;
         uint32_t capacity;
         uint32_t entry_size;
-        uint64_t key[4];        /* the hash's secret keys, random per table */
-        uint8_t boot_id[16];    /* the boot the table's clock belongs to */
+        uint64_t key[4];     /* the hash's secret keys, random per table */
+        uint8_t boot_id[16]; /* the boot the table's clock belongs to */
 };
 
 _Static_assert(sizeof(struct rl_entry) == 64, "one cache line per entry");

@@ -177,7 +177,8 @@ static int open_file(const char *path, uint32_t cap, size_t len, int *ret_fd) {
                         close(fd);
                         return -EINVAL;
                 }
-                if ((size_t)st.st_size == len && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && header_ok(&h, cap)) {
+                if ((size_t)st.st_size == len && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+                    header_ok(&h, cap)) {
                         *ret_fd = fd; /* locked: rl_open unlocks it once mapped */
                         return 0;
                 }
@@ -338,8 +339,7 @@ static bool claim(struct rl_entry *e, uint64_t old, uint64_t h1, uint64_t h2, ui
         atomic_store_explicit(&e->seen_ns, now, memory_order_relaxed);
         /* seq_cst: pairs with lookups' acquire loads, and with the other
          * claimer's dedup loads (see the top of the file) */
-        return atomic_compare_exchange_strong_explicit(&e->key, &busy, h1, memory_order_seq_cst,
-                                                       memory_order_relaxed);
+        return atomic_compare_exchange_strong_explicit(&e->key, &busy, h1, memory_order_seq_cst, memory_order_relaxed);
 }
 
 /* Another ready slot of (h1, h2) in the window than mine, or NULL. */
@@ -485,8 +485,8 @@ static uint64_t add(_Atomic uint64_t *w, const struct rl_bucket *b, uint64_t d, 
         }
 }
 
-int rl_check(struct rl_table *t, const void *id, size_t len, const struct rl_limits *lim, uint32_t tokens,
-             uint64_t now, struct rl_result *ret) {
+int rl_check(struct rl_table *t, const void *id, size_t len, const struct rl_limits *lim, uint32_t tokens, uint64_t now,
+             struct rl_result *ret) {
         struct rl_bucket br, bt;
         struct rl_entry *e;
         uint64_t h1, h2, ur, ut, ct, wait = 0;

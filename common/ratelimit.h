@@ -56,10 +56,10 @@ struct rl_limits {
  * that kind is not limited, then remaining and reset are 0 too). */
 struct rl_result {
         bool allowed;
-        bool by_tokens;                        /* refused by the token bucket, the request one had room */
-        uint32_t limit_requests, remaining_requests, reset_requests_ms;  /* ms until full again */
-        uint32_t limit_tokens, remaining_tokens, reset_tokens_ms;        /* ms until full again */
-        uint32_t retry_after_s;                /* refused: whole seconds until it would be admitted, >= 1 */
+        bool by_tokens; /* refused by the token bucket, the request one had room */
+        uint32_t limit_requests, remaining_requests, reset_requests_ms; /* ms until full again */
+        uint32_t limit_tokens, remaining_tokens, reset_tokens_ms;       /* ms until full again */
+        uint32_t retry_after_s; /* refused: whole seconds until it would be admitted, >= 1 */
 };
 
 /* Maps the table at path, shared with every other opener (MAP_SHARED; made

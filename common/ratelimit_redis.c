@@ -57,9 +57,9 @@ struct rlr {
         size_t prefix_len;
         uint16_t port;
         unsigned timeout_ms;
-        char sha[48];           /* the script's SHA-1 once loaded on ctx */
-        uint64_t retry_at_ns;   /* after a failure: no attempt before this */
-        uint64_t backoff_ns;    /* the wait after the next failure */
+        char sha[48];         /* the script's SHA-1 once loaded on ctx */
+        uint64_t retry_at_ns; /* after a failure: no attempt before this */
+        uint64_t backoff_ns;  /* the wait after the next failure */
 };
 
 bool rlr_supported(void) {
@@ -218,8 +218,9 @@ static int run(struct rlr *r, const void *id, size_t len, const struct rl_bucket
                 break;
         }
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4) {
-                drop(r, !rep ? "did not answer in time" : rep->type == REDIS_REPLY_ERROR ? "answered an error"
-                                                                                        : "answered nonsense");
+                drop(r, !rep                             ? "did not answer in time"
+                        : rep->type == REDIS_REPLY_ERROR ? "answered an error"
+                                                         : "answered nonsense");
                 freeReplyObject(rep);
                 return -EHOSTUNREACH;
         }

@@ -39,12 +39,12 @@ struct io {
 
 
 enum conn_state {
-        CS_HEAD,       /* reading a request head */
-        CS_BODY,       /* reading a request body */
-        CS_CLASSIFYING,/* model "auto": waiting for the classifier */
-        CS_PICKING,    /* waiting for the router */
-        CS_UPSTREAM,   /* proxying */
-        CS_RESPOND,    /* writing a local response */
+        CS_HEAD,        /* reading a request head */
+        CS_BODY,        /* reading a request body */
+        CS_CLASSIFYING, /* model "auto": waiting for the classifier */
+        CS_PICKING,     /* waiting for the router */
+        CS_UPSTREAM,    /* proxying */
+        CS_RESPOND,     /* writing a local response */
         CS_CLOSING,
 };
 
@@ -62,72 +62,72 @@ struct stage {
         enum stage_rc (*run)(struct conn *c);
 };
 
-#define FE_PII_TYPES 18  /* stage_guard.c's table of entity types, the last one "other" */
+#define FE_PII_TYPES 18 /* stage_guard.c's table of entity types, the last one "other" */
 
 /* One generation of the configuration (SIGHUP loads a new one): every
  * connection holds the one its current request started with. */
 struct fe_gen {
         struct sy_config *cfg;
-        _Atomic long refs;                /* connections holding it, +1 while it is the current one */
+        _Atomic long refs; /* connections holding it, +1 while it is the current one */
 };
 
 struct conn {
         struct io rd, wr;
         struct worker *w;
-        const struct sy_config *cfg;      /* the request's configuration (gen's) */
+        const struct sy_config *cfg; /* the request's configuration (gen's) */
         struct fe_gen *gen;
-        struct conn *next, *prev;         /* worker's list */
-        struct conn *pnext, *pprev;       /* pending list (picks) or waiting list (verdicts, queued picks) */
-        bool in_waiting;                  /* on the waiting list, not the pending one */
+        struct conn *next, *prev;   /* worker's list */
+        struct conn *pnext, *pprev; /* pending list (picks) or waiting list (verdicts, queued picks) */
+        bool in_waiting;            /* on the waiting list, not the pending one */
         int fd;
         enum conn_state state;
-        bool closing;                     /* close when outstanding I/O completes */
+        bool closing; /* close when outstanding I/O completes */
         bool keepalive;
-        bool stream;                      /* "stream": true in the body */
+        bool stream; /* "stream": true in the body */
         bool chunked_in;
         bool expect_continue;
         int minor;
-        uint64_t deadline_ns;             /* header/body timeout or idle */
+        uint64_t deadline_ns; /* header/body timeout or idle */
 
         /* input */
-        struct buf in;                    /* raw bytes from the client */
-        size_t req_start;                 /* offset of the current request in in */
+        struct buf in;    /* raw bytes from the client */
+        size_t req_start; /* offset of the current request in in */
         size_t head_len;
-        uint64_t body_len;                /* content-length, or decoded so far */
+        uint64_t body_len; /* content-length, or decoded so far */
         struct http_chunked chunk;
-        size_t chunk_off;                 /* decode position in in */
-        struct buf body;                  /* decoded body when chunked */
-        char path[512];                   /* path without query */
-        char owned_by_q[64];              /* ?owned_by= */
-        char query[1024];                 /* the query string forwarded upstream (without owned_by) */
-        char owned_by_h[64];              /* x-owned-by: */
-        char session[128];                /* x-session-id */
-        bool sheddable;                   /* x-switchyard-sheddable: 429 instead of 503 when saturated */
-        struct buf fwd_headers;           /* client headers forwarded upstream */
+        size_t chunk_off;       /* decode position in in */
+        struct buf body;        /* decoded body when chunked */
+        char path[512];         /* path without query */
+        char owned_by_q[64];    /* ?owned_by= */
+        char query[1024];       /* the query string forwarded upstream (without owned_by) */
+        char owned_by_h[64];    /* x-owned-by: */
+        char session[128];      /* x-session-id */
+        bool sheddable;         /* x-switchyard-sheddable: 429 instead of 503 when saturated */
+        struct buf fwd_headers; /* client headers forwarded upstream */
 
         /* pipeline.c */
-        unsigned stage;                   /* index of the current stage */
-        const struct http_request *head;  /* the parsed head, while the head stages run */
-        struct sockaddr_in6 peer;         /* client address (rate-limit client id of last resort) */
+        unsigned stage;                  /* index of the current stage */
+        const struct http_request *head; /* the parsed head, while the head stages run */
+        struct sockaddr_in6 peer;        /* client address (rate-limit client id of last resort) */
 
         /* stage_auth.c */
-        uint8_t key_digest[32];           /* SHA-256 of the key the client presented */
+        uint8_t key_digest[32]; /* SHA-256 of the key the client presented */
         bool key_given;
-        int key_idx;                      /* cfg->api_keys entry, -1: none (auth off) */
-        char client_h[128];               /* rate_limits.client_header's value */
+        int key_idx;        /* cfg->api_keys entry, -1: none (auth off) */
+        char client_h[128]; /* rate_limits.client_header's value */
 
         /* stage_limit.c */
-        bool limited;                     /* a limit applies: x-ratelimit-* headers on the answer */
+        bool limited; /* a limit applies: x-ratelimit-* headers on the answer */
         uint32_t rl_limit_req, rl_remaining_req, rl_reset_req_ms;
         uint32_t rl_limit_tok, rl_remaining_tok, rl_reset_tok_ms;
-        uint32_t rl_charged;              /* tokens charged before the request (the estimate) */
-        bool rl_tokens;                   /* a token limit applies: correct the charge from usage */
-        struct buf usage_tail;            /* last bytes of the answer, where "usage" is */
+        uint32_t rl_charged;   /* tokens charged before the request (the estimate) */
+        bool rl_tokens;        /* a token limit applies: correct the charge from usage */
+        struct buf usage_tail; /* last bytes of the answer, where "usage" is */
 
         /* stage_guard.c */
         bool need_jailbreak, need_pii, need_category; /* asked of the classifier */
-        float pii_score[FE_PII_TYPES];    /* best span score per entity type, 0: none */
-        unsigned pii_patterns;            /* PII_PAT_* found by shape over the whole text */
+        float pii_score[FE_PII_TYPES];                /* best span score per entity type, 0: none */
+        unsigned pii_patterns;                        /* PII_PAT_* found by shape over the whole text */
         bool guard_blocked;
 
         /* routing */
@@ -141,61 +141,61 @@ struct conn {
         unsigned n_tried;
         unsigned retries;
         bool router_picked;
-        bool queued;                      /* the router queued the pick (saturated) */
-        unsigned retry_after_s;           /* Retry-After of an error answer; 0: 1 s */
-        uint32_t token_estimate;          /* prompt bytes / 4 + max_tokens */
+        bool queued;             /* the router queued the pick (saturated) */
+        unsigned retry_after_s;  /* Retry-After of an error answer; 0: 1 s */
+        uint32_t token_estimate; /* prompt bytes / 4 + max_tokens */
         /* model "auto" (auto.c) */
-        bool is_auto;                     /* the client asked for an auto alias */
-        bool clf_api;                     /* POST /api/v1/classify */
-        const char *clf_status;           /* x-switchyard-classifier: ok, low_confidence, timeout, ... */
-        int clf_reason;                   /* FE_CLF_* when no verdict came */
-        char category[32];                /* verdict, "" if none */
+        bool is_auto;           /* the client asked for an auto alias */
+        bool clf_api;           /* POST /api/v1/classify */
+        const char *clf_status; /* x-switchyard-classifier: ok, low_confidence, timeout, ... */
+        int clf_reason;         /* FE_CLF_* when no verdict came */
+        char category[32];      /* verdict, "" if none */
         float confidence, jailbreak;
-        int8_t reasoning;                 /* -1 not decided, 0 off, 1 on */
-        bool reasoning_client;            /* the client set the reasoning switch itself */
-        bool clf_verdict;                 /* a verdict arrived */
-        bool clf_truncated;               /* classification API: text cut to head + tail */
-        int cat_idx;                      /* config category whose rewrites apply, -1 none */
+        int8_t reasoning;      /* -1 not decided, 0 off, 1 on */
+        bool reasoning_client; /* the client set the reasoning switch itself */
+        bool clf_verdict;      /* a verdict arrived */
+        bool clf_truncated;    /* classification API: text cut to head + tail */
+        int cat_idx;           /* config category whose rewrites apply, -1 none */
         bool injected_prompt;
-        uint64_t t_clf_ns;                /* classify request sent */
-        size_t prompt_off, prompt_len;    /* the prompt's JSON value in the body (prefix hashes) */
-        int upstream;                     /* current upstream index or -1 */
-        int picked_upstream;              /* stage_pick's choice, for stage_relay */
-        uint32_t up_gen;                  /* config generation that index was picked in (sy_done.snap_gen) */
-        struct buf upreq;                 /* the request head as sent upstream (the body is upbody) */
-        size_t head_len_up;               /* shared head part of upreq (no Host/Content-Length) */
-        struct buf upbody;                /* the body as sent upstream */
-        bool stale_retry;                 /* already retried once after a stale pooled connection */
+        uint64_t t_clf_ns;             /* classify request sent */
+        size_t prompt_off, prompt_len; /* the prompt's JSON value in the body (prefix hashes) */
+        int upstream;                  /* current upstream index or -1 */
+        int picked_upstream;           /* stage_pick's choice, for stage_relay */
+        uint32_t up_gen;               /* config generation that index was picked in (sy_done.snap_gen) */
+        struct buf upreq;              /* the request head as sent upstream (the body is upbody) */
+        size_t head_len_up;            /* shared head part of upreq (no Host/Content-Length) */
+        struct buf upbody;             /* the body as sent upstream */
+        bool stale_retry;              /* already retried once after a stale pooled connection */
         uint64_t overhead_ns;
         struct upconn *up;
 
         /* output */
         struct buf out;
         size_t out_off;
-        bool out_last;                    /* close after this write */
-        bool resp_started;                /* bytes of a response reached the client buffer */
-        int status;                       /* status sent, for metrics */
+        bool out_last;     /* close after this write */
+        bool resp_started; /* bytes of a response reached the client buffer */
+        int status;        /* status sent, for metrics */
         enum framing resp_framing;
         bool resp_sse;
-        bool dechunk;                     /* HTTP/1.0 client, chunked upstream */
+        bool dechunk; /* HTTP/1.0 client, chunked upstream */
 };
 
 struct upconn {
         struct io conn_io, wr, rd;
         struct worker *w;
-        struct upconn *next;              /* pool */
-        struct conn *c;                   /* client being served, NULL when idle */
+        struct upconn *next; /* pool */
+        struct conn *c;      /* client being served, NULL when idle */
         int fd;
         uint16_t upstream;
         bool connected, reused, head_done, closing, eof;
         bool timed_out;
         struct sockaddr_in6 addr;
-        struct buf orphan, orphan_body;   /* request buffers still read by an in-flight send */
-        struct msghdr msg;                /* the in-flight send: head and body iovecs */
+        struct buf orphan, orphan_body; /* request buffers still read by an in-flight send */
+        struct msghdr msg;              /* the in-flight send: head and body iovecs */
         struct iovec iov[2];
         uint64_t deadline_ns;
         struct http_chunked chunk;
-        uint64_t remaining;               /* FR_LENGTH bytes left */
+        uint64_t remaining; /* FR_LENGTH bytes left */
         enum framing framing;
         bool upstream_keepalive;
         bool done;
@@ -219,36 +219,36 @@ struct worker {
         bool accepting;
         struct conn *conns;
         unsigned nconns;
-        struct conn *pending;             /* waiting for pick replies, oldest first */
+        struct conn *pending; /* waiting for pick replies, oldest first */
         struct conn *pending_tail;
-        struct conn *waiting;             /* waiting for verdicts or queued picks (longer, mixed deadlines) */
+        struct conn *waiting; /* waiting for verdicts or queued picks (longer, mixed deadlines) */
         struct conn *waiting_tail;
-        uint64_t waiting_min_ns;          /* a lower bound of the waiting list's deadlines */
-        struct ring *to_clf, *from_clf;   /* classifier ring pair */
-        int clf_bell;                     /* producer end of the classifier's doorbell, -1 until opened */
-        bool clf_alive;                   /* cached liveness of the classifier */
+        uint64_t waiting_min_ns;        /* a lower bound of the waiting list's deadlines */
+        struct ring *to_clf, *from_clf; /* classifier ring pair */
+        int clf_bell;                   /* producer end of the classifier's doorbell, -1 until opened */
+        bool clf_alive;                 /* cached liveness of the classifier */
         uint64_t clf_checked_ns;
-        uint32_t clf_generation;          /* to notice a restarted classifier */
+        uint32_t clf_generation; /* to notice a restarted classifier */
         uint64_t next_req_id;
 
-        struct snapshot *snap;            /* private copy */
+        struct snapshot *snap; /* private copy */
         uint64_t snap_version;
         unsigned rr;
         uint32_t inflight[SNAP_MAX_UPSTREAMS];
         struct pool pools[SNAP_MAX_UPSTREAMS];
 
         struct ring *to_router, *from_router;
-        int router_bell;                  /* producer end, -1 until opened */
-        int my_bell;                      /* consumer end */
+        int router_bell; /* producer end, -1 until opened */
+        int my_bell;     /* consumer end */
         struct io bell_io;
         uint64_t last_heartbeat_ns;
-        bool router_alive;                /* cached liveness of the router */
+        bool router_alive; /* cached liveness of the router */
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
-        struct rlr *rlr;                  /* stage_limit.c: this worker's Redis connection, or NULL */
-        void *sha_ctx;                    /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
-        _Atomic uint64_t loops;           /* turns of the loop: the main thread waits for a turn after
+        struct rlr *rlr;        /* stage_limit.c: this worker's Redis connection, or NULL */
+        void *sha_ctx;          /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
+        _Atomic uint64_t loops; /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
         _Atomic bool running;
@@ -256,32 +256,32 @@ struct worker {
 };
 
 struct frontend {
-        struct sy_config *cfg;            /* the boot configuration: listener, workers, shm, proxy
+        struct sy_config *cfg;      /* the boot configuration: listener, workers, shm, proxy
                                            * and server settings (they apply at restart) */
-        struct fe_gen *_Atomic gen;       /* the current one, for new requests */
+        struct fe_gen *_Atomic gen; /* the current one, for new requests */
         struct shm_seg *seg;
         unsigned n_workers;
         struct worker *workers;
         _Atomic int draining;
-        _Atomic unsigned nconns;          /* client connections, all workers */
+        _Atomic unsigned nconns; /* client connections, all workers */
         uint64_t drain_deadline_ns;
-        int inherited_fd;                 /* the listener: socket activation's or our own, shared */
-        struct snapshot *boot_snap;       /* from the config, until the router publishes */
-        struct rl_table *rl;              /* stage_limit.c: client budgets shared by the workers; NULL: none */
+        int inherited_fd;           /* the listener: socket activation's or our own, shared */
+        struct snapshot *boot_snap; /* from the config, until the router publishes */
+        struct rl_table *rl;        /* stage_limit.c: client budgets shared by the workers; NULL: none */
 };
 
 /* pipeline.c */
-void pipeline_start(struct conn *c);            /* after a request head was taken */
-void pipeline_resume(struct conn *c);           /* a suspended stage completed: the next one */
+void pipeline_start(struct conn *c);                       /* after a request head was taken */
+void pipeline_resume(struct conn *c);                      /* a suspended stage completed: the next one */
 void pipeline_goto(struct conn *c, const struct stage *s); /* (re)run from stage s (retries) */
 bool pipeline_at(const struct conn *c, const struct stage *s);
-extern const struct stage stage_auth, stage_local, stage_body, stage_parse, stage_allow, stage_limit,
-        stage_classify, stage_route, stage_guard, stage_build, stage_pick, stage_relay;
+extern const struct stage stage_auth, stage_local, stage_body, stage_parse, stage_allow, stage_limit, stage_classify,
+        stage_route, stage_guard, stage_build, stage_pick, stage_relay;
 
 /* server.c */
 void conn_close(struct conn *c);
-void conn_send(struct conn *c);                 /* flushes c->out */
-void conn_request_done(struct conn *c);          /* response fully queued/written */
+void conn_send(struct conn *c);         /* flushes c->out */
+void conn_request_done(struct conn *c); /* response fully queued/written */
 struct io_uring_sqe *worker_sqe(struct worker *w);
 /* a recv of up to chunk more bytes into in, completing on io; -ENOMEM */
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io);
@@ -294,8 +294,8 @@ bool worker_refresh_snapshot(struct worker *w);
 uint64_t fe_now_ns(void);
 
 /* respond.c; every answer carries extra_headers() */
-void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,
-                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code, const char *fmt,
+                   ...) __attribute__((format(printf, 6, 7)));
 void respond_error_headers(struct conn *c, int status, const char *headers, const char *type, const char *param,
                            const char *code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 void respond_json(struct conn *c, int status, const char *body, size_t len);
@@ -311,11 +311,11 @@ void respond_common_headers(struct conn *c, struct buf *out);
 void worker_pending_add(struct conn *c);
 void worker_waiting_add(struct conn *c);
 struct conn *worker_pending_take(struct worker *w, uint64_t req_id, enum conn_state state);
-void worker_pending_remove(struct conn *c);      /* off whichever list it is on */
+void worker_pending_remove(struct conn *c); /* off whichever list it is on */
 /* stage_auth.c: reads the key headers while the head is parsed */
 void auth_take_headers(struct conn *c, const struct http_header *hdrs, size_t n);
 bool auth_model_allowed(const struct conn *c, const char *model);
-const char *auth_client_name(const struct conn *c);  /* the key's name, or NULL */
+const char *auth_client_name(const struct conn *c); /* the key's name, or NULL */
 bool auth_metrics_ok(const struct conn *c, const struct http_request *req);
 void auth_worker_fini(struct worker *w);
 
@@ -345,14 +345,14 @@ void route_response_headers(struct conn *c, struct buf *out);
 const struct sy_model_score *route_best_model(struct conn *c, const struct sy_category_cfg *cat);
 
 /* stage_guard.c */
-bool guard_model_allows(const struct conn *c, const char *model); /* the model's PII policy, this prompt */
+bool guard_model_allows(const struct conn *c, const char *model);            /* the model's PII policy, this prompt */
 bool guard_wanted(const struct conn *c, bool *ret_jailbreak, bool *ret_pii); /* before classifying */
 void guard_take_spans(struct conn *c, const struct sy_pii_span *spans, unsigned n);
 double guard_pii_threshold(const struct conn *c); /* the lowest span score any policy reads */
 
 /* stage_limit.c */
 void limit_observe_answer(struct conn *c, const char *p, size_t n); /* relayed bytes: usage */
-void limit_request_done(struct conn *c);         /* the answer is complete: token correction */
+void limit_request_done(struct conn *c);                            /* the answer is complete: token correction */
 int limit_init(struct frontend *fe);
 void limit_worker_fini(struct worker *w);
 void limit_fini(struct frontend *fe);
@@ -364,9 +364,9 @@ void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bo
 void pick_ring_router(struct worker *w);
 
 /* relay.c */
-void relay_start(struct conn *c, int upstream);  /* the picked endpoint */
+void relay_start(struct conn *c, int upstream); /* the picked endpoint */
 void proxy_io(struct upconn *u, struct io *io, int res);
-void proxy_client_written(struct conn *c);      /* a client write completed during CS_UPSTREAM */
-void proxy_abort(struct conn *c);                /* client went away */
+void proxy_client_written(struct conn *c); /* a client write completed during CS_UPSTREAM */
+void proxy_abort(struct conn *c);          /* client went away */
 void proxy_check_timeouts(struct worker *w, uint64_t now);
 void proxy_pool_free(struct worker *w);

@@ -9,8 +9,7 @@
 
 /* bucket upper bounds in seconds; the last bucket is +Inf */
 static const double bounds[FE_HIST_BUCKETS - 1] = {
-        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-        0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+        0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
 };
 
 static uint32_t hash_str(uint32_t h, const char *s) {
@@ -181,7 +180,10 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
                       "# TYPE switchyard_requests_total counter\n");
         /* the same key may sit in several workers' tables: merge them */
         size_t cap = 2 * (size_t)n * FE_REQ_TABLE;
-        struct merged { const struct fe_req_key *k; uint64_t n; } *mt = calloc(cap, sizeof *mt);
+        struct merged {
+                const struct fe_req_key *k;
+                uint64_t n;
+        } *mt = calloc(cap, sizeof *mt);
         if (!mt)
                 return -ENOMEM;
         for (unsigned i = 0; i < n; i++)
@@ -213,31 +215,45 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
                      "Requests blocked by the guards (never sent upstream), by model and reason.", "model", "reason",
                      all, n, offsetof(struct fe_metrics, guard), FE_GUARD_TABLE);
 
-        render_hist(o, "switchyard_request_duration_seconds", "Time from a complete request to its last response byte.", all, n, offsetof(struct fe_metrics, duration));
-        render_hist(o, "switchyard_gateway_overhead_seconds", "Latency added by switchyard itself (before the upstream send and after its first byte).", all, n, offsetof(struct fe_metrics, overhead));
-        render_hist(o, "switchyard_upstream_ttfb_seconds", "Upstream time to first response byte.", all, n, offsetof(struct fe_metrics, ttfb));
+        render_hist(o, "switchyard_request_duration_seconds", "Time from a complete request to its last response byte.",
+                    all, n, offsetof(struct fe_metrics, duration));
+        render_hist(o, "switchyard_gateway_overhead_seconds",
+                    "Latency added by switchyard itself (before the upstream send and after its first byte).", all, n,
+                    offsetof(struct fe_metrics, overhead));
+        render_hist(o, "switchyard_upstream_ttfb_seconds", "Upstream time to first response byte.", all, n,
+                    offsetof(struct fe_metrics, ttfb));
 
         for (unsigned i = 0; i < n; i++)
                 open += atomic_load_explicit(&all[i]->open_connections, memory_order_relaxed);
-        buf_printf(o, "# HELP switchyard_open_connections Client connections open now.\n"
-                      "# TYPE switchyard_open_connections gauge\nswitchyard_open_connections %lld\n", (long long)open);
-#define COUNTER(name, field, help)                                                                     \
-        buf_printf(o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",            \
+        buf_printf(o,
+                   "# HELP switchyard_open_connections Client connections open now.\n"
+                   "# TYPE switchyard_open_connections gauge\nswitchyard_open_connections %lld\n",
+                   (long long)open);
+#define COUNTER(name, field, help)                                                          \
+        buf_printf(o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", \
                    (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, field)))
         COUNTER("switchyard_connections_accepted_total", accepted, "Client connections accepted.");
-        COUNTER("switchyard_connections_rejected_total", rejected_connections, "Client connections refused at the connection limit.");
-        COUNTER("switchyard_fallback_picks_total", fallback_picks, "Endpoint picks made from the snapshot because the router was late or down.");
-        COUNTER("switchyard_retries_total", retries, "Requests retried on another endpoint before the first response byte.");
-        COUNTER("switchyard_shed_total", shed, "Requests answered 429/503 because every endpoint of their model was saturated.");
-        COUNTER("switchyard_queued_total", queued, "Requests the router queued because every endpoint of their model was saturated.");
-        COUNTER("switchyard_classifier_requests_total", clf_requests, "Verdicts asked of the classifier (model auto and the classification API).");
-        COUNTER("switchyard_classifier_jailbreak_total", clf_jailbreak, "Verdicts whose jailbreak probability was 0.5 or more.");
-        COUNTER("switchyard_classifier_batch_size_sum", clf_batch_sum, "Sum of the classifier batch sizes the verdicts ran in (divide by verdicts for the mean).");
+        COUNTER("switchyard_connections_rejected_total", rejected_connections,
+                "Client connections refused at the connection limit.");
+        COUNTER("switchyard_fallback_picks_total", fallback_picks,
+                "Endpoint picks made from the snapshot because the router was late or down.");
+        COUNTER("switchyard_retries_total", retries,
+                "Requests retried on another endpoint before the first response byte.");
+        COUNTER("switchyard_shed_total", shed,
+                "Requests answered 429/503 because every endpoint of their model was saturated.");
+        COUNTER("switchyard_queued_total", queued,
+                "Requests the router queued because every endpoint of their model was saturated.");
+        COUNTER("switchyard_classifier_requests_total", clf_requests,
+                "Verdicts asked of the classifier (model auto and the classification API).");
+        COUNTER("switchyard_classifier_jailbreak_total", clf_jailbreak,
+                "Verdicts whose jailbreak probability was 0.5 or more.");
+        COUNTER("switchyard_classifier_batch_size_sum", clf_batch_sum,
+                "Sum of the classifier batch sizes the verdicts ran in (divide by verdicts for the mean).");
 #undef COUNTER
         {
                 static const char *const auth[] = { "missing_key", "invalid_key", "model_not_allowed" };
                 static const char *const rl[] = { "requests", "tokens", "backend_unavailable" };
-                static const char *const reasons[] = { "unavailable", "timeout", "error", "ring_full",
+                static const char *const reasons[] = { "unavailable",    "timeout", "error",   "ring_full",
                                                        "low_confidence", "no_text", "no_route" };
                 render_counts(o, "switchyard_auth_rejected_total", "Requests refused by API key checks, by reason.",
                               "reason", auth, 3, all, n, offsetof(struct fe_metrics, auth_rejected));
@@ -252,14 +268,20 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
                 for (size_t k = 0; cfg && k < cfg->n_categories && k < 64; k++) {
                         buf_printf(o, "switchyard_classifier_category_total{category=\"");
                         label(o, cfg->categories[k].name);
-                        buf_printf(o, "\"} %llu\n", (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_category) +
-                                                                                              k * sizeof(_Atomic uint64_t)));
+                        buf_printf(o, "\"} %llu\n",
+                                   (unsigned long long)sum_u64(all, n,
+                                                               offsetof(struct fe_metrics, clf_category) +
+                                                                       k * sizeof(_Atomic uint64_t)));
                 }
                 buf_printf(o, "switchyard_classifier_category_total{category=\"(unconfigured)\"} %llu\n",
-                           (unsigned long long)sum_u64(all, n, offsetof(struct fe_metrics, clf_category) +
-                                                                   64 * sizeof(_Atomic uint64_t)));
+                           (unsigned long long)sum_u64(
+                                   all, n, offsetof(struct fe_metrics, clf_category) + 64 * sizeof(_Atomic uint64_t)));
         }
-        render_hist(o, "switchyard_classifier_wait_seconds", "Time from sending text to the classifier to its verdict, as the frontend sees it.", all, n, offsetof(struct fe_metrics, clf_wait));
-        render_hist(o, "switchyard_classifier_run_seconds", "Classifier batch run time (tokenize + encoder) of each verdict.", all, n, offsetof(struct fe_metrics, clf_run));
+        render_hist(o, "switchyard_classifier_wait_seconds",
+                    "Time from sending text to the classifier to its verdict, as the frontend sees it.", all, n,
+                    offsetof(struct fe_metrics, clf_wait));
+        render_hist(o, "switchyard_classifier_run_seconds",
+                    "Classifier batch run time (tokenize + encoder) of each verdict.", all, n,
+                    offsetof(struct fe_metrics, clf_run));
         return 0;
 }

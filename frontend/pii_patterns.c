@@ -188,8 +188,8 @@ static size_t iban_at(const char *s, size_t n, size_t i) {
         size_t nc = 0, j = i, last = i;
         unsigned rem = 0;
 
-        if (!boundary_before(s, i) || i + 4 > n || !(s[i] >= 'A' && s[i] <= 'Z') || !(s[i + 1] >= 'A' && s[i + 1] <= 'Z') ||
-            !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
+        if (!boundary_before(s, i) || i + 4 > n || !(s[i] >= 'A' && s[i] <= 'Z') ||
+            !(s[i + 1] >= 'A' && s[i + 1] <= 'Z') || !is_digit(s[i + 2]) || !is_digit(s[i + 3]))
                 return 0;
         while (j < n && nc < sizeof c) {
                 if (is_digit(s[j]) || (s[j] >= 'A' && s[j] <= 'Z')) {

@@ -63,8 +63,8 @@ static void pool_put(struct upconn *u) {
         struct pool *p = &w->pools[u->upstream];
         const struct snap_upstream *su = &w->snap->upstreams[u->upstream];
 
-        if (su->removed || memcmp(&u->addr, &su->addr, sizeof u->addr) != 0 || p->n_idle >= w->fe->cfg->proxy.pool_size ||
-            atomic_load_explicit(&w->fe->draining, memory_order_relaxed)) {
+        if (su->removed || memcmp(&u->addr, &su->addr, sizeof u->addr) != 0 ||
+            p->n_idle >= w->fe->cfg->proxy.pool_size || atomic_load_explicit(&w->fe->draining, memory_order_relaxed)) {
                 up_close(u);
                 return;
         }
@@ -199,8 +199,8 @@ void relay_start(struct conn *c, int upstream) {
 
         /* per attempt: Host and Content-Length after the shared head part */
         c->upreq.len = c->head_len_up;
-        if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port,
-                       c->upbody.len) < 0) {
+        if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port, c->upbody.len) <
+            0) {
                 respond_error(c, 500, "server_error", NULL, "out_of_memory", "out of memory");
                 return;
         }
@@ -226,7 +226,8 @@ void relay_start(struct conn *c, int upstream) {
         u->head_done = u->done = u->eof = false;
         memset(&u->chunk, 0, sizeof u->chunk);
         u->deadline_ns = fe_now_ns() + (uint64_t)(u->conn_io.busy ? cfg->proxy.connect_timeout_ms
-                                                                   : cfg->proxy.first_byte_timeout_ms) * 1000000ULL;
+                                                                  : cfg->proxy.first_byte_timeout_ms) *
+                                               1000000ULL;
         c->t_sent_ns = fe_now_ns();
         if (!u->conn_io.busy) {
                 up_send(u);
@@ -244,8 +245,8 @@ const struct stage stage_relay = { "relay", run };
 /* ---- response ----------------------------------------------------------------------------- */
 
 static bool hop_by_hop_resp(const struct http_header *h) {
-        static const char *const drop[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
-                                            "proxy-connection", "te", "trailer", "upgrade" };
+        static const char *const drop[] = { "connection",       "keep-alive", "transfer-encoding", "content-length",
+                                            "proxy-connection", "te",         "trailer",           "upgrade" };
         for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
                 if (h->name_len == strlen(drop[i]) && strncasecmp(h->name, drop[i], h->name_len) == 0)
                         return true;
@@ -454,8 +455,7 @@ static void finish(struct conn *c, bool failed) {
         }
         /* respond_error counts the request in the metrics */
         respond_error(c, 502, "server_error", NULL, "upstream_error",
-                      "the upstream for model `%s` failed before answering (%u attempts)", c->model,
-                      c->retries + 1);
+                      "the upstream for model `%s` failed before answering (%u attempts)", c->model, c->retries + 1);
 }
 
 static void fail(struct upconn *u, const char *kind) {
@@ -525,7 +525,8 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         finish(c, false);
                         return;
                 }
-                if (!u->head_done && u->reused && !c->stale_retry && (res == 0 || res == -ECONNRESET || res == -EPIPE)) {
+                if (!u->head_done && u->reused && !c->stale_retry &&
+                    (res == 0 || res == -ECONNRESET || res == -EPIPE)) {
                         /* a pooled connection the upstream had closed: once more on a fresh one */
                         int up = c->upstream;
                         c->stale_retry = true;

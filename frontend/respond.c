@@ -61,8 +61,10 @@ static void error_v(struct conn *c, int status, const char *headers, const char 
         n = snprintf(body, sizeof body, "{\"error\":{\"message\":%.*s,\"type\":\"%s\",\"param\":%.*s,\"code\":\"%s\"}}",
                      ml, emsg, type, param && pl > 0 ? pl : 4, param && pl > 0 ? eparam : "null", code);
         if (n < 0 || (size_t)n >= sizeof body)
-                n = snprintf(body, sizeof body, "{\"error\":{\"message\":\"error\",\"type\":\"%s\",\"param\":null,"
-                                                "\"code\":\"%s\"}}", type, code);
+                n = snprintf(body, sizeof body,
+                             "{\"error\":{\"message\":\"error\",\"type\":\"%s\",\"param\":null,"
+                             "\"code\":\"%s\"}}",
+                             type, code);
         if (status >= 500 || status == 429)
                 snprintf(extra, sizeof extra, "Retry-After: %u\r\n%s", c->retry_after_s ? c->retry_after_s : 1,
                          headers ? headers : "");
@@ -74,8 +76,8 @@ static void error_v(struct conn *c, int status, const char *headers, const char 
                 metrics_count_request(&c->w->metrics, c->model, "", status);
 }
 
-void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code,
-                   const char *fmt, ...) {
+void respond_error(struct conn *c, int status, const char *type, const char *param, const char *code, const char *fmt,
+                   ...) {
         va_list ap;
 
         va_start(ap, fmt);

@@ -74,8 +74,8 @@ void worker_ring_bell(struct worker *w, struct ring *to, int *bell, const char *
 
         if (!ring_sp_needs_wake(to))
                 return;
-        if (*bell < 0 && (sy_runtime_path(w->fe->cfg, path, sizeof path, name, 0) < 0 ||
-                          bell_open_producer(path, bell) < 0))
+        if (*bell < 0 &&
+            (sy_runtime_path(w->fe->cfg, path, sizeof path, name, 0) < 0 || bell_open_producer(path, bell) < 0))
                 return;
         /* the doorbell write goes out with the worker's next io_uring
          * submit: no system call of its own */
@@ -243,8 +243,7 @@ bool worker_refresh_snapshot(struct worker *w) {
 
         if (v == w->snap_version)
                 return false;
-        if (shm_snap_read(w->fe->seg, w->snap, sizeof *w->snap, &len, &w->snap_version) < 0 ||
-            len != sizeof *w->snap) {
+        if (shm_snap_read(w->fe->seg, w->snap, sizeof *w->snap, &len, &w->snap_version) < 0 || len != sizeof *w->snap) {
                 /* nothing from the router yet: keep the one built from the config */
                 return false;
         }
@@ -306,9 +305,20 @@ static void reset_request(struct conn *c) {
 
 static bool hop_by_hop(const struct http_header *h) {
         static const char *const drop[] = {
-                "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer",
-                "transfer-encoding", "upgrade", "host", "content-length", "expect", "x-owned-by",
-                "content-type", "x-switchyard-sheddable",
+                "connection",
+                "keep-alive",
+                "proxy-connection",
+                "proxy-authorization",
+                "te",
+                "trailer",
+                "transfer-encoding",
+                "upgrade",
+                "host",
+                "content-length",
+                "expect",
+                "x-owned-by",
+                "content-type",
+                "x-switchyard-sheddable",
         };
         for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
                 if (h->name_len == strlen(drop[i]) && strncasecmp(h->name, drop[i], h->name_len) == 0)
@@ -487,8 +497,8 @@ static int take_head(struct conn *c) {
         if (h)
                 copy_header_value(c->session, sizeof c->session, h);
         h = http_find_header(hdrs, req.num_headers, "x-switchyard-sheddable");
-        if (h && ((h->value_len == 4 && strncasecmp(h->value, "true", 4) == 0) ||
-                  (h->value_len == 1 && h->value[0] == '1')))
+        if (h &&
+            ((h->value_len == 4 && strncasecmp(h->value, "true", 4) == 0) || (h->value_len == 1 && h->value[0] == '1')))
                 c->sheddable = true;
 
         auth_take_headers(c, hdrs, req.num_headers);
@@ -545,8 +555,8 @@ static int take_body(struct conn *c) {
         while (c->chunk_off < c->in.len) {
                 const char *data;
                 size_t used, dlen;
-                int r = http_chunked_step(&c->chunk, c->in.p + c->chunk_off, c->in.len - c->chunk_off, &used,
-                                          &data, &dlen);
+                int r = http_chunked_step(&c->chunk, c->in.p + c->chunk_off, c->in.len - c->chunk_off, &used, &data,
+                                          &dlen);
                 if (r < 0) {
                         c->keepalive = false;
                         respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
@@ -636,7 +646,8 @@ void conn_request_done(struct conn *c) {
                 conn_close(c);
                 return;
         }
-        consumed = c->req_start + c->head_len + (c->chunked_in ? (c->chunk_off - c->req_start - c->head_len) : c->body_len);
+        consumed = c->req_start + c->head_len +
+                   (c->chunked_in ? (c->chunk_off - c->req_start - c->head_len) : c->body_len);
         if (consumed > c->in.len)
                 consumed = c->in.len;
         /* move pipelined bytes to the front */
@@ -648,7 +659,9 @@ void conn_request_done(struct conn *c) {
         c->chunked_in = false;
         c->state = CS_HEAD;
         c->out.len = c->out_off = 0;
-        c->deadline_ns = fe_now_ns() + (uint64_t)(c->in.len ? cfg->server.header_timeout_ms : cfg->server.idle_timeout_ms) * 1000000ULL;
+        c->deadline_ns =
+                fe_now_ns() +
+                (uint64_t)(c->in.len ? cfg->server.header_timeout_ms : cfg->server.idle_timeout_ms) * 1000000ULL;
         process_input(c);
 }
 
@@ -978,8 +991,7 @@ static void *worker_run(void *arg) {
                 worker_reap(w);
                 drain_router(w);
                 now = fe_now_ns();
-                if ((w->pending && w->pending->pick_deadline_ns <= now) ||
-                    (w->waiting && w->waiting_min_ns <= now))
+                if ((w->pending && w->pending->pick_deadline_ns <= now) || (w->waiting && w->waiting_min_ns <= now))
                         check_timeouts(w, now), last_tick = now;
                 else if (now - last_tick >= TICK_NS) {
                         check_timeouts(w, now);
@@ -1211,7 +1223,8 @@ int frontend_main(const char *config_path) {
                 if (r == -ENOSYS || r == -EPERM) {
                         log_err("worker %u: io_uring is not available (%s): the kernel or a seccomp profile "
                                 "refuses io_uring_setup; allow io_uring_setup, io_uring_enter and "
-                                "io_uring_register (see docs/deploy.md)", i, strerror(-r));
+                                "io_uring_register (see docs/deploy.md)",
+                                i, strerror(-r));
                         goto stop;
                 }
                 if (r < 0) {

@@ -353,8 +353,9 @@ static void api_answer(struct conn *c, const struct sy_classify_resp *r, const s
                 reason = ms ? "ok" : "no_route";
         }
         n = json_string_encode(c->category, strlen(c->category), enc, sizeof enc);
-        buf_printf(&o, "{\"object\":\"classification\",\"tokens\":%u,\"text_bytes\":%zu,\"truncated\":%s,"
-                       "\"category\":{\"name\":%.*s,\"confidence\":%.4f,\"configured\":%s},",
+        buf_printf(&o,
+                   "{\"object\":\"classification\",\"tokens\":%u,\"text_bytes\":%zu,\"truncated\":%s,"
+                   "\"category\":{\"name\":%.*s,\"confidence\":%.4f,\"configured\":%s},",
                    r->tokens, text->len, c->clf_truncated ? "true" : "false", n > 0 ? n : 2, n > 0 ? enc : "\"\"",
                    (double)r->confidence, idx >= 0 ? "true" : "false");
         if (model) {
@@ -388,8 +389,8 @@ static void api_answer(struct conn *c, const struct sy_classify_resp *r, const s
                 }
                 buf_append(&o, "}", 1);
         }
-        buf_printf(&o, "],\"classifier\":{\"queue_us\":%u,\"run_us\":%u,\"batch\":%u,\"wait_us\":%llu}}\n",
-                   r->queue_us, r->run_us, r->batch, (unsigned long long)((fe_now_ns() - c->t_clf_ns) / 1000));
+        buf_printf(&o, "],\"classifier\":{\"queue_us\":%u,\"run_us\":%u,\"batch\":%u,\"wait_us\":%llu}}\n", r->queue_us,
+                   r->run_us, r->batch, (unsigned long long)((fe_now_ns() - c->t_clf_ns) / 1000));
         respond_json(c, 200, o.p ? o.p : "{}", o.len);
         buf_free(&o);
 }
@@ -426,4 +427,3 @@ void classify_reply(struct worker *w, const void *msg, uint32_t len) {
         }
         pipeline_resume(c);
 }
-

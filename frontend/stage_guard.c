@@ -35,9 +35,9 @@
 /* the entity types of the default model, spelled as vSR / Presidio spell
  * them; anything else the classifier reports counts as the last one */
 static const char *const pii_types[FE_PII_TYPES] = {
-        "PERSON",     "EMAIL_ADDRESS", "US_SSN",   "CREDIT_CARD", "PHONE_NUMBER", "STREET_ADDRESS",
-        "IP_ADDRESS", "IBAN_CODE",     "DATE_TIME", "ORGANIZATION", "GPE",        "AGE",
-        "DOMAIN_NAME", "NRP",          "TITLE",    "US_DRIVER_LICENSE", "ZIP_CODE", "OTHER",
+        "PERSON",      "EMAIL_ADDRESS", "US_SSN",    "CREDIT_CARD",       "PHONE_NUMBER", "STREET_ADDRESS",
+        "IP_ADDRESS",  "IBAN_CODE",     "DATE_TIME", "ORGANIZATION",      "GPE",          "AGE",
+        "DOMAIN_NAME", "NRP",           "TITLE",     "US_DRIVER_LICENSE", "ZIP_CODE",     "OTHER",
 };
 
 /* pii_types[] index of each PII_PAT_* bit */
@@ -65,7 +65,7 @@ static const struct sy_category_cfg *category(const struct conn *c) {
         const struct sy_config *cfg = c->cfg;
 
         return c->is_auto && c->cat_idx >= 0 && (size_t)c->cat_idx < cfg->n_categories ? &cfg->categories[c->cat_idx]
-                                                                                         : NULL;
+                                                                                       : NULL;
 }
 
 /* does the policy forbid any type at all? (allow_by_default: every type allowed) */
@@ -219,9 +219,10 @@ static void completion_body(struct conn *c, struct buf *o, const char *text, lon
                 buf_printf(o, ",\"logprobs\":null,\"finish_reason\":\"stop\"}],");
         } else if (is_path(c, "/v1/responses")) {
                 object_head(c, o, "resp", "response", "created_at", created);
-                buf_printf(o, ",\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"id\":\"msg-switchyard-%llx\","
-                              "\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
-                              "\"annotations\":[],\"text\":",
+                buf_printf(o,
+                           ",\"status\":\"completed\",\"output\":[{\"type\":\"message\",\"id\":\"msg-switchyard-%llx\","
+                           "\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\","
+                           "\"annotations\":[],\"text\":",
                            (unsigned long long)c->req_id);
                 put_json_string(o, text);
                 buf_printf(o, "}]}],\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0}}");
@@ -242,8 +243,9 @@ static void completion_stream(struct conn *c, struct buf *o, const char *text, l
 
         if (is_path(c, "/v1/responses")) {
                 /* the Responses API's events, reduced to what a client needs */
-                buf_printf(&ev, "{\"type\":\"response.output_text.delta\",\"item_id\":\"msg-switchyard-%llx\","
-                                "\"output_index\":0,\"content_index\":0,\"delta\":",
+                buf_printf(&ev,
+                           "{\"type\":\"response.output_text.delta\",\"item_id\":\"msg-switchyard-%llx\","
+                           "\"output_index\":0,\"content_index\":0,\"delta\":",
                            id);
                 put_json_string(&ev, text);
                 buf_append(&ev, "}", 1);
@@ -293,7 +295,8 @@ static void block(struct conn *c, const char *reason, const char *headers, const
         if (c->stream) {
                 c->state = CS_RESPOND;
                 c->status = 200;
-                buf_printf(&c->out, "HTTP/1.%d 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n",
+                buf_printf(&c->out,
+                           "HTTP/1.%d 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n",
                            c->minor);
                 /* HTTP/1.0 has no chunked framing: the events, then close */
                 if (c->minor == 0)
@@ -359,10 +362,11 @@ static enum stage_rc run(struct conn *c) {
         }
         if (c->need_jailbreak && jailbreak_on(c, &jb_threshold) && c->jailbreak >= 0 &&
             c->jailbreak >= (float)jb_threshold) {
-                snprintf(headers, sizeof headers,
-                         "x-vsr-fast-response: true\r\nx-vsr-jailbreak-blocked: true\r\nx-vsr-jailbreak-type: jailbreak\r\n"
-                         "x-vsr-jailbreak-confidence: %.3f\r\n",
-                         (double)c->jailbreak);
+                snprintf(
+                        headers, sizeof headers,
+                        "x-vsr-fast-response: true\r\nx-vsr-jailbreak-blocked: true\r\nx-vsr-jailbreak-type: jailbreak\r\n"
+                        "x-vsr-jailbreak-confidence: %.3f\r\n",
+                        (double)c->jailbreak);
                 block(c, "jailbreak", headers, "jailbreak_detected",
                       cfg->guard.jailbreak_message ? cfg->guard.jailbreak_message : "blocked: jailbreak");
                 return STAGE_DONE;

@@ -148,9 +148,9 @@ static struct rlr *redis_of(struct conn *c) {
                 rlr_close(w->rlr);
                 w->rlr = NULL;
         }
-        if (!w->rlr && rlr_open(cfg->rate_limits.redis.host, cfg->rate_limits.redis.port,
-                                pw_env ? getenv(pw_env) : NULL, cfg->rate_limits.redis.key_prefix,
-                                cfg->rate_limits.redis.timeout_ms, &w->rlr) < 0)
+        if (!w->rlr &&
+            rlr_open(cfg->rate_limits.redis.host, cfg->rate_limits.redis.port, pw_env ? getenv(pw_env) : NULL,
+                     cfg->rate_limits.redis.key_prefix, cfg->rate_limits.redis.timeout_ms, &w->rlr) < 0)
                 w->rlr = NULL;
         return w->rlr;
 }
@@ -208,9 +208,8 @@ static enum stage_rc run(struct conn *c) {
                 c->rl_charged = 0;
                 respond_error(c, 429, tokens ? "tokens" : "requests", NULL, "rate_limit_exceeded",
                               "Rate limit reached for %s on %s per minute: limit %u. Retry after %u s.",
-                              auth_client_name(c) ? auth_client_name(c) : "this client",
-                              tokens ? "tokens" : "requests", tokens ? res.limit_tokens : res.limit_requests,
-                              c->retry_after_s);
+                              auth_client_name(c) ? auth_client_name(c) : "this client", tokens ? "tokens" : "requests",
+                              tokens ? res.limit_tokens : res.limit_requests, c->retry_after_s);
                 return STAGE_DONE;
         }
         c->rl_tokens = lim.tpm > 0;

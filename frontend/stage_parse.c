@@ -27,7 +27,6 @@ bool proxy_key_is(const struct json_member *m, const char *name) {
 }
 
 
-
 bool parse_is_routing_key(const struct json_member *m) {
         return proxy_key_is(m, "owned_by") || proxy_key_is(m, "engine") || proxy_key_is(m, "inference_server");
 }
@@ -60,7 +59,8 @@ bool parse_is_auto_alias(const struct sy_config *cfg, const char *model) {
         return false;
 }
 
-#define SCAN_LIMITS { .max_depth = 64, .max_members = 256 }
+#define SCAN_LIMITS \
+        { .max_depth = 64, .max_members = 256 }
 
 bool parse_scan_body(struct conn *c, struct json_member *mem, size_t *n) {
         struct json_limits lim = SCAN_LIMITS;

@@ -40,7 +40,8 @@ void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bo
                 .upstream = (uint16_t)upstream,
                 .http_status = (uint16_t)status,
                 .flags = flags | (router_picked ? SY_DONE_PICKED_BY_ROUTER : 0),
-                .ttfb_us = c->t_first_byte_ns && c->t_sent_ns ? (uint32_t)((c->t_first_byte_ns - c->t_sent_ns) / 1000) : 0,
+                .ttfb_us =
+                        c->t_first_byte_ns && c->t_sent_ns ? (uint32_t)((c->t_first_byte_ns - c->t_sent_ns) / 1000) : 0,
                 .duration_us = (uint32_t)((fe_now_ns() - c->t_parsed_ns) / 1000),
                 .snap_gen = c->up_gen,
         };
@@ -188,8 +189,10 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len) {
         if (!c) {
                 /* we gave up waiting and picked by ourselves: undo the router's count */
                 if (r->status == 0 && r->n > 0) {
-                        struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
-                                             .flags = SY_DONE_PICKED_BY_ROUTER, .snap_gen = r->snap_gen };
+                        struct sy_done d = { .req_id = r->req_id,
+                                             .upstream = r->upstream[0],
+                                             .flags = SY_DONE_PICKED_BY_ROUTER,
+                                             .snap_gen = r->snap_gen };
                         if (ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d) == 0)
                                 pick_ring_router(w);
                 }
@@ -231,8 +234,10 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len) {
             w->snap->upstreams[r->upstream[0]].since_gen > r->snap_gen) {
                 /* the slot changed hands after the router picked it (our snapshot is
                  * newer): undo the router's count, pick here */
-                struct sy_done d = { .req_id = r->req_id, .upstream = r->upstream[0],
-                                     .flags = SY_DONE_PICKED_BY_ROUTER, .snap_gen = r->snap_gen };
+                struct sy_done d = { .req_id = r->req_id,
+                                     .upstream = r->upstream[0],
+                                     .flags = SY_DONE_PICKED_BY_ROUTER,
+                                     .snap_gen = r->snap_gen };
                 (void)ring_sp_push(w->to_router, SY_MSG_DONE, &d, sizeof d);
                 pick_local_resume(c);
                 return;

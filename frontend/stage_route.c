@@ -26,8 +26,8 @@ static enum stage_rc fallback_cat(struct conn *c, const char *status, int reason
         if (!cfg->default_model) {
                 c->retry_after_s = 1;
                 respond_error(c, 503, "server_error", "model", "classifier_unavailable",
-                              "model `%s` needs the classifier (%s), and no default_model is configured",
-                              c->model, status);
+                              "model `%s` needs the classifier (%s), and no default_model is configured", c->model,
+                              status);
                 return STAGE_DONE;
         }
         snprintf(c->model, sizeof c->model, "%s", cfg->default_model);
@@ -102,8 +102,7 @@ static enum stage_rc choose(struct conn *c) {
         if (!c->clf_verdict)
                 return route_fallback(c, c->clf_status ? c->clf_status : "error", c->clf_reason);
         idx = route_find_category(cfg, c->category);
-        atomic_fetch_add_explicit(&w->metrics.clf_category[idx >= 0 && idx < 64 ? idx : 64], 1,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&w->metrics.clf_category[idx >= 0 && idx < 64 ? idx : 64], 1, memory_order_relaxed);
         if (c->confidence < cfg->confidence_threshold)
                 return route_fallback(c, "low_confidence", FE_CLF_LOW_CONFIDENCE);
         cat = idx >= 0 ? &cfg->categories[idx] : NULL;
@@ -317,7 +316,9 @@ void route_response_headers(struct conn *c, struct buf *out) {
         }
         if (c->reasoning >= 0)
                 buf_printf(out, "x-vsr-selected-reasoning: %s\r\n",
-                           c->reasoning_client ? "client" : c->reasoning ? "on" : "off");
+                           c->reasoning_client ? "client"
+                           : c->reasoning      ? "on"
+                                               : "off");
         buf_printf(out, "x-vsr-injected-system-prompt: %s\r\n", c->injected_prompt ? "true" : "false");
 }
 

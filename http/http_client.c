@@ -40,8 +40,8 @@ void http_client_free(struct http_client *g, int epfd) {
         buf_free(&g->b);
 }
 
-enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr, const char *req,
-                                  size_t req_len, void *ptr) {
+enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr,
+                                          const char *req, size_t req_len, void *ptr) {
         struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = ptr };
         int one = 1;
 

@@ -27,23 +27,23 @@ enum http_client_result {
         HTTP_CLIENT_NO_SOCKET,      /* start: no socket could be made (g stays idle) */
         HTTP_CLIENT_CONNECT_FAILED, /* err: the socket's error (0 when epoll said only HUP/ERR) */
         HTTP_CLIENT_SEND_FAILED,
-        HTTP_CLIENT_BAD_ANSWER,     /* malformed, over the limits, or the connection ended first */
+        HTTP_CLIENT_BAD_ANSWER, /* malformed, over the limits, or the connection ended first */
 };
 
 struct http_client {
-        int fd;                         /* -1: idle */
+        int fd; /* -1: idle */
         enum http_client_state state;
-        void *ptr;                      /* the epoll registration's data.ptr */
-        size_t head_max, body_max;      /* body_max 0: only the head is read */
+        void *ptr;                 /* the epoll registration's data.ptr */
+        size_t head_max, body_max; /* body_max 0: only the head is read */
         int err;
         int status;
-        struct buf b;                   /* the answer as it came (kept allocated between requests) */
-        size_t hdr_len;                 /* 0: head not parsed yet */
+        struct buf b;   /* the answer as it came (kept allocated between requests) */
+        size_t hdr_len; /* 0: head not parsed yet */
         bool chunked;
-        uint64_t content_length;        /* UINT64_MAX: none (to EOF) */
+        uint64_t content_length; /* UINT64_MAX: none (to EOF) */
         struct http_chunked ch;
-        size_t raw, body_end;           /* chunked: next undecoded byte, end of the decoded body */
-        size_t end;                     /* HTTP_CLIENT_DONE: the body is b.p[hdr_len, end) */
+        size_t raw, body_end; /* chunked: next undecoded byte, end of the decoded body */
+        size_t end;           /* HTTP_CLIENT_DONE: the body is b.p[hdr_len, end) */
         size_t req_len;
         char req[HTTP_CLIENT_REQ_MAX];
 };
@@ -53,8 +53,8 @@ void http_client_init(struct http_client *g, size_t head_max, size_t body_max);
  * whole request, at most HTTP_CLIENT_REQ_MAX bytes) goes out once connected.
  * HTTP_CLIENT_MORE, or HTTP_CLIENT_CONNECT_FAILED (err set) / HTTP_CLIENT_NO_SOCKET
  * with g idle again. */
-enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr, const char *req,
-                                  size_t req_len, void *ptr);
+enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr,
+                                          const char *req, size_t req_len, void *ptr);
 /* An epoll event for g's socket. A result other than HTTP_CLIENT_MORE is the
  * end of this request: the caller closes g (after reading the answer). */
 enum http_client_result http_client_event(struct http_client *g, int epfd, uint32_t events);

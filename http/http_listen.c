@@ -33,7 +33,7 @@ int http_listen(const char *host, uint16_t port, unsigned flags, int backlog, in
         freeaddrinfo(ai);
         if (ret_port)
                 *ret_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                          : ((struct sockaddr_in *)&ss)->sin_port);
+                                                           : ((struct sockaddr_in *)&ss)->sin_port);
         *ret_fd = fd;
         return 0;
 fail:

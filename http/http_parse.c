@@ -31,19 +31,14 @@
 /* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
  *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
 static const uint8_t tchar[256] = {
-        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-        ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
-        ['~'] = 1,
-        ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-        ['7'] = 1, ['8'] = 1, ['9'] = 1,
-        ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-        ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-        ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-        ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-        ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-        ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-        ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-        ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+        ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1,  ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+        ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1,  ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+        ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,
+        ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,
+        ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+        ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,  ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
+        ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
 };
 
 /* Bytes allowed in a field value / reason phrase: HTAB, SP, VCHAR, obs-text. */
@@ -67,11 +62,10 @@ static inline const uint8_t *skip_field_bytes(const uint8_t *p, const uint8_t *e
                 const __m128i c1f = _mm_set1_epi8(0x1f);
                 const __m128i del = _mm_set1_epi8(0x7f);
                 while (end - p >= 16) {
-                        __m128i v = _mm_loadu_si128((const __m128i *) (const void *) p);
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
                         /* v <= 0x1f (unsigned) or v == 0x7f */
-                        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v),
-                                                   _mm_cmpeq_epi8(v, del));
-                        unsigned m = (unsigned) _mm_movemask_epi8(bad);
+                        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v), _mm_cmpeq_epi8(v, del));
+                        unsigned m = (unsigned)_mm_movemask_epi8(bad);
                         if (m == 0) {
                                 p += 16;
                                 continue;
@@ -80,8 +74,8 @@ static inline const uint8_t *skip_field_bytes(const uint8_t *p, const uint8_t *e
                         break;
                 }
 #else
-                while (end - p >= 4 && is_field_byte(p[0]) && is_field_byte(p[1]) &&
-                       is_field_byte(p[2]) && is_field_byte(p[3]))
+                while (end - p >= 4 && is_field_byte(p[0]) && is_field_byte(p[1]) && is_field_byte(p[2]) &&
+                       is_field_byte(p[3]))
                         p += 4;
 #endif
                 while (p < end && *p >= 0x20 && *p != 0x7f)
@@ -100,10 +94,9 @@ static inline const uint8_t *skip_target_bytes(const uint8_t *p, const uint8_t *
         const __m128i c20 = _mm_set1_epi8(0x20);
         const __m128i del = _mm_set1_epi8(0x7f);
         while (end - p >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *) (const void *) p);
-                __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c20), v),
-                                           _mm_cmpeq_epi8(v, del));
-                unsigned m = (unsigned) _mm_movemask_epi8(bad);
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c20), v), _mm_cmpeq_epi8(v, del));
+                unsigned m = (unsigned)_mm_movemask_epi8(bad);
                 if (m != 0)
                         return p + __builtin_ctz(m);
                 p += 16;
@@ -160,7 +153,7 @@ static inline int skip_empty_lines(const uint8_t **pp, const uint8_t *end) {
 static inline int parse_version(const uint8_t **pp, const uint8_t *end, int *ret_major, int *ret_minor) {
         static const char pat[] = "HTTP/0.0";
         const uint8_t *p = *pp;
-        size_t avail = (size_t) (end - p);
+        size_t avail = (size_t)(end - p);
 
         if (likely(avail >= 8)) {
                 if (memcmp(p, "HTTP/", 5) != 0 || !ascii_is_digit(p[5]) || p[6] != '.' || !ascii_is_digit(p[7]))
@@ -174,7 +167,7 @@ static inline int parse_version(const uint8_t **pp, const uint8_t *end, int *ret
                 if (pat[i] == '0') {
                         if (!ascii_is_digit(p[i]))
                                 return -EBADMSG;
-                } else if (p[i] != (uint8_t) pat[i])
+                } else if (p[i] != (uint8_t)pat[i])
                         return -EBADMSG;
         }
         return -EAGAIN;
@@ -185,8 +178,8 @@ static inline int check_version(int major, int minor) {
 }
 
 /* Parses header lines up to and including the empty line. */
-static inline int parse_headers(const uint8_t **pp, const uint8_t *end, struct http_header *headers,
-                                size_t max_headers, size_t *ret_n) {
+static inline int parse_headers(const uint8_t **pp, const uint8_t *end, struct http_header *headers, size_t max_headers,
+                                size_t *ret_n) {
         const uint8_t *p = *pp;
         size_t n = 0;
 
@@ -214,8 +207,8 @@ static inline int parse_headers(const uint8_t **pp, const uint8_t *end, struct h
                         return -EAGAIN;
                 if (unlikely(*p != ':'))
                         return -EBADMSG;
-                headers[n].name = (const char *) name;
-                headers[n].name_len = (size_t) (p - name);
+                headers[n].name = (const char *)name;
+                headers[n].name_len = (size_t)(p - name);
                 p++;
                 while (p < end && is_ows(*p))
                         p++;
@@ -227,8 +220,8 @@ static inline int parse_headers(const uint8_t **pp, const uint8_t *end, struct h
                         return r;
                 while (eol > value && is_ows(eol[-1]))
                         eol--;
-                headers[n].value = (const char *) value;
-                headers[n].value_len = (size_t) (eol - value);
+                headers[n].value = (const char *)value;
+                headers[n].value_len = (size_t)(eol - value);
                 n++;
         }
         *pp = p;
@@ -246,7 +239,7 @@ static inline size_t header_max(const struct http_limits *lim) {
 static bool has_block_end(const uint8_t *buf, size_t len) {
         const uint8_t *p = buf, *end = buf + len;
 
-        while ((p = memchr(p, '\n', (size_t) (end - p)))) {
+        while ((p = memchr(p, '\n', (size_t)(end - p)))) {
                 p++;
                 if (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
                         return true;
@@ -281,7 +274,7 @@ static int parse_request(const uint8_t *buf, const uint8_t *end, const struct ht
                 return -EAGAIN;
         if (*p != ' ' || p == method)
                 return -EBADMSG;
-        method_len = (size_t) (p - method);
+        method_len = (size_t)(p - method);
         p++;
 
         target = p;
@@ -290,7 +283,7 @@ static int parse_request(const uint8_t *buf, const uint8_t *end, const struct ht
                 return -EAGAIN;
         if (*p != ' ' || p == target)
                 return -EBADMSG;
-        target_len = (size_t) (p - target);
+        target_len = (size_t)(p - target);
         p++;
 
         r = parse_version(&p, end, &major, &minor);
@@ -307,17 +300,17 @@ static int parse_request(const uint8_t *buf, const uint8_t *end, const struct ht
         if (r < 0)
                 return r;
 
-        req->method = (const char *) method;
+        req->method = (const char *)method;
         req->method_len = method_len;
-        req->target = (const char *) target;
+        req->target = (const char *)target;
         req->target_len = target_len;
         req->minor_version = minor;
         req->num_headers = n;
-        return (int) (p - buf);
+        return (int)(p - buf);
 }
 
 int http_parse_request(const char *buf, size_t len, const struct http_limits *lim, struct http_request *req) {
-        const uint8_t *b = (const uint8_t *) buf;
+        const uint8_t *b = (const uint8_t *)buf;
         size_t max = header_max(lim);
         int r = parse_request(b, b + (len < max ? len : max), lim, req);
         return finish(r, b, len, max);
@@ -378,26 +371,26 @@ static int parse_response(const uint8_t *buf, const uint8_t *end, const struct h
 
         res->minor_version = minor;
         res->status = status;
-        res->reason = (const char *) reason;
-        res->reason_len = (size_t) (reason_end - reason);
+        res->reason = (const char *)reason;
+        res->reason_len = (size_t)(reason_end - reason);
         res->num_headers = n;
-        return (int) (p - buf);
+        return (int)(p - buf);
 }
 
 int http_parse_response(const char *buf, size_t len, const struct http_limits *lim, struct http_response *res) {
-        const uint8_t *b = (const uint8_t *) buf;
+        const uint8_t *b = (const uint8_t *)buf;
         size_t max = header_max(lim);
         int r = parse_response(b, b + (len < max ? len : max), lim, res);
         return finish(r, b, len, max);
 }
 
 static inline uint8_t lower(uint8_t c) {
-        return (unsigned) (c - 'A') < 26u ? c | 0x20 : c;
+        return (unsigned)(c - 'A') < 26u ? c | 0x20 : c;
 }
 
 static bool eq_nocase(const char *a, const char *b, size_t n) {
         for (size_t i = 0; i < n; i++)
-                if (lower((uint8_t) a[i]) != lower((uint8_t) b[i]))
+                if (lower((uint8_t)a[i]) != lower((uint8_t)b[i]))
                         return false;
         return true;
 }
@@ -416,17 +409,17 @@ bool http_header_has_token(const char *value, size_t len, const char *token) {
         const char *p = value, *end = value + len;
 
         while (p < end) {
-                const char *e = memchr(p, ',', (size_t) (end - p));
+                const char *e = memchr(p, ',', (size_t)(end - p));
                 const char *s = p, *t;
 
                 if (!e)
                         e = end;
                 t = e;
-                while (s < t && is_ows((uint8_t) *s))
+                while (s < t && is_ows((uint8_t)*s))
                         s++;
-                while (t > s && is_ows((uint8_t) t[-1]))
+                while (t > s && is_ows((uint8_t)t[-1]))
                         t--;
-                if ((size_t) (t - s) == tlen && eq_nocase(s, token, tlen))
+                if ((size_t)(t - s) == tlen && eq_nocase(s, token, tlen))
                         return true;
                 p = e + 1;
         }
@@ -439,7 +432,7 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *ret) {
         if (len == 0)
                 return -EBADMSG;
         for (size_t i = 0; i < len; i++) {
-                unsigned d = (uint8_t) value[i] - (unsigned) '0';
+                unsigned d = (uint8_t)value[i] - (unsigned)'0';
                 if (d > 9)
                         return -EBADMSG;
                 if (v > (UINT64_MAX - d) / 10)
@@ -468,37 +461,37 @@ int http_response_framing(const struct http_response *res, uint64_t *ret_length)
 /* ---- chunked transfer coding (RFC 9112 7.1) ---- */
 
 enum {
-        CH_SIZE = 0,     /* chunk-size hex digits */
-        CH_SIZE_WS,      /* BWS after the size, before ';' or CRLF */
-        CH_EXT,          /* chunk-ext, ignored */
-        CH_SIZE_LF,      /* CR seen at the end of the size line */
-        CH_DATA,         /* chunk-data */
-        CH_DATA_CR,      /* CRLF after chunk-data */
+        CH_SIZE = 0, /* chunk-size hex digits */
+        CH_SIZE_WS,  /* BWS after the size, before ';' or CRLF */
+        CH_EXT,      /* chunk-ext, ignored */
+        CH_SIZE_LF,  /* CR seen at the end of the size line */
+        CH_DATA,     /* chunk-data */
+        CH_DATA_CR,  /* CRLF after chunk-data */
         CH_DATA_LF,
-        CH_TRAILER_BOL,  /* start of a trailer line or of the final CRLF */
-        CH_TRAILER,      /* inside a trailer field line */
-        CH_TRAILER_LF,   /* CR seen at the end of a trailer field line */
-        CH_END_LF,       /* CR of the final CRLF seen */
+        CH_TRAILER_BOL, /* start of a trailer line or of the final CRLF */
+        CH_TRAILER,     /* inside a trailer field line */
+        CH_TRAILER_LF,  /* CR seen at the end of a trailer field line */
+        CH_END_LF,      /* CR of the final CRLF seen */
         CH_DONE,
         CH_ERROR,
 };
 
-#define CHUNK_LINE_MAX 1024u     /* chunk-size line, extensions included */
-#define CHUNK_TRAILER_MAX 8192u  /* all trailer lines together */
+#define CHUNK_LINE_MAX 1024u    /* chunk-size line, extensions included */
+#define CHUNK_TRAILER_MAX 8192u /* all trailer lines together */
 
 static int chunked_fail(struct http_chunked *d, int err) {
         d->state = CH_ERROR;
-        d->remaining = (uint64_t) -err;
+        d->remaining = (uint64_t)-err;
         return err;
 }
 
-int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_t *ret_consumed,
-                      const char **ret_data, size_t *ret_data_len) {
-        const uint8_t *p = (const uint8_t *) buf, *end = p + len;
+int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_t *ret_consumed, const char **ret_data,
+                      size_t *ret_data_len) {
+        const uint8_t *p = (const uint8_t *)buf, *end = p + len;
         int state = d->state;
 
         if (state == CH_ERROR)
-                return -(int) d->remaining;
+                return -(int)d->remaining;
 
         while (p < end) {
                 uint8_t c = *p;
@@ -509,7 +502,7 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
                         if (h >= 0) {
                                 if (d->remaining > (UINT64_MAX >> 4))
                                         return chunked_fail(d, -EBADMSG);
-                                d->remaining = d->remaining << 4 | (uint64_t) h;
+                                d->remaining = d->remaining << 4 | (uint64_t)h;
                                 d->hex_digits++;
                                 break;
                         }
@@ -548,16 +541,16 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
                         p++;
                         continue;
                 case CH_DATA: {
-                        size_t n = (size_t) (end - p);
-                        if ((uint64_t) n > d->remaining)
-                                n = (size_t) d->remaining;
+                        size_t n = (size_t)(end - p);
+                        if ((uint64_t)n > d->remaining)
+                                n = (size_t)d->remaining;
                         d->remaining -= n;
                         if (d->remaining == 0)
                                 state = CH_DATA_CR;
                         d->state = state;
-                        *ret_data = (const char *) p;
+                        *ret_data = (const char *)p;
                         *ret_data_len = n;
-                        *ret_consumed = (size_t) (p + n - (const uint8_t *) buf);
+                        *ret_consumed = (size_t)(p + n - (const uint8_t *)buf);
                         return 0;
                 }
                 case CH_DATA_CR:
@@ -599,7 +592,7 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
                         d->state = CH_DONE;
                         *ret_data = NULL;
                         *ret_data_len = 0;
-                        *ret_consumed = (size_t) (p - (const uint8_t *) buf);
+                        *ret_consumed = (size_t)(p - (const uint8_t *)buf);
                         return 1;
                 case CH_DONE:
                         goto out;
@@ -621,34 +614,57 @@ out:
         d->state = state;
         *ret_data = NULL;
         *ret_data_len = 0;
-        *ret_consumed = (size_t) (p - (const uint8_t *) buf);
+        *ret_consumed = (size_t)(p - (const uint8_t *)buf);
         return state == CH_DONE ? 1 : 0;
 }
 
 const char *http_reason_phrase(int status) {
         switch (status) {
-        case 100: return "Continue";
-        case 200: return "OK";
-        case 201: return "Created";
-        case 204: return "No Content";
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 408: return "Request Timeout";
-        case 409: return "Conflict";
-        case 413: return "Payload Too Large";
-        case 414: return "URI Too Long";
-        case 422: return "Unprocessable Entity";
-        case 429: return "Too Many Requests";
-        case 431: return "Request Header Fields Too Large";
-        case 500: return "Internal Server Error";
-        case 501: return "Not Implemented";
-        case 502: return "Bad Gateway";
-        case 503: return "Service Unavailable";
-        case 504: return "Gateway Timeout";
-        case 505: return "HTTP Version Not Supported";
-        default: return "Unknown";
+        case 100:
+                return "Continue";
+        case 200:
+                return "OK";
+        case 201:
+                return "Created";
+        case 204:
+                return "No Content";
+        case 400:
+                return "Bad Request";
+        case 401:
+                return "Unauthorized";
+        case 403:
+                return "Forbidden";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 408:
+                return "Request Timeout";
+        case 409:
+                return "Conflict";
+        case 413:
+                return "Payload Too Large";
+        case 414:
+                return "URI Too Long";
+        case 422:
+                return "Unprocessable Entity";
+        case 429:
+                return "Too Many Requests";
+        case 431:
+                return "Request Header Fields Too Large";
+        case 500:
+                return "Internal Server Error";
+        case 501:
+                return "Not Implemented";
+        case 502:
+                return "Bad Gateway";
+        case 503:
+                return "Service Unavailable";
+        case 504:
+                return "Gateway Timeout";
+        case 505:
+                return "HTTP Version Not Supported";
+        default:
+                return "Unknown";
         }
 }

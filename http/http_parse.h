@@ -18,7 +18,7 @@
 struct http_header {
         const char *name;
         size_t name_len;
-        const char *value;  /* leading/trailing whitespace removed */
+        const char *value; /* leading/trailing whitespace removed */
         size_t value_len;
 };
 
@@ -30,9 +30,9 @@ struct http_limits {
 struct http_request {
         const char *method;
         size_t method_len;
-        const char *target;      /* request-target as sent: path + query */
+        const char *target; /* request-target as sent: path + query */
         size_t target_len;
-        int minor_version;       /* 0 or 1 */
+        int minor_version;           /* 0 or 1 */
         struct http_header *headers; /* caller's array */
         size_t num_headers;
 };
@@ -75,12 +75,12 @@ int http_response_framing(const struct http_response *res, uint64_t *ret_length)
  * -E2BIG if a chunk-size line or the trailers exceed limits. */
 struct http_chunked {
         int state;
-        uint64_t remaining;  /* bytes left in the current chunk */
-        size_t line_bytes;   /* bytes of size line / trailer seen, for limits */
+        uint64_t remaining; /* bytes left in the current chunk */
+        size_t line_bytes;  /* bytes of size line / trailer seen, for limits */
         int hex_digits;
 };
-int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_t *ret_consumed,
-                      const char **ret_data, size_t *ret_data_len);
+int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_t *ret_consumed, const char **ret_data,
+                      size_t *ret_data_len);
 
 /* The standard reason phrase for a status code ("Unknown" if none). */
 const char *http_reason_phrase(int status);

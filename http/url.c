@@ -10,7 +10,8 @@
 static int escape_at(const char *s, size_t len, size_t i) {
         int hi, lo;
 
-        if (i + 2 >= len || (hi = ascii_hex_value((uint8_t)s[i + 1])) < 0 || (lo = ascii_hex_value((uint8_t)s[i + 2])) < 0)
+        if (i + 2 >= len || (hi = ascii_hex_value((uint8_t)s[i + 1])) < 0 ||
+            (lo = ascii_hex_value((uint8_t)s[i + 2])) < 0)
                 return -1;
         return hi << 4 | lo;
 }

@@ -5,10 +5,10 @@
 #include <stdint.h>
 
 enum sy_msg_type {
-        SY_MSG_PICK_REQ = 1,   /* worker -> router */
-        SY_MSG_PICK_RESP = 2,  /* router -> worker */
-        SY_MSG_DONE = 3,       /* worker -> router: a request finished on an upstream */
-        SY_MSG_DISPATCH = 6,   /* worker -> router: sent to an upstream picked without the router */
+        SY_MSG_PICK_REQ = 1,  /* worker -> router */
+        SY_MSG_PICK_RESP = 2, /* router -> worker */
+        SY_MSG_DONE = 3,      /* worker -> router: a request finished on an upstream */
+        SY_MSG_DISPATCH = 6,  /* worker -> router: sent to an upstream picked without the router */
         SY_MSG_CLASSIFY_REQ = 4,
         SY_MSG_CLASSIFY_RESP = 5,
 };
@@ -17,7 +17,7 @@ enum sy_msg_type {
 #define SY_PICK_MAX_RESULTS 4
 
 enum sy_pick_flags {
-        SY_PICK_SHEDDABLE = 1 << 0,  /* client marked it sheddable (x-switchyard-sheddable): 429 when saturated */
+        SY_PICK_SHEDDABLE = 1 << 0, /* client marked it sheddable (x-switchyard-sheddable): 429 when saturated */
 };
 
 /* followed by n_prefix uint64 prefix hashes (prefix_hash_chain() over the
@@ -34,8 +34,8 @@ struct sy_pick_req {
         uint16_t session_len;
         uint16_t n_exclude;
         uint16_t exclude[SY_PICK_MAX_EXCLUDE]; /* upstream indexes already tried */
-        uint16_t flags;          /* SY_PICK_* */
-        uint16_t n_prefix;       /* <= SY_PICK_MAX_PREFIX */
+        uint16_t flags;                        /* SY_PICK_* */
+        uint16_t n_prefix;                     /* <= SY_PICK_MAX_PREFIX */
         uint32_t pad;
 };
 
@@ -52,13 +52,13 @@ struct sy_pick_req {
  *                 retry_after_s */
 struct sy_pick_resp {
         uint64_t req_id;
-        uint64_t snap_version;   /* indexes refer to this snapshot version or later */
+        uint64_t snap_version; /* indexes refer to this snapshot version or later */
         int32_t status;
         uint16_t n;
         uint16_t upstream[SY_PICK_MAX_RESULTS]; /* best first */
-        uint16_t retry_after_s;  /* -EBUSY */
-        uint32_t wait_ms;        /* -EINPROGRESS */
-        uint32_t snap_gen;       /* config generation (low 32 bits) the indexes were picked in */
+        uint16_t retry_after_s;                 /* -EBUSY */
+        uint32_t wait_ms;                       /* -EINPROGRESS */
+        uint32_t snap_gen;                      /* config generation (low 32 bits) the indexes were picked in */
 };
 
 /* A request the worker sent to an upstream it picked itself (the model had
@@ -68,7 +68,7 @@ struct sy_dispatch {
         uint64_t req_id;
         uint16_t upstream;
         uint16_t pad;
-        uint32_t snap_gen;       /* config generation (low 32 bits) of the snapshot it was picked from */
+        uint32_t snap_gen; /* config generation (low 32 bits) of the snapshot it was picked from */
 };
 
 enum sy_done_flags {
@@ -80,7 +80,7 @@ enum sy_done_flags {
 struct sy_done {
         uint64_t req_id;
         uint16_t upstream;
-        uint16_t http_status;    /* 0 if none was received */
+        uint16_t http_status; /* 0 if none was received */
         uint32_t flags;
         uint32_t ttfb_us;
         uint32_t duration_us;
@@ -94,8 +94,8 @@ struct sy_done {
 /* ---- classifier ------------------------------------------------------------ */
 
 enum sy_classify_flags {
-        SY_CLASSIFY_PII = 1 << 0,        /* also return PII spans (classification API, PII guard) */
-        SY_CLASSIFY_NO_CATEGORY = 1 << 1,/* guards only: passes that serve only the category are skipped */
+        SY_CLASSIFY_PII = 1 << 0,         /* also return PII spans (classification API, PII guard) */
+        SY_CLASSIFY_NO_CATEGORY = 1 << 1, /* guards only: passes that serve only the category are skipped */
 };
 
 /* worker -> classifier; followed by text_len bytes of UTF-8 text (at most
@@ -103,10 +103,10 @@ enum sy_classify_flags {
  * longer text, joined by "\n"). */
 #define SY_CLASSIFY_MAX_TEXT 16384
 struct sy_classify_req {
-        uint64_t req_id;         /* worker-local id; echoed back */
+        uint64_t req_id; /* worker-local id; echoed back */
         uint32_t text_len;
-        uint16_t flags;          /* SY_CLASSIFY_* */
-        uint16_t pii_threshold_q;/* PII span score threshold x 65535; 0: the classifier's own */
+        uint16_t flags;           /* SY_CLASSIFY_* */
+        uint16_t pii_threshold_q; /* PII span score threshold x 65535; 0: the classifier's own */
 };
 
 #define SY_CLASSIFY_LABEL 32
@@ -114,7 +114,7 @@ struct sy_classify_req {
 
 /* A PII entity: byte offsets into the text that was sent. */
 struct sy_pii_span {
-        uint32_t start, end;     /* [start, end) */
+        uint32_t start, end; /* [start, end) */
         float score;
         char type[SY_CLASSIFY_LABEL]; /* e.g. "EMAIL_ADDRESS", NUL-terminated */
 };
@@ -122,13 +122,13 @@ struct sy_pii_span {
 /* classifier -> worker; followed by n_spans struct sy_pii_span. */
 struct sy_classify_resp {
         uint64_t req_id;
-        int32_t status;          /* 0, or -errno (the frontend falls back to default_model) */
-        float confidence;        /* of category, [0, 1] */
-        float jailbreak;         /* probability of the jailbreak label; < 0: no jailbreak head */
-        uint32_t queue_us;       /* waited in the classifier before its batch ran */
-        uint32_t run_us;         /* the batch's tokenize + forward time */
-        uint16_t batch;          /* texts in that batch */
+        int32_t status;    /* 0, or -errno (the frontend falls back to default_model) */
+        float confidence;  /* of category, [0, 1] */
+        float jailbreak;   /* probability of the jailbreak label; < 0: no jailbreak head */
+        uint32_t queue_us; /* waited in the classifier before its batch ran */
+        uint32_t run_us;   /* the batch's tokenize + forward time */
+        uint16_t batch;    /* texts in that batch */
         uint16_t n_spans;
-        uint32_t tokens;         /* tokens the text became (after truncation) */
+        uint32_t tokens;                  /* tokens the text became (after truncation) */
         char category[SY_CLASSIFY_LABEL]; /* label name, NUL-terminated; "" without a category head */
 };

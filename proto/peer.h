@@ -27,21 +27,21 @@
 #include "shm/ring.h"
 #include "shm/segment.h"
 
-#define PEER_MAX_WORKERS 1024                 /* config shm.max_workers' limit */
+#define PEER_MAX_WORKERS 1024 /* config shm.max_workers' limit */
 #define PEER_HEARTBEAT_NS (100ULL * 1000000ULL)
 
 struct peer {
         struct shm_seg *seg;
         enum shm_peer_kind kind;
-        struct shm_peer *self;                  /* after peer_attach */
-        int bell_fd;                            /* this process's doorbell (peer_listen), -1 */
-        uint32_t max_workers;                   /* worker slots served (the segment's, at most PEER_MAX_WORKERS) */
-        uint32_t n_attached;                    /* slots polled: up to the highest that ever attached */
+        struct shm_peer *self; /* after peer_attach */
+        int bell_fd;           /* this process's doorbell (peer_listen), -1 */
+        uint32_t max_workers;  /* worker slots served (the segment's, at most PEER_MAX_WORKERS) */
+        uint32_t n_attached;   /* slots polled: up to the highest that ever attached */
         uint64_t last_hb_ns;
-        char *dir;                              /* the runtime directory, for the workers' doorbells */
-        struct ring *in[PEER_MAX_WORKERS];      /* SHM_TO_PEER: the worker's requests */
-        struct ring *out[PEER_MAX_WORKERS];     /* SHM_FROM_PEER: the answers */
-        int worker_bell[PEER_MAX_WORKERS];      /* opened at the first wake-up, -1 */
+        char *dir;                          /* the runtime directory, for the workers' doorbells */
+        struct ring *in[PEER_MAX_WORKERS];  /* SHM_TO_PEER: the worker's requests */
+        struct ring *out[PEER_MAX_WORKERS]; /* SHM_FROM_PEER: the answers */
+        int worker_bell[PEER_MAX_WORKERS];  /* opened at the first wake-up, -1 */
 };
 
 /* Opens (or creates) the segment of cfg's runtime directory as peer kind.
@@ -73,7 +73,7 @@ static inline struct ring *peer_out(const struct peer *p, uint32_t w) {
 }
 
 enum peer_drain_flags {
-        PEER_DRAIN_WAKE = 1 << 0,               /* peer_wake() each worker whose messages were read */
+        PEER_DRAIN_WAKE = 1 << 0, /* peer_wake() each worker whose messages were read */
 };
 
 /* A message from worker w, valid until it returns: 0 go on, 1 stop the pass

@@ -13,8 +13,7 @@
 #define P4 0x85EBCA77C2B2AE63ULL
 #define P5 0x27D4EB2F165667C5ULL
 
-static inline uint64_t rotl64(uint64_t x, int r)
-{
+static inline uint64_t rotl64(uint64_t x, int r) {
         return (x << r) | (x >> (64 - r));
 }
 
@@ -27,35 +26,30 @@ static inline uint64_t rotl64(uint64_t x, int r)
 #define LE32(v) (v)
 #endif
 
-static inline uint64_t rd64(const uint8_t *p)
-{
+static inline uint64_t rd64(const uint8_t *p) {
         uint64_t v;
         memcpy(&v, p, 8);
         return LE64(v);
 }
 
-static inline uint32_t rd32(const uint8_t *p)
-{
+static inline uint32_t rd32(const uint8_t *p) {
         uint32_t v;
         memcpy(&v, p, 4);
         return LE32(v);
 }
 
-static inline uint64_t xxh_round(uint64_t acc, uint64_t in)
-{
+static inline uint64_t xxh_round(uint64_t acc, uint64_t in) {
         acc += in * P2;
         acc = rotl64(acc, 31);
         return acc * P1;
 }
 
-static inline uint64_t xxh_merge(uint64_t acc, uint64_t v)
-{
+static inline uint64_t xxh_merge(uint64_t acc, uint64_t v) {
         acc ^= xxh_round(0, v);
         return acc * P1 + P4;
 }
 
-uint64_t prefix_hash_block(uint64_t seed, const void *block, size_t len)
-{
+uint64_t prefix_hash_block(uint64_t seed, const void *block, size_t len) {
         const uint8_t *p = block, *end = p + len;
         uint64_t h;
 
@@ -78,19 +72,19 @@ uint64_t prefix_hash_block(uint64_t seed, const void *block, size_t len)
         } else {
                 h = seed + P5;
         }
-        h += (uint64_t) len;
+        h += (uint64_t)len;
         while (end - p >= 8) {
                 h ^= xxh_round(0, rd64(p));
                 h = rotl64(h, 27) * P1 + P4;
                 p += 8;
         }
         if (end - p >= 4) {
-                h ^= (uint64_t) rd32(p) * P1;
+                h ^= (uint64_t)rd32(p) * P1;
                 h = rotl64(h, 23) * P2 + P3;
                 p += 4;
         }
         while (p < end) {
-                h ^= (uint64_t) *p * P5;
+                h ^= (uint64_t)*p * P5;
                 h = rotl64(h, 11) * P1;
                 p++;
         }
@@ -102,9 +96,7 @@ uint64_t prefix_hash_block(uint64_t seed, const void *block, size_t len)
         return h;
 }
 
-int prefix_hash_chain(const void *buf, size_t len, size_t block_size, uint64_t *ret_hashes,
-                      size_t max_hashes)
-{
+int prefix_hash_chain(const void *buf, size_t len, size_t block_size, uint64_t *ret_hashes, size_t max_hashes) {
         const uint8_t *p = buf;
         uint64_t h = PREFIX_HASH_SEED;
         size_t n;
@@ -114,7 +106,7 @@ int prefix_hash_chain(const void *buf, size_t len, size_t block_size, uint64_t *
         n = len / block_size;
         if (n > max_hashes)
                 n = max_hashes;
-        if (n > (size_t) INT32_MAX)
+        if (n > (size_t)INT32_MAX)
                 n = INT32_MAX;
         if (n > 0 && (!buf || !ret_hashes))
                 return -EINVAL;
@@ -122,5 +114,5 @@ int prefix_hash_chain(const void *buf, size_t len, size_t block_size, uint64_t *
                 h = prefix_hash_block(h, p + i * block_size, block_size);
                 ret_hashes[i] = h;
         }
-        return (int) n;
+        return (int)n;
 }

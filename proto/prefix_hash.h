@@ -25,5 +25,4 @@ uint64_t prefix_hash_block(uint64_t prev, const void *block, size_t len);
 /* Writes the chained hashes of the first min(len / block_size, max_hashes)
  * full blocks of buf to ret_hashes. Returns how many (>= 0), or -EINVAL for
  * block_size 0 or NULL pointers with a non-zero count. */
-int prefix_hash_chain(const void *buf, size_t len, size_t block_size, uint64_t *ret_hashes,
-                      size_t max_hashes);
+int prefix_hash_chain(const void *buf, size_t len, size_t block_size, uint64_t *ret_hashes, size_t max_hashes);

@@ -13,7 +13,7 @@
 
 /* dir/fmt with idx (fmt: one of the names below); -1 when it does not fit. */
 __attribute__((format(printf, 4, 0))) static inline int sy_runtime_dir_path(const char *dir, char *buf, size_t cap,
-                                                                          const char *fmt, unsigned idx) {
+                                                                            const char *fmt, unsigned idx) {
         int n = snprintf(buf, cap, "%s/", dir);
         if (n < 0 || (size_t)n >= cap)
                 return -1;
@@ -24,7 +24,8 @@ __attribute__((format(printf, 4, 0))) static inline int sy_runtime_dir_path(cons
         return (n < 0 || (size_t)n >= cap) ? -1 : 0;
 }
 
-__attribute__((format(printf, 4, 0))) static inline int sy_runtime_path(const struct sy_config *cfg, char *buf, size_t cap, const char *fmt, unsigned idx) {
+__attribute__((format(printf, 4, 0))) static inline int sy_runtime_path(const struct sy_config *cfg, char *buf,
+                                                                        size_t cap, const char *fmt, unsigned idx) {
         return sy_runtime_dir_path(cfg->shm.runtime_dir, buf, cap, fmt, idx);
 }
 

@@ -175,12 +175,11 @@ int snapshot_build_from(const struct sy_config *cfg, const struct snapshot *prev
                 } else if (flags & SNAP_BUILD_RESOLVE) {
                         r = resolve(uc->host, uc->port, &u->addr);
                         if (r < 0)
-                                snprintf(err, errlen, "upstream %s: cannot resolve host '%s' (will retry)",
-                                         uc->name, uc->host);
+                                snprintf(err, errlen, "upstream %s: cannot resolve host '%s' (will retry)", uc->name,
+                                         uc->host);
                 } else {
                         r = -EAGAIN;
-                        snprintf(err, errlen, "upstream %s: resolving host '%s' in the background", uc->name,
-                                 uc->host);
+                        snprintf(err, errlen, "upstream %s: resolving host '%s' in the background", uc->name, uc->host);
                 }
                 u->resolved = r == 0;
                 u->healthy = r == 0;
@@ -235,14 +234,13 @@ int snapshot_resolve(struct snap_upstream *u) {
 
 const struct snap_model *snapshot_find_model(const struct snapshot *s, const char *name, size_t len) {
         for (uint32_t i = 0; i < s->n_models; i++)
-                if (strncmp(s->models[i].name, name, len) == 0 && s->models[i].name[len] == 0 &&
-                    len < SNAP_NAME)
+                if (strncmp(s->models[i].name, name, len) == 0 && s->models[i].name[len] == 0 && len < SNAP_NAME)
                         return &s->models[i];
         return NULL;
 }
 
-bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *m, uint16_t u,
-                             const char *engine, size_t engine_len) {
+bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *m, uint16_t u, const char *engine,
+                             size_t engine_len) {
         const char *want = engine;
         size_t n = engine_len;
 
@@ -255,9 +253,8 @@ bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *
         return strncasecmp(s->upstreams[u].engine, want, n) == 0 && s->upstreams[u].engine[n] == 0;
 }
 
-int snapshot_pick(const struct snapshot *s, const struct snap_model *m, const char *engine,
-                  size_t engine_len, const uint16_t *exclude, unsigned n_exclude,
-                  const uint32_t *inflight, unsigned *rr) {
+int snapshot_pick(const struct snapshot *s, const struct snap_model *m, const char *engine, size_t engine_len,
+                  const uint16_t *exclude, unsigned n_exclude, const uint32_t *inflight, unsigned *rr) {
         int best = -1, any = 0;
         uint64_t best_load = UINT64_MAX;
         unsigned start = rr ? (*rr)++ : 0;

@@ -25,20 +25,20 @@
 
 struct snap_upstream {
         char name[SNAP_SHORT];
-        char host[SNAP_SHORT];        /* as configured, for the Host header */
+        char host[SNAP_SHORT]; /* as configured, for the Host header */
         char engine[32];
-        struct sockaddr_in6 addr;     /* resolved; v4 as v4-mapped */
+        struct sockaddr_in6 addr; /* resolved; v4 as v4-mapped */
         uint16_t port;
-        uint8_t kind;                 /* enum sy_upstream_kind */
+        uint8_t kind; /* enum sy_upstream_kind */
         uint8_t healthy;
-        uint8_t resolved;             /* 0: the host did not resolve (yet); never picked */
-        uint8_t saturated;            /* every load signal says full (or stale): the router queues or sheds */
+        uint8_t resolved;  /* 0: the host did not resolve (yet); never picked */
+        uint8_t saturated; /* every load signal says full (or stale): the router queues or sheds */
         uint32_t weight;
-        uint32_t inflight;            /* router's count at publish time */
-        uint8_t removed;              /* tombstone: the name left the configuration */
+        uint32_t inflight; /* router's count at publish time */
+        uint8_t removed;   /* tombstone: the name left the configuration */
         uint8_t pad_[3];
-        uint32_t since_gen;           /* config generation (low 32 bits) the slot got this name in */
-        uint32_t removed_gen;         /* tombstones: the generation it was removed in */
+        uint32_t since_gen;   /* config generation (low 32 bits) the slot got this name in */
+        uint32_t removed_gen; /* tombstones: the generation it was removed in */
 };
 
 struct snap_model {
@@ -63,7 +63,7 @@ struct snapshot {
 int snapshot_build(const struct sy_config *cfg, struct snapshot *ret_snap, char *err, size_t errlen);
 
 enum snapshot_build_flags {
-        SNAP_BUILD_RESOLVE = 1 << 0,  /* resolve new host names now (blocking getaddrinfo; startup) */
+        SNAP_BUILD_RESOLVE = 1 << 0, /* resolve new host names now (blocking getaddrinfo; startup) */
 };
 
 /* A snapshot for cfg that follows prev (NULL: none; slots in configuration
@@ -95,12 +95,11 @@ int snapshot_addr_from(const struct addrinfo *ai, uint16_t port, struct sockaddr
 int snapshot_resolve(struct snap_upstream *u);
 const struct snap_model *snapshot_find_model(const struct snapshot *s, const char *name, size_t len);
 /* Does upstream u serve requests for engine (NULL/empty: the model's default)? */
-bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *m, uint16_t u,
-                             const char *engine, size_t engine_len);
+bool snapshot_engine_matches(const struct snapshot *s, const struct snap_model *m, uint16_t u, const char *engine,
+                             size_t engine_len);
 /* Least in-flight healthy upstream of model m for engine, skipping exclude;
  * inflight[] is the caller's own counts (may be NULL: use the snapshot's).
  * Returns the index or -ENOENT (no upstream for that engine) /
  * -EHOSTUNREACH (none healthy). rr breaks ties round-robin. */
-int snapshot_pick(const struct snapshot *s, const struct snap_model *m, const char *engine,
-                  size_t engine_len, const uint16_t *exclude, unsigned n_exclude,
-                  const uint32_t *inflight, unsigned *rr);
+int snapshot_pick(const struct snapshot *s, const struct snap_model *m, const char *engine, size_t engine_len,
+                  const uint16_t *exclude, unsigned n_exclude, const uint32_t *inflight, unsigned *rr);

@@ -31,14 +31,14 @@
 #define MAX_ITEMS 1024
 
 struct a_route {
-        char *model, *owned_by, *upstream;   /* owned_by, upstream may be NULL (delete: any) */
+        char *model, *owned_by, *upstream; /* owned_by, upstream may be NULL (delete: any) */
 };
 
 struct aconn {
         int fd;
         bool used;
         size_t len;
-        char *in;                  /* REQ_MAX + head room */
+        char *in; /* REQ_MAX + head room */
         struct buf out;
         size_t out_off;
 };
@@ -53,11 +53,11 @@ struct admin {
         /* the overlay */
         struct sy_upstream_cfg *ups; /* upstreams added through the API */
         size_t n_ups;
-        char **removed;            /* upstream names (file or discovered) */
+        char **removed; /* upstream names (file or discovered) */
         size_t n_removed;
-        struct a_route *routes;    /* added */
+        struct a_route *routes; /* added */
         size_t n_routes;
-        struct a_route *unroutes;  /* removed */
+        struct a_route *unroutes; /* removed */
         size_t n_unroutes;
 };
 
@@ -80,8 +80,13 @@ int admin_overlay(struct admin *a, struct sy_config *cfg) {
         for (size_t i = 0; i < a->n_ups; i++) {
                 struct sy_upstream_cfg *u = &a->ups[i];
                 struct sy_upstream_spec spec = {
-                        .name = u->name, .host = u->host, .port = u->port, .engine = u->engine,
-                        .models = (const char *const *)u->models, .n_models = u->n_models, .weight = u->weight,
+                        .name = u->name,
+                        .host = u->host,
+                        .port = u->port,
+                        .engine = u->engine,
+                        .models = (const char *const *)u->models,
+                        .n_models = u->n_models,
+                        .weight = u->weight,
                         .kind = u->kind,
                 };
                 int r = sy_config_add_upstream(cfg, &spec);
@@ -306,16 +311,16 @@ static int load_state(struct admin *a, char *err, size_t errlen) {
                         struct a_route rt;
                         if (parse_route_obj(m.val, m.val_len, &rt) < 0)
                                 goto bad;
-                        if (push(pass ? (void **)&a->unroutes : (void **)&a->routes, pass ? &a->n_unroutes : &a->n_routes,
-                                 sizeof rt, &rt) < 0) {
+                        if (push(pass ? (void **)&a->unroutes : (void **)&a->routes,
+                                 pass ? &a->n_unroutes : &a->n_routes, sizeof rt, &rt) < 0) {
                                 route_free(&rt);
                                 goto bad;
                         }
                 }
         }
         free(buf);
-        log_notice("admin: %zu upstreams, %zu removals, %zu routes, %zu route removals from %s", a->n_ups,
-                   a->n_removed, a->n_routes, a->n_unroutes, a->state_file);
+        log_notice("admin: %zu upstreams, %zu removals, %zu routes, %zu route removals from %s", a->n_ups, a->n_removed,
+                   a->n_routes, a->n_unroutes, a->state_file);
         return 0;
 bad:
         free(buf);
@@ -326,8 +331,9 @@ bad:
 /* ---- requests ---------------------------------------------------------------------------- */
 
 static void reply(struct aconn *c, int status, const struct buf *body) {
-        buf_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+        buf_printf(&c->out,
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                   "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
                    status, http_reason_phrase(status), body ? body->len : 0);
         if (body && body->len)
                 buf_append(&c->out, body->p, body->len);
@@ -335,8 +341,9 @@ static void reply(struct aconn *c, int status, const struct buf *body) {
 
 static void reply_error(struct aconn *c, int status, const char *code, const char *msg) {
         struct buf b = { 0 };
-        const char *type = status == 401 ? "authentication_error" : status >= 500 ? "server_error" :
-                           "invalid_request_error";
+        const char *type = status == 401   ? "authentication_error"
+                           : status >= 500 ? "server_error"
+                                           : "invalid_request_error";
 
         buf_printf(&b, "{\"error\":{\"message\":");
         jenc(&b, msg);
@@ -387,7 +394,8 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                 if (su->removed)
                         continue; /* a removed upstream's slot (proto/snapshot.h) */
                 have = a->ops.info && a->ops.info(a->ops.arg, u, &pi) == 0;
-                snprintf(url, sizeof url, strchr(su->host, ':') ? "http://[%s]:%u" : "http://%s:%u", su->host, su->port);
+                snprintf(url, sizeof url, strchr(su->host, ':') ? "http://[%s]:%u" : "http://%s:%u", su->host,
+                         su->port);
                 buf_printf(&b, "%s{\"name\":", first ? "" : ",");
                 first = 0;
                 jenc(&b, su->name);
@@ -395,9 +403,11 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                 jenc(&b, url);
                 buf_printf(&b, ",\"engine\":");
                 jenc(&b, su->engine);
-                buf_printf(&b, ",\"kind\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"healthy\":%s,\"resolved\":%s,"
-                               "\"models\":[", kind_name((enum sy_upstream_kind)su->kind), source_of(a, su->name),
-                           su->weight, su->healthy ? "true" : "false", su->resolved ? "true" : "false");
+                buf_printf(&b,
+                           ",\"kind\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"healthy\":%s,\"resolved\":%s,"
+                           "\"models\":[",
+                           kind_name((enum sy_upstream_kind)su->kind), source_of(a, su->name), su->weight,
+                           su->healthy ? "true" : "false", su->resolved ? "true" : "false");
                 for (size_t k = 0; uc && k < uc->n_models; k++) {
                         if (k)
                                 buf_append(&b, ",", 1);
@@ -405,22 +415,25 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                 }
                 buf_printf(&b, "],\"inflight\":%u", have ? pi.inflight : su->inflight);
                 if (have) {
-                        buf_printf(&b, ",\"inflight_tokens\":%llu,\"dispatched\":%llu,\"done\":%llu,"
-                                       "\"saturated\":%s,\"metrics\":{\"state\":\"%s\",\"stale\":%s",
+                        buf_printf(&b,
+                                   ",\"inflight_tokens\":%llu,\"dispatched\":%llu,\"done\":%llu,"
+                                   "\"saturated\":%s,\"metrics\":{\"state\":\"%s\",\"stale\":%s",
                                    (unsigned long long)pi.inflight_tokens, (unsigned long long)pi.dispatched,
                                    (unsigned long long)pi.done, pi.saturated ? "true" : "false",
-                                   pi.metrics_state == PICKER_METRICS_OK ? "ok" :
-                                   pi.metrics_state == PICKER_METRICS_UNSUPPORTED ? "unsupported" :
-                                   pi.metrics_state == PICKER_METRICS_OFF ? "off" : "none",
+                                   pi.metrics_state == PICKER_METRICS_OK            ? "ok"
+                                   : pi.metrics_state == PICKER_METRICS_UNSUPPORTED ? "unsupported"
+                                   : pi.metrics_state == PICKER_METRICS_OFF         ? "off"
+                                                                                    : "none",
                                    pi.stale ? "true" : "false");
                         if (pi.metrics_age_ms != UINT64_MAX)
                                 buf_printf(&b, ",\"age_ms\":%llu,\"waiting\":%g,\"running\":%g,\"kv_cache\":%g",
                                            (unsigned long long)pi.metrics_age_ms, pi.load.waiting, pi.load.running,
                                            pi.load.kv_usage);
-                        buf_printf(&b, "},\"load\":{\"requests\":%g,\"waiting\":%g,\"kv_cache\":%g,"
-                                       "\"prefix_blocks\":%u,\"prefix_capacity\":%u},"
-                                       "\"scores\":{\"queue\":%g,\"kv_cache\":%g,\"inflight_tokens\":%g,\"prefix\":%g,"
-                                       "\"session\":%g,\"total\":%g}",
+                        buf_printf(&b,
+                                   "},\"load\":{\"requests\":%g,\"waiting\":%g,\"kv_cache\":%g,"
+                                   "\"prefix_blocks\":%u,\"prefix_capacity\":%u},"
+                                   "\"scores\":{\"queue\":%g,\"kv_cache\":%g,\"inflight_tokens\":%g,\"prefix\":%g,"
+                                   "\"session\":%g,\"total\":%g}",
                                    pi.est_requests, pi.est_waiting, pi.est_kv, pi.prefix_blocks, pi.prefix_capacity,
                                    (double)pi.score_queue, (double)pi.score_kv, (double)pi.score_tokens,
                                    (double)pi.score_prefix, (double)pi.score_session, (double)pi.score_total);
@@ -558,7 +571,8 @@ static int parse_up(const char *val, size_t len, struct sy_upstream_cfg *u, char
                 goto fail;
         }
         if (!u->name || !sy_config_name_ok(u->name)) {
-                snprintf(err, errlen, "name: missing, or not a valid name (printable ASCII without spaces, quotes "
+                snprintf(err, errlen,
+                         "name: missing, or not a valid name (printable ASCII without spaces, quotes "
                          "or backslashes, at most 127 bytes)");
                 goto fail;
         }
@@ -781,7 +795,8 @@ static void post_route(struct admin *a, struct aconn *c, const char *body, size_
         if (parse_route_obj(body, blen, &rt) < 0 || !sy_config_name_ok(rt.model) || !rt.upstream) {
                 if (rt.model || rt.upstream)
                         route_free(&rt);
-                reply_error(c, 400, "invalid_route", "expected {\"model\": name, \"owned_by\": engine (optional), "
+                reply_error(c, 400, "invalid_route",
+                            "expected {\"model\": name, \"owned_by\": engine (optional), "
                             "\"upstream\": name}");
                 return;
         }
@@ -845,7 +860,8 @@ static void delete_route(struct admin *a, struct aconn *c, const char *q, size_t
                 rt.upstream = query_param(q, qlen, "upstream");
                 if (!rt.model) {
                         route_free(&rt);
-                        reply_error(c, 400, "invalid_route", "give model (and owned_by, upstream) as query parameters "
+                        reply_error(c, 400, "invalid_route",
+                                    "give model (and owned_by, upstream) as query parameters "
                                     "or a JSON body");
                         return;
                 }

@@ -39,18 +39,18 @@ struct admin_ops {
         /* Rebuild the configuration (file + discovery + admin overlay) and
          * apply it. < 0 with a message: the change is taken back. */
         int (*apply)(void *arg, char *err, size_t errlen);
-        const struct sy_config *(*config)(void *arg);       /* merged, in effect */
+        const struct sy_config *(*config)(void *arg); /* merged, in effect */
         const struct snapshot *(*snapshot)(void *arg);
         /* picker state of upstream u (may be NULL: in-flight from the snapshot) */
         int (*info)(void *arg, unsigned u, struct picker_upstream_info *ret);
-        void (*refresh)(void *arg);                          /* discovery */
-        int (*discovery_json)(void *arg, struct buf *out);   /* may be NULL */
+        void (*refresh)(void *arg);                        /* discovery */
+        int (*discovery_json)(void *arg, struct buf *out); /* may be NULL */
 };
 
 /* Reads the token (token_file) and the state file, listens. -errno with a
  * message in err. */
-int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops, struct admin **ret,
-              char *err, size_t errlen);
+int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops, struct admin **ret, char *err,
+              size_t errlen);
 void admin_free(struct admin *a);
 bool admin_owns(const struct admin *a, const void *ptr);
 void admin_event(struct admin *a, void *ptr, uint32_t events);

@@ -27,7 +27,7 @@
 
 #define MAX_EPS 512
 #define PROBE_RETRY_MS 2000
-#define PROBE_TIMEOUT_MS 1000          /* the whole probe */
+#define PROBE_TIMEOUT_MS 1000 /* the whole probe */
 #define PROBE_HEAD_MAX 16384
 #define PROBE_BODY_MAX (1u << 20)
 #define PROBE_MODELS 16
@@ -39,17 +39,17 @@ struct raw_ep {
         char model[SY_CFG_NAME_MAX + 1];
 };
 
-struct probe {                     /* /v1/models of one ip:port */
+struct probe { /* /v1/models of one ip:port */
         char ip[48];
         uint16_t port;
         bool ok;
-        uint64_t next_ms;          /* retry after a failure */
+        uint64_t next_ms; /* retry after a failure */
         char engine[32];
         char models[PROBE_MODELS][SY_CFG_NAME_MAX + 1];
         size_t n_models;
 };
 
-struct fin {                       /* one discovered upstream */
+struct fin { /* one discovered upstream */
         char name[64];
         char host[48];
         uint16_t port;
@@ -62,7 +62,7 @@ struct fin {                       /* one discovered upstream */
 
 struct source {
         struct discovery *d;
-        struct sy_discovery_cfg cfg;     /* strings owned by the source */
+        struct sy_discovery_cfg cfg; /* strings owned by the source */
         struct k8s_client *k8s;
         pthread_t thread;
         bool have_thread;
@@ -70,7 +70,7 @@ struct source {
         size_t n_eps;
         struct dns_set dns;
         uint64_t dns_next_ms;
-        char label[80];                  /* first DNS label, for names */
+        char label[80]; /* first DNS label, for names */
         int last_err;
 };
 
@@ -122,7 +122,8 @@ static int probe_once(const char *ip, uint16_t port, struct probe *p) {
                 if (inet_pton(AF_INET, ip, &a.sin6_addr.s6_addr[12]) != 1)
                         return -EINVAL;
         }
-        hl = snprintf(req, sizeof req, "GET /v1/models HTTP/1.1\r\nHost: %s%s%s:%u\r\nAccept: application/json\r\n"
+        hl = snprintf(req, sizeof req,
+                      "GET /v1/models HTTP/1.1\r\nHost: %s%s%s:%u\r\nAccept: application/json\r\n"
                       "User-Agent: switchyard-discovery\r\nConnection: close\r\n\r\n",
                       strchr(ip, ':') ? "[" : "", ip, strchr(ip, ':') ? "]" : "", port);
         if (hl < 0 || (size_t)hl >= sizeof req)
@@ -574,8 +575,14 @@ int discovery_merge(struct discovery *d, struct sy_config *cfg) {
                 const struct fin *f = &d->fin[i];
                 const char *models[PROBE_MODELS];
                 struct sy_upstream_spec spec = {
-                        .name = f->name, .host = f->host, .port = f->port, .engine = f->engine,
-                        .models = models, .n_models = f->n_models, .weight = f->weight, .kind = f->kind,
+                        .name = f->name,
+                        .host = f->host,
+                        .port = f->port,
+                        .engine = f->engine,
+                        .models = models,
+                        .n_models = f->n_models,
+                        .weight = f->weight,
+                        .kind = f->kind,
                 };
                 int r;
 
@@ -642,18 +649,20 @@ int discovery_status_json(struct discovery *d, struct buf *o) {
                         else
                                 e[el] = 0; /* the encoder does not terminate */
                         pthread_mutex_lock(&d->lock);
-                        r = buf_printf(o, "%s{\"kind\":\"kubernetes\",\"endpoints\":%zu,\"lists\":%llu,\"watches\":%llu,"
+                        r = buf_printf(o,
+                                       "%s{\"kind\":\"kubernetes\",\"endpoints\":%zu,\"lists\":%llu,\"watches\":%llu,"
                                        "\"events\":%llu,\"expired\":%llu,\"failures\":%llu,\"resource_version\":\"%s\","
-                                       "\"last_error\":%s}", i ? "," : "", s->n_eps, (unsigned long long)st.lists,
+                                       "\"last_error\":%s}",
+                                       i ? "," : "", s->n_eps, (unsigned long long)st.lists,
                                        (unsigned long long)st.watches, (unsigned long long)st.events,
                                        (unsigned long long)st.expired, (unsigned long long)st.failures,
                                        st.resource_version, e);
                         pthread_mutex_unlock(&d->lock);
                 } else {
                         pthread_mutex_lock(&d->lock);
-                        r = buf_printf(o, "%s{\"kind\":\"dns\",\"name\":\"%s\",\"endpoints\":%zu,\"last_error\":\"%s\"}",
-                                       i ? "," : "", s->cfg.dns_name, s->n_eps,
-                                       s->last_err ? strerror(-s->last_err) : "");
+                        r = buf_printf(
+                                o, "%s{\"kind\":\"dns\",\"name\":\"%s\",\"endpoints\":%zu,\"last_error\":\"%s\"}",
+                                i ? "," : "", s->cfg.dns_name, s->n_eps, s->last_err ? strerror(-s->last_err) : "");
                         pthread_mutex_unlock(&d->lock);
                 }
         }

@@ -20,10 +20,10 @@ int dns_getaddrinfo(void *arg, const char *name, char (*ips)[48], size_t cap, si
         if (r != 0)
                 return r == EAI_MEMORY ? -ENOMEM : -EAGAIN;
         for (a = ai; a && n < cap; a = a->ai_next) {
-                const void *src = a->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-                                                           : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
-                if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
-                    inet_ntop(a->ai_family, src, ips[n], 48))
+                const void *src = a->ai_family == AF_INET
+                                          ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                                          : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+                if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) && inet_ntop(a->ai_family, src, ips[n], 48))
                         n++;
         }
         freeaddrinfo(ai);

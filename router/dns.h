@@ -18,9 +18,9 @@ typedef int (*dns_resolve_fn)(void *arg, const char *name, char (*ips)[48], size
 int dns_getaddrinfo(void *arg, const char *name, char (*ips)[48], size_t cap, size_t *ret_n);
 
 struct dns_set {
-        char ips[DNS_MAX_ADDRS][48];   /* sorted, unique */
+        char ips[DNS_MAX_ADDRS][48]; /* sorted, unique */
         size_t n;
-        bool valid;                    /* resolved at least once */
+        bool valid; /* resolved at least once */
 };
 
 /* Resolves name and updates set. Returns 1 if the set changed, 0 if not,

@@ -9,16 +9,16 @@
 #include "common/log.h"
 #include "http/http_client.h"
 
-#define HEALTH_HEAD_MAX 1024            /* only the status line matters */
+#define HEALTH_HEAD_MAX 1024 /* only the status line matters */
 
 struct check {
         struct http_client g;
         uint64_t deadline_ns;
         uint64_t next_ns;
         unsigned ok_run, fail_run;
-        bool up;                        /* this module's verdict (the snapshot's flag is also
+        bool up;   /* this module's verdict (the snapshot's flag is also
                                          * cleared by passive ejection; see health_up) */
-        bool live;                      /* the slot held a live upstream (not a tombstone) */
+        bool live; /* the slot held a live upstream (not a tombstone) */
 };
 
 struct health {
@@ -102,8 +102,10 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
 
 static void start(struct health *h, struct check *c, struct snap_upstream *u, uint64_t now, bool *changed) {
         char req[HTTP_CLIENT_REQ_MAX];
-        int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\n"
-                         "Connection: close\r\n\r\n", h->path, u->host, u->port);
+        int n = snprintf(req, sizeof req,
+                         "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\n"
+                         "Connection: close\r\n\r\n",
+                         h->path, u->host, u->port);
 
         c->next_ns = now + h->interval_ns;
         c->deadline_ns = now + h->timeout_ns;
@@ -153,8 +155,8 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
                 snprintf(why, sizeof why, "health check answered %d", c->g.status);
                 /* a gateway (llm-d / InferencePool) need not serve the health
                  * path: any HTTP answer means it is up */
-                verdict(h, c, u, u->kind == SY_UPSTREAM_GATEWAY || (c->g.status >= 200 && c->g.status < 300),
-                        why, changed);
+                verdict(h, c, u, u->kind == SY_UPSTREAM_GATEWAY || (c->g.status >= 200 && c->g.status < 300), why,
+                        changed);
                 return;
         }
         case HTTP_CLIENT_CONNECT_FAILED:

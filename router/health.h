@@ -18,8 +18,7 @@ void health_free(struct health *h);
 /* Starts due checks and expires late ones. Returns ms until the next event. */
 int health_tick(struct health *h, struct snapshot *s, uint64_t now_ns, bool *ret_changed);
 /* An epoll event whose data.ptr was handed out by health (see health_owns). */
-void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot *s, uint64_t now_ns,
-                  bool *ret_changed);
+void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot *s, uint64_t now_ns, bool *ret_changed);
 bool health_owns(const struct health *h, const void *ptr);
 /* A new snapshot (config applied): the check of a slot that holds the same
  * upstream at the same address goes on undisturbed; other slots start over. */

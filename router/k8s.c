@@ -39,8 +39,8 @@
 #include "http/http_parse.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define LIST_MAX (64u << 20)      /* bytes of one list answer */
-#define EVENT_MAX (16u << 20)     /* bytes of one watch event */
+#define LIST_MAX (64u << 20)  /* bytes of one list answer */
+#define EVENT_MAX (16u << 20) /* bytes of one watch event */
 #define HEAD_MAX 32768
 
 struct obj {
@@ -50,8 +50,8 @@ struct obj {
 };
 
 struct k8s_client {
-        char *scheme_host;        /* for messages */
-        char *host;               /* connect to */
+        char *scheme_host; /* for messages */
+        char *host;        /* connect to */
         char port[8];
         bool tls;
         char *token_file, *ca_file, *ns, *selector_q, *port_name, *model_label;
@@ -64,12 +64,12 @@ struct k8s_client {
 
         struct obj *objs;
         size_t n_objs;
-        struct k8s_endpoint *last;      /* what the callback saw last */
+        struct k8s_endpoint *last; /* what the callback saw last */
         size_t n_last;
         bool have_last;
         char rv[64];
 
-        pthread_mutex_t lock;           /* stats */
+        pthread_mutex_t lock; /* stats */
         struct k8s_stats stats;
 #ifdef HAVE_OPENSSL
         SSL_CTX *ctx;
@@ -250,8 +250,8 @@ static uint16_t named_port(struct k8s_client *c, struct jv ports, const char *nu
         while (json_iter(ports.p, ports.n, &it, &m) == 1) {
                 struct jv p = { m.val, m.val_len, m.type }, v;
                 long num;
-                if (jpath_str(p, "name", tmp, sizeof tmp) && strcmp(tmp, c->port_name) == 0 &&
-                    jget(p, num_key, &v) && jnum(v, &num) && num > 0 && num < 65536)
+                if (jpath_str(p, "name", tmp, sizeof tmp) && strcmp(tmp, c->port_name) == 0 && jget(p, num_key, &v) &&
+                    jnum(v, &num) && num > 0 && num < 65536)
                         return (uint16_t)num;
         }
         return 0;
@@ -311,8 +311,7 @@ static int slice_endpoints(struct k8s_client *c, struct jv obj, const char *onam
         return 0;
 }
 
-static int pod_endpoints(struct k8s_client *c, struct jv obj, const char *oname, struct k8s_endpoint **eps,
-                         size_t *n) {
+static int pod_endpoints(struct k8s_client *c, struct jv obj, const char *oname, struct k8s_endpoint **eps, size_t *n) {
         struct jv v, conds, ctrs;
         struct json_member m;
         char model[SY_CFG_NAME_MAX + 1], tmp[64], ip[64];
@@ -731,8 +730,10 @@ static int request(struct k8s_client *c, int stop_fd, const char *path, unsigned
                 return -ENOMEM;
         if (c->token_file)
                 token = read_trimmed(c->token_file, 65536, &tlen);
-        r = buf_printf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
-                             "User-Agent: switchyard\r\nConnection: close\r\n", path, c->scheme_host);
+        r = buf_printf(&req,
+                       "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
+                       "User-Agent: switchyard\r\nConnection: close\r\n",
+                       path, c->scheme_host);
         if (r >= 0 && token && tlen)
                 r = buf_printf(&req, "Authorization: Bearer %s\r\n", token);
         if (r >= 0)
@@ -908,7 +909,9 @@ static int do_list(struct k8s_client *c, int stop_fd) {
         }
         if (status != 200) {
                 set_error(c, "list %s: HTTP %d%s", path, status,
-                          status == 401 ? " (token refused)" : status == 403 ? " (RBAC: list not allowed)" : "");
+                          status == 401   ? " (token refused)"
+                          : status == 403 ? " (RBAC: list not allowed)"
+                                          : "");
                 r = -EPROTO;
                 goto out;
         }
@@ -946,7 +949,7 @@ enum { W_GONE = 1, W_ERROR = 2 };
 
 struct wstate {
         struct buf line;
-        int outcome;              /* 0, W_GONE (relist), W_ERROR */
+        int outcome; /* 0, W_GONE (relist), W_ERROR */
 };
 
 static int handle_event(struct k8s_client *c, struct wstate *w, const char *p, size_t len) {
@@ -1177,7 +1180,8 @@ int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct
         } else {
                 const char *eh = getenv("KUBERNETES_SERVICE_HOST"), *ep = getenv("KUBERNETES_SERVICE_PORT");
                 if (!eh || !*eh) {
-                        snprintf(err, errlen, "no api_server given and KUBERNETES_SERVICE_HOST is not set "
+                        snprintf(err, errlen,
+                                 "no api_server given and KUBERNETES_SERVICE_HOST is not set "
                                  "(not running in a pod?)");
                         r = -EINVAL;
                         goto fail;

@@ -34,37 +34,31 @@ struct span {
         size_t n;
 };
 
-static bool is_blank(char c)
-{
+static bool is_blank(char c) {
         return c == ' ' || c == '\t';
 }
 
-static bool is_alpha_(char c)
-{
+static bool is_alpha_(char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static bool is_digit(char c)
-{
+static bool is_digit(char c) {
         return c >= '0' && c <= '9';
 }
 
-static bool span_eq(struct span s, const char *lit)
-{
+static bool span_eq(struct span s, const char *lit) {
         size_t n = strlen(lit);
         return s.n == n && memcmp(s.p, lit, n) == 0;
 }
 
-static bool span_ieq(struct span s, const char *lit)
-{
+static bool span_ieq(struct span s, const char *lit) {
         size_t n = strlen(lit);
         return s.n == n && strncasecmp(s.p, lit, n) == 0;
 }
 
 /* A Prometheus float: decimal or scientific, or NaN / [+-]Inf(inity) in any
  * case. No hex, no blanks, no trailing garbage. */
-static bool parse_value(struct span s, double *ret)
-{
+static bool parse_value(struct span s, double *ret) {
         char tmp[64];
         char *end;
         double v;
@@ -107,8 +101,7 @@ static bool parse_value(struct span s, double *ret)
 }
 
 /* A label value that is a plain unsigned decimal ("16", "2048"). */
-static bool parse_u64(struct span s, uint64_t *ret)
-{
+static bool parse_u64(struct span s, uint64_t *ret) {
         uint64_t v = 0;
 
         if (s.n == 0 || s.n > 19)
@@ -116,14 +109,13 @@ static bool parse_u64(struct span s, uint64_t *ret)
         for (size_t i = 0; i < s.n; i++) {
                 if (!is_digit(s.p[i]))
                         return false;
-                v = v * 10 + (uint64_t) (s.p[i] - '0');
+                v = v * 10 + (uint64_t)(s.p[i] - '0');
         }
         *ret = v;
         return true;
 }
 
-static const struct known *lookup(struct span name)
-{
+static const struct known *lookup(struct span name) {
         for (size_t i = 0; i < sizeof(known_metrics) / sizeof(known_metrics[0]); i++)
                 if (span_eq(name, known_metrics[i].name))
                         return &known_metrics[i];
@@ -131,8 +123,7 @@ static const struct known *lookup(struct span name)
 }
 
 /* Parses one line (no newline, no CR). Returns false when malformed. */
-static bool parse_line(const char *p, const char *e, struct upstream_load *l)
-{
+static bool parse_line(const char *p, const char *e, struct upstream_load *l) {
         struct span name, val, ts, block_size = { NULL, 0 }, num_blocks = { NULL, 0 };
         const struct known *k;
         double v;
@@ -148,7 +139,7 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l)
         name.p = p;
         while (p < e && (is_alpha_(*p) || is_digit(*p) || *p == ':'))
                 p++;
-        name.n = (size_t) (p - name.p);
+        name.n = (size_t)(p - name.p);
         k = lookup(name);
 
         /* labels */
@@ -171,7 +162,7 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l)
                         lname.p = p;
                         while (p < e && (is_alpha_(*p) || is_digit(*p)))
                                 p++;
-                        lname.n = (size_t) (p - lname.p);
+                        lname.n = (size_t)(p - lname.p);
                         while (p < e && is_blank(*p))
                                 p++;
                         if (p == e || *p != '=')
@@ -198,7 +189,7 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l)
                                 }
                                 p++;
                         }
-                        lval.n = (size_t) (p - lval.p);
+                        lval.n = (size_t)(p - lval.p);
                         p++; /* closing quote */
                         if (k && k->kind == K_CACHE_INFO && !escaped) {
                                 if (span_eq(lname, "block_size"))
@@ -228,7 +219,7 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l)
         val.p = p;
         while (p < e && !is_blank(*p))
                 p++;
-        val.n = (size_t) (p - val.p);
+        val.n = (size_t)(p - val.p);
         if (!parse_value(val, &v))
                 return false;
 
@@ -238,7 +229,7 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l)
         ts.p = p;
         while (p < e && !is_blank(*p))
                 p++;
-        ts.n = (size_t) (p - ts.p);
+        ts.n = (size_t)(p - ts.p);
         if (ts.n > 0) {
                 double t;
                 if (!parse_value(ts, &t) || !isfinite(t))
@@ -303,8 +294,7 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l)
         return true;
 }
 
-int metrics_parse(const char *buf, size_t len, struct upstream_load *ret)
-{
+int metrics_parse(const char *buf, size_t len, struct upstream_load *ret) {
         struct upstream_load l;
         const char *p, *end;
 
@@ -316,7 +306,7 @@ int metrics_parse(const char *buf, size_t len, struct upstream_load *ret)
         p = buf;
         end = buf + len;
         while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
                 const char *le = nl ? nl : end;
                 const char *e = le;
 

@@ -9,7 +9,7 @@
 
 #include "router/prefix_index.h"
 
-#define PREFIX_CAP_DEFAULT 4096u          /* hashes, when the cache geometry is unknown */
+#define PREFIX_CAP_DEFAULT 4096u /* hashes, when the cache geometry is unknown */
 #define PREFIX_CAP_MAX (1u << 22)
 #define SESSION_WAYS 4
 #define BYTES_PER_TOKEN 4
@@ -18,16 +18,16 @@ struct pk_up {
         uint32_t inflight;
         uint64_t inflight_tokens;
         uint64_t dispatched, done;
-        uint64_t tok_dispatched, tok_done;   /* tok_done: estimated (average share) */
+        uint64_t tok_dispatched, tok_done; /* tok_done: estimated (average share) */
         /* scrape */
         uint8_t mstate;
-        bool refused;                     /* last scrape was refused: a success after it is a restart */
-        uint64_t since_ns;                /* metrics NONE since (grace before stale) */
-        uint64_t last_ok_ns;              /* when the last good scrape was sent */
+        bool refused;        /* last scrape was refused: a success after it is a restart */
+        uint64_t since_ns;   /* metrics NONE since (grace before stale) */
+        uint64_t last_ok_ns; /* when the last good scrape was sent */
         uint64_t pend_disp, pend_done, pend_tok, pend_tok_done; /* counts when the scrape in flight was sent */
         uint64_t base_disp, base_done, base_tok, base_tok_done;
         struct upstream_load load;
-        uint64_t cache_tokens;            /* num_gpu_blocks * block_size, 0 unknown */
+        uint64_t cache_tokens; /* num_gpu_blocks * block_size, 0 unknown */
         /* prefix */
         struct prefix_index *pidx;
         uint32_t pidx_cap;
@@ -36,7 +36,7 @@ struct pk_up {
 };
 
 struct session_ent {
-        uint64_t key;                     /* 0: empty */
+        uint64_t key; /* 0: empty */
         uint64_t expires_ns;
         uint16_t upstream;
 };
@@ -48,7 +48,7 @@ struct picker {
         struct pk_up up[SNAP_MAX_UPSTREAMS];
         unsigned rr[SNAP_MAX_MODELS];
         struct session_ent *sess;
-        uint32_t sess_mask;               /* sets - 1 */
+        uint32_t sess_mask; /* sets - 1 */
         uint64_t rng;
 };
 
@@ -437,8 +437,8 @@ static void score(struct picker *pk, struct cand *c, unsigned n, const struct pi
         }
 }
 
-int picker_pick(struct picker *pk, const struct snapshot *s, const struct snap_model *m,
-                const struct picker_req *q, const bool *usable, uint64_t now, uint16_t *ret, unsigned max) {
+int picker_pick(struct picker *pk, const struct snapshot *s, const struct snap_model *m, const struct picker_req *q,
+                const bool *usable, uint64_t now, uint16_t *ret, unsigned max) {
         struct cand c[SNAP_MAX_MODEL_UPSTREAMS];
         unsigned n = 0, n_free = 0, out = 0, any = 0;
         bool gateway = false;
@@ -634,8 +634,8 @@ int picker_upstream_info(const struct picker *pk, unsigned u, uint64_t now, stru
         i.metrics_state = x->mstate;
         i.saturated = saturated(pk, x, now);
         i.stale = is_stale(pk, x, now);
-        i.metrics_age_ms = x->mstate == PICKER_METRICS_OK && now >= x->last_ok_ns ? (now - x->last_ok_ns) / 1000000
-                                                                                  : UINT64_MAX;
+        i.metrics_age_ms =
+                x->mstate == PICKER_METRICS_OK && now >= x->last_ok_ns ? (now - x->last_ok_ns) / 1000000 : UINT64_MAX;
         i.load = x->load;
         i.est_requests = est_requests(x);
         i.est_waiting = est_waiting(x);

@@ -46,37 +46,37 @@ enum picker_policy { PICKER_SCORER, PICKER_LEAST_REQUEST, PICKER_ROUND_ROBIN };
 struct picker_params {
         enum picker_policy policy;
         double w_queue, w_kv, w_tokens, w_prefix, w_session;
-        double sat_queue_depth;          /* estimated waiting >= this: saturated */
-        double sat_kv;                   /* estimated KV-cache use >= this: saturated */
-        uint64_t stale_after_ns;         /* 0: metrics never go stale */
-        bool scraping;                   /* false: router counts only, never saturated */
+        double sat_queue_depth;  /* estimated waiting >= this: saturated */
+        double sat_kv;           /* estimated KV-cache use >= this: saturated */
+        uint64_t stale_after_ns; /* 0: metrics never go stale */
+        bool scraping;           /* false: router counts only, never saturated */
         uint64_t session_ttl_ns;
-        uint32_t session_max;            /* table entries (rounded up to a power of two) */
-        uint32_t prefix_block;           /* bytes per prefix hash (SY_PICK_PREFIX_BLOCK) */
-        uint64_t seed;                   /* tie-break RNG */
+        uint32_t session_max;  /* table entries (rounded up to a power of two) */
+        uint32_t prefix_block; /* bytes per prefix hash (SY_PICK_PREFIX_BLOCK) */
+        uint64_t seed;         /* tie-break RNG */
 };
 
 /* Fills p from the configuration's router section. */
 void picker_params_from_config(const struct sy_config *cfg, struct picker_params *ret);
 
 enum picker_metrics_state {
-        PICKER_METRICS_NONE = 0,         /* no answer yet (not saturated until stale_after) */
-        PICKER_METRICS_OK = 1,           /* last scrape parsed */
-        PICKER_METRICS_UNSUPPORTED = 2,  /* /metrics answered 404 (or without known metrics) */
-        PICKER_METRICS_OFF = 3,          /* not scraped (gateway, or scraping off) */
+        PICKER_METRICS_NONE = 0,        /* no answer yet (not saturated until stale_after) */
+        PICKER_METRICS_OK = 1,          /* last scrape parsed */
+        PICKER_METRICS_UNSUPPORTED = 2, /* /metrics answered 404 (or without known metrics) */
+        PICKER_METRICS_OFF = 3,         /* not scraped (gateway, or scraping off) */
 };
 
 /* What an operator (admin API) sees of one upstream. */
 struct picker_upstream_info {
-        uint32_t inflight;               /* router's requests in flight */
-        uint64_t inflight_tokens;        /* router's token estimate in flight */
-        uint64_t dispatched, done;       /* totals since the router started */
-        uint8_t metrics_state;           /* enum picker_metrics_state */
+        uint32_t inflight;         /* router's requests in flight */
+        uint64_t inflight_tokens;  /* router's token estimate in flight */
+        uint64_t dispatched, done; /* totals since the router started */
+        uint8_t metrics_state;     /* enum picker_metrics_state */
         uint8_t saturated;
         uint8_t stale;
-        uint64_t metrics_age_ms;         /* since the last good scrape was sent; UINT64_MAX: never */
-        struct upstream_load load;       /* last good scrape */
-        double est_requests;             /* scraped waiting + running + sent since - done since */
+        uint64_t metrics_age_ms;   /* since the last good scrape was sent; UINT64_MAX: never */
+        struct upstream_load load; /* last good scrape */
+        double est_requests;       /* scraped waiting + running + sent since - done since */
         double est_waiting;
         double est_kv;
         uint32_t prefix_blocks, prefix_capacity;
@@ -96,15 +96,15 @@ int picker_rebind(struct picker *pk, const struct picker_params *p, const struct
 
 /* One pick request, decoded. */
 struct picker_req {
-        const char *engine;              /* owned_by; may be empty */
+        const char *engine; /* owned_by; may be empty */
         size_t engine_len;
         const uint16_t *exclude;
         unsigned n_exclude;
-        const uint64_t *prefix;          /* chained block hashes */
+        const uint64_t *prefix; /* chained block hashes */
         unsigned n_prefix;
-        uint64_t session;                /* hash of the session key */
+        uint64_t session; /* hash of the session key */
         bool has_session;
-        uint32_t tokens;                 /* token estimate */
+        uint32_t tokens; /* token estimate */
 };
 
 /* Picks up to max upstreams of model m, best first, into ret (not
@@ -113,9 +113,8 @@ struct picker_req {
  * -ENOENT (no upstream for that engine), -EHOSTUNREACH (none healthy),
  * -EBUSY (scorer: every candidate saturated; ret still holds the best
  * saturated ones, so a caller may use them anyway). */
-int picker_pick(struct picker *pk, const struct snapshot *s, const struct snap_model *m,
-                const struct picker_req *q, const bool *usable, uint64_t now_ns, uint16_t *ret,
-                unsigned max);
+int picker_pick(struct picker *pk, const struct snapshot *s, const struct snap_model *m, const struct picker_req *q,
+                const bool *usable, uint64_t now_ns, uint16_t *ret, unsigned max);
 /* The request went to u: counts it in flight, indexes its prefix, binds
  * its session. */
 void picker_dispatch(struct picker *pk, unsigned u, const struct picker_req *q, uint64_t now_ns);

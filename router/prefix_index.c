@@ -24,8 +24,7 @@ struct prefix_index {
         uint32_t *table; /* node number or NIL */
 };
 
-int prefix_index_new(uint32_t capacity, uint32_t table_slots, struct prefix_index **ret)
-{
+int prefix_index_new(uint32_t capacity, uint32_t table_slots, struct prefix_index **ret) {
         struct prefix_index *idx;
         size_t size;
 
@@ -39,52 +38,46 @@ int prefix_index_new(uint32_t capacity, uint32_t table_slots, struct prefix_inde
                 return -EINVAL;
         }
 #if SIZE_MAX < UINT64_MAX
-        if ((uint64_t) sizeof(*idx) + (uint64_t) capacity * sizeof(struct pi_node) +
-                    (uint64_t) table_slots * sizeof(uint32_t) >
+        if ((uint64_t)sizeof(*idx) + (uint64_t)capacity * sizeof(struct pi_node) +
+                    (uint64_t)table_slots * sizeof(uint32_t) >
             SIZE_MAX)
                 return -ENOMEM;
 #endif
-        size = sizeof(*idx) + (size_t) capacity * sizeof(struct pi_node) +
-               (size_t) table_slots * sizeof(uint32_t);
+        size = sizeof(*idx) + (size_t)capacity * sizeof(struct pi_node) + (size_t)table_slots * sizeof(uint32_t);
         idx = malloc(size);
         if (!idx)
                 return -ENOMEM;
         idx->capacity = capacity;
         idx->mask = table_slots - 1;
-        idx->nodes = (struct pi_node *) (idx + 1);
-        idx->table = (uint32_t *) (idx->nodes + capacity);
+        idx->nodes = (struct pi_node *)(idx + 1);
+        idx->table = (uint32_t *)(idx->nodes + capacity);
         prefix_index_clear(idx);
         *ret = idx;
         return 0;
 }
 
-void prefix_index_free(struct prefix_index *idx)
-{
+void prefix_index_free(struct prefix_index *idx) {
         free(idx);
 }
 
-void prefix_index_clear(struct prefix_index *idx)
-{
+void prefix_index_clear(struct prefix_index *idx) {
         idx->count = 0;
         idx->head = idx->tail = NIL;
-        memset(idx->table, 0xff, ((size_t) idx->mask + 1) * sizeof(uint32_t));
+        memset(idx->table, 0xff, ((size_t)idx->mask + 1) * sizeof(uint32_t));
 }
 
-uint32_t prefix_index_count(const struct prefix_index *idx)
-{
+uint32_t prefix_index_count(const struct prefix_index *idx) {
         return idx->count;
 }
 
-uint32_t prefix_index_capacity(const struct prefix_index *idx)
-{
+uint32_t prefix_index_capacity(const struct prefix_index *idx) {
         return idx->capacity;
 }
 
 /* The slot holding hash h, or the empty slot where it would go. Terminates:
  * there are more slots than nodes. */
-static uint32_t find_slot(const struct prefix_index *idx, uint64_t h)
-{
-        uint32_t i = (uint32_t) h & idx->mask;
+static uint32_t find_slot(const struct prefix_index *idx, uint64_t h) {
+        uint32_t i = (uint32_t)h & idx->mask;
 
         while (idx->table[i] != NIL && idx->nodes[idx->table[i]].hash != h)
                 i = (i + 1) & idx->mask;
@@ -92,8 +85,7 @@ static uint32_t find_slot(const struct prefix_index *idx, uint64_t h)
 }
 
 /* Backward-shift deletion: no tombstones, probe runs stay short. */
-static void table_delete(struct prefix_index *idx, uint32_t i)
-{
+static void table_delete(struct prefix_index *idx, uint32_t i) {
         uint32_t j = i;
 
         for (;;) {
@@ -104,7 +96,7 @@ static void table_delete(struct prefix_index *idx, uint32_t i)
                         j = (j + 1) & idx->mask;
                         if (idx->table[j] == NIL)
                                 return;
-                        k = (uint32_t) idx->nodes[idx->table[j]].hash & idx->mask;
+                        k = (uint32_t)idx->nodes[idx->table[j]].hash & idx->mask;
                         /* entry at j may stay if its home k lies cyclically in (i, j] */
                         if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
                                 continue;
@@ -115,8 +107,7 @@ static void table_delete(struct prefix_index *idx, uint32_t i)
         }
 }
 
-static void lru_unlink(struct prefix_index *idx, uint32_t n)
-{
+static void lru_unlink(struct prefix_index *idx, uint32_t n) {
         struct pi_node *node = &idx->nodes[n];
 
         if (node->prev != NIL)
@@ -129,8 +120,7 @@ static void lru_unlink(struct prefix_index *idx, uint32_t n)
                 idx->tail = node->prev;
 }
 
-static void lru_push_head(struct prefix_index *idx, uint32_t n)
-{
+static void lru_push_head(struct prefix_index *idx, uint32_t n) {
         struct pi_node *node = &idx->nodes[n];
 
         node->prev = NIL;
@@ -142,8 +132,7 @@ static void lru_push_head(struct prefix_index *idx, uint32_t n)
         idx->head = n;
 }
 
-size_t prefix_index_match(const struct prefix_index *idx, const uint64_t *hashes, size_t n)
-{
+size_t prefix_index_match(const struct prefix_index *idx, const uint64_t *hashes, size_t n) {
         size_t i;
 
         for (i = 0; i < n; i++)
@@ -152,8 +141,7 @@ size_t prefix_index_match(const struct prefix_index *idx, const uint64_t *hashes
         return i;
 }
 
-int prefix_index_insert(struct prefix_index *idx, const uint64_t *hashes, size_t n)
-{
+int prefix_index_insert(struct prefix_index *idx, const uint64_t *hashes, size_t n) {
         int added = 0;
 
         if (n > idx->capacity)
@@ -186,8 +174,7 @@ int prefix_index_insert(struct prefix_index *idx, const uint64_t *hashes, size_t
         return added;
 }
 
-size_t prefix_index_dump(const struct prefix_index *idx, uint64_t *ret_hashes, size_t max)
-{
+size_t prefix_index_dump(const struct prefix_index *idx, uint64_t *ret_hashes, size_t max) {
         size_t i = 0;
 
         for (uint32_t n = idx->head; n != NIL && i < max; n = idx->nodes[n].next)

@@ -14,9 +14,9 @@ struct pick_queue_ent {
         struct pick_queue_ent *next;
         uint64_t req_id;
         uint64_t deadline_ns;
-        uint32_t worker;                 /* whose ring the answer goes to */
+        uint32_t worker; /* whose ring the answer goes to */
         uint32_t tokens;
-        uint16_t flags;                  /* SY_PICK_* */
+        uint16_t flags; /* SY_PICK_* */
         uint16_t n_exclude;
         uint16_t exclude[SY_PICK_MAX_EXCLUDE];
         uint16_t n_prefix;

@@ -17,15 +17,15 @@ struct lookup {
         struct addrinfo hints;
         char host[SNAP_SHORT];
         uint16_t port;
-        bool busy;                 /* submitted, result not collected */
-        uint64_t next_ns;          /* no new lookup before this */
+        bool busy;        /* submitted, result not collected */
+        uint64_t next_ns; /* no new lookup before this */
 };
 
 struct resolver {
         uint64_t retry_ns;
         unsigned pending;
-        uint64_t due_ns;           /* nothing to start before this (same generation, nothing pending) */
-        uint64_t gen;              /* of the snapshot due_ns was computed for */
+        uint64_t due_ns; /* nothing to start before this (same generation, nothing pending) */
+        uint64_t gen;    /* of the snapshot due_ns was computed for */
         struct lookup l[SNAP_MAX_UPSTREAMS];
 };
 

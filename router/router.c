@@ -49,18 +49,18 @@
 #define RESOLVE_NS (2000ULL * 1000000ULL)
 
 struct router {
-        struct sy_config *cfg;          /* in effect: file + discovered + admin changes */
+        struct sy_config *cfg; /* in effect: file + discovered + admin changes */
         char *config_path;
-        char *base_yaml;                /* the file's text as last loaded (start, SIGHUP) */
+        char *base_yaml; /* the file's text as last loaded (start, SIGHUP) */
         size_t base_len;
-        struct discovery *disc;         /* router/discovery.h; NULL without sources */
-        struct admin *admin;            /* router/admin.h; NULL unless configured */
-        struct peer peer;               /* the ring pairs with the workers (proto/peer.h) */
+        struct discovery *disc; /* router/discovery.h; NULL without sources */
+        struct admin *admin;    /* router/admin.h; NULL unless configured */
+        struct peer peer;       /* the ring pairs with the workers (proto/peer.h) */
         struct health *health;
-        struct scrape *scrape;          /* /metrics load signals (router/scrape.h) */
-        struct picker *picker;          /* in-flight counts, scores, picks (router/picker.h) */
-        struct resolver *resolver;      /* background lookups of unresolved hosts (router/resolver.h) */
-        struct pick_queue queue;        /* picks waiting while every endpoint is saturated */
+        struct scrape *scrape;     /* /metrics load signals (router/scrape.h) */
+        struct picker *picker;     /* in-flight counts, scores, picks (router/picker.h) */
+        struct resolver *resolver; /* background lookups of unresolved hosts (router/resolver.h) */
+        struct pick_queue queue;   /* picks waiting while every endpoint is saturated */
         int epfd, sig_fd;
         struct snapshot snap;
         uint8_t was_healthy[SNAP_MAX_UPSTREAMS];
@@ -69,7 +69,7 @@ struct router {
         uint64_t ejected_until[SNAP_MAX_UPSTREAMS];
         unsigned rr;
         bool dirty;
-        bool publish_now;               /* an ejection: publish at this wake-up, not within PUBLISH_NS */
+        bool publish_now; /* an ejection: publish at this wake-up, not within PUBLISH_NS */
         uint64_t generation;
 };
 
@@ -101,10 +101,14 @@ static void reply(struct router *r, uint32_t w, const struct sy_pick_resp *resp)
 
 static void picker_req_of(const struct pick_queue_ent *e, struct picker_req *pq) {
         *pq = (struct picker_req){
-                .engine = e->engine, .engine_len = e->engine_len,
-                .exclude = e->exclude, .n_exclude = e->n_exclude,
-                .prefix = e->prefix, .n_prefix = e->n_prefix,
-                .session = e->session, .has_session = e->has_session,
+                .engine = e->engine,
+                .engine_len = e->engine_len,
+                .exclude = e->exclude,
+                .n_exclude = e->n_exclude,
+                .prefix = e->prefix,
+                .n_prefix = e->n_prefix,
+                .session = e->session,
+                .has_session = e->has_session,
                 .tokens = e->tokens,
         };
 }
@@ -141,7 +145,8 @@ static void shed(struct router *r, struct sy_pick_resp *resp) {
 }
 
 static void handle_pick(struct router *r, uint32_t w, const struct sy_pick_req *q, uint32_t len, uint64_t now) {
-        struct sy_pick_resp resp = { .req_id = q->req_id, .snap_version = shm_snap_version(r->peer.seg),
+        struct sy_pick_resp resp = { .req_id = q->req_id,
+                                     .snap_version = shm_snap_version(r->peer.seg),
                                      .snap_gen = (uint32_t)r->snap.config_generation };
         const char *model, *engine, *session;
         const struct snap_model *m;
@@ -216,7 +221,8 @@ static bool serve_queue(struct router *r, uint64_t now) {
                 struct pick_queue_ent *e;
 
                 while ((e = pick_queue_head(&r->queue, mi)) != NULL) {
-                        struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->peer.seg),
+                        struct sy_pick_resp resp = { .req_id = e->req_id,
+                                                     .snap_version = shm_snap_version(r->peer.seg),
                                                      .snap_gen = (uint32_t)r->snap.config_generation };
                         int n = pick_for(r, &r->snap.models[mi], e, &resp, now);
 
@@ -251,8 +257,10 @@ static void requeue(struct router *r) {
                 list = e->next;
                 if (m && pick_queue_push(&r->queue, (unsigned)(m - r->snap.models), e, UINT32_MAX) == 0)
                         continue;
-                struct sy_pick_resp resp = { .req_id = e->req_id, .snap_version = shm_snap_version(r->peer.seg),
-                                             .snap_gen = (uint32_t)r->snap.config_generation, .status = -ENOENT };
+                struct sy_pick_resp resp = { .req_id = e->req_id,
+                                             .snap_version = shm_snap_version(r->peer.seg),
+                                             .snap_gen = (uint32_t)r->snap.config_generation,
+                                             .status = -ENOENT };
                 reply(r, e->worker, &resp);
                 peer_wake(&r->peer, e->worker);
                 pick_queue_put(&r->queue, e);
@@ -285,8 +293,8 @@ static void handle_done(struct router *r, const struct sy_done *d, uint64_t now)
                         r->ejected_until[u] = now + (uint64_t)ms * 1000000ULL;
                         r->snap.upstreams[u].healthy = 0;
                         r->publish_now = true;
-                        log_warn("upstream %s ejected for %u ms after %u failures in a row",
-                                 r->snap.upstreams[u].name, ms, r->fail_run[u]);
+                        log_warn("upstream %s ejected for %u ms after %u failures in a row", r->snap.upstreams[u].name,
+                                 ms, r->fail_run[u]);
                 }
         } else if (d->http_status) {
                 r->fail_run[u] = 0;
@@ -405,15 +413,14 @@ static int rebuild(struct router *r, char *err, size_t errlen) {
         if (r->admin)
                 admin_overlay(r->admin, nc);
         if (nc->n_upstreams > SNAP_MAX_UPSTREAMS || nc->n_models > SNAP_MAX_MODELS) {
-                snprintf(err, errlen, "%zu upstreams and %zu models: more than %d / %d", nc->n_upstreams,
-                         nc->n_models, SNAP_MAX_UPSTREAMS, SNAP_MAX_MODELS);
+                snprintf(err, errlen, "%zu upstreams and %zu models: more than %d / %d", nc->n_upstreams, nc->n_models,
+                         SNAP_MAX_UPSTREAMS, SNAP_MAX_MODELS);
                 sy_config_free(nc);
                 return -E2BIG;
         }
         ret = router_apply(r, nc);
         if (ret < 0)
-                snprintf(err, errlen, "the new configuration was refused (%s); see the router's log",
-                         strerror(-ret));
+                snprintf(err, errlen, "the new configuration was refused (%s); see the router's log", strerror(-ret));
         return ret;
 }
 
@@ -604,8 +611,12 @@ int router_main(const char *config_path) {
         }
         if (r->cfg->admin.enabled) {
                 struct admin_ops ops = {
-                        .arg = r, .apply = admin_apply_cb, .config = admin_config_cb,
-                        .snapshot = admin_snapshot_cb, .info = admin_info_cb, .refresh = admin_refresh_cb,
+                        .arg = r,
+                        .apply = admin_apply_cb,
+                        .config = admin_config_cb,
+                        .snapshot = admin_snapshot_cb,
+                        .info = admin_info_cb,
+                        .refresh = admin_refresh_cb,
                         .discovery_json = admin_discovery_cb,
                 };
                 ret = admin_new(r->epfd, r->cfg, &ops, &r->admin, err, sizeof err);
@@ -712,8 +723,7 @@ int router_main(const char *config_path) {
                         } else if (health_owns(r->health, p)) {
                                 health_event(r->health, p, evs[i].events, &r->snap, shm_now_ns(), &changed);
                         } else if (scrape_owns(r->scrape, p)) {
-                                scrape_event(r->scrape, p, evs[i].events, &r->snap, r->picker, shm_now_ns(),
-                                             &changed);
+                                scrape_event(r->scrape, p, evs[i].events, &r->snap, r->picker, shm_now_ns(), &changed);
                         }
                 }
                 peer_cancel_sleep(&r->peer);

@@ -75,17 +75,18 @@ void scrape_rebind(struct scrape *sc, const struct sy_config *cfg, const struct 
         }
 }
 
-static void fail(struct scrape *sc, struct target *t, struct picker *pk, unsigned u, bool unsupported,
-                 bool refused) {
+static void fail(struct scrape *sc, struct target *t, struct picker *pk, unsigned u, bool unsupported, bool refused) {
         target_close(sc, t);
         picker_scrape_failed(pk, u, unsupported, refused);
 }
 
-static void start(struct scrape *sc, struct target *t, const struct snap_upstream *up, struct picker *pk,
-                  unsigned u, uint64_t now) {
+static void start(struct scrape *sc, struct target *t, const struct snap_upstream *up, struct picker *pk, unsigned u,
+                  uint64_t now) {
         char req[HTTP_CLIENT_REQ_MAX];
-        int n = snprintf(req, sizeof req, "GET /metrics HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-router\r\n"
-                         "Accept: text/plain\r\nConnection: close\r\n\r\n", up->host, up->port);
+        int n = snprintf(req, sizeof req,
+                         "GET /metrics HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-router\r\n"
+                         "Accept: text/plain\r\nConnection: close\r\n\r\n",
+                         up->host, up->port);
 
         t->next_ns = now + sc->interval_ns;
         t->deadline_ns = now + sc->timeout_ns;

@@ -22,8 +22,7 @@ void scrape_free(struct scrape *sc);
 /* Starts due scrapes and expires late ones. Returns ms until the next
  * event (INT32_MAX-ish when scraping is off). *ret_updated is set when the
  * picker got new data. */
-int scrape_tick(struct scrape *sc, const struct snapshot *s, struct picker *pk, uint64_t now_ns,
-                bool *ret_updated);
+int scrape_tick(struct scrape *sc, const struct snapshot *s, struct picker *pk, uint64_t now_ns, bool *ret_updated);
 /* An epoll event whose data.ptr scrape_owns. */
 void scrape_event(struct scrape *sc, void *ptr, uint32_t events, const struct snapshot *s, struct picker *pk,
                   uint64_t now_ns, bool *ret_updated);

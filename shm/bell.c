@@ -21,8 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int bell_check_fifo(int fd)
-{
+static int bell_check_fifo(int fd) {
         struct stat st;
 
         if (fstat(fd, &st) < 0)
@@ -32,8 +31,7 @@ static int bell_check_fifo(int fd)
         return 0;
 }
 
-int bell_open_consumer(const char *path, int *ret_fd)
-{
+int bell_open_consumer(const char *path, int *ret_fd) {
         int fd, rc;
 
         if (!path || !ret_fd)
@@ -52,8 +50,7 @@ int bell_open_consumer(const char *path, int *ret_fd)
         return 0;
 }
 
-int bell_open_producer(const char *path, int *ret_fd)
-{
+int bell_open_producer(const char *path, int *ret_fd) {
         int fd, rc;
 
         if (!path || !ret_fd)
@@ -71,8 +68,7 @@ int bell_open_producer(const char *path, int *ret_fd)
         return 0;
 }
 
-int bell_ring(int fd)
-{
+int bell_ring(int fd) {
         static const char one = 1;
         const struct timespec zero = { 0, 0 };
         sigset_t pipe_set, old_set, pending;
@@ -119,8 +115,7 @@ int bell_ring(int fd)
         return rc;
 }
 
-void bell_drain(int fd)
-{
+void bell_drain(int fd) {
         char buf[256];
         ssize_t n;
 

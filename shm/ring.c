@@ -79,34 +79,27 @@ struct ring {
 };
 _Static_assert(sizeof(struct ring) == 4 * RING_CACHELINE, "ring header is four cache lines");
 
-static inline uint32_t ring_align8(uint32_t n)
-{
+static inline uint32_t ring_align8(uint32_t n) {
         return (n + 7u) & ~7u;
 }
 
-static inline uint64_t ring_load_relaxed(_Atomic uint64_t *p)
-{
+static inline uint64_t ring_load_relaxed(_Atomic uint64_t *p) {
         return atomic_load_explicit(p, memory_order_relaxed);
 }
 
-static inline void ring_store_relaxed(_Atomic uint64_t *p, uint64_t v)
-{
+static inline void ring_store_relaxed(_Atomic uint64_t *p, uint64_t v) {
         atomic_store_explicit(p, v, memory_order_relaxed);
 }
 
-static bool ring_data_bytes_valid(uint64_t data_bytes)
-{
-        return data_bytes >= RING_MIN_DATA && data_bytes <= RING_MAX_DATA &&
-               (data_bytes & (data_bytes - 1)) == 0;
+static bool ring_data_bytes_valid(uint64_t data_bytes) {
+        return data_bytes >= RING_MIN_DATA && data_bytes <= RING_MAX_DATA && (data_bytes & (data_bytes - 1)) == 0;
 }
 
-size_t ring_mem_size(uint32_t data_bytes)
-{
+size_t ring_mem_size(uint32_t data_bytes) {
         return sizeof(struct ring) + (size_t)data_bytes;
 }
 
-int ring_init(void *mem, uint32_t data_bytes)
-{
+int ring_init(void *mem, uint32_t data_bytes) {
         struct ring *r = mem;
 
         if (!mem || ((uintptr_t)mem & (RING_CACHELINE - 1)) != 0)
@@ -133,8 +126,7 @@ int ring_init(void *mem, uint32_t data_bytes)
         return 0;
 }
 
-int ring_attach(void *mem, size_t mem_bytes, struct ring **ret_ring)
-{
+int ring_attach(void *mem, size_t mem_bytes, struct ring **ret_ring) {
         struct ring *r = mem;
         uint64_t t1, t2, h, hc, tc, size;
 
@@ -176,17 +168,14 @@ int ring_attach(void *mem, size_t mem_bytes, struct ring **ret_ring)
         return 0;
 }
 
-uint32_t ring_max_msg(const struct ring *r)
-{
+uint32_t ring_max_msg(const struct ring *r) {
         return r->max_msg;
 }
 
 /* Producer: finds room for a len-byte payload, writing a pad record first
  * when the message would cross the end. Returns a pointer to the payload
  * and the head to publish; nothing is visible until ring_sp_commit(). */
-static int ring_sp_reserve(struct ring *r, uint16_t type, uint32_t len, void **ret_payload,
-                           uint64_t *ret_next)
-{
+static int ring_sp_reserve(struct ring *r, uint16_t type, uint32_t len, void **ret_payload, uint64_t *ret_next) {
         const uint64_t size = r->data_bytes;
         uint64_t h, tc, off, to_end, need, total;
         struct ring_rec rec;
@@ -229,8 +218,7 @@ static int ring_sp_reserve(struct ring *r, uint16_t type, uint32_t len, void **r
         return 0;
 }
 
-static void ring_sp_commit(struct ring *r, uint64_t next)
-{
+static void ring_sp_commit(struct ring *r, uint64_t next) {
         /* [H] release: pairs with the consumer's acquire loads of head in
          * ring_sc_refresh_head() and ring_sc_prepare_sleep(); the pad record,
          * the record header and the payload are visible before the index. */
@@ -240,8 +228,7 @@ static void ring_sp_commit(struct ring *r, uint64_t next)
         ring_store_relaxed(&r->pushed, ring_load_relaxed(&r->pushed) + 1);
 }
 
-int ring_sp_push(struct ring *r, uint16_t type, const void *msg, uint32_t len)
-{
+int ring_sp_push(struct ring *r, uint16_t type, const void *msg, uint32_t len) {
         void *payload;
         uint64_t next;
         int rc;
@@ -257,8 +244,7 @@ int ring_sp_push(struct ring *r, uint16_t type, const void *msg, uint32_t len)
         return 0;
 }
 
-int ring_sp_pushv(struct ring *r, uint16_t type, const struct iovec *iov, int iovcnt)
-{
+int ring_sp_pushv(struct ring *r, uint16_t type, const struct iovec *iov, int iovcnt) {
         unsigned char *payload;
         uint64_t total = 0, next;
         void *p;
@@ -286,8 +272,7 @@ int ring_sp_pushv(struct ring *r, uint16_t type, const struct iovec *iov, int io
         return 0;
 }
 
-bool ring_sp_needs_wake(struct ring *r)
-{
+bool ring_sp_needs_wake(struct ring *r) {
         /* [S] seq_cst fence: pairs with the fence in ring_sc_prepare_sleep().
          * Our earlier release store of head is ordered before the load of
          * sleeping below; if the consumer's store sleeping=1 is not seen here,
@@ -302,8 +287,7 @@ bool ring_sp_needs_wake(struct ring *r)
 }
 
 /* Consumer: acquires a fresh head. */
-static uint64_t ring_sc_refresh_head(struct ring *r)
-{
+static uint64_t ring_sc_refresh_head(struct ring *r) {
         /* [H] acquire: pairs with the release store of head in
          * ring_sp_commit(); records before head are fully written. */
         uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -315,8 +299,7 @@ static uint64_t ring_sc_refresh_head(struct ring *r)
 /* Consumer: finds the message at tail, skipping a pad record. Returns 1 and
  * the record's position and the tail after it, 0 if empty, -EBADMSG if the
  * ring is corrupt. */
-static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint64_t *ret_next)
-{
+static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint64_t *ret_next) {
         const uint64_t size = r->data_bytes;
         uint64_t t, h, off, need;
         struct ring_rec rec;
@@ -355,8 +338,7 @@ static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint6
         return 1;
 }
 
-static void ring_sc_advance(struct ring *r, uint64_t next)
-{
+static void ring_sc_advance(struct ring *r, uint64_t next) {
         /* [T] release: pairs with the producer's acquire load of tail in
          * ring_sp_reserve(); our reads of the message are done before the
          * producer may reuse its space. */
@@ -364,8 +346,7 @@ static void ring_sc_advance(struct ring *r, uint64_t next)
         ring_store_relaxed(&r->popped, ring_load_relaxed(&r->popped) + 1);
 }
 
-int ring_sc_peek(struct ring *r, uint16_t *ret_type, const void **ret_msg, uint32_t *ret_len)
-{
+int ring_sc_peek(struct ring *r, uint16_t *ret_type, const void **ret_msg, uint32_t *ret_len) {
         const struct ring_rec *rec;
         uint64_t next;
         int rc;
@@ -384,8 +365,7 @@ int ring_sc_peek(struct ring *r, uint16_t *ret_type, const void **ret_msg, uint3
         return 0;
 }
 
-void ring_sc_release(struct ring *r)
-{
+void ring_sc_release(struct ring *r) {
         const struct ring_rec *rec;
         uint64_t next;
 
@@ -396,8 +376,7 @@ void ring_sc_release(struct ring *r)
                 ring_sc_advance(r, next);
 }
 
-int ring_sc_pop(struct ring *r, uint16_t *ret_type, void *buf, uint32_t cap, uint32_t *ret_len)
-{
+int ring_sc_pop(struct ring *r, uint16_t *ret_type, void *buf, uint32_t cap, uint32_t *ret_len) {
         const struct ring_rec *rec;
         uint64_t next;
         uint32_t len;
@@ -426,8 +405,7 @@ int ring_sc_pop(struct ring *r, uint16_t *ret_type, void *buf, uint32_t cap, uin
         return 0;
 }
 
-bool ring_sc_empty(struct ring *r)
-{
+bool ring_sc_empty(struct ring *r) {
         uint64_t t = ring_load_relaxed(&r->tail);
 
         if (ring_load_relaxed(&r->head_cache) > t)
@@ -435,8 +413,7 @@ bool ring_sc_empty(struct ring *r)
         return ring_sc_refresh_head(r) == t;
 }
 
-bool ring_sc_prepare_sleep(struct ring *r)
-{
+bool ring_sc_prepare_sleep(struct ring *r) {
         uint64_t t, h;
 
         atomic_store_explicit(&r->sleeping, 1, memory_order_relaxed);
@@ -455,17 +432,14 @@ bool ring_sc_prepare_sleep(struct ring *r)
         return true;
 }
 
-void ring_sc_cancel_sleep(struct ring *r)
-{
+void ring_sc_cancel_sleep(struct ring *r) {
         atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 }
 
-uint64_t ring_pushed(const struct ring *r)
-{
+uint64_t ring_pushed(const struct ring *r) {
         return atomic_load_explicit(&((struct ring *)r)->pushed, memory_order_relaxed);
 }
 
-uint64_t ring_popped(const struct ring *r)
-{
+uint64_t ring_popped(const struct ring *r) {
         return atomic_load_explicit(&((struct ring *)r)->popped, memory_order_relaxed);
 }

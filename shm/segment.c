@@ -115,27 +115,23 @@ struct shm_geom {
         uint64_t total_bytes;
 };
 
-static uint64_t shm_round_up(uint64_t n, uint64_t align)
-{
+static uint64_t shm_round_up(uint64_t n, uint64_t align) {
         return (n + align - 1) / align * align;
 }
 
-static int shm_layout_valid(const struct shm_layout *l)
-{
+static int shm_layout_valid(const struct shm_layout *l) {
         if (!l)
                 return -EINVAL;
         if (l->max_workers == 0 || l->max_workers > SHM_MAX_WORKERS)
                 return -EINVAL;
-        if (l->ring_bytes < 4096 || l->ring_bytes > SHM_MAX_RING_BYTES ||
-            (l->ring_bytes & (l->ring_bytes - 1)) != 0)
+        if (l->ring_bytes < 4096 || l->ring_bytes > SHM_MAX_RING_BYTES || (l->ring_bytes & (l->ring_bytes - 1)) != 0)
                 return -EINVAL;
         if (l->snap_bytes > SHM_MAX_SNAP_BYTES)
                 return -EINVAL;
         return 0;
 }
 
-static void shm_geom_compute(const struct shm_layout *l, struct shm_geom *ret_geom)
-{
+static void shm_geom_compute(const struct shm_layout *l, struct shm_geom *ret_geom) {
         struct shm_geom g;
 
         g.npeers = SHM_PEER_NKINDS + l->max_workers;
@@ -152,8 +148,7 @@ static void shm_geom_compute(const struct shm_layout *l, struct shm_geom *ret_ge
 
 /* /proc's boot id, so a file that outlived a reboot (a disk path, not
  * /dev/shm) is not kept alive by pids that now belong to others. */
-static void shm_boot_id(char buf[static SHM_BOOT_ID_LEN + 4])
-{
+static void shm_boot_id(char buf[static SHM_BOOT_ID_LEN + 4]) {
         ssize_t n = 0;
         int fd;
 
@@ -167,23 +162,20 @@ static void shm_boot_id(char buf[static SHM_BOOT_ID_LEN + 4])
                 memset(buf, 0, SHM_BOOT_ID_LEN + 4);
 }
 
-uint64_t shm_now_ns(void)
-{
+uint64_t shm_now_ns(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static bool shm_pid_exists(uint32_t pid)
-{
+static bool shm_pid_exists(uint32_t pid) {
         if (pid == 0 || pid > INT32_MAX)
                 return false;
         return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-bool shm_peer_alive(const struct shm_peer *p, uint64_t max_age_ns)
-{
+bool shm_peer_alive(const struct shm_peer *p, uint64_t max_age_ns) {
         struct shm_peer *q = (struct shm_peer *)p; /* atomics want non-const */
         uint64_t hb, now;
 
@@ -198,8 +190,7 @@ bool shm_peer_alive(const struct shm_peer *p, uint64_t max_age_ns)
         return hb >= now || now - hb <= max_age_ns;
 }
 
-uint32_t shm_peer_attach(struct shm_peer *p)
-{
+uint32_t shm_peer_attach(struct shm_peer *p) {
         atomic_store_explicit(&p->heartbeat_ns, shm_now_ns(), memory_order_relaxed);
         atomic_store_explicit(&p->pid, (uint32_t)getpid(), memory_order_relaxed);
         /* Release: pairs with acquire loads of generation by observers; a
@@ -207,13 +198,11 @@ uint32_t shm_peer_attach(struct shm_peer *p)
         return atomic_fetch_add_explicit(&p->generation, 1, memory_order_release) + 1;
 }
 
-void shm_peer_heartbeat(struct shm_peer *p)
-{
+void shm_peer_heartbeat(struct shm_peer *p) {
         atomic_store_explicit(&p->heartbeat_ns, shm_now_ns(), memory_order_relaxed);
 }
 
-static int shm_seg_attach_rings(unsigned char *base, const struct shm_geom *g)
-{
+static int shm_seg_attach_rings(unsigned char *base, const struct shm_geom *g) {
         struct ring *r;
         int rc;
 
@@ -225,8 +214,7 @@ static int shm_seg_attach_rings(unsigned char *base, const struct shm_geom *g)
         return 0;
 }
 
-static bool shm_seg_rings_valid(unsigned char *base, const struct shm_geom *g)
-{
+static bool shm_seg_rings_valid(unsigned char *base, const struct shm_geom *g) {
         return shm_seg_attach_rings(base, g) == 0;
 }
 
@@ -234,8 +222,7 @@ static bool shm_seg_rings_valid(unsigned char *base, const struct shm_geom *g)
  * Returns 1 if it matches geom and is initialised (keep it), 0 if it must
  * be (re)initialised, -EBUSY if it must but a peer in it is alive. */
 static int shm_seg_check(const unsigned char *base, uint64_t file_bytes, const struct shm_layout *l,
-                         const struct shm_geom *g)
-{
+                         const struct shm_geom *g) {
         const struct shm_hdr *h = (const struct shm_hdr *)base;
         char boot_id[SHM_BOOT_ID_LEN + 4];
         bool same_boot;
@@ -247,17 +234,14 @@ static int shm_seg_check(const unsigned char *base, uint64_t file_bytes, const s
         if (atomic_load_explicit(&((struct shm_hdr *)h)->init_done, memory_order_acquire) != SHM_INIT_DONE)
                 return 0; /* its initialiser died (we hold the lock now) */
         shm_boot_id(boot_id);
-        same_boot = !boot_id[0] || !h->boot_id[0] ||
-                    memcmp(boot_id, h->boot_id, SHM_BOOT_ID_LEN) == 0;
+        same_boot = !boot_id[0] || !h->boot_id[0] || memcmp(boot_id, h->boot_id, SHM_BOOT_ID_LEN) == 0;
         if (!same_boot)
                 return 0; /* every process recorded in it is gone */
 
-        if (memcmp(&h->layout, l, sizeof(*l)) == 0 && h->npeers == g->npeers &&
-            h->peers_off == g->peers_off && h->peer_stride == g->peer_stride &&
-            h->rings_off == g->rings_off && h->ring_stride == g->ring_stride &&
-            h->nrings == g->nrings && h->snap_off == g->snap_off &&
-            h->snap_buf_stride == g->snap_buf_stride && h->total_bytes == g->total_bytes &&
-            file_bytes == g->total_bytes) {
+        if (memcmp(&h->layout, l, sizeof(*l)) == 0 && h->npeers == g->npeers && h->peers_off == g->peers_off &&
+            h->peer_stride == g->peer_stride && h->rings_off == g->rings_off && h->ring_stride == g->ring_stride &&
+            h->nrings == g->nrings && h->snap_off == g->snap_off && h->snap_buf_stride == g->snap_buf_stride &&
+            h->total_bytes == g->total_bytes && file_bytes == g->total_bytes) {
                 if (shm_seg_rings_valid((unsigned char *)base, g))
                         return 1;
                 /* A corrupt ring: start over, unless someone still uses it. */
@@ -265,8 +249,7 @@ static int shm_seg_check(const unsigned char *base, uint64_t file_bytes, const s
 
         /* Different layout (or corrupt): reinitialise only if nobody uses it. */
         if (h->peer_stride < sizeof(struct shm_peer) || h->npeers > SHM_PEER_NKINDS + SHM_MAX_WORKERS ||
-            h->peers_off > file_bytes ||
-            (file_bytes - h->peers_off) / h->peer_stride < h->npeers)
+            h->peers_off > file_bytes || (file_bytes - h->peers_off) / h->peer_stride < h->npeers)
                 return 0; /* peer table unreadable: treat as garbage */
         for (uint32_t i = 0; i < h->npeers; i++) {
                 const struct shm_peer *p = (const struct shm_peer *)(base + h->peers_off + i * h->peer_stride);
@@ -277,8 +260,7 @@ static int shm_seg_check(const unsigned char *base, uint64_t file_bytes, const s
         return 0;
 }
 
-static int shm_seg_init(unsigned char *base, const struct shm_layout *l, const struct shm_geom *g)
-{
+static int shm_seg_init(unsigned char *base, const struct shm_layout *l, const struct shm_geom *g) {
         struct shm_hdr *h = (struct shm_hdr *)base;
         int rc;
 
@@ -312,8 +294,7 @@ static int shm_seg_init(unsigned char *base, const struct shm_layout *l, const s
 /* The "in use" lock: type F_RDLCK (held while open) or F_WRLCK (taken,
  * without waiting, to reinitialise). Returns 0, -EBUSY if someone else
  * holds a conflicting lock, 1 if the kernel has no OFD locks (< 3.15). */
-static int shm_use_lock(int fd, short type)
-{
+static int shm_use_lock(int fd, short type) {
         struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
 
         if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
@@ -325,16 +306,14 @@ static int shm_use_lock(int fd, short type)
         return -errno;
 }
 
-static int shm_flock(int fd, int op)
-{
+static int shm_flock(int fd, int op) {
         while (flock(fd, op) < 0)
                 if (errno != EINTR)
                         return -errno;
         return 0;
 }
 
-int shm_seg_open(const char *path, const struct shm_layout *layout, struct shm_seg **ret_seg)
-{
+int shm_seg_open(const char *path, const struct shm_layout *layout, struct shm_seg **ret_seg) {
         struct shm_seg *seg = NULL;
         unsigned char *base = MAP_FAILED;
         struct shm_geom g;
@@ -448,8 +427,7 @@ out:
         return rc;
 }
 
-void shm_seg_close(struct shm_seg *seg)
-{
+void shm_seg_close(struct shm_seg *seg) {
         if (!seg)
                 return;
         munmap(seg->base, seg->map_bytes);
@@ -457,13 +435,11 @@ void shm_seg_close(struct shm_seg *seg)
         free(seg);
 }
 
-const struct shm_layout *shm_seg_layout(const struct shm_seg *seg)
-{
+const struct shm_layout *shm_seg_layout(const struct shm_seg *seg) {
         return &seg->layout;
 }
 
-struct ring *shm_seg_ring(struct shm_seg *seg, uint32_t worker, enum shm_peer_kind peer, enum shm_dir dir)
-{
+struct ring *shm_seg_ring(struct shm_seg *seg, uint32_t worker, enum shm_peer_kind peer, enum shm_dir dir) {
         uint64_t idx;
 
         if (!seg || worker >= seg->layout.max_workers || (unsigned)peer >= SHM_PEER_NKINDS ||
@@ -473,30 +449,26 @@ struct ring *shm_seg_ring(struct shm_seg *seg, uint32_t worker, enum shm_peer_ki
         return (struct ring *)(seg->base + seg->hdr->rings_off + idx * seg->hdr->ring_stride);
 }
 
-struct shm_peer *shm_seg_peer(struct shm_seg *seg, enum shm_peer_kind peer)
-{
+struct shm_peer *shm_seg_peer(struct shm_seg *seg, enum shm_peer_kind peer) {
         if (!seg || (unsigned)peer >= SHM_PEER_NKINDS)
                 return NULL;
         return (struct shm_peer *)(seg->base + seg->hdr->peers_off + (uint64_t)peer * seg->hdr->peer_stride);
 }
 
-struct shm_peer *shm_seg_worker(struct shm_seg *seg, uint32_t worker)
-{
+struct shm_peer *shm_seg_worker(struct shm_seg *seg, uint32_t worker) {
         if (!seg || worker >= seg->layout.max_workers)
                 return NULL;
         return (struct shm_peer *)(seg->base + seg->hdr->peers_off +
                                    (uint64_t)(SHM_PEER_NKINDS + worker) * seg->hdr->peer_stride);
 }
 
-static unsigned char *shm_snap_data(struct shm_seg *seg, unsigned b)
-{
+static unsigned char *shm_snap_data(struct shm_seg *seg, unsigned b) {
         return seg->snap->data + (uint64_t)b * seg->hdr->snap_buf_stride;
 }
 
 /* Word-wise relaxed atomic copies; dst/src in the segment are 8-aligned and
  * padded to 64 bytes, so the last partial word may be copied whole there. */
-static void shm_snap_copy_in(unsigned char *dst, const unsigned char *src, uint32_t len)
-{
+static void shm_snap_copy_in(unsigned char *dst, const unsigned char *src, uint32_t len) {
         uint64_t w;
         uint32_t i;
 
@@ -511,8 +483,7 @@ static void shm_snap_copy_in(unsigned char *dst, const unsigned char *src, uint3
         }
 }
 
-static void shm_snap_copy_out(unsigned char *dst, const unsigned char *src, uint32_t len)
-{
+static void shm_snap_copy_out(unsigned char *dst, const unsigned char *src, uint32_t len) {
         uint64_t w;
         uint32_t i;
 
@@ -526,8 +497,7 @@ static void shm_snap_copy_out(unsigned char *dst, const unsigned char *src, uint
         }
 }
 
-int shm_snap_publish(struct shm_seg *seg, const void *data, uint32_t len)
-{
+int shm_snap_publish(struct shm_seg *seg, const void *data, uint32_t len) {
         struct shm_snap *s;
         struct shm_snap_buf *b;
         uint64_t v, seq;
@@ -560,8 +530,7 @@ int shm_snap_publish(struct shm_seg *seg, const void *data, uint32_t len)
         return 0;
 }
 
-int shm_snap_read(struct shm_seg *seg, void *buf, uint32_t cap, uint32_t *ret_len, uint64_t *ret_version)
-{
+int shm_snap_read(struct shm_seg *seg, void *buf, uint32_t cap, uint32_t *ret_len, uint64_t *ret_version) {
         struct shm_snap *s;
         struct shm_snap_buf *b;
         uint64_t v, s1, s2, bv;
@@ -611,8 +580,7 @@ int shm_snap_read(struct shm_seg *seg, void *buf, uint32_t cap, uint32_t *ret_le
         return -EBUSY;
 }
 
-uint64_t shm_snap_version(struct shm_seg *seg)
-{
+uint64_t shm_snap_version(struct shm_seg *seg) {
         /* Acquire: pairs with the release store in shm_snap_publish(). */
         return atomic_load_explicit(&seg->snap->version, memory_order_acquire);
 }

@@ -32,9 +32,9 @@ enum shm_dir {
 };
 
 struct shm_layout {
-        uint32_t max_workers;   /* ring pairs per peer kind */
-        uint32_t ring_bytes;    /* data bytes per ring (power of two) */
-        uint32_t snap_bytes;    /* max snapshot size */
+        uint32_t max_workers; /* ring pairs per peer kind */
+        uint32_t ring_bytes;  /* data bytes per ring (power of two) */
+        uint32_t snap_bytes;  /* max snapshot size */
 };
 
 /* A liveness slot. pid 0 = never attached. */

@@ -17,19 +17,18 @@
 #include "supervisor/supervisor.h"
 
 static int usage(FILE *f) {
-        fprintf(f,
-                "usage: switchyard COMMAND -c CONFIG\n"
-                "\n"
-                "commands:\n"
-                "  run         start the frontend, the router and (when the configuration uses it) the\n"
-                "              classifier, restart them if they die (no systemd)\n"
-                "  frontend    the HTTP frontend process (a systemd unit runs this)\n"
-                "  router      the router process (a systemd unit runs this)\n"
-                "  classifier  the classifier process (model \"auto\": category, jailbreak, PII)\n"
-                "  check       validate CONFIG and print what it defines\n"
-                "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
-                "              directory (a liveness probe for Kubernetes / monitoring)\n"
-                "  version     print the version\n");
+        fprintf(f, "usage: switchyard COMMAND -c CONFIG\n"
+                   "\n"
+                   "commands:\n"
+                   "  run         start the frontend, the router and (when the configuration uses it) the\n"
+                   "              classifier, restart them if they die (no systemd)\n"
+                   "  frontend    the HTTP frontend process (a systemd unit runs this)\n"
+                   "  router      the router process (a systemd unit runs this)\n"
+                   "  classifier  the classifier process (model \"auto\": category, jailbreak, PII)\n"
+                   "  check       validate CONFIG and print what it defines\n"
+                   "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
+                   "              directory (a liveness probe for Kubernetes / monitoring)\n"
+                   "  version     print the version\n");
         return f == stdout ? 0 : 2;
 }
 
@@ -81,8 +80,7 @@ static int probe(const char *path, const char *role) {
                 return 2;
         }
         layout = sy_runtime_layout(cfg);
-        if (sy_runtime_path(cfg, seg_path, sizeof seg_path, SY_SEGMENT_FILE, 0) < 0 ||
-            access(seg_path, F_OK) < 0) {
+        if (sy_runtime_path(cfg, seg_path, sizeof seg_path, SY_SEGMENT_FILE, 0) < 0 || access(seg_path, F_OK) < 0) {
                 fprintf(stderr, "probe: no segment at %s\n", seg_path);
                 sy_config_free(cfg);
                 return 1;

@@ -44,7 +44,7 @@
 
 struct child {
         const char *role;
-        bool disabled;           /* not wanted by the configuration: not started nor restarted */
+        bool disabled; /* not wanted by the configuration: not started nor restarted */
         pid_t pid;
         uint64_t started_ns;
         uint64_t restart_at_ns;
@@ -157,7 +157,8 @@ int supervisor_main(const char *self, const char *config_path) {
         if (r < 0) {
                 if (r == -EADDRINUSE)
                         log_err("cannot listen on %s: address already in use (another switchyard, or another "
-                                "program, listens there)", addr);
+                                "program, listens there)",
+                                addr);
                 else
                         log_err("cannot listen on %s: %s", addr, strerror(-r));
                 close(in.lock_fd);
@@ -199,8 +200,8 @@ int supervisor_main(const char *self, const char *config_path) {
                                         kids[i].started_ns = now;
                                         kids[i].restart_at_ns = 0;
                                         kids[i].restarts++;
-                                        log_notice("restarted %s (pid %d, restart %u)", kids[i].role,
-                                                   (int)kids[i].pid, kids[i].restarts);
+                                        log_notice("restarted %s (pid %d, restart %u)", kids[i].role, (int)kids[i].pid,
+                                                   kids[i].restarts);
                                         any = true;
                                 } else {
                                         int ms = (int)((kids[i].restart_at_ns - now) / 1000000ULL) + 1;
@@ -232,14 +233,18 @@ int supervisor_main(const char *self, const char *config_path) {
                                         if (stopping)
                                                 break;
                                         if (WIFSIGNALED(st))
-                                                log_warn("%s (pid %d) died of signal %d", kids[i].role, (int)pid, WTERMSIG(st));
+                                                log_warn("%s (pid %d) died of signal %d", kids[i].role, (int)pid,
+                                                         WTERMSIG(st));
                                         else
-                                                log_warn("%s (pid %d) exited with status %d", kids[i].role, (int)pid, WEXITSTATUS(st));
+                                                log_warn("%s (pid %d) exited with status %d", kids[i].role, (int)pid,
+                                                         WEXITSTATUS(st));
                                         now = shm_now_ns();
                                         if (now - kids[i].started_ns > STABLE_MS * 1000000ULL)
                                                 kids[i].backoff_ms = BACKOFF_MIN_MS;
                                         kids[i].restart_at_ns = now + (uint64_t)kids[i].backoff_ms * 1000000ULL;
-                                        kids[i].backoff_ms = kids[i].backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : kids[i].backoff_ms * 2;
+                                        kids[i].backoff_ms = kids[i].backoff_ms * 2 > BACKOFF_MAX_MS
+                                                                     ? BACKOFF_MAX_MS
+                                                                     : kids[i].backoff_ms * 2;
                                 }
                         }
                 } else if (si.ssi_signo == SIGHUP) {
@@ -253,8 +258,8 @@ int supervisor_main(const char *self, const char *config_path) {
                         if (nc->server.port != cfg->server.port || strcmp(nc->server.host, cfg->server.host) != 0 ||
                             strcmp(nc->shm.runtime_dir, cfg->shm.runtime_dir) != 0)
                                 log_warn("server.host, server.port and shm.runtime_dir changes apply when switchyard "
-                                         "run restarts: it holds the listening socket on %s and the lock of %s", addr,
-                                         cfg->shm.runtime_dir);
+                                         "run restarts: it holds the listening socket on %s and the lock of %s",
+                                         addr, cfg->shm.runtime_dir);
                         for (size_t i = 0; i < nk; i++)
                                 if (kids[i].pid > 0)
                                         kill(kids[i].pid, SIGHUP);

@@ -10,31 +10,31 @@
 #define TEST_SKIP 77
 
 /* Every failed check says where and what: "file:line: <what>". */
-#define check_report_(...)                                                                 \
-        do {                                                                               \
-                fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                            \
-                fprintf(stderr, __VA_ARGS__);                                              \
-                fputc('\n', stderr);                                                       \
+#define check_report_(...)                                      \
+        do {                                                    \
+                fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+                fprintf(stderr, __VA_ARGS__);                   \
+                fputc('\n', stderr);                            \
         } while (0)
 
 /* ---- fatal: the first failed check ends the test (exit 1) ---- */
 
-#define check(expr)                                                                        \
-        do {                                                                               \
-                if (!(expr)) {                                                             \
-                        check_report_("check failed: %s", #expr);                          \
-                        exit(1);                                                           \
-                }                                                                          \
+#define check(expr)                                               \
+        do {                                                      \
+                if (!(expr)) {                                    \
+                        check_report_("check failed: %s", #expr); \
+                        exit(1);                                  \
+                }                                                 \
         } while (0)
 
 /* check(a == b) that prints both values (negative errno codes included). */
-#define check_eq(a, b)                                                                     \
-        do {                                                                               \
-                long long a_ = (long long)(a), b_ = (long long)(b);                        \
-                if (a_ != b_) {                                                            \
+#define check_eq(a, b)                                                                          \
+        do {                                                                                    \
+                long long a_ = (long long)(a), b_ = (long long)(b);                             \
+                if (a_ != b_) {                                                                 \
                         check_report_("check failed: %s == %s (%lld != %lld)", #a, #b, a_, b_); \
-                        exit(1);                                                           \
-                }                                                                          \
+                        exit(1);                                                                \
+                }                                                                               \
         } while (0)
 
 /* ---- counting: a failed CHECK* is counted and the test goes on; it ends
@@ -42,55 +42,55 @@
 
 static int check_failures __attribute__((unused));
 
-#define check_count_(...)                                                                  \
-        do {                                                                               \
-                check_report_(__VA_ARGS__);                                                \
-                check_failures++;                                                          \
+#define check_count_(...)                   \
+        do {                                \
+                check_report_(__VA_ARGS__); \
+                check_failures++;           \
         } while (0)
 
-#define CHECK(cond)                                                                        \
-        do {                                                                               \
-                if (!(cond))                                                               \
-                        check_count_("CHECK failed: %s", #cond);                           \
+#define CHECK(cond)                                              \
+        do {                                                     \
+                if (!(cond))                                     \
+                        check_count_("CHECK failed: %s", #cond); \
         } while (0)
 
-#define CHECK_EQ(a, b)                                                                     \
-        do {                                                                               \
-                long long a_ = (long long)(a), b_ = (long long)(b);                        \
-                if (a_ != b_)                                                              \
+#define CHECK_EQ(a, b)                                                                                    \
+        do {                                                                                              \
+                long long a_ = (long long)(a), b_ = (long long)(b);                                       \
+                if (a_ != b_)                                                                             \
                         check_count_("CHECK_EQ failed: %s == %lld, expected %s == %lld", #a, a_, #b, b_); \
         } while (0)
 
-#define CHECK_U64(a, b)                                                                    \
-        do {                                                                               \
-                unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b); \
-                if (a_ != b_)                                                              \
+#define CHECK_U64(a, b)                                                                              \
+        do {                                                                                         \
+                unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);       \
+                if (a_ != b_)                                                                        \
                         check_count_("CHECK_U64 failed: %s == 0x%llx, expected 0x%llx", #a, a_, b_); \
         } while (0)
 
 /* equal to 1e-12 */
-#define CHECK_DBL(a, b)                                                                    \
-        do {                                                                               \
-                double a_ = (a), b_ = (b);                                                 \
-                if (!(a_ == b_ || (a_ - b_ < 1e-12 && b_ - a_ < 1e-12)))                   \
+#define CHECK_DBL(a, b)                                                                            \
+        do {                                                                                       \
+                double a_ = (a), b_ = (b);                                                         \
+                if (!(a_ == b_ || (a_ - b_ < 1e-12 && b_ - a_ < 1e-12)))                           \
                         check_count_("CHECK_DBL failed: %s == %.17g, expected %.17g", #a, a_, b_); \
         } while (0)
 
 /* CHECK_MEM(ptr, len, "literal") */
-#define CHECK_MEM(p, n, lit)                                                               \
-        do {                                                                               \
-                size_t n_ = (n);                                                           \
-                if (n_ != strlen(lit) || memcmp((p), (lit), n_) != 0)                      \
-                        check_count_("CHECK_MEM failed: %s = \"%.*s\", expected \"%s\"", #p, \
-                                     (int)n_, (const char *)(p), lit);                     \
+#define CHECK_MEM(p, n, lit)                                                                          \
+        do {                                                                                          \
+                size_t n_ = (n);                                                                      \
+                if (n_ != strlen(lit) || memcmp((p), (lit), n_) != 0)                                 \
+                        check_count_("CHECK_MEM failed: %s = \"%.*s\", expected \"%s\"", #p, (int)n_, \
+                                     (const char *)(p), lit);                                         \
         } while (0)
 
-#define CHECK_STR(a, b)                                                                    \
-        do {                                                                               \
-                const char *a_ = (a), *b_ = (b);                                           \
-                if (!a_ || !b_ || strcmp(a_, b_) != 0)                                     \
-                        check_count_("CHECK_STR failed: %s = \"%s\", expected \"%s\"", #a,  \
-                                     a_ ? a_ : "(null)", b_ ? b_ : "(null)");              \
+#define CHECK_STR(a, b)                                                                                        \
+        do {                                                                                                   \
+                const char *a_ = (a), *b_ = (b);                                                               \
+                if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                         \
+                        check_count_("CHECK_STR failed: %s = \"%s\", expected \"%s\"", #a, a_ ? a_ : "(null)", \
+                                     b_ ? b_ : "(null)");                                                      \
         } while (0)
 
 /* "name: ok" and 0, or how many CHECKs failed and 1. */

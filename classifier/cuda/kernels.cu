@@ -66,7 +66,7 @@ __device__ float block_sum(float v, float *sh) {
         unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
 
         v = warp_sum(v);
-        __syncthreads();        /* sh may still be read from a previous call */
+        __syncthreads(); /* sh may still be read from a previous call */
         if (lane == 0)
                 sh[warp] = v;
         __syncthreads();
@@ -119,7 +119,7 @@ __device__ __forceinline__ float act1(float v, enum clf_act act) {
 
 template <typename T> __global__ void convert_kernel(T *dst, const float *src, size_t n) {
         GRID_STRIDE(i, n)
-                dst[i] = from_f32<T>(src[i]);
+        dst[i] = from_f32<T>(src[i]);
 }
 
 /* one block per row */
@@ -173,12 +173,12 @@ __global__ void layernorm_kernel(float *out, const float *x, const float *w, con
 
 __global__ void add_kernel(float *out, const float *x, size_t n) {
         GRID_STRIDE(i, n)
-                out[i] += x[i];
+        out[i] += x[i];
 }
 
 __global__ void act_kernel(float *x, size_t n, enum clf_act act) {
         GRID_STRIDE(i, n)
-                x[i] = act1(x[i], act);
+        x[i] = act1(x[i], act);
 }
 
 __global__ void glu_kernel(float *out, const float *x, unsigned n_half, enum clf_act act) {
@@ -246,7 +246,7 @@ __global__ void softmax_kernel(T *p, const float *scores, const float *mask, siz
                 }
         last = block_max(last, sh);
         mx = block_max(mx, sh);
-        if ((float)i > last || mx == -INFINITY) {   /* same for the whole block */
+        if ((float)i > last || mx == -INFINITY) { /* same for the whole block */
                 for (unsigned j = threadIdx.x; j < T_; j += blockDim.x)
                         pr[j] = from_f32<T>(0.0f);
                 return;
@@ -330,15 +330,15 @@ cudaError_t clf_cuda_convert_rows(void *dst, enum clf_cuda_dtype t, const float 
         switch (t) {
         case CLF_CUDA_F32:
                 convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((float *)dst, src, col, (unsigned)K,
-                                                                          (unsigned)Kp);
+                                                                           (unsigned)Kp);
                 break;
         case CLF_CUDA_F16:
                 convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__half *)dst, src, col, (unsigned)K,
-                                                                          (unsigned)Kp);
+                                                                           (unsigned)Kp);
                 break;
         case CLF_CUDA_BF16:
-                convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__nv_bfloat16 *)dst, src, col,
-                                                                          (unsigned)K, (unsigned)Kp);
+                convert_rows_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__nv_bfloat16 *)dst, src, col, (unsigned)K,
+                                                                           (unsigned)Kp);
                 break;
         }
         return cudaGetLastError();
@@ -403,7 +403,7 @@ cudaError_t clf_cuda_rope(float *qkv, const float *cos_t, const float *sin_t, si
         if (!fits(B * T, 3 * heads * hd))
                 return cudaErrorInvalidValue;
         rope_kernel<<<(unsigned)(B * T), ROW_THREADS, 0, s>>>(qkv, cos_t, sin_t, (unsigned)T, (unsigned)heads,
-                                                             (unsigned)hd);
+                                                              (unsigned)hd);
         return cudaGetLastError();
 }
 
@@ -418,15 +418,15 @@ cudaError_t clf_cuda_attn_split(void *dst, enum clf_cuda_dtype t, const float *q
         switch (t) {
         case CLF_CUDA_F32:
                 attn_split_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((float *)dst, qkv, (unsigned)T,
-                                                                        (unsigned)heads, (unsigned)hd, part_n);
+                                                                         (unsigned)heads, (unsigned)hd, part_n);
                 break;
         case CLF_CUDA_F16:
                 attn_split_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__half *)dst, qkv, (unsigned)T,
-                                                                        (unsigned)heads, (unsigned)hd, part_n);
+                                                                         (unsigned)heads, (unsigned)hd, part_n);
                 break;
         case CLF_CUDA_BF16:
                 attn_split_kernel<<<(unsigned)rows, ROW_THREADS, 0, s>>>((__nv_bfloat16 *)dst, qkv, (unsigned)T,
-                                                                        (unsigned)heads, (unsigned)hd, part_n);
+                                                                         (unsigned)heads, (unsigned)hd, part_n);
                 break;
         }
         return cudaGetLastError();
@@ -444,16 +444,15 @@ cudaError_t clf_cuda_softmax(void *p, enum clf_cuda_dtype t, const float *scores
         switch (t) {
         case CLF_CUDA_F32:
                 softmax_kernel<<<(unsigned)rows, SOFTMAX_THREADS, 0, s>>>((float *)p, scores, mask, z0, (unsigned)T,
-                                                                         (unsigned)heads, half_w, window > 0);
+                                                                          (unsigned)heads, half_w, window > 0);
                 break;
         case CLF_CUDA_F16:
                 softmax_kernel<<<(unsigned)rows, SOFTMAX_THREADS, 0, s>>>((__half *)p, scores, mask, z0, (unsigned)T,
-                                                                         (unsigned)heads, half_w, window > 0);
+                                                                          (unsigned)heads, half_w, window > 0);
                 break;
         case CLF_CUDA_BF16:
-                softmax_kernel<<<(unsigned)rows, SOFTMAX_THREADS, 0, s>>>((__nv_bfloat16 *)p, scores, mask, z0,
-                                                                         (unsigned)T, (unsigned)heads, half_w,
-                                                                         window > 0);
+                softmax_kernel<<<(unsigned)rows, SOFTMAX_THREADS, 0, s>>>(
+                        (__nv_bfloat16 *)p, scores, mask, z0, (unsigned)T, (unsigned)heads, half_w, window > 0);
                 break;
         }
         return cudaGetLastError();
@@ -465,8 +464,7 @@ cudaError_t clf_cuda_attn_merge(float *ctx, const float *o, size_t B, size_t T, 
                 return cudaSuccess;
         if (!fits(B * T, heads * hd))
                 return cudaErrorInvalidValue;
-        attn_merge_kernel<<<(unsigned)(B * T), ROW_THREADS, 0, s>>>(ctx, o, (unsigned)T, (unsigned)heads,
-                                                                   (unsigned)hd);
+        attn_merge_kernel<<<(unsigned)(B * T), ROW_THREADS, 0, s>>>(ctx, o, (unsigned)T, (unsigned)heads, (unsigned)hd);
         return cudaGetLastError();
 }
 

@@ -197,8 +197,7 @@ static inline void golden_logits_free(float **logits, size_t n) {
 
 /* Every golden case in one batch right-padded to T tokens (the padding
  * masked out): the batch's logits (malloc'd). */
-static inline float *golden_run_batch(struct clf_model *m, struct clf_tokenizer *t, const struct golden *g,
-                                      size_t T) {
+static inline float *golden_run_batch(struct clf_model *m, struct clf_tokenizer *t, const struct golden *g, size_t T) {
         size_t B = g->n;
         int32_t *ids = calloc(B * T, sizeof *ids);
         uint8_t *mask = calloc(B * T, 1);

@@ -52,8 +52,8 @@ static void ring_classifier(struct worker *w, bool force) {
         }
 }
 
-static int send_req(struct worker *w, uint64_t id, const char *text, uint32_t text_len, uint32_t claim,
-                    uint16_t type, uint16_t flags) {
+static int send_req(struct worker *w, uint64_t id, const char *text, uint32_t text_len, uint32_t claim, uint16_t type,
+                    uint16_t flags) {
         struct sy_classify_req q = { .req_id = id, .text_len = claim, .flags = flags };
         struct iovec iov[2] = { { &q, sizeof q }, { (void *)text, text_len } };
         int r;
@@ -179,7 +179,7 @@ int main(int argc, char **argv) {
                 return 1;
         sy_runtime_path(cfg, bell_path, sizeof bell_path, SY_CLASSIFIER_BELL, 0);
         w.clf_bell_path = bell_path;
-        ring_classifier(&w, true);   /* a producer rings its consumer once at start */
+        ring_classifier(&w, true); /* a producer rings its consumer once at start */
 
         if (malformed) {
                 static char big[64];

@@ -87,7 +87,8 @@ static void golden_and_batch(const char *data) {
         }
         free(lg);
         printf("bert-multi-f16: %zu texts: max |logits - golden| %.2e, |embedding - golden| %.2e, "
-               "|batch - single| %.2e\n", g.n, dl, de, db);
+               "|batch - single| %.2e\n",
+               g.n, dl, de, db);
         check(dl <= TOL_GOLDEN && de <= TOL_GOLDEN && db <= TOL_BATCH);
         golden_logits_free(single, g.n);
         clf_tokenizer_free(t);
@@ -181,9 +182,9 @@ static void spans(void) {
 
         n = spans_of(text, st, en, tags, sc, 10, 0.0f, sp, 8);
         check_eq(n, 3);
-        check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f);    /* leading space dropped, min score */
+        check_span(&sp[0], text, "EMAIL", "jo@x.com", 0.7f); /* leading space dropped, min score */
         check_span(&sp[1], text, "PERSON", "Bob Smith", 0.6f);
-        check_span(&sp[2], text, "PHONE", "555-12", 0.97f);     /* plain labels merge; the end ends it */
+        check_span(&sp[2], text, "PHONE", "555-12", 0.97f); /* plain labels merge; the end ends it */
         /* min score drops the weak one; cap limits what is written, not the count */
         n = spans_of(text, st, en, tags, sc, 10, 0.65f, sp, 8);
         check_eq(n, 2);
@@ -199,7 +200,7 @@ static void spans(void) {
                 check_span(&sp[0], text, "PERSON", "mail", 0.9f);
                 check_span(&sp[1], text, "PERSON", "Bob", 0.95f);
                 check_span(&sp[2], text, "PERSON", "Smith", 0.6f);
-                check_span(&sp[3], text, "EMAIL", "555-12", 0.97f);   /* I- without B- starts one */
+                check_span(&sp[3], text, "EMAIL", "555-12", 0.97f); /* I- without B- starts one */
         }
         /* tags are read by word: a B- on "@x.com" (after "jo", but "@" is no
          * word character) starts another entity */
@@ -221,22 +222,22 @@ static void spans(void) {
 
                 n = spans_of(t5, s5, e5, g5, c5, 5, 0.0f, sp, 8);
                 check_eq(n, 2);
-                check_span(&sp[0], t5, "PERSON", "Bob Smithson", 0.8f);   /* "son"'s score not counted */
+                check_span(&sp[0], t5, "PERSON", "Bob Smithson", 0.8f); /* "son"'s score not counted */
                 check_span(&sp[1], t5, "PERSON", "Al", 0.7f);
                 n = spans_of(t5, s5, e5, g6, c5, 5, 0.0f, sp, 8);
-                check_eq(n, 3);                                            /* B- starts one; I- alone too */
+                check_eq(n, 3); /* B- starts one; I- alone too */
                 check_span(&sp[0], t5, "PERSON", "Bob", 0.9f);
                 check_span(&sp[1], t5, "PERSON", "Smithson", 0.8f);
                 check_span(&sp[2], t5, "PERSON", "Al", 0.7f);
                 n = spans_of(t5, s5, e5, g7, c5, 5, 0.0f, sp, 8);
-                check_eq(n, 1);                                            /* O on " Smith": "son" is not a word */
+                check_eq(n, 1); /* O on " Smith": "son" is not a word */
                 check_span(&sp[0], t5, "PERSON", "Bob", 0.9f);
         }
         /* a byte-level token splitting a character: the span covers it whole */
         {
-                const char *t3 = "x \xc3\xa9t\xc3\xa9";     /* "x été" */
+                const char *t3 = "x \xc3\xa9t\xc3\xa9"; /* "x été" */
                 uint32_t s3[] = { 0, 1, 3, 5 }, e3[] = { 1, 3, 5, 7 };
-                int32_t g3[] = { 0, 3, 0, 0 };   /* one word: its first token tags it */
+                int32_t g3[] = { 0, 3, 0, 0 }; /* one word: its first token tags it */
                 float c3[] = { 1, 1, 1, 1 };
 
                 n = spans_of(t3, s3, e3, g3, c3, 4, 0.0f, sp, 8);
@@ -255,7 +256,8 @@ static void spans(void) {
                 char pfx;
 
                 check(clf_entity_of("O", &l, &pfx) == NULL);
-                check(strcmp(clf_entity_of("B-EMAIL_ADDRESS", &l, &pfx), "EMAIL_ADDRESS") == 0 && pfx == 'B' && l == 13);
+                check(strcmp(clf_entity_of("B-EMAIL_ADDRESS", &l, &pfx), "EMAIL_ADDRESS") == 0 && pfx == 'B' &&
+                      l == 13);
                 check(strcmp(clf_entity_of("EMAIL_ADDRESS", &l, &pfx), "EMAIL_ADDRESS") == 0 && pfx == 0);
                 check(strcmp(clf_entity_of("B-", &l, &pfx), "B-") == 0 && pfx == 0);
         }
@@ -274,8 +276,8 @@ static void email_completion(void) {
         struct clf_span sp[4];
 
         check_eq(clf_spans(&h, &e, tags, sc, text, strlen(text), 0, sp, 4), 2);
-        check_span(&sp[0], text, "EMAIL_ADDRESS", "jane@example.com", 0.6f);   /* "jane" in, trailing "." out */
-        check_span(&sp[1], text, "EMAIL_ADDRESS", "ok", 0.8f);                 /* no '@': as tagged */
+        check_span(&sp[0], text, "EMAIL_ADDRESS", "jane@example.com", 0.6f); /* "jane" in, trailing "." out */
+        check_span(&sp[1], text, "EMAIL_ADDRESS", "ok", 0.8f);               /* no '@': as tagged */
 }
 
 /* ---- tags from logits: argmax, Viterbi over words ---- */
@@ -296,7 +298,7 @@ static void token_tags(void) {
         check_eq(clf_token_tags(&h, &e, text, strlen(text), lg, NULL, NULL, lab, sc), 0);
         check(lab[1] == 1 && lab[2] == 1 && lab[3] == 2 && lab[4] == 0);
         check(fabsf(sc[1] - expf(4) / (1 + expf(4) + expf(1))) < 1e-6f);
-        check_eq(clf_spans(&h, &e, lab, sc, text, strlen(text), 0, sp, 4), 2);   /* "Steffen", "Mauer" */
+        check_eq(clf_spans(&h, &e, lab, sc, text, strlen(text), 0, sp, 4), 2); /* "Steffen", "Mauer" */
         /* transitions: B-P -> B-P never seen: the path takes I-P on " Mau";
          * "er" (the rest of the word) keeps its argmax */
         for (int i = 0; i < 12; i++)
@@ -324,7 +326,7 @@ static void lexical(const char *data) {
         FILE *f;
 
         snprintf(path, sizeof path, "%s/lexical/lexical.safetensors", data);
-        check(clf_lexical_load(path, 4, &l) == -EBADMSG);   /* the file has 3 labels */
+        check(clf_lexical_load(path, 4, &l) == -EBADMSG); /* the file has 3 labels */
         check_eq(clf_lexical_load(path, 3, &l), 0);
         check_eq(clf_lexical_features(l), 1082);
         snprintf(path, sizeof path, "%s/lexical/golden.txt", data);
@@ -456,7 +458,7 @@ static void crf(const char *data) {
         check_eq(clf_lexical_load(path, CRF_TAGS, &l), 0);
         check_eq(clf_lexical_features(l), 960);
         check(clf_lexical_transitions(l) != NULL);
-        check(clf_lexical_logprobs(l, "x", 1, want) == -EINVAL);   /* not a text model */
+        check(clf_lexical_logprobs(l, "x", 1, want) == -EINVAL); /* not a text model */
         snprintf(path, sizeof path, "%s/crf/golden.txt", data);
         check((f = fopen(path, "r")) != NULL);
         for (bool more = true; more;) {
@@ -465,7 +467,7 @@ static void crf(const char *data) {
 
                 more = fgets(line, sizeof line, f) != NULL;
                 if (!more || strncmp(line, "text ", 5) == 0) {
-                        if (text) {   /* the text before is complete: compare */
+                        if (text) { /* the text before is complete: compare */
                                 float got[64 * CRF_TAGS];
 
                                 check_eq(clf_lexical_word_scores(l, text, len, ws, we, n, got), 0);
@@ -501,8 +503,8 @@ static void crf(const char *data) {
         fclose(f);
         clf_lexical_free(l);
         printf("crf: %zu texts, %zu words, max |emission - sycrf.py| %.2e; %zu texts' paths tried by brute force: "
-               "worst gap to the best path %.2e, worst marginal %.2e\n", texts, words, worst, paths, worst_gap,
-               worst_marginal);
+               "worst gap to the best path %.2e, worst marginal %.2e\n",
+               texts, words, worst, paths, worst_gap, worst_marginal);
         check_eq(texts, 15);
         check(words > 80);
         check(paths >= 3);
@@ -522,11 +524,17 @@ static void case_types(void) {
                 const char *s;
                 int type;
         } T[] = {
-                { "lang", 0 }, { "Lang", 1 }, { "LANG", 2 }, { "D", 1 }, { "D.", 1 }, { "McD", 1 }, { "NaSA", 1 },
-                { "4U", 0 }, { "A4", 1 }, { "", 0 }, { "##", 0 }, { "\xc3\x96ntes", 1 },       /* Öntes */
-                { "\xc3\x96NT", 2 }, { "\xc3\xa9t\xc3\xa9", 0 }, { "\xc5\xa0koda", 1 },   /* été, Škoda */
-                { "\xc5\xa1koda", 0 }, { "\xd0\x9c\xd0\xb8", 0 }, { "\xc3\x97X", 0 },     /* Ми, ×X */
-                { "A\xc3\x9f", 1 }, { "\xc3", 0 },
+                { "lang", 0 },         { "Lang", 1 },
+                { "LANG", 2 },         { "D", 1 },
+                { "D.", 1 },           { "McD", 1 },
+                { "NaSA", 1 },         { "4U", 0 },
+                { "A4", 1 },           { "", 0 },
+                { "##", 0 },           { "\xc3\x96ntes", 1 }, /* Öntes */
+                { "\xc3\x96NT", 2 },   { "\xc3\xa9t\xc3\xa9", 0 },
+                { "\xc5\xa0koda", 1 }, /* été, Škoda */
+                { "\xc5\xa1koda", 0 }, { "\xd0\x9c\xd0\xb8", 0 },
+                { "\xc3\x97X", 0 }, /* Ми, ×X */
+                { "A\xc3\x9f", 1 },    { "\xc3", 0 },
         };
 
         for (size_t i = 0; i < sizeof T / sizeof *T; i++)
@@ -554,47 +562,52 @@ static int load_config_text(const char *json) {
         return r;
 }
 
-#define BASE "{\"model_type\": \"bert\", \"architectures\": [\"BertModel\"], \"hidden_size\": 32, " \
-             "\"num_attention_heads\": 4, \"switchyard_heads\": "
+#define BASE                                                                                   \
+        "{\"model_type\": \"bert\", \"architectures\": [\"BertModel\"], \"hidden_size\": 32, " \
+        "\"num_attention_heads\": 4, \"switchyard_heads\": "
 
 static void refusals(void) {
         check_eq(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [\"x\", \"y\"]}]}"), 0);
         check_eq(load_config_text(BASE "[{\"name\": \"a\", \"kind\": \"token\", \"labels\": [\"O\"]}]}"), 0);
         check(load_config_text(BASE "[]}") < 0);
         check(load_config_text(BASE "{}}") < 0);
-        check(load_config_text(BASE "[{\"labels\": [\"x\"]}]}") < 0);                          /* no name */
-        check(load_config_text(BASE "[{\"name\": \"a\"}]}") < 0);                               /* no labels */
+        check(load_config_text(BASE "[{\"labels\": [\"x\"]}]}") < 0); /* no name */
+        check(load_config_text(BASE "[{\"name\": \"a\"}]}") < 0);     /* no labels */
         check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": []}]}") < 0);
         check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [1]}]}") < 0);
         check(load_config_text(BASE "[{\"name\": \"a b\", \"labels\": [\"x\"]}]}") < 0);
         check(load_config_text(BASE "[{\"name\": \"a\", \"kind\": \"span\", \"labels\": [\"x\"]}]}") < 0);
         check(load_config_text(BASE "[{\"name\": \"a\", \"pooling\": \"max\", \"labels\": [\"x\"]}]}") < 0);
-        check(load_config_text(BASE "[{\"name\": \"a\", \"labels\": [\"x\"]}, {\"name\": \"a\", \"labels\": [\"x\"]}]}") < 0);
+        check(load_config_text(
+                      BASE "[{\"name\": \"a\", \"labels\": [\"x\"]}, {\"name\": \"a\", \"labels\": [\"x\"]}]}") < 0);
         /* switchyard_token_types, switchyard_lexical */
-#define HEADS "[{\"name\": \"a\", \"labels\": [\"x\", \"y\"]}, {\"name\": \"t\", \"kind\": \"token\", \"labels\": [\"O\"]}]"
+#define HEADS \
+        "[{\"name\": \"a\", \"labels\": [\"x\", \"y\"]}, {\"name\": \"t\", \"kind\": \"token\", \"labels\": [\"O\"]}]"
         check_eq(load_config_text(BASE HEADS ", \"type_vocab_size\": 3, \"switchyard_token_types\": \"case\"}"), 0);
-        check(load_config_text(BASE HEADS ", \"switchyard_token_types\": \"case\"}") < 0);   /* 2 types */
+        check(load_config_text(BASE HEADS ", \"switchyard_token_types\": \"case\"}") < 0); /* 2 types */
         check(load_config_text(BASE HEADS ", \"type_vocab_size\": 3, \"switchyard_token_types\": \"shape\"}") < 0);
         check_eq(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\"}}"), 0);
         check_eq(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\", "
-                                  "\"weight\": 2.5}}"), 0);
+                                             "\"weight\": 2.5}}"),
+                 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"t\", \"file\": \"l.st\"}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"b\", \"file\": \"l.st\"}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"../l.st\"}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\"}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": {\"head\": \"a\", \"file\": \"l.st\", "
-                               "\"weight\": -1}}") < 0);
+                                          "\"weight\": -1}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_lexical\": \"a\"}") < 0);
         /* switchyard_token_crf */
         check_eq(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\"}}"), 0);
         check_eq(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\", "
-                                  "\"encoder_weight\": 0.3}}"), 0);
+                                             "\"encoder_weight\": 0.3}}"),
+                 0);
         check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"a\", \"file\": \"c.st\"}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"/c.st\"}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\", "
-                               "\"encoder_weight\": -0.1}}") < 0);
+                                          "\"encoder_weight\": -0.1}}") < 0);
         check(load_config_text(BASE HEADS ", \"switchyard_token_crf\": {\"head\": \"t\", \"file\": \"c.st\", "
-                               "\"encoder_weight\": \"1\"}}") < 0);
+                                          "\"encoder_weight\": \"1\"}}") < 0);
 #undef HEADS
 }
 

@@ -16,10 +16,9 @@
 #define TOL_BATCH 1e-5
 
 static const char *names[] = {
-        "bert-seq-f32", "bert-seq-f16", "bert-seq-bf16",
-        "distilbert-tok-f32", "distilbert-tok-f16", "distilbert-tok-bf16",
-        "modernbert-seq-f32", "modernbert-seq-f16", "modernbert-seq-bf16",
-        "modernbert-tok-f32", "modernbert-tok-f16", "modernbert-tok-bf16",
+        "bert-seq-f32",        "bert-seq-f16",        "bert-seq-bf16",      "distilbert-tok-f32",
+        "distilbert-tok-f16",  "distilbert-tok-bf16", "modernbert-seq-f32", "modernbert-seq-f16",
+        "modernbert-seq-bf16", "modernbert-tok-f32",  "modernbert-tok-f16", "modernbert-tok-bf16",
 };
 
 static double worst_logits, worst_emb, worst_batch;
@@ -54,14 +53,15 @@ static void run_one(const char *data, const char *name) {
 
                 if (c->task == CLF_TASK_SEQUENCE)
                         d = max_abs_diff(lg + i * L, single_logits[i], L);
-                else   /* token logits of the real tokens */
+                else /* token logits of the real tokens */
                         d = max_abs_diff(lg + i * T * L, single_logits[i], g.c[i].n_ids * L);
                 if (d > db)
                         db = d;
         }
         free(lg);
         printf("%-22s %-10s %zu texts: max |logits - golden| %.2e, |embedding - golden| %.2e, "
-               "|batch - single| %.2e\n", name, clf_arch_name(c->arch), g.n, dl, de, db);
+               "|batch - single| %.2e\n",
+               name, clf_arch_name(c->arch), g.n, dl, de, db);
         if (dl > TOL_GOLDEN || de > TOL_GOLDEN || db > TOL_BATCH) {
                 fprintf(stderr, "%s: beyond tolerance (golden %.0e, batch %.0e)\n", name, TOL_GOLDEN, TOL_BATCH);
                 exit(1);
@@ -109,6 +109,7 @@ int main(int argc, char **argv) {
                 run_one(argv[1], names[i]);
         refusals(argv[1]);
         printf("all checkpoints: worst |logits - golden| %.2e, |embedding - golden| %.2e (tolerance %.0e); "
-               "|batch - single| %.2e (tolerance %.0e)\n", worst_logits, worst_emb, TOL_GOLDEN, worst_batch, TOL_BATCH);
+               "|batch - single| %.2e (tolerance %.0e)\n",
+               worst_logits, worst_emb, TOL_GOLDEN, worst_batch, TOL_BATCH);
         return 0;
 }

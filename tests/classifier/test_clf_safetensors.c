@@ -53,8 +53,8 @@ static void good(void) {
         /* a: F32 [2,2]; b: F16 [5]; c: BF16 [2]; d: I64 [1] */
         unsigned char data[16 + 10 + 4 + 8];
         float a[4] = { 1.5f, -2.0f, 0.0f, 3.25f }, out[5];
-        uint16_t b[5] = { 0x3c00, 0xc100, 0x7bff, 0x0001, 0x7c00 };   /* 1, -2.5, 65504, 2^-24, inf */
-        uint16_t c[2] = { 0x3f80, 0xc049 };                            /* 1, -3.140625 */
+        uint16_t b[5] = { 0x3c00, 0xc100, 0x7bff, 0x0001, 0x7c00 }; /* 1, -2.5, 65504, 2^-24, inf */
+        uint16_t c[2] = { 0x3f80, 0xc049 };                         /* 1, -3.140625 */
         long long d = 7;
         struct clf_safetensors *st;
         const struct clf_st_tensor *t;
@@ -111,7 +111,8 @@ static void malformed(void) {
                 { "one offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4]}}" },
                 { "negative dim", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}" },
                 { "fractional offset", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4.5]}}" },
-                { "huge shape", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}}" },
+                { "huge shape",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,4]}}" },
                 { "too many dims", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}" },
                 { "overlap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                              "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}" },
@@ -136,18 +137,20 @@ static void malformed(void) {
         write_st(tmp_path("t.safetensors"), "", NULL, 0, 0);
         check(truncate(tmp_path("t.safetensors"), 5) == 0);
         check_eq(clf_safetensors_open(tmp_path("t.safetensors"), &st), -EBADMSG);
-        write_st(tmp_path("t.safetensors"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4, 4096);
+        write_st(tmp_path("t.safetensors"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4,
+                 4096);
         check_eq(clf_safetensors_open(tmp_path("t.safetensors"), &st), -EBADMSG);
         write_st(tmp_path("t.safetensors"), "{}", NULL, 0, (long long)1 << 62);
         check_eq(clf_safetensors_open(tmp_path("t.safetensors"), &st), -EBADMSG);
-        write_st(tmp_path("t.safetensors"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", data, 16, -1);
+        write_st(tmp_path("t.safetensors"), "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", data,
+                 16, -1);
         check_eq(clf_safetensors_open(tmp_path("t.safetensors"), &st), 0);
         clf_safetensors_close(st);
         {
                 struct stat sb;
 
                 check(stat(tmp_path("t.safetensors"), &sb) == 0);
-                check(truncate(tmp_path("t.safetensors"), sb.st_size - 8) == 0);  /* data cut short */
+                check(truncate(tmp_path("t.safetensors"), sb.st_size - 8) == 0); /* data cut short */
         }
         check_eq(clf_safetensors_open(tmp_path("t.safetensors"), &st), -EBADMSG);
         check_eq(clf_safetensors_open(tmp_path("missing.safetensors"), &st), -ENOENT);
@@ -176,12 +179,13 @@ static void bad_checkpoints(const char *data) {
         check(mkdir(dir, 0700) == 0);
         snprintf(from, sizeof from, "%s/bert-seq-f32/config.json", data);
         copy_file(from, tmp_path("model/config.json"));
-        write_st(tmp_path("model/model.safetensors"),
-                 "{\"bert.embeddings.word_embeddings.weight\":{\"dtype\":\"F32\",\"shape\":[2,32],\"data_offsets\":[0,256]}}",
-                 w, sizeof w, -1);
-        check_eq(clf_model_load(dir, NULL, &m), -EBADMSG);   /* word embeddings misshapen */
+        write_st(
+                tmp_path("model/model.safetensors"),
+                "{\"bert.embeddings.word_embeddings.weight\":{\"dtype\":\"F32\",\"shape\":[2,32],\"data_offsets\":[0,256]}}",
+                w, sizeof w, -1);
+        check_eq(clf_model_load(dir, NULL, &m), -EBADMSG); /* word embeddings misshapen */
         write_st(tmp_path("model/model.safetensors"), "{\"__metadata__\":{\"format\":\"pt\"}}", NULL, 0, -1);
-        check_eq(clf_model_load(dir, NULL, &m), -EBADMSG);   /* missing */
+        check_eq(clf_model_load(dir, NULL, &m), -EBADMSG); /* missing */
         unlink(tmp_path("model/model.safetensors"));
         check_eq(clf_model_load(dir, NULL, &m), -ENOENT);
         check_eq(clf_model_load("/nonexistent-model-dir", NULL, &m), -ENOENT);

@@ -180,8 +180,8 @@ static void hostile(void) {
 /* the windowed tokenization of long texts equals tokenizing it all */
 static void long_windows(void) {
         static const char *dirs[] = { "bert-seq-f32", "distilbert-tok-f32", "modernbert-seq-f32" };
-        static const char *words[] = { "Café", "naïve", "  ", "fox", "jumps", "[MASK]", "'s", "我爱", "\n\n",
-                                       "x=1;", "\t", "über", "dog.", "😀", "1234", "e-mail", "   ", "ok" };
+        static const char *words[] = { "Café", "naïve", "  ",   "fox",  "jumps", "[MASK]", "'s",     "我爱", "\n\n",
+                                       "x=1;", "\t",    "über", "dog.", "😀",     "1234",   "e-mail", "   ",  "ok" };
         size_t len = 300000;
         char *buf = malloc(len + 16);
         uint64_t s = 0x9e3779b97f4a7c15ull;
@@ -212,7 +212,8 @@ static void long_windows(void) {
 
                                 kh = policy == CLF_TRUNC_HEAD ? b : policy == CLF_TRUNC_TAIL ? 0 : (b + 1) / 2;
                                 kt = b - kh;
-                                check_eq(clf_tokenizer_encode_model(t, buf, n, max_len, (enum clf_truncate)policy, &e), 0);
+                                check_eq(clf_tokenizer_encode_model(t, buf, n, max_len, (enum clf_truncate)policy, &e),
+                                         0);
                                 check_eq(e.n, max_len);
                                 check(memcmp(e.ids + pre, all.ids, kh * sizeof *e.ids) == 0);
                                 check(memcmp(e.start + pre, all.start, kh * sizeof *e.start) == 0);
@@ -233,9 +234,9 @@ static void errors(void) {
 
         check_eq(clf_tokenizer_load("/nonexistent-dir", &t), -ENOENT);
         snprintf(path, sizeof path, "%s/bert-seq-f32/config.json", data);
-        check_eq(clf_tokenizer_load_json(path, &t), -EBADMSG);  /* JSON, but no model */
+        check_eq(clf_tokenizer_load_json(path, &t), -EBADMSG); /* JSON, but no model */
         snprintf(path, sizeof path, "%s/tokenizer-bpe.golden", data);
-        check_eq(clf_tokenizer_load_json(path, &t), -EBADMSG);  /* not JSON */
+        check_eq(clf_tokenizer_load_json(path, &t), -EBADMSG); /* not JSON */
         check(t == NULL);
 }
 

@@ -28,8 +28,7 @@ static struct sy_config *load_ok(const char *yaml) {
         int r = sy_config_load_string("t", yaml, strlen(yaml), &cfg, err, sizeof err);
 
         if (r < 0) {
-                fprintf(stderr, "unexpected failure (%d): %s\n--- yaml ---\n%s\n", r, err,
-                        yaml);
+                fprintf(stderr, "unexpected failure (%d): %s\n--- yaml ---\n%s\n", r, err, yaml);
                 check_failures++;
                 return NULL;
         }
@@ -132,8 +131,7 @@ static void test_example(void) {
         m = sy_config_find_model(cfg, "meta-llama/Llama-3.2-1B-Instruct");
         CHECK(m && m->default_engine == NULL && m->n_preferred_endpoints == 2);
         m = sy_config_find_model(cfg, "microsoft/Phi-4-mini-instruct");
-        CHECK(m && m->default_engine == NULL && m->reasoning_family == NULL &&
-              m->n_preferred_endpoints == 0);
+        CHECK(m && m->default_engine == NULL && m->reasoning_family == NULL && m->n_preferred_endpoints == 0);
         CHECK(sy_config_find_model(cfg, "auto") == NULL);
 
         CHECK(cfg->n_auto_aliases == 2);
@@ -203,8 +201,7 @@ static void test_classic(void) {
         }
         m = sy_config_find_model(cfg, "llama3-8b");
         CHECK(m && m->reasoning_family && strcmp(m->reasoning_family, "deepseek") == 0);
-        CHECK(m && m->n_preferred_endpoints == 1 &&
-              strcmp(m->preferred_endpoints[0], "llama-endpoint") == 0);
+        CHECK(m && m->n_preferred_endpoints == 1 && strcmp(m->preferred_endpoints[0], "llama-endpoint") == 0);
         CHECK(m && m->pii_policy.set && m->pii_policy.allow_by_default && m->pii_policy.n_types_allowed == 0);
         m = sy_config_find_model(cfg, "phi4-mini");
         CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default && m->pii_policy.n_types_allowed == 2);
@@ -224,8 +221,7 @@ static void test_classic(void) {
                 CHECK_STR(cfg->categories[0].name, "business");
                 CHECK(cfg->categories[0].system_prompt != NULL);
                 CHECK(cfg->categories[1].system_prompt == NULL);
-                CHECK(cfg->categories[2].n_model_scores == 1 &&
-                      cfg->categories[2].model_scores[0].use_reasoning);
+                CHECK(cfg->categories[2].n_model_scores == 1 && cfg->categories[2].model_scores[0].use_reasoning);
                 CHECK_STR(math->name, "math");
                 CHECK(math->n_model_scores == 2);
                 if (math->n_model_scores == 2) {
@@ -298,11 +294,10 @@ static void test_files(void) {
 /* ---- defaults -------------------------------------------------------- */
 
 static void test_defaults(void) {
-        static const char min[] =
-                "upstreams:\n"
-                "  - name: a\n"
-                "    url: http://10.0.0.1\n"
-                "    models: [m]\n";
+        static const char min[] = "upstreams:\n"
+                                  "  - name: a\n"
+                                  "    url: http://10.0.0.1\n"
+                                  "    models: [m]\n";
         struct sy_config *cfg;
 
         unsetenv("SWITCHYARD_RUNTIME_DIR");
@@ -476,8 +471,8 @@ static void test_defaults(void) {
 
 static const struct bad {
         const char *yaml;
-        const char *msg;        /* substring of the error */
-        unsigned line;          /* 1-based line in the message */
+        const char *msg; /* substring of the error */
+        unsigned line;   /* 1-based line in the message */
 } bad[] = {
         /* YAML itself */
         { "server:\n  port: 80\n  host: [a, b\n", "YAML syntax error", 4 },
@@ -510,8 +505,8 @@ static const struct bad {
         { "server:\n  max_body_bytes: \"-4MiB\"\n", "must not be negative", 2 },
         { "server:\n  host: 1.2.3.4:80\n", "not a valid host name or IP address", 2 },
         { "server:\n  host: http://x\n", "not a URL", 2 },
-        { "server:\n  workers: 100\nshm:\n  max_workers: 8\n",
-          "server.workers: 100 is more than shm.max_workers (8)", 2 },
+        { "server:\n  workers: 100\nshm:\n  max_workers: 8\n", "server.workers: 100 is more than shm.max_workers (8)",
+          2 },
         { "proxy:\n  max_retries: 17\n", "proxy.max_retries: 17 is out of range (0..16)", 2 },
         { "health:\n  path: health\n", "health.path: expected an absolute URL path", 2 },
         { "health:\n  path: /he alth\n", "health.path: expected an absolute URL path", 2 },
@@ -530,8 +525,7 @@ static const struct bad {
 
         /* durations */
         { "server:\n  header_timeout_ms: 10 s\n", "expected a duration such as", 2 },
-        { "server:\n  header_timeout_ms: 1500us\n",
-          "\"1500us\" is not a whole number of milliseconds", 2 },
+        { "server:\n  header_timeout_ms: 1500us\n", "\"1500us\" is not a whole number of milliseconds", 2 },
         { "server:\n  header_timeout_ms: -5ms\n", "must not be negative", 2 },
         { "server:\n  header_timeout_ms: 0\n", "out of range (1ms..3600000ms)", 2 },
         { "server:\n  header_timeout_ms: 2h\n", "out of range", 2 },
@@ -557,42 +551,30 @@ static const struct bad {
         /* upstreams */
         { U1 "  - name: a\n    url: http://127.0.0.1:8001\n    models: [m1]\n",
           "duplicate upstream name 'a' (first at line 2)", 5 },
-        { U1 "  - name: b\n    url: http://127.0.0.1:8001\n",
-          "upstream 'b' serves no models", 5 },
-        { U1 "  - name: b\n    url: http://127.0.0.1:8001\n    models: []\n",
-          "upstream 'b' serves no models", 5 },
+        { U1 "  - name: b\n    url: http://127.0.0.1:8001\n", "upstream 'b' serves no models", 5 },
+        { U1 "  - name: b\n    url: http://127.0.0.1:8001\n    models: []\n", "upstream 'b' serves no models", 5 },
         { "upstreams:\n  - url: http://h\n    models: [m]\n", "upstreams[0]: missing 'name'", 2 },
         { "upstreams:\n  - name: a\n    models: [m]\n", "upstreams[0]: missing 'url'", 2 },
-        { "upstreams:\n  - name: a\n    url: https://h:443\n    models: [m]\n",
-          "https upstreams are not supported yet", 3 },
-        { "upstreams:\n  - name: a\n    url: ftp://h\n    models: [m]\n",
-          "is not a URL of the form http://host[:port]", 3 },
-        { "upstreams:\n  - name: a\n    url: http://h:8000/v1\n    models: [m]\n",
-          "(no path, query or user info)", 3 },
-        { "upstreams:\n  - name: a\n    url: http://u@h:8000\n    models: [m]\n",
-          "does not name a valid host", 3 },
-        { "upstreams:\n  - name: a\n    url: http://h:0\n    models: [m]\n",
-          "has an invalid port (1..65535)", 3 },
-        { "upstreams:\n  - name: a\n    url: http://h:99999\n    models: [m]\n",
-          "has an invalid port", 3 },
-        { "upstreams:\n  - name: a\n    url: http://:80\n    models: [m]\n",
-          "does not name a valid host", 3 },
-        { "upstreams:\n  - name: a\n    url: http://[::1\n    models: [m]\n",
-          "is not a URL of the form", 3 },
+        { "upstreams:\n  - name: a\n    url: https://h:443\n    models: [m]\n", "https upstreams are not supported yet",
+          3 },
+        { "upstreams:\n  - name: a\n    url: ftp://h\n    models: [m]\n", "is not a URL of the form http://host[:port]",
+          3 },
+        { "upstreams:\n  - name: a\n    url: http://h:8000/v1\n    models: [m]\n", "(no path, query or user info)", 3 },
+        { "upstreams:\n  - name: a\n    url: http://u@h:8000\n    models: [m]\n", "does not name a valid host", 3 },
+        { "upstreams:\n  - name: a\n    url: http://h:0\n    models: [m]\n", "has an invalid port (1..65535)", 3 },
+        { "upstreams:\n  - name: a\n    url: http://h:99999\n    models: [m]\n", "has an invalid port", 3 },
+        { "upstreams:\n  - name: a\n    url: http://:80\n    models: [m]\n", "does not name a valid host", 3 },
+        { "upstreams:\n  - name: a\n    url: http://[::1\n    models: [m]\n", "is not a URL of the form", 3 },
         { U1 "    engine: vLLM\n", "'vLLM' is not a valid engine name", 5 },
         { U1 "    engine: \"\"\n", "upstreams[0].engine: must not be empty", 5 },
         { U1 "    kind: router\n", "unknown kind \"router\" (server or gateway)", 5 },
         { U1 "    weight: 0\n", "upstreams[0].weight: 0 is out of range", 5 },
-        { "upstreams:\n  - name: a\n    url: http://h\n    models: [m1, m2, m1]\n",
-          "'m1' is listed twice", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [m1, m2, m1]\n", "'m1' is listed twice", 4 },
         { "upstreams:\n  - name: a\n    url: http://h\n    models: [\"has space\"]\n",
           "'has space' is not a valid name", 4 },
-        { "upstreams:\n  - name: a\n    url: http://h\n    models: [\"\"]\n",
-          "must not be empty", 4 },
-        { "upstreams:\n  - name: a\n    url: http://h\n    models: m1\n",
-          "upstreams[0].models: expected a list", 4 },
-        { "upstreams:\n  - name: a\n    url: http://h\n    models: [[m1]]\n",
-          "expected a name, got a sequence", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [\"\"]\n", "must not be empty", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: m1\n", "upstreams[0].models: expected a list", 4 },
+        { "upstreams:\n  - name: a\n    url: http://h\n    models: [[m1]]\n", "expected a name, got a sequence", 4 },
         { "upstreams:\n  - a\n", "upstreams[0]: expected a mapping", 2 },
 
         /* classic endpoints and model_config */
@@ -602,8 +584,7 @@ static const struct bad {
         { "vllm_endpoints:\n  - name: e\n    port: 8000\n", "missing 'address'", 2 },
         { "vllm_endpoints:\n  - name: e\n    address: 10.0.0.1\n    port: 0\n",
           "vllm_endpoints[0].port: 0 is out of range (1..65535)", 4 },
-        { "vllm_endpoints:\n  - {name: e, address: h, port: 1}\n",
-          "upstream 'e' serves no models", 2 },
+        { "vllm_endpoints:\n  - {name: e, address: h, port: 1}\n", "upstream 'e' serves no models", 2 },
         { "vllm_endpoints:\n  - {name: e, address: h, port: 1}\n"
           "model_config:\n  m: {preferred_endpoints: [e, f]}\n",
           "model_config.m.preferred_endpoints: no upstream named 'f'", 4 },
@@ -612,8 +593,8 @@ static const struct bad {
         { U1 "models:\n  m1: {default_engine: sglang}\n",
           "models.m1: default_engine 'sglang': no upstream with that engine serves", 6 },
         { U1 "models:\n  m2: {}\n", "models: 'm2' is not served by any upstream", 6 },
-        { U1 "models:\n  m1: {}\nmodel_config:\n  m1: {}\n",
-          "settings for model 'm1' given twice (first at line 6)", 8 },
+        { U1 "models:\n  m1: {}\nmodel_config:\n  m1: {}\n", "settings for model 'm1' given twice (first at line 6)",
+          8 },
         { U1 "model_config: [m1]\n", "model_config: expected a mapping", 5 },
 
         /* model "auto" */
@@ -625,25 +606,23 @@ static const struct bad {
           "categories[0].model_scores[0]: model 'm2' is not served by any upstream", 8 },
         { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m1\n",
           "categories[0].model_scores[0]: missing 'score'", 8 },
-        { U1 "categories:\n  - name: math\n    model_scores:\n      - score: 1\n",
-          "missing 'model'", 8 },
+        { U1 "categories:\n  - name: math\n    model_scores:\n      - score: 1\n", "missing 'model'", 8 },
         { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m1\n"
-             "        score: 1.5\n", "score: 1.5 is out of range (0..1)", 9 },
+             "        score: 1.5\n",
+          "score: 1.5 is out of range (0..1)", 9 },
         { U1 "categories:\n  - name: math\n    model_scores:\n      - model: m1\n"
              "        score: 1\n        use_reasoning: maybe\n",
           "use_reasoning: expected true or false, got \"maybe\"", 10 },
         { U1 "categories:\n  - name: math\n    model_scores:\n      - {model: m1, score: 1}\n"
-             "      - {model: m1, score: 0.5}\n", "model 'm1' is listed twice", 9 },
-        { U1 "categories:\n  - name: math\n  - name: math\n",
-          "categories[1]: duplicate category 'math'", 7 },
+             "      - {model: m1, score: 0.5}\n",
+          "model 'm1' is listed twice", 9 },
+        { U1 "categories:\n  - name: math\n  - name: math\n", "categories[1]: duplicate category 'math'", 7 },
         { U1 "categories:\n  - system_prompt: x\n", "categories[0]: missing 'name'", 6 },
         { U1 "categories:\n  - name: \" math\"\n", "is not a valid category name", 6 },
         { U1 "categories:\n  - name: math\n    use_reasoning: 1\n",
           "categories[0].use_reasoning: expected true or false", 7 },
-        { U1 "categories:\n  - name: math\n    system_prompt: [a]\n",
-          "system_prompt: expected a string", 7 },
-        { U1 "categories:\n  - name: math\n    system_prompt: \"a\\0b\"\n",
-          "contains a NUL character", 7 },
+        { U1 "categories:\n  - name: math\n    system_prompt: [a]\n", "system_prompt: expected a string", 7 },
+        { U1 "categories:\n  - name: math\n    system_prompt: \"a\\0b\"\n", "contains a NUL character", 7 },
 };
 
 static void test_errors(void) {
@@ -651,15 +630,14 @@ static void test_errors(void) {
                 struct sy_config *cfg = (struct sy_config *)1;
                 char err[512] = "untouched";
                 int want = -EINVAL;
-                int r = sy_config_load_string("bad", bad[i].yaml, strlen(bad[i].yaml), &cfg, err,
-                                              sizeof err);
+                int r = sy_config_load_string("bad", bad[i].yaml, strlen(bad[i].yaml), &cfg, err, sizeof err);
                 unsigned line = err_line(err, "bad");
 
                 if (getenv("SHOW_ERRORS"))
                         printf("%s\n", err);
-                if (r != want || cfg != (struct sy_config *)1 || !strstr(err, bad[i].msg) ||
-                    line != bad[i].line) {
-                        fprintf(stderr, "bad[%zu]: rc %d (want %d), line %u (want %u)\n"
+                if (r != want || cfg != (struct sy_config *)1 || !strstr(err, bad[i].msg) || line != bad[i].line) {
+                        fprintf(stderr,
+                                "bad[%zu]: rc %d (want %d), line %u (want %u)\n"
                                 "  error: %s\n  want:  %s\n--- yaml ---\n%s------------\n",
                                 i, r, want, line, bad[i].line, err, bad[i].msg, bad[i].yaml);
                         check_failures++;
@@ -672,14 +650,12 @@ static void test_errors(void) {
         {
                 struct sy_config *cfg = NULL;
                 char small[12];
-                int r = sy_config_load_string("bad", "server: {port: x}\n", 18, &cfg, small,
-                                              sizeof small);
+                int r = sy_config_load_string("bad", "server: {port: x}\n", 18, &cfg, small, sizeof small);
 
                 CHECK(r == -EINVAL && strlen(small) == sizeof small - 1 && cfg == NULL);
                 r = sy_config_load_string("bad", "server: {port: x}\n", 18, &cfg, NULL, 0);
                 CHECK(r == -EINVAL && cfg == NULL);
-                r = sy_config_load_string(NULL, "server: {port: x}\n", 18, &cfg, small,
-                                          sizeof small);
+                r = sy_config_load_string(NULL, "server: {port: x}\n", 18, &cfg, small, sizeof small);
                 CHECK(r == -EINVAL && strncmp(small, "<string>:1:", 11) == 0);
         }
 }
@@ -735,9 +711,8 @@ static void test_durations(void) {
                 int r = sy_config_parse_duration(d[i].s, strlen(d[i].s), d[i].unit_ns, &v);
 
                 if (r != d[i].rc || (r == 0 && v != d[i].v) || (r < 0 && v != 12345)) {
-                        fprintf(stderr, "duration[%zu] \"%s\": rc %d v %llu, want rc %d v %llu\n",
-                                i, d[i].s, r, (unsigned long long)v, d[i].rc,
-                                (unsigned long long)d[i].v);
+                        fprintf(stderr, "duration[%zu] \"%s\": rc %d v %llu, want rc %d v %llu\n", i, d[i].s, r,
+                                (unsigned long long)v, d[i].rc, (unsigned long long)d[i].v);
                         check_failures++;
                 }
         }
@@ -865,8 +840,7 @@ static char *gen_upstreams(unsigned n_up, unsigned models_per, bool distinct) {
         b.p[0] = 0;
         sb_printf(&b, "upstreams:\n");
         for (unsigned i = 0; i < n_up; i++) {
-                sb_printf(&b, "  - name: u%u\n    url: http://10.0.%u.%u:8000\n    models: [",
-                          i, i / 256, i % 256);
+                sb_printf(&b, "  - name: u%u\n    url: http://10.0.%u.%u:8000\n    models: [", i, i / 256, i % 256);
                 for (unsigned j = 0; j < models_per; j++)
                         sb_printf(&b, "%sm%u", j ? ", " : "", distinct ? i * models_per + j : j);
                 sb_printf(&b, "]\n");
@@ -880,8 +854,7 @@ static void expect_fail(const char *yaml, const char *msg, unsigned line) {
         int r = sy_config_load_string("lim", yaml, strlen(yaml), &cfg, err, sizeof err);
 
         if (r != -EINVAL || !strstr(err, msg) || err_line(err, "lim") != line) {
-                fprintf(stderr, "limit: rc %d, error \"%s\", want \"%s\" at line %u\n", r, err,
-                        msg, line);
+                fprintf(stderr, "limit: rc %d, error \"%s\", want \"%s\" at line %u\n", r, err, msg, line);
                 check_failures++;
                 sy_config_free(cfg);
         }
@@ -924,15 +897,13 @@ static void test_limits(void) {
                 b = (struct sbuf){ malloc(64), 0, 64 };
                 sb_printf(&b, U1 "categories:\n");
                 for (unsigned i = 0; i < n; i++)
-                        sb_printf(&b, "  - name: c%u\n    model_scores: [{model: m1, score: 0.5}]\n",
-                                  i);
+                        sb_printf(&b, "  - name: c%u\n    model_scores: [{model: m1, score: 0.5}]\n", i);
                 if (n == SY_CFG_MAX_CATEGORIES) {
                         cfg = load_ok(b.p);
                         CHECK(cfg && cfg->n_categories == SY_CFG_MAX_CATEGORIES);
                         sy_config_free(cfg);
                 } else {
-                        expect_fail(b.p, "categories: more than 64 categories",
-                                    6 + SY_CFG_MAX_CATEGORIES * 2);
+                        expect_fail(b.p, "categories: more than 64 categories", 6 + SY_CFG_MAX_CATEGORIES * 2);
                 }
                 free(b.p);
         }
@@ -941,8 +912,7 @@ static void test_limits(void) {
         memset(name, 'x', SY_CFG_NAME_MAX);
         name[SY_CFG_NAME_MAX] = 0;
         b = (struct sbuf){ malloc(64), 0, 64 };
-        sb_printf(&b, "upstreams:\n  - name: %s\n    url: http://h\n    models: [%s]\n", name,
-                  name);
+        sb_printf(&b, "upstreams:\n  - name: %s\n    url: http://h\n    models: [%s]\n", name, name);
         cfg = load_ok(b.p);
         CHECK(cfg && strlen(cfg->upstreams[0].name) == SY_CFG_NAME_MAX);
         sy_config_free(cfg);
@@ -967,7 +937,8 @@ static void test_limits(void) {
 
         /* auto aliases: 16 */
         expect_fail(U1 "auto_aliases: [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12,"
-                    " a13, a14, a15, a16]\n", "auto_aliases: more than 16 entries", 5);
+                       " a13, a14, a15, a16]\n",
+                    "auto_aliases: more than 16 entries", 5);
 
         /* ring_bytes: powers of two from 4096 */
         cfg = load_ok("shm: {ring_bytes: 4096}\n");
@@ -1025,7 +996,7 @@ static void hex32(const uint8_t d[32], char out[65]) {
 #define SHA_KEY1 "c1fa602237f88a7c84dc1cff004a4f10f0e85127b2a3461aa33aea6694808262"
 #define SHA_KEY2 "1e65193bdb95bdb11459530aacbb10e034c09c302fe378abe229774ea3ddc6f1"
 
-#define G2 "upstreams:\n  - {name: a, url: 'http://h:1', models: [m1, m2]}\n"   /* 2 lines */
+#define G2 "upstreams:\n  - {name: a, url: 'http://h:1', models: [m1, m2]}\n" /* 2 lines */
 
 static const struct bad_at {
         const char *yaml;
@@ -1035,7 +1006,8 @@ static const struct bad_at {
         /* pii_policy */
         { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: [FOO]}\n",
           "model_config.m1.pii_policy.pii_types_allowed: unknown PII type 'FOO' (known: PERSON, EMAIL_ADDRESS, "
-          "US_SSN,", 5, 63 },
+          "US_SSN,",
+          5, 63 },
         { G2 "model_config:\n  m1:\n    pii_policy:\n      pii_types_allowed: [US_SSN]\n",
           "with allow_by_default: true every type is allowed, so this list would mean nothing", 6, 26 },
         { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_default: true, pii_types_allowed: [PERSON]}\n",
@@ -1050,11 +1022,12 @@ static const struct bad_at {
           "model_config.m1.pii_policy.allow_by_default: expected true or false", 5, 36 },
         { G2 "model_config:\n  m1:\n    pii_policy: {allow_by_defualt: false}\n",
           "unknown key 'allow_by_defualt' in model_config.m1.pii_policy (known: allow_by_default, "
-          "pii_types_allowed)", 5, 18 },
-        { G2 "model_config:\n  m1:\n    pii_policy: [US_SSN]\n",
-          "model_config.m1.pii_policy: expected a mapping", 5, 17 },
-        { G2 "model_config:\n  m1:\n    allow_by_default: false\n",
-          "'allow_by_default' belongs inside pii_policy:", 5, 5 },
+          "pii_types_allowed)",
+          5, 18 },
+        { G2 "model_config:\n  m1:\n    pii_policy: [US_SSN]\n", "model_config.m1.pii_policy: expected a mapping", 5,
+          17 },
+        { G2 "model_config:\n  m1:\n    allow_by_default: false\n", "'allow_by_default' belongs inside pii_policy:", 5,
+          5 },
         { G2 "model_config:\n  m1:\n    pii_types_allowed: [PERSON]\n",
           "'pii_types_allowed' belongs inside pii_policy:", 5, 5 },
         { G2 "models:\n  m1:\n    pii_policy: {allow_by_default: false, pii_types_allowed: [X]}\n",
@@ -1063,8 +1036,8 @@ static const struct bad_at {
           "unknown key 'pii_polcy' looks like a guard setting", 5, 5 },
 
         /* categories */
-        { G2 "categories:\n  - name: x\n    pii_enabled: 1\n",
-          "categories[0].pii_enabled: expected true or false", 5, 18 },
+        { G2 "categories:\n  - name: x\n    pii_enabled: 1\n", "categories[0].pii_enabled: expected true or false", 5,
+          18 },
         { G2 "categories:\n  - name: x\n    jailbreak_enabled: sure\n",
           "categories[0].jailbreak_enabled: expected true or false, got \"sure\"", 5, 24 },
         { G2 "categories:\n  - name: x\n    jailbreak_threshold: 1.5\n",
@@ -1085,7 +1058,8 @@ static const struct bad_at {
           "guard.include_history: also given as prompt_guard.include_history (line 1); use one", 2, 26 },
         { G2 "classifier: {enabled: false}\nmodel_config:\n  m1: {pii_policy: {allow_by_default: false}}\n",
           "a pii_policy with allow_by_default: false needs the classifier, but classifier.enabled is false "
-          "(line 3)", 5, 20 },
+          "(line 3)",
+          5, 20 },
         { G2 "classifier: {enabled: false}\ncategories:\n  - {name: x, jailbreak_enabled: true}\n",
           "jailbreak_enabled: true needs the classifier, but classifier.enabled is false", 5, 34 },
         { G2 "classifier:\n  category_model: {model_id: /nonexistent}\n"
@@ -1093,7 +1067,8 @@ static const struct bad_at {
           "needs PII detection: the classifier has classic checkpoints but no classifier.pii_model.model_id", 6, 20 },
         { G2 "classifier:\n  pii_model: {model_id: /nonexistent}\nprompt_guard: {enabled: true}\n",
           "the jailbreak guard needs a jailbreak model: the classifier has classic checkpoints but no "
-          "prompt_guard.model_id", 5, 15 },
+          "prompt_guard.model_id",
+          5, 15 },
         { G2 "classifier:\n  pii_model: {model_id: /nonexistent}\nprompt_guard: {enabled: false}\n"
              "categories:\n  - {name: x, jailbreak_enabled: true}\n",
           "the jailbreak guard needs a jailbreak model", 7, 34 },
@@ -1105,11 +1080,14 @@ static const struct bad_at {
         { "guard:\n  jailbreak_message: \"a\\nb\"\n", "guard.jailbreak_message: contains a control character", 2, 22 },
         { "guard:\n  pii_message: [a]\n", "guard.pii_message: expected a string, got a sequence", 2, 16 },
         { "guard:\n  include_history: yes please\n", "guard.include_history: expected true or false", 2, 20 },
-        { "guard:\n  on_classifier_error: ignore\n", "guard.on_classifier_error: expected block or allow, got "
-          "\"ignore\"", 2, 24 },
+        { "guard:\n  on_classifier_error: ignore\n",
+          "guard.on_classifier_error: expected block or allow, got "
+          "\"ignore\"",
+          2, 24 },
         { "guard:\n  block_status: 403\n  blocks_status: 403\n",
           "unknown key 'blocks_status' in guard (known: block_status, pii_message, jailbreak_message, "
-          "include_history, on_classifier_error)", 3, 3 },
+          "include_history, on_classifier_error)",
+          3, 3 },
 
         /* auth: */
         { "auth:\n  api_keys:\n    - name: a\n      key_sha256: abc\n",
@@ -1117,11 +1095,14 @@ static const struct bad_at {
         { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n    - name: b\n      key_sha256: \""
           "C1FA602237F88A7C84DC1CFF004A4F10F0E85127B2A3461AA33AEA6694808262\"\n",
           "auth.api_keys[1]: the same key as 'a' (line 3); every key must be distinct", 6, 19 },
-        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n    - name: a\n      key_sha256: \""
-          SHA_KEY2 "\"\n", "auth.api_keys[1]: duplicate API key name 'a' (first at line 3)", 5, 13 },
+        { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1
+          "\"\n    - name: a\n      key_sha256: \"" SHA_KEY2 "\"\n",
+          "auth.api_keys[1]: duplicate API key name 'a' (first at line 3)", 5, 13 },
         { "auth:\n  api_keys:\n    - key_sha256: \"" SHA_KEY1 "\"\n", "auth.api_keys[0]: missing 'name'", 3, 7 },
-        { "auth:\n  api_keys:\n    - name: a\n", "auth.api_keys[0]: missing the key: give key_sha256, key_env or "
-          "key_file", 3, 7 },
+        { "auth:\n  api_keys:\n    - name: a\n",
+          "auth.api_keys[0]: missing the key: give key_sha256, key_env or "
+          "key_file",
+          3, 7 },
         { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n      key_env: K\n",
           "auth.api_keys[0]: give one of key_sha256, key_env or key_file, not both key_sha256 and key_env", 5, 7 },
         { "auth:\n  api_keys:\n    - name: a\n      key_sha256: \"" SHA_KEY1 "\"\n      rpm: 5\n",
@@ -1154,21 +1135,29 @@ static const struct bad_at {
         { "auth:\n  metrics_token: short\n", "auth.metrics_token: the token is shorter than 8 bytes", 2, 18 },
         { "auth:\n  metrics_token: metrics-secret-1\n  metrics_token_env: SY_TEST_KEY1\n",
           "auth: give one of metrics_token, metrics_token_env or metrics_token_file, not both", 3, 3 },
-        { "auth:\n  metrics_token_env: SY_TEST_UNSET_KEY\n", "auth.metrics_token_env: environment variable "
-          "SY_TEST_UNSET_KEY is not set", 2, 22 },
+        { "auth:\n  metrics_token_env: SY_TEST_UNSET_KEY\n",
+          "auth.metrics_token_env: environment variable "
+          "SY_TEST_UNSET_KEY is not set",
+          2, 22 },
 
         /* rate_limits: */
         { "rate_limits:\n  requests_per_minute: -5\n", "rate_limits.requests_per_minute: must not be negative", 2, 24 },
-        { "rate_limits:\n  requests_per_minute: 1000000001\n", "rate_limits.requests_per_minute: 1000000001 is "
-          "out of range (0..1000000000)", 2, 24 },
+        { "rate_limits:\n  requests_per_minute: 1000000001\n",
+          "rate_limits.requests_per_minute: 1000000001 is "
+          "out of range (0..1000000000)",
+          2, 24 },
         { "rate_limits:\n  max_clients: 8\n", "rate_limits.max_clients: 8 is out of range (16..16777216)", 2, 16 },
-        { "rate_limits:\n  client_header: \"X Client\"\n", "rate_limits.client_header: expected an HTTP header "
-          "name", 2, 18 },
+        { "rate_limits:\n  client_header: \"X Client\"\n",
+          "rate_limits.client_header: expected an HTTP header "
+          "name",
+          2, 18 },
         { "rate_limits:\n  client_header: authorization\n", "\"authorization\" carries credentials", 2, 18 },
         { "rate_limits:\n  client_header: X-API-Key\n", "\"X-API-Key\" carries credentials", 2, 18 },
         { "rate_limits:\n  burst_requests: 10\n", "rate_limits.burst_requests: no requests_per_minute is set", 2, 19 },
-        { "rate_limits:\n  requests_per_minute: 5\n  burst_tokens: 10\n", "rate_limits.burst_tokens: no "
-          "tokens_per_minute is set", 3, 17 },
+        { "rate_limits:\n  requests_per_minute: 5\n  burst_tokens: 10\n",
+          "rate_limits.burst_tokens: no "
+          "tokens_per_minute is set",
+          3, 17 },
         { "rate_limits:\n  requests_per_minute: 5\n  requests_per_minut: 5\n",
           "unknown key 'requests_per_minut' in rate_limits (known: client_header,", 3, 3 },
         { "rate_limits:\n  requests_per_minute: 5\n  redis: {host: r, prot: 1}\n",
@@ -1198,16 +1187,20 @@ static const struct bad_at {
         { "api_keys: []\n", "'api_keys' is not a top-level key: it belongs in auth.api_keys", 1, 1 },
         { "pii_policy: {allow_by_default: false}\n", "it belongs in model_config.<model>.pii_policy", 1, 1 },
         { "redis: {host: r}\n", "it belongs in rate_limits.redis", 1, 1 },
-        { "rate_limit:\n  requests_per_minute: 5\n", "unknown top-level key 'rate_limit': did you mean "
-          "'rate_limits'?", 1, 1 },
+        { "rate_limit:\n  requests_per_minute: 5\n",
+          "unknown top-level key 'rate_limit': did you mean "
+          "'rate_limits'?",
+          1, 1 },
         { "ratelimits: {}\n", "did you mean 'rate_limits'?", 1, 1 },
         { "guards: {block_status: 403}\n", "did you mean 'guard'?", 1, 1 },
         { "Auth: {}\n", "did you mean 'auth'?", 1, 1 },
         { "prompt_gaurd: {enabled: true}\n", "did you mean 'prompt_guard'?", 1, 1 },
         { "decisions:\n  - name: x\n    plugins:\n      - type: pii\n        configuration: {enabled: true}\n",
           "decisions: 'pii' is a guard setting in vSR decisions", 4, 15 },
-        { "decisions:\n  - name: x\n    jailbreak_enabled: true\n", "decisions: 'jailbreak_enabled' is a guard "
-          "setting", 3, 5 },
+        { "decisions:\n  - name: x\n    jailbreak_enabled: true\n",
+          "decisions: 'jailbreak_enabled' is a guard "
+          "setting",
+          3, 5 },
 };
 
 static void test_guard_errors(void) {
@@ -1232,9 +1225,11 @@ static void test_guard_errors(void) {
                         printf("%s\n", err);
                 if (r != -EINVAL || cfg != (struct sy_config *)1 || !strstr(err, bad_guard[i].msg) ||
                     line != bad_guard[i].line || col != bad_guard[i].col) {
-                        fprintf(stderr, "bad_guard[%zu]: rc %d, at %u:%u (want %u:%u)\n  error: %s\n  want:  %s\n"
-                                "--- yaml ---\n%s------------\n", i, r, line, col, bad_guard[i].line,
-                                bad_guard[i].col, err, bad_guard[i].msg, bad_guard[i].yaml);
+                        fprintf(stderr,
+                                "bad_guard[%zu]: rc %d, at %u:%u (want %u:%u)\n  error: %s\n  want:  %s\n"
+                                "--- yaml ---\n%s------------\n",
+                                i, r, line, col, bad_guard[i].line, bad_guard[i].col, err, bad_guard[i].msg,
+                                bad_guard[i].yaml);
                         check_failures++;
                         if (r == 0 && cfg != (struct sy_config *)1)
                                 sy_config_free(cfg);
@@ -1285,29 +1280,29 @@ static void test_guards(void) {
 
         /* pii_policy (classic and native), category guard keys, guard: */
         cfg = load_ok(G2 "  - {name: b, url: 'http://h:2', models: [m3]}\n"
-                      "model_config:\n"
-                      "  m1:\n"
-                      "    pii_policy:\n"
-                      "      allow_by_default: false\n"
-                      "      pii_types_allowed: [EMAIL_ADDRESS, PERSON, ZIP_CODE]\n"
-                      "  m2:\n"
-                      "    pii_policy: {allow_by_default: true}\n"
-                      "models:\n"
-                      "  m3: {pii_policy: {allow_by_default: false}}\n"
-                      "categories:\n"
-                      "  - name: x\n"
-                      "    pii_enabled: false\n"
-                      "    jailbreak_enabled: true\n"
-                      "    jailbreak_threshold: 0.9\n"
-                      "    pii_threshold: 0.25\n"
-                      "    model_scores: [{model: m1, score: 1}]\n"
-                      "  - {name: y, pii_enabled: true, jailbreak_enabled: false}\n"
-                      "guard:\n"
-                      "  block_status: 403\n"
-                      "  pii_message: \"Blocked: personal data\"\n"
-                      "  jailbreak_message: Nope\n"
-                      "  include_history: true\n"
-                      "  on_classifier_error: allow\n");
+                         "model_config:\n"
+                         "  m1:\n"
+                         "    pii_policy:\n"
+                         "      allow_by_default: false\n"
+                         "      pii_types_allowed: [EMAIL_ADDRESS, PERSON, ZIP_CODE]\n"
+                         "  m2:\n"
+                         "    pii_policy: {allow_by_default: true}\n"
+                         "models:\n"
+                         "  m3: {pii_policy: {allow_by_default: false}}\n"
+                         "categories:\n"
+                         "  - name: x\n"
+                         "    pii_enabled: false\n"
+                         "    jailbreak_enabled: true\n"
+                         "    jailbreak_threshold: 0.9\n"
+                         "    pii_threshold: 0.25\n"
+                         "    model_scores: [{model: m1, score: 1}]\n"
+                         "  - {name: y, pii_enabled: true, jailbreak_enabled: false}\n"
+                         "guard:\n"
+                         "  block_status: 403\n"
+                         "  pii_message: \"Blocked: personal data\"\n"
+                         "  jailbreak_message: Nope\n"
+                         "  include_history: true\n"
+                         "  on_classifier_error: allow\n");
         if (cfg) {
                 m = sy_config_find_model(cfg, "m1");
                 CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default && m->pii_policy.line == 7);
@@ -1336,8 +1331,8 @@ static void test_guards(void) {
         }
         /* a policy alone starts the classifier; prompt_guard.include_history; on_classifier_error: block */
         cfg = load_ok(G2 "model_config:\n  m1: {pii_policy: {allow_by_default: false}}\n"
-                      "prompt_guard: {enabled: true, threshold: 0.6, include_history: true}\n"
-                      "guard: {on_classifier_error: block, block_status: 0}\n");
+                         "prompt_guard: {enabled: true, threshold: 0.6, include_history: true}\n"
+                         "guard: {on_classifier_error: block, block_status: 0}\n");
         if (cfg) {
                 CHECK(cfg->classifier.enabled && cfg->classifier.jailbreak_block);
                 CHECK(fabs(cfg->classifier.jailbreak.threshold - 0.6) < 1e-9);
@@ -1348,7 +1343,8 @@ static void test_guards(void) {
         CHECK(cfg && cfg->classifier.enabled);
         sy_config_free(cfg);
         /* a policy on a model nobody serves yet, with discovery or admin: kept */
-        cfg = load_ok(G2 "admin: {token: t0123456789}\nmodel_config:\n  later: {pii_policy: {allow_by_default: false}}\n");
+        cfg = load_ok(G2
+                      "admin: {token: t0123456789}\nmodel_config:\n  later: {pii_policy: {allow_by_default: false}}\n");
         if (cfg) {
                 m = sy_config_find_model(cfg, "later");
                 CHECK(m && m->pii_policy.set && !m->pii_policy.allow_by_default);
@@ -1363,19 +1359,18 @@ static void test_guards(void) {
         snprintf(path, sizeof path, "%s/metrics.token", dir);
         write_file(path, "metrics-secret-1");
         snprintf(path, sizeof path, "%s/switchyard.yaml", dir);
-        write_file(path, G2
-                   "auth:\n"
-                   "  metrics_token_file: metrics.token\n"
-                   "  api_keys:\n"
-                   "    - name: admin\n"
-                   "      key_sha256: \"" SHA_KEY2 "\"\n"
-                   "    - name: env-client\n"
-                   "      key_env: SY_TEST_KEY1\n"
-                   "      models: [m1]\n"
-                   "      requests_per_minute: 60\n"
-                   "    - name: file-client\n"
-                   "      key_file: k2-other.key\n"
-                   "      tokens_per_minute: 0\n");
+        write_file(path, G2 "auth:\n"
+                            "  metrics_token_file: metrics.token\n"
+                            "  api_keys:\n"
+                            "    - name: admin\n"
+                            "      key_sha256: \"" SHA_KEY2 "\"\n"
+                            "    - name: env-client\n"
+                            "      key_env: SY_TEST_KEY1\n"
+                            "      models: [m1]\n"
+                            "      requests_per_minute: 60\n"
+                            "    - name: file-client\n"
+                            "      key_file: k2-other.key\n"
+                            "      tokens_per_minute: 0\n");
         setenv("SY_TEST_KEY1", "sk-test-key-1", 1);
         /* key_file relative to the config file's directory */
         {
@@ -1415,11 +1410,13 @@ static void test_guards(void) {
         }
         /* key_file: first line, trailing whitespace and CR stripped; upper-case key_sha256 */
         snprintf(path, sizeof path, "%s/switchyard.yaml", dir);
-        write_file(path, "auth:\n"
-                   "  metrics_token_env: SY_TEST_KEY1\n"
-                   "  api_keys:\n"
-                   "    - {name: f, key_file: k2.key}\n"
-                   "    - {name: u, key_sha256: \"C1FA602237F88A7C84DC1CFF004A4F10F0E85127B2A3461AA33AEA6694808262\"}\n");
+        write_file(
+                path,
+                "auth:\n"
+                "  metrics_token_env: SY_TEST_KEY1\n"
+                "  api_keys:\n"
+                "    - {name: f, key_file: k2.key}\n"
+                "    - {name: u, key_sha256: \"C1FA602237F88A7C84DC1CFF004A4F10F0E85127B2A3461AA33AEA6694808262\"}\n");
         cfg = NULL;
         r = sy_config_load(path, &cfg, err, sizeof err);
         if (r < 0) {
@@ -1436,7 +1433,7 @@ static void test_guards(void) {
         }
         /* the same key from a file and as a digest: refused at the second */
         write_file(path, "auth:\n  api_keys:\n    - {name: f, key_file: k2.key}\n"
-                   "    - {name: g, key_sha256: \"" SHA_KEY2 "\"}\n");
+                         "    - {name: g, key_sha256: \"" SHA_KEY2 "\"}\n");
         cfg = NULL;
         r = sy_config_load(path, &cfg, err, sizeof err);
         CHECK(r == -EINVAL && strstr(err, ":4:29: auth.api_keys[1]: the same key as 'f' (line 3)"));
@@ -1583,7 +1580,7 @@ static void test_mutations(void) {
                         continue;
                 buf = malloc(len + 1);
                 for (size_t n = 0; n <= len; n++)
-                        try_load(orig, n);              /* every prefix */
+                        try_load(orig, n); /* every prefix */
                 for (size_t i = 0; i < len; i += 3) {
                         for (size_t s = 0; s < sizeof subst; s++) {
                                 memcpy(buf, orig, len);

@@ -24,7 +24,7 @@ void *__wrap_realloc(void *p, size_t n);
 char *__wrap_strdup(const char *s);
 char *__wrap_strndup(const char *s, size_t n);
 
-static long countdown = -1;     /* fail when it reaches 0; -1: never */
+static long countdown = -1; /* fail when it reaches 0; -1: never */
 static long calls;
 
 static bool fail_now(void) {
@@ -72,8 +72,7 @@ static int run(const char *path) {
                         break;
                 }
                 if (r != -ENOMEM || cfg != (struct sy_config *)1 || !strstr(err, "out of memory")) {
-                        fprintf(stderr, "%s: allocation %ld failing: rc %d, error \"%s\"\n", path,
-                                n, r, err);
+                        fprintf(stderr, "%s: allocation %ld failing: rc %d, error \"%s\"\n", path, n, r, err);
                         failures++;
                 }
                 if (n > 100000) {

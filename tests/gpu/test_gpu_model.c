@@ -17,16 +17,15 @@
 #include "tests/classifier/clf-test.h"
 
 static const char *names[] = {
-        "bert-seq-f32", "bert-seq-f16", "bert-seq-bf16",
-        "distilbert-tok-f32", "distilbert-tok-f16", "distilbert-tok-bf16",
-        "modernbert-seq-f32", "modernbert-seq-f16", "modernbert-seq-bf16",
-        "modernbert-tok-f32", "modernbert-tok-f16", "modernbert-tok-bf16",
+        "bert-seq-f32",        "bert-seq-f16",        "bert-seq-bf16",      "distilbert-tok-f32",
+        "distilbert-tok-f16",  "distilbert-tok-bf16", "modernbert-seq-f32", "modernbert-seq-f16",
+        "modernbert-seq-bf16", "modernbert-tok-f32",  "modernbert-tok-f16", "modernbert-tok-bf16",
 };
 
-static const double tol[] = { 1e-4, 1e-2, 1e-2, 5e-2 };        /* f32 tf32 f16 bf16, as gpu_precisions */
+static const double tol[] = { 1e-4, 1e-2, 1e-2, 5e-2 }; /* f32 tf32 f16 bf16, as gpu_precisions */
 
-#define TOL_GOLDEN_F32 1e-4     /* as test_clf_model's CPU bound */
-#define RB 13                   /* random batch */
+#define TOL_GOLDEN_F32 1e-4 /* as test_clf_model's CPU bound */
+#define RB 13               /* random batch */
 #define RB_MAXLEN 100
 
 static int failures;
@@ -38,7 +37,7 @@ struct case_set {
         int32_t *ids;
         uint8_t *mask;
         size_t *len;
-        float **lg, **emb;      /* [B] CPU single runs */
+        float **lg, **emb; /* [B] CPU single runs */
 };
 
 static double scaled_err(const float *got, const float *ref, size_t n) {
@@ -103,7 +102,8 @@ static void alloc_cases(struct case_set *cs, size_t B, size_t T) {
 static double batch_err(struct clf_model *gpu, const struct case_set *cs) {
         const struct clf_config *c = clf_model_config(gpu);
         size_t L = c->num_labels, H = c->hidden;
-        float *lg = malloc(clf_model_logits_size(gpu, cs->B, cs->T) * sizeof *lg), *emb = malloc(cs->B * H * sizeof *emb);
+        float *lg = malloc(clf_model_logits_size(gpu, cs->B, cs->T) * sizeof *lg),
+              *emb = malloc(cs->B * H * sizeof *emb);
         struct clf_batch in = { .B = cs->B, .T = cs->T, .ids = cs->ids, .mask = cs->mask };
         double e = 0;
 
@@ -151,7 +151,8 @@ static void run_one(const char *data, const char *name) {
         for (size_t i = 0; i < g.n; i++) {
                 gold.len[i] = g.c[i].n_ids;
                 for (size_t k = 0; k < T; k++) {
-                        gold.ids[i * T + k] = k < g.c[i].n_ids ? g.c[i].ids[k] : (int32_t)(c->pad_id >= 0 ? c->pad_id : 0);
+                        gold.ids[i * T + k] =
+                                k < g.c[i].n_ids ? g.c[i].ids[k] : (int32_t)(c->pad_id >= 0 ? c->pad_id : 0);
                         gold.mask[i * T + k] = k < g.c[i].n_ids;
                 }
         }
@@ -163,7 +164,8 @@ static void run_one(const char *data, const char *name) {
         for (size_t b = 0; b < RB; b++) {
                 rnd.len[b] = b == 0 ? T : 1 + (size_t)(gpu_uniform(0, 1) * (float)(T - 1));
                 for (size_t k = 0; k < T; k++) {
-                        rnd.ids[b * T + k] = (int32_t)(gpu_uniform(0, 1) * (float)c->vocab_size) % (int32_t)c->vocab_size;
+                        rnd.ids[b * T + k] =
+                                (int32_t)(gpu_uniform(0, 1) * (float)c->vocab_size) % (int32_t)c->vocab_size;
                         rnd.mask[b * T + k] = k < rnd.len[b];
                 }
         }
@@ -223,7 +225,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
                 return 2;
         }
-        clf_backend_destroy(gpu_backend_or_skip(CLF_PREC_F32));   /* or exit 77 */
+        clf_backend_destroy(gpu_backend_or_skip(CLF_PREC_F32)); /* or exit 77 */
         for (size_t i = 0; i < sizeof names / sizeof *names; i++)
                 run_one(argv[1], names[i]);
         for (size_t p = 0; p < GPU_N_PREC; p++)

@@ -97,7 +97,7 @@ static void t_memory(struct clf_backend *be) {
                 for (size_t i = 0; i < n; i++) {
                         memset(h + i * each, (int)(i & 0xff), each);
                         check_eq(be->ops->upload(be, (unsigned char *)d + i * each, h + i * each, each), 0);
-                        memset(h + i * each, 0xee, 1);  /* the caller may reuse its buffer at once */
+                        memset(h + i * each, 0xee, 1); /* the caller may reuse its buffer at once */
                         h[i * each] = (unsigned char)(i & 0xff);
                 }
                 check_eq(be->ops->download(be, back, d, n * each), 0);
@@ -114,10 +114,14 @@ static void t_memory(struct clf_backend *be) {
 
 static double unit_roundoff(enum clf_precision p) {
         switch (p) {
-        case CLF_PREC_TF32: return ldexp(1.0, -10);
-        case CLF_PREC_F16: return ldexp(1.0, -11);
-        case CLF_PREC_BF16: return ldexp(1.0, -8);
-        default: return 0;
+        case CLF_PREC_TF32:
+                return ldexp(1.0, -10);
+        case CLF_PREC_F16:
+                return ldexp(1.0, -11);
+        case CLF_PREC_BF16:
+                return ldexp(1.0, -8);
+        default:
+                return 0;
         }
 }
 
@@ -193,7 +197,7 @@ static void make_mask(float *mask, size_t B, size_t T, enum mask_kind kind) {
                 for (size_t t = 0; t < T; t++) {
                         float v = t < len ? 1.0f : 0.0f;
 
-                        if (kind == MASK_HOLES)   /* left padding, holes, a padded tail */
+                        if (kind == MASK_HOLES) /* left padding, holes, a padded tail */
                                 v = (t < 2 || t + 3 >= T || gpu_uniform(0, 1) < 0.2f) ? 0.0f : 1.0f;
                         mask[b * T + t] = v;
                 }
@@ -201,7 +205,7 @@ static void make_mask(float *mask, size_t B, size_t T, enum mask_kind kind) {
 }
 
 static void t_attention(size_t B, size_t T, size_t heads, size_t hd, size_t window, enum mask_kind kind, float amp) {
-        static const double tol[] = { 2e-5, 2e-3, 2e-3, 1.5e-2 };   /* f32 tf32 f16 bf16 */
+        static const double tol[] = { 2e-5, 2e-3, 2e-3, 1.5e-2 }; /* f32 tf32 f16 bf16 */
         size_t H = heads * hd, n = B * T * 3 * H;
         float *qkv = rnd(n, -amp, amp), *mask = malloc(B * T * sizeof *mask), *ref = malloc(B * T * H * sizeof *ref);
         static const char *kinds[] = { "full", "padded", "holes" };
@@ -374,7 +378,8 @@ static void t_glu(size_t M, size_t nh, enum clf_act act) {
 
 static void t_rope(size_t B, size_t T, size_t heads, size_t hd) {
         size_t n = B * T * 3 * heads * hd, half = hd / 2, max_t = T + 3;
-        float *qkv = rnd(n, -1, 1), *cs = rnd(max_t * (half ? half : 1), -1, 1), *sn = rnd(max_t * (half ? half : 1), -1, 1);
+        float *qkv = rnd(n, -1, 1), *cs = rnd(max_t * (half ? half : 1), -1, 1),
+              *sn = rnd(max_t * (half ? half : 1), -1, 1);
         float *ref = malloc(n * sizeof *ref);
         char shape[64];
 
@@ -443,8 +448,8 @@ int main(void) {
 
         {
                 static const size_t mm[][3] = {
-                        { 1, 1, 1 },      { 1, 2, 768 },    { 3, 5, 7 },        { 17, 33, 65 },
-                        { 64, 96, 32 },   { 130, 200, 300 }, { 128, 2304, 768 }, { 257, 768, 3072 },
+                        { 1, 1, 1 },    { 1, 2, 768 },     { 3, 5, 7 },        { 17, 33, 65 },
+                        { 64, 96, 32 }, { 130, 200, 300 }, { 128, 2304, 768 }, { 257, 768, 3072 },
                 };
 
                 for (size_t i = 0; i < sizeof mm / sizeof *mm; i++)
@@ -460,7 +465,7 @@ int main(void) {
         t_attention(2, 100, 2, 64, 16, MASK_PAD, 1);
         t_attention(3, 300, 4, 32, 128, MASK_PAD, 1);
         t_attention(2, 61, 2, 16, 10, MASK_HOLES, 4);
-        t_attention(1, 8192, 2, 32, 0, MASK_FULL, 1);   /* one pair per scores chunk */
+        t_attention(1, 8192, 2, 32, 0, MASK_FULL, 1); /* one pair per scores chunk */
 
         t_embed(50, 1, 1);
         t_embed(50, 17, 33);

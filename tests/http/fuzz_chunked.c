@@ -33,7 +33,7 @@ static void decode(const uint8_t *data, size_t size, size_t step, struct outcome
                         /* vary the piece size */
                         step = step * 7 % 13 + 1;
                 }
-                r = http_chunked_step(&d, (const char *) data + off, avail - off, &c, &p, &dlen);
+                r = http_chunked_step(&d, (const char *)data + off, avail - off, &c, &p, &dlen);
                 o->rc = r;
                 FUZZ_CHECK(r == 0 || r == 1 || r == -EBADMSG || r == -E2BIG);
                 if (r < 0) {
@@ -45,9 +45,9 @@ static void decode(const uint8_t *data, size_t size, size_t step, struct outcome
                 FUZZ_CHECK(c <= avail - off);
                 if (dlen) {
                         FUZZ_CHECK(r == 0);
-                        FUZZ_CHECK((const uint8_t *) p >= data + off && (const uint8_t *) p + dlen <= data + off + c);
+                        FUZZ_CHECK((const uint8_t *)p >= data + off && (const uint8_t *)p + dlen <= data + off + c);
                         for (size_t i = 0; i < dlen; i++)
-                                o->hash = (o->hash ^ (uint8_t) p[i]) * 1099511628211ull;
+                                o->hash = (o->hash ^ (uint8_t)p[i]) * 1099511628211ull;
                         o->out_len += dlen;
                 }
                 off += c;

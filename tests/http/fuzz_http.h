@@ -15,14 +15,14 @@ static inline bool fuzz_is_tchar(uint8_t c) {
 }
 
 static inline bool fuzz_inside(const char *p, size_t n, const uint8_t *buf, size_t len) {
-        return (const uint8_t *) p >= buf && (const uint8_t *) p + n <= buf + len;
+        return (const uint8_t *)p >= buf && (const uint8_t *)p + n <= buf + len;
 }
 
 static inline void fuzz_check_rc(int r, size_t len, const struct http_limits *lim) {
         FUZZ_CHECK(r > 0 || r == -EAGAIN || r == -EBADMSG || r == -E2BIG || r == -ENOTSUP);
         if (r > 0) {
-                FUZZ_CHECK((size_t) r <= len);
-                FUZZ_CHECK((size_t) r <= lim->max_header_bytes);
+                FUZZ_CHECK((size_t)r <= len);
+                FUZZ_CHECK((size_t)r <= lim->max_header_bytes);
         }
         if (r == -EAGAIN)
                 FUZZ_CHECK(len <= lim->max_header_bytes);
@@ -40,9 +40,9 @@ static inline void fuzz_check_headers(const struct http_header *h, size_t n, con
                 FUZZ_CHECK(h[i].value > h[i].name + h[i].name_len);
                 FUZZ_CHECK(h[i].name[h[i].name_len] == ':');
                 for (size_t k = 0; k < h[i].name_len; k++)
-                        FUZZ_CHECK(fuzz_is_tchar((uint8_t) h[i].name[k]));
+                        FUZZ_CHECK(fuzz_is_tchar((uint8_t)h[i].name[k]));
                 for (size_t k = 0; k < h[i].value_len; k++) {
-                        uint8_t c = (uint8_t) h[i].value[k];
+                        uint8_t c = (uint8_t)h[i].value[k];
                         FUZZ_CHECK((c >= 0x20 && c != 0x7f) || c == '\t');
                 }
                 if (h[i].value_len) {
@@ -54,7 +54,8 @@ static inline void fuzz_check_headers(const struct http_header *h, size_t n, con
         }
         /* the block ends with an empty line */
         FUZZ_CHECK(consumed >= 2 && buf[consumed - 1] == '\n');
-        FUZZ_CHECK(buf[consumed - 2] == '\n' || (consumed >= 3 && buf[consumed - 2] == '\r' && buf[consumed - 3] == '\n'));
+        FUZZ_CHECK(buf[consumed - 2] == '\n' ||
+                   (consumed >= 3 && buf[consumed - 2] == '\r' && buf[consumed - 3] == '\n'));
 }
 
 static inline bool fuzz_same_headers(const struct http_header *a, const struct http_header *b, size_t n) {

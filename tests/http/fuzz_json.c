@@ -36,11 +36,11 @@ static int ref_hex(struct ref *r, unsigned *v) {
                 int c = ref_peek(r);
                 unsigned d;
                 if (c >= '0' && c <= '9')
-                        d = (unsigned) (c - '0');
+                        d = (unsigned)(c - '0');
                 else if (c >= 'a' && c <= 'f')
-                        d = (unsigned) (c - 'a' + 10);
+                        d = (unsigned)(c - 'a' + 10);
                 else if (c >= 'A' && c <= 'F')
-                        d = (unsigned) (c - 'A' + 10);
+                        d = (unsigned)(c - 'A' + 10);
                 else
                         return -EBADMSG;
                 *v = *v * 16 + d;
@@ -87,13 +87,13 @@ static int ref_string(struct ref *r) {
                 /* UTF-8: decode and check the code point */
                 unsigned cp, need;
                 if ((c & 0xe0) == 0xc0) {
-                        cp = (unsigned) c & 0x1f;
+                        cp = (unsigned)c & 0x1f;
                         need = 1;
                 } else if ((c & 0xf0) == 0xe0) {
-                        cp = (unsigned) c & 0x0f;
+                        cp = (unsigned)c & 0x0f;
                         need = 2;
                 } else if ((c & 0xf8) == 0xf0) {
-                        cp = (unsigned) c & 0x07;
+                        cp = (unsigned)c & 0x07;
                         need = 3;
                 } else {
                         return -EBADMSG;
@@ -102,7 +102,7 @@ static int ref_string(struct ref *r) {
                         int d = ref_peek(r);
                         if (d < 0 || (d & 0xc0) != 0x80)
                                 return -EBADMSG;
-                        cp = cp << 6 | ((unsigned) d & 0x3f);
+                        cp = cp << 6 | ((unsigned)d & 0x3f);
                         r->i++;
                 }
                 static const unsigned min[] = { 0, 0x80, 0x800, 0x10000 };
@@ -252,13 +252,13 @@ static void check_string_value(const char *val, size_t len) {
         FUZZ_CHECK(d >= 0 || d == -ENOBUFS);
         if (d < 0)
                 return;
-        FUZZ_CHECK((size_t) d <= len - 2);
+        FUZZ_CHECK((size_t)d <= len - 2);
         /* encode(decode(x)) decodes to the same text */
-        int e = json_string_encode(scratch, (size_t) d, scratch3, sizeof(scratch3));
+        int e = json_string_encode(scratch, (size_t)d, scratch3, sizeof(scratch3));
         FUZZ_CHECK(e >= 2);
-        FUZZ_CHECK(ref_scan((const uint8_t *) scratch3, (size_t) e) == -EPROTOTYPE);
-        int d2 = json_string_decode(scratch3, (size_t) e, scratch2, sizeof(scratch2));
-        FUZZ_CHECK(d2 == d && memcmp(scratch, scratch2, (size_t) d) == 0);
+        FUZZ_CHECK(ref_scan((const uint8_t *)scratch3, (size_t)e) == -EPROTOTYPE);
+        int d2 = json_string_decode(scratch3, (size_t)e, scratch2, sizeof(scratch2));
+        FUZZ_CHECK(d2 == d && memcmp(scratch, scratch2, (size_t)d) == 0);
 }
 
 static void check_nested(const char *val, size_t len, int depth) {
@@ -268,8 +268,8 @@ static void check_nested(const char *val, size_t len, int depth) {
 
         while ((r = json_iter(val, len, &it, &m)) == 1) {
                 FUZZ_CHECK(m.val >= val && m.val + m.val_len <= val + len);
-                FUZZ_CHECK(m.end == (size_t) (m.val - val) + m.val_len);
-                FUZZ_CHECK(m.start >= prev_end && m.start <= (size_t) (m.val - val));
+                FUZZ_CHECK(m.end == (size_t)(m.val - val) + m.val_len);
+                FUZZ_CHECK(m.start >= prev_end && m.start <= (size_t)(m.val - val));
                 FUZZ_CHECK(val[0] == '{' ? m.key != NULL : m.key == NULL);
                 if (m.key)
                         FUZZ_CHECK(m.key == val + m.start + 1);
@@ -288,7 +288,7 @@ static bool is_ws(char c) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        const char *s = (const char *) data;
+        const char *s = (const char *)data;
         struct json_member m[MAX_MEMBERS];
         struct json_limits lim = { .max_depth = MAX_DEPTH, .max_members = MAX_MEMBERS };
         size_t n = 9999, err = 9999;
@@ -320,7 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                 /* find by the decoded key: a member with that
                                  * key, the last one */
                                 int d = json_string_decode(kq, m[i].key_len + 2, scratch, sizeof(scratch) - 1);
-                                if (d >= 0 && !memchr(scratch, 0, (size_t) d)) {
+                                if (d >= 0 && !memchr(scratch, 0, (size_t)d)) {
                                         scratch[d] = '\0';
                                         const struct json_member *f = json_find(m, n, scratch);
                                         FUZZ_CHECK(f != NULL && f >= &m[i]);
@@ -357,13 +357,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size <= sizeof(scratch) / 8) {
                 int e = json_string_encode(s, size, scratch3, sizeof(scratch3));
                 FUZZ_CHECK(e >= 2);
-                FUZZ_CHECK(ref_scan((const uint8_t *) scratch3, (size_t) e) == -EPROTOTYPE);
-                int d = json_string_decode(scratch3, (size_t) e, scratch2, sizeof(scratch2));
+                FUZZ_CHECK(ref_scan((const uint8_t *)scratch3, (size_t)e) == -EPROTOTYPE);
+                int d = json_string_decode(scratch3, (size_t)e, scratch2, sizeof(scratch2));
                 FUZZ_CHECK(d >= 0);
                 if (ref_utf8_valid(data, size))
-                        FUZZ_CHECK(d == (int) size && memcmp(scratch2, s, size) == 0);
+                        FUZZ_CHECK(d == (int)size && memcmp(scratch2, s, size) == 0);
                 else
-                        FUZZ_CHECK(memmem(scratch2, (size_t) d, "\xef\xbf\xbd", 3) != NULL);
+                        FUZZ_CHECK(memmem(scratch2, (size_t)d, "\xef\xbf\xbd", 3) != NULL);
         }
         return 0;
 }

@@ -5,7 +5,7 @@ static int parse(const uint8_t *data, size_t size, size_t max_bytes, size_t max_
                  struct http_header *h) {
         struct http_limits lim = { .max_header_bytes = max_bytes, .max_headers = max_headers };
         req->headers = h;
-        int r = http_parse_request((const char *) data, size, &lim, req);
+        int r = http_parse_request((const char *)data, size, &lim, req);
         fuzz_check_rc(r, size, &lim);
         return r;
 }
@@ -24,15 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r <= 0)
                 return 0;
 
-        size_t n = (size_t) r;
+        size_t n = (size_t)r;
         FUZZ_CHECK(req.method_len > 0 && fuzz_inside(req.method, req.method_len, data, n));
         for (size_t k = 0; k < req.method_len; k++)
-                FUZZ_CHECK(fuzz_is_tchar((uint8_t) req.method[k]));
+                FUZZ_CHECK(fuzz_is_tchar((uint8_t)req.method[k]));
         FUZZ_CHECK(req.method[req.method_len] == ' ');
         FUZZ_CHECK(req.target == req.method + req.method_len + 1);
         FUZZ_CHECK(req.target_len > 0 && fuzz_inside(req.target, req.target_len, data, n));
         for (size_t k = 0; k < req.target_len; k++) {
-                uint8_t c = (uint8_t) req.target[k];
+                uint8_t c = (uint8_t)req.target[k];
                 FUZZ_CHECK(c > 0x20 && c != 0x7f);
         }
         FUZZ_CHECK(memcmp(req.target + req.target_len, " HTTP/1.", 8) == 0);
@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 if (http_parse_content_length(h[i].value, h[i].value_len, &v) == 0)
                         FUZZ_CHECK(h[i].value_len > 0);
-                (void) http_header_has_token(h[i].value, h[i].value_len, "chunked");
+                (void)http_header_has_token(h[i].value, h[i].value_len, "chunked");
         }
         return 0;
 }

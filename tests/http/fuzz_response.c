@@ -5,7 +5,7 @@ static int parse(const uint8_t *data, size_t size, size_t max_bytes, size_t max_
                  struct http_header *h) {
         struct http_limits lim = { .max_header_bytes = max_bytes, .max_headers = max_headers };
         res->headers = h;
-        int r = http_parse_response((const char *) data, size, &lim, res);
+        int r = http_parse_response((const char *)data, size, &lim, res);
         fuzz_check_rc(r, size, &lim);
         return r;
 }
@@ -23,12 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r <= 0)
                 return 0;
 
-        size_t n = (size_t) r;
+        size_t n = (size_t)r;
         FUZZ_CHECK(res.minor_version == 0 || res.minor_version == 1);
         FUZZ_CHECK(res.status >= 100 && res.status <= 999);
         FUZZ_CHECK(fuzz_inside(res.reason, res.reason_len, data, n));
         for (size_t k = 0; k < res.reason_len; k++) {
-                uint8_t c = (uint8_t) res.reason[k];
+                uint8_t c = (uint8_t)res.reason[k];
                 FUZZ_CHECK((c >= 0x20 && c != 0x7f) || c == '\t');
         }
         fuzz_check_headers(h, res.num_headers, data, n, &lim);

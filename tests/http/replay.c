@@ -27,21 +27,21 @@ static int run_file(const char *path) {
                 return -1;
         }
         /* exactly len bytes, so that AddressSanitizer sees any overread */
-        buf = malloc(len ? (size_t) len : 1);
-        if (!buf || fread(buf, 1, (size_t) len, f) != (size_t) len) {
+        buf = malloc(len ? (size_t)len : 1);
+        if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
                 fprintf(stderr, "%s: read failed\n", path);
                 free(buf);
                 fclose(f);
                 return -1;
         }
         fclose(f);
-        LLVMFuzzerTestOneInput(buf, (size_t) len);
+        LLVMFuzzerTestOneInput(buf, (size_t)len);
         free(buf);
         return 0;
 }
 
 static int cmp_names(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int run_dir(const char *dir, size_t *count) {

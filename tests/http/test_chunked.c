@@ -6,8 +6,8 @@
 #include "test_util.h"
 
 struct result {
-        int rc;           /* last return value: 1 done, 0 need more, <0 error */
-        size_t consumed;  /* total bytes consumed */
+        int rc;          /* last return value: 1 done, 0 need more, <0 error */
+        size_t consumed; /* total bytes consumed */
         size_t out_len;
         char out[4096];
 };
@@ -131,22 +131,22 @@ static void test_big_sizes(void) {
 static void test_errors(void) {
         char big[10000];
 
-        check_err("\r\n", 2, -EBADMSG);                  /* no digits */
+        check_err("\r\n", 2, -EBADMSG); /* no digits */
         check_err(";ext\r\n", 6, -EBADMSG);
         check_err("g\r\n", 3, -EBADMSG);
         check_err("-1\r\n", 4, -EBADMSG);
         check_err("0x5\r\nhello\r\n", 12, -EBADMSG);
-        check_err("5\nhello\r\n0\r\n\r\n", 15, -EBADMSG);  /* bare LF */
+        check_err("5\nhello\r\n0\r\n\r\n", 15, -EBADMSG); /* bare LF */
         check_err("5\r\nhello\n0\r\n\r\n", 15, -EBADMSG);
-        check_err("5\r\nhelloX\r\n", 11, -EBADMSG);      /* no CRLF after data */
+        check_err("5\r\nhelloX\r\n", 11, -EBADMSG); /* no CRLF after data */
         check_err("5\r\nhello\rX", 10, -EBADMSG);
         check_err("5\rX", 3, -EBADMSG);
         check_err("5 5\r\n", 5, -EBADMSG);
-        check_err("5;a\nb\r\n", 7, -EBADMSG);            /* LF inside extension */
+        check_err("5;a\nb\r\n", 7, -EBADMSG); /* LF inside extension */
         check_err("5;a\0b\r\n", 7, -EBADMSG);
         check_err("0\r\n\n", 4, -EBADMSG);
         check_err("0\r\n\rX", 5, -EBADMSG);
-        check_err("0\r\n X: y\r\n\r\n", 12, -EBADMSG);   /* trailer starting with ws */
+        check_err("0\r\n X: y\r\n\r\n", 12, -EBADMSG); /* trailer starting with ws */
         check_err("0\r\nX: a\x01\r\n\r\n", 12, -EBADMSG);
         check_err("0\r\nX: a\nb\r\n\r\n", 12, -EBADMSG);
         check_err("0\r\nX: a\r\r\n", 10, -EBADMSG);
@@ -169,18 +169,18 @@ static void test_errors(void) {
         /* trailer limit: 8 KiB over all trailer lines */
         {
                 size_t n = 0;
-                n += (size_t) sprintf(big + n, "0\r\n");
+                n += (size_t)sprintf(big + n, "0\r\n");
                 while (n < 9000)
-                        n += (size_t) sprintf(big + n, "X-T: %s\r\n", "0123456789012345678901234567890123456789");
+                        n += (size_t)sprintf(big + n, "X-T: %s\r\n", "0123456789012345678901234567890123456789");
                 memcpy(big + n, "\r\n", 2);
                 check_err(big, n + 2, -E2BIG);
         }
         {
                 size_t n = 0;
                 struct result r;
-                n += (size_t) sprintf(big + n, "0\r\n");
+                n += (size_t)sprintf(big + n, "0\r\n");
                 while (n < 7000)
-                        n += (size_t) sprintf(big + n, "X-T: %s\r\n", "0123456789012345678901234567890123456789");
+                        n += (size_t)sprintf(big + n, "X-T: %s\r\n", "0123456789012345678901234567890123456789");
                 memcpy(big + n, "\r\n", 2);
                 decode(big, n + 2, 1, &r);
                 CHECK_EQ(r.rc, 1);

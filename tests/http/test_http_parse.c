@@ -6,7 +6,8 @@
 #include "test_util.h"
 
 #define MAXH 64
-#define S(x) { x, sizeof(x) - 1 }
+#define S(x) \
+        { x, sizeof(x) - 1 }
 
 static const struct http_limits lim_default = { .max_header_bytes = 8192, .max_headers = MAXH };
 
@@ -33,7 +34,7 @@ static void test_simple_get(void) {
         const char *s = "GET /v1/models?x=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
         int r = parse_req_str(s, &req, h);
 
-        CHECK_EQ(r, (int) strlen(s));
+        CHECK_EQ(r, (int)strlen(s));
         CHECK_MEM(req.method, req.method_len, "GET");
         CHECK_MEM(req.target, req.target_len, "/v1/models?x=1");
         CHECK_EQ(req.minor_version, 1);
@@ -59,7 +60,7 @@ static void test_post_ows(void) {
                         "{\"model\":\"auto\"}";
         int r = parse_req_str(s, &req, h);
 
-        CHECK_EQ(r, (int) (strlen(s) - 16));
+        CHECK_EQ(r, (int)(strlen(s) - 16));
         CHECK_MEM(req.method, req.method_len, "POST");
         CHECK_EQ(req.minor_version, 0);
         CHECK_EQ(req.num_headers, 7);
@@ -81,7 +82,7 @@ static void test_bare_lf_and_leading_empty_lines(void) {
         const char *s = "\r\n\nGET / HTTP/1.1\nHost: a\nX: y\r\n\n";
         int r = parse_req_str(s, &req, h);
 
-        CHECK_EQ(r, (int) strlen(s));
+        CHECK_EQ(r, (int)strlen(s));
         CHECK_MEM(req.method, req.method_len, "GET");
         CHECK_MEM(req.target, req.target_len, "/");
         CHECK_EQ(req.num_headers, 2);
@@ -104,7 +105,7 @@ static void test_pipelined(void) {
                 if (r <= 0)
                         return;
                 CHECK_MEM(req.target, req.target_len, targets[k]);
-                off += (size_t) r;
+                off += (size_t)r;
                 if (k == 1) {
                         const struct http_header *cl = http_find_header(h, req.num_headers, "content-length");
                         uint64_t v = 0;
@@ -132,7 +133,7 @@ static void check_all_prefixes_req(const char *s) {
         char *p = guard_copy(&g, s, len);
         full = http_parse_request(p, len, &lim_default, &req);
         CHECK(full > 0);
-        for (size_t i = 0; i < (size_t) full; i++) {
+        for (size_t i = 0; i < (size_t)full; i++) {
                 char *q = p + len - i;
                 memmove(q, s, i);
                 int r = http_parse_request(q, i, &lim_default, &req);
@@ -154,7 +155,7 @@ static void check_all_prefixes_res(const char *s) {
         char *p = guard_copy(&g, s, len);
         full = http_parse_response(p, len, &lim_default, &res);
         CHECK(full > 0);
-        for (size_t i = 0; i < (size_t) full; i++) {
+        for (size_t i = 0; i < (size_t)full; i++) {
                 char *q = p + len - i;
                 memmove(q, s, i);
                 int r = http_parse_response(q, i, &lim_default, &res);
@@ -170,19 +171,18 @@ static void test_partial(void) {
         check_all_prefixes_req("GET / HTTP/1.1\r\n\r\n");
         check_all_prefixes_req("GET / HTTP/1.0\n\n");
         check_all_prefixes_req("\r\nGET / HTTP/1.0\r\n\r\n");
-        check_all_prefixes_req(
-                "POST /v1/chat/completions?stream=true HTTP/1.1\r\n"
-                "Host: switchyard.local:8080\r\n"
-                "User-Agent: OpenAI/Python 1.40.0\r\n"
-                "Accept: application/json\r\n"
-                "Accept-Encoding: gzip, deflate\r\n"
-                "Authorization: Bearer sk-0123456789abcdefghijklmnopqrstuvwxyz\r\n"
-                "Content-Type: application/json\r\n"
-                "Content-Length: 1234\r\n"
-                "X-Empty:\r\n"
-                "X-Stainless-Lang: python\r\n"
-                "Connection: keep-alive\r\n"
-                "\r\n");
+        check_all_prefixes_req("POST /v1/chat/completions?stream=true HTTP/1.1\r\n"
+                               "Host: switchyard.local:8080\r\n"
+                               "User-Agent: OpenAI/Python 1.40.0\r\n"
+                               "Accept: application/json\r\n"
+                               "Accept-Encoding: gzip, deflate\r\n"
+                               "Authorization: Bearer sk-0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+                               "Content-Type: application/json\r\n"
+                               "Content-Length: 1234\r\n"
+                               "X-Empty:\r\n"
+                               "X-Stainless-Lang: python\r\n"
+                               "Connection: keep-alive\r\n"
+                               "\r\n");
         check_all_prefixes_req("OPTIONS * HTTP/1.1\nHost: a  \n\n");
         check_all_prefixes_res("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                                "Transfer-Encoding: chunked\r\n\r\n");
@@ -197,13 +197,13 @@ static void test_limits(void) {
         char big[20000];
 
         /* the block exactly at the limit is fine, one byte less is not */
-        CHECK_EQ(parse_req_lim(s, len, len, 3), (int) len);
+        CHECK_EQ(parse_req_lim(s, len, len, 3), (int)len);
         CHECK_EQ(parse_req_lim(s, len, len - 1, 3), -E2BIG);
-        CHECK_EQ(parse_req_lim(s, len, len + 1000, 3), (int) len);
+        CHECK_EQ(parse_req_lim(s, len, len + 1000, 3), (int)len);
         /* trailing body bytes beyond the limit do not matter */
         memcpy(big, s, len);
         memset(big + len, 'x', sizeof(big) - len);
-        CHECK_EQ(parse_req_lim(big, sizeof(big), len, 3), (int) len);
+        CHECK_EQ(parse_req_lim(big, sizeof(big), len, 3), (int)len);
         /* header count */
         CHECK_EQ(parse_req_lim(s, len, 8192, 2), -E2BIG);
         CHECK_EQ(parse_req_lim(s, len, 8192, 0), -E2BIG);
@@ -256,18 +256,21 @@ static void test_limits(void) {
 }
 
 static void test_bad_requests(void) {
-        static const struct { const char *s; size_t len; } bad[] = {
-                S("GET  / HTTP/1.1\r\n\r\n"),               /* two spaces */
+        static const struct {
+                const char *s;
+                size_t len;
+        } bad[] = {
+                S("GET  / HTTP/1.1\r\n\r\n"), /* two spaces */
                 S("GET /  HTTP/1.1\r\n\r\n"),
-                S("GET\t/ HTTP/1.1\r\n\r\n"),               /* tab separator */
+                S("GET\t/ HTTP/1.1\r\n\r\n"), /* tab separator */
                 S(" GET / HTTP/1.1\r\n\r\n"),
-                S("GE(T / HTTP/1.1\r\n\r\n"),               /* non-token method */
+                S("GE(T / HTTP/1.1\r\n\r\n"), /* non-token method */
                 S("GE\x01T / HTTP/1.1\r\n\r\n"),
                 S("G\xc3\xa9T / HTTP/1.1\r\n\r\n"),
                 S("GET\r\n\r\n"),
-                S("GET /\r\n\r\n"),                         /* HTTP/0.9 */
-                S("GET  HTTP/1.1\r\n\r\n"),                 /* empty target */
-                S("GET /a\x01 HTTP/1.1\r\n\r\n"),           /* control in target */
+                S("GET /\r\n\r\n"),               /* HTTP/0.9 */
+                S("GET  HTTP/1.1\r\n\r\n"),       /* empty target */
+                S("GET /a\x01 HTTP/1.1\r\n\r\n"), /* control in target */
                 S("GET /a\x7f HTTP/1.1\r\n\r\n"),
                 S("GET /a\tb HTTP/1.1\r\n\r\n"),
                 S("GET /a\0b HTTP/1.1\r\n\r\n"),
@@ -279,22 +282,22 @@ static void test_bad_requests(void) {
                 S("GET / HTTP/1.10\r\n\r\n"),
                 S("GET / http/1.1\r\n\r\n"),
                 S("GET / HTTP/1.1 \r\n\r\n"),
-                S("GET / HTTP/1.1\rX\r\n\r\n"),             /* bare CR */
+                S("GET / HTTP/1.1\rX\r\n\r\n"), /* bare CR */
                 S("GET / HTTP/1.1\r\r\n\r\n"),
-                S("GET / HTTP/1.1\r\nHost : a\r\n\r\n"),    /* whitespace before colon */
+                S("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), /* whitespace before colon */
                 S("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n"),
                 S("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n"), /* obs-fold */
                 S("GET / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n"),
-                S("GET / HTTP/1.1\r\n Host: a\r\n\r\n"),     /* ws before first field */
-                S("GET / HTTP/1.1\r\n: a\r\n\r\n"),          /* empty name */
+                S("GET / HTTP/1.1\r\n Host: a\r\n\r\n"), /* ws before first field */
+                S("GET / HTTP/1.1\r\n: a\r\n\r\n"),      /* empty name */
                 S("GET / HTTP/1.1\r\nX@Y: a\r\n\r\n"),
                 S("GET / HTTP/1.1\r\nX\"Y: a\r\n\r\n"),
                 S("GET / HTTP/1.1\r\nNoColon\r\n\r\n"),
-                S("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"),     /* NUL in value */
+                S("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"), /* NUL in value */
                 S("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n"),
                 S("GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n"),
                 S("GET / HTTP/1.1\r\nX: a\x1b[0m\r\n\r\n"),
-                S("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"),     /* CR in value */
+                S("GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"), /* CR in value */
                 S("GET / HTTP/1.1\r\nX: a\r\n\r\r\n"),
                 S("GET / HTTP/1.1\r\nX: a\r\n\rX"),
                 S("\rGET / HTTP/1.1\r\n\r\n"),
@@ -319,11 +322,8 @@ static void test_bad_requests(void) {
 
 static void test_versions(void) {
         static const char *unsup[] = {
-                "GET / HTTP/2.0\r\n\r\n",
-                "GET / HTTP/1.2\r\n\r\n",
-                "GET / HTTP/0.9\r\n\r\n",
-                "GET / HTTP/3.0\r\n\r\n",
-                "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                "GET / HTTP/2.0\r\n\r\n", "GET / HTTP/1.2\r\n\r\n",           "GET / HTTP/0.9\r\n\r\n",
+                "GET / HTTP/3.0\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
         };
         struct http_header h[MAXH];
         struct http_request req;
@@ -354,7 +354,7 @@ static void test_responses(void) {
                         "Transfer-Encoding: chunked\r\n\r\ndata";
         int r = parse_res_str(s, &res, h);
 
-        CHECK_EQ(r, (int) strlen(s) - 4);
+        CHECK_EQ(r, (int)strlen(s) - 4);
         CHECK_EQ(res.status, 200);
         CHECK_EQ(res.minor_version, 1);
         CHECK_MEM(res.reason, res.reason_len, "OK");
@@ -425,7 +425,7 @@ static void test_helpers(void) {
         CHECK(http_header_has_token(",,close,,", 9, "close"));
         CHECK(!http_header_has_token("", 0, "close"));
         CHECK(!http_header_has_token("closed", 6, "close"));
-        CHECK(!http_header_has_token("close", 4, "close"));  /* len respected */
+        CHECK(!http_header_has_token("close", 4, "close")); /* len respected */
         CHECK(http_header_has_token("close", 5, "close"));
         CHECK(!http_header_has_token("x-close", 7, "close"));
 
@@ -465,17 +465,17 @@ static void test_long_values(void) {
                 len += 100;
                 memcpy(buf + len, "\r\n\r\n", 4);
                 len += 4;
-                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int) len);
+                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int)len);
                 CHECK_EQ(h[0].value_len, 100);
                 buf[plen + pos] = '\t';
-                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int) len);
+                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int)len);
                 CHECK_EQ(h[0].value_len, pos == 99 ? 99 : pos == 0 ? 99 : 100);
                 buf[plen + pos] = '\x01';
                 CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), -EBADMSG);
                 buf[plen + pos] = '\x7f';
                 CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), -EBADMSG);
                 buf[plen + pos] = '\xff';
-                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int) len);
+                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int)len);
                 buf[plen + pos] = '\n';
                 if (pos < 99)
                         CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), -EBADMSG);
@@ -487,12 +487,12 @@ static void test_long_values(void) {
                 len += 100;
                 memcpy(buf + len, " HTTP/1.1\r\n\r\n", 13);
                 len += 13;
-                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int) len);
+                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int)len);
                 CHECK_EQ(req.target_len, 100);
                 buf[4 + pos] = '\x7f';
                 CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), -EBADMSG);
                 buf[4 + pos] = '\x80';
-                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int) len);
+                CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), (int)len);
                 buf[4 + pos] = ' ';
                 CHECK_EQ(http_parse_request(buf, len, &lim_default, &req), -EBADMSG);
         }
@@ -514,8 +514,8 @@ static void test_framing(void) {
         CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", &len), HTTP_BODY_LENGTH);
         CHECK_EQ(len, 42);
         /* chunked wins over Content-Length */
-        CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 42\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                            &len), HTTP_BODY_CHUNKED);
+        CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 42\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &len),
+                 HTTP_BODY_CHUNKED);
         CHECK_EQ(framing_of("HTTP/1.0 200 OK\r\n\r\n", &len), HTTP_BODY_TO_CLOSE);
         CHECK_EQ(framing_of("HTTP/1.1 200 OK\r\nContent-Length: 4x\r\n\r\n", &len), -EBADMSG);
         /* no body whatever the headers say */

@@ -5,7 +5,8 @@
 #include "common/json.h"
 #include "test_util.h"
 
-#define S(x) { x, sizeof(x) - 1 }
+#define S(x) \
+        { x, sizeof(x) - 1 }
 struct vec {
         const char *s;
         size_t len;
@@ -13,18 +14,54 @@ struct vec {
 
 /* Valid JSON texts (any value). Names follow JSONTestSuite's y_ files. */
 static const struct vec y_cases[] = {
-        S("{}"), S("[]"), S(" \t\r\n{ \t\r\n} \t\r\n"), S("{\"a\":1}"), S("[1,2,3]"),
-        S("\"str\""), S("123"), S("-0"), S("0"), S("0.5"), S("-0.0e-0"), S("1e10"), S("1E+2"),
-        S("1e-2"), S("-1.5e+300"), S("123456789012345678901234567890"), S("1.0e+0"),
-        S("true"), S("false"), S("null"), S("[true,false,null]"),
+        S("{}"),
+        S("[]"),
+        S(" \t\r\n{ \t\r\n} \t\r\n"),
+        S("{\"a\":1}"),
+        S("[1,2,3]"),
+        S("\"str\""),
+        S("123"),
+        S("-0"),
+        S("0"),
+        S("0.5"),
+        S("-0.0e-0"),
+        S("1e10"),
+        S("1E+2"),
+        S("1e-2"),
+        S("-1.5e+300"),
+        S("123456789012345678901234567890"),
+        S("1.0e+0"),
+        S("true"),
+        S("false"),
+        S("null"),
+        S("[true,false,null]"),
         S("{\"a\":{\"b\":[null,true,false,{\"c\":[]}]}}"),
-        S("\"\\u0000\""), S("\"\\ud83d\\ude00\""), S("\"\\uD83D\\uDE00\""), S("\"\\uDBFF\\uDFFF\""),
-        S("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""), S("\"\\u0041\\uD800\\uDC00\\u00e9\""),
-        S("\"caf\xc3\xa9\""), S("\"\xf0\x9f\x98\x80\""), S("\"\xf4\x8f\xbf\xbf\""), S("\"\xef\xbf\xbf\""),
-        S("\"\xee\x80\x80\""), S("\"\xed\x9f\xbf\""), S("\"\xe0\xa0\x80\""), S("\"\xf0\x90\x80\x80\""),
-        S("\"\xc2\x80\""), S("\"\xdf\xbf\""), S("\"\x7f\""), S("\"\\ufffe\\uffff\""),
-        S("[[[[[[]]]]]]"), S("{\"a\":[1,{\"b\":2}],\"c\":\"d\"}"), S("{\"\":\"\"}"), S("[\"\"]"),
-        S("{\"a\":1,\"a\":2}"), S("[1e1,-1E-1,0E0,0e+00]"), S("[ 1 , 2 ]"), S("{ \"a\" : 1 , \"b\" : [ ] }"),
+        S("\"\\u0000\""),
+        S("\"\\ud83d\\ude00\""),
+        S("\"\\uD83D\\uDE00\""),
+        S("\"\\uDBFF\\uDFFF\""),
+        S("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\""),
+        S("\"\\u0041\\uD800\\uDC00\\u00e9\""),
+        S("\"caf\xc3\xa9\""),
+        S("\"\xf0\x9f\x98\x80\""),
+        S("\"\xf4\x8f\xbf\xbf\""),
+        S("\"\xef\xbf\xbf\""),
+        S("\"\xee\x80\x80\""),
+        S("\"\xed\x9f\xbf\""),
+        S("\"\xe0\xa0\x80\""),
+        S("\"\xf0\x90\x80\x80\""),
+        S("\"\xc2\x80\""),
+        S("\"\xdf\xbf\""),
+        S("\"\x7f\""),
+        S("\"\\ufffe\\uffff\""),
+        S("[[[[[[]]]]]]"),
+        S("{\"a\":[1,{\"b\":2}],\"c\":\"d\"}"),
+        S("{\"\":\"\"}"),
+        S("[\"\"]"),
+        S("{\"a\":1,\"a\":2}"),
+        S("[1e1,-1E-1,0E0,0e+00]"),
+        S("[ 1 , 2 ]"),
+        S("{ \"a\" : 1 , \"b\" : [ ] }"),
         S("\"0123456789abcdef0123456789abcdef\\n0123456789abcdef\""),
         S("\"a long string without any escapes, longer than sixteen bytes, several times over\""),
         S("[\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87\xe7\xab\xa0\xe3\x81\xa7\xe3\x81\x99\"]"),
@@ -32,29 +69,133 @@ static const struct vec y_cases[] = {
 
 /* Invalid texts: n_ files. */
 static const struct vec n_cases[] = {
-        S(""), S(" "), S("{"), S("}"), S("["), S("]"), S("{\"a\"}"), S("{\"a\":}"), S("{\"a\":1,}"),
-        S("[1,]"), S("[,1]"), S("{,}"), S("[,]"), S("{\"a\" 1}"), S("{'a':1}"), S("{a:1}"),
-        S("{1:1}"), S("{null:1}"), S("[01]"), S("[-]"), S("[-01]"), S("[1.]"), S("[.1]"), S("[1.e1]"),
-        S("[1e]"), S("[1e+]"), S("[+1]"), S("[0x10]"), S("[NaN]"), S("[Infinity]"), S("[-Infinity]"),
-        S("[tru]"), S("[True]"), S("[nul]"), S("[nulll]"), S("[fals]"), S("[\"\\x\"]"), S("[\"\\u12\"]"),
-        S("[\"\\uZZZZ\"]"), S("[\"\\ud800\"]"), S("[\"\\udc00\"]"), S("[\"\\ud800\\u0041\"]"),
-        S("[\"\\ud800x\"]"), S("[\"\\ud800\\\"]"), S("[\"\\ud800\\ud800\"]"), S("[\"\\udfff\\udc00\"]"),
-        S("[\"a\x01" "b\"]"), S("[\"a\nb\"]"), S("[\"a\tb\"]"), S("[\"\x1f\"]"), S("[\"\xff\"]"),
-        S("[\"\xc0\x80\"]"), S("[\"\xc1\xbf\"]"), S("[\"\xe0\x80\x80\"]"), S("[\"\xe0\x9f\xbf\"]"),
-        S("[\"\xed\xa0\x80\"]"), S("[\"\xed\xbf\xbf\"]"), S("[\"\xf0\x80\x80\x80\"]"),
-        S("[\"\xf0\x8f\xbf\xbf\"]"), S("[\"\xf4\x90\x80\x80\"]"), S("[\"\xf5\x80\x80\x80\"]"),
-        S("[\"\xf8\x88\x80\x80\x80\"]"), S("[\"\xc3\"]"), S("[\"\xe6\x97\"]"), S("[\"\x80\"]"),
-        S("[\"\xc3\x28\"]"), S("[\"\xe2\x28\xa1\"]"), S("[\"\xf0\x28\x8c\xbc\"]"), S("\"abc"), S("\"abc\\"),
-        S("\"\\"), S("\""), S("[1 2]"), S("{\"a\":1 \"b\":2}"), S("{} {}"), S("{}x"), S("[1]]"),
-        S("\xef\xbb\xbf{}"), S("/* c */{}"), S("{\"a\":1}//"), S("[\x00]"), S("{\"a\":1}\x00"),
-        S("[1,,2]"), S("[\"a\"\x0b]"), S("[\f]"), S("[-1e]"), S("[1e1.5]"), S("[\"\\U0041\"]"),
-        S("[\"\\'\"]"), S("['a']"), S("[\"a\":1]"), S("{\"a\":1:2}"), S("{\"a\",\"b\"}"), S("[1}"),
-        S("{\"a\":1]"), S("[[[]]"), S("[]]"), S("-"), S("--1"), S("1-"), S("1e5e5"), S("[1.2.3]"),
-        S("\"\\u00"), S("tru"), S("nul"), S("{\"a"), S("{\"a\":"), S("{\"a\":1"), S("{\"a\":1,"),
-        S("{\"a\":[1,2"), S("\x00"), S("1 2"), S("[1,\n]"), S("{\"a\":\"\xff\"}"), S("{\"\xc0\":1}"),
-        S("{\"\\ud800\":1}"), S("{\"a\":1,\"a\"}"), S("\"a\x7f\xff\""),
+        S(""),
+        S(" "),
+        S("{"),
+        S("}"),
+        S("["),
+        S("]"),
+        S("{\"a\"}"),
+        S("{\"a\":}"),
+        S("{\"a\":1,}"),
+        S("[1,]"),
+        S("[,1]"),
+        S("{,}"),
+        S("[,]"),
+        S("{\"a\" 1}"),
+        S("{'a':1}"),
+        S("{a:1}"),
+        S("{1:1}"),
+        S("{null:1}"),
+        S("[01]"),
+        S("[-]"),
+        S("[-01]"),
+        S("[1.]"),
+        S("[.1]"),
+        S("[1.e1]"),
+        S("[1e]"),
+        S("[1e+]"),
+        S("[+1]"),
+        S("[0x10]"),
+        S("[NaN]"),
+        S("[Infinity]"),
+        S("[-Infinity]"),
+        S("[tru]"),
+        S("[True]"),
+        S("[nul]"),
+        S("[nulll]"),
+        S("[fals]"),
+        S("[\"\\x\"]"),
+        S("[\"\\u12\"]"),
+        S("[\"\\uZZZZ\"]"),
+        S("[\"\\ud800\"]"),
+        S("[\"\\udc00\"]"),
+        S("[\"\\ud800\\u0041\"]"),
+        S("[\"\\ud800x\"]"),
+        S("[\"\\ud800\\\"]"),
+        S("[\"\\ud800\\ud800\"]"),
+        S("[\"\\udfff\\udc00\"]"),
+        S("[\"a\x01"
+          "b\"]"),
+        S("[\"a\nb\"]"),
+        S("[\"a\tb\"]"),
+        S("[\"\x1f\"]"),
+        S("[\"\xff\"]"),
+        S("[\"\xc0\x80\"]"),
+        S("[\"\xc1\xbf\"]"),
+        S("[\"\xe0\x80\x80\"]"),
+        S("[\"\xe0\x9f\xbf\"]"),
+        S("[\"\xed\xa0\x80\"]"),
+        S("[\"\xed\xbf\xbf\"]"),
+        S("[\"\xf0\x80\x80\x80\"]"),
+        S("[\"\xf0\x8f\xbf\xbf\"]"),
+        S("[\"\xf4\x90\x80\x80\"]"),
+        S("[\"\xf5\x80\x80\x80\"]"),
+        S("[\"\xf8\x88\x80\x80\x80\"]"),
+        S("[\"\xc3\"]"),
+        S("[\"\xe6\x97\"]"),
+        S("[\"\x80\"]"),
+        S("[\"\xc3\x28\"]"),
+        S("[\"\xe2\x28\xa1\"]"),
+        S("[\"\xf0\x28\x8c\xbc\"]"),
+        S("\"abc"),
+        S("\"abc\\"),
+        S("\"\\"),
+        S("\""),
+        S("[1 2]"),
+        S("{\"a\":1 \"b\":2}"),
+        S("{} {}"),
+        S("{}x"),
+        S("[1]]"),
+        S("\xef\xbb\xbf{}"),
+        S("/* c */{}"),
+        S("{\"a\":1}//"),
+        S("[\x00]"),
+        S("{\"a\":1}\x00"),
+        S("[1,,2]"),
+        S("[\"a\"\x0b]"),
+        S("[\f]"),
+        S("[-1e]"),
+        S("[1e1.5]"),
+        S("[\"\\U0041\"]"),
+        S("[\"\\'\"]"),
+        S("['a']"),
+        S("[\"a\":1]"),
+        S("{\"a\":1:2}"),
+        S("{\"a\",\"b\"}"),
+        S("[1}"),
+        S("{\"a\":1]"),
+        S("[[[]]"),
+        S("[]]"),
+        S("-"),
+        S("--1"),
+        S("1-"),
+        S("1e5e5"),
+        S("[1.2.3]"),
+        S("\"\\u00"),
+        S("tru"),
+        S("nul"),
+        S("{\"a"),
+        S("{\"a\":"),
+        S("{\"a\":1"),
+        S("{\"a\":1,"),
+        S("{\"a\":[1,2"),
+        S("\x00"),
+        S("1 2"),
+        S("[1,\n]"),
+        S("{\"a\":\"\xff\"}"),
+        S("{\"\xc0\":1}"),
+        S("{\"\\ud800\":1}"),
+        S("{\"a\":1,\"a\"}"),
+        S("\"a\x7f\xff\""),
         /* the end of input where a value is due (a fuzzer find) */
-        S("[1,"), S("[\"a\","), S("{\"a\":[1,"), S("{\"a\":{\"b\":1,"), S("{\"a\":"), S("[[1],"), S("{\"a\":[{},"),
+        S("[1,"),
+        S("[\"a\","),
+        S("{\"a\":[1,"),
+        S("{\"a\":{\"b\":1,"),
+        S("{\"a\":"),
+        S("[[1],"),
+        S("{\"a\":[{},"),
 };
 
 static int scan(const char *s, size_t len, struct json_member *m, size_t cap, size_t *n, size_t *err) {
@@ -74,7 +215,7 @@ static void test_vectors(void) {
                         fprintf(stderr, "y[%zu] \"%s\": %d at %zu\n", i, v->s, r, err);
                 CHECK(r == 0 || r == -EPROTOTYPE);
                 /* the same value as a member value: reported verbatim */
-                size_t len = (size_t) snprintf(buf, sizeof(buf), "{\"k\":%.*s}", (int) v->len, v->s);
+                size_t len = (size_t)snprintf(buf, sizeof(buf), "{\"k\":%.*s}", (int)v->len, v->s);
                 if (v->len && v->s[0] != ' ') {
                         r = scan(buf, len, m, 16, &n, &err);
                         CHECK_EQ(r, 0);
@@ -254,7 +395,7 @@ static void test_iter(void) {
                 CHECK(e.key == NULL);
                 CHECK_EQ(e.type, JSON_OBJECT);
                 CHECK(e.val >= msgs->val && e.val + e.val_len <= msgs->val + msgs->val_len);
-                CHECK_EQ(e.start, (size_t) (e.val - msgs->val));
+                CHECK_EQ(e.start, (size_t)(e.val - msgs->val));
                 CHECK_EQ(e.end, e.start + e.val_len);
                 it2 = 0;
                 int fields = 0;
@@ -276,7 +417,7 @@ static void test_iter(void) {
         }
         CHECK_EQ(r, 0);
         CHECK_EQ(count, 2);
-        CHECK_EQ(json_iter(msgs->val, msgs->val_len, &it, &e), 0);  /* stays at the end */
+        CHECK_EQ(json_iter(msgs->val, msgs->val_len, &it, &e), 0); /* stays at the end */
 
         it = 0;
         CHECK_EQ(json_iter("[]", 2, &it, &e), 0);
@@ -292,8 +433,8 @@ static void test_iter(void) {
         CHECK_EQ(json_iter("[1, \"a\" ,[2]]", 13, &it, &e), 0);
 
         static const struct vec bad[] = {
-                S("1"), S("\"a\""), S(""), S("[1,]"), S("[1"), S("[1 2]"), S("{\"a\"}"), S("{\"a\":}"),
-                S("[}"), S("{1:2}"), S("[]x"), S("[1]x"), S("[,1]"), S("[\"\\ud800\"]"),
+                S("1"),        S("\"a\""), S(""),      S("[1,]"), S("[1"),   S("[1 2]"), S("{\"a\"}"),
+                S("{\"a\":}"), S("[}"),    S("{1:2}"), S("[]x"),  S("[1]x"), S("[,1]"),  S("[\"\\ud800\"]"),
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 int rr;
@@ -333,7 +474,7 @@ static void test_find(void) {
 static void check_decode(const char *in, const char *want, size_t want_len) {
         char out[256];
         int r = json_string_decode(in, strlen(in), out, sizeof(out));
-        CHECK_EQ(r, (int) want_len);
+        CHECK_EQ(r, (int)want_len);
         if (r >= 0 && memcmp(out, want, want_len) != 0) {
                 fprintf(stderr, "decode %s: mismatch\n", in);
                 check_failures++;
@@ -359,9 +500,25 @@ static void test_decode(void) {
         check_decode("\"0123456789abcdef0123456789abcdef\\n\"", "0123456789abcdef0123456789abcdef\n", 33);
 
         static const char *bad[] = {
-                "", "\"", "abc", "\"abc", "abc\"", "\"\\\"", "\"a\"b\"", "\"\\ud800\"", "\"\\udc00\"",
-                "\"\\ud800\\u0041\"", "\"\\ud83d\"", "\"\\x\"", "\"\\u12\"", "\"\x01\"", "\"\n\"",
-                "\"\xff\"", "\"\xed\xa0\x80\"", "\"\xc3\"", "'a'",
+                "",
+                "\"",
+                "abc",
+                "\"abc",
+                "abc\"",
+                "\"\\\"",
+                "\"a\"b\"",
+                "\"\\ud800\"",
+                "\"\\udc00\"",
+                "\"\\ud800\\u0041\"",
+                "\"\\ud83d\"",
+                "\"\\x\"",
+                "\"\\u12\"",
+                "\"\x01\"",
+                "\"\n\"",
+                "\"\xff\"",
+                "\"\xed\xa0\x80\"",
+                "\"\xc3\"",
+                "'a'",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
                 int r = json_string_decode(bad[i], strlen(bad[i]), out, sizeof(out));
@@ -380,18 +537,22 @@ static void test_encode(void) {
         int r;
 
         r = json_string_encode("a\"b\\c\n\t\x01\x1f\x7f/", 11, out, sizeof(out));
-        CHECK_MEM(out, (size_t) r, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\x7f/\"");
+        CHECK_MEM(out, (size_t)r, "\"a\\\"b\\\\c\\n\\t\\u0001\\u001f\x7f/\"");
         r = json_string_encode("", 0, out, sizeof(out));
-        CHECK_MEM(out, (size_t) r, "\"\"");
+        CHECK_MEM(out, (size_t)r, "\"\"");
         r = json_string_encode("caf\xc3\xa9 \xf0\x9f\x98\x80", 10, out, sizeof(out));
-        CHECK_MEM(out, (size_t) r, "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"");
+        CHECK_MEM(out, (size_t)r, "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"");
         r = json_string_encode("\0", 1, out, sizeof(out));
-        CHECK_MEM(out, (size_t) r, "\"\\u0000\"");
+        CHECK_MEM(out, (size_t)r, "\"\\u0000\"");
         /* invalid UTF-8 becomes U+FFFD, so the output is always valid JSON */
-        r = json_string_encode("a\xff" "b\xc3", 4, out, sizeof(out));
-        CHECK_MEM(out, (size_t) r, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
+        r = json_string_encode("a\xff"
+                               "b\xc3",
+                               4, out, sizeof(out));
+        CHECK_MEM(out, (size_t)r,
+                  "\"a\xef\xbf\xbd"
+                  "b\xef\xbf\xbd\"");
         r = json_string_encode("\xed\xa0\x80", 3, out, sizeof(out));
-        CHECK_MEM(out, (size_t) r, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+        CHECK_MEM(out, (size_t)r, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
         /* capacity */
         CHECK_EQ(json_string_encode("abc", 3, out, 5), 5);
         CHECK_EQ(json_string_encode("abc", 3, out, 4), -ENOBUFS);
@@ -411,27 +572,35 @@ static void test_encode(void) {
                         x ^= x << 17;
                         uint32_t cp;
                         switch (x % 4) {
-                        case 0: cp = (uint32_t) (x >> 8) % 0x80; break;
-                        case 1: cp = (uint32_t) (x >> 8) % 0x800; break;
-                        case 2: cp = (uint32_t) (x >> 8) % 0x10000; break;
-                        default: cp = (uint32_t) (x >> 8) % 0x110000; break;
+                        case 0:
+                                cp = (uint32_t)(x >> 8) % 0x80;
+                                break;
+                        case 1:
+                                cp = (uint32_t)(x >> 8) % 0x800;
+                                break;
+                        case 2:
+                                cp = (uint32_t)(x >> 8) % 0x10000;
+                                break;
+                        default:
+                                cp = (uint32_t)(x >> 8) % 0x110000;
+                                break;
                         }
                         if (cp >= 0xd800 && cp < 0xe000)
                                 cp = '?';
                         if (cp < 0x80) {
-                                src[sl++] = (char) cp;
+                                src[sl++] = (char)cp;
                         } else if (cp < 0x800) {
-                                src[sl++] = (char) (0xc0 | cp >> 6);
-                                src[sl++] = (char) (0x80 | (cp & 0x3f));
+                                src[sl++] = (char)(0xc0 | cp >> 6);
+                                src[sl++] = (char)(0x80 | (cp & 0x3f));
                         } else if (cp < 0x10000) {
-                                src[sl++] = (char) (0xe0 | cp >> 12);
-                                src[sl++] = (char) (0x80 | (cp >> 6 & 0x3f));
-                                src[sl++] = (char) (0x80 | (cp & 0x3f));
+                                src[sl++] = (char)(0xe0 | cp >> 12);
+                                src[sl++] = (char)(0x80 | (cp >> 6 & 0x3f));
+                                src[sl++] = (char)(0x80 | (cp & 0x3f));
                         } else {
-                                src[sl++] = (char) (0xf0 | cp >> 18);
-                                src[sl++] = (char) (0x80 | (cp >> 12 & 0x3f));
-                                src[sl++] = (char) (0x80 | (cp >> 6 & 0x3f));
-                                src[sl++] = (char) (0x80 | (cp & 0x3f));
+                                src[sl++] = (char)(0xf0 | cp >> 18);
+                                src[sl++] = (char)(0x80 | (cp >> 12 & 0x3f));
+                                src[sl++] = (char)(0x80 | (cp >> 6 & 0x3f));
+                                src[sl++] = (char)(0x80 | (cp & 0x3f));
                         }
                 }
                 r = json_string_encode(src, sl, out, sizeof(out));
@@ -441,10 +610,10 @@ static void test_encode(void) {
                 /* the literal is valid JSON */
                 struct json_member m[1];
                 size_t n, err;
-                CHECK_EQ(scan(out, (size_t) r, m, 1, &n, &err), -EPROTOTYPE);
-                int d = json_string_decode(out, (size_t) r, back, sizeof(back));
-                CHECK_EQ(d, (int) sl);
-                if (d == (int) sl && memcmp(back, src, sl) != 0) {
+                CHECK_EQ(scan(out, (size_t)r, m, 1, &n, &err), -EPROTOTYPE);
+                int d = json_string_decode(out, (size_t)r, back, sizeof(back));
+                CHECK_EQ(d, (int)sl);
+                if (d == (int)sl && memcmp(back, src, sl) != 0) {
                         fprintf(stderr, "round trip mismatch at iteration %d\n", iter);
                         check_failures++;
                 }
@@ -458,14 +627,14 @@ static void test_big_body(void) {
         struct json_member m[16];
         size_t n, err;
 
-        k += (size_t) sprintf(body + k, "{\"model\":\"auto\",\"messages\":[");
+        k += (size_t)sprintf(body + k, "{\"model\":\"auto\",\"messages\":[");
         for (int i = 0; k < 100000; i++)
-                k += (size_t) sprintf(body + k,
-                                      "%s{\"role\":\"%s\",\"content\":\"Message %d: the quick brown fox jumps "
-                                      "over the lazy dog. \\\"Quoted\\\" text,\\nnew lines, caf\xc3\xa9, "
-                                      "\xe6\x97\xa5\xe6\x9c\xac, \\u00e9 and \xf0\x9f\x98\x80 emoji.\"}",
-                                      i ? "," : "", i % 2 ? "assistant" : "user", i);
-        k += (size_t) sprintf(body + k, "],\"stream\":true,\"max_tokens\":512}");
+                k += (size_t)sprintf(body + k,
+                                     "%s{\"role\":\"%s\",\"content\":\"Message %d: the quick brown fox jumps "
+                                     "over the lazy dog. \\\"Quoted\\\" text,\\nnew lines, caf\xc3\xa9, "
+                                     "\xe6\x97\xa5\xe6\x9c\xac, \\u00e9 and \xf0\x9f\x98\x80 emoji.\"}",
+                                     i ? "," : "", i % 2 ? "assistant" : "user", i);
+        k += (size_t)sprintf(body + k, "],\"stream\":true,\"max_tokens\":512}");
         CHECK_EQ(scan(body, k, m, 16, &n, &err), 0);
         CHECK_EQ(n, 4);
         const struct json_member *msgs = json_find(m, n, "messages");

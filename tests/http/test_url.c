@@ -66,7 +66,9 @@ static void test_listen(void) {
 
 int main(int argc, char **argv) {
         static const struct check_group groups[] = {
-                { "lenient", test_lenient }, { "strict", test_strict }, { "listen", test_listen },
+                { "lenient", test_lenient },
+                { "strict", test_strict },
+                { "listen", test_listen },
         };
         return check_run_group(argc, argv, groups, sizeof groups / sizeof groups[0], "url ");
 }

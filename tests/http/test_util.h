@@ -16,7 +16,7 @@ struct guard_buf {
 };
 
 static inline char *guard_copy(struct guard_buf *g, const void *src, size_t len) {
-        size_t page = (size_t) sysconf(_SC_PAGESIZE);
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
         size_t data_pages = (len + page - 1) / page;
 
         if (data_pages == 0)

@@ -167,9 +167,9 @@ int main(void) {
         check_eq(lockfile_lock_instance(dir, &fd, err, sizeof err), 0);
         snprintf(expect, sizeof expect, "another switchyard (pid %d) is running with runtime directory %s",
                  (int)getpid(), dir);
-        check_eq(in_child(refused_instance, NULL), 0);            /* a second run */
-        check_eq(in_child(refused_role, &router), 0);             /* a router on its own */
-        check_eq(in_child(forged_env_role, &router), 0);          /* a descriptor that is not the lock */
+        check_eq(in_child(refused_instance, NULL), 0);   /* a second run */
+        check_eq(in_child(refused_role, &router), 0);    /* a router on its own */
+        check_eq(in_child(forged_env_role, &router), 0); /* a descriptor that is not the lock */
         {
                 char p[300];
                 snprintf(p, sizeof p, "%s/%s", dir, LOCKFILE_NAME);
@@ -186,10 +186,10 @@ int main(void) {
         check_eq(in_child(supervised_role, &router), 0);
         {
                 struct holder r = hold((struct hold_arg){ .role = LOCKFILE_ROUTER, .pass_fd = fd });
-                snprintf(expect, sizeof expect, "another switchyard router (pid %d) is running with runtime directory %s",
-                         (int)r.pid, dir);
+                snprintf(expect, sizeof expect,
+                         "another switchyard router (pid %d) is running with runtime directory %s", (int)r.pid, dir);
                 check_eq(in_child(supervised_refused_role, &router), 0); /* a second router */
-                check_eq(in_child(supervised_role, &frontend), 0);   /* another role: in */
+                check_eq(in_child(supervised_role, &frontend), 0);       /* another role: in */
                 release(r);
         }
         check_eq(in_child(supervised_role, &router), 0); /* the first router gone: in */

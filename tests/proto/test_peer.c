@@ -202,7 +202,9 @@ static void test_sleep(void) {
 
 int main(int argc, char **argv) {
         static const struct check_group groups[] = {
-                { "drain", test_drain }, { "attach", test_attach }, { "sleep", test_sleep },
+                { "drain", test_drain },
+                { "attach", test_attach },
+                { "sleep", test_sleep },
         };
         return check_run_group(argc, argv, groups, sizeof groups / sizeof groups[0], "peer ");
 }

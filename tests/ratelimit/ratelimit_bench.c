@@ -127,8 +127,8 @@ static void bench(const char *name, enum kind kind, int nthreads) {
                 rl_check(t, ids[k], idl[k], &open, 1, T0, &r);
         for (int th0 = 0; th0 < 2; th0++)
                 for (size_t k = 0; k < 1024; k++)
-                        rl_check(t, ids[(size_t)th0 * (NIDS / 2) + k], idl[(size_t)th0 * (NIDS / 2) + k], &open, 1,
-                                 T0, &r);
+                        rl_check(t, ids[(size_t)th0 * (NIDS / 2) + k], idl[(size_t)th0 * (NIDS / 2) + k], &open, 1, T0,
+                                 &r);
         for (int i = 0; i < nthreads; i++) {
                 j[i] = (struct job){ .kind = kind, .t = t, .thread = i };
                 pthread_create(&th[i], NULL, job_run, &j[i]);
@@ -167,8 +167,8 @@ static void bench_redis(void) {
         if (pid == 0) {
                 if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
                         _exit(126);
-                execl(exe, exe, "--port", ports, "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir",
-                      dir, (char *)NULL);
+                execl(exe, exe, "--port", ports, "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir,
+                      (char *)NULL);
                 _exit(127);
         }
         for (int i = 0; i < 250 && access(sock, F_OK) != 0; i++)

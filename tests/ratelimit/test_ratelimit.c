@@ -23,8 +23,7 @@
 #define SEC 1000000000ULL
 #define T0 (1000 * SEC)
 
-static struct rl_result one(struct rl_table *t, const char *id, const struct rl_limits *l, uint32_t tok,
-                            uint64_t now) {
+static struct rl_result one(struct rl_table *t, const char *id, const struct rl_limits *l, uint32_t tok, uint64_t now) {
         struct rl_result r;
         check_eq(rl_check(t, id, strlen(id), l, tok, now, &r), 0);
         return r;
@@ -87,7 +86,7 @@ static void test_tokens(void) {
         /* an answer far larger: debt, refused until it is paid off */
         rl_adjust_tokens(t, "tok", 3, &l, 2000, T0);
         check(!one(t, "tok", &l, 1, T0).allowed);
-        check(!one(t, "tok", &l, 1, T0 + 60 * SEC).allowed);   /* 1800 over: 60 s pays 1000 */
+        check(!one(t, "tok", &l, 1, T0 + 60 * SEC).allowed); /* 1800 over: 60 s pays 1000 */
         check(one(t, "tok", &l, 1, T0 + 110 * SEC).allowed);
         /* bigger than the bucket: only when it is full */
         check(one(t, "big", &l, 5000, T0).allowed);
@@ -427,7 +426,7 @@ static void test_bounded_10k(void) {
         long before;
 
         check_eq(rl_open(NULL, 1024, &t), 0);
-        rss_kib(); /* warm: stdio's buffers */
+        rss_kib();                       /* warm: stdio's buffers */
         for (int i = 0; i < 2000; i++) { /* warm: every page of the table touched */
                 snprintf(id, sizeof id, "hdr:warm-%d", i);
                 one(t, id, &l, 10, T0);
@@ -544,11 +543,14 @@ static void test_boot(void) {
 
 int main(int argc, char **argv) {
         static const struct check_group groups[] = {
-                { "requests", test_requests },   { "tokens", test_tokens },       { "burst", test_burst },
-                { "precision", test_precision }, { "threads", test_threads },     { "threads2", test_threads_two },
-                { "processes", test_processes }, { "new_race", test_new_race },   { "bounded", test_bounded },
-                { "bounded10k", test_bounded_10k }, { "flood", test_flood },      { "stuck", test_stuck },
-                { "collision", test_collision }, { "shared_file", test_shared_file }, { "boot", test_boot },
+                { "requests", test_requests },   { "tokens", test_tokens },
+                { "burst", test_burst },         { "precision", test_precision },
+                { "threads", test_threads },     { "threads2", test_threads_two },
+                { "processes", test_processes }, { "new_race", test_new_race },
+                { "bounded", test_bounded },     { "bounded10k", test_bounded_10k },
+                { "flood", test_flood },         { "stuck", test_stuck },
+                { "collision", test_collision }, { "shared_file", test_shared_file },
+                { "boot", test_boot },
         };
         return check_run_group(argc, argv, groups, sizeof groups / sizeof groups[0], "ratelimit ");
 }

@@ -34,7 +34,7 @@
 static const char *exe = "/usr/bin/redis-server";
 static char dir[] = "/tmp/sy-redis-XXXXXX";
 static int port;
-static pid_t server = -1; /* killed at exit, a failed check's too */
+static pid_t server = -1;              /* killed at exit, a failed check's too */
 static int logfd = -1, saved_err = -1; /* stderr goes to logfd while the debug log is captured */
 
 /* at exit: the server stopped; a failed check (printed into the captured
@@ -71,7 +71,8 @@ static int free_port(void) {
 }
 
 static int connects(void) {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
 

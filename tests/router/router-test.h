@@ -7,8 +7,7 @@
 #include "tests/check.h"
 
 /* A heap copy of exactly len bytes, so ASan catches any read past the end. */
-static inline char *test_dup_exact(const char *p, size_t len)
-{
+static inline char *test_dup_exact(const char *p, size_t len) {
         char *d = malloc(len ? len : 1);
         if (!d) {
                 perror("malloc");

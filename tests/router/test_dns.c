@@ -41,13 +41,13 @@ int main(void) {
         check_eq(set.n, 3);
         check(strcmp(set.ips[0], "10.0.0.1") == 0 && strcmp(set.ips[1], "10.0.0.2") == 0 &&
               strcmp(set.ips[2], "fd00::1") == 0);
-        check_eq(dns_refresh(&set, "x", fake, &same), 0);       /* other order: no change */
-        check_eq(dns_refresh(&set, "x", fake, &less), 1);       /* vanished addresses leave */
+        check_eq(dns_refresh(&set, "x", fake, &same), 0); /* other order: no change */
+        check_eq(dns_refresh(&set, "x", fake, &less), 1); /* vanished addresses leave */
         check_eq(set.n, 1);
         check_eq(dns_refresh(&set, "x", fake, &tmpfail), -EAGAIN); /* kept */
         check_eq(set.n, 1);
         check(strcmp(set.ips[0], "10.0.0.2") == 0);
-        check_eq(dns_refresh(&set, "x", fake, &gone), 1);       /* no records: empty */
+        check_eq(dns_refresh(&set, "x", fake, &gone), 1); /* no records: empty */
         check_eq(set.n, 0);
         check_eq(dns_refresh(&set, "x", fake, &gone), 0);
         check_eq(dns_refresh(&set, "x", fake, &a), 1);

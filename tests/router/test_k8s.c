@@ -131,8 +131,10 @@ static int ctl(const char *method, const char *path, const char *body, char *out
 
         inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
         check(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
-        n = snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n%s", method, path, body ? strlen(body) : 0, body ? body : "");
+        n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     method, path, body ? strlen(body) : 0, body ? body : "");
         check(write(fd, req, (size_t)n) == n);
         for (;;) {
                 ssize_t r = read(fd, resp + got, sizeof resp - 1 - got);
@@ -184,16 +186,16 @@ static struct k8s_stats stats(struct k8s_client *c) {
 }
 
 /* waits until the client's stat field reaches at least v */
-#define WAIT_STAT(c, field, v)                                                                      \
-        do {                                                                                        \
-                int i_;                                                                             \
-                for (i_ = 0; i_ < 1500 && stats(c).field < (uint64_t)(v); i_++)                     \
-                        usleep(10000);                                                              \
-                if (stats(c).field < (uint64_t)(v)) {                                               \
-                        fprintf(stderr, "%s:%d: %s stayed at %llu, want >= %llu\n", __FILE__, __LINE__, \
-                                #field, (unsigned long long)stats(c).field, (unsigned long long)(v)); \
-                        exit(1);                                                                    \
-                }                                                                                   \
+#define WAIT_STAT(c, field, v)                                                                                  \
+        do {                                                                                                    \
+                int i_;                                                                                         \
+                for (i_ = 0; i_ < 1500 && stats(c).field < (uint64_t)(v); i_++)                                 \
+                        usleep(10000);                                                                          \
+                if (stats(c).field < (uint64_t)(v)) {                                                           \
+                        fprintf(stderr, "%s:%d: %s stayed at %llu, want >= %llu\n", __FILE__, __LINE__, #field, \
+                                (unsigned long long)stats(c).field, (unsigned long long)(v));                   \
+                        exit(1);                                                                                \
+                }                                                                                               \
         } while (0)
 
 static void wait_watching(long n) {
@@ -234,13 +236,15 @@ static void stop_client(struct runner *r) {
         k8s_client_free(r->c);
 }
 
-#define SLICE(name, label, eps) \
-        "{\"kind\": \"EndpointSlice\", \"apiVersion\": \"discovery.k8s.io/v1\", \"addressType\": \"IPv4\", " \
-        "\"metadata\": {\"name\": \"" name "\", \"labels\": {\"app\": \"" label "\", \"llm-d.ai/model\": \"llama-1b\"}}, " \
+#define SLICE(name, label, eps)                                                                                                                      \
+        "{\"kind\": \"EndpointSlice\", \"apiVersion\": \"discovery.k8s.io/v1\", \"addressType\": \"IPv4\", "                                         \
+        "\"metadata\": {\"name\": \"" name "\", \"labels\": {\"app\": \"" label                                                                      \
+        "\", \"llm-d.ai/model\": \"llama-1b\"}}, "                                                                                                   \
         "\"ports\": [{\"name\": \"metrics\", \"port\": 9000, \"protocol\": \"TCP\"}, {\"name\": \"http\", \"port\": 8000, \"protocol\": \"TCP\"}], " \
         "\"endpoints\": [" eps "]}"
-#define EP(ip, pod, ready) \
-        "{\"addresses\": [\"" ip "\"], \"conditions\": {\"ready\": " ready ", \"serving\": true, \"terminating\": false}, " \
+#define EP(ip, pod, ready)                                                 \
+        "{\"addresses\": [\"" ip "\"], \"conditions\": {\"ready\": " ready \
+        ", \"serving\": true, \"terminating\": false}, "                   \
         "\"targetRef\": {\"kind\": \"Pod\", \"name\": \"" pod "\", \"namespace\": \"llm\"}}"
 
 static struct k8s_opts base_opts(enum sy_k8s_resource res) {
@@ -267,8 +271,8 @@ static void group_slices(void) {
 
         /* before the client starts: found by the list */
         put("endpointslices", SLICE("llama-abcde", "vllm",
-                EP("10.0.0.1", "llama-0", "true") "," EP("10.0.0.2", "llama-1", "false") ","
-                EP("10.0.0.3", "llama-2", "null")));
+                                    EP("10.0.0.1", "llama-0", "true") "," EP("10.0.0.2", "llama-1", "false") "," EP(
+                                            "10.0.0.3", "llama-2", "null")));
         put("endpointslices", SLICE("other-xyz", "other", EP("10.9.9.9", "other-0", "true")));
         start_client(&r, &o);
         check(wait_set("llama-0 10.0.0.1:8000 llama-1b; llama-2 10.0.0.3:8000 llama-1b"));
@@ -279,8 +283,8 @@ static void group_slices(void) {
         put("endpointslices", SLICE("llama-fghij", "vllm", EP("10.0.1.1", "llama-3", "true")));
         check(wait_set("llama-0 10.0.0.1:8000 llama-1b; llama-2 10.0.0.3:8000 llama-1b; "
                        "llama-3 10.0.1.1:8000 llama-1b"));
-        put("endpointslices", SLICE("llama-abcde", "vllm",
-                EP("10.0.0.1", "llama-0", "false") "," EP("10.0.0.3", "llama-2", "true")));
+        put("endpointslices",
+            SLICE("llama-abcde", "vllm", EP("10.0.0.1", "llama-0", "false") "," EP("10.0.0.3", "llama-2", "true")));
         check(wait_set("llama-2 10.0.0.3:8000 llama-1b; llama-3 10.0.1.1:8000 llama-1b"));
         del("endpointslices", "llama-fghij");
         check(wait_set("llama-2 10.0.0.3:8000 llama-1b"));
@@ -342,13 +346,14 @@ static void group_slices(void) {
         (void)body;
 }
 
-#define POD(name, ip, phase, ready, extra) \
-        "{\"kind\": \"Pod\", \"apiVersion\": \"v1\", \"metadata\": {\"name\": \"" name "\", " \
-        "\"labels\": {\"app\": \"vllm\", \"llm-d.ai/model\": \"qwen\"}" extra "}, " \
+#define POD(name, ip, phase, ready, extra)                                                                                   \
+        "{\"kind\": \"Pod\", \"apiVersion\": \"v1\", \"metadata\": {\"name\": \"" name "\", "                                \
+        "\"labels\": {\"app\": \"vllm\", \"llm-d.ai/model\": \"qwen\"}" extra "}, "                                          \
         "\"spec\": {\"containers\": [{\"name\": \"sidecar\", \"ports\": [{\"name\": \"proxy\", \"containerPort\": 8200}]}, " \
-        "{\"name\": \"vllm\", \"ports\": [{\"name\": \"http\", \"containerPort\": 8000}]}]}, " \
-        "\"status\": {\"phase\": \"" phase "\", \"podIP\": \"" ip "\", \"podIPs\": [{\"ip\": \"" ip "\"}], " \
-        "\"conditions\": [{\"type\": \"Initialized\", \"status\": \"True\"}, {\"type\": \"Ready\", \"status\": \"" ready "\"}]}}"
+        "{\"name\": \"vllm\", \"ports\": [{\"name\": \"http\", \"containerPort\": 8000}]}]}, "                               \
+        "\"status\": {\"phase\": \"" phase "\", \"podIP\": \"" ip "\", \"podIPs\": [{\"ip\": \"" ip "\"}], "                 \
+        "\"conditions\": [{\"type\": \"Initialized\", \"status\": \"True\"}, {\"type\": \"Ready\", \"status\": \"" ready     \
+        "\"}]}}"
 
 static void group_pods(void) {
         struct k8s_opts o = base_opts(SY_K8S_PODS);
@@ -417,8 +422,10 @@ static void group_ca(void) {
 
         /* a CA the server's certificate does not chain to */
         snprintf(other, sizeof other, "%s/other.crt", dir);
-        snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/other.key -out %s -days 1 "
-                 "-subj /CN=other -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", dir, other);
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/other.key -out %s -days 1 "
+                 "-subj /CN=other -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+                 dir, other);
         check(system(cmd) == 0);
         o.ca_file = other;
         put("endpointslices", SLICE("llama-abcde", "vllm", EP("10.0.0.1", "llama-0", "true")));

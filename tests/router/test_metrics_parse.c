@@ -103,16 +103,14 @@ static const char sglang_body[] =
         "sglang:time_to_first_token_seconds_count{model_name=\"" QWEN "\"} 99.0\n"
         "# EOF\n";
 
-static int parse_str(const char *s, size_t len, struct upstream_load *ret)
-{
+static int parse_str(const char *s, size_t len, struct upstream_load *ret) {
         char *d = test_dup_exact(s, len);
         int r = metrics_parse(d, len, ret);
         free(d);
         return r;
 }
 
-static void check_vllm(const struct upstream_load *l)
-{
+static void check_vllm(const struct upstream_load *l) {
         CHECK_EQ(l->flags, UPSTREAM_LOAD_WAITING | UPSTREAM_LOAD_RUNNING | UPSTREAM_LOAD_KV_USAGE |
                                    UPSTREAM_LOAD_BLOCK_SIZE | UPSTREAM_LOAD_NUM_GPU_BLOCKS);
         CHECK_EQ(l->engines, UPSTREAM_ENGINE_VLLM);
@@ -126,8 +124,7 @@ static void check_vllm(const struct upstream_load *l)
 }
 
 /* The same body with LF, with CRLF, and without its last newline. */
-static void test_vllm(void)
-{
+static void test_vllm(void) {
         struct upstream_load l;
         char crlf[sizeof(vllm_body) * 2];
         size_t n = 0;
@@ -152,14 +149,13 @@ static void test_vllm(void)
         check_vllm(&l);
 }
 
-static void test_vllm_v0(void)
-{
+static void test_vllm_v0(void) {
         struct upstream_load l;
 
         CHECK_EQ(parse_str(vllm_v0_body, sizeof(vllm_v0_body) - 1, &l), 0);
         /* num_gpu_blocks="None": block size only */
-        CHECK_EQ(l.flags, UPSTREAM_LOAD_WAITING | UPSTREAM_LOAD_RUNNING | UPSTREAM_LOAD_KV_USAGE |
-                                  UPSTREAM_LOAD_BLOCK_SIZE);
+        CHECK_EQ(l.flags,
+                 UPSTREAM_LOAD_WAITING | UPSTREAM_LOAD_RUNNING | UPSTREAM_LOAD_KV_USAGE | UPSTREAM_LOAD_BLOCK_SIZE);
         CHECK_DBL(l.waiting, 0.0);
         CHECK_DBL(l.running, 7.0);
         CHECK_DBL(l.kv_usage, 0.921875);
@@ -168,8 +164,7 @@ static void test_vllm_v0(void)
         CHECK_EQ(l.n_malformed, 0);
 }
 
-static void test_sglang(void)
-{
+static void test_sglang(void) {
         struct upstream_load l;
 
         CHECK_EQ(parse_str(sglang_body, sizeof(sglang_body) - 1, &l), 0);
@@ -183,8 +178,7 @@ static void test_sglang(void)
 }
 
 /* Value syntax, label syntax and blanks that are all well-formed. */
-static void test_values(void)
-{
+static void test_values(void) {
         static const struct {
                 const char *body;
                 unsigned flags;
@@ -207,16 +201,18 @@ static void test_values(void)
                 { "vllm:num_requests_waiting{m=\"\xc3\xa9t\xc3\xa9\"} 5", UPSTREAM_LOAD_WAITING, 5, 0, 0 },
                 /* NaN samples are skipped: no signal from them */
                 { "vllm:num_requests_waiting NaN\nvllm:num_requests_running 1", UPSTREAM_LOAD_RUNNING, 0, 1, 0 },
-                { "vllm:num_requests_waiting{a=\"1\"} nan\nvllm:num_requests_waiting{a=\"2\"} 3",
-                  UPSTREAM_LOAD_WAITING, 3, 0, 0 },
+                { "vllm:num_requests_waiting{a=\"1\"} nan\nvllm:num_requests_waiting{a=\"2\"} 3", UPSTREAM_LOAD_WAITING,
+                  3, 0, 0 },
                 { "vllm:kv_cache_usage_perc NaN\nvllm:kv_cache_usage_perc 0.5", UPSTREAM_LOAD_KV_USAGE, 0, 0, 0.5 },
                 { "vllm:kv_cache_usage_perc 0.5\nvllm:kv_cache_usage_perc NaN", UPSTREAM_LOAD_KV_USAGE, 0, 0, 0.5 },
                 /* usage clamped to [0, 1], max over samples and metric names */
                 { "vllm:kv_cache_usage_perc +Inf", UPSTREAM_LOAD_KV_USAGE, 0, 0, 1 },
                 { "vllm:kv_cache_usage_perc 1.5", UPSTREAM_LOAD_KV_USAGE, 0, 0, 1 },
                 { "vllm:kv_cache_usage_perc -0.5", UPSTREAM_LOAD_KV_USAGE, 0, 0, 0 },
-                { "vllm:kv_cache_usage_perc 2.5e-1\nvllm:gpu_cache_usage_perc 1.25e-1", UPSTREAM_LOAD_KV_USAGE, 0, 0, 0.25 },
-                { "vllm:gpu_cache_usage_perc 0.125\nvllm:kv_cache_usage_perc 0.25", UPSTREAM_LOAD_KV_USAGE, 0, 0, 0.25 },
+                { "vllm:kv_cache_usage_perc 2.5e-1\nvllm:gpu_cache_usage_perc 1.25e-1", UPSTREAM_LOAD_KV_USAGE, 0, 0,
+                  0.25 },
+                { "vllm:gpu_cache_usage_perc 0.125\nvllm:kv_cache_usage_perc 0.25", UPSTREAM_LOAD_KV_USAGE, 0, 0,
+                  0.25 },
                 /* both engines in one body: counts add up */
                 { "vllm:num_requests_waiting 2\nsglang:num_queue_reqs 3\nsglang:num_running_reqs 4\n"
                   "sglang:token_usage 0.75",
@@ -269,12 +265,12 @@ static void test_values(void)
         }
 }
 
-#define S(lit) { lit, sizeof(lit) - 1 }
+#define S(lit) \
+        { lit, sizeof(lit) - 1 }
 
 /* Each malformed line sits between two good ones: it is counted, skipped,
  * and none of its value is taken. */
-static void test_malformed(void)
-{
+static void test_malformed(void) {
         static const struct {
                 const char *line;
                 size_t len;
@@ -342,7 +338,7 @@ static void test_malformed(void)
                 r = parse_str(buf, n, &l);
                 CHECK_EQ(r, 0);
                 if (r != 0 || l.n_malformed != 1 || l.flags != UPSTREAM_LOAD_RUNNING)
-                        fprintf(stderr, "  case %zu: \"%.*s\"\n", i, (int) cases[i].len, cases[i].line);
+                        fprintf(stderr, "  case %zu: \"%.*s\"\n", i, (int)cases[i].len, cases[i].line);
                 if (r != 0)
                         continue;
                 CHECK_EQ(l.n_malformed, 1);
@@ -354,14 +350,13 @@ static void test_malformed(void)
                 /* alone in the body, as its last line without a newline */
                 r = parse_str(cases[i].line, cases[i].len, &l);
                 if (r != -ENODATA)
-                        fprintf(stderr, "  case %zu alone: \"%.*s\"\n", i, (int) cases[i].len, cases[i].line);
+                        fprintf(stderr, "  case %zu alone: \"%.*s\"\n", i, (int)cases[i].len, cases[i].line);
                 CHECK_EQ(r, -ENODATA);
         }
 }
 
 /* No known signal: -ENODATA and *ret untouched; bad arguments: -EINVAL. */
-static void test_nodata(void)
-{
+static void test_nodata(void) {
         static const char *bodies[] = {
                 "",
                 "\n",
@@ -399,8 +394,7 @@ static void test_nodata(void)
 /* Every prefix of every sample: no crash, no read past len (ASan), never
  * more samples than the whole body. A scrape cut in the middle of a line
  * sees at most that one line malformed. */
-static void test_truncated(void)
-{
+static void test_truncated(void) {
         static const struct {
                 const char *body;
                 size_t len;
@@ -425,14 +419,13 @@ static void test_truncated(void)
         }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         static const struct {
                 const char *name;
                 void (*fn)(void);
         } groups[] = {
-                { "vllm", test_vllm },       { "vllm-v0", test_vllm_v0 },     { "sglang", test_sglang },
-                { "values", test_values },   { "malformed", test_malformed }, { "nodata", test_nodata },
+                { "vllm", test_vllm },           { "vllm-v0", test_vllm_v0 },     { "sglang", test_sglang },
+                { "values", test_values },       { "malformed", test_malformed }, { "nodata", test_nodata },
                 { "truncated", test_truncated },
         };
         bool ran = false;

@@ -40,8 +40,14 @@ static const struct snap_model *make_snap(unsigned n) {
 /* Only one scorer weighted (the others 0) unless the group sets more. */
 static struct picker_params params(enum picker_policy pol) {
         struct picker_params p = {
-                .policy = pol, .sat_queue_depth = 5, .sat_kv = 0.9, .stale_after_ns = 1000 * MS,
-                .scraping = true, .session_ttl_ns = 60000 * MS, .session_max = 1024, .prefix_block = 256,
+                .policy = pol,
+                .sat_queue_depth = 5,
+                .sat_kv = 0.9,
+                .stale_after_ns = 1000 * MS,
+                .scraping = true,
+                .session_ttl_ns = 60000 * MS,
+                .session_max = 1024,
+                .prefix_block = 256,
                 .seed = 42,
         };
         return p;
@@ -55,7 +61,9 @@ static struct picker *new_picker(const struct picker_params *p, uint64_t now) {
 
 static void scrape(struct picker *pk, unsigned u, double waiting, double running, double kv, uint64_t now) {
         struct upstream_load l = { .flags = UPSTREAM_LOAD_WAITING | UPSTREAM_LOAD_RUNNING | UPSTREAM_LOAD_KV_USAGE,
-                                   .waiting = waiting, .running = running, .kv_usage = kv };
+                                   .waiting = waiting,
+                                   .running = running,
+                                   .kv_usage = kv };
         picker_scrape_begin(pk, u);
         picker_scrape_ok(pk, u, &l, now);
 }
@@ -92,7 +100,7 @@ static void test_queue(void) {
         check_eq(picker_upstream_info(pk, 1, 2, &i), 0);
         check(i.score_queue == 1.0f);
         check_eq(picker_upstream_info(pk, 2, 2, &i), 0);
-        check(i.score_queue == 0.0f);   /* 5 requests: the most */
+        check(i.score_queue == 0.0f); /* 5 requests: the most */
         check_eq(picker_upstream_info(pk, 0, 2, &i), 0);
         check(i.score_queue > 0.24f && i.score_queue < 0.26f); /* (5 - 4) / (5 - 1) */
         /* weights divide the load: u0 with weight 8 carries 4/8 */
@@ -198,7 +206,8 @@ static void test_prefix(void) {
         /* the index is sized from the cache geometry: 1000 blocks x 16 tokens x 4 bytes / 256 */
         struct upstream_load l = { .flags = UPSTREAM_LOAD_WAITING | UPSTREAM_LOAD_BLOCK_SIZE |
                                             UPSTREAM_LOAD_NUM_GPU_BLOCKS,
-                                   .block_size = 16, .num_gpu_blocks = 1000 };
+                                   .block_size = 16,
+                                   .num_gpu_blocks = 1000 };
         picker_scrape_begin(pk, 3);
         picker_scrape_ok(pk, 3, &l, 3);
         check_eq(picker_upstream_info(pk, 3, 3, &i), 0);
@@ -359,15 +368,15 @@ static void test_saturation(void) {
 
         p.w_queue = 1;
         pk = new_picker(&p, 0);
-        scrape(pk, 0, 5, 10, 0.5, 1);  /* queue_depth 5 */
-        scrape(pk, 1, 0, 1, 0.95, 1);  /* KV 0.9 */
-        scrape(pk, 2, 1, 50, 0.5, 1);  /* the most loaded, but not saturated */
+        scrape(pk, 0, 5, 10, 0.5, 1); /* queue_depth 5 */
+        scrape(pk, 1, 0, 1, 0.95, 1); /* KV 0.9 */
+        scrape(pk, 2, 1, 50, 0.5, 1); /* the most loaded, but not saturated */
         check(picker_saturated(pk, 0, 2));
         check(picker_saturated(pk, 1, 2));
         check(!picker_saturated(pk, 2, 2));
         n = picker_pick(pk, &snap, m, &q, NULL, 2, out, 4);
         check_eq(n, 3);
-        check_eq(out[0], 2);  /* saturated ones follow as fallbacks */
+        check_eq(out[0], 2); /* saturated ones follow as fallbacks */
         check(out[1] != 2 && out[2] != 2);
         /* all saturated: -EBUSY, the best saturated ones still listed */
         scrape(pk, 2, 9, 50, 0.5, 1);
@@ -579,14 +588,22 @@ static void test_rebind(void) {
 
 int main(int argc, char **argv) {
         static const struct check_group groups[] = {
-                { "queue", test_queue },         { "kv", test_kv },
-                { "tokens", test_tokens },       { "prefix", test_prefix },
-                { "session", test_session },     { "mix", test_mix },
-                { "ties", test_ties },           { "burst", test_burst },
-                { "saturation", test_saturation }, { "stale", test_stale },
-                { "restart", test_restart },     { "least-request", test_least_request },
-                { "round-robin", test_round_robin }, { "exclude", test_exclude },
-                { "gateway", test_gateway },     { "rebind", test_rebind },
+                { "queue", test_queue },
+                { "kv", test_kv },
+                { "tokens", test_tokens },
+                { "prefix", test_prefix },
+                { "session", test_session },
+                { "mix", test_mix },
+                { "ties", test_ties },
+                { "burst", test_burst },
+                { "saturation", test_saturation },
+                { "stale", test_stale },
+                { "restart", test_restart },
+                { "least-request", test_least_request },
+                { "round-robin", test_round_robin },
+                { "exclude", test_exclude },
+                { "gateway", test_gateway },
+                { "rebind", test_rebind },
         };
 
         return check_run_group(argc, argv, groups, sizeof groups / sizeof groups[0], "picker ");

@@ -11,8 +11,7 @@
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
-static uint64_t rng(void)
-{
+static uint64_t rng(void) {
         /* xorshift64* */
         rng_state ^= rng_state >> 12;
         rng_state ^= rng_state << 25;
@@ -20,8 +19,7 @@ static uint64_t rng(void)
         return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
-static struct prefix_index *new_index(uint32_t capacity, uint32_t slots)
-{
+static struct prefix_index *new_index(uint32_t capacity, uint32_t slots) {
         struct prefix_index *idx = NULL;
         int r = prefix_index_new(capacity, slots, &idx);
 
@@ -33,8 +31,7 @@ static struct prefix_index *new_index(uint32_t capacity, uint32_t slots)
 }
 
 /* The index's contents, most recent first, equal want[0..n). */
-static void check_dump(const struct prefix_index *idx, const uint64_t *want, size_t n, int line)
-{
+static void check_dump(const struct prefix_index *idx, const uint64_t *want, size_t n, int line) {
         uint64_t got[64];
         size_t m = prefix_index_dump(idx, got, 64);
         bool ok = m == n && prefix_index_count(idx) == n;
@@ -44,25 +41,24 @@ static void check_dump(const struct prefix_index *idx, const uint64_t *want, siz
         if (!ok) {
                 fprintf(stderr, "%s:%d: dump mismatch: got", __FILE__, line);
                 for (size_t i = 0; i < m; i++)
-                        fprintf(stderr, " %llu", (unsigned long long) got[i]);
+                        fprintf(stderr, " %llu", (unsigned long long)got[i]);
                 fprintf(stderr, ", want");
                 for (size_t i = 0; i < n; i++)
-                        fprintf(stderr, " %llu", (unsigned long long) want[i]);
+                        fprintf(stderr, " %llu", (unsigned long long)want[i]);
                 fprintf(stderr, "\n");
                 check_failures++;
         }
 }
 
-#define CHECK_DUMP(idx, ...)                                                                \
-        do {                                                                                \
-                const uint64_t _w[] = { __VA_ARGS__ };                                      \
-                check_dump(idx, _w, sizeof(_w) / sizeof(_w[0]), __LINE__);                  \
+#define CHECK_DUMP(idx, ...)                                               \
+        do {                                                               \
+                const uint64_t _w[] = { __VA_ARGS__ };                     \
+                check_dump(idx, _w, sizeof(_w) / sizeof(_w[0]), __LINE__); \
         } while (0)
 
 /* ---- hashes ---- */
 
-static void test_hash(void)
-{
+static void test_hash(void) {
         uint8_t buf[4096], seq[128];
         uint64_t a[64], b[64];
         int n;
@@ -72,7 +68,7 @@ static void test_hash(void)
         CHECK_U64(prefix_hash_block(0, "abc", 3), 0x44BC2CF5AD770999ULL);
         CHECK_U64(prefix_hash_block(0, "The quick brown fox jumps over the lazy dog", 43), 0x0B242D361FDA71BCULL);
         for (int i = 0; i < 128; i++)
-                seq[i] = (uint8_t) i;
+                seq[i] = (uint8_t)i;
         CHECK_U64(prefix_hash_block(0, seq, 100), 0x6AC1E58032166597ULL);
         CHECK_U64(prefix_hash_block(PREFIX_HASH_SEED, seq, 64), 0xEBAC7F2DFB8C9A6BULL);
 
@@ -82,7 +78,7 @@ static void test_hash(void)
         CHECK_U64(a[1], prefix_hash_block(a[0], seq + 64, 64));
 
         for (size_t i = 0; i < sizeof(buf); i++)
-                buf[i] = (uint8_t) (rng() >> 56);
+                buf[i] = (uint8_t)(rng() >> 56);
         /* deterministic; unaligned input hashes like aligned */
         CHECK_EQ(prefix_hash_chain(buf, 4096, 64, a, 64), 64);
         CHECK_EQ(prefix_hash_chain(buf, 4096, 64, b, 64), 64);
@@ -135,8 +131,7 @@ static void test_hash(void)
 
 /* ---- index semantics ---- */
 
-static void test_basic(void)
-{
+static void test_basic(void) {
         struct prefix_index *idx = new_index(16, 0);
         const uint64_t abc[] = { 0xa, 0xb, 0xc }, abx[] = { 0xa, 0xb, 0x99 }, xa[] = { 0x99, 0xa },
                        abcd[] = { 0xa, 0xb, 0xc, 0xd }, bc[] = { 0xb, 0xc };
@@ -191,8 +186,7 @@ static void test_basic(void)
         prefix_index_free(NULL);
 }
 
-static void test_eviction(void)
-{
+static void test_eviction(void) {
         struct prefix_index *idx = new_index(4, 0);
         const uint64_t c1[] = { 1, 2, 3 }, c2[] = { 10, 11 }, c3[] = { 20, 21, 22, 23, 24, 25 };
 
@@ -219,8 +213,7 @@ static void test_eviction(void)
         prefix_index_free(idx);
 }
 
-static void test_capacity1(void)
-{
+static void test_capacity1(void) {
         struct prefix_index *idx = new_index(1, 0);
         const uint64_t c[] = { 1, 2, 3 }, d[] = { 2 };
 
@@ -251,19 +244,18 @@ static void test_capacity1(void)
 /* Hashes with the same low bits land in one probe run; deleting from the
  * middle of the run (eviction) must keep the rest findable, also across the
  * end of the table. */
-static void test_collisions(void)
-{
+static void test_collisions(void) {
         struct prefix_index *idx = new_index(7, 8);
         uint64_t h[7], more[7];
 
         for (int i = 0; i < 7; i++)
-                h[i] = (uint64_t) i << 32 | 7; /* all home to slot 7, wrap to 0.. */
+                h[i] = (uint64_t)i << 32 | 7; /* all home to slot 7, wrap to 0.. */
         CHECK_EQ(prefix_index_insert(idx, h, 7), 7);
         CHECK_EQ(prefix_index_match(idx, h, 7), 7);
         CHECK_DUMP(idx, h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
         /* evict h[6], h[5], ... one at a time with new colliding hashes */
         for (int i = 0; i < 7; i++) {
-                more[i] = (uint64_t) (100 + i) << 32 | (uint64_t) (i % 2 ? 7 : 0);
+                more[i] = (uint64_t)(100 + i) << 32 | (uint64_t)(i % 2 ? 7 : 0);
                 CHECK_EQ(prefix_index_insert(idx, &more[i], 1), 1);
                 CHECK_EQ(prefix_index_match(idx, h, 7), 6 - i);
                 for (int j = 0; j <= i; j++)
@@ -293,8 +285,7 @@ static void test_collisions(void)
 }
 
 /* A 1 MiB prompt: 16384 blocks. */
-static void test_long(void)
-{
+static void test_long(void) {
         enum { LEN = 1 << 20, B = PREFIX_BLOCK_SIZE_DEFAULT, N = LEN / B };
         uint8_t *p = malloc(LEN);
         uint64_t *a = malloc(N * sizeof(uint64_t)), *b = malloc(N * sizeof(uint64_t));
@@ -308,7 +299,7 @@ static void test_long(void)
                 exit(1);
         }
         for (size_t i = 0; i < LEN; i++)
-                p[i] = (uint8_t) (rng() >> 60) + 'a';
+                p[i] = (uint8_t)(rng() >> 60) + 'a';
         CHECK_EQ(prefix_hash_chain(p, LEN, B, a, N), N);
         CHECK_EQ(prefix_index_insert(idx, a, N), N);
         CHECK_EQ(prefix_index_match(idx, a, N), N);
@@ -329,9 +320,8 @@ static void test_long(void)
         free(b);
 }
 
-static void test_args(void)
-{
-        struct prefix_index *idx = (struct prefix_index *) &idx;
+static void test_args(void) {
+        struct prefix_index *idx = (struct prefix_index *)&idx;
 
         CHECK_EQ(prefix_index_new(0, 0, &idx), -EINVAL);
         CHECK_EQ(prefix_index_new(PREFIX_INDEX_CAPACITY_MAX + 1, 0, &idx), -EINVAL);
@@ -339,7 +329,7 @@ static void test_args(void)
         CHECK_EQ(prefix_index_new(4, 6, &idx), -EINVAL); /* not a power of two */
         CHECK_EQ(prefix_index_new(4, 3, &idx), -EINVAL);
         CHECK_EQ(prefix_index_new(4, 0, NULL), -EINVAL);
-        CHECK(idx == (struct prefix_index *) &idx); /* untouched */
+        CHECK(idx == (struct prefix_index *)&idx); /* untouched */
         CHECK_EQ(prefix_index_new(4, 8, &idx), 0);
         prefix_index_free(idx);
         CHECK_EQ(prefix_index_new(5, 0, &idx), 0);
@@ -353,16 +343,14 @@ struct ref {
         size_t n, cap;
 };
 
-static size_t ref_find(const struct ref *r, uint64_t h)
-{
+static size_t ref_find(const struct ref *r, uint64_t h) {
         for (size_t i = 0; i < r->n; i++)
                 if (r->v[i] == h)
                         return i;
         return SIZE_MAX;
 }
 
-static size_t ref_match(const struct ref *r, const uint64_t *h, size_t n)
-{
+static size_t ref_match(const struct ref *r, const uint64_t *h, size_t n) {
         size_t i;
 
         for (i = 0; i < n && ref_find(r, h[i]) != SIZE_MAX; i++)
@@ -370,8 +358,7 @@ static size_t ref_match(const struct ref *r, const uint64_t *h, size_t n)
         return i;
 }
 
-static int ref_insert(struct ref *r, const uint64_t *h, size_t n)
-{
+static int ref_insert(struct ref *r, const uint64_t *h, size_t n) {
         int added = 0;
 
         if (n > r->cap)
@@ -391,15 +378,14 @@ static int ref_insert(struct ref *r, const uint64_t *h, size_t n)
         return added;
 }
 
-static void random_run(uint32_t cap, uint32_t slots, uint64_t universe, int ops)
-{
+static void random_run(uint32_t cap, uint32_t slots, uint64_t universe, int ops) {
         struct prefix_index *idx = new_index(cap, slots);
         struct ref ref = { .n = 0, .cap = cap };
         uint64_t h[40], dump[256];
         int bad = 0;
 
         for (int op = 0; op < ops && bad < 5; op++) {
-                size_t n = (size_t) (rng() % 40);
+                size_t n = (size_t)(rng() % 40);
                 uint64_t r = rng();
 
                 /* chains from a small universe, clustered low bits */
@@ -409,7 +395,7 @@ static void random_run(uint32_t cap, uint32_t slots, uint64_t universe, int ops)
                 }
                 if (r % 4 == 0) {
                         /* extend a prefix that is present */
-                        size_t k = ref.n ? (size_t) (rng() % ref.n) : 0;
+                        size_t k = ref.n ? (size_t)(rng() % ref.n) : 0;
                         for (size_t i = 0; i < n && i < 3 && k + i < ref.n; i++)
                                 h[i] = ref.v[k + i];
                 }
@@ -450,14 +436,13 @@ static void random_run(uint32_t cap, uint32_t slots, uint64_t universe, int ops)
         }
         if (bad) {
                 fprintf(stderr, "random_run(cap %u, slots %u, universe %llu) failed\n", cap, slots,
-                        (unsigned long long) universe);
+                        (unsigned long long)universe);
                 check_failures += bad;
         }
         prefix_index_free(idx);
 }
 
-static void test_random(void)
-{
+static void test_random(void) {
         random_run(1, 2, 4, 100000);
         random_run(3, 4, 10, 100000);
         random_run(7, 8, 30, 100000);
@@ -467,15 +452,14 @@ static void test_random(void)
         random_run(200, 256, 250, 100000);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         static const struct {
                 const char *name;
                 void (*fn)(void);
         } groups[] = {
-                { "hash", test_hash },           { "basic", test_basic }, { "eviction", test_eviction },
-                { "capacity1", test_capacity1 }, { "collisions", test_collisions },
-                { "long", test_long },           { "args", test_args },   { "random", test_random },
+                { "hash", test_hash },           { "basic", test_basic },           { "eviction", test_eviction },
+                { "capacity1", test_capacity1 }, { "collisions", test_collisions }, { "long", test_long },
+                { "args", test_args },           { "random", test_random },
         };
         bool ran = false;
 

@@ -239,8 +239,10 @@ static struct sy_config *config(const char *name, uint16_t port) {
         struct sy_config *cfg = NULL;
         char err[512];
 
-        buf_printf(&y, "router: {scrape_interval_ms: 60000, scrape_timeout_ms: 60000}\n"
-                       "upstreams:\n  - {name: %s, url: \"http://127.0.0.1:%u\", models: [m]}\n", name, port);
+        buf_printf(&y,
+                   "router: {scrape_interval_ms: 60000, scrape_timeout_ms: 60000}\n"
+                   "upstreams:\n  - {name: %s, url: \"http://127.0.0.1:%u\", models: [m]}\n",
+                   name, port);
         if (sy_config_load_string("test.yaml", y.p, y.len, &cfg, err, sizeof err) < 0) {
                 fprintf(stderr, "%s\n", err);
                 exit(1);
@@ -328,7 +330,7 @@ static void test_rebind(void) {
         check(s2.upstreams[0].removed && !snapshot_same_upstream(&s1.upstreams[0], &s2.upstreams[0]));
         check_eq(picker_rebind(pk, &pp, &s1, &s2, 5 * MS), 0);
         scrape_rebind(sc, c2, &s1, &s2);
-        fd = scrape_sent(sc, epfd, lfd, &s2, pk);    /* slot 1 (b), due at once */
+        fd = scrape_sent(sc, epfd, lfd, &s2, pk); /* slot 1 (b), due at once */
         check(!peer_closed(fd));
         /* the file back to a: b's slot changes hands, its scrape is dropped */
         check_eq(snapshot_build_from(c0, &s2, 4, 0, &s1, err, sizeof err), 0);

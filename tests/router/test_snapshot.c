@@ -300,13 +300,17 @@ static int pick_session(struct picker *pk, const struct snapshot *s, const char 
 static void test_sessions(void) {
         static struct snapshot s0, s1, s2;
         const char *a[] = { "a", "b", "c", "d" };
-        const char *b[] = { "a", "c", "d", "e" };  /* b goes, e comes */
-        const char *c[] = { "a", "d", "e" };       /* c goes */
+        const char *b[] = { "a", "c", "d", "e" }; /* b goes, e comes */
+        const char *c[] = { "a", "d", "e" };      /* c goes */
         /* queue weighs too: without its session, alice would go anywhere but
          * c, which has a request in flight */
-        struct picker_params p = { .policy = PICKER_SCORER, .w_queue = 1, .w_session = 10,
+        struct picker_params p = { .policy = PICKER_SCORER,
+                                   .w_queue = 1,
+                                   .w_session = 10,
                                    .session_ttl_ns = 60000000000ULL,
-                                   .session_max = 64, .prefix_block = 256, .seed = 7 };
+                                   .session_max = 64,
+                                   .prefix_block = 256,
+                                   .seed = 7 };
         struct picker_req q = { .has_session = true, .session = picker_session_hash("alice", 5) };
         struct picker_upstream_info info;
         struct picker *pk = NULL;
@@ -342,7 +346,7 @@ static void test_sessions(void) {
 
 int main(int argc, char **argv) {
         static const struct check_group groups[] = {
-                { "stable", test_stable }, { "reuse", test_reuse }, { "addr", test_addr },
+                { "stable", test_stable },     { "reuse", test_reuse },       { "addr", test_addr },
                 { "resolver", test_resolver }, { "sessions", test_sessions },
         };
 

@@ -44,8 +44,7 @@ static struct shared *sh;
 static char seg_path[320], bell_router[320], bell_worker[320];
 static const struct shm_layout layout = { .max_workers = 1, .ring_bytes = 1u << 18, .snap_bytes = 4096 };
 
-static inline void cpu_relax(void)
-{
+static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -53,8 +52,7 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static struct shm_seg *child_open(void)
-{
+static struct shm_seg *child_open(void) {
         struct shm_seg *seg = NULL;
 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -63,8 +61,7 @@ static struct shm_seg *child_open(void)
         return seg;
 }
 
-static void barrier(void)
-{
+static void barrier(void) {
         atomic_fetch_add(&sh->ready, 1);
         while (!atomic_load(&sh->go))
                 cpu_relax();
@@ -72,15 +69,13 @@ static void barrier(void)
 
 enum mode { TP_FIXED, TP_FIXED_BATCH, TP_RANDOM };
 
-static uint32_t bench_len(enum mode m, uint64_t i)
-{
+static uint32_t bench_len(enum mode m, uint64_t i) {
         if (m != TP_RANDOM)
                 return 64;
         return 16 + (uint32_t)(test_mix(i) % (2048 - 16 + 1));
 }
 
-static void tp_producer(enum mode m, uint64_t n)
-{
+static void tp_producer(enum mode m, uint64_t n) {
         struct shm_seg *seg = child_open();
         struct ring *r = shm_seg_ring(seg, 0, SHM_PEER_ROUTER, SHM_TO_PEER);
         unsigned char buf[2048];
@@ -97,8 +92,7 @@ static void tp_producer(enum mode m, uint64_t n)
         _exit(0);
 }
 
-static void tp_consumer(enum mode m, uint64_t n)
-{
+static void tp_consumer(enum mode m, uint64_t n) {
         struct shm_seg *seg = child_open();
         struct ring *r = shm_seg_ring(seg, 0, SHM_PEER_ROUTER, SHM_TO_PEER);
         uint64_t bytes = 0;
@@ -137,8 +131,7 @@ struct pp_side {
         uint64_t wakes;
 };
 
-static void pp_wait(struct pp_side *s, const void **ret_p, uint32_t *ret_len)
-{
+static void pp_wait(struct pp_side *s, const void **ret_p, uint32_t *ret_len) {
         uint16_t type;
 
         for (;;) {
@@ -157,8 +150,7 @@ static void pp_wait(struct pp_side *s, const void **ret_p, uint32_t *ret_len)
         }
 }
 
-static void pp_send(struct pp_side *s, const void *p, uint32_t len)
-{
+static void pp_send(struct pp_side *s, const void *p, uint32_t len) {
         while (ring_sp_push(s->out, 2, p, len) == -EAGAIN)
                 cpu_relax();
         if (ring_sp_needs_wake(s->out)) {
@@ -167,8 +159,7 @@ static void pp_send(struct pp_side *s, const void *p, uint32_t len)
         }
 }
 
-static void pp_open(struct pp_side *s, struct shm_seg *seg, bool router, bool sleep)
-{
+static void pp_open(struct pp_side *s, struct shm_seg *seg, bool router, bool sleep) {
         s->in = shm_seg_ring(seg, 0, SHM_PEER_ROUTER, router ? SHM_TO_PEER : SHM_FROM_PEER);
         s->out = shm_seg_ring(seg, 0, SHM_PEER_ROUTER, router ? SHM_FROM_PEER : SHM_TO_PEER);
         s->sleep = sleep;
@@ -177,15 +168,13 @@ static void pp_open(struct pp_side *s, struct shm_seg *seg, bool router, bool sl
                 _exit(4);
 }
 
-static void pp_open_peer(struct pp_side *s, bool router)
-{
+static void pp_open_peer(struct pp_side *s, bool router) {
         /* both consumers opened their bells before the barrier */
         if (bell_open_producer(router ? bell_worker : bell_router, &s->peer_bell) < 0)
                 _exit(5);
 }
 
-static void pp_router(bool sleep, uint64_t n)
-{
+static void pp_router(bool sleep, uint64_t n) {
         struct shm_seg *seg = child_open();
         struct pp_side s;
         unsigned char buf[64];
@@ -205,8 +194,7 @@ static void pp_router(bool sleep, uint64_t n)
         _exit(0);
 }
 
-static void pp_worker(bool sleep, uint64_t n, uint64_t warmup)
-{
+static void pp_worker(bool sleep, uint64_t n, uint64_t warmup) {
         struct shm_seg *seg = child_open();
         struct pp_side s;
         unsigned char buf[64];
@@ -238,8 +226,7 @@ static void pp_worker(bool sleep, uint64_t n, uint64_t warmup)
 }
 
 /* Runs two children to completion, both started together. */
-static int run_pair(void (*a)(void *), void (*b)(void *), void *arg)
-{
+static int run_pair(void (*a)(void *), void (*b)(void *), void *arg) {
         pid_t pa, pb;
         int sa, sb;
 
@@ -272,25 +259,35 @@ struct tp_arg {
         enum mode m;
         uint64_t n;
 };
-static void tp_p(void *arg) { struct tp_arg *t = arg; tp_producer(t->m, t->n); }
-static void tp_c(void *arg) { struct tp_arg *t = arg; tp_consumer(t->m, t->n); }
+static void tp_p(void *arg) {
+        struct tp_arg *t = arg;
+        tp_producer(t->m, t->n);
+}
+static void tp_c(void *arg) {
+        struct tp_arg *t = arg;
+        tp_consumer(t->m, t->n);
+}
 
 struct pp_arg {
         bool sleep;
         uint64_t n, warmup;
 };
-static void pp_r(void *arg) { struct pp_arg *t = arg; pp_router(t->sleep, t->n + t->warmup); }
-static void pp_w(void *arg) { struct pp_arg *t = arg; pp_worker(t->sleep, t->n, t->warmup); }
+static void pp_r(void *arg) {
+        struct pp_arg *t = arg;
+        pp_router(t->sleep, t->n + t->warmup);
+}
+static void pp_w(void *arg) {
+        struct pp_arg *t = arg;
+        pp_worker(t->sleep, t->n, t->warmup);
+}
 
-static int cmp_u64(const void *a, const void *b)
-{
+static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
         return x < y ? -1 : x > y;
 }
 
-static void reset_seg(void)
-{
+static void reset_seg(void) {
         struct shm_seg *seg = NULL;
 
         /* A fresh segment per run: every ring empty. */
@@ -302,8 +299,7 @@ static void reset_seg(void)
         shm_seg_close(seg);
 }
 
-static int bench_tp(const char *name, enum mode m, uint64_t n)
-{
+static int bench_tp(const char *name, enum mode m, uint64_t n) {
         struct tp_arg a = { m, n };
         double s;
 
@@ -316,8 +312,7 @@ static int bench_tp(const char *name, enum mode m, uint64_t n)
         return 0;
 }
 
-static int bench_pp(const char *name, bool sleep, uint64_t n)
-{
+static int bench_pp(const char *name, bool sleep, uint64_t n) {
         struct pp_arg a = { sleep, n, n / 10 };
         uint32_t k;
 
@@ -326,17 +321,16 @@ static int bench_pp(const char *name, bool sleep, uint64_t n)
                 return -1;
         k = sh->nlat;
         qsort(sh->lat, k, sizeof(sh->lat[0]), cmp_u64);
-        printf("  %-34s p50 %7.2f us  p99 %7.2f us  p99.9 %7.2f us  max %8.2f us  (%u round trips",
-               name, sh->lat[k / 2] / 1e3, sh->lat[(uint64_t)k * 99 / 100] / 1e3,
-               sh->lat[(uint64_t)k * 999 / 1000] / 1e3, sh->lat[k - 1] / 1e3, k);
+        printf("  %-34s p50 %7.2f us  p99 %7.2f us  p99.9 %7.2f us  max %8.2f us  (%u round trips", name,
+               sh->lat[k / 2] / 1e3, sh->lat[(uint64_t)k * 99 / 100] / 1e3, sh->lat[(uint64_t)k * 999 / 1000] / 1e3,
+               sh->lat[k - 1] / 1e3, k);
         if (sleep)
                 printf(", %llu worker-side bells", (unsigned long long)sh->wakes);
         printf(")\n");
         return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
         uint64_t scale = quick ? 10 : 1;
         char dir[256];

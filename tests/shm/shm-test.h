@@ -14,8 +14,7 @@
 #include "tests/check.h"
 
 /* xorshift64*: deterministic, fast, good enough for sizes and payloads. */
-static inline uint64_t test_rand(uint64_t *state)
-{
+static inline uint64_t test_rand(uint64_t *state) {
         uint64_t x = *state;
 
         x ^= x >> 12;
@@ -25,16 +24,14 @@ static inline uint64_t test_rand(uint64_t *state)
         return x * 0x2545f4914f6cdd1dULL;
 }
 
-static inline uint64_t test_mix(uint64_t x)
-{
+static inline uint64_t test_mix(uint64_t x) {
         x += 0x9e3779b97f4a7c15ULL;
         x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
         x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
         return x ^ (x >> 31);
 }
 
-static inline uint32_t test_fnv1a(const void *p, size_t n)
-{
+static inline uint32_t test_fnv1a(const void *p, size_t n) {
         const unsigned char *b = p;
         uint32_t h = 2166136261u;
 
@@ -46,8 +43,7 @@ static inline uint32_t test_fnv1a(const void *p, size_t n)
 }
 
 /* Fills n bytes with a pattern derived from seed. */
-static inline void test_fill(void *p, size_t n, uint64_t seed)
-{
+static inline void test_fill(void *p, size_t n, uint64_t seed) {
         unsigned char *b = p;
         uint64_t s = test_mix(seed) | 1;
         size_t i = 0;
@@ -68,8 +64,7 @@ static inline void test_fill(void *p, size_t n, uint64_t seed)
 static char test_dir_path[256];
 static pid_t test_dir_owner;
 
-static inline void test_tmpdir_cleanup(void)
-{
+static inline void test_tmpdir_cleanup(void) {
         char path[600];
         struct dirent *de;
         DIR *d;
@@ -90,8 +85,7 @@ static inline void test_tmpdir_cleanup(void)
         test_dir_path[0] = 0;
 }
 
-static inline void test_tmpdir(char *buf, size_t cap)
-{
+static inline void test_tmpdir(char *buf, size_t cap) {
         const char *base = getenv("TMPDIR");
         struct stat st;
 
@@ -109,8 +103,7 @@ static inline void test_tmpdir(char *buf, size_t cap)
         atexit(test_tmpdir_cleanup);
 }
 
-static inline int fcntl_nonblock(int fd)
-{
+static inline int fcntl_nonblock(int fd) {
         int fl = fcntl(fd, F_GETFL);
 
         if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)

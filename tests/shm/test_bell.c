@@ -12,15 +12,13 @@
 #include "shm/bell.h"
 #include "shm-test.h"
 
-static bool readable(int fd, int timeout_ms)
-{
+static bool readable(int fd, int timeout_ms) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
         return poll(&pfd, 1, timeout_ms) == 1 && (pfd.revents & POLLIN);
 }
 
-int main(void)
-{
+int main(void) {
         char dir[256], path[300], file[300];
         struct stat st;
         int cfd = -1, pfd = -1, fd2 = -1;

@@ -32,8 +32,7 @@ struct mem {
         size_t n;
 };
 
-static struct mem mem_new(uint32_t data_bytes)
-{
+static struct mem mem_new(uint32_t data_bytes) {
         struct mem m = { .n = ring_mem_size(data_bytes) };
 
         check(posix_memalign(&m.p, 64, m.n) == 0);
@@ -41,21 +40,18 @@ static struct mem mem_new(uint32_t data_bytes)
         return m;
 }
 
-static uint64_t u64_at(const struct mem *m, size_t off)
-{
+static uint64_t u64_at(const struct mem *m, size_t off) {
         uint64_t v;
 
         memcpy(&v, (char *)m->p + off, 8);
         return v;
 }
 
-static void u64_set(struct mem *m, size_t off, uint64_t v)
-{
+static void u64_set(struct mem *m, size_t off, uint64_t v) {
         memcpy((char *)m->p + off, &v, 8);
 }
 
-static struct ring *ring_new(struct mem *m, uint32_t data_bytes)
-{
+static struct ring *ring_new(struct mem *m, uint32_t data_bytes) {
         struct ring *r = NULL;
 
         *m = mem_new(data_bytes);
@@ -65,8 +61,7 @@ static struct ring *ring_new(struct mem *m, uint32_t data_bytes)
         return r;
 }
 
-static void test_init_args(void)
-{
+static void test_init_args(void) {
         struct mem m = mem_new(8192);
         struct ring *r = NULL;
 
@@ -86,8 +81,7 @@ static void test_init_args(void)
         free(m.p);
 }
 
-static void test_empty_full(void)
-{
+static void test_empty_full(void) {
         struct mem m;
         struct ring *r = ring_new(&m, 4096);
         unsigned char buf[4096], out[4096];
@@ -149,8 +143,7 @@ static void test_empty_full(void)
         free(m.p);
 }
 
-static void test_limits(void)
-{
+static void test_limits(void) {
         struct mem m;
         struct ring *r = ring_new(&m, 16384);
         static unsigned char big[8192];
@@ -177,13 +170,15 @@ static void test_limits(void)
         free(m.p);
 }
 
-static void test_pushv(void)
-{
+static void test_pushv(void) {
         struct mem m;
         struct ring *r = ring_new(&m, 4096);
         const char *a = "hello", *b = ", ", *c = "world";
         struct iovec iov[4] = {
-                { (void *)a, 5 }, { NULL, 0 }, { (void *)b, 2 }, { (void *)c, 5 },
+                { (void *)a, 5 },
+                { NULL, 0 },
+                { (void *)b, 2 },
+                { (void *)c, 5 },
         };
         char out[64];
         uint32_t len = 0;
@@ -202,8 +197,7 @@ static void test_pushv(void)
         free(m.p);
 }
 
-static void test_peek_release_nobufs(void)
-{
+static void test_peek_release_nobufs(void) {
         struct mem m;
         struct ring *r = ring_new(&m, 4096);
         const void *p1 = NULL, *p2 = NULL;
@@ -244,8 +238,7 @@ struct ref_msg {
         uint16_t type;
 };
 
-static void test_wrap_model(uint32_t data_bytes, uint32_t max_len, uint64_t seed, int ops)
-{
+static void test_wrap_model(uint32_t data_bytes, uint32_t max_len, uint64_t seed, int ops) {
         struct mem m;
         struct ring *r = ring_new(&m, data_bytes);
         enum { QCAP = 8192 };
@@ -332,8 +325,7 @@ static void test_wrap_model(uint32_t data_bytes, uint32_t max_len, uint64_t seed
         free(m.p);
 }
 
-static void test_wraparound(void)
-{
+static void test_wraparound(void) {
         static const uint32_t maxes[] = { 0, 1, 7, 8, 9, 63, 64, 100, 500, 1023, 1024, 4096, 1u << 20 };
         uint64_t seed = 1;
 
@@ -362,8 +354,7 @@ static void test_wraparound(void)
         free(m.p);
 }
 
-static void test_layout_mirror(struct mem *m, struct ring *r)
-{
+static void test_layout_mirror(struct mem *m, struct ring *r) {
         /* after one 8-byte message, head is 16 */
         check_eq(ring_sp_push(r, 1, "12345678", 8), 0);
         check_eq(u64_at(m, OFF_HEAD), 16);
@@ -378,8 +369,7 @@ static void test_layout_mirror(struct mem *m, struct ring *r)
         check_eq(len, 8);
 }
 
-static void test_attach_corrupt(void)
-{
+static void test_attach_corrupt(void) {
         struct mem m;
         struct ring *r = ring_new(&m, 4096), *r2 = NULL;
         uint64_t saved;
@@ -430,8 +420,7 @@ static void test_attach_corrupt(void)
         free(m.p);
 }
 
-static void test_sleep_flags(void)
-{
+static void test_sleep_flags(void) {
         struct mem m;
         struct ring *r = ring_new(&m, 4096);
 
@@ -476,8 +465,7 @@ struct hdr {
         uint32_t sum;
 };
 
-static uint32_t msg_len(uint64_t seq, uint32_t max)
-{
+static uint32_t msg_len(uint64_t seq, uint32_t max) {
         uint64_t x = test_mix(seq);
 
         if (x % 10 < 7)
@@ -485,8 +473,7 @@ static uint32_t msg_len(uint64_t seq, uint32_t max)
         return sizeof(struct hdr) + (uint32_t)(x >> 8) % (max - sizeof(struct hdr) + 1);
 }
 
-static void *producer(void *arg)
-{
+static void *producer(void *arg) {
         struct thr *t = arg;
         uint32_t max = ring_max_msg(t->r);
         unsigned char *buf = malloc(max);
@@ -513,8 +500,7 @@ static void *producer(void *arg)
         return NULL;
 }
 
-static void *consumer(void *arg)
-{
+static void *consumer(void *arg) {
         struct thr *t = arg;
         uint64_t next = 0;
 
@@ -553,8 +539,7 @@ static void *consumer(void *arg)
         return NULL;
 }
 
-static void test_threads(uint32_t data_bytes, uint64_t n)
-{
+static void test_threads(uint32_t data_bytes, uint64_t n) {
         struct mem m;
         struct thr t = { .r = ring_new(&m, data_bytes), .n = n };
         int fds[2];
@@ -575,15 +560,14 @@ static void test_threads(uint32_t data_bytes, uint64_t n)
         check_eq(t.lost, 0);
         check(ring_sc_empty(t.r));
         check_eq(ring_popped(t.r), n);
-        printf("threads: ring %u, %llu msgs, %llu sleeps, %llu wakes\n", data_bytes,
-               (unsigned long long)n, (unsigned long long)t.sleeps, (unsigned long long)t.wakes);
+        printf("threads: ring %u, %llu msgs, %llu sleeps, %llu wakes\n", data_bytes, (unsigned long long)n,
+               (unsigned long long)t.sleeps, (unsigned long long)t.wakes);
         close(fds[0]);
         close(fds[1]);
         free(m.p);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 0) : 100000;
 
         test_init_args();

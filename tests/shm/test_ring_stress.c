@@ -82,8 +82,7 @@ static char seg_path[320], bell_path[320];
 static struct shm_layout layout = { .max_workers = 1, .ring_bytes = 65536, .snap_bytes = 4096 };
 
 static void child_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void child_fail(const char *fmt, ...)
-{
+static void child_fail(const char *fmt, ...) {
         va_list ap;
         int expected = 0;
 
@@ -95,28 +94,29 @@ static void child_fail(const char *fmt, ...)
         _exit(1);
 }
 
-static uint32_t msg_len(uint64_t seq, uint32_t max)
-{
+static uint32_t msg_len(uint64_t seq, uint32_t max) {
         uint64_t x = test_mix(seq ^ 0xabcdef);
         uint32_t lo = sizeof(struct msg_hdr);
 
         switch (x % 20) {
         case 0: /* 5%: up to the largest */
                 return lo + (uint32_t)((x >> 8) % (max - lo + 1));
-        case 1: case 2: case 3: case 4: case 5: /* 25%: up to 1 KiB */
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+        case 5: /* 25%: up to 1 KiB */
                 return lo + (uint32_t)((x >> 8) % ((max < 1024 ? max : 1024) - lo + 1));
         default: /* 70%: small */
                 return lo + (uint32_t)((x >> 8) % 65);
         }
 }
 
-static uint16_t msg_type(uint64_t seq)
-{
+static uint16_t msg_type(uint64_t seq) {
         return (uint16_t)(seq % (RING_MSG_MAX_TYPE + 1));
 }
 
-static struct ring *child_attach(struct shm_seg **ret_seg, bool producer)
-{
+static struct ring *child_attach(struct shm_seg **ret_seg, bool producer) {
         struct shm_seg *seg = NULL;
         struct ring *r;
         int rc;
@@ -136,8 +136,7 @@ static struct ring *child_attach(struct shm_seg **ret_seg, bool producer)
         return r;
 }
 
-static void producer_main(void)
-{
+static void producer_main(void) {
         struct shm_seg *seg;
         struct ring *r = child_attach(&seg, true);
         uint32_t max = ring_max_msg(r);
@@ -200,8 +199,7 @@ static void producer_main(void)
         _exit(0);
 }
 
-static void consumer_main(void)
-{
+static void consumer_main(void) {
         struct shm_seg *seg;
         struct ring *r = child_attach(&seg, false);
         uint64_t next = atomic_load(&st->cons_next);
@@ -257,16 +255,15 @@ static void consumer_main(void)
                 }
                 if (h.len != len || type != msg_type(h.seq) || h.len != msg_len(h.seq, ring_max_msg(r)) ||
                     h.sum != test_fnv1a(p + sizeof(h), len - sizeof(h)))
-                        child_fail("consumer: corrupt message: seq %llu len %u/%u type %u",
-                                   (unsigned long long)h.seq, h.len, len, type);
+                        child_fail("consumer: corrupt message: seq %llu len %u/%u type %u", (unsigned long long)h.seq,
+                                   h.len, len, type);
                 first = false;
                 ring_sc_release(r);
         }
         _exit(0);
 }
 
-static pid_t spawn(void (*fn)(void))
-{
+static pid_t spawn(void (*fn)(void)) {
         pid_t pid = fork();
 
         if (pid < 0) {
@@ -280,8 +277,7 @@ static pid_t spawn(void (*fn)(void))
 
 /* Reaps pid if it exited; fails the test on an unexpected death. Returns
  * true if it is gone. */
-static bool reap(pid_t *pid, const char *name)
-{
+static bool reap(pid_t *pid, const char *name) {
         int status;
         pid_t r;
 
@@ -303,8 +299,7 @@ static bool reap(pid_t *pid, const char *name)
         exit(1);
 }
 
-static void kill_and_wait(pid_t *pid)
-{
+static void kill_and_wait(pid_t *pid) {
         if (*pid <= 0)
                 return;
         kill(*pid, SIGKILL);
@@ -313,19 +308,16 @@ static void kill_and_wait(pid_t *pid)
         *pid = 0;
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
         return (double)shm_now_ns() / 1e9;
 }
 
-static void usage(const char *argv0)
-{
+static void usage(const char *argv0) {
         fprintf(stderr, "usage: %s [--messages N] [--kills K] [--ring-bytes B]\n", argv0);
         exit(2);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         static const struct option opts[] = {
                 { "messages", required_argument, NULL, 'n' },
                 { "kills", required_argument, NULL, 'k' },
@@ -392,8 +384,8 @@ int main(int argc, char **argv)
                                 last_progress = cur;
                                 last_change = now_s();
                         } else if (now_s() - last_change > 20) {
-                                fprintf(stderr, "stalled at seq %llu (producer at %llu)\n",
-                                        (unsigned long long)cur, (unsigned long long)atomic_load(&st->prod_next));
+                                fprintf(stderr, "stalled at seq %llu (producer at %llu)\n", (unsigned long long)cur,
+                                        (unsigned long long)atomic_load(&st->prod_next));
                                 kill_and_wait(&cons);
                                 kill_and_wait(&prod);
                                 return 1;

@@ -20,8 +20,7 @@ static const struct shm_layout L1 = { .max_workers = 2, .ring_bytes = 8192, .sna
 static const struct shm_layout L2 = { .max_workers = 3, .ring_bytes = 4096, .snap_bytes = 1000 };
 
 /* A pid that surely is not running: a reaped child's. */
-static uint32_t dead_pid(void)
-{
+static uint32_t dead_pid(void) {
         pid_t pid = fork();
 
         check(pid >= 0);
@@ -31,8 +30,7 @@ static uint32_t dead_pid(void)
         return (uint32_t)pid;
 }
 
-static void mark_all_dead(struct shm_seg *seg)
-{
+static void mark_all_dead(struct shm_seg *seg) {
         const struct shm_layout *l = shm_seg_layout(seg);
         uint32_t pid = dead_pid();
 
@@ -44,8 +42,7 @@ static void mark_all_dead(struct shm_seg *seg)
                         atomic_store(&shm_seg_worker(seg, w)->pid, pid);
 }
 
-static void test_args(void)
-{
+static void test_args(void) {
         struct shm_seg *seg = NULL;
         struct shm_layout bad;
 
@@ -64,8 +61,7 @@ static void test_args(void)
         shm_seg_close(NULL);
 }
 
-static void test_create_attach(void)
-{
+static void test_create_attach(void) {
         struct shm_seg *a = NULL, *b = NULL;
         struct ring *ra, *rb;
         char out[64];
@@ -122,8 +118,7 @@ static void test_create_attach(void)
         shm_seg_close(a);
 }
 
-static void test_peers(void)
-{
+static void test_peers(void) {
         struct shm_seg *a = NULL, *b = NULL;
         struct shm_peer *p, *q;
         uint64_t now;
@@ -177,8 +172,7 @@ static void test_peers(void)
         shm_seg_close(b);
 }
 
-static void test_layout_change(void)
-{
+static void test_layout_change(void) {
         struct shm_seg *a = NULL, *b = NULL;
         struct ring *r;
 
@@ -263,8 +257,7 @@ static void test_layout_change(void)
         shm_seg_close(a);
 }
 
-static void test_snapshot_basic(void)
-{
+static void test_snapshot_basic(void) {
         struct shm_seg *a = NULL, *b = NULL;
         char buf[4096];
         uint32_t len = 0;
@@ -319,8 +312,7 @@ struct snap_hdr {
         uint32_t sum;
 };
 
-static void *snap_writer(void *arg)
-{
+static void *snap_writer(void *arg) {
         struct snap_thr *t = arg;
         uint32_t cap = shm_seg_layout(t->seg)->snap_bytes;
         unsigned char *buf = malloc(cap);
@@ -342,8 +334,7 @@ static void *snap_writer(void *arg)
         return NULL;
 }
 
-static void *snap_reader(void *arg)
-{
+static void *snap_reader(void *arg) {
         struct snap_thr *t = arg;
         uint32_t cap = shm_seg_layout(t->seg)->snap_bytes;
         unsigned char *buf = malloc(cap);
@@ -383,8 +374,7 @@ static void *snap_reader(void *arg)
         return NULL;
 }
 
-static void test_snapshot_concurrent(void)
-{
+static void test_snapshot_concurrent(void) {
         struct snap_thr w = { .n = 200000 }, r = { .n = 200000 };
         struct shm_seg *a = NULL, *b = NULL;
         pthread_t wt, rt;
@@ -405,15 +395,13 @@ static void test_snapshot_concurrent(void)
                 exit(1);
         }
         check(r.reads > 0);
-        printf("snapshot: %llu publishes, %llu reads, %llu distinct versions seen\n",
-               (unsigned long long)w.n, (unsigned long long)r.reads, (unsigned long long)r.distinct);
+        printf("snapshot: %llu publishes, %llu reads, %llu distinct versions seen\n", (unsigned long long)w.n,
+               (unsigned long long)r.reads, (unsigned long long)r.distinct);
         shm_seg_close(a);
         shm_seg_close(b);
 }
 
-int main(void)
-{
-
+int main(void) {
         test_tmpdir(dir, sizeof(dir));
         snprintf(path, sizeof(path), "%s/seg", dir);
         test_args();

@@ -66,7 +66,7 @@ static void respond_body(struct conn *c, int status, const char *ctype, bool xhd
 }
 
 static int respond_error(struct conn *c, int status, const char *msg, const char *type, const char *param,
-                          const char *code, bool xhdr) {
+                         const char *code, bool xhdr) {
         struct sbuf *b = &c->w->tmp;
 
         b->len = 0;
@@ -415,8 +415,9 @@ static void emit_token(struct conn *c) {
         sbuf_puts(b, "data: ");
         put_head(b, s, q, q->chat ? "chat.completion.chunk" : "text_completion");
         if (q->chat)
-                sbuf_puts(b, q->generated == 1 ? "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\""
-                                               : "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
+                sbuf_puts(b, q->generated == 1
+                                     ? "\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\""
+                                     : "\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
         else
                 sbuf_puts(b, "\"choices\":[{\"index\":0,\"text\":\"");
         sim_token_text(s, q->generated, b);
@@ -437,9 +438,11 @@ static void seq_finish(struct conn *c) {
         if (q->stream) {
                 sbuf_puts(b, "data: ");
                 put_head(b, s, q, q->chat ? "chat.completion.chunk" : "text_completion");
-                sbuf_printf(b, q->chat ? "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n"
-                                       : "\"choices\":[{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\"%s\",\"stop_reason\":null}]}\n\n",
-                            finish_reason(q));
+                sbuf_printf(
+                        b,
+                        q->chat ? "\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"%s\"}]}\n\n"
+                                : "\"choices\":[{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\"%s\",\"stop_reason\":null}]}\n\n",
+                        finish_reason(q));
                 emit_event(c, b);
                 if (q->include_usage) {
                         b->len = 0;
@@ -458,8 +461,9 @@ static void seq_finish(struct conn *c) {
                                      : "\"choices\":[{\"index\":0,\"text\":\"");
                 for (uint32_t k = 1; k <= q->generated; k++)
                         sim_token_text(s, k, b);
-                sbuf_printf(b, q->chat ? "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
-                                       : "\",\"logprobs\":null,\"finish_reason\":\"%s\",\"stop_reason\":null}],",
+                sbuf_printf(b,
+                            q->chat ? "\"},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
+                                    : "\",\"logprobs\":null,\"finish_reason\":\"%s\",\"stop_reason\":null}],",
                             finish_reason(q));
                 put_usage(b, q);
                 sbuf_add(b, "}", 1);
@@ -583,8 +587,7 @@ static void prefix_lookup(struct conn *c, const struct json_member *prompt, bool
         t->len = 0;
         t->oom = false;
         if (s->pc.cap && (chat ? messages_text(prompt, t) : text_append(prompt, 0, t)) >= 0 && !t->oom) {
-                nb = (uint32_t)(t->len / SIM_BLOCK_BYTES < SIM_PCACHE_MAX ? t->len / SIM_BLOCK_BYTES
-                                                                           : SIM_PCACHE_MAX);
+                nb = (uint32_t)(t->len / SIM_BLOCK_BYTES < SIM_PCACHE_MAX ? t->len / SIM_BLOCK_BYTES : SIM_PCACHE_MAX);
                 if (nb > c->blk_cap) {
                         uint64_t *p = realloc(c->blk, (size_t)nb * sizeof *p);
 
@@ -683,8 +686,8 @@ static int handle_generate(struct conn *c, const char *body, size_t len, bool ch
                 snprintf(msg, sizeof msg,
                          "This model's maximum context length is %u tokens. However, you requested %llu tokens "
                          "(%u in the messages, %u in the completion).",
-                         s->o.max_model_len, (unsigned long long)q->prompt_tokens + q->max_tokens,
-                         q->prompt_tokens, q->max_tokens);
+                         s->o.max_model_len, (unsigned long long)q->prompt_tokens + q->max_tokens, q->prompt_tokens,
+                         q->max_tokens);
                 return bad_request(c, msg, NULL, true);
         }
         if (inject_arrival_faults(c))
@@ -777,8 +780,9 @@ static int handle_embeddings(struct conn *c, const char *body, size_t len) {
                         sbuf_add(b, "}", 1);
                 } else {
                         while (json_iter(in->val, in->val_len, &it, &e) > 0) {
-                                sbuf_printf(b, "%s{\"object\":\"embedding\",\"index\":%u,\"embedding\":",
-                                            idx ? "," : "", idx);
+                                sbuf_printf(b,
+                                            "%s{\"object\":\"embedding\",\"index\":%u,\"embedding\":", idx ? "," : "",
+                                            idx);
                                 put_embedding(b, &e, s->o.embed_dim);
                                 sbuf_add(b, "}", 1);
                                 idx++;
@@ -833,8 +837,8 @@ static int handle_model(struct conn *c, const char *id, size_t len) {
         int i = sim_model_find(s, id, len);
 
         if (i < 0)
-                return respond_error(c, 404, "model not found", "invalid_request_error", "model",
-                                     "\"model_not_found\"", false);
+                return respond_error(c, 404, "model not found", "invalid_request_error", "model", "\"model_not_found\"",
+                                     false);
         b->len = 0;
         put_model(b, s, (unsigned)i);
         respond_body(c, 200, JSON_CT, false, b);
@@ -872,15 +876,14 @@ static void metric_head(struct sbuf *b, const char *name, const char *type, cons
         sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metric_per_model_u(struct sbuf *b, struct sim *s, const char *name, const char *type,
-                               const char *help, const unsigned *v) {
+static void metric_per_model_u(struct sbuf *b, struct sim *s, const char *name, const char *type, const char *help,
+                               const unsigned *v) {
         metric_head(b, name, type, help);
         for (unsigned i = 0; i < s->o.n_models; i++)
                 sbuf_printf(b, "%s{model_name=\"%s\"} %u\n", name, s->model_label[i], v[i]);
 }
 
-static void metric_per_model_a(struct sbuf *b, struct sim *s, const char *name, const char *help,
-                               _Atomic uint64_t *v) {
+static void metric_per_model_a(struct sbuf *b, struct sim *s, const char *name, const char *help, _Atomic uint64_t *v) {
         metric_head(b, name, "counter", help);
         for (unsigned i = 0; i < s->o.n_models; i++)
                 sbuf_printf(b, "%s{model_name=\"%s\"} %llu\n", name, s->model_label[i],
@@ -905,13 +908,13 @@ static int handle_metrics(struct conn *c) {
                                    "Number of requests in model execution batches.", sn.running_by_model);
                 metric_per_model_u(b, s, "vllm:num_requests_waiting", "gauge",
                                    "Number of requests waiting to be processed.", sn.waiting_by_model);
-                metric_per_model_f(b, s, "vllm:kv_cache_usage_perc",
-                                   "KV-cache usage. 1 means 100 percent usage.", sn.kv_usage);
-                metric_per_model_f(b, s, "vllm:gpu_cache_usage_perc",
-                                   "GPU KV-cache usage. 1 means 100 percent usage.", sn.kv_usage);
+                metric_per_model_f(b, s, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
+                                   sn.kv_usage);
+                metric_per_model_f(b, s, "vllm:gpu_cache_usage_perc", "GPU KV-cache usage. 1 means 100 percent usage.",
+                                   sn.kv_usage);
                 metric_head(b, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig");
-                sbuf_printf(b, "vllm:cache_config_info{block_size=\"%d\",num_gpu_blocks=\"%u\"} 1\n",
-                            SIM_BLOCK_SIZE, s->o.kv_blocks);
+                sbuf_printf(b, "vllm:cache_config_info{block_size=\"%d\",num_gpu_blocks=\"%u\"} 1\n", SIM_BLOCK_SIZE,
+                            s->o.kv_blocks);
                 metric_per_model_a(b, s, "vllm:prompt_tokens_total", "Number of prefill tokens processed.",
                                    s->prompt_tokens_by_model);
                 metric_per_model_a(b, s, "vllm:generation_tokens_total", "Number of generation tokens processed.",
@@ -922,14 +925,16 @@ static int handle_metrics(struct conn *c) {
                                    "Prefix cache queries, in terms of number of queried tokens.",
                                    s->pc_query_tokens_by_model);
                 metric_per_model_a(b, s, "vllm:prefix_cache_hits_total",
-                                   "Prefix cache hits, in terms of number of cached tokens.", s->pc_hit_tokens_by_model);
+                                   "Prefix cache hits, in terms of number of cached tokens.",
+                                   s->pc_hit_tokens_by_model);
         } else {
                 metric_per_model_u(b, s, "sglang:num_running_reqs", "gauge", "The number of running requests.",
                                    sn.running_by_model);
                 metric_per_model_u(b, s, "sglang:num_queue_reqs", "gauge",
                                    "The number of requests in the waiting queue.", sn.waiting_by_model);
                 metric_per_model_f(b, s, "sglang:token_usage", "The token usage.", sn.kv_usage);
-                metric_head(b, "sglang:max_total_num_tokens", "gauge", "Maximum total number of tokens in the KV cache.");
+                metric_head(b, "sglang:max_total_num_tokens", "gauge",
+                            "Maximum total number of tokens in the KV cache.");
                 sbuf_printf(b, "sglang:max_total_num_tokens %llu\n", (unsigned long long)sn.kv_capacity);
                 metric_per_model_a(b, s, "sglang:prompt_tokens_total", "Number of prefill tokens processed.",
                                    s->prompt_tokens_by_model);
@@ -964,9 +969,13 @@ static uint64_t sum_stat(struct sim *s, size_t off) {
 
 static int handle_stats(struct conn *c) {
         static const char *const path_names[SIM_P__N] = {
-                [SIM_P_CHAT] = "/v1/chat/completions", [SIM_P_COMPLETIONS] = "/v1/completions",
-                [SIM_P_EMBEDDINGS] = "/v1/embeddings", [SIM_P_MODELS] = "/v1/models",
-                [SIM_P_HEALTH] = "/health", [SIM_P_METRICS] = "/metrics", [SIM_P_SIM] = "/sim",
+                [SIM_P_CHAT] = "/v1/chat/completions",
+                [SIM_P_COMPLETIONS] = "/v1/completions",
+                [SIM_P_EMBEDDINGS] = "/v1/embeddings",
+                [SIM_P_MODELS] = "/v1/models",
+                [SIM_P_HEALTH] = "/health",
+                [SIM_P_METRICS] = "/metrics",
+                [SIM_P_SIM] = "/sim",
                 [SIM_P_OTHER] = "other",
         };
         struct sim *s = c->w->sim;
@@ -1007,12 +1016,13 @@ static int handle_stats(struct conn *c) {
                 }
                 sbuf_printf(b, ",\"prompt_tokens\":%llu,\"generation_tokens\":%llu", (unsigned long long)prompt,
                             (unsigned long long)gen);
-                sbuf_printf(b, ",\"prefix_cache_query_tokens\":%llu,\"prefix_cache_hit_tokens\":%llu"
-                               ",\"prefix_cache_hit_rate\":%.6f,\"prefix_cache_blocks\":%u,\"prefix_cache_capacity\":%u",
+                sbuf_printf(b,
+                            ",\"prefix_cache_query_tokens\":%llu,\"prefix_cache_hit_tokens\":%llu"
+                            ",\"prefix_cache_hit_rate\":%.6f,\"prefix_cache_blocks\":%u,\"prefix_cache_capacity\":%u",
                             (unsigned long long)pq, (unsigned long long)ph, pq ? (double)ph / (double)pq : 0.0,
                             sim_pcache_blocks(s), s->pc.cap);
-                sbuf_printf(b, ",\"connections_accepted\":%llu,\"connections_open\":%llu}",
-                            (unsigned long long)acc, (unsigned long long)(acc >= closed ? acc - closed : 0));
+                sbuf_printf(b, ",\"connections_accepted\":%llu,\"connections_open\":%llu}", (unsigned long long)acc,
+                            (unsigned long long)(acc >= closed ? acc - closed : 0));
         }
         respond_body(c, 200, JSON_CT, false, b);
         return 0;
@@ -1049,15 +1059,15 @@ static int handle_stats_reset(struct conn *c) {
 static void put_config(struct sbuf *b, struct sim *s) {
         struct sim_knobs *k = &s->k;
 
-        sbuf_printf(b, "{\"ttft_ms\":%.3f,\"itl_ms\":%.3f,\"prefill_us_per_token\":%.3f,\"decode_us_per_token\":%.3f,"
-                       "\"error_rate\":%g,\"error_status\":%d,\"hang_rate\":%g,"
-                       "\"reset_rate\":%g,\"reset_after\":%d,\"healthy\":%s}",
+        sbuf_printf(b,
+                    "{\"ttft_ms\":%.3f,\"itl_ms\":%.3f,\"prefill_us_per_token\":%.3f,\"decode_us_per_token\":%.3f,"
+                    "\"error_rate\":%g,\"error_status\":%d,\"hang_rate\":%g,"
+                    "\"reset_rate\":%g,\"reset_after\":%d,\"healthy\":%s}",
                     (double)atomic_load(&k->ttft_ns) / 1e6, (double)atomic_load(&k->itl_ns) / 1e6,
                     (double)atomic_load(&k->prefill_ns_per_token) / 1e3,
-                    (double)atomic_load(&k->decode_ns_per_token) / 1e3,
-                    atomic_load(&k->error_rate), atomic_load(&k->error_status), atomic_load(&k->hang_rate),
-                    atomic_load(&k->reset_rate), atomic_load(&k->reset_after),
-                    atomic_load(&k->healthy) ? "true" : "false");
+                    (double)atomic_load(&k->decode_ns_per_token) / 1e3, atomic_load(&k->error_rate),
+                    atomic_load(&k->error_status), atomic_load(&k->hang_rate), atomic_load(&k->reset_rate),
+                    atomic_load(&k->reset_after), atomic_load(&k->healthy) ? "true" : "false");
 }
 
 static int handle_config(struct conn *c, const char *body, size_t len) {
@@ -1085,8 +1095,10 @@ static int handle_config(struct conn *c, const char *body, size_t len) {
                                                            false);
                         } else if (key_is(f, "prefill_us_per_token") || key_is(f, "decode_us_per_token")) {
                                 if (member_double(f, 0, 1e9, &v[i]) < 0)
-                                        return bad_request(c, "prefill_us_per_token/decode_us_per_token: a number "
-                                                              "of microseconds >= 0", NULL, false);
+                                        return bad_request(c,
+                                                           "prefill_us_per_token/decode_us_per_token: a number "
+                                                           "of microseconds >= 0",
+                                                           NULL, false);
                         } else if (key_is(f, "error_rate") || key_is(f, "hang_rate") || key_is(f, "reset_rate")) {
                                 if (member_double(f, 0, 1, &v[i]) < 0)
                                         return bad_request(c, "rates are numbers between 0 and 1", NULL, false);
@@ -1102,8 +1114,8 @@ static int handle_config(struct conn *c, const char *body, size_t len) {
                         } else {
                                 char msg[128];
 
-                                snprintf(msg, sizeof msg, "unknown knob \"%.*s\"", (int)(f->key_len > 64 ? 64 : f->key_len),
-                                         f->key);
+                                snprintf(msg, sizeof msg, "unknown knob \"%.*s\"",
+                                         (int)(f->key_len > 64 ? 64 : f->key_len), f->key);
                                 return bad_request(c, msg, NULL, false);
                         }
                 }

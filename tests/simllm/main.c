@@ -80,10 +80,31 @@ static int parse_double(const char *s, double lo, double hi, double *ret) {
 }
 
 enum {
-        OPT_HOST = 256, OPT_PORT, OPT_NAME, OPT_ENGINE, OPT_MODEL, OPT_THREADS, OPT_TTFT, OPT_ITL,
-        OPT_MAX_TOKENS, OPT_MAX_RUNNING, OPT_KV_BLOCKS, OPT_MAX_MODEL_LEN, OPT_EMBED_DIM, OPT_ERROR_RATE,
-        OPT_ERROR_STATUS, OPT_HANG_RATE, OPT_RESET_RATE, OPT_RESET_AFTER, OPT_NOT_READY, OPT_READY_FILE,
-        OPT_SEED, OPT_PREFILL, OPT_DECODE, OPT_PREFILL_LANES, OPT_HELP,
+        OPT_HOST = 256,
+        OPT_PORT,
+        OPT_NAME,
+        OPT_ENGINE,
+        OPT_MODEL,
+        OPT_THREADS,
+        OPT_TTFT,
+        OPT_ITL,
+        OPT_MAX_TOKENS,
+        OPT_MAX_RUNNING,
+        OPT_KV_BLOCKS,
+        OPT_MAX_MODEL_LEN,
+        OPT_EMBED_DIM,
+        OPT_ERROR_RATE,
+        OPT_ERROR_STATUS,
+        OPT_HANG_RATE,
+        OPT_RESET_RATE,
+        OPT_RESET_AFTER,
+        OPT_NOT_READY,
+        OPT_READY_FILE,
+        OPT_SEED,
+        OPT_PREFILL,
+        OPT_DECODE,
+        OPT_PREFILL_LANES,
+        OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -139,13 +160,17 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                 int r = 0;
 
                 switch (opt) {
-                case OPT_HOST: o->host = a; break;
+                case OPT_HOST:
+                        o->host = a;
+                        break;
                 case OPT_PORT:
                         r = parse_uint(a, 65535, &u);
                         o->port = (int)u;
                         have_port = true;
                         break;
-                case OPT_NAME: o->name = a; break;
+                case OPT_NAME:
+                        o->name = a;
+                        break;
                 case OPT_ENGINE:
                         if (strcmp(a, "vllm") == 0)
                                 o->engine = SIM_ENGINE_VLLM;
@@ -166,10 +191,18 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                         if (!r && u == 0)
                                 r = -EINVAL;
                         break;
-                case OPT_TTFT: r = parse_double(a, 0, 1e7, &o->ttft_ms); break;
-                case OPT_ITL: r = parse_double(a, 0, 1e7, &o->itl_ms); break;
-                case OPT_PREFILL: r = parse_double(a, 0, 1e9, &o->prefill_us_per_token); break;
-                case OPT_DECODE: r = parse_double(a, 0, 1e9, &o->decode_us_per_token); break;
+                case OPT_TTFT:
+                        r = parse_double(a, 0, 1e7, &o->ttft_ms);
+                        break;
+                case OPT_ITL:
+                        r = parse_double(a, 0, 1e7, &o->itl_ms);
+                        break;
+                case OPT_PREFILL:
+                        r = parse_double(a, 0, 1e9, &o->prefill_us_per_token);
+                        break;
+                case OPT_DECODE:
+                        r = parse_double(a, 0, 1e9, &o->decode_us_per_token);
+                        break;
                 case OPT_MAX_TOKENS:
                         r = parse_uint(a, INT32_MAX, &u);
                         o->max_tokens = (unsigned)u;
@@ -200,15 +233,21 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                         if (!r && u == 0)
                                 r = -EINVAL;
                         break;
-                case OPT_ERROR_RATE: r = parse_double(a, 0, 1, &o->error_rate); break;
+                case OPT_ERROR_RATE:
+                        r = parse_double(a, 0, 1, &o->error_rate);
+                        break;
                 case OPT_ERROR_STATUS:
                         r = parse_uint(a, 599, &u);
                         o->error_status = (int)u;
                         if (!r && u < 200)
                                 r = -EINVAL;
                         break;
-                case OPT_HANG_RATE: r = parse_double(a, 0, 1, &o->hang_rate); break;
-                case OPT_RESET_RATE: r = parse_double(a, 0, 1, &o->reset_rate); break;
+                case OPT_HANG_RATE:
+                        r = parse_double(a, 0, 1, &o->hang_rate);
+                        break;
+                case OPT_RESET_RATE:
+                        r = parse_double(a, 0, 1, &o->reset_rate);
+                        break;
                 case OPT_RESET_AFTER:
                         r = parse_uint(a, INT32_MAX, &u);
                         o->reset_after = (int)u;
@@ -217,8 +256,13 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                         r = parse_uint(a, UINT32_MAX, &u);
                         o->not_ready_ns = u * 1000000u;
                         break;
-                case OPT_READY_FILE: o->ready_file = a; break;
-                case OPT_SEED: r = parse_uint(a, ULLONG_MAX, &u); o->seed = u; break;
+                case OPT_READY_FILE:
+                        o->ready_file = a;
+                        break;
+                case OPT_SEED:
+                        r = parse_uint(a, ULLONG_MAX, &u);
+                        o->seed = u;
+                        break;
                 case OPT_HELP:
                 case 'h':
                         return 1;
@@ -291,7 +335,8 @@ int main(int argc, char **argv) {
                 int fd = -1;
 
                 /* SO_REUSEPORT: every worker has its own socket and the kernel spreads connections */
-                r = http_listen(o.host, (uint16_t)port, HTTP_LISTEN_NONBLOCK | HTTP_LISTEN_REUSEPORT, 4096, &fd, &bound);
+                r = http_listen(o.host, (uint16_t)port, HTTP_LISTEN_NONBLOCK | HTTP_LISTEN_REUSEPORT, 4096, &fd,
+                                &bound);
                 if (r < 0) {
                         log_err("cannot listen on %s:%d: %s", o.host, port, strerror(-r));
                         goto out;

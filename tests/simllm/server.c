@@ -28,10 +28,10 @@
 #define READ_AHEAD_MAX (256u * 1024) /* buffered pipelined input while busy */
 
 enum conn_state {
-        CS_HEADERS,   /* waiting for a request head */
-        CS_BODY,      /* head parsed, reading the body */
-        CS_HUNG,      /* never answered; input discarded */
-        CS_LINGER,    /* output shut down; discarding input until EOF */
+        CS_HEADERS, /* waiting for a request head */
+        CS_BODY,    /* head parsed, reading the body */
+        CS_HUNG,    /* never answered; input discarded */
+        CS_LINGER,  /* output shut down; discarding input until EOF */
 };
 
 static const struct http_limits limits = { MAX_HEADER_BYTES, MAX_HEADERS };
@@ -188,8 +188,8 @@ static void put_connection_header(struct conn *c) {
                 wputs(c, "Connection: keep-alive\r\n");
 }
 
-void conn_respond(struct conn *c, int status, const char *ctype, const char *extra, size_t extra_len,
-                  const char *body, size_t body_len) {
+void conn_respond(struct conn *c, int status, const char *ctype, const char *extra, size_t extra_len, const char *body,
+                  size_t body_len) {
         char cl[64];
         int n;
 
@@ -459,9 +459,13 @@ static int conn_parse_head(struct conn *c) {
         }
         if (r < 0) {
                 c->ri = (struct req_info){ .minor = 1 };
-                send_error_close(c, r == -E2BIG ? 431 : r == -ENOTSUP ? 505 : 400,
-                                 r == -E2BIG ? "request header too large" :
-                                 r == -ENOTSUP ? "HTTP version not supported" : "malformed HTTP request");
+                send_error_close(c,
+                                 r == -E2BIG     ? 431
+                                 : r == -ENOTSUP ? 505
+                                                 : 400,
+                                 r == -E2BIG     ? "request header too large"
+                                 : r == -ENOTSUP ? "HTTP version not supported"
+                                                 : "malformed HTTP request");
                 return -1;
         }
         c->hdr_len = (size_t)r;

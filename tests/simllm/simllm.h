@@ -47,11 +47,11 @@ struct sim_opts {
         const char *models[SIM_MAX_MODELS];
         unsigned n_models;
         unsigned threads;
-        unsigned max_tokens;     /* default output tokens */
-        unsigned max_running;    /* concurrent sequences */
-        unsigned prefill_lanes;  /* prefills computed at once; more wait their turn (0: no limit) */
-        unsigned kv_blocks;      /* KV capacity = kv_blocks * SIM_BLOCK_SIZE tokens */
-        unsigned max_model_len;  /* prompt + output tokens limit (400 beyond) */
+        unsigned max_tokens;    /* default output tokens */
+        unsigned max_running;   /* concurrent sequences */
+        unsigned prefill_lanes; /* prefills computed at once; more wait their turn (0: no limit) */
+        unsigned kv_blocks;     /* KV capacity = kv_blocks * SIM_BLOCK_SIZE tokens */
+        unsigned max_model_len; /* prompt + output tokens limit (400 beyond) */
         unsigned embed_dim;
         uint64_t not_ready_ns;
         const char *ready_file;
@@ -68,8 +68,8 @@ struct sim_opts {
 struct sim_knobs {
         _Atomic int64_t ttft_ns;
         _Atomic int64_t itl_ns;
-        _Atomic int64_t prefill_ns_per_token;  /* per uncached prompt token */
-        _Atomic int64_t decode_ns_per_token;   /* x (1 + running/max_running) */
+        _Atomic int64_t prefill_ns_per_token; /* per uncached prompt token */
+        _Atomic int64_t decode_ns_per_token;  /* x (1 + running/max_running) */
         _Atomic double error_rate;
         _Atomic double hang_rate;
         _Atomic double reset_rate;
@@ -79,8 +79,15 @@ struct sim_knobs {
 };
 
 enum sim_path {
-        SIM_P_CHAT, SIM_P_COMPLETIONS, SIM_P_EMBEDDINGS, SIM_P_MODELS, SIM_P_HEALTH,
-        SIM_P_METRICS, SIM_P_SIM, SIM_P_OTHER, SIM_P__N
+        SIM_P_CHAT,
+        SIM_P_COMPLETIONS,
+        SIM_P_EMBEDDINGS,
+        SIM_P_MODELS,
+        SIM_P_HEALTH,
+        SIM_P_METRICS,
+        SIM_P_SIM,
+        SIM_P_OTHER,
+        SIM_P__N
 };
 
 /* Counters of one worker: written by that worker only (relaxed atomic
@@ -99,37 +106,37 @@ struct sim_stats {
 };
 
 enum sim_seq_state {
-        SIM_SEQ_IDLE,      /* not known to the scheduler */
-        SIM_SEQ_WAITING,   /* in sim.wait queue */
-        SIM_SEQ_ADMITTED,  /* counted running, in its owner's inbox */
-        SIM_SEQ_RUNNING,   /* counted running, owned by its worker */
+        SIM_SEQ_IDLE,     /* not known to the scheduler */
+        SIM_SEQ_WAITING,  /* in sim.wait queue */
+        SIM_SEQ_ADMITTED, /* counted running, in its owner's inbox */
+        SIM_SEQ_RUNNING,  /* counted running, owned by its worker */
 };
 
 /* One generation request (a "sequence" in engine terms). */
 struct sim_seq {
         /* scheduler fields: under sim.lock */
-        struct sim_seq *prev, *next;   /* wait queue or inbox links */
-        int state;                     /* enum sim_seq_state */
-        unsigned worker;               /* owner */
+        struct sim_seq *prev, *next; /* wait queue or inbox links */
+        int state;                   /* enum sim_seq_state */
+        unsigned worker;             /* owner */
         unsigned model;
         /* owner-only fields */
         uint32_t prompt_tokens;
         uint32_t max_tokens;
         uint32_t generated;
-        int64_t reset_at;              /* reset once this many tokens are out; -1 never */
-        uint64_t kv_tokens;            /* accounted in sim.kv_tokens */
-        uint32_t cached_tokens;        /* prefix cache hit, decided at arrival */
-        uint32_t n_blocks;             /* full prompt blocks (hashes in conn.blk) */
+        int64_t reset_at;       /* reset once this many tokens are out; -1 never */
+        uint64_t kv_tokens;     /* accounted in sim.kv_tokens */
+        uint32_t cached_tokens; /* prefix cache hit, decided at arrival */
+        uint32_t n_blocks;      /* full prompt blocks (hashes in conn.blk) */
         bool stream, chat, include_usage, capped;
         uint64_t id;
         int64_t created;
-        uint64_t due_ns;               /* next token */
-        size_t heap_idx;               /* SIZE_MAX when not in the timer heap */
+        uint64_t due_ns; /* next token */
+        size_t heap_idx; /* SIZE_MAX when not in the timer heap */
 };
 
 struct sim_inbox {
-        struct sim_seq *head, *tail;   /* under sim.lock */
-        int efd;                       /* the owner's eventfd */
+        struct sim_seq *head, *tail; /* under sim.lock */
+        int efd;                     /* the owner's eventfd */
 };
 
 /* Prefix cache: an LRU of chained block hashes (a block's hash covers the
@@ -137,14 +144,14 @@ struct sim_inbox {
  * Chained hash buckets + a doubly linked LRU list, all by index. */
 struct sim_pc_ent {
         uint64_t h;
-        uint32_t hnext;                /* bucket chain */
-        uint32_t prev, next;           /* LRU list, head = most recent */
+        uint32_t hnext;      /* bucket chain */
+        uint32_t prev, next; /* LRU list, head = most recent */
 };
 
 struct sim_pcache {
         pthread_mutex_t lock;
-        uint32_t cap, used, mask;      /* mask: buckets - 1 */
-        uint32_t head, tail;           /* UINT32_MAX: none */
+        uint32_t cap, used, mask; /* mask: buckets - 1 */
+        uint32_t head, tail;      /* UINT32_MAX: none */
         uint32_t *buckets;
         struct sim_pc_ent *ent;
 };
@@ -153,25 +160,25 @@ struct sim {
         struct sim_opts o;
         struct sim_knobs k;
         uint64_t start_ns;
-        int64_t start_wall;      /* seconds since the epoch */
+        int64_t start_wall; /* seconds since the epoch */
         /* precomputed text */
-        char *model_json[SIM_MAX_MODELS];   /* JSON string literals, quoted */
-        char *model_label[SIM_MAX_MODELS];  /* Prometheus label values, escaped */
-        char *name_json;                     /* replica name, JSON-escaped, no quotes */
-        char *common_hdrs;                   /* x-simllm-replica/engine lines */
+        char *model_json[SIM_MAX_MODELS];  /* JSON string literals, quoted */
+        char *model_label[SIM_MAX_MODELS]; /* Prometheus label values, escaped */
+        char *name_json;                   /* replica name, JSON-escaped, no quotes */
+        char *common_hdrs;                 /* x-simllm-replica/engine lines */
         size_t common_hdrs_len;
         const char *engine_name;
 
         pthread_mutex_t lock;
-        unsigned running, waiting;                        /* under lock */
-        unsigned running_by_model[SIM_MAX_MODELS];        /* under lock */
-        unsigned waiting_by_model[SIM_MAX_MODELS];        /* under lock */
-        struct sim_seq *wait_head, *wait_tail;            /* under lock */
-        uint64_t prefill_busy_ns[SIM_MAX_PREFILL_LANES];  /* under lock: when each lane frees up */
+        unsigned running, waiting;                       /* under lock */
+        unsigned running_by_model[SIM_MAX_MODELS];       /* under lock */
+        unsigned waiting_by_model[SIM_MAX_MODELS];       /* under lock */
+        struct sim_seq *wait_head, *wait_tail;           /* under lock */
+        uint64_t prefill_busy_ns[SIM_MAX_PREFILL_LANES]; /* under lock: when each lane frees up */
         struct sim_inbox inbox[SIM_MAX_WORKERS];
 
-        _Atomic uint64_t kv_tokens;                       /* tokens of running sequences */
-        _Atomic unsigned running_now;                     /* = running, readable without lock */
+        _Atomic uint64_t kv_tokens;   /* tokens of running sequences */
+        _Atomic unsigned running_now; /* = running, readable without lock */
         struct sim_pcache pc;
         _Atomic uint64_t pc_query_tokens_by_model[SIM_MAX_MODELS];
         _Atomic uint64_t pc_hit_tokens_by_model[SIM_MAX_MODELS];
@@ -231,11 +238,11 @@ struct conn;
 
 struct req_info {
         enum { REQ_GET, REQ_POST, REQ_HEAD, REQ_OTHER } method;
-        char path[SIM_MAX_PATH];  /* target without the query; "" if too long */
+        char path[SIM_MAX_PATH]; /* target without the query; "" if too long */
         size_t path_len;
         int minor;
         bool keepalive;
-        char hdr_names[512];       /* the request's header names, lower-case, comma-separated
+        char hdr_names[512]; /* the request's header names, lower-case, comma-separated
                                     * (x-simllm-header-names: what a proxy forwarded) */
 };
 
@@ -247,15 +254,15 @@ struct worker {
         pthread_t thread;
         struct sim_seq **heap;
         size_t heap_len, heap_cap;
-        struct conn *conns;        /* live connections */
-        struct conn *dead;         /* closed, freed at the end of the loop turn */
-        struct sbuf tmp;           /* response bodies / events */
-        struct sbuf tmp2;          /* string decoding */
-        struct sbuf ptext;         /* prompt text for the prefix cache */
+        struct conn *conns; /* live connections */
+        struct conn *dead;  /* closed, freed at the end of the loop turn */
+        struct sbuf tmp;    /* response bodies / events */
+        struct sbuf tmp2;   /* string decoding */
+        struct sbuf ptext;  /* prompt text for the prefix cache */
         uint64_t rng;
         uint64_t next_id;
-        uint64_t now_ns;           /* cached per loop turn */
-        int64_t now_wall;          /* seconds since the epoch, per loop turn */
+        uint64_t now_ns;  /* cached per loop turn */
+        int64_t now_wall; /* seconds since the epoch, per loop turn */
         bool no_pwait2;
 };
 
@@ -263,9 +270,9 @@ struct conn {
         struct conn *prev, *next;
         struct worker *w;
         int fd;
-        int state;                 /* server.c */
+        int state; /* server.c */
         char *rbuf;
-        size_t rpos, rlen, rcap;   /* unprocessed input is rbuf[rpos..rlen) */
+        size_t rpos, rlen, rcap; /* unprocessed input is rbuf[rpos..rlen) */
         char *wbuf;
         size_t woff, wlen, wcap;
         /* the request being read; offsets relative to rpos */
@@ -277,15 +284,15 @@ struct conn {
         bool expect_continue, sent_continue;
         struct req_info ri;
         /* the request being answered */
-        bool busy;                 /* a sequence holds the connection */
+        bool busy; /* a sequence holds the connection */
         bool in_process;
-        bool close_after;          /* close once the output is flushed */
+        bool close_after; /* close once the output is flushed */
         bool peer_eof;
         bool read_paused;
         bool closed;
-        bool stream_chunked;       /* streaming response uses chunked coding */
-        struct sbuf xhdr;          /* x-simllm-model / body-keys header lines */
-        uint64_t *blk;             /* prompt block hashes of seq */
+        bool stream_chunked; /* streaming response uses chunked coding */
+        struct sbuf xhdr;    /* x-simllm-model / body-keys header lines */
+        uint64_t *blk;       /* prompt block hashes of seq */
         uint32_t blk_cap;
         struct sim_seq seq;
 };
@@ -300,8 +307,8 @@ double worker_rand(struct worker *w);
 struct conn *conn_of_seq(struct sim_seq *q);
 /* A complete response with a Content-Length body. extra: header lines,
  * each ending in CRLF (may be NULL). */
-void conn_respond(struct conn *c, int status, const char *ctype, const char *extra, size_t extra_len,
-                  const char *body, size_t body_len);
+void conn_respond(struct conn *c, int status, const char *ctype, const char *extra, size_t extra_len, const char *body,
+                  size_t body_len);
 /* Streaming: head (status 200, text/event-stream), events, end. */
 void conn_stream_head(struct conn *c, const char *extra, size_t extra_len);
 void conn_stream_data(struct conn *c, const char *p, size_t n);
