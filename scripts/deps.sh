@@ -9,7 +9,7 @@ for what in "$@"; do
         case "$what" in
         build) ;;
         test)
-                want+=(nodejs npm python3-yaml systemd openssl redis-server)
+                want+=(nodejs npm python3-yaml systemd openssl redis-server clang-format-14)
                 # manifests are rendered with kubectl kustomize; any kubectl will do
                 command -v kubectl >/dev/null 2>&1 || want+=(kubernetes-client)
                 ;;
