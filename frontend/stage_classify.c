@@ -371,13 +371,14 @@ static void api_answer(struct conn *c, const struct sy_classify_resp *r, const s
         else
                 buf_printf(&o, "\"jailbreak\":null,");
         buf_printf(&o, "\"pii\":[");
-        for (uint16_t k = 0; k < r->n_spans; k++) {
+        for (uint16_t k = 0, shown = 0; k < r->n_spans; k++) {
                 const struct sy_pii_span *sp = &spans[k];
                 char type[SY_CLASSIFY_LABEL];
                 if (sp->start > sp->end || sp->end > text->len)
                         continue;
                 safe_label(type, sizeof type, sp->type);
-                buf_printf(&o, "%s{\"type\":\"%s\",\"start\":%u,\"end\":%u,\"score\":%.4f,\"text\":", k ? "," : "",
+                buf_printf(&o,
+                           "%s{\"type\":\"%s\",\"start\":%u,\"end\":%u,\"score\":%.4f,\"text\":", shown++ ? "," : "",
                            type, sp->start, sp->end, (double)sp->score);
                 {
                         size_t len = sp->end - sp->start, at = o.len;

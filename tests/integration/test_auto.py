@@ -244,7 +244,11 @@ def main():
             j = {}
         check(j.get("object") == "classification" and isinstance(j.get("category", {}).get("confidence"), float),
               "classify API has category and confidence (%r)" % j)
-        check(isinstance(j.get("pii"), list) and "routing" in j and "tokens" in j, "classify API has pii list, routing, tokens")
+        check("routing" in j and isinstance(j.get("tokens"), int) and j["tokens"] > 0, "classify API has routing, tokens")
+        spans = j.get("pii") if isinstance(j.get("pii"), list) else []
+        email = [s for s in spans if s.get("type") == "EMAIL_ADDRESS"]
+        check(email and "example.com" in email[0].get("text", "") and 0 <= email[0].get("start", -1) < email[0].get("end", -1),
+              "classify API finds the email address as EMAIL_ADDRESS with its span (%r)" % spans)
         st, h, data = sy.request("POST", "/api/v1/classify", {"txt": "x"})
         check(st == 400 and b"\"error\"" in data, "classify API without text: 400 (got %d)" % st)
         st, h, data = sy.request("POST", "/api/v1/classify", "not json")
