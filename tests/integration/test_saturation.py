@@ -91,7 +91,9 @@ def main():
         check(plain[1].get("retry-after") == str(RETRY_AFTER), "503 has Retry-After: %r" % plain[1].get("retry-after"))
         try:
             body = json.loads(plain[2])
-            check("error" in body, "OpenAI-style error body")
+            err = body.get("error") if isinstance(body, dict) else None
+            check(isinstance(err, dict) and err.get("message") and err.get("type") and err.get("code"),
+                  "OpenAI-style error body: message, type, code (%r)" % body)
         except ValueError:
             check(False, "503 body is JSON: %r" % plain[2][:200])
         queued.join(20)
