@@ -68,6 +68,7 @@ struct ctx {
         const yaml_node_t *pg_history; /* prompt_guard.include_history */
         const yaml_node_t *pii_needs;  /* first pii_policy that forbids a type */
         const yaml_node_t *jb_needs;   /* first category jailbreak_enabled: true */
+        bool allow_unsupported;        /* SY_ALLOW_UNSUPPORTED_ENV=1: unused keys warn, not refuse */
 };
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -113,6 +114,10 @@ static inline bool is_null(const yaml_node_t *n) {
 
 int cfg_errf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cfg_warnf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A key switchyard reads but would not use: refused at the node ("…; refused:
+ * switchyard would not use it ..."), or with --allow-unsupported one warning
+ * ("…; ignored (--allow-unsupported)"). fmt names the key, no trailing verb. */
+int cfg_unsupportedf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A short printable rendering of a scalar for messages. */
 const char *cfg_show(const yaml_node_t *n, char buf[static 72]);
 const char *cfg_kind_of(const yaml_node_t *n);

@@ -183,17 +183,22 @@ static int check_top_keys(struct ctx *c) {
                         r = check_decisions(c, node_at(c, pairs[i].value), 0);
                 if (r < 0)
                         return r;
-                if (scalar_is(k, "decisions"))
-                        r = cfg_warnf(c, k,
-                                      "decisions (newer vLLM Semantic Router routing) are not "
-                                      "supported; use categories with model_scores; ignored");
+                if (scalar_is(k, "version"))
+                        r = cfg_errf(c, node_at(c, pairs[i].value),
+                                     "version: '%s': this is the vLLM Semantic Router's versioned format (v0.3: "
+                                     "listeners, providers, routing, global), which switchyard does not read yet; "
+                                     "it would load as an empty router, so it is refused: write the classic keys "
+                                     "(see config/switchyard.example.yaml)",
+                                     cfg_show(node_at(c, pairs[i].value), b));
+                else if (scalar_is(k, "decisions"))
+                        r = cfg_unsupportedf(c, k,
+                                             "decisions (newer vLLM Semantic Router routing) are not "
+                                             "supported; use categories with model_scores");
                 else if (cfg_in_list(k, vsr_keys))
-                        r = cfg_warnf(c, k,
-                                      "'%s' (vLLM Semantic Router) is not used by "
-                                      "switchyard; ignored",
-                                      cfg_show(k, b));
+                        r = cfg_unsupportedf(c, k, "'%s' (vLLM Semantic Router) is not used by switchyard",
+                                             cfg_show(k, b));
                 else
-                        r = cfg_warnf(c, k, "unknown top-level key '%s' ignored", cfg_show(k, b));
+                        r = cfg_unsupportedf(c, k, "unknown top-level key '%s'", cfg_show(k, b));
                 if (r < 0)
                         return r;
         }
@@ -298,6 +303,11 @@ static int config_new(const char *name, struct sy_config **ret_cfg) {
         return 0;
 }
 
+bool sy_config_allow_unsupported(void) {
+        const char *v = getenv(SY_ALLOW_UNSUPPORTED_ENV);
+        return v && strcmp(v, "1") == 0;
+}
+
 int sy_config_load_string(const char *name, const char *yaml, size_t len, struct sy_config **ret_cfg, char *err,
                           size_t errlen) {
         struct ctx c = { .err = err, .errlen = errlen };
@@ -311,6 +321,7 @@ int sy_config_load_string(const char *name, const char *yaml, size_t len, struct
         if (err && errlen > 0)
                 err[0] = 0;
         c.name = name ? name : "<string>";
+        c.allow_unsupported = sy_config_allow_unsupported();
         if (!ret_cfg || (!yaml && len > 0))
                 return -EINVAL;
         if (len > CFG_FILE_MAX) {

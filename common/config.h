@@ -316,6 +316,13 @@ struct sy_config {
 
 /* Loads and validates. On error returns -errno (-EINVAL for bad content,
  * -ENOENT etc. for I/O) and writes "file:line:col: message" into err. */
+/* Keys switchyard reads but would not use (foreign vSR sections, unknown
+ * keys) are refused at load with file:line:col, unless the environment has
+ * SWITCHYARD_ALLOW_UNSUPPORTED=1 (what `switchyard ... --allow-unsupported`
+ * sets for itself and the processes it starts): then each is one warning.
+ * Policy-like keys that would not be enforced are refused either way. */
+#define SY_ALLOW_UNSUPPORTED_ENV "SWITCHYARD_ALLOW_UNSUPPORTED"
+bool sy_config_allow_unsupported(void);
 int sy_config_load(const char *path, struct sy_config **ret_cfg, char *err, size_t errlen);
 /* Same, from a buffer; name is used in messages. */
 int sy_config_load_string(const char *name, const char *yaml, size_t len, struct sy_config **ret_cfg, char *err,

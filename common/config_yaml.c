@@ -69,6 +69,21 @@ int cfg_warnf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) {
         return 0;
 }
 
+int cfg_unsupportedf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) {
+        char msg[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (c->allow_unsupported)
+                return cfg_warnf(c, n, "%s; ignored (--allow-unsupported)", msg);
+        return cfg_errf(c, n,
+                        "%s; refused: switchyard would not use it (remove it, or run with --allow-unsupported "
+                        "to load the rest with a warning for each such key)",
+                        msg);
+}
+
 /* A short printable rendering of a node for messages. */
 const char *cfg_show(const yaml_node_t *n, char buf[static 72]) {
         size_t i, len;
@@ -135,7 +150,7 @@ int cfg_unused_key(struct ctx *c, const yaml_node_t *k, const char *what) {
                                 "%s: unknown key '%s' looks like a guard setting; switchyard would not "
                                 "enforce it, so it is refused (see config/switchyard.example.yaml)",
                                 what, cfg_show(k, b));
-        return cfg_warnf(c, k, "%s: key '%s' is not used by switchyard; ignored", what, cfg_show(k, b));
+        return cfg_unsupportedf(c, k, "%s: key '%s' is not used by switchyard", what, cfg_show(k, b));
 }
 
 /* The pairs of a mapping that switchyard walks: null counts as empty,
@@ -938,10 +953,9 @@ int cfg_parse_fields(struct ctx *c, const struct cfg_section *s, const yaml_node
                 }
                 if (s->foreign && cfg_in_list(k, s->foreign)) {
                         if (!foreign_warned) {
-                                r = cfg_warnf(c, k,
-                                              "%s: vLLM Semantic Router %s (%s, ...) are not used by "
-                                              "switchyard; ignored",
-                                              s->name, s->foreign_what, cfg_show(k, b));
+                                r = cfg_unsupportedf(c, k,
+                                                     "%s: vLLM Semantic Router %s (%s, ...) are not used by switchyard",
+                                                     s->name, s->foreign_what, cfg_show(k, b));
                                 if (r < 0)
                                         return r;
                         }

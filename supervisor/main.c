@@ -17,7 +17,7 @@
 #include "supervisor/supervisor.h"
 
 static int usage(FILE *f) {
-        fprintf(f, "usage: switchyard COMMAND -c CONFIG\n"
+        fprintf(f, "usage: switchyard COMMAND -c CONFIG [--allow-unsupported]\n"
                    "\n"
                    "commands:\n"
                    "  run         start the frontend, the router and (when the configuration uses it) the\n"
@@ -28,7 +28,11 @@ static int usage(FILE *f) {
                    "  check       validate CONFIG and print what it defines\n"
                    "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
                    "              directory (a liveness probe for Kubernetes / monitoring)\n"
-                   "  version     print the version\n");
+                   "  version     print the version\n"
+                   "\n"
+                   "CONFIG keys that switchyard would not use are refused at load (file:line:col); with\n"
+                   "--allow-unsupported (or SWITCHYARD_ALLOW_UNSUPPORTED=1) each is a warning instead.\n"
+                   "Guard and limit keys that would not be enforced are refused either way.\n");
         return f == stdout ? 0 : 2;
 }
 
@@ -133,6 +137,9 @@ int main(int argc, char **argv) {
         for (int i = 2; i < argc; i++) {
                 if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
                         config = argv[++i];
+                else if (!strcmp(argv[i], "--allow-unsupported"))
+                        /* read by the config loader here and in the processes started */
+                        setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
                 else if (!strcmp(cmd, "probe") && !role && argv[i][0] != '-')
                         role = argv[i];
                 else {

@@ -35,6 +35,7 @@ static struct sy_config *load_ok(const char *yaml) {
         return cfg;
 }
 
+
 static bool has_warning(const struct sy_config *cfg, const char *sub) {
         for (size_t i = 0; i < cfg->n_warnings; i++)
                 if (strstr(cfg->warnings[i], sub))
@@ -49,6 +50,18 @@ static unsigned err_line(const char *err, const char *name) {
         if (strncmp(err, name, n) != 0 || err[n] != ':')
                 return 0;
         return (unsigned)strtoul(err + n + 1, NULL, 10);
+}
+
+static void expect_fail(const char *yaml, const char *msg, unsigned line) {
+        struct sy_config *cfg = NULL;
+        char err[512];
+        int r = sy_config_load_string("lim", yaml, strlen(yaml), &cfg, err, sizeof err);
+
+        if (r != -EINVAL || !strstr(err, msg) || err_line(err, "lim") != line) {
+                fprintf(stderr, "limit: rc %d, error \"%s\", want \"%s\" at line %u\n", r, err, msg, line);
+                check_failures++;
+                sy_config_free(cfg);
+        }
 }
 
 /* ---- files ----------------------------------------------------------- */
@@ -172,7 +185,18 @@ static void test_classic(void) {
         char err[512];
         int r;
 
+        /* by default a key switchyard would not use is refused, at its place */
+        unsetenv(SY_ALLOW_UNSUPPORTED_ENV);
         r = sy_config_load(classic_path, &cfg, err, sizeof err);
+        CHECK(r == -EINVAL && strstr(err, "'bert_model' (vLLM Semantic Router) is not used by switchyard; refused") &&
+              err_line(err, classic_path) > 1);
+        if (r == 0)
+                sy_config_free(cfg);
+        cfg = NULL;
+        /* --allow-unsupported: the rest loads, one warning each */
+        setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
+        r = sy_config_load(classic_path, &cfg, err, sizeof err);
+        unsetenv(SY_ALLOW_UNSUPPORTED_ENV);
         if (r < 0) {
                 fprintf(stderr, "classic: %s\n", err);
                 check_failures++;
@@ -410,12 +434,22 @@ static void test_defaults(void) {
                 sy_config_free(cfg);
         }
 
-        /* unknown top-level keys are warnings with file:line:col */
+        /* unknown top-level keys, unused vSR sections and keys: refused with
+         * file:line:col; with --allow-unsupported a warning each */
+        expect_fail("frobnicate: 1\n", "lim:1:1: unknown top-level key 'frobnicate'; refused", 1);
+        expect_fail("observability: {tracing: {enabled: false}}\n",
+                    "lim:1:1: 'observability' (vLLM Semantic Router) is not used by switchyard; refused", 1);
+        expect_fail("upstreams: []\ndecisions: []\n", "lim:2:1: decisions", 2);
+        expect_fail("model_config:\n  c: {frob: 1}\n", "lim:2:7: model_config.c: key 'frob' is not used", 2);
+        /* the v0.3 format is refused even so: it would load as an empty router */
+        setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
+        expect_fail("version: v0.3\nlisteners: [{name: http, address: 0.0.0.0, port: 8801}]\n",
+                    "lim:1:10: version: 'v0.3': this is the vLLM Semantic Router's versioned format", 1);
         cfg = load_ok("frobnicate: 1\n"
                       "observability: {tracing: {enabled: false}}\n"
                       "decisions: []\n");
         if (cfg) {
-                CHECK(has_warning(cfg, "t:1:1: unknown top-level key 'frobnicate' ignored"));
+                CHECK(has_warning(cfg, "t:1:1: unknown top-level key 'frobnicate'; ignored (--allow-unsupported)"));
                 CHECK(has_warning(cfg, "t:2:1: 'observability' (vLLM Semantic Router)"));
                 CHECK(has_warning(cfg, "t:3:1: decisions"));
                 sy_config_free(cfg);
@@ -439,6 +473,7 @@ static void test_defaults(void) {
                 CHECK(!has_warning(cfg, "allow_by_default"));
                 sy_config_free(cfg);
         }
+        unsetenv(SY_ALLOW_UNSUPPORTED_ENV);
 
         /* system_prompt_enabled: false drops the prompt; model "auto" served:
          * the default alias is dropped with a warning */
@@ -848,17 +883,6 @@ static char *gen_upstreams(unsigned n_up, unsigned models_per, bool distinct) {
         return b.p;
 }
 
-static void expect_fail(const char *yaml, const char *msg, unsigned line) {
-        struct sy_config *cfg = NULL;
-        char err[512];
-        int r = sy_config_load_string("lim", yaml, strlen(yaml), &cfg, err, sizeof err);
-
-        if (r != -EINVAL || !strstr(err, msg) || err_line(err, "lim") != line) {
-                fprintf(stderr, "limit: rc %d, error \"%s\", want \"%s\" at line %u\n", r, err, msg, line);
-                check_failures++;
-                sy_config_free(cfg);
-        }
-}
 
 static void test_limits(void) {
         struct sy_config *cfg;
@@ -1571,6 +1595,8 @@ static void test_mutations(void) {
         static const char subst[] = { ':', ' ', '\n', '-', '"', '[', '{', '&', '*', '0', '\0' };
         const char *paths[] = { example_path, classic_path };
 
+        setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1); /* the classic file loads whole */
+
         for (size_t p = 0; p < 2; p++) {
                 size_t len;
                 char *orig = slurp(paths[p], &len), *buf;
@@ -1591,6 +1617,7 @@ static void test_mutations(void) {
                 free(buf);
                 free(orig);
         }
+        unsetenv(SY_ALLOW_UNSUPPORTED_ENV);
 }
 
 int main(int argc, char **argv) {
