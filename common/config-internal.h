@@ -117,6 +117,10 @@ int cfg_warnf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) __attri
 /* A key switchyard reads but would not use: refused at the node ("…; refused:
  * switchyard would not use it ..."), or with --allow-unsupported one warning
  * ("…; ignored (--allow-unsupported)"). fmt names the key, no trailing verb. */
+/* An HTTP field name (RFC 9110 token, at most 64 bytes) that is none of
+ * refused (case-insensitive; "NAME" why otherwise), copied to *(char **)p. */
+int cfg_get_header_name(struct ctx *c, const yaml_node_t *v, const char *what, const char *const *refused,
+                        const char *why, void *p);
 int cfg_unsupportedf(struct ctx *c, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A short printable rendering of a scalar for messages. */
 const char *cfg_show(const yaml_node_t *n, char buf[static 72]);

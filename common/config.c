@@ -498,6 +498,8 @@ void sy_config_free(struct sy_config *cfg) {
                 explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
         free(cfg->metrics_token);
         free(cfg->rate_limits.client_header);
+        free(cfg->proxy.selected_model_header);
+        free(cfg->router.session.header);
         free(cfg->rate_limits.redis.host);
         free(cfg->rate_limits.redis.key_prefix);
         free(cfg->rate_limits.redis.password_env);

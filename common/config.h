@@ -153,6 +153,8 @@ struct sy_config {
                 unsigned idle_timeout_ms;       /* between bytes of a response, default 60000 */
                 unsigned max_retries;           /* before first byte, default 2 */
                 unsigned pool_size;             /* idle kept-alive conns per worker per upstream, default 64 */
+                char *selected_model_header;    /* sent upstream with the model served, default
+                                                   "x-selected-model" (what HTTPRoutes match on) */
         } proxy;
 
         struct {
@@ -187,6 +189,7 @@ struct sy_config {
                 struct {
                         unsigned ttl_ms; /* default 600000 (10 min) */
                         unsigned max;    /* sessions remembered, default 65536 */
+                        char *header;    /* the session key's request header, default "x-session-id" */
                 } session;
         } router;
 

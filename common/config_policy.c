@@ -17,19 +17,6 @@
 
 #define CFG_MESSAGE_MAX 512 /* bytes of a guard message */
 
-/* An HTTP field name (RFC 9110 token), for rate_limits.client_header. */
-static bool header_token_ok(const char *s, size_t len) {
-        static const char tchar[] = "!#$%&'*+-.^_`|~";
-
-        if (len == 0 || len > 64)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-                      (s[i] && strchr(tchar, s[i]))))
-                        return false;
-        return true;
-}
-
 
 /* [A-Za-z_][A-Za-z0-9_]*, at most 255 bytes */
 static bool env_name_ok(const char *s, size_t len) {
@@ -127,18 +114,13 @@ static int get_on_error(struct ctx *c, const yaml_node_t *v, const char *what, v
 }
 
 static int get_client_header(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
-        char b[72];
+        static const char *const credentials[] = { "authorization", "proxy-authorization", "x-api-key", "cookie",
+                                                   NULL };
 
-        if (v->type != YAML_SCALAR_NODE || is_null(v) || !header_token_ok(sval(v), slen(v)))
-                return cfg_errf(c, v, "%s: expected an HTTP header name such as X-Client-ID, got %s%s%s", what, Q(v),
-                                SHOW(v, b), Q(v));
-        if (text_ieq(sval(v), slen(v), "authorization") || text_ieq(sval(v), slen(v), "proxy-authorization") ||
-            text_ieq(sval(v), slen(v), "x-api-key") || text_ieq(sval(v), slen(v), "cookie"))
-                return cfg_errf(c, v,
-                                "%s: \"%s\" carries credentials; they must not become client ids "
-                                "(in logs, metrics and the limiter's table)",
-                                what, cfg_show(v, b));
-        return cfg_get_str(c, v, what, 64, p);
+        return cfg_get_header_name(c, v, what, credentials,
+                                   "carries credentials; they must not become client ids "
+                                   "(in logs, metrics and the limiter's table)",
+                                   p);
 }
 
 static int get_key_prefix(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {

@@ -19,6 +19,17 @@ static bool path_ok(const char *s, size_t len) {
         return true;
 }
 
+/* A header name switchyard sets or reads itself: not one that carries
+ * credentials or framing. */
+static int get_header_name(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
+        static const char *const reserved[] = {
+                "authorization",  "proxy-authorization", "x-api-key",  "cookie",       "host",
+                "content-length", "transfer-encoding",   "connection", "content-type", NULL
+        };
+
+        return cfg_get_header_name(c, v, what, reserved, "is a header switchyard must not take for this", p);
+}
+
 static int get_http_path(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
         char b[72];
 
@@ -69,6 +80,7 @@ static const struct cfg_field proxy_fields[] = {
         FD("idle_timeout_ms", FT_MS, proxy.idle_timeout_ms, 1, MS_DAY, 60000),
         FD("max_retries", FT_UINT, proxy.max_retries, 0, 16, 2),
         FD("pool_size", FT_UINT, proxy.pool_size, 0, 65536, 64),
+        F_FN_STR("selected_model_header", get_header_name, proxy.selected_model_header, "x-selected-model"),
 };
 
 static const struct cfg_field health_fields[] = {
@@ -101,6 +113,7 @@ static const struct cfg_field router_queue_fields[] = {
 static const struct cfg_field router_session_fields[] = {
         FD("ttl_ms", FT_MS, router.session.ttl_ms, 1, MS_DAY, 600000),
         FD("max", FT_UINT, router.session.max, 1, 1u << 24, 65536),
+        F_FN_STR("header", get_header_name, router.session.header, "x-session-id"),
 };
 
 static const struct cfg_section router_weights = SECTION("router.weights", router_weights_fields);

@@ -983,3 +983,30 @@ int cfg_get_upstream_kind(struct ctx *c, const yaml_node_t *v, const char *what,
                 return cfg_errf(c, v, "%s: unknown kind %s%s%s (server or gateway)", what, Q(v), SHOW(v, b), Q(v));
         return 0;
 }
+
+/* An HTTP field name (RFC 9110 token): rate_limits.client_header,
+ * proxy.selected_model_header, router.session.header. */
+static bool header_token_ok(const char *s, size_t len) {
+        static const char tchar[] = "!#$%&'*+-.^_`|~";
+
+        if (len == 0 || len > 64)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      (s[i] && strchr(tchar, s[i]))))
+                        return false;
+        return true;
+}
+
+int cfg_get_header_name(struct ctx *c, const yaml_node_t *v, const char *what, const char *const *refused,
+                        const char *why, void *p) {
+        char b[72];
+
+        if (v->type != YAML_SCALAR_NODE || is_null(v) || !header_token_ok(sval(v), slen(v)))
+                return cfg_errf(c, v, "%s: expected an HTTP header name (a token such as X-Client-ID), got %s%s%s",
+                                what, Q(v), SHOW(v, b), Q(v));
+        for (size_t i = 0; refused[i]; i++)
+                if (slen(v) == strlen(refused[i]) && strncasecmp(sval(v), refused[i], slen(v)) == 0)
+                        return cfg_errf(c, v, "%s: \"%s\" %s", what, cfg_show(v, b), why);
+        return cfg_get_str(c, v, what, 64, p);
+}

@@ -493,7 +493,7 @@ static int take_head(struct conn *c) {
         h = http_find_header(hdrs, req.num_headers, "x-owned-by");
         if (h)
                 copy_header_value(c->owned_by_h, sizeof c->owned_by_h, h);
-        h = http_find_header(hdrs, req.num_headers, "x-session-id");
+        h = http_find_header(hdrs, req.num_headers, c->cfg->router.session.header);
         if (h)
                 copy_header_value(c->session, sizeof c->session, h);
         h = http_find_header(hdrs, req.num_headers, "x-switchyard-sheddable");
@@ -516,12 +516,18 @@ static int take_head(struct conn *c) {
 static enum stage_rc body_stage(struct conn *c) {
         const struct http_request *req = c->head;
         bool auth = c->cfg->n_api_keys > 0;
+        const char *sel = c->cfg->proxy.selected_model_header;
+        size_t sel_len = strlen(sel);
 
         /* headers forwarded upstream: end-to-end ones only, and not the
          * client's switchyard key when switchyard checks keys */
         for (size_t i = 0; i < req->num_headers; i++) {
                 const struct http_header *h = &req->headers[i];
                 if (hop_by_hop(h))
+                        continue;
+                /* switchyard says which model serves: a client's own value
+                 * would steer a gateway's HTTPRoute behind it */
+                if (h->name_len == sel_len && strncasecmp(h->name, sel, sel_len) == 0)
                         continue;
                 if (auth && ((h->name_len == 13 && strncasecmp(h->name, "authorization", 13) == 0) ||
                              (h->name_len == 9 && strncasecmp(h->name, "x-api-key", 9) == 0)))

@@ -342,6 +342,8 @@ static enum stage_rc build(struct conn *c) {
         buf_printf(&c->upreq, "POST %s%s%s HTTP/1.1\r\nContent-Type: application/json\r\n", c->path,
                    c->query[0] ? "?" : "", c->query);
         buf_append(&c->upreq, c->fwd_headers.p ? c->fwd_headers.p : "", c->fwd_headers.len);
+        /* the model served (after routing), for a gateway that routes on it */
+        buf_printf(&c->upreq, "%s: %s\r\n", c->cfg->proxy.selected_model_header, c->model);
         c->head_len_up = c->upreq.len;
         c->upbody.len = 0;
         buf_append(&c->upbody, "{", 1);

@@ -828,6 +828,8 @@ static void test_durations(void) {
                 CHECK(cfg->router.queue.max == 256);
                 CHECK(cfg->router.queue.timeout_ms == 2000);
                 CHECK(cfg->router.retry_after_s == 1);
+                CHECK_STR(cfg->router.session.header, "x-session-id");
+                CHECK_STR(cfg->proxy.selected_model_header, "x-selected-model");
                 sy_config_free(cfg);
         }
         /* sizes */
@@ -1176,6 +1178,11 @@ static const struct bad_at {
           "name",
           2, 18 },
         { "rate_limits:\n  client_header: authorization\n", "\"authorization\" carries credentials", 2, 18 },
+        { "proxy:\n  selected_model_header: Host\n",
+          "proxy.selected_model_header: \"Host\" is a header switchyard must not take", 2, 26 },
+        { "proxy:\n  selected_model_header: \"x selected\"\n",
+          "proxy.selected_model_header: expected an HTTP header name", 2, 26 },
+        { "router:\n  session: {header: Cookie}\n", "router.session.header: \"Cookie\" is a header switchyard", 2, 21 },
         { "rate_limits:\n  client_header: X-API-Key\n", "\"X-API-Key\" carries credentials", 2, 18 },
         { "rate_limits:\n  burst_requests: 10\n", "rate_limits.burst_requests: no requests_per_minute is set", 2, 19 },
         { "rate_limits:\n  requests_per_minute: 5\n  burst_tokens: 10\n",

@@ -124,6 +124,8 @@ static void set_xhdr(struct conn *c, const char *model, size_t model_len, const 
         }
         sbuf_puts(b, "\r\nx-simllm-header-names: ");
         sbuf_puts(b, c->ri.hdr_names);
+        sbuf_puts(b, "\r\nx-simllm-selected-model: ");
+        sbuf_puts(b, c->ri.selected_model);
         sbuf_puts(b, "\r\n");
         if (b->oom)
                 b->len = 0;

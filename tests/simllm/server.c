@@ -432,6 +432,21 @@ static void copy_request_info(struct conn *c, const struct http_request *req) {
                         }
                 }
                 ri->hdr_names[n] = 0;
+                n = 0;
+                for (size_t i = 0; i < req->num_headers; i++) {
+                        const struct http_header *hh = &req->headers[i];
+                        if (hh->name_len != 16 || strncasecmp(hh->name, "x-selected-model", 16) != 0)
+                                continue;
+                        if (n + hh->value_len + 2 >= sizeof ri->selected_model)
+                                break;
+                        if (n)
+                                ri->selected_model[n++] = '|';
+                        for (size_t k = 0; k < hh->value_len; k++) {
+                                unsigned char ch = (unsigned char)hh->value[k];
+                                ri->selected_model[n++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+                        }
+                }
+                ri->selected_model[n] = 0;
         }
         h = http_find_header(req->headers, req->num_headers, "expect");
         c->expect_continue = h && h->value_len == 12 && strncasecmp(h->value, "100-continue", 12) == 0;

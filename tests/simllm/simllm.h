@@ -242,8 +242,10 @@ struct req_info {
         size_t path_len;
         int minor;
         bool keepalive;
-        char hdr_names[512]; /* the request's header names, lower-case, comma-separated
+        char hdr_names[512];      /* the request's header names, lower-case, comma-separated
                                     * (x-simllm-header-names: what a proxy forwarded) */
+        char selected_model[256]; /* the x-selected-model values, '|'-separated
+                                     (x-simllm-selected-model: "" when none came) */
 };
 
 struct worker {
