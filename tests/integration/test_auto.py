@@ -66,6 +66,7 @@ class Echo:
                 body = json.loads(self.rfile.read(n) or b"{}")
                 self.reply(200, {"id": "x", "object": "chat.completion", "model": body.get("model"),
                                  "upstream": echo.name, "received": body,
+                                 "x_selected_model": self.headers.get_all("x-selected-model") or [],
                                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
                                               "finish_reason": "stop"}]})
 
@@ -156,6 +157,8 @@ def main():
               % (h.get("x-vsr-selected-category"), h.get("x-switchyard-confidence")))
         check(h.get("x-vsr-selected-model") == "cs-model" and j.get("upstream") == "cs-up",
               "Linux question served by cs-model (got %r via %r)" % (h.get("x-vsr-selected-model"), j.get("upstream")))
+        check(j.get("x_selected_model") == ["cs-model"],
+              "the upstream got x-selected-model: cs-model, the model auto chose (%r)" % j.get("x_selected_model"))
         check(h.get("x-switchyard-classifier") == "ok", "classifier status ok (got %r)" % h.get("x-switchyard-classifier"))
         conf = float(h.get("x-switchyard-confidence", "-1"))
         check(0.3 <= conf <= 1.0, "confidence header in [threshold, 1] (got %r)" % conf)
