@@ -902,6 +902,14 @@ static void handle(struct admin *a, struct aconn *c, const struct http_request *
 
         if (q)
                 q++;
+        /* the custom gateway's paths (llm-d guide), same semantics */
+        if (path_is(t, plen, "/admin/api/routing")) {
+                t = "/admin/routes";
+                plen = strlen(t);
+        } else if (path_is(t, plen, "/admin/discover")) {
+                t = "/admin/discovery/refresh";
+                plen = strlen(t);
+        }
         if (!token_ok(a, http_find_header(hdrs, req->num_headers, "authorization"))) {
                 reply_error(c, 401, "invalid_api_key", "the admin API needs Authorization: Bearer <admin token>");
                 return;

@@ -5,6 +5,7 @@ usage: test_admin.py SWITCHYARD SIMLLM"""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -149,6 +150,48 @@ def main():
         check(st == 202, "POST /admin/discovery/refresh: %s" % st)
         st, body = a.req("GET", "/admin/nothing")
         check(st == 404, "unknown admin path: 404")
+
+        # the custom gateway's paths (guide 003), with curl as the guide writes
+        # them plus the token: same semantics as /admin/routes and
+        # /admin/discovery/refresh
+        def curl(method, path, data=None, token=TOKEN):
+            args = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "-X", method,
+                    "http://127.0.0.1:%d%s" % (a.port, path)]
+            if token:
+                args += ["-H", "Authorization: Bearer " + token]
+            if data is not None:
+                args += ["-H", "Content-Type: application/json", "-d", json.dumps(data)]
+            out = subprocess.run(args, capture_output=True, text=True, timeout=20).stdout
+            body, _, code = out.rpartition("\n")
+            try:
+                return int(code), json.loads(body) if body.strip() else None
+            except ValueError:
+                return int(code or 0), body
+        st, body = curl("POST", "/admin/discover")
+        check(st == 202 and body == {"refresh": "started"}, "curl -X POST /admin/discover: %s %r" % (st, body))
+        st, body = curl("GET", "/admin/api/routing", token=None)
+        check(st == 401, "/admin/api/routing without the token: 401 (%s)" % st)
+        st, body = curl("POST", "/admin/api/routing", {"model": LLAMA, "owned_by": "sglang", "upstream": "extra-g"})
+        check(st == 404 and isinstance(body, dict) and body["error"]["code"] == "upstream_not_found",
+              "POST /admin/api/routing to an unknown upstream: 404 upstream_not_found (%s %r)" % (st, body))
+        st, body = a.req("POST", "/admin/upstreams", {"name": "extra-g", "url": "http://127.0.0.1:%d" % extra.port,
+                                                     "engine": "sglang", "models": ["extra-model"]})
+        check(st == 201, "an upstream for the guide's paths: %s %s" % (st, body))
+        st, body = curl("POST", "/admin/api/routing", {"model": LLAMA, "owned_by": "sglang", "upstream": "extra-g"})
+        check(st == 201, "curl -X POST /admin/api/routing: %s %r" % (st, body))
+        check(wait_for(lambda: replica_of(sy, LLAMA, owned_by="sglang") == (200, "extra"), 10),
+              "the route added by /admin/api/routing serves")
+        st, body = curl("GET", "/admin/api/routing")
+        routes = {(r["model"], r["owned_by"]): r["upstreams"] for r in (body or {}).get("data", [])} \
+            if isinstance(body, dict) else {}
+        check(st == 200 and routes.get((LLAMA, "sglang")) == ["extra-g"],
+              "curl /admin/api/routing lists it: %s %r" % (st, routes))
+        st, body = curl("DELETE", "/admin/api/routing?" + urllib.parse.urlencode({"model": LLAMA, "owned_by": "sglang"}))
+        check(st == 204, "curl -X DELETE '/admin/api/routing?model=...&owned_by=...': %s" % st)
+        st, rep = replica_of(sy, LLAMA, owned_by="sglang")
+        check(st == 404, "the route is gone after the guide's DELETE: %d" % st)
+        st, _ = a.req("DELETE", "/admin/upstreams/extra-g")
+        check(st == 204, "DELETE /admin/upstreams/extra-g: %s" % st)
 
         # the admin listener is not the client port
         st, _, _ = sy.request("GET", "/admin/upstreams", headers={"Authorization": "Bearer " + TOKEN})
