@@ -67,6 +67,7 @@ static void route_free(struct a_route *r) {
         free(r->model);
         free(r->owned_by);
         free(r->upstream);
+        r->model = r->owned_by = r->upstream = NULL; /* post_route frees what parse_route_obj left */
 }
 
 static bool same(const char *a, const char *b) {
