@@ -295,6 +295,12 @@ def main():
         for s in sims:
             s.kill()
 
+    # sanitizer builds (-Db_sanitize=address): the reports land in the log
+    log = sy.read_log() if sy else ""
+    for pat in ("LeakSanitizer", "AddressSanitizer", "runtime error:"):
+        if pat in log:
+            i = log.index(pat)
+            print("soak: the switchyard log has a %s report:\n%s" % (pat, log[max(0, i - 200):i + 6000]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(samples, f, indent=1)
