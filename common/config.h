@@ -144,6 +144,7 @@ struct sy_config {
                 size_t max_body_bytes;      /* default 4 MiB -> 413 */
                 unsigned header_timeout_ms; /* default 10000 (408) */
                 unsigned idle_timeout_ms;   /* keep-alive idle, default 60000 */
+                unsigned send_timeout_ms;   /* a client write with no progress, default 60000 */
                 unsigned drain_timeout_ms;  /* SIGTERM: finish in-flight, default 30000 */
         } server;
 

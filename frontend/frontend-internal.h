@@ -87,7 +87,8 @@ struct conn {
         bool chunked_in;
         bool expect_continue;
         int minor;
-        uint64_t deadline_ns; /* header/body timeout or idle */
+        uint64_t deadline_ns;      /* header/body timeout or idle */
+        uint64_t send_deadline_ns; /* a posted write must progress by then (send_timeout_ms); 0: none */
 
         /* input */
         struct buf in;    /* raw bytes from the client */

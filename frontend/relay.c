@@ -572,19 +572,27 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         conn_send(c);
                 return;
         }
-        /* send what we have; the next upstream read is posted when the client has taken it */
-        if (c->out.len > c->out_off)
+        /* send what we have; the next upstream read is posted when the
+         * client has taken it. Meanwhile the upstream is not read, and its
+         * idle timeout waits too: a slow client is not the upstream's
+         * failure (server.send_timeout_ms bounds the client) */
+        if (c->out.len > c->out_off) {
+                u->deadline_ns = UINT64_MAX;
                 conn_send(c);
-        else
+        } else {
                 up_recv(u);
+        }
 }
 
 void proxy_client_written(struct conn *c) {
-        if (!c->up) {
+        struct upconn *u = c->up;
+
+        if (!u) {
                 conn_request_done(c);
                 return;
         }
-        up_recv(c->up);
+        u->deadline_ns = fe_now_ns() + (uint64_t)c->cfg->proxy.idle_timeout_ms * 1000000ULL;
+        up_recv(u);
 }
 
 void proxy_abort(struct conn *c) {

@@ -100,6 +100,8 @@ void conn_send(struct conn *c) {
         io_uring_prep_send(sqe, c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         io_uring_sqe_set_data(sqe, &c->wr);
         c->wr.busy = true;
+        /* posted again after every partial write: the client must take some bytes by then */
+        c->send_deadline_ns = fe_now_ns() + (uint64_t)c->cfg->server.send_timeout_ms * 1000000ULL;
 }
 
 static void gen_put(struct fe_gen *g) {
@@ -602,7 +604,11 @@ static void process_input(struct conn *c) {
                                 c->in.len = c->req_start = 0;
                                 break;
                         }
+                        /* may free the configuration cfg points to (this
+                         * connection held the last reference to the one
+                         * before a reload): read it again */
                         conn_pin_config(c);
+                        cfg = c->cfg;
                         reset_request(c);
                         r = take_head(c);
                         if (r == 0) {
@@ -707,6 +713,7 @@ static void on_client_read(struct conn *c, int res) {
 
 static void on_client_write(struct conn *c, int res) {
         c->wr.busy = false;
+        c->send_deadline_ns = 0;
         if (c->closing) {
                 conn_free_if_idle(c);
                 return;
@@ -869,6 +876,14 @@ static void check_timeouts(struct worker *w, uint64_t now) {
         }
         for (c = w->conns; c; c = next) {
                 next = c->next;
+                if (!c->closing && c->wr.busy && c->send_deadline_ns && now >= c->send_deadline_ns) {
+                        /* the client stopped reading: its connection (and upstream) go */
+                        atomic_fetch_add_explicit(&w->metrics.send_timeouts, 1, memory_order_relaxed);
+                        log_debug("connection %d: no write progress for %u ms, closed", c->fd,
+                                  c->cfg->server.send_timeout_ms);
+                        conn_close(c);
+                        continue;
+                }
                 if (c->closing || now < c->deadline_ns)
                         continue;
                 if (c->state == CS_HEAD && c->in.len == c->req_start) {
