@@ -230,6 +230,7 @@ void relay_start(struct conn *c, int upstream) {
                                                1000000ULL;
         c->t_sent_ns = fe_now_ns();
         if (!u->conn_io.busy) {
+                FE_MARK(upstream_connected, c); /* pooled */
                 up_send(u);
                 up_recv(u); /* no-op while the pooled recv is posted */
         }
@@ -321,6 +322,7 @@ static int take_response_head(struct conn *c, struct upconn *u) {
         }
         u->head_done = true;
         c->t_first_byte_ns = fe_now_ns();
+        FE_MARK(upstream_first_byte, c);
         c->status = res.status;
         u->upstream_keepalive = res.minor_version >= 1;
         h = http_find_header(hdrs, res.num_headers, "connection");
@@ -492,6 +494,7 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         return;
                 }
                 u->deadline_ns = fe_now_ns() + (uint64_t)u->w->fe->cfg->proxy.first_byte_timeout_ms * 1000000ULL;
+                FE_MARK(upstream_connected, c);
                 up_send(u);
                 up_recv(u);
                 return;

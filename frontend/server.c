@@ -410,6 +410,7 @@ static int take_head(struct conn *c) {
         c->head_len = (size_t)r;
         c->minor = req.minor_version;
         c->t_start_ns = fe_now_ns();
+        SY_MARK(request, c, c->probe_req = ++c->w->probe_seq);
 
         /* keep-alive: 1.1 default on, 1.0 default off */
         c->keepalive = req.minor_version >= 1;
@@ -652,6 +653,7 @@ void conn_request_done(struct conn *c) {
         const struct sy_config *cfg = c->cfg;
         size_t consumed;
 
+        FE_MARK(done, c);
         if (c->closing)
                 return;
         if (!c->keepalive || c->out_last) {
@@ -727,6 +729,7 @@ static void on_client_write(struct conn *c, int res) {
                 return;
         }
         c->out_off += (size_t)res;
+        FE_MARK(client_write, c);
         if (c->out_off < c->out.len) {
                 conn_send(c);
                 return;
@@ -801,6 +804,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         c->w = w;
         conn_pin_config(c);
         c->fd = fd;
+        SY_MARK(accepted, c, 0);
         c->rd = (struct io){ .kind = IO_CLIENT_RD, .owner = c };
         c->wr = (struct io){ .kind = IO_CLIENT_WR, .owner = c };
         c->state = CS_HEAD;
