@@ -444,32 +444,40 @@ static int take_head(struct conn *c) {
                 }
         }
 
-        /* body framing */
+        /* body framing, strict where leniency smuggles (RFC 9112 6.1, 6.3):
+         * one Content-Length (a duplicate is refused even when equal), one
+         * Transfer-Encoding, exactly "chunked", never both, never in 1.0 */
         {
-                const struct http_header *te = http_find_header(hdrs, req.num_headers, "transfer-encoding");
-                const struct http_header *cl = NULL;
+                const struct http_header *te = NULL, *cl = NULL;
+                const char *bad = NULL;
                 uint64_t len = 0;
 
-                for (size_t i = 0; i < req.num_headers; i++)
-                        if (hdrs[i].name_len == 14 && strncasecmp(hdrs[i].name, "content-length", 14) == 0) {
-                                uint64_t v;
-                                if (http_parse_content_length(hdrs[i].value, hdrs[i].value_len, &v) < 0 ||
-                                    (cl && v != len)) {
-                                        c->keepalive = false;
-                                        respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
-                                                      "invalid Content-Length");
-                                        return -1;
-                                }
-                                cl = &hdrs[i];
-                                len = v;
+                for (size_t i = 0; i < req.num_headers && !bad; i++) {
+                        const struct http_header *x = &hdrs[i];
+                        if (x->name_len == 17 && strncasecmp(x->name, "transfer-encoding", 17) == 0) {
+                                if (te)
+                                        bad = "more than one Transfer-Encoding header";
+                                te = x;
+                        } else if (x->name_len == 14 && strncasecmp(x->name, "content-length", 14) == 0) {
+                                if (cl)
+                                        bad = "more than one Content-Length header";
+                                else if (http_parse_content_length(x->value, x->value_len, &len) < 0)
+                                        bad = "invalid Content-Length";
+                                cl = x;
                         }
+                }
+                if (!bad && te && cl)
+                        bad = "both Transfer-Encoding and Content-Length";
+                else if (!bad && te && req.minor_version == 0)
+                        bad = "Transfer-Encoding in an HTTP/1.0 request";
+                else if (!bad && te && !(te->value_len == 7 && strncasecmp(te->value, "chunked", 7) == 0))
+                        bad = "unsupported Transfer-Encoding (only chunked)";
+                if (bad) {
+                        c->keepalive = false;
+                        respond_error(c, 400, "invalid_request_error", NULL, "bad_request", "%s", bad);
+                        return -1;
+                }
                 if (te) {
-                        if (!http_header_has_token(te->value, te->value_len, "chunked") || cl) {
-                                c->keepalive = false;
-                                respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
-                                              "unsupported Transfer-Encoding");
-                                return -1;
-                        }
                         c->chunked_in = true;
                 } else {
                         c->body_len = len;
@@ -572,15 +580,19 @@ static int take_body(struct conn *c) {
                                       "malformed chunked request body");
                         return -1;
                 }
-                if (dlen) {
-                        if (c->body.len + dlen > cfg->server.max_body_bytes) {
+                /* a chunk that cannot fit is refused at its size line, not
+                 * after its bytes (remaining is 0 outside sizes and data) */
+                if (dlen || c->chunk.remaining) {
+                        if (c->body.len + dlen > cfg->server.max_body_bytes ||
+                            c->chunk.remaining > cfg->server.max_body_bytes - c->body.len - dlen) {
                                 c->keepalive = false;
                                 respond_error(c, 413, "invalid_request_error", NULL, "request_too_large",
                                               "request body exceeds the limit of %zu bytes",
                                               cfg->server.max_body_bytes);
                                 return -1;
                         }
-                        buf_append(&c->body, data, dlen);
+                        if (dlen)
+                                buf_append(&c->body, data, dlen);
                 }
                 c->chunk_off += used;
                 if (r == 1) {
