@@ -208,6 +208,7 @@ struct upconn {
         bool done;
         size_t sent;
         struct buf in;
+        struct buf hold; /* SSE over chunks: the start of an event whose end has not come yet */
 };
 
 struct pool {
