@@ -418,6 +418,17 @@ void sy_config_upstream_free(struct sy_upstream_cfg *u) {
         free(u->host);
         free(u->engine);
         cfg_free_strv(u->models, u->n_models);
+        free(u->sni);
+        free(u->ca_file);
+        free(u->api_key_env);
+        if (u->api_key)
+                explicit_bzero(u->api_key, strlen(u->api_key));
+        free(u->api_key);
+        free(u->auth_header);
+        free(u->auth_prefix);
+        cfg_free_strv(u->extra_names, u->n_extra);
+        cfg_free_strv(u->extra_values, u->n_extra);
+        free(u->health_path);
 }
 
 void sy_config_model_free(struct sy_model_cfg *m) {
