@@ -296,3 +296,6 @@ int cfg_parse_reasoning(struct ctx *c);
 int cfg_parse_auth(struct ctx *c);
 int cfg_parse_policy(struct ctx *c); /* guard, rate_limits */
 int cfg_check_guards(struct ctx *c);
+/* config_v03.c: a `version: v0.3` file, instead of the steps above */
+bool cfg_is_v03(struct ctx *c);
+int cfg_load_v03(struct ctx *c);

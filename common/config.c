@@ -22,6 +22,7 @@
  * are errors. Everything allocated hangs off the struct sy_config or the
  * load context, so there is one cleanup path. */
 #include "common/config-internal.h"
+#include "common/config_v03.h"
 #include "common/file.h"
 
 #include <errno.h>
@@ -225,6 +226,8 @@ static int parse_root(struct ctx *c) {
         const yaml_node_t *w;
         int r;
 
+        if (c->root && cfg_is_v03(c))
+                return cfg_load_v03(c);
         if (c->root) {
                 r = check_top_keys(c);
                 if (r < 0)
@@ -515,6 +518,7 @@ void sy_config_free(struct sy_config *cfg) {
         free(cfg->rate_limits.redis.key_prefix);
         free(cfg->rate_limits.redis.password_env);
         cfg_free_strv(cfg->warnings, cfg->n_warnings);
+        sy_v03_free(cfg->v03);
         free(cfg);
 }
 
