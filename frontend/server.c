@@ -1195,7 +1195,6 @@ int frontend_main(const char *config_path) {
         struct frontend fe = { .inherited_fd = -1 };
         char err[512], path[512];
         struct shm_layout layout;
-        sigset_t mask;
         int sfd = -1, code = 1, r;
         unsigned started = 0;
         struct fe_gen *boot_gen = NULL;
@@ -1247,13 +1246,8 @@ int frontend_main(const char *config_path) {
                 goto out;
         }
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        sfd = sy_signalfd_open(SFD_CLOEXEC);
         signal(SIGPIPE, SIG_IGN); /* before any bell_ring (it checks once) */
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
         for (unsigned i = 0; i < fe.n_workers; i++) {
                 r = worker_init(&fe, &fe.workers[i], i);

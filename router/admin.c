@@ -448,6 +448,13 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
         buf_free(&b);
 }
 
+static bool upstream_serves(const struct sy_upstream_cfg *uc, const char *model) {
+        for (size_t k = 0; k < uc->n_models; k++)
+                if (strcmp(uc->models[k], model) == 0)
+                        return true;
+        return false;
+}
+
 static void get_routes(struct admin *a, struct aconn *c) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
         struct buf b = { 0 };
@@ -458,18 +465,12 @@ static void get_routes(struct admin *a, struct aconn *c) {
                 /* one entry per (model, engine) */
                 for (size_t u = 0; u < cfg->n_upstreams; u++) {
                         const struct sy_upstream_cfg *uc = &cfg->upstreams[u];
-                        bool serves = false, seen = false;
-                        for (size_t k = 0; k < uc->n_models && !serves; k++)
-                                serves = strcmp(uc->models[k], m->name) == 0;
-                        if (!serves)
+                        bool seen = false;
+                        if (!upstream_serves(uc, m->name))
                                 continue;
-                        for (size_t p = 0; p < u && !seen; p++) {
-                                const struct sy_upstream_cfg *pc = &cfg->upstreams[p];
-                                if (strcmp(pc->engine, uc->engine) != 0)
-                                        continue;
-                                for (size_t k = 0; k < pc->n_models && !seen; k++)
-                                        seen = strcmp(pc->models[k], m->name) == 0;
-                        }
+                        for (size_t p = 0; p < u && !seen; p++)
+                                seen = strcmp(cfg->upstreams[p].engine, uc->engine) == 0 &&
+                                       upstream_serves(&cfg->upstreams[p], m->name);
                         if (seen)
                                 continue;
                         buf_printf(&b, "%s{\"model\":", first ? "" : ",");
@@ -482,12 +483,7 @@ static void get_routes(struct admin *a, struct aconn *c) {
                                                      : "null");
                         for (size_t q = u, n = 0; q < cfg->n_upstreams; q++) {
                                 const struct sy_upstream_cfg *qc = &cfg->upstreams[q];
-                                bool s2 = false;
-                                if (strcmp(qc->engine, uc->engine) != 0)
-                                        continue;
-                                for (size_t k = 0; k < qc->n_models && !s2; k++)
-                                        s2 = strcmp(qc->models[k], m->name) == 0;
-                                if (!s2)
+                                if (strcmp(qc->engine, uc->engine) != 0 || !upstream_serves(qc, m->name))
                                         continue;
                                 if (n++)
                                         buf_append(&b, ",", 1);
@@ -1096,8 +1092,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
         struct admin *a = calloc(1, sizeof *a);
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!a)
                 return -ENOMEM;
         a->epfd = epfd;
@@ -1144,8 +1139,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
         *ret = a;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "admin: out of memory");
+        err_oom(r, err, errlen, "admin: ");
         admin_free(a);
         return r;
 }
