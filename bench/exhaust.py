@@ -36,6 +36,7 @@ Raises its own RLIMIT_NOFILE soft limit to the hard one (the switchyard
 processes it starts inherit it). Python standard library only.
 """
 import argparse
+import collections
 import http.client
 import json
 import os
@@ -109,62 +110,91 @@ def latency_run(port, clients, seconds):
 
 
 class Loris:
-    """n connections sending a request head one byte a second, reopened
-    when answered or closed. One thread, a selector."""
+    """n connections sending a request head one byte a second, each at its
+    own phase of the second, reopened when answered or closed. Runs in a
+    process of its own (the clients measured here must not wait for its
+    Python lock); results come back through a pipe when it stops."""
 
     def __init__(self, port, n, rate=500):
         self.port, self.n, self.rate = port, n, rate
-        self.sel = selectors.DefaultSelector()
-        self.conns = {}  # sock -> [opened at, bytes sent, answer bytes]
-        self.answers = {}  # status line -> count
-        self.answer_after = []  # seconds from open to the answer
-        self.closed_silent = 0
-        self.connect_errors = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.stop_r, self.stop_w = os.pipe()
+        self.res_r, self.res_w = os.pipe()
+        self.results = None
 
-    def open_one(self):
-        s = socket.socket()
-        s.setblocking(False)
-        try:
-            s.connect(("127.0.0.1", self.port))
-        except BlockingIOError:
-            pass
-        except OSError:
-            self.connect_errors += 1
-            s.close()
-            return
-        self.conns[s] = [time.time(), 0, b""]
-        self.sel.register(s, selectors.EVENT_READ)
+    def start(self):
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.stop_w)
+            os.close(self.res_r)
+            try:
+                out = self.run()
+                with os.fdopen(self.res_w, "w") as f:
+                    json.dump(out, f)
+            finally:
+                os._exit(0)
+        os.close(self.stop_r)
+        os.close(self.res_w)
 
-    def drop(self, s):
-        self.sel.unregister(s)
-        del self.conns[s]
-        s.close()
+    def join(self):
+        os.close(self.stop_w)  # the child sees EOF: stop
+        with os.fdopen(self.res_r) as f:
+            data = f.read()
+        os.waitpid(self.pid, 0)
+        self.results = json.loads(data) if data else {}
+        return self.results
 
     def run(self):
-        last_tick = 0.0
-        while not self.stop.is_set():
-            # ramp up (and reopen) at most rate per second, 10 ms at a time
-            for _ in range(max(1, self.rate // 100)):
-                if len(self.conns) < self.n:
-                    self.open_one()
+        sel = selectors.DefaultSelector()
+        sel.register(self.stop_r, selectors.EVENT_READ)
+        conns = {}  # sock -> [opened at, bytes sent, answer bytes]
+        due = collections.deque()  # (time of the next byte, sock), in time order
+        answers, after = {}, []
+        silent = connect_errors = 0
+
+        def drop(s):
+            sel.unregister(s)
+            del conns[s]
+            s.close()
+
+        while True:
             now = time.time()
-            if now - last_tick >= 1.0:
-                last_tick = now
-                for s, st in list(self.conns.items()):
-                    b = LORIS_HEAD if st[1] == 0 else b"a"
-                    try:
-                        s.send(b)
-                        st[1] += len(b)
-                    except BlockingIOError:
-                        pass
-                    except OSError:
-                        self.closed_silent += 1
-                        self.drop(s)
-            for key, _ in self.sel.select(timeout=0.01):
+            for _ in range(max(1, self.rate // 100)):  # open (and reopen) at most rate per second
+                if len(conns) >= self.n:
+                    break
+                s = socket.socket()
+                s.setblocking(False)
+                try:
+                    s.connect(("127.0.0.1", self.port))
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    connect_errors += 1
+                    s.close()
+                    continue
+                conns[s] = [now, 0, b""]
+                sel.register(s, selectors.EVENT_READ)
+                due.append((now + 0.05, s))
+            while due and due[0][0] <= now:
+                _, s = due.popleft()
+                st = conns.get(s)
+                if st is None:
+                    continue
+                try:
+                    st[1] += s.send(LORIS_HEAD if st[1] == 0 else b"a")
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    silent += 1
+                    drop(s)
+                    continue
+                due.append((now + 1.0, s))
+            for key, _ in sel.select(timeout=0.01):
                 s = key.fileobj
-                st = self.conns.get(s)
+                if s == self.stop_r:
+                    for c in list(conns):
+                        drop(c)
+                    return {"answers": answers, "after": after, "silent": silent, "connect_errors": connect_errors}
+                st = conns.get(s)
                 if st is None:
                     continue
                 try:
@@ -178,20 +208,11 @@ class Loris:
                     if b"\r\n" not in st[2]:
                         continue
                     line = st[2].split(b"\r\n", 1)[0].decode("latin-1")
-                    self.answers[line] = self.answers.get(line, 0) + 1
-                    self.answer_after.append(time.time() - st[0])
+                    answers[line] = answers.get(line, 0) + 1
+                    after.append(time.time() - st[0])
                 elif not st[2]:
-                    self.closed_silent += 1
-                self.drop(s)
-        for s in list(self.conns):
-            self.drop(s)
-
-    def start(self):
-        self.thread.start()
-
-    def join(self):
-        self.stop.set()
-        self.thread.join()
+                    silent += 1
+                drop(s)
 
 
 def slow_readers(sy, n, tokens, seconds):
@@ -304,8 +325,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=20, help="each latency measurement")
     ap.add_argument("--clients", type=int, default=2)
     ap.add_argument("--readers", type=int, default=100)
-    ap.add_argument("--reader-tokens", type=int, default=20000)
-    ap.add_argument("--reader-seconds", type=float, default=15)
+    ap.add_argument("--reader-tokens", type=int, default=50000)
+    ap.add_argument("--reader-seconds", type=float, default=30)
     ap.add_argument("--send-timeout-ms", type=int, default=10000)
     ap.add_argument("--limit", type=int, default=200)
     ap.add_argument("--attempts", type=int, default=300)
@@ -371,15 +392,15 @@ def main():
               "p99 ratio %.2f (target <= 2); %d connections open at the end"
               % (len(lo), pct(lo, 50), pct(lo, 99), lbad, pct(q, 50), pct(q, 99), pct(lo, 99) / pct(q, 99), om2),
               flush=True)
-        loris.join()
-        aa = loris.answer_after
+        lr = loris.join()
+        aa = lr.get("after", [])
         print("   the loris connections got: %s; answered after p50 %.1f s, min %.1f s, max %.1f s; "
               "%d closed without an answer, %d connect errors"
-              % (dict(sorted(loris.answers.items())), pct(aa, 50), min(aa) if aa else float("nan"),
-                 max(aa) if aa else float("nan"), loris.closed_silent, loris.connect_errors), flush=True)
+              % (dict(sorted(lr.get("answers", {}).items())), pct(aa, 50), min(aa) if aa else float("nan"),
+                 max(aa) if aa else float("nan"), lr.get("silent", 0), lr.get("connect_errors", 0)), flush=True)
         out.update({"quiet_ms": {"p50": pct(q, 50), "p99": pct(q, 99), "n": len(q), "failed": qbad},
                     "loris_ms": {"p50": pct(lo, 50), "p99": pct(lo, 99), "n": len(lo), "failed": lbad},
-                    "loris_open": om, "loris_answers": loris.answers, "loris_answer_after_p50_s": pct(aa, 50),
+                    "loris_open": om, "loris_answers": lr.get("answers"), "loris_answer_after_p50_s": pct(aa, 50),
                     "idle_rss_kib": rss0, "idle_fds": fds0, "loris_rss_kib": rss1, "loris_fds": fds1,
                     "bytes_per_conn": per_rss, "fds_per_conn": per_fd})
         loris = None
@@ -394,10 +415,12 @@ def main():
         peak = max(rss_s) if rss_s else 0
         per = (peak - rss2) * 1024.0 / max(1, args.readers)
         print("   frontend RSS before %d KiB, while reading (1 s samples) %s KiB: peak +%d KiB, %.0f bytes per "
-              "reader; the readers got %.1f MiB in all (%d streams finished), the upstream would send %.0f MiB"
-              % (rss2, rss_s, peak - rss2, per, got / 1048576.0, done,
-                 args.readers * args.reader_tokens * 200 / 1048576.0), flush=True)
+              "reader (the code's bound: 64 KiB upstream read buffer + 128 KiB client output buffer + 16 KiB "
+              "input + 3 KiB state); the readers got %.1f MiB in all (%d streams finished), the upstream would "
+              "send %.0f MiB" % (rss2, rss_s, peak - rss2, per, got / 1048576.0, done,
+                                 args.readers * args.reader_tokens * 200 / 1048576.0), flush=True)
         wait_for(lambda: (metric(sy.metrics(), "switchyard_open_connections") or 0) <= 1, timeout=20)
+        time.sleep(3)
         _, rss3, fds3 = frontend(sy)
         print("   after they went: frontend RSS %d KiB, %d fds" % (rss3, fds3), flush=True)
         took = never_reader(sy, 100000)
