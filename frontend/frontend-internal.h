@@ -292,7 +292,8 @@ void conn_close(struct conn *c);
 void conn_send(struct conn *c);         /* flushes c->out */
 void conn_request_done(struct conn *c); /* response fully queued/written */
 struct io_uring_sqe *worker_sqe(struct worker *w);
-/* a recv of up to chunk more bytes into in, completing on io; -ENOMEM */
+/* a recv into in (up to chunk more bytes, or the room left while that is at
+ * least chunk / 4), completing on io; -ENOMEM */
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io);
 /* wakes the consumer of ring `to` if it sleeps, through the doorbell `name`
  * of the runtime directory (opened into *bell the first time) */

@@ -58,7 +58,9 @@ struct io_uring_sqe *worker_sqe(struct worker *w) {
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io) {
         struct io_uring_sqe *sqe;
 
-        if (buf_reserve(in, chunk) < 0)
+        /* the room left, while it is a quarter of a chunk or more: a few
+         * bytes received (a head sent slowly) do not double the buffer */
+        if ((in->cap - in->len < chunk / 4 || in->cap == 0) && buf_reserve(in, chunk) < 0)
                 return -ENOMEM;
         sqe = worker_sqe(w);
         io_uring_prep_recv(sqe, fd, in->p + in->len, in->cap - in->len, 0);
