@@ -28,7 +28,7 @@ Scenarios (--only NAME[,NAME]):
                     restarted after 1 s, as systemd's Restart= would
   stop-router       SIGSTOP the router for the fault, then SIGCONT
   stop-classifier   SIGSTOP the classifier for the fault, then SIGCONT
-  ring-full         SIGSTOP the classifier under 8x the auto clients, each
+  ring-full         SIGSTOP the classifier under 6x the auto clients, each
                     prompt 12 KB (rings of 64 KiB, whose messages are at most
                     16 KiB), so that the rings to it fill before it is seen
                     stopped (its heartbeat is 1 s old)
@@ -407,7 +407,7 @@ SCENARIOS = [
     Scenario("kill-supervisor", kill_supervisor),
     Scenario("stop-router", *stop_role("router")),
     Scenario("stop-classifier", *stop_role("classifier")),
-    Scenario("ring-full", *stop_role("classifier"), load_scale=(1, 1, 8), auto_pad=12000),
+    Scenario("ring-full", *stop_role("classifier"), load_scale=(1, 1, 6), auto_pad=12000),
     Scenario("replica-kill", replica_kill, replica_restart),
     Scenario("replica-hang", knob(hang_rate=1), knob(hang_rate=0)),
     Scenario("replica-stop", replica_stop, replica_cont),
