@@ -233,6 +233,7 @@ void relay_start(struct conn *c, int upstream) {
                                                1000000ULL;
         c->t_sent_ns = fe_now_ns();
         if (!u->conn_io.busy) {
+                FE_MARK(upstream_connected, c); /* pooled */
                 up_send(u);
                 up_recv(u); /* no-op while the pooled recv is posted */
         }
@@ -381,6 +382,7 @@ static int take_response_head(struct conn *c, struct upconn *u) {
                 return -EREMOTEIO; /* nothing went to the client yet: another replica answers */
         u->head_done = true;
         c->t_first_byte_ns = fe_now_ns();
+        FE_MARK(upstream_first_byte, c);
         u->upstream_keepalive = res.minor_version >= 1;
         h = http_find_header(hdrs, res.num_headers, "connection");
         if (h && http_header_has_token(h->value, h->value_len, "close"))
@@ -569,6 +571,7 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         return;
                 }
                 u->deadline_ns = fe_now_ns() + (uint64_t)u->w->fe->cfg->proxy.first_byte_timeout_ms * 1000000ULL;
+                FE_MARK(upstream_connected, c);
                 up_send(u);
                 up_recv(u);
                 return;
@@ -653,11 +656,16 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         conn_send(c);
                 return;
         }
-        /* send what we have; the next upstream read is posted when the client has taken it */
-        if (c->out.len > c->out_off)
+        /* send what we have; the next upstream read is posted when the
+         * client has taken it. Meanwhile the upstream is not read, and its
+         * idle timeout waits too: a slow client is not the upstream's
+         * failure (server.send_timeout_ms bounds the client) */
+        if (c->out.len > c->out_off) {
+                u->deadline_ns = UINT64_MAX;
                 conn_send(c);
-        else
+        } else {
                 up_recv(u);
+        }
 }
 
 void proxy_client_written(struct conn *c) {

@@ -21,6 +21,7 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "http/http_listen.h"
 #include "http/http_parse.h"
 #include "http/url.h"
@@ -167,7 +168,8 @@ static int state_json(struct admin *a, struct buf *o) {
         for (size_t i = 0; i < a->n_ups; i++) {
                 struct sy_upstream_cfg *u = &a->ups[i];
                 char url[320];
-                snprintf(url, sizeof url, strchr(u->host, ':') ? "http://[%s]:%u" : "http://%s:%u", u->host, u->port);
+                snprintf(url, sizeof url, strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                         u->tls ? "https" : "http", u->host, u->port);
                 buf_printf(o, "%s{\"name\":", i ? "," : "");
                 jenc(o, u->name);
                 buf_printf(o, ",\"url\":");
@@ -353,16 +355,10 @@ static void reply_error(struct aconn *c, int status, const char *code, const cha
 }
 
 static bool token_ok(struct admin *a, const struct http_header *h) {
-        unsigned char diff = 0;
-
         if (!h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
                 return false;
-        /* constant time in the token's bytes */
-        if (h->value_len - 7 != a->token_len)
-                return false;
-        for (size_t i = 0; i < a->token_len; i++)
-                diff |= (unsigned char)(h->value[7 + i] ^ a->token[i]);
-        return diff == 0;
+        /* digests compared in constant time: neither a right prefix nor the length answers sooner */
+        return sy_secret_equal(h->value + 7, h->value_len - 7, a->token, a->token_len);
 }
 
 static const char *kind_name(enum sy_upstream_kind k) {
@@ -388,14 +384,15 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                 const struct snap_upstream *su = &s->upstreams[u];
                 const struct sy_upstream_cfg *uc = sy_config_find_upstream(cfg, su->name);
                 struct picker_upstream_info pi;
+                const char *why;
                 bool have;
                 char url[320];
 
                 if (su->removed)
                         continue; /* a removed upstream's slot (proto/snapshot.h) */
                 have = a->ops.info && a->ops.info(a->ops.arg, u, &pi) == 0;
-                snprintf(url, sizeof url, strchr(su->host, ':') ? "http://[%s]:%u" : "http://%s:%u", su->host,
-                         su->port);
+                snprintf(url, sizeof url, strchr(su->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                         uc && uc->tls ? "https" : "http", su->host, su->port);
                 buf_printf(&b, "%s{\"name\":", first ? "" : ",");
                 first = 0;
                 jenc(&b, su->name);
@@ -414,6 +411,12 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                         jenc(&b, uc->models[k]);
                 }
                 buf_printf(&b, "],\"inflight\":%u", have ? pi.inflight : su->inflight);
+                why = a->ops.health_reason ? a->ops.health_reason(a->ops.arg, u) : NULL;
+                buf_printf(&b, ",\"health_check\":");
+                if (why)
+                        jenc(&b, why);
+                else
+                        buf_printf(&b, "\"ok\"");
                 if (have) {
                         buf_printf(&b,
                                    ",\"inflight_tokens\":%llu,\"dispatched\":%llu,\"done\":%llu,"
@@ -508,7 +511,8 @@ static void get_config(struct admin *a, struct aconn *c) {
         for (size_t i = 0; i < cfg->n_upstreams; i++) {
                 const struct sy_upstream_cfg *u = &cfg->upstreams[i];
                 char url[320];
-                snprintf(url, sizeof url, strchr(u->host, ':') ? "http://[%s]:%u" : "http://%s:%u", u->host, u->port);
+                snprintf(url, sizeof url, strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                         u->tls ? "https" : "http", u->host, u->port);
                 buf_printf(&b, "%s{\"name\":", i ? "," : "");
                 jenc(&b, u->name);
                 buf_printf(&b, ",\"url\":");

@@ -62,10 +62,17 @@ static int check(const char *path) {
                        cfg->classifier.backend, cfg->classifier.threads, cfg->classifier.max_batch,
                        cfg->classifier.max_batch_wait_us);
         }
-        for (size_t i = 0; i < cfg->n_upstreams; i++)
-                printf("  upstream %s http://%s:%u engine=%s models=%zu\n", cfg->upstreams[i].name,
-                       cfg->upstreams[i].host, cfg->upstreams[i].port, cfg->upstreams[i].engine,
-                       cfg->upstreams[i].n_models);
+        for (size_t i = 0; i < cfg->n_upstreams; i++) {
+                const struct sy_upstream_cfg *u = &cfg->upstreams[i];
+
+                printf("  upstream %s %s://%s:%u engine=%s models=%zu", u->name, u->tls ? "https" : "http", u->host,
+                       u->port, u->engine, u->n_models);
+                if (u->tls)
+                        printf(" tls(sni=%s, ca=%s)", u->sni ? u->sni : "none", u->ca_file ? u->ca_file : "system");
+                if (u->api_key_env) /* the variable's name, never its value */
+                        printf(" key=$%s in %s", u->api_key_env, u->auth_header);
+                printf("\n");
+        }
         sy_config_free(cfg);
         return 0;
 }

@@ -90,6 +90,7 @@ static void test_example(void) {
         CHECK(cfg->server.max_body_bytes == 4u << 20);
         CHECK(cfg->server.header_timeout_ms == 10000);
         CHECK(cfg->server.idle_timeout_ms == 60000);
+        CHECK(cfg->server.send_timeout_ms == 60000);
         CHECK(cfg->server.drain_timeout_ms == 30000);
         CHECK(cfg->proxy.connect_timeout_ms == 2000);
         CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
@@ -351,6 +352,7 @@ static void test_defaults(void) {
                 CHECK(cfg->server.max_body_bytes == 4u << 20);
                 CHECK(cfg->server.header_timeout_ms == 10000);
                 CHECK(cfg->server.idle_timeout_ms == 60000);
+                CHECK(cfg->server.send_timeout_ms == 60000);
                 CHECK(cfg->server.drain_timeout_ms == 30000);
                 CHECK(cfg->proxy.connect_timeout_ms == 2000);
                 CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
@@ -756,6 +758,7 @@ static void test_durations(void) {
         cfg = load_ok("server:\n"
                       "  header_timeout_ms: 250ms\n"
                       "  idle_timeout_ms: \"2s\"\n"
+                      "  send_timeout_ms: 1.5s\n"
                       "  drain_timeout_ms: 1m\n"
                       "proxy:\n"
                       "  connect_timeout_ms: 1500\n"
@@ -772,6 +775,7 @@ static void test_durations(void) {
         if (cfg) {
                 CHECK(cfg->server.header_timeout_ms == 250);
                 CHECK(cfg->server.idle_timeout_ms == 2000);
+                CHECK(cfg->server.send_timeout_ms == 1500);
                 CHECK(cfg->server.drain_timeout_ms == 60000);
                 CHECK(cfg->proxy.connect_timeout_ms == 1500);
                 CHECK(cfg->proxy.first_byte_timeout_ms == 90000);

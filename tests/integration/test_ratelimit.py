@@ -8,7 +8,7 @@
     request on its own connection, so both workers serve the client and a
     per-worker budget would let request 101 through;
   - a client header with 10,000 distinct values: every request answered,
-    the limiter's table bounded (max_clients);
+    the limiter's table bounded: sized by max_clients, the same size after;
   - tokens per minute, counted from the streamed `usage`: a few long
     streamed answers spend the budget that their prompts alone would not;
   - with rate_limits.redis, two switchyard instances share one budget
@@ -83,7 +83,17 @@ def request_limits(check, sy):
     check(st == 200 and h.get("x-ratelimit-remaining-requests") == "99", "client-b is unaffected (%d)" % st)
 
 
+def table_size(sy):
+    rl = os.path.join(sy.dir, "ratelimit.shm")
+    return os.path.getsize(rl) if os.path.exists(rl) else -1
+
+
 def many_clients(check, sy):
+    # the table is laid out once for max_clients (1024: 64 bytes a client
+    # and a 64-byte header, common/ratelimit.h) and never grows
+    want = 64 + 1024 * 64
+    size0 = table_size(sy)
+    check(size0 == want, "the limiter table is sized by max_clients 1024: %d bytes (%d)" % (want, size0))
     bad = 0
     c = sy.conn()
     for i in range(10000):
@@ -97,9 +107,8 @@ def many_clients(check, sy):
     check(bad == 0, "10,000 distinct client ids: every request served (%d not)" % bad)
     st, _, _ = sy.request("GET", "/health")
     check(st == 200, "still up after 10,000 client ids")
-    rl = os.path.join(sy.dir, "ratelimit.shm")
-    size = os.path.getsize(rl) if os.path.exists(rl) else -1
-    check(0 < size < 64 << 20, "the limiter table is bounded (%d bytes for max_clients 1024)" % size)
+    size = table_size(sy)
+    check(size == want, "10,000 client ids later the limiter table is the same %d bytes (%d)" % (want, size))
 
 
 def token_limits(check, sim):
