@@ -68,6 +68,7 @@ static void route_free(struct a_route *r) {
         free(r->model);
         free(r->owned_by);
         free(r->upstream);
+        r->model = r->owned_by = r->upstream = NULL; /* post_route frees what parse_route_obj left */
 }
 
 static bool same(const char *a, const char *b) {
@@ -284,9 +285,12 @@ static int load_state(struct admin *a, char *err, size_t errlen) {
                 while (json_iter(f->val, f->val_len, &it, &m) == 1) {
                         struct sy_upstream_cfg u;
                         char e[128];
-                        if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0 ||
-                            push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0)
+                        if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0)
                                 goto bad;
+                        if (push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0) {
+                                sy_config_upstream_free(&u);
+                                goto bad;
+                        }
                 }
         }
         if ((f = json_find(top, n, "removed_upstreams")) && f->type == JSON_ARRAY) {
