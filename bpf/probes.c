@@ -345,6 +345,8 @@ static void detach_usdt(void) {
         attached_pid = 0;
 }
 
+static const char *failed_mark; /* the marker attach_usdt() could not attach to */
+
 static int attach_usdt(int pid) {
         struct bpf_program *progs[SY_NMARKS] = {
                 stage_skel->progs.accepted,
@@ -367,6 +369,7 @@ static int attach_usdt(int pid) {
                 if (!usdt_links[i]) {
                         int e = errno;
                         detach_usdt();
+                        failed_mark = mark_names[i];
                         return -e;
                 }
         }
@@ -657,9 +660,9 @@ int main(int argc, char **argv) {
         r = refresh_targets();
         if (r < 0) {
                 fprintf(stderr,
-                        "switchyard probes: cannot attach to the frontend's USDT markers (pid %d): %s (a switchyard "
-                        "built without <sys/sdt.h> has none)\n",
-                        target_pids[LOCKFILE_FRONTEND], strerror(-r));
+                        "switchyard probes: cannot attach to the frontend's USDT marker %s (pid %d): %s (a "
+                        "switchyard built without <sys/sdt.h> has no markers)\n",
+                        failed_mark ? failed_mark : "?", target_pids[LOCKFILE_FRONTEND], strerror(-r));
                 return 1;
         }
         if (opt.trace) {

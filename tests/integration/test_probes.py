@@ -25,9 +25,10 @@ from harness import Check, Sim, Switchyard, free_port, metric, wait_for
 
 MODEL = "m1"
 N = 20
-# 75 ms lies in the log2 bucket [2^26, 2^27) ns = [67.1 ms, 134.2 ms)
-TTFT_MS = 75
-BUCKET_LO, BUCKET_HI = "0.067108864", "0.134217728"
+# 140 ms lies in the log2 bucket [2^27, 2^28) ns = [134.2 ms, 268.4 ms), with
+# room for a loaded machine's delays above it
+TTFT_MS = 140
+BUCKET_LO, BUCKET_HI = "0.134217728", "0.268435456"
 
 
 def scrape(port):
