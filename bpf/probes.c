@@ -70,6 +70,7 @@ static struct {
         char host[64];
         unsigned port;
         bool listen, watch, verbose;
+        bool no_runq, no_iouring, no_tcp; /* --probes without them */
         unsigned trace;
 } opt = { .port = 0, .listen = true };
 
@@ -104,7 +105,8 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 
 static int usage(FILE *f) {
         fprintf(f,
-                "usage: switchyard probes -r RUNTIME_DIR [--listen HOST:PORT|none] [--watch] [--trace N] [-v]\n"
+                "usage: switchyard probes -r RUNTIME_DIR [--listen HOST:PORT|none] [--watch] [--trace N]\n"
+                "                        [--probes stage,runq,io_uring,tcp] [-v]\n"
                 "\n"
                 "Attaches the eBPF probes to the switchyard instance of RUNTIME_DIR (shm.runtime_dir) and\n"
                 "serves their histograms on http://HOST:PORT/metrics (default " DEFAULT_LISTEN "):\n"
@@ -595,6 +597,16 @@ int main(int argc, char **argv) {
                                 return 2;
                         }
                         opt.trace = (unsigned)n;
+                } else if (!strcmp(a, "--probes") && i + 1 < argc) {
+                        const char *l = argv[++i];
+                        opt.no_runq = !strstr(l, "runq");
+                        opt.no_iouring = !strstr(l, "io_uring");
+                        opt.no_tcp = !strstr(l, "tcp");
+                        if (!strstr(l, "stage")) {
+                                fprintf(stderr, "switchyard probes: --probes lists stage and any of runq, io_uring, "
+                                                "tcp\n");
+                                return 2;
+                        }
                 } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
                         opt.verbose = true;
                 else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -653,9 +665,12 @@ int main(int argc, char **argv) {
         stage_skel->rodata->trace = opt.trace > 0;
         if ((r = stage__load(stage_skel)) < 0)
                 return fail_load("stage", r);
-        LOAD_OPTIONAL(runq_skel, runq);
-        LOAD_OPTIONAL(iou_skel, iouring);
-        LOAD_OPTIONAL(tcp_skel, tcpconn);
+        if (!opt.no_runq)
+                LOAD_OPTIONAL(runq_skel, runq);
+        if (!opt.no_iouring)
+                LOAD_OPTIONAL(iou_skel, iouring);
+        if (!opt.no_tcp)
+                LOAD_OPTIONAL(tcp_skel, tcpconn);
         next_epoch();
         r = refresh_targets();
         if (r < 0) {
