@@ -34,7 +34,7 @@ int BPF_PROG(iou_submit, struct io_kiocb *req) {
         struct submitted s = { .ts = bpf_ktime_get_ns() };
         __u64 k = (__u64)req;
 
-        if (!is_target(bpf_get_current_pid_tgid() >> 32))
+        if (!current_is_target())
                 return 0;
         s.op = req->opcode;
         if (s.op >= SY_IOU_OPS)

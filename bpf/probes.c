@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -379,14 +380,22 @@ static int attach_usdt(int pid) {
         return 0;
 }
 
-static void set_targets(int fd, const int *pids) {
+static void clear_map(int fd) {
         __u32 k, next;
-        __u8 one = 1;
 
         while (bpf_map_get_next_key(fd, NULL, &next) == 0) {
                 k = next;
                 bpf_map_delete_elem(fd, &k);
         }
+}
+
+/* targets.bpf.h: the pids, and none learnt yet */
+static void set_targets(int fd, int gfd, const int *pids) {
+        __u32 k;
+        __u8 one = 1;
+
+        clear_map(fd);
+        clear_map(gfd);
         for (int r = 0; r < LOCKFILE_NROLES; r++)
                 if (pids[r] > 0) {
                         k = (__u32)pids[r];
@@ -410,11 +419,11 @@ static int refresh_targets(void) {
         if (changed) {
                 memcpy(target_pids, pids, sizeof pids);
                 if (runq_skel)
-                        set_targets(bpf_map__fd(runq_skel->maps.targets), pids);
+                        set_targets(bpf_map__fd(runq_skel->maps.targets), bpf_map__fd(runq_skel->maps.gtargets), pids);
                 if (iou_skel)
-                        set_targets(bpf_map__fd(iou_skel->maps.targets), pids);
+                        set_targets(bpf_map__fd(iou_skel->maps.targets), bpf_map__fd(iou_skel->maps.gtargets), pids);
                 if (tcp_skel)
-                        set_targets(bpf_map__fd(tcp_skel->maps.targets), pids);
+                        set_targets(bpf_map__fd(tcp_skel->maps.targets), bpf_map__fd(tcp_skel->maps.gtargets), pids);
         }
         if (pids[LOCKFILE_FRONTEND] == attached_pid && attached_pid)
                 return 0;
@@ -561,13 +570,19 @@ static int fail_load(const char *what, int err) {
         return 1;
 }
 
+static struct stat pidns; /* our pid namespace (targets.bpf.h) */
+
 /* the optional probes: a kernel without their tracepoints goes without them */
 #define LOAD_OPTIONAL(skel, type)                                                                                \
         do {                                                                                                     \
-                skel = type##__open_and_load();                                                                  \
-                if (skel && type##__attach(skel) < 0) {                                                          \
-                        type##__destroy(skel);                                                                   \
-                        skel = NULL;                                                                             \
+                skel = type##__open();                                                                           \
+                if (skel) {                                                                                      \
+                        skel->rodata->pidns_dev = (__u64)pidns.st_dev;                                           \
+                        skel->rodata->pidns_ino = (__u64)pidns.st_ino;                                           \
+                        if (type##__load(skel) < 0 || type##__attach(skel) < 0) {                                \
+                                type##__destroy(skel);                                                           \
+                                skel = NULL;                                                                     \
+                        }                                                                                        \
                 }                                                                                                \
                 if (!skel)                                                                                       \
                         fprintf(stderr, "switchyard probes: the %s probe is not available on this kernel: %s\n", \
@@ -665,6 +680,10 @@ int main(int argc, char **argv) {
         stage_skel->rodata->trace = opt.trace > 0;
         if ((r = stage__load(stage_skel)) < 0)
                 return fail_load("stage", r);
+        if (stat("/proc/self/ns/pid", &pidns) < 0) {
+                fprintf(stderr, "switchyard probes: cannot read my pid namespace: %s\n", strerror(errno));
+                return 1;
+        }
         if (!opt.no_runq)
                 LOAD_OPTIONAL(runq_skel, runq);
         if (!opt.no_iouring)

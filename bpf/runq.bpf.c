@@ -41,7 +41,7 @@ static __always_inline void enqueued(struct task_struct *p) {
         __u32 pid = p->pid;
         __u64 ts;
 
-        if (!pid || !is_target(p->tgid))
+        if (!pid || !is_target_tgid(p->tgid))
                 return;
         ts = bpf_ktime_get_ns();
         bpf_map_update_elem(&start, &pid, &ts, BPF_ANY);
@@ -65,7 +65,8 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
         struct sy_hist *h;
         __u64 *tsp, now;
 
-        if (task_state(prev) == SY_TASK_RUNNING)
+        /* prev is current here: a target's thread is learnt on its first switch */
+        if (current_is_target() && task_state(prev) == SY_TASK_RUNNING)
                 enqueued(prev);
         tsp = bpf_map_lookup_elem(&start, &pid);
         if (!tsp)

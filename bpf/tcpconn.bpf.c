@@ -38,7 +38,7 @@ int BPF_PROG(tcp_state, const struct sock *sk, int oldstate, int newstate) {
         if (sk->sk_protocol != IPPROTO_TCP)
                 return 0;
         if (newstate == SY_TCP_SYN_SENT) {
-                if (!is_target(bpf_get_current_pid_tgid() >> 32))
+                if (!current_is_target())
                         return 0;
                 now = bpf_ktime_get_ns();
                 bpf_map_update_elem(&connecting, &k, &now, BPF_ANY);
