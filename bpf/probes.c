@@ -107,7 +107,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 static int usage(FILE *f) {
         fprintf(f,
                 "usage: switchyard probes -r RUNTIME_DIR [--listen HOST:PORT|none] [--watch] [--trace N]\n"
-                "                        [--probes stage,runq,io_uring,tcp] [-v]\n"
+                "                        [--probes stage,runq,io_uring,tcp] [--stay] [-v]\n"
                 "\n"
                 "Attaches the eBPF probes to the switchyard instance of RUNTIME_DIR (shm.runtime_dir) and\n"
                 "serves their histograms on http://HOST:PORT/metrics (default " DEFAULT_LISTEN "):\n"
@@ -589,7 +589,7 @@ static struct stat pidns; /* our pid namespace (targets.bpf.h) */
                                 #type, strerror(errno));                                                         \
         } while (0)
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
         const char *listen_arg = DEFAULT_LISTEN;
         int lfd = -1, r;
         struct timespec ts;
@@ -622,6 +622,8 @@ int main(int argc, char **argv) {
                                                 "tcp\n");
                                 return 2;
                         }
+                } else if (!strcmp(a, "--stay")) {
+                        /* main() */
                 } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
                         opt.verbose = true;
                 else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
@@ -717,9 +719,6 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "switchyard probes: attached to pid %d, serving http://%s/metrics\n", attached_pid,
                         name);
         }
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        signal(SIGPIPE, SIG_IGN);
         sy_notify_ready("probes attached");
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -760,4 +759,28 @@ int main(int argc, char **argv) {
         if (lfd >= 0)
                 close(lfd);
         return 0;
+}
+
+/* --stay: a failure to start (no BTF, no permission, no frontend) is said
+ * and then waited out until SIGTERM, exit 0: a sidecar whose restarts would
+ * take its pod out of service (k8s/overlays/probes). */
+int main(int argc, char **argv) {
+        bool stay = false;
+        int r;
+
+        for (int i = 1; i < argc; i++)
+                if (!strcmp(argv[i], "--stay"))
+                        stay = true;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+        r = run(argc, argv);
+        if (r == 1 && stay && !stopping) {
+                fprintf(stderr, "switchyard probes: --stay: not probing; waiting for SIGTERM\n");
+                sy_notify_ready("not probing (see the log)");
+                while (!stopping)
+                        pause();
+                return 0;
+        }
+        return r;
 }

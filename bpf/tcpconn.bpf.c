@@ -22,7 +22,7 @@ struct {
 
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-        __uint(max_entries, 1024);
+        __uint(max_entries, 256); /* destinations; preallocated, per CPU */
         __type(key, struct sy_tcp_key);
         __type(value, struct sy_hist);
 } connects SEC(".maps");
