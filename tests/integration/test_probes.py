@@ -11,11 +11,16 @@
           (a factor of 2 on the mean).
   kill:   the probes attached and counting, then killed (SIGKILL): the same
           frontend process keeps serving every request.
+  noperm: the probes without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN
+          (setpriv drops them from the bounding set): exit status 1, one
+          line on stderr saying it is permission, nothing on stdout, and
+          switchyard serves meanwhile and after.
 
 Exit 77 (skipped) when not root or without the kernel's BTF: loading BPF
 programs needs CAP_BPF and CAP_PERFMON.
-usage: test_probes.py SWITCHYARD SIMLLM stages|kill"""
+usage: test_probes.py SWITCHYARD SIMLLM stages|kill|noperm"""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +131,21 @@ def test_kill(ok, exe, sy):
        % (sy.pids("frontend"), fe_pids))
 
 
+def test_noperm(ok, exe, sy):
+    if not shutil.which("setpriv"):
+        ok(False, "setpriv (util-linux) to drop the capabilities")
+        return
+    drop = "-bpf,-perfmon,-sys_admin"
+    r = subprocess.run(["setpriv", "--bounding-set=" + drop, "--inh-caps=" + drop, "--", exe, "probes", "-r", sy.dir,
+                        "--listen", "none"], capture_output=True, text=True, timeout=60)
+    lines = r.stderr.splitlines()
+    ok(r.returncode == 1, "exit status 1 without the capabilities: %s" % r.returncode)
+    ok(len(lines) == 1 and "permission" in lines[0] and "switchyard runs" in lines[0],
+       "one line saying it is permission: %r" % r.stderr)
+    ok(r.stdout == "", "nothing on stdout: %r" % r.stdout)
+    ok([chat(sy)[0] for _ in range(3)] == [200] * 3, "switchyard serves")
+
+
 def main():
     exe, simllm, part = sys.argv[1], sys.argv[2], sys.argv[3]
     if os.geteuid() != 0:
@@ -139,7 +159,7 @@ def main():
     sy = Switchyard(exe, sims, workers=2)
     try:
         sy.start()
-        {"stages": test_stages, "kill": test_kill}[part](ok, exe, sy)
+        {"stages": test_stages, "kill": test_kill, "noperm": test_noperm}[part](ok, exe, sy)
     finally:
         sy.stop()
         for s in sims:
