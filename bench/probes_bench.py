@@ -16,6 +16,10 @@ hits both sides alike) and reports medians, then the overhead: requests/s
 lost (%) and p50/p99 added (us), next to the issue's targets (<= 2 %, <= 5 us
 at p50) as information. Needs root (the probes load BPF programs).
 
+Then the cost of the markers themselves (bench/usdt_cost.c, compiled here):
+ns per request of the frontend's ten markers fired in a loop, without and
+with the stage probe attached, and after it is gone.
+
 Usage: bench/probes_bench.py [BUILD_DIR] [--runs R] [--duration S] [--connections N] [--cpus LIST]
 Pinning: switchyard on the first CPU of --cpus, upstream, wrk and the probes
 on the rest (all on CPU 0 on a one-CPU machine). Reuses bench/proxy_bench.py's
@@ -27,6 +31,7 @@ import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 
@@ -45,6 +50,32 @@ def start_probes(sy, rundir, cpus, workdir, which):
     # it listens once attached
     pb.wait_http(port, "/metrics", p, timeout=90)
     return p
+
+
+def marker_cost(sy, workdir, cpus, which):
+    """bench/usdt_cost.c: ns per request of ten markers, without/with/after the probes."""
+    exe = os.path.join(workdir, "usdt_cost")
+    r = subprocess.run(["cc", "-O2", "-DHAVE_SDT", "-I", pb.ROOT, "-o", exe, os.path.join(HERE, "usdt_cost.c")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pb.log("probes_bench: cannot compile usdt_cost.c (systemtap-sdt-dev?): " + r.stderr)
+        return None
+    rundir = os.path.join(workdir, "usdt-run")
+    os.makedirs(rundir, exist_ok=True)
+    p = subprocess.Popen(["taskset", "-c", cpus.split(",")[0], exe, rundir, "2"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    out = {"without": float(p.stdout.readline())}
+    probes = start_probes(sy, rundir, cpus, workdir, which)
+    p.stdin.write("\n")
+    p.stdin.flush()
+    out["with"] = float(p.stdout.readline())
+    probes.stop()
+    p.stdin.write("\n")
+    p.stdin.flush()
+    out["after"] = float(p.stdout.readline())
+    p.stdin.close()
+    p.wait()
+    return out
 
 
 def measure(url, args, cpus, watch):
@@ -100,6 +131,7 @@ def main():
         probes_cpu.append(w["probes_cpu_s"])
         probes.stop()
 
+    cost = marker_cost(sy, workdir, rest, args.probes)
     med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p50_us", "p99_us", "load_p99_us")}
            for k, v in results.items()}
     errors = sum(x["errors"] for v in results.values() for x in v)
@@ -121,6 +153,10 @@ def main():
     print("  targets (information): throughput lost <= %.0f %% (%s), p50 added <= %.0f us at c=1 (%s)" % (
         TARGET_RPS_PCT, "met" if lost <= TARGET_RPS_PCT else "not met", TARGET_P50_US,
         "met" if wi["p50_us"] - wo["p50_us"] <= TARGET_P50_US else "not met"))
+    if cost:
+        print("  markers: ten in a loop (bench/usdt_cost.c): %.1f ns without the probes, %.0f ns with (%.2f us a "
+              "marker), %.1f ns after they exit" % (cost["without"], cost["with"],
+                                                   (cost["with"] - cost["without"]) / 10 / 1000, cost["after"]))
     print("  every run: " + "; ".join("%s %.0f req/s p50 %.0f us" % (k, x["rps"], x["p50_us"])
                                       for i in range(args.runs) for k in ("without", "with")
                                       for x in [results[k][i]]))
