@@ -481,10 +481,15 @@ static void print_trace(void) {
 
 static void watch_row(const char *name, const struct sy_hist *d) {
         char a[16], b[16], c[16];
+        double p50 = quantile(d, 0.5), p99 = quantile(d, 0.99);
 
-        printf("%-28s %8llu %10s %10s %10s\n", name, (unsigned long long)d->count,
-               fmt_ns(a, sizeof a, quantile(d, 0.5)), fmt_ns(b, sizeof b, quantile(d, 0.99)),
-               fmt_ns(c, sizeof c, (double)d->max));
+        /* the interpolation within a log2 slot may pass the largest value seen */
+        if (d->max && p50 > (double)d->max)
+                p50 = (double)d->max;
+        if (d->max && p99 > (double)d->max)
+                p99 = (double)d->max;
+        printf("%-34s %8llu %10s %10s %10s\n", name, (unsigned long long)d->count, fmt_ns(a, sizeof a, p50),
+               fmt_ns(b, sizeof b, p99), fmt_ns(c, sizeof c, (double)d->max));
 }
 
 static void print_watch(void) {
@@ -494,7 +499,7 @@ static void print_watch(void) {
         time_t t = time(NULL);
 
         strftime(hm, sizeof hm, "%H:%M:%S", localtime(&t));
-        printf("\n%s  frontend pid %d  (last second)\n%-28s %8s %10s %10s %10s\n", hm, attached_pid, "STAGE", "COUNT",
+        printf("\n%s  frontend pid %d  (last second)\n%-34s %8s %10s %10s %10s\n", hm, attached_pid, "STAGE", "COUNT",
                "P50", "P99", "MAX");
         for (__u32 s = 0; s < SY_NSTAGES; s++) {
                 read_hist(bpf_map__fd(stage_skel->maps.stages), &s, &now);
