@@ -43,10 +43,10 @@ TARGET_RPS_PCT = 2.0
 TARGET_P50_US = 5.0
 
 
-def start_probes(sy, rundir, cpus, workdir, which):
+def start_probes(sy, rundir, cpus, workdir, which, markers=None):
     port = pb.free_port()
-    p = pb.Proc("probes", [sy, "probes", "-r", rundir, "--listen", "127.0.0.1:%d" % port, "--probes", which],
-                cpus, workdir)
+    p = pb.Proc("probes", [sy, "probes", "-r", rundir, "--listen", "127.0.0.1:%d" % port, "--probes", which]
+                + (["--markers", markers] if markers else []), cpus, workdir)
     # it listens once attached
     pb.wait_http(port, "/metrics", p, timeout=90)
     return p
@@ -93,6 +93,7 @@ def main():
     ap.add_argument("--connections", type=int, default=32, help="wrk connections of the throughput run (32)")
     ap.add_argument("--cpus", default=None, help="CPUs to use (all)")
     ap.add_argument("--probes", default="stage,runq,io_uring,tcp", help="the probes attached (all)")
+    ap.add_argument("--markers", default=None, help="switchyard probes --markers (all)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
 
@@ -123,7 +124,7 @@ def main():
         pb.log("probes_bench: run %d/%d without the probes" % (r + 1, args.runs))
         results["without"].append(measure(url, args, rest, watch))
         pb.log("probes_bench: run %d/%d with the probes" % (r + 1, args.runs))
-        probes = start_probes(sy, rundir, rest, workdir, args.probes)
+        probes = start_probes(sy, rundir, rest, workdir, args.probes, args.markers)
         t0 = probes.cpu_ticks()
         w = measure(url, args, rest, dict(watch, probes=probes))
         w["probes_cpu_s"] = (probes.cpu_ticks() - t0) / pb.CLK_TCK
@@ -140,7 +141,7 @@ def main():
     print()
     print("switchyard eBPF probes benchmark (bench/probes_bench.py)")
     print("  machine   %s; switchyard on CPU %s, upstream/wrk/probes on CPU %s" % (os.uname().release, sy_cpu, rest))
-    print("  probes    %s" % args.probes)
+    print("  probes    %s; markers %s" % (args.probes, args.markers or "all"))
     print("  runs      %d pairs (without, with) of %d s per measurement, medians" % (args.runs, args.duration))
     print("  %-28s %14s %14s %12s" % ("", "without", "with", "change"))
     print("  %-28s %14.0f %14.0f %+11.2f%%" % ("req/s at c=%d" % args.connections, wo["rps"], wi["rps"], -lost))

@@ -72,8 +72,9 @@ static struct {
         unsigned port;
         bool listen, watch, verbose;
         bool no_runq, no_iouring, no_tcp; /* --probes without them */
+        unsigned marks;                   /* --markers: bit per enum sy_mark */
         unsigned trace;
-} opt = { .port = 0, .listen = true };
+} opt = { .port = 0, .listen = true, .marks = (1u << SY_NMARKS) - 1 };
 
 static volatile sig_atomic_t stopping;
 static int ncpus;
@@ -107,7 +108,7 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 static int usage(FILE *f) {
         fprintf(f,
                 "usage: switchyard probes -r RUNTIME_DIR [--listen HOST:PORT|none] [--watch] [--trace N]\n"
-                "                        [--probes stage,runq,io_uring,tcp] [--stay] [-v]\n"
+                "                        [--probes stage,runq,io_uring,tcp] [--markers LIST] [--stay] [-v]\n"
                 "\n"
                 "Attaches the eBPF probes to the switchyard instance of RUNTIME_DIR (shm.runtime_dir) and\n"
                 "serves their histograms on http://HOST:PORT/metrics (default " DEFAULT_LISTEN "):\n"
@@ -115,6 +116,10 @@ static int usage(FILE *f) {
                 "io_uring (switchyard_bpf_io_uring_seconds), upstream connects (switchyard_bpf_tcp_connect_seconds).\n"
                 "  --watch    a table a second: per stage count, p50, p99, max\n"
                 "  --trace N  each second, the N slowest requests with their stages\n"
+                "  --probes L the probes loaded (default all; stage always)\n"
+                "  --markers L  the USDT markers attached (default all; request and done always): each\n"
+                "             costs a trap per request (docs/probes.md)\n"
+                "  --stay     when they cannot start, say why and wait for SIGTERM (a sidecar)\n"
                 "Needs CAP_BPF, CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11) and the kernel's\n"
                 "BTF (/sys/kernel/btf/vmlinux). SWITCHYARD_RUNTIME_DIR may stand for -r.\n");
         return f == stdout ? 0 : 2;
@@ -368,6 +373,8 @@ static int attach_usdt(int pid) {
         /* the frontend's executable through /proc: also from another mount namespace */
         snprintf(exe, sizeof exe, "/proc/%d/exe", pid);
         for (int i = 0; i < SY_NMARKS; i++) {
+                if (!(opt.marks & (1u << i)))
+                        continue;
                 usdt_links[i] = bpf_program__attach_usdt(progs[i], pid, exe, "switchyard", mark_names[i], NULL);
                 if (!usdt_links[i]) {
                         int e = errno;
@@ -594,6 +601,27 @@ static struct stat pidns; /* our pid namespace (targets.bpf.h) */
                                 #type, strerror(errno));                                                         \
         } while (0)
 
+/* --markers a,b,...: the markers attached (each hit costs a trap); request
+ * and done always */
+static int parse_marks(const char *list) {
+        char buf[512], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", list);
+        opt.marks = 1u << SY_M_REQUEST | 1u << SY_M_DONE;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int m = -1;
+                for (int i = 0; i < SY_NMARKS; i++)
+                        if (!strcmp(t, mark_names[i]))
+                                m = i;
+                if (m < 0) {
+                        fprintf(stderr, "switchyard probes: --markers: no marker '%s' (see docs/probes.md)\n", t);
+                        return -1;
+                }
+                opt.marks |= 1u << m;
+        }
+        return 0;
+}
+
 static int run(int argc, char **argv) {
         const char *listen_arg = DEFAULT_LISTEN;
         int lfd = -1, r;
@@ -627,6 +655,9 @@ static int run(int argc, char **argv) {
                                                 "tcp\n");
                                 return 2;
                         }
+                } else if (!strcmp(a, "--markers") && i + 1 < argc) {
+                        if (parse_marks(argv[++i]) < 0)
+                                return 2;
                 } else if (!strcmp(a, "--stay")) {
                         /* main() */
                 } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
