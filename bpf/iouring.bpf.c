@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* io_uring submit -> complete latency per opcode for the probed processes'
  * rings (tracepoints io_uring_submit_req and io_uring_complete; a request
  * is known by its struct io_kiocb). A multishot request counts its first

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Scheduler delay of switchyard's threads: from a thread becoming runnable
  * (sched_wakeup, sched_wakeup_new, or preempted while running) to it
  * running (sched_switch to it), as runqlat in libbpf-tools does. One log2

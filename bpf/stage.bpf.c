@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Request stages from the frontend's USDT markers (common/usdt.h): each
  * marker closes the stage since the request's previous marker; the
  * request's stage times are kept in a hash map keyed by process and

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* TCP connect latency of the probed processes' sockets, per destination
  * (the upstreams): SYN sent (inet_sock_set_state to SYN_SENT, in the
  * connecting thread) -> ESTABLISHED (in softirq, found by the socket). */
