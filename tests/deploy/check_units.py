@@ -136,23 +136,13 @@ def do_security(units):
             fails += 1
             continue
         level, rating = float(m.group(1)), m.group(2)
-<<<<<<< HEAD
-        slot = " (slot, not installed yet)" if n in SLOTS else ""
+        slot = " (installed with the bpf feature)" if n == PROBES else ""
         over = level > MAX_EXPOSURE
         print("%-32s %8.1f  %s%s%s" % (n, level, rating, slot, "  OVER %.1f" % MAX_EXPOSURE if over else ""))
         for line in text.splitlines():
             if line.startswith("\u2717"):
                 print("   " + " ".join(line.split()[:2]) + "  " + line.split()[-1])
         if over:
-=======
-        slot = " (installed with the bpf feature)" if n == PROBES else ""
-        print("%-32s %8.1f  %s%s" % (n, level, rating, slot))
-        if level > MAX_EXPOSURE:
-            print("  over %.1f: what is still exposed:" % MAX_EXPOSURE)
-            for line in text.splitlines():
-                if line.startswith("\u2717"):
-                    print("   " + line)
->>>>>>> h/probes
             fails += 1
     return 1 if fails else 0
 
