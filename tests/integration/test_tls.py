@@ -23,7 +23,7 @@ import tempfile
 import time
 import http.client
 
-from harness import Admin, Check, Sim, Switchyard, chat, free_port, post, recv_until, wait_for
+from harness import Admin, Check, Sim, Switchyard, chat, free_port, post, recv_until, wait_for, wait_port
 
 KEY = "sk-test-7f3a9c-provider-secret"
 KEY_ENV = "SY_TEST_PROVIDER_KEY"
@@ -70,6 +70,55 @@ class TlsSwitchyard(Switchyard):
             f.write("\n".join(lines) + "\n" + extra_yaml)
 
 
+class SplitSwitchyard(TlsSwitchyard):
+    """The router and the frontend as separate processes, the frontend with
+    its own file: the router's checks see a certificate that verifies,
+    the frontend's relay is told to verify it otherwise. What the relay
+    does with a certificate that does not verify shows alone."""
+
+    def __init__(self, exe, ups, front_ups):
+        super().__init__(exe, ups, "")
+        self.front_config = self.config + ".front"
+        saved, self.ups, self.config = self.config, front_ups, self.front_config
+        self.write_config([])
+        self.config = saved
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        env = dict(os.environ, SWITCHYARD_LOG_LEVEL="info")
+        for role, path in (("router", self.config), ("frontend", self.front_config)):
+            self.procs[role] = subprocess.Popen([self.exe, role, "-c", path], stdout=self.log, stderr=self.log,
+                                                env=env)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError("switchyard did not start:\n" + self.read_log())
+        wait_for(lambda: self.request("GET", "/ready")[0] == 200, 5)
+        return self
+
+
+def relay_verifies(exe, check, good, ca, other):
+    """The relay's own verification: a wrong CA and a wrong name each end in
+    502 with the reason logged, never in the provider's answer."""
+    sy = SplitSwitchyard(exe, [(good, "localhost", ["ca_file: %s" % ca[1]])],
+                         [(good, "localhost", ["ca_file: %s" % other[1]])])
+    sy2 = SplitSwitchyard(exe, [(good, "localhost", ["ca_file: %s" % ca[1]])],
+                          [(good, "localhost", ["ca_file: %s" % ca[1], "sni: elsewhere.example"])])
+    try:
+        for inst, what, reason in ((sy, "another CA", "unable to get local issuer certificate"),
+                                   (sy2, "another name (sni)", "hostname mismatch")):
+            inst.start()
+            st, h, body = inst.request("POST", "/v1/chat/completions", chat("m-tls"))
+            check(st == 502 and h.get("x-simllm-echo") is None,
+                  "relay told to expect %s: 502, no answer from the provider (%d %r)" % (what, st, body[:200]))
+            log = inst.read_log()
+            check(("upstream prov: TLS certificate verification failed: " + reason) in log,
+                  "the relay logs why (%s): %r" % (what, [l for l in log.splitlines() if "prov" in l][-3:]))
+            inst.stop()
+    finally:
+        sy.stop()
+        sy2.stop()
+
+
 def sim_stats(sim, ca):
     ctx = ssl.create_default_context(cafile=ca)
     c = http.client.HTTPSConnection("127.0.0.1", sim.port, timeout=5, context=ctx)
@@ -83,7 +132,7 @@ def sim_stats(sim, ca):
 def chat_conns(st):
     """connections the simulator took for anything but the router's checks and this test's stats"""
     r = st["requests"]
-    return st["connections_accepted"] - sum(r.get(p, 0) for p in ("/health", "/metrics", "/sim/stats"))
+    return st["connections_accepted"] - sum(r.get(p, 0) for p in ("/health", "/metrics", "/sim"))
 
 
 def upstream(a, name):
@@ -187,6 +236,8 @@ def main():
         check(st != 200, "no answer through an unverified upstream: %d %r" % (st, body[:200]))
         reqs = sim_stats(badca, ca[1])["requests"]
         check(reqs.get("/v1/chat/completions", 0) == 0, "the unverified upstream got no request: %r" % reqs)
+
+        relay_verifies(exe, check, good, ca, other)
 
         # the key nowhere
         st, cfgj = a.req("GET", "/admin/config")
