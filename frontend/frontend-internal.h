@@ -71,9 +71,14 @@ struct stage {
 
 /* One generation of the configuration (SIGHUP loads a new one): every
  * connection holds the one its current request started with. */
+struct tls_table;
+struct tls_upstream;
+struct up_tls;
+
 struct fe_gen {
         struct sy_config *cfg;
-        _Atomic long refs; /* connections holding it, +1 while it is the current one */
+        struct tls_table *tls; /* the upstreams' TLS contexts and headers (http/tls.h) */
+        _Atomic long refs;     /* connections holding it, +1 while it is the current one */
 };
 
 struct conn {
@@ -173,6 +178,8 @@ struct conn {
         size_t head_len_up;            /* shared head part of upreq (no Host/Content-Length) */
         struct buf upbody;             /* the body as sent upstream */
         bool stale_retry;              /* already retried once after a stale pooled connection */
+        struct buf upshared;           /* tls.c: the shared head as built, while an upstream filters it */
+        uint64_t upshared_key;         /* t_parsed_ns + 1 of the request upshared is for; 0: none */
         uint64_t overhead_ns;
         struct upconn *up;
 
@@ -209,6 +216,7 @@ struct upconn {
         size_t sent;
         struct buf in;
         struct buf hold; /* SSE over chunks: the start of an event whose end has not come yet */
+        struct up_tls *tls; /* tls.c: a TLS upstream's session; NULL: plain */
 };
 
 struct pool {
@@ -372,6 +380,18 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len);
 void pick_timeout(struct conn *c);
 void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked);
 void pick_ring_router(struct worker *w);
+
+/* tls.c: the relay's TLS (memory BIOs) and upstream headers */
+const struct tls_upstream *relay_tls_find(const struct conn *c, const struct snap_upstream *su);
+void relay_tls_head(struct conn *c, const struct tls_upstream *tu); /* upreq: shared head + the upstream's */
+bool relay_tls_on(const struct tls_upstream *tu);                   /* tu wants TLS */
+int relay_tls_attach(struct upconn *u, const struct tls_upstream *tu);
+void relay_tls_free(struct upconn *u);
+struct buf *relay_tls_recv_buf(struct upconn *u); /* where the recv goes */
+void relay_tls_send(struct upconn *u);            /* instead of the plain send */
+void relay_tls_sent(struct upconn *u, size_t n);  /* a send completed */
+int relay_tls_recv(struct upconn *u, int res);    /* plaintext bytes, -EAGAIN, 0 EOF, -EPROTO */
+bool relay_tls_idle(struct upconn *u, int res);   /* idle in the pool: still usable */
 
 /* relay.c */
 void relay_start(struct conn *c, int upstream); /* the picked endpoint */

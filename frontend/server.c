@@ -33,6 +33,7 @@
 #include "common/notify.h"
 #include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
+#include "http/tls.h"
 #include "shm/bell.h"
 #include "proto/msg.h"
 
@@ -109,6 +110,7 @@ void conn_send(struct conn *c) {
 static void gen_put(struct fe_gen *g) {
         /* pairs with itself: the last one to let go sees every other's writes */
         if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+                tls_table_free(g->tls);
                 sy_config_free(g->cfg);
                 free(g);
         }
@@ -140,6 +142,7 @@ static void conn_free_if_idle(struct conn *c) {
         buf_free(&c->fwd_headers);
         buf_free(&c->upreq);
         buf_free(&c->upbody);
+        buf_free(&c->upshared);
         buf_free(&c->usage_tail);
         gen_put(c->gen);
         free(c);
@@ -1087,6 +1090,8 @@ static void reload(struct frontend *fe, const char *path) {
         }
         g->cfg = nc;
         g->refs = 1;
+        if (tls_table_new(nc, &g->tls) < 0)
+                log_err("SIGHUP: out of memory for the upstreams' TLS settings; they take effect at restart");
         old = atomic_exchange_explicit(&fe->gen, g, memory_order_acq_rel);
         /* wait until every running worker has turned its loop once: none can
          * still be about to take a reference to old */
@@ -1213,6 +1218,8 @@ int frontend_main(const char *config_path) {
                 goto out;
         boot_gen->cfg = fe.cfg;
         boot_gen->refs = 2; /* current, and the boot configuration main keeps (never freed by a put) */
+        if (tls_table_new(fe.cfg, &boot_gen->tls) < 0)
+                goto out;
         fe.gen = boot_gen;
         fe.n_workers = fe.cfg->server.workers ? fe.cfg->server.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         if (fe.n_workers > fe.cfg->shm.max_workers)
@@ -1323,6 +1330,8 @@ out:
                 struct fe_gen *g = atomic_exchange(&fe.gen, NULL);
                 if (g && g != boot_gen)
                         gen_put(g);
+                if (boot_gen)
+                        tls_table_free(boot_gen->tls);
                 free(boot_gen);
         }
         shm_seg_close(fe.seg);

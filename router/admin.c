@@ -580,6 +580,12 @@ static int parse_up(const char *val, size_t len, struct sy_upstream_cfg *u, char
                          "or backslashes, at most 127 bytes)");
                 goto fail;
         }
+        if (url && strncasecmp(url, "https://", 8) == 0) {
+                snprintf(err, errlen,
+                         "url: https upstreams come from the configuration file (with their ca_file, sni and "
+                         "api_key_env); the admin API adds http://host[:port] ones");
+                goto fail;
+        }
         if (!url || sy_config_parse_http_url(url, &u->host, &u->port) < 0) {
                 snprintf(err, errlen, "url: missing, or not of the form http://host[:port]");
                 goto fail;
