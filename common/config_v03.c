@@ -401,11 +401,11 @@ static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
         }
         if (scalar_is(k, "chat_path") && scalar_is(v, "/chat/completions"))
                 return 0; /* what the client's /v1/chat/completions becomes anyway */
-        /* api_key, api_key_env, auth_header, auth_prefix, extra_headers, chat_path, api_version */
-        b->skip = true;
+        /* api_key, api_key_env, auth_header, auth_prefix, extra_headers, chat_path, api_version:
+         * the backend is made, and it will say so if it needs them (401) */
         return unsupported(x, k, fw,
-                           "upstream credentials and extra headers are not sent by this switchyard; the backend "
-                           "is not made");
+                           "upstream credentials, extra headers and other API paths are not sent by this "
+                           "switchyard");
 }
 
 static struct sy_upstream_cfg *find_upstream(struct sy_config *cfg, const char *name) {
@@ -541,24 +541,30 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         r = walk(x, item, path, known, model_key, &pm);
         if (r < 0)
                 return r;
-        if (!pm.refs)
+        if (!pm.refs && get(item, "catalog", c))
+                made = 0; /* refused above (--allow-unsupported): not served */
+        else if (!pm.refs)
                 return cfg_errf(c, item, "%s: model '%s' has no backend_refs", path, set->m.name);
-        snprintf(fw, sizeof fw, "%s.backend_refs", path);
-        r = cfg_seq_items(c, pm.refs, fw, &items, &n);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                struct backend b = { .weight = 1, .node = node_at(c, items[i]) };
-                char bp[512];
+        else
+                r = 1;
+        if (r == 1) {
+                snprintf(fw, sizeof fw, "%s.backend_refs", path);
+                r = cfg_seq_items(c, pm.refs, fw, &items, &n);
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        struct backend b = { .weight = 1, .node = node_at(c, items[i]) };
+                        char bp[512];
 
-                snprintf(bp, sizeof bp, "%s.backend_refs[%zu]", path, i);
-                r = walk(x, b.node, bp, ref_known, backend_key, &b);
-                if (r >= 0 && !b.skip && !b.host)
-                        r = cfg_errf(c, b.node, "%s: give endpoint (host:port) or base_url", bp);
-                if (r >= 0 && !b.skip) {
-                        r = add_backend(x, &b, set->m.name, i);
-                        made++;
+                        snprintf(bp, sizeof bp, "%s.backend_refs[%zu]", path, i);
+                        r = walk(x, b.node, bp, ref_known, backend_key, &b);
+                        if (r >= 0 && !b.skip && !b.host)
+                                r = cfg_errf(c, b.node, "%s: give endpoint (host:port) or base_url", bp);
+                        if (r >= 0 && !b.skip) {
+                                r = add_backend(x, &b, set->m.name, i);
+                                made++;
+                        }
+                        free(b.name);
+                        free(b.host);
                 }
-                free(b.name);
-                free(b.host);
         }
         if (r < 0)
                 return r;
