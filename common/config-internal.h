@@ -69,6 +69,10 @@ struct ctx {
         const yaml_node_t *pii_needs;  /* first pii_policy that forbids a type */
         const yaml_node_t *jb_needs;   /* first category jailbreak_enabled: true */
         bool allow_unsupported;        /* SY_ALLOW_UNSUPPORTED_ENV=1: unused keys warn, not refuse */
+        /* the upstream being read: its TLS keys (config_tls.c) */
+        const yaml_node_t *up_tls_nodes[8];
+        const yaml_node_t *up_url_node;
+        bool up_url_https, up_tls_value;
 };
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -205,6 +209,14 @@ enum url_fault { URL_OK, URL_FORM, URL_HOST, URL_PORT };
  * else. The host without its brackets; *ret_port only when a port is there. */
 enum url_fault cfg_url_host_port(const char *h, const char *end, const char **ret_host, size_t *ret_len,
                                  uint16_t *ret_port);
+/* config_tls.c: an upstream's url (http:// or https://) and its TLS and
+ * provider keys; cfg_upstream_tls_key: 1 taken, 0 not one of them, < 0 */
+void cfg_upstream_tls_begin(struct ctx *c);
+const char *cfg_upstream_tls_known(void);
+int cfg_upstream_url(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_upstream_cfg *up);
+int cfg_upstream_tls_key(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what,
+                         struct sy_upstream_cfg *up);
+int cfg_upstream_tls_finish(struct ctx *c, const char *what, struct sy_upstream_cfg *up);
 /* The text of URL n after scheme ("http://", any case): an error unless n
  * is a non-null scalar without NUL bytes that starts with it. */
 int cfg_url_scheme(struct ctx *c, const yaml_node_t *n, const char *what, const char *scheme, const char **ret_rest);
@@ -329,3 +341,6 @@ int cfg_parse_reasoning(struct ctx *c);
 int cfg_parse_auth(struct ctx *c);
 int cfg_parse_policy(struct ctx *c); /* guard, rate_limits */
 int cfg_check_guards(struct ctx *c);
+/* config_v03.c: a `version: v0.3` file, instead of the steps above */
+bool cfg_is_v03(struct ctx *c);
+int cfg_load_v03(struct ctx *c);

@@ -22,6 +22,7 @@
  * are errors. Everything allocated hangs off the struct sy_config or the
  * load context, so there is one cleanup path. */
 #include "common/config-internal.h"
+#include "common/config_v03.h"
 #include "common/file.h"
 
 #include <errno.h>
@@ -225,6 +226,8 @@ static int parse_root(struct ctx *c) {
         const yaml_node_t *w;
         int r;
 
+        if (c->root && cfg_is_v03(c))
+                return cfg_load_v03(c);
         if (c->root) {
                 r = check_top_keys(c);
                 if (r < 0)
@@ -418,6 +421,17 @@ void sy_config_upstream_free(struct sy_upstream_cfg *u) {
         free(u->host);
         free(u->engine);
         cfg_free_strv(u->models, u->n_models);
+        free(u->sni);
+        free(u->ca_file);
+        free(u->api_key_env);
+        if (u->api_key)
+                explicit_bzero(u->api_key, strlen(u->api_key));
+        free(u->api_key);
+        free(u->auth_header);
+        free(u->auth_prefix);
+        cfg_free_strv(u->extra_names, u->n_extra);
+        cfg_free_strv(u->extra_values, u->n_extra);
+        free(u->health_path);
 }
 
 void sy_config_model_free(struct sy_model_cfg *m) {
@@ -510,6 +524,7 @@ void sy_config_free(struct sy_config *cfg) {
                 explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
         free(cfg->metrics_token);
         cfg_free_strv(cfg->warnings, cfg->n_warnings);
+        sy_v03_free(cfg->v03);
         free(cfg);
 }
 

@@ -492,6 +492,10 @@ static int admin_info_cb(void *arg, unsigned u, struct picker_upstream_info *ret
         return picker_upstream_info(((struct router *)arg)->picker, u, shm_now_ns(), ret);
 }
 
+static const char *admin_health_cb(void *arg, unsigned u) {
+        return health_reason(((struct router *)arg)->health, u);
+}
+
 static void admin_refresh_cb(void *arg) {
         struct router *r = arg;
         if (r->disc)
@@ -616,6 +620,7 @@ int router_main(const char *config_path) {
                         .info = admin_info_cb,
                         .refresh = admin_refresh_cb,
                         .discovery_json = admin_discovery_cb,
+                        .health_reason = admin_health_cb,
                 };
                 ret = admin_new(r->epfd, r->cfg, &ops, &r->admin, err, sizeof err);
                 if (ret < 0) {
