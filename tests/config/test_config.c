@@ -592,6 +592,8 @@ static const struct bad {
         { U1 "  - name: b\n    url: http://127.0.0.1:8001\n    models: []\n", "upstream 'b' serves no models", 5 },
         { "upstreams:\n  - url: http://h\n    models: [m]\n", "upstreams[0]: missing 'name'", 2 },
         { "upstreams:\n  - name: a\n    models: [m]\n", "upstreams[0]: missing 'url'", 2 },
+        { "upstreams:\n  - name: a\n    url: https://h:443/v1\n    models: [m]\n",
+          "is not a URL of the form https://host[:port]", 3 },
         { "upstreams:\n  - name: a\n    url: ftp://h\n    models: [m]\n", "is not a URL of the form http://host[:port]",
           3 },
         { "upstreams:\n  - name: a\n    url: http://h:8000/v1\n    models: [m]\n", "(no path, query or user info)", 3 },
