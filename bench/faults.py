@@ -85,12 +85,8 @@ classifier:
 guard:
   on_classifier_error: allow
 categories:
-  - name: math
-    model_scores:
-      - {model: math-model, score: 1.0}
-  - name: computer science
-    model_scores:
-      - {model: cs-model, score: 0.9}
+  - {name: math, model_scores: [{model: math-model, score: 1.0}]}
+  - {name: computer science, model_scores: [{model: cs-model, score: 0.9}]}
 """
 
 
@@ -155,15 +151,14 @@ class Rec:
         self.kind, self.t0, self.dt, self.outcome, self.replica, self.detail = kind, t0, dt, outcome, replica, detail
 
 
-class Load:
+class Load(harness.Load):
     """Closed-loop clients of the three kinds; every request is recorded."""
 
     def __init__(self, port, n_chat, n_stream, n_auto, auto_pad=0):
-        self.port, self.auto_pad = port, auto_pad
         self.kinds = ["chat"] * n_chat + ["stream"] * n_stream + ["auto"] * n_auto
+        super().__init__(port, len(self.kinds))
+        self.auto_pad = auto_pad
         self.recs = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
 
     def body(self, kind, i):
         if kind == "auto":
@@ -199,9 +194,10 @@ class Load:
             return ("ok-default" if r.getheader("x-vsr-selected-model") == "general" else "ok"), rep, clf, keep
         return "ok", rep, r.getheader("x-switchyard-retries"), keep
 
-    def client(self, k, kind):
+    def run_one(self, k):
+        kind = self.kinds[k]
         c, i = None, k * 100000
-        while not self.stop.is_set():
+        while not self.stop_flag.is_set():
             i += 1
             t0 = time.monotonic()
             try:
@@ -220,18 +216,6 @@ class Load:
                 time.sleep(0.02)  # nothing listening: no busy loop
         if c:
             c.close()
-
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self.client, args=(k, kind), daemon=True)
-                        for k, kind in enumerate(self.kinds)]
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        for t in self.threads:
-            t.join(CLIENT_TIMEOUT + 2)
 
 
 def p99(xs):
