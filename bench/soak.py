@@ -159,7 +159,8 @@ class Traffic:
         else:
             r.read()
             status = r.status
-        return status, r.getheader("connection", "").lower() == "close"
+        # a stream cut short (its upstream went away) ends its connection
+        return status, status == 1 or r.getheader("connection", "").lower() == "close"
 
     def loop(self, kind):
         conn, i = None, 0

@@ -254,3 +254,20 @@ int lockfile_pass(int fd) {
         snprintf(s, sizeof s, "%d", copy);
         return setenv(LOCKFILE_ENV, s, 1) < 0 ? -errno : 0;
 }
+
+int lockfile_role_pid(const char *dir, enum lockfile_role role) {
+        char path[4096];
+        int fd, r;
+        pid_t pid;
+
+        if (role < 0 || role >= LOCKFILE_NROLES || lockfile_path(dir, path, sizeof path) < 0)
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* the role's lock held: the recorded pid is its holder, not a stale line */
+        r = lockfile_get(fd, F_WRLCK, role);
+        pid = r == F_UNLCK ? 0 : lockfile_record_pid(fd, role);
+        close(fd);
+        return r < 0 ? r : (int)pid;
+}

@@ -47,12 +47,12 @@ static struct upconn *pool_get(struct worker *w, int upstream) {
  * snapshot has for it now (slots keep their upstream across
  * configuration changes, but its address may change, and a removed
  * upstream's slot may be given to another one): others are closed. */
-static struct upconn *pool_take(struct worker *w, int upstream) {
+static struct upconn *pool_take(struct worker *w, int upstream, bool tls) {
         const struct snap_upstream *su = &w->snap->upstreams[upstream];
         struct upconn *u;
 
         while ((u = pool_get(w, upstream)) != NULL) {
-                if (memcmp(&u->addr, &su->addr, sizeof u->addr) == 0)
+                if (memcmp(&u->addr, &su->addr, sizeof u->addr) == 0 && !u->tls == !tls)
                         return u;
                 up_close(u);
         }
@@ -85,6 +85,7 @@ static void up_free_if_idle(struct upconn *u) {
                 return;
         if (u->fd >= 0)
                 close(u->fd);
+        relay_tls_free(u);
         buf_free(&u->in);
         buf_free(&u->hold);
         buf_free(&u->orphan);
@@ -124,6 +125,7 @@ void proxy_pool_free(struct worker *w) {
                                 close(u->fd);
                         u->fd = -1;
                         /* outstanding SQEs die with the ring */
+                        relay_tls_free(u);
                         buf_free(&u->in);
                         buf_free(&u->hold);
                         buf_free(&u->orphan);
@@ -135,7 +137,7 @@ void proxy_pool_free(struct worker *w) {
 static void up_recv(struct upconn *u) {
         if (u->rd.busy || u->closing)
                 return;
-        if (worker_post_recv(u->w, u->fd, &u->in, UP_READ_CHUNK, &u->rd) < 0)
+        if (worker_post_recv(u->w, u->fd, relay_tls_recv_buf(u), UP_READ_CHUNK, &u->rd) < 0)
                 up_close(u);
 }
 
@@ -145,6 +147,10 @@ static void up_send(struct upconn *u) {
 
         size_t head = c->upreq.len;
 
+        if (u->tls) {
+                relay_tls_send(u); /* encrypted, then sent from the session's buffer */
+                return;
+        }
         /* head and body go out as two iovecs: the body is not copied again
          * behind each attempt's head */
         if (u->sent < head) {
@@ -193,6 +199,7 @@ void relay_start(struct conn *c, int upstream) {
         struct worker *w = c->w;
         const struct snap_upstream *su = &w->snap->upstreams[upstream];
         const struct sy_config *cfg = c->cfg;
+        const struct tls_upstream *tu = relay_tls_find(c, su);
         struct upconn *u;
         c->state = CS_UPSTREAM;
         c->upstream = upstream;
@@ -201,7 +208,7 @@ void relay_start(struct conn *c, int upstream) {
         w->inflight[upstream]++;
 
         /* per attempt: Host and Content-Length after the shared head part */
-        c->upreq.len = c->head_len_up;
+        relay_tls_head(c, tu);
         if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port, c->upbody.len) <
             0) {
                 respond_error(c, 500, "server_error", NULL, "out_of_memory", "out of memory");
@@ -212,9 +219,13 @@ void relay_start(struct conn *c, int upstream) {
          * takes the response (in.len is 0 there, as below). If the upstream
          * had closed the connection, that recv ends with 0 and the request
          * is sent once more on a fresh connection (the stale_retry path). */
-        u = pool_take(w, upstream);
+        u = pool_take(w, upstream, relay_tls_on(tu));
         if (!u) {
                 u = up_new(w, upstream);
+                if (u && relay_tls_on(tu) && relay_tls_attach(u, tu) < 0) {
+                        up_close(u);
+                        u = NULL;
+                }
                 if (!u) {
                         metrics_count_upstream_error(&w->metrics, su->name, "connect");
                         finish(c, true);
@@ -559,6 +570,10 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
         if (!c) {
                 /* idle in the pool: any completion means it is no longer usable */
                 if (io == &u->rd) {
+                        if (u->tls && res > 0 && relay_tls_idle(u, res)) {
+                                up_recv(u);
+                                return;
+                        }
                         pool_remove(u);
                         up_close(u);
                 }
@@ -576,6 +591,10 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 up_recv(u);
                 return;
         case IO_UP_WR:
+                if (u->tls && res >= 0) {
+                        relay_tls_sent(u, (size_t)res);
+                        return;
+                }
                 if (res < 0) {
                         if (u->rd.busy) {
                                 /* let the recv report what happened */
@@ -594,6 +613,8 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 return;
         }
 
+        if (u->tls && res > 0)
+                res = relay_tls_recv(u, res); /* plaintext at u->in's end, or as a recv ends */
         if (res <= 0) {
                 if (res == -EINTR || res == -EAGAIN) {
                         up_recv(u);
@@ -618,7 +639,10 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         relay_start(c, up);
                         return;
                 }
-                fail(u, res == 0 || res == -ECONNRESET ? "reset" : res == -ECANCELED ? "timeout" : "recv");
+                fail(u, res == 0 || res == -ECONNRESET ? "reset"
+                        : res == -ECANCELED            ? "timeout"
+                        : res == -EPROTO               ? "tls"
+                                                       : "recv");
                 return;
         }
         u->in.len += (size_t)res;

@@ -33,6 +33,7 @@
 #include "common/notify.h"
 #include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
+#include "http/tls.h"
 #include "shm/bell.h"
 #include "proto/msg.h"
 
@@ -58,7 +59,9 @@ struct io_uring_sqe *worker_sqe(struct worker *w) {
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io) {
         struct io_uring_sqe *sqe;
 
-        if (buf_reserve(in, chunk) < 0)
+        /* the room left, while it is a quarter of a chunk or more: a few
+         * bytes received (a head sent slowly) do not double the buffer */
+        if ((in->cap - in->len < chunk / 4 || in->cap == 0) && buf_reserve(in, chunk) < 0)
                 return -ENOMEM;
         sqe = worker_sqe(w);
         io_uring_prep_recv(sqe, fd, in->p + in->len, in->cap - in->len, 0);
@@ -107,6 +110,7 @@ void conn_send(struct conn *c) {
 static void gen_put(struct fe_gen *g) {
         /* pairs with itself: the last one to let go sees every other's writes */
         if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+                tls_table_free(g->tls);
                 sy_config_free(g->cfg);
                 free(g);
         }
@@ -138,6 +142,7 @@ static void conn_free_if_idle(struct conn *c) {
         buf_free(&c->fwd_headers);
         buf_free(&c->upreq);
         buf_free(&c->upbody);
+        buf_free(&c->upshared);
         buf_free(&c->usage_tail);
         gen_put(c->gen);
         free(c);
@@ -288,6 +293,9 @@ static void reset_request(struct conn *c) {
         c->is_auto = c->clf_api = c->injected_prompt = false;
         c->reasoning_client = c->clf_verdict = c->clf_truncated = false;
         c->cat_idx = -1;
+        c->decision = -1;
+        c->matched_kw[0] = 0;
+        c->dec_prompt.system_prompt = NULL;
         c->clf_status = NULL;
         c->clf_reason = 0;
         c->key_idx = -1;
@@ -1085,6 +1093,8 @@ static void reload(struct frontend *fe, const char *path) {
         }
         g->cfg = nc;
         g->refs = 1;
+        if (tls_table_new(nc, &g->tls) < 0)
+                log_err("SIGHUP: out of memory for the upstreams' TLS settings; they take effect at restart");
         old = atomic_exchange_explicit(&fe->gen, g, memory_order_acq_rel);
         /* wait until every running worker has turned its loop once: none can
          * still be about to take a reference to old */
@@ -1166,6 +1176,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
 static void worker_fini(struct worker *w) {
         proxy_pool_free(w);
         limit_worker_fini(w);
+        route_worker_fini(w);
         auth_worker_fini(w);
         io_uring_queue_exit(&w->ring);
         if (w->listen_fd >= 0 && w->listen_fd != w->fe->inherited_fd)
@@ -1195,7 +1206,6 @@ int frontend_main(const char *config_path) {
         struct frontend fe = { .inherited_fd = -1 };
         char err[512], path[512];
         struct shm_layout layout;
-        sigset_t mask;
         int sfd = -1, code = 1, r;
         unsigned started = 0;
         struct fe_gen *boot_gen = NULL;
@@ -1212,6 +1222,8 @@ int frontend_main(const char *config_path) {
                 goto out;
         boot_gen->cfg = fe.cfg;
         boot_gen->refs = 2; /* current, and the boot configuration main keeps (never freed by a put) */
+        if (tls_table_new(fe.cfg, &boot_gen->tls) < 0)
+                goto out;
         fe.gen = boot_gen;
         fe.n_workers = fe.cfg->server.workers ? fe.cfg->server.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         if (fe.n_workers > fe.cfg->shm.max_workers)
@@ -1247,13 +1259,8 @@ int frontend_main(const char *config_path) {
                 goto out;
         }
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        sfd = sy_signalfd_open(SFD_CLOEXEC);
         signal(SIGPIPE, SIG_IGN); /* before any bell_ring (it checks once) */
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
         for (unsigned i = 0; i < fe.n_workers; i++) {
                 r = worker_init(&fe, &fe.workers[i], i);
@@ -1327,6 +1334,8 @@ out:
                 struct fe_gen *g = atomic_exchange(&fe.gen, NULL);
                 if (g && g != boot_gen)
                         gen_put(g);
+                if (boot_gen)
+                        tls_table_free(boot_gen->tls);
                 free(boot_gen);
         }
         shm_seg_close(fe.seg);

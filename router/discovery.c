@@ -473,8 +473,7 @@ int discovery_new(const struct sy_config *cfg, struct discovery **ret, char *err
         struct discovery *d = calloc(1, sizeof *d);
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!d)
                 return -ENOMEM;
         pthread_mutex_init(&d->lock, NULL);
@@ -527,8 +526,7 @@ int discovery_new(const struct sy_config *cfg, struct discovery **ret, char *err
         *ret = d;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "discovery: out of memory");
+        err_oom(r, err, errlen, "discovery: ");
         discovery_free(d);
         return r < 0 ? r : -ENOMEM;
 }

@@ -1162,8 +1162,7 @@ int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct
         const char *h, *he, *p;
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!c)
                 return -ENOMEM;
         pthread_mutex_init(&c->lock, NULL);
@@ -1282,8 +1281,7 @@ int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct
         *ret = c;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "out of memory");
+        err_oom(r, err, errlen, "");
         k8s_client_free(c);
         return r;
 }

@@ -330,7 +330,9 @@ static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint6
                         return -EBADMSG;
         }
         need = RING_REC_BYTES + ring_align8(rec.len);
-        if (rec.len > r->max_msg || need > h - t)
+        /* a record never crosses the end of the data area (the producer
+         * pads instead): one that would is corrupt, not read past the end */
+        if (rec.len > r->max_msg || need > h - t || need > size - off)
                 return -EBADMSG;
 
         *ret_rec = (const struct ring_rec *)(r->data + off);

@@ -18,6 +18,7 @@
 usage: test_ratelimit.py SWITCHYARD_EXE SIMLLM_EXE"""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,17 @@ def worker_cpu(sy):
     return out
 
 
+def go_duration_s(v):
+    """Seconds in a Go-style duration as OpenAI writes them ("250ms",
+    "1.500s", "1m30s"); None when v is not one."""
+    m = re.fullmatch(r"(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?|(\d+)ms", v or "")
+    if not v or not m:
+        return None
+    if m.group(3) is not None:
+        return int(m.group(3)) / 1000.0
+    return int(m.group(1) or 0) * 60 + float(m.group(2) or 0)
+
+
 def request_limits(check, sy):
     headers = {"X-Client-ID": "client-a"}
     remaining = []
@@ -78,7 +90,12 @@ def request_limits(check, sy):
     check(h.get("retry-after", "").isdigit() and int(h["retry-after"]) >= 1, "Retry-After (%r)" % h.get("retry-after"))
     check(h.get("x-ratelimit-remaining-requests") == "0" and h.get("x-ratelimit-limit-requests") == "100",
           "x-ratelimit-remaining-requests: 0, limit 100 (%r)" % {k: v for k, v in h.items() if "ratelimit" in k})
-    check(bool(h.get("x-ratelimit-reset-requests")), "x-ratelimit-reset-requests is there")
+    # the bucket of 100 is empty after 100 requests at 100 a minute: full
+    # again in under a minute, and more than a second away
+    reset = go_duration_s(h.get("x-ratelimit-reset-requests"))
+    check(reset is not None and 1.0 <= reset <= 60.0,
+          "x-ratelimit-reset-requests: the time until the empty bucket is full again, 1 s .. 60 s (%r)"
+          % h.get("x-ratelimit-reset-requests"))
     st, h, _ = sy.request("POST", "/v1/chat/completions", chat(), headers={"X-Client-ID": "client-b"})
     check(st == 200 and h.get("x-ratelimit-remaining-requests") == "99", "client-b is unaffected (%d)" % st)
 

@@ -1,9 +1,10 @@
-"""Routing by model and engine, local endpoints, errors, streaming.
+"""Routing by model and engine, local endpoints (/ready follows the
+upstreams' health), errors, streaming.
 usage: test_routing.py SWITCHYARD SIMLLM"""
 import json
 import sys
 
-from harness import Check, Sim, Switchyard, chat, post, recv_until, metric
+from harness import Check, Sim, Switchyard, chat, post, recv_until, metric, wait_for
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 PHI = "/models/Phi-tiny-MoE-instruct"
@@ -171,6 +172,19 @@ def main():
                       if line.startswith("switchyard_requests_total{") and 'upstream=""' not in line)
         check(served is not None and relayed > 0 and served == relayed,
               "every relayed request is in the duration histogram (%r of %r)" % (served, relayed))
+
+        # /ready is about the upstreams: with every replica failing its
+        # health checks it says 503 not_ready (while /health, the process's
+        # liveness, stays 200), and 200 again once one is healthy
+        for s in sims:
+            s.configure(healthy=False)
+        st = wait_for(lambda: sy.request("GET", "/ready")[0] == 503, timeout=10)
+        st, _, body = sy.request("GET", "/ready")
+        err(st, body, 503, "not_ready")
+        check(sy.request("GET", "/health")[0] == 200, "/health stays 200 while no upstream is healthy")
+        sims[0].configure(healthy=True)
+        check(wait_for(lambda: sy.request("GET", "/ready")[0] == 200, timeout=10),
+              "/ready answers 200 again once an upstream is healthy")
     finally:
         sy.stop()
         for s in sims:
