@@ -723,23 +723,19 @@ void proxy_abort(struct conn *c) {
 /* Deadlines, and requests waiting for the first byte of an endpoint the
  * health checks have since marked down: another endpoint takes them now
  * (a replica that accepts and stops answering would keep them for the
- * whole first-byte timeout). While the client's write is in flight its
- * output buffer is not touched: a client that has not taken its bytes
- * within the idle timeout is cut instead. */
+ * whole first-byte timeout). Not while the client's write is in flight:
+ * its output buffer is not touched then (the upstream's deadline waits
+ * meanwhile, see proxy_io). */
 void proxy_check_timeouts(struct worker *w, uint64_t now) {
         for (struct conn *c = w->conns, *next; c; c = next) {
                 struct upconn *u = c->up;
                 next = c->next;
-                if (!u || u->closing || c->closing)
+                if (!u || u->closing || c->closing || c->wr.busy)
                         continue;
                 if (now >= u->deadline_ns) {
-                        if (c->wr.busy) {
-                                conn_close(c);
-                                continue;
-                        }
                         u->timed_out = true;
                         fail(u, u->conn_io.busy ? "connect_timeout" : "timeout");
-                } else if (!u->head_done && !c->wr.busy && !w->snap->upstreams[u->upstream].healthy && can_retry(c)) {
+                } else if (!u->head_done && !w->snap->upstreams[u->upstream].healthy && can_retry(c)) {
                         fail(u, "unhealthy");
                 }
         }
