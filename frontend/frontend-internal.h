@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/decisions.h"
 #include "common/json.h"
 #include "common/usdt.h"
 #include "http/http_parse.h"
@@ -71,9 +72,14 @@ struct stage {
 
 /* One generation of the configuration (SIGHUP loads a new one): every
  * connection holds the one its current request started with. */
+struct tls_table;
+struct tls_upstream;
+struct up_tls;
+
 struct fe_gen {
         struct sy_config *cfg;
-        _Atomic long refs; /* connections holding it, +1 while it is the current one */
+        struct tls_table *tls; /* the upstreams' TLS contexts and headers (http/tls.h) */
+        _Atomic long refs;     /* connections holding it, +1 while it is the current one */
 };
 
 struct conn {
@@ -92,7 +98,8 @@ struct conn {
         bool chunked_in;
         bool expect_continue;
         int minor;
-        uint64_t deadline_ns; /* header/body timeout or idle */
+        uint64_t deadline_ns;      /* header/body timeout or idle */
+        uint64_t send_deadline_ns; /* a posted write must progress by then (send_timeout_ms); 0: none */
 
         /* input */
         struct buf in;    /* raw bytes from the client */
@@ -163,15 +170,21 @@ struct conn {
         bool clf_truncated;    /* classification API: text cut to head + tail */
         int cat_idx;           /* config category whose rewrites apply, -1 none */
         bool injected_prompt;
-        uint64_t t_clf_ns;             /* classify request sent */
-        size_t prompt_off, prompt_len; /* the prompt's JSON value in the body (prefix hashes) */
-        int upstream;                  /* current upstream index or -1 */
-        int picked_upstream;           /* stage_pick's choice, for stage_relay */
-        uint32_t up_gen;               /* config generation that index was picked in (sy_done.snap_gen) */
-        struct buf upreq;              /* the request head as sent upstream (the body is upbody) */
-        size_t head_len_up;            /* shared head part of upreq (no Host/Content-Length) */
-        struct buf upbody;             /* the body as sent upstream */
-        bool stale_retry;              /* already retried once after a stale pooled connection */
+        /* v0.3 decisions (stage_route.c) */
+        int decision;                      /* cfg->v03->decisions index, -1: none */
+        char matched_kw[256];              /* x-vsr-matched-keywords */
+        struct sy_category_cfg dec_prompt; /* the decision's system prompt (pointers into the config) */
+        uint64_t t_clf_ns;                 /* classify request sent */
+        size_t prompt_off, prompt_len;     /* the prompt's JSON value in the body (prefix hashes) */
+        int upstream;                      /* current upstream index or -1 */
+        int picked_upstream;               /* stage_pick's choice, for stage_relay */
+        uint32_t up_gen;                   /* config generation that index was picked in (sy_done.snap_gen) */
+        struct buf upreq;                  /* the request head as sent upstream (the body is upbody) */
+        size_t head_len_up;                /* shared head part of upreq (no Host/Content-Length) */
+        struct buf upbody;                 /* the body as sent upstream */
+        bool stale_retry;                  /* already retried once after a stale pooled connection */
+        struct buf upshared;               /* tls.c: the shared head as built, while an upstream filters it */
+        uint64_t upshared_key;             /* t_parsed_ns + 1 of the request upshared is for; 0: none */
         uint64_t overhead_ns;
         struct upconn *up;
 
@@ -207,6 +220,8 @@ struct upconn {
         bool done;
         size_t sent;
         struct buf in;
+        struct buf hold;    /* SSE over chunks: the start of an event whose end has not come yet */
+        struct up_tls *tls; /* tls.c: a TLS upstream's session; NULL: plain */
 };
 
 struct pool {
@@ -253,9 +268,10 @@ struct worker {
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
-        struct rlr *rlr;        /* stage_limit.c: this worker's Redis connection, or NULL */
-        void *sha_ctx;          /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
-        _Atomic uint64_t loops; /* turns of the loop: the main thread waits for a turn after
+        struct sy_dec_state *dec; /* stage_route.c: v0.3 decisions' scratch, for one configuration */
+        struct rlr *rlr;          /* stage_limit.c: this worker's Redis connection, or NULL */
+        void *sha_ctx;            /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
+        _Atomic uint64_t loops;   /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
         _Atomic bool running;
@@ -290,7 +306,8 @@ void conn_close(struct conn *c);
 void conn_send(struct conn *c);         /* flushes c->out */
 void conn_request_done(struct conn *c); /* response fully queued/written */
 struct io_uring_sqe *worker_sqe(struct worker *w);
-/* a recv of up to chunk more bytes into in, completing on io; -ENOMEM */
+/* a recv into in (up to chunk more bytes, or the room left while that is at
+ * least chunk / 4), completing on io; -ENOMEM */
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io);
 /* wakes the consumer of ring `to` if it sleeps, through the doorbell `name`
  * of the runtime directory (opened into *bell the first time) */
@@ -348,6 +365,13 @@ void classify_append_string(struct buf *out, const char *v, size_t len);
 int route_find_category(const struct sy_config *cfg, const char *name);
 /* model "auto" without a verdict (classifier late, down, failing): default_model */
 enum stage_rc route_fallback(struct conn *c, const char *status, int reason);
+/* the model's name as sent upstream (v0.3 provider_model_id), else c->model */
+const char *route_upstream_model(const struct conn *c);
+void route_worker_fini(struct worker *w);
+/* stage_guard.c: a decision's fast_response (the guards' blocked answer) */
+void guard_fast_response(struct conn *c, const char *text);
+/* the PII seen (best span score per type; structured ones by shape: 1) */
+unsigned guard_pii_seen(const struct conn *c, float *scores, const char *const **ret_names);
 void route_response_headers(struct conn *c, struct buf *out);
 const struct sy_model_score *route_best_model(struct conn *c, const struct sy_category_cfg *cat);
 
@@ -369,6 +393,18 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len);
 void pick_timeout(struct conn *c);
 void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked);
 void pick_ring_router(struct worker *w);
+
+/* tls.c: the relay's TLS (memory BIOs) and upstream headers */
+const struct tls_upstream *relay_tls_find(const struct conn *c, const struct snap_upstream *su);
+void relay_tls_head(struct conn *c, const struct tls_upstream *tu); /* upreq: shared head + the upstream's */
+bool relay_tls_on(const struct tls_upstream *tu);                   /* tu wants TLS */
+int relay_tls_attach(struct upconn *u, const struct tls_upstream *tu);
+void relay_tls_free(struct upconn *u);
+struct buf *relay_tls_recv_buf(struct upconn *u); /* where the recv goes */
+void relay_tls_send(struct upconn *u);            /* instead of the plain send */
+void relay_tls_sent(struct upconn *u, size_t n);  /* a send completed */
+int relay_tls_recv(struct upconn *u, int res);    /* plaintext bytes, -EAGAIN, 0 EOF, -EPROTO */
+bool relay_tls_idle(struct upconn *u, int res);   /* idle in the pool: still usable */
 
 /* relay.c */
 void relay_start(struct conn *c, int upstream); /* the picked endpoint */

@@ -7,8 +7,9 @@ usage: check_units.py verify|security|policy|install SWITCHYARD_EXE BUILD_ROOT T
             the built binary (verify checks that ExecStart exists); any
             warning fails the test
   security  `systemd-analyze security --offline=yes` on every service:
-            prints each overall exposure and fails above 4.9 (rated worse
-            than OK)
+            prints each overall exposure and what is still exposed, and
+            fails above 2.0 (the project's bar, docs/reliability.md;
+            systemd rates up to 4.9 "OK")
   policy    the rules of docs/deploy.md read from the files themselves:
             Type=notify + watchdog, restart policy, no dependency that
             cascades a stop between processes, the shared preserved runtime
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-MAX_EXPOSURE = 4.9  # "OK" ends at 4.9; MEDIUM starts at 5.0
+MAX_EXPOSURE = 2.0  # systemd's "OK" ends at 4.9 (MEDIUM from 5.0); the project asks for 2.0
 SERVICES_RUNNING = ("switchyard-frontend.service", "switchyard-router.service")
 # installed, joined with `systemctl enable` (WantedBy=switchyard.target)
 SERVICES_OPTIONAL = ("switchyard-classifier.service",)
@@ -136,12 +137,12 @@ def do_security(units):
             continue
         level, rating = float(m.group(1)), m.group(2)
         slot = " (installed with the bpf feature)" if n == PROBES else ""
-        print("%-32s %8.1f  %s%s" % (n, level, rating, slot))
-        if level > MAX_EXPOSURE:
-            print("  over %.1f: what is still exposed:" % MAX_EXPOSURE)
-            for line in text.splitlines():
-                if line.startswith("\u2717"):
-                    print("   " + line)
+        over = level > MAX_EXPOSURE
+        print("%-32s %8.1f  %s%s%s" % (n, level, rating, slot, "  OVER %.1f" % MAX_EXPOSURE if over else ""))
+        for line in text.splitlines():
+            if line.startswith("\u2717"):
+                print("   " + " ".join(line.split()[:2]) + "  " + line.split()[-1])
+        if over:
             fails += 1
     return 1 if fails else 0
 
