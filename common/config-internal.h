@@ -70,7 +70,8 @@ struct ctx {
         const yaml_node_t *jb_needs;   /* first category jailbreak_enabled: true */
         bool allow_unsupported;        /* SY_ALLOW_UNSUPPORTED_ENV=1: unused keys warn, not refuse */
         /* the upstream being read: its TLS keys (config_tls.c) */
-        const yaml_node_t *up_tls_nodes[8];
+        const yaml_node_t *up_tls_nodes[9];
+        const yaml_node_t *up_via_nodes[SY_CFG_MAX_UPSTREAMS];
         const yaml_node_t *up_url_node;
         bool up_url_https, up_tls_value;
 };
@@ -184,6 +185,7 @@ int cfg_upstream_url(struct ctx *c, const yaml_node_t *v, const char *what, stru
 int cfg_upstream_tls_key(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what,
                          struct sy_upstream_cfg *up);
 int cfg_upstream_tls_finish(struct ctx *c, const char *what, struct sy_upstream_cfg *up);
+int cfg_check_vias(struct ctx *c); /* after all upstreams: via names a gateway */
 /* http://host[:port][/] -> host, port (80 if absent). */
 int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host, uint16_t *ret_port);
 int cfg_get_host(struct ctx *c, const yaml_node_t *n, const char *what, char **ret);
