@@ -16,6 +16,8 @@
 #define SY_CFG_MAX_CATEGORIES 64
 #define SY_CFG_NAME_MAX 127 /* model, upstream, engine names */
 
+struct sy_v03;
+
 enum sy_upstream_kind {
         SY_UPSTREAM_SERVER = 0,  /* a vLLM / SGLang / OpenAI-compatible server: switchyard picks */
         SY_UPSTREAM_GATEWAY = 1, /* an llm-d / InferencePool gateway: forwarded to as is */
@@ -160,6 +162,7 @@ struct sy_config {
                 size_t max_body_bytes;      /* default 4 MiB -> 413 */
                 unsigned header_timeout_ms; /* default 10000 (408) */
                 unsigned idle_timeout_ms;   /* keep-alive idle, default 60000 */
+                unsigned send_timeout_ms;   /* a client write with no progress, default 60000 */
                 unsigned drain_timeout_ms;  /* SIGTERM: finish in-flight, default 30000 */
         } server;
 
@@ -325,6 +328,10 @@ struct sy_config {
                         char *password_env;  /* AUTH from this environment variable; NULL: none */
                 } redis;
         } rate_limits;
+
+        /* a vSR `version: v0.3` file: its signals, decisions, model cards,
+         * limiter rules (common/config_v03.h); NULL for a classic file */
+        struct sy_v03 *v03;
 
         /* Keys accepted but not used (unknown top-level keys, classic vSR
          * settings switchyard ignores): "file:line:col: message" each, at

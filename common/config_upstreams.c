@@ -195,12 +195,7 @@ int cfg_parse_upstreams(struct ctx *c) {
 }
 
 static struct sy_upstream_cfg *upstream_by_name(struct sy_config *cfg, const char *name) {
-        size_t i;
-
-        for (i = 0; i < cfg->n_upstreams; i++)
-                if (strcmp(cfg->upstreams[i].name, name) == 0)
-                        return &cfg->upstreams[i];
-        return NULL;
+        return CFG_FIND_NAMED(cfg->upstreams, cfg->n_upstreams, name);
 }
 
 /* ---- per-model settings ------------------------------------------------ */
@@ -384,12 +379,7 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
 }
 
 struct sy_model_cfg *cfg_model_by_name(struct sy_config *cfg, const char *name) {
-        size_t i;
-
-        for (i = 0; i < cfg->n_models; i++)
-                if (strcmp(cfg->models[i].name, name) == 0)
-                        return &cfg->models[i];
-        return NULL;
+        return CFG_FIND_NAMED(cfg->models, cfg->n_models, name);
 }
 
 int sy_config_ensure_model(struct sy_config *cfg, const char *name, struct sy_model_cfg **ret) {

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/json.h"
+#include "common/usdt.h"
 #include "http/http_parse.h"
 #include "http/url.h"
 #include "frontend/metrics.h"
@@ -57,6 +58,10 @@ enum stage_rc {
         STAGE_DONE = 2,    /* answered (or closed) here */
 };
 
+/* A USDT marker for connection c's current request (common/usdt.h; the
+ * markers are listed in docs/probes.md). */
+#define FE_MARK(name, c) SY_MARK(name, (c), (c)->probe_req)
+
 struct stage {
         const char *name;
         enum stage_rc (*run)(struct conn *c);
@@ -92,7 +97,8 @@ struct conn {
         bool chunked_in;
         bool expect_continue;
         int minor;
-        uint64_t deadline_ns; /* header/body timeout or idle */
+        uint64_t deadline_ns;      /* header/body timeout or idle */
+        uint64_t send_deadline_ns; /* a posted write must progress by then (send_timeout_ms); 0: none */
 
         /* input */
         struct buf in;    /* raw bytes from the client */
@@ -137,6 +143,7 @@ struct conn {
 
         /* routing */
         uint64_t req_id;
+        uint64_t probe_req; /* the USDT markers' request id (FE_MARK), set by the "request" marker */
         uint64_t t_start_ns, t_parsed_ns, t_sent_ns, t_first_byte_ns;
         uint64_t pick_deadline_ns;
         int model_idx;
@@ -208,6 +215,7 @@ struct upconn {
         bool done;
         size_t sent;
         struct buf in;
+        struct buf hold; /* SSE over chunks: the start of an event whose end has not come yet */
         struct up_tls *tls; /* tls.c: a TLS upstream's session; NULL: plain */
 };
 
@@ -238,6 +246,7 @@ struct worker {
         uint64_t clf_checked_ns;
         uint32_t clf_generation; /* to notice a restarted classifier */
         uint64_t next_req_id;
+        uint64_t probe_seq; /* the last USDT request id (FE_MARK) */
 
         struct snapshot *snap; /* private copy */
         uint64_t snap_version;
@@ -291,7 +300,8 @@ void conn_close(struct conn *c);
 void conn_send(struct conn *c);         /* flushes c->out */
 void conn_request_done(struct conn *c); /* response fully queued/written */
 struct io_uring_sqe *worker_sqe(struct worker *w);
-/* a recv of up to chunk more bytes into in, completing on io; -ENOMEM */
+/* a recv into in (up to chunk more bytes, or the room left while that is at
+ * least chunk / 4), completing on io; -ENOMEM */
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io);
 /* wakes the consumer of ring `to` if it sleeps, through the doorbell `name`
  * of the runtime directory (opened into *bell the first time) */

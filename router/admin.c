@@ -21,6 +21,7 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "http/http_listen.h"
 #include "http/http_parse.h"
 #include "http/url.h"
@@ -67,6 +68,7 @@ static void route_free(struct a_route *r) {
         free(r->model);
         free(r->owned_by);
         free(r->upstream);
+        r->model = r->owned_by = r->upstream = NULL; /* post_route frees what parse_route_obj left */
 }
 
 static bool same(const char *a, const char *b) {
@@ -283,9 +285,12 @@ static int load_state(struct admin *a, char *err, size_t errlen) {
                 while (json_iter(f->val, f->val_len, &it, &m) == 1) {
                         struct sy_upstream_cfg u;
                         char e[128];
-                        if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0 ||
-                            push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0)
+                        if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0)
                                 goto bad;
+                        if (push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0) {
+                                sy_config_upstream_free(&u);
+                                goto bad;
+                        }
                 }
         }
         if ((f = json_find(top, n, "removed_upstreams")) && f->type == JSON_ARRAY) {
@@ -354,16 +359,10 @@ static void reply_error(struct aconn *c, int status, const char *code, const cha
 }
 
 static bool token_ok(struct admin *a, const struct http_header *h) {
-        unsigned char diff = 0;
-
         if (!h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
                 return false;
-        /* constant time in the token's bytes */
-        if (h->value_len - 7 != a->token_len)
-                return false;
-        for (size_t i = 0; i < a->token_len; i++)
-                diff |= (unsigned char)(h->value[7 + i] ^ a->token[i]);
-        return diff == 0;
+        /* digests compared in constant time: neither a right prefix nor the length answers sooner */
+        return sy_secret_equal(h->value + 7, h->value_len - 7, a->token, a->token_len);
 }
 
 static const char *kind_name(enum sy_upstream_kind k) {
@@ -453,6 +452,13 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
         buf_free(&b);
 }
 
+static bool upstream_serves(const struct sy_upstream_cfg *uc, const char *model) {
+        for (size_t k = 0; k < uc->n_models; k++)
+                if (strcmp(uc->models[k], model) == 0)
+                        return true;
+        return false;
+}
+
 static void get_routes(struct admin *a, struct aconn *c) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
         struct buf b = { 0 };
@@ -463,18 +469,12 @@ static void get_routes(struct admin *a, struct aconn *c) {
                 /* one entry per (model, engine) */
                 for (size_t u = 0; u < cfg->n_upstreams; u++) {
                         const struct sy_upstream_cfg *uc = &cfg->upstreams[u];
-                        bool serves = false, seen = false;
-                        for (size_t k = 0; k < uc->n_models && !serves; k++)
-                                serves = strcmp(uc->models[k], m->name) == 0;
-                        if (!serves)
+                        bool seen = false;
+                        if (!upstream_serves(uc, m->name))
                                 continue;
-                        for (size_t p = 0; p < u && !seen; p++) {
-                                const struct sy_upstream_cfg *pc = &cfg->upstreams[p];
-                                if (strcmp(pc->engine, uc->engine) != 0)
-                                        continue;
-                                for (size_t k = 0; k < pc->n_models && !seen; k++)
-                                        seen = strcmp(pc->models[k], m->name) == 0;
-                        }
+                        for (size_t p = 0; p < u && !seen; p++)
+                                seen = strcmp(cfg->upstreams[p].engine, uc->engine) == 0 &&
+                                       upstream_serves(&cfg->upstreams[p], m->name);
                         if (seen)
                                 continue;
                         buf_printf(&b, "%s{\"model\":", first ? "" : ",");
@@ -487,12 +487,7 @@ static void get_routes(struct admin *a, struct aconn *c) {
                                                      : "null");
                         for (size_t q = u, n = 0; q < cfg->n_upstreams; q++) {
                                 const struct sy_upstream_cfg *qc = &cfg->upstreams[q];
-                                bool s2 = false;
-                                if (strcmp(qc->engine, uc->engine) != 0)
-                                        continue;
-                                for (size_t k = 0; k < qc->n_models && !s2; k++)
-                                        s2 = strcmp(qc->models[k], m->name) == 0;
-                                if (!s2)
+                                if (strcmp(qc->engine, uc->engine) != 0 || !upstream_serves(qc, m->name))
                                         continue;
                                 if (n++)
                                         buf_append(&b, ",", 1);
@@ -1107,8 +1102,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
         struct admin *a = calloc(1, sizeof *a);
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!a)
                 return -ENOMEM;
         a->epfd = epfd;
@@ -1155,8 +1149,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
         *ret = a;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "admin: out of memory");
+        err_oom(r, err, errlen, "admin: ");
         admin_free(a);
         return r;
 }

@@ -90,6 +90,7 @@ static void test_example(void) {
         CHECK(cfg->server.max_body_bytes == 4u << 20);
         CHECK(cfg->server.header_timeout_ms == 10000);
         CHECK(cfg->server.idle_timeout_ms == 60000);
+        CHECK(cfg->server.send_timeout_ms == 60000);
         CHECK(cfg->server.drain_timeout_ms == 30000);
         CHECK(cfg->proxy.connect_timeout_ms == 2000);
         CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
@@ -351,6 +352,7 @@ static void test_defaults(void) {
                 CHECK(cfg->server.max_body_bytes == 4u << 20);
                 CHECK(cfg->server.header_timeout_ms == 10000);
                 CHECK(cfg->server.idle_timeout_ms == 60000);
+                CHECK(cfg->server.send_timeout_ms == 60000);
                 CHECK(cfg->server.drain_timeout_ms == 30000);
                 CHECK(cfg->proxy.connect_timeout_ms == 2000);
                 CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
@@ -441,10 +443,10 @@ static void test_defaults(void) {
                     "lim:1:1: 'observability' (vLLM Semantic Router) is not used by switchyard; refused", 1);
         expect_fail("upstreams: []\ndecisions: []\n", "lim:2:1: decisions", 2);
         expect_fail("model_config:\n  c: {frob: 1}\n", "lim:2:7: model_config.c: key 'frob' is not used", 2);
-        /* the v0.3 format is refused even so: it would load as an empty router */
+        /* a v0.3 file without models is refused even so: it would load as an empty router */
         setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
         expect_fail("version: v0.3\nlisteners: [{name: http, address: 0.0.0.0, port: 8801}]\n",
-                    "lim:1:10: version: 'v0.3': this is the vLLM Semantic Router's versioned format", 1);
+                    "lim:1:1: a v0.3 file needs providers.models", 1);
         cfg = load_ok("frobnicate: 1\n"
                       "observability: {tracing: {enabled: false}}\n"
                       "decisions: []\n");
@@ -756,6 +758,7 @@ static void test_durations(void) {
         cfg = load_ok("server:\n"
                       "  header_timeout_ms: 250ms\n"
                       "  idle_timeout_ms: \"2s\"\n"
+                      "  send_timeout_ms: 1.5s\n"
                       "  drain_timeout_ms: 1m\n"
                       "proxy:\n"
                       "  connect_timeout_ms: 1500\n"
@@ -772,6 +775,7 @@ static void test_durations(void) {
         if (cfg) {
                 CHECK(cfg->server.header_timeout_ms == 250);
                 CHECK(cfg->server.idle_timeout_ms == 2000);
+                CHECK(cfg->server.send_timeout_ms == 1500);
                 CHECK(cfg->server.drain_timeout_ms == 60000);
                 CHECK(cfg->proxy.connect_timeout_ms == 1500);
                 CHECK(cfg->proxy.first_byte_timeout_ms == 90000);
