@@ -9,7 +9,6 @@ was obeyed; plain gateway upstreams keep the client's header as it is.
 usage: test_via.py SWITCHYARD SIMLLM"""
 import http.client
 import http.server
-import socketserver
 import sys
 import threading
 
@@ -60,17 +59,9 @@ class ForwardingGateway:
                 self.end_headers()
                 self.wfile.write(data)
 
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)  # daemon threads
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class ViaSwitchyard(Switchyard):
@@ -130,7 +121,8 @@ def main():
         sy.stop()
         for s in sims + [direct]:
             s.kill()
-        gw.stop()
+        gw.server.shutdown()
+        gw.server.server_close()
     check.done(sy)
 
 
