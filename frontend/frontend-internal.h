@@ -215,7 +215,7 @@ struct upconn {
         bool done;
         size_t sent;
         struct buf in;
-        struct buf hold; /* SSE over chunks: the start of an event whose end has not come yet */
+        struct buf hold;    /* SSE over chunks: the start of an event whose end has not come yet */
         struct up_tls *tls; /* tls.c: a TLS upstream's session; NULL: plain */
 };
 
