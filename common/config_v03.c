@@ -43,7 +43,38 @@ struct v03 {
         size_t n_dropped;
         /* reliability settings that are global in switchyard: the first node */
         const yaml_node_t *set_at[8];
+        /* keyword signals by name (bsearch), and their name nodes */
+        uint32_t *kw_sorted;
+        const yaml_node_t **kw_nodes;
 };
+
+static const struct sy_v03 *sort_v; /* qsort has no context argument */
+
+static int kw_cmp(const void *a, const void *b) {
+        return strcmp(sort_v->keywords[*(const uint32_t *)a].name, sort_v->keywords[*(const uint32_t *)b].name);
+}
+
+static int dec_cmp(const void *a, const void *b) {
+        return strcmp(sort_v->decisions[*(const uint32_t *)a].name, sort_v->decisions[*(const uint32_t *)b].name);
+}
+
+/* Sorts 0..n-1 by name; the first name given twice: its index (the later
+ * one in the file), else -1. */
+static ssize_t sort_names(const struct sy_v03 *v, uint32_t *idx, size_t n, int (*cmp)(const void *, const void *)) {
+        ssize_t dup = -1;
+
+        for (size_t i = 0; i < n; i++)
+                idx[i] = (uint32_t)i;
+        sort_v = v;
+        qsort(idx, n, sizeof *idx, cmp);
+        for (size_t i = 1; i < n; i++)
+                if (cmp(&idx[i - 1], &idx[i]) == 0) {
+                        uint32_t later = idx[i] > idx[i - 1] ? idx[i] : idx[i - 1];
+                        if (dup < 0 || later < (uint32_t)dup)
+                                dup = later;
+                }
+        return dup;
+}
 
 enum { G_POLICY, G_RETRIES, G_FAILS, G_EJECT, G_HPATH, G_HINT, G_HTIMEOUT };
 
@@ -370,11 +401,11 @@ static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
         }
         if (scalar_is(k, "chat_path") && scalar_is(v, "/chat/completions"))
                 return 0; /* what the client's /v1/chat/completions becomes anyway */
-        /* api_key, api_key_env, auth_header, auth_prefix, extra_headers, chat_path, api_version */
-        b->skip = true;
+        /* api_key, api_key_env, auth_header, auth_prefix, extra_headers, chat_path, api_version:
+         * the backend is made, and it will say so if it needs them (401) */
         return unsupported(x, k, fw,
-                           "upstream credentials and extra headers are not sent by this switchyard; the backend "
-                           "is not made");
+                           "upstream credentials, extra headers and other API paths are not sent by this "
+                           "switchyard");
 }
 
 static struct sy_upstream_cfg *find_upstream(struct sy_config *cfg, const char *name) {
@@ -510,24 +541,30 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         r = walk(x, item, path, known, model_key, &pm);
         if (r < 0)
                 return r;
-        if (!pm.refs)
+        if (!pm.refs && get(item, "catalog", c))
+                made = 0; /* refused above (--allow-unsupported): not served */
+        else if (!pm.refs)
                 return cfg_errf(c, item, "%s: model '%s' has no backend_refs", path, set->m.name);
-        snprintf(fw, sizeof fw, "%s.backend_refs", path);
-        r = cfg_seq_items(c, pm.refs, fw, &items, &n);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                struct backend b = { .weight = 1, .node = node_at(c, items[i]) };
-                char bp[512];
+        else
+                r = 1;
+        if (r == 1) {
+                snprintf(fw, sizeof fw, "%s.backend_refs", path);
+                r = cfg_seq_items(c, pm.refs, fw, &items, &n);
+                for (size_t i = 0; r >= 0 && i < n; i++) {
+                        struct backend b = { .weight = 1, .node = node_at(c, items[i]) };
+                        char bp[512];
 
-                snprintf(bp, sizeof bp, "%s.backend_refs[%zu]", path, i);
-                r = walk(x, b.node, bp, ref_known, backend_key, &b);
-                if (r >= 0 && !b.skip && !b.host)
-                        r = cfg_errf(c, b.node, "%s: give endpoint (host:port) or base_url", bp);
-                if (r >= 0 && !b.skip) {
-                        r = add_backend(x, &b, set->m.name, i);
-                        made++;
+                        snprintf(bp, sizeof bp, "%s.backend_refs[%zu]", path, i);
+                        r = walk(x, b.node, bp, ref_known, backend_key, &b);
+                        if (r >= 0 && !b.skip && !b.host)
+                                r = cfg_errf(c, b.node, "%s: give endpoint (host:port) or base_url", bp);
+                        if (r >= 0 && !b.skip) {
+                                r = add_backend(x, &b, set->m.name, i);
+                                made++;
+                        }
+                        free(b.name);
+                        free(b.host);
                 }
-                free(b.name);
-                free(b.host);
         }
         if (r < 0)
                 return r;
@@ -727,9 +764,6 @@ static int parse_keywords(struct v03 *x, const yaml_node_t *list) {
                 r = signal_name(x, it, path, &s->name);
                 if (r < 0)
                         return r;
-                for (size_t j = 0; j + 1 < v->n_keywords; j++)
-                        if (!strcmp(v->keywords[j].name, s->name))
-                                return cfg_errf(c, it, "%s: keyword signal '%s' defined twice", path, s->name);
                 r = cfg_map_pairs(c, it, path, &pairs, &np);
                 for (size_t j = 0; r >= 0 && j < np; j++) {
                         const yaml_node_t *k, *val;
@@ -773,6 +807,13 @@ static int parse_keywords(struct v03 *x, const yaml_node_t *list) {
                                                         s->keywords[j], eb);
                                 }
                         }
+                }
+                if (!bad) {
+                        const yaml_node_t **nodes = realloc(x->kw_nodes, v->n_keywords * sizeof *nodes);
+                        if (!nodes)
+                                return -ENOMEM;
+                        x->kw_nodes = nodes;
+                        nodes[v->n_keywords - 1] = it;
                 }
                 if (bad) {
                         r = drop(x, "keyword", s->name);
@@ -895,6 +936,21 @@ static int parse_guard_signals(struct v03 *x, const yaml_node_t *list, bool pii)
         return r;
 }
 
+static int index_keywords(struct v03 *x) {
+        struct sy_v03 *v = x->v;
+        ssize_t dup;
+
+        free(x->kw_sorted);
+        x->kw_sorted = calloc(v->n_keywords ? v->n_keywords : 1, sizeof *x->kw_sorted);
+        if (!x->kw_sorted)
+                return -ENOMEM;
+        dup = sort_names(v, x->kw_sorted, v->n_keywords, kw_cmp);
+        if (dup >= 0)
+                return cfg_errf(x->c, x->kw_nodes[dup], "routing.signals.keywords: signal '%s' defined twice",
+                                v->keywords[dup].name);
+        return 0;
+}
+
 static int signals_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v, const char *fw, void *ud) {
         (void)fw, (void)ud;
         if (scalar_is(k, "keywords"))
@@ -932,12 +988,31 @@ static int drop_list(struct v03 *x, const yaml_node_t *k, const yaml_node_t *lis
 
 /* ---- routing.decisions ------------------------------------------------------ */
 
-static ssize_t find_signal(struct sy_v03 *v, enum sy_rule_kind kind, const yaml_node_t *nn) {
+static ssize_t find_signal(struct v03 *x, enum sy_rule_kind kind, const yaml_node_t *nn) {
+        struct sy_v03 *v = x->v;
         size_t n = kind == SY_RULE_DOMAIN      ? v->n_domains
                    : kind == SY_RULE_KEYWORD   ? v->n_keywords
                    : kind == SY_RULE_JAILBREAK ? v->n_jailbreaks
                                                : v->n_piis;
 
+        if (kind == SY_RULE_KEYWORD) {
+                size_t lo = 0, hi = n;
+                while (lo < hi) {
+                        size_t mid = (lo + hi) / 2;
+                        const char *name = v->keywords[x->kw_sorted[mid]].name;
+                        size_t nl = strlen(name), m = nl < slen(nn) ? nl : slen(nn);
+                        int cmp = memcmp(name, sval(nn), m);
+                        if (cmp == 0)
+                                cmp = nl < slen(nn) ? -1 : nl > slen(nn);
+                        if (cmp == 0)
+                                return x->kw_sorted[mid];
+                        if (cmp < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                return -1;
+        }
         for (size_t i = 0; i < n; i++) {
                 const char *name = kind == SY_RULE_DOMAIN      ? v->domains[i].name
                                    : kind == SY_RULE_KEYWORD   ? v->keywords[i].name
@@ -1031,7 +1106,7 @@ static int parse_rule(struct v03 *x, const yaml_node_t *n, const char *path, uns
 
                 if (!scalar_is(t, types[i].type))
                         continue;
-                s = find_signal(v, types[i].kind, nn);
+                s = find_signal(x, types[i].kind, nn);
                 if (s < 0 && is_dropped(x, types[i].type, cfg_show(nn, b)))
                         return 1;
                 if (s < 0)
@@ -1256,15 +1331,20 @@ static int parse_decisions(struct v03 *x, const yaml_node_t *list) {
                                 return r;
                         continue;
                 }
-                for (size_t j = 0; j < v->n_decisions; j++)
-                        if (!strcmp(v->decisions[j].name, d->name)) {
-                                r = cfg_errf(c, get(it, "name", c), "%s: decision '%s' given twice (first at line %u)",
-                                             path, d->name, v->decisions[j].line);
-                                decision_free(d);
-                                memset(d, 0, sizeof *d);
-                                return r;
-                        }
+                d->name_node = get(it, "name", c);
                 v->n_decisions++;
+        }
+        {
+                uint32_t *idx = calloc(v->n_decisions ? v->n_decisions : 1, sizeof *idx);
+                ssize_t dup;
+
+                if (!idx)
+                        return -ENOMEM;
+                dup = sort_names(v, idx, v->n_decisions, dec_cmp);
+                free(idx);
+                if (dup >= 0)
+                        return cfg_errf(c, v->decisions[dup].name_node, "routing.decisions: decision '%s' given twice",
+                                        v->decisions[dup].name);
         }
         qsort(v->decisions, v->n_decisions, sizeof *v->decisions, by_priority);
         return 0;
@@ -1274,13 +1354,16 @@ static int routing_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
         static const char *const sig_known[] = { "keywords", "domains", "jailbreak", "pii", NULL };
         yaml_node_pair_t *pairs;
         size_t n;
-        int r;
+        int r = 0;
 
         (void)ud;
         if (scalar_is(k, "modelCards"))
                 return parse_cards(x, v);
         if (scalar_is(k, "decisions"))
                 return 0; /* after the signals */
+        if (scalar_is(k, "signals") && (r = walk(x, v, fw, sig_known, signals_key, NULL)) >= 0 &&
+            (r = index_keywords(x)) < 0)
+                return r;
         if (scalar_is(k, "strategy")) {
                 if (scalar_is(v, "priority"))
                         return 0;
@@ -1288,8 +1371,7 @@ static int routing_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
                                    "switchyard's decision strategy is priority: the highest-priority "
                                    "matching decision wins");
         }
-        /* signals: the supported lists first, so a decision may name any */
-        r = walk(x, v, fw, sig_known, signals_key, NULL);
+        /* signals (read above): the unsupported lists' names, dropped */
         if (r < 0)
                 return r;
         r = cfg_map_pairs(x->c, v, fw, &pairs, &n);
@@ -1306,7 +1388,10 @@ static int parse_routing(struct v03 *x) {
         static const char *const known[] = { "modelCards", "signals", "decisions", "strategy", NULL };
         struct ctx *c = x->c;
         const yaml_node_t *rt = get(x->root, "routing", c), *d;
-        int r;
+        int r = index_keywords(x); /* none yet: decisions may come without signals */
+
+        if (r < 0)
+                return r;
 
         if (!rt)
                 return 0;
@@ -1675,6 +1760,8 @@ int cfg_load_v03(struct ctx *c) {
                 r = sy_decisions_compile(x.v);
         }
         cfg_free_strv(x.dropped, x.n_dropped);
+        free(x.kw_sorted);
+        free(x.kw_nodes);
         c->root = node_at(c, x.root_id);
         if (r >= 0 && c->cfg->n_upstreams == 0)
                 r = cfg_warnf(c, NULL, "no upstreams configured (providers.models[].backend_refs)");

@@ -87,7 +87,8 @@ struct sy_decision {
         bool prompt_insert;  /* mode: insert (default replace) */
         char *fast_response; /* plugin fast_response: the message; NULL: none */
         unsigned line;
-        uint32_t order; /* position in the file */
+        uint32_t order;        /* position in the file */
+        const void *name_node; /* the loader's, for messages */
 };
 
 /* providers.models[]: the model's own settings */

@@ -38,6 +38,7 @@ struct sy_kw_index {
 
 struct sy_dec_state {
         const struct sy_v03 *v;
+        size_t n_kw, n_sig, n_dom; /* the sizes it was made for (a new config at the same address) */
         uint32_t gen;
         uint32_t *kw_seen; /* per keyword: gen when seen */
         uint32_t *sig_gen; /* per keyword signal: gen when count/value valid */
@@ -88,8 +89,10 @@ static unsigned normalise(const char *kw, bool cs, char *out, size_t cap) {
                         return 0;
                 }
         }
-        out[o < cap ? o : cap - 1] = 0;
-        return o + 1 < cap ? words : 0;
+        if (o >= cap)
+                return 0;
+        out[o] = 0;
+        return words;
 }
 
 void sy_decisions_index_free(struct sy_kw_index *ix) {
@@ -185,6 +188,9 @@ int sy_dec_state_new(const struct sy_v03 *v, struct sy_dec_state **ret) {
         if (!st)
                 return -ENOMEM;
         st->v = v;
+        st->n_kw = v->n_keyword_total;
+        st->n_sig = v->n_keywords;
+        st->n_dom = v->n_domains;
         st->kw_seen = calloc(nk, sizeof *st->kw_seen);
         st->sig_gen = calloc(ns, sizeof *st->sig_gen);
         st->sig_count = calloc(ns, sizeof *st->sig_count);
@@ -216,7 +222,8 @@ void sy_dec_state_free(struct sy_dec_state *st) {
 }
 
 bool sy_dec_state_for(const struct sy_dec_state *st, const struct sy_v03 *v) {
-        return st && st->v == v;
+        return st && v && st->v == v && st->n_kw == v->n_keyword_total && st->n_sig == v->n_keywords &&
+               st->n_dom == v->n_domains;
 }
 
 static void seen(struct sy_dec_state *st, uint32_t kw, uint32_t sig) {

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/decisions.h"
 #include "common/json.h"
 #include "common/usdt.h"
 #include "http/http_parse.h"
@@ -169,17 +170,21 @@ struct conn {
         bool clf_truncated;    /* classification API: text cut to head + tail */
         int cat_idx;           /* config category whose rewrites apply, -1 none */
         bool injected_prompt;
-        uint64_t t_clf_ns;             /* classify request sent */
-        size_t prompt_off, prompt_len; /* the prompt's JSON value in the body (prefix hashes) */
-        int upstream;                  /* current upstream index or -1 */
-        int picked_upstream;           /* stage_pick's choice, for stage_relay */
-        uint32_t up_gen;               /* config generation that index was picked in (sy_done.snap_gen) */
-        struct buf upreq;              /* the request head as sent upstream (the body is upbody) */
-        size_t head_len_up;            /* shared head part of upreq (no Host/Content-Length) */
-        struct buf upbody;             /* the body as sent upstream */
-        bool stale_retry;              /* already retried once after a stale pooled connection */
-        struct buf upshared;           /* tls.c: the shared head as built, while an upstream filters it */
-        uint64_t upshared_key;         /* t_parsed_ns + 1 of the request upshared is for; 0: none */
+        /* v0.3 decisions (stage_route.c) */
+        int decision;                      /* cfg->v03->decisions index, -1: none */
+        char matched_kw[256];              /* x-vsr-matched-keywords */
+        struct sy_category_cfg dec_prompt; /* the decision's system prompt (pointers into the config) */
+        uint64_t t_clf_ns;                 /* classify request sent */
+        size_t prompt_off, prompt_len;     /* the prompt's JSON value in the body (prefix hashes) */
+        int upstream;                      /* current upstream index or -1 */
+        int picked_upstream;               /* stage_pick's choice, for stage_relay */
+        uint32_t up_gen;                   /* config generation that index was picked in (sy_done.snap_gen) */
+        struct buf upreq;                  /* the request head as sent upstream (the body is upbody) */
+        size_t head_len_up;                /* shared head part of upreq (no Host/Content-Length) */
+        struct buf upbody;                 /* the body as sent upstream */
+        bool stale_retry;                  /* already retried once after a stale pooled connection */
+        struct buf upshared;               /* tls.c: the shared head as built, while an upstream filters it */
+        uint64_t upshared_key;             /* t_parsed_ns + 1 of the request upshared is for; 0: none */
         uint64_t overhead_ns;
         struct upconn *up;
 
@@ -263,9 +268,10 @@ struct worker {
         uint64_t router_checked_ns;
 
         struct fe_metrics metrics;
-        struct rlr *rlr;        /* stage_limit.c: this worker's Redis connection, or NULL */
-        void *sha_ctx;          /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
-        _Atomic uint64_t loops; /* turns of the loop: the main thread waits for a turn after
+        struct sy_dec_state *dec; /* stage_route.c: v0.3 decisions' scratch, for one configuration */
+        struct rlr *rlr;          /* stage_limit.c: this worker's Redis connection, or NULL */
+        void *sha_ctx;            /* stage_auth.c: this worker's SHA-256 context (EVP_MD_CTX) */
+        _Atomic uint64_t loops;   /* turns of the loop: the main thread waits for a turn after
                                            * swapping the configuration (no worker still reads the old
                                            * current pointer) */
         _Atomic bool running;
@@ -359,6 +365,13 @@ void classify_append_string(struct buf *out, const char *v, size_t len);
 int route_find_category(const struct sy_config *cfg, const char *name);
 /* model "auto" without a verdict (classifier late, down, failing): default_model */
 enum stage_rc route_fallback(struct conn *c, const char *status, int reason);
+/* the model's name as sent upstream (v0.3 provider_model_id), else c->model */
+const char *route_upstream_model(const struct conn *c);
+void route_worker_fini(struct worker *w);
+/* stage_guard.c: a decision's fast_response (the guards' blocked answer) */
+void guard_fast_response(struct conn *c, const char *text);
+/* the PII seen (best span score per type; structured ones by shape: 1) */
+unsigned guard_pii_seen(const struct conn *c, float *scores, const char *const **ret_names);
 void route_response_headers(struct conn *c, struct buf *out);
 const struct sy_model_score *route_best_model(struct conn *c, const struct sy_category_cfg *cat);
 

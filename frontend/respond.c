@@ -119,8 +119,12 @@ static void models_json(struct conn *c, struct buf *o, const char *only) {
                                         dup = true;
                         if (dup)
                                 continue;
-                        buf_printf(o, "%s{\"id\":%.*s,\"object\":\"model\",\"created\":%ld,\"owned_by\":\"%s\"}",
+                        const struct sy_v03_model *card = sy_v03_find_model(c->cfg->v03, m->name);
+                        buf_printf(o, "%s{\"id\":%.*s,\"object\":\"model\",\"created\":%ld,\"owned_by\":\"%s\"",
                                    first ? "" : ",", nl, name, created, engine);
+                        if (card && card->context_window) /* as vLLM reports it */
+                                buf_printf(o, ",\"max_model_len\":%llu", (unsigned long long)card->context_window);
+                        buf_append(o, "}", 1);
                         first = false;
                         if (only)
                                 return;

@@ -293,6 +293,9 @@ static void reset_request(struct conn *c) {
         c->is_auto = c->clf_api = c->injected_prompt = false;
         c->reasoning_client = c->clf_verdict = c->clf_truncated = false;
         c->cat_idx = -1;
+        c->decision = -1;
+        c->matched_kw[0] = 0;
+        c->dec_prompt.system_prompt = NULL;
         c->clf_status = NULL;
         c->clf_reason = 0;
         c->key_idx = -1;
@@ -1173,6 +1176,7 @@ static int worker_init(struct frontend *fe, struct worker *w, unsigned id) {
 static void worker_fini(struct worker *w) {
         proxy_pool_free(w);
         limit_worker_fini(w);
+        route_worker_fini(w);
         auth_worker_fini(w);
         io_uring_queue_exit(&w->ring);
         if (w->listen_fd >= 0 && w->listen_fd != w->fe->inherited_fd)

@@ -278,9 +278,14 @@ static enum stage_rc run(struct conn *c) {
 
         c->cat_idx = -1;
         c->clf_verdict = false;
+        c->decision = -1;
+        c->matched_kw[0] = 0;
         guards = !c->clf_api && guard_wanted(c, &jb, &pii);
         if (!c->clf_api && !c->is_auto && !guards)
                 return STAGE_NEXT; /* nothing to ask: no classifier pass, nothing paid */
+        if (c->is_auto && !guards && cfg->v03 && cfg->v03->n_decisions && !cfg->v03->uses_domain &&
+            !cfg->v03->uses_jailbreak && !cfg->v03->uses_pii)
+                return no_verdict(c, "not_needed", FE_CLF_NO_TEXT); /* keywords only: no classifier pass */
         if (!parse_scan_body(c, mem, &n))
                 return STAGE_DONE;
         if (c->clf_api)
@@ -294,7 +299,21 @@ static enum stage_rc run(struct conn *c) {
                 flags |= SY_CLASSIFY_PII;
                 pii_threshold = guard_pii_threshold(c);
         }
-        if (!c->is_auto)
+        if (c->is_auto && cfg->v03 && cfg->v03->n_decisions) {
+                /* the decisions' signals: what they need of the classifier */
+                const struct sy_v03 *v = cfg->v03;
+
+                c->need_category = v->uses_domain;
+                if (v->include_history)
+                        turns = 0;
+                if (v->uses_pii) {
+                        flags |= SY_CLASSIFY_PII;
+                        pii_threshold =
+                                pii && pii_threshold < v->pii_min_threshold ? pii_threshold : v->pii_min_threshold;
+                        pii = true;
+                }
+        }
+        if (!c->need_category)
                 flags |= SY_CLASSIFY_NO_CATEGORY;
         classify_prompt_text(c, mem, n, turns, text);
         if (text->len == 0)

@@ -324,6 +324,23 @@ static void block(struct conn *c, const char *reason, const char *headers, const
         buf_free(&o);
 }
 
+void guard_fast_response(struct conn *c, const char *text) {
+        const struct sy_v03 *v = c->cfg->v03;
+        char headers[512];
+
+        snprintf(headers, sizeof headers, "x-vsr-fast-response: true\r\nx-vsr-selected-decision: %s\r\n%s%s%s",
+                 v && c->decision >= 0 && (size_t)c->decision < v->n_decisions ? v->decisions[c->decision].name : "",
+                 c->matched_kw[0] ? "x-vsr-matched-keywords: " : "", c->matched_kw, c->matched_kw[0] ? "\r\n" : "");
+        block(c, "fast_response", headers, "blocked_by_decision", text);
+}
+
+unsigned guard_pii_seen(const struct conn *c, float *scores, const char *const **ret_names) {
+        for (unsigned t = 0; t < FE_PII_TYPES; t++)
+                scores[t] = found_by_pattern(c, t) ? 1.0f : c->pii_score[t];
+        *ret_names = pii_types;
+        return FE_PII_TYPES;
+}
+
 static enum stage_rc block_pii(struct conn *c, const char *types) {
         const struct sy_config *cfg = c->cfg;
         char headers[512], text[1024];

@@ -42,7 +42,7 @@ int limit_init(struct frontend *fe) {
 
         fe->rl = NULL;
         if (!cfg->rate_limits.requests_per_minute && !cfg->rate_limits.tokens_per_minute) {
-                bool any = false;
+                bool any = cfg->v03 && cfg->v03->n_limits > 0;
                 for (size_t i = 0; i < cfg->n_api_keys; i++)
                         any |= cfg->api_keys[i].requests_per_minute > 0 || cfg->api_keys[i].tokens_per_minute > 0;
                 if (!any)
@@ -62,7 +62,28 @@ void limit_fini(struct frontend *fe) {
         fe->rl = NULL;
 }
 
-/* The limits of this request's client: the key's own, else rate_limits'. */
+/* The v0.3 local-limiter rule for this request (the first whose user and
+ * model match; a rule for every user and model is rate_limits' own), or -1. */
+static int rule_of(const struct conn *c) {
+        const struct sy_v03 *v = c->cfg->v03;
+
+        for (size_t i = 0; v && i < v->n_limits; i++) {
+                const struct sy_limit_rule *l = &v->limits[i];
+                bool any_user = !l->user || !strcmp(l->user, "*");
+
+                if (any_user && !l->model)
+                        continue;
+                if (!any_user && strcmp(l->user, c->client_h) != 0)
+                        continue;
+                if (l->model && strcmp(l->model, c->model) != 0)
+                        continue;
+                return (int)i;
+        }
+        return -1;
+}
+
+/* The limits of this request's client: the key's own, else a v0.3 rule's,
+ * else rate_limits'. */
 static void limits_of(const struct conn *c, struct rl_limits *lim) {
         const struct sy_config *cfg = c->cfg;
         const struct sy_api_key_cfg *k =
@@ -81,6 +102,13 @@ static void limits_of(const struct conn *c, struct rl_limits *lim) {
                 lim->tpm = (uint32_t)k->tokens_per_minute;
                 lim->burst_tokens = 0;
         }
+        if (!k) {
+                int r = rule_of(c);
+                if (r >= 0) {
+                        const struct sy_limit_rule *l = &cfg->v03->limits[r];
+                        *lim = (struct rl_limits){ l->rpm, l->tpm, l->burst_requests, l->burst_tokens };
+                }
+        }
 }
 
 /* "key:<name>", "hdr:<value>" or "ip:<address>" */
@@ -91,8 +119,12 @@ static size_t client_id(struct conn *c, char *out, size_t cap) {
         char a[INET6_ADDRSTRLEN] = "?";
         int n;
 
+        int rule = name ? -1 : rule_of(c);
+
         if (name)
                 n = snprintf(out, cap, "key:%s", name);
+        else if (rule >= 0) /* a rule's budget is its own */
+                n = snprintf(out, cap, "rule%d:%s", rule, c->client_h);
         else if (c->client_h[0])
                 n = snprintf(out, cap, "hdr:%s", c->client_h);
         else {

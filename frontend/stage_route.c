@@ -131,12 +131,117 @@ static enum stage_rc choose(struct conn *c) {
         return STAGE_NEXT;
 }
 
+/* ---- v0.3 decisions ---------------------------------------------------------------- */
+
+void route_worker_fini(struct worker *w) {
+        sy_dec_state_free(w->dec);
+        w->dec = NULL;
+}
+
+const char *route_upstream_model(const struct conn *c) {
+        const struct sy_v03_model *m = sy_v03_find_model(c->cfg->v03, c->model);
+
+        return m && m->provider_model_id ? m->provider_model_id : c->model;
+}
+
+/* The first of the decision's models that is up and allowed; else the
+ * first allowed (stage_pick says it is down, or stage_guard blocks it). */
+static const struct sy_model_ref *decision_model(struct conn *c, const struct sy_decision *d) {
+        const struct snapshot *s = c->w->snap;
+        const struct sy_model_ref *first = NULL;
+
+        for (size_t i = 0; i < d->n_refs; i++) {
+                const struct sy_model_ref *r = &d->refs[i];
+
+                if (!auth_model_allowed(c, r->model))
+                        continue;
+                if (!first)
+                        first = r;
+                if (guard_model_allows(c, r->model) && model_up(s, r->model))
+                        return r;
+        }
+        return first ? first : d->n_refs ? &d->refs[0] : NULL;
+}
+
+static enum stage_rc decide(struct conn *c) {
+        struct worker *w = c->w;
+        const struct sy_config *cfg = c->cfg;
+        const struct sy_v03 *v = cfg->v03;
+        const struct sy_decision *d;
+        const struct sy_model_ref *ref;
+        struct sy_dec_input in = { .jailbreak = -1 };
+        struct json_member mem[256];
+        float pii[FE_PII_TYPES];
+        size_t n = 0;
+        int idx;
+
+        if (!c->clf_verdict && (v->uses_jailbreak || v->uses_pii) && c->clf_reason != FE_CLF_NO_TEXT &&
+            !cfg->guard.on_classifier_error_allow) {
+                /* a guard condition could not be judged: fail closed, as the guards do */
+                metrics_count_guard(&w->metrics, c->model, "unchecked");
+                c->retry_after_s = 1;
+                respond_error(c, 503, "server_error", NULL, "guard_unavailable",
+                              "the prompt could not be checked by the decisions' jailbreak / PII signals "
+                              "(classifier %s); it was not sent to a model",
+                              c->clf_status ? c->clf_status : "unavailable");
+                return STAGE_DONE;
+        }
+        if (!sy_dec_state_for(w->dec, v)) {
+                sy_dec_state_free(w->dec);
+                w->dec = NULL;
+                if (sy_dec_state_new(v, &w->dec) < 0) {
+                        respond_error(c, 503, "server_error", NULL, "out_of_memory", "out of memory");
+                        return STAGE_DONE;
+                }
+        }
+        if (!parse_scan_body(c, mem, &n))
+                return STAGE_DONE;
+        classify_prompt_text(c, mem, n, v->include_history ? 0 : (cfg->classify_turns ? cfg->classify_turns : 1),
+                             &c->upbody);
+        in.text = c->upbody.p;
+        in.len = c->upbody.len;
+        if (c->clf_verdict) {
+                if (c->confidence >= cfg->confidence_threshold)
+                        in.category = c->category;
+                in.jailbreak = c->jailbreak;
+                in.n_pii = guard_pii_seen(c, pii, &in.pii_types);
+                in.pii_score = pii;
+        } else if (c->pii_patterns) {
+                in.n_pii = guard_pii_seen(c, pii, &in.pii_types); /* found by shape: no verdict needed */
+                in.pii_score = pii;
+        }
+        idx = sy_decide(v, w->dec, &in, c->matched_kw, sizeof c->matched_kw);
+        c->upbody.len = 0;
+        if (idx < 0) {
+                c->clf_status = c->clf_verdict || !c->clf_status ? "no_decision" : c->clf_status;
+                return fallback_cat(c, c->clf_status, FE_CLF_NO_ROUTE, -1);
+        }
+        d = &v->decisions[idx];
+        c->decision = idx;
+        if (!c->clf_status || c->clf_verdict)
+                c->clf_status = "ok";
+        if (d->fast_response) {
+                guard_fast_response(c, d->fast_response);
+                return STAGE_DONE;
+        }
+        if (d->system_prompt) {
+                c->dec_prompt = (struct sy_category_cfg){ .name = d->name,
+                                                          .system_prompt = d->system_prompt,
+                                                          .system_prompt_insert = d->prompt_insert };
+        }
+        worker_refresh_snapshot(w);
+        ref = decision_model(c, d);
+        snprintf(c->model, sizeof c->model, "%s", ref->model);
+        c->reasoning = ref->use_reasoning ? 1 : 0;
+        return STAGE_NEXT;
+}
+
 static enum stage_rc run(struct conn *c) {
         enum stage_rc rc;
 
         if (!c->is_auto)
                 return STAGE_NEXT;
-        rc = choose(c);
+        rc = c->cfg->v03 && c->cfg->v03->n_decisions ? decide(c) : choose(c);
         if (rc == STAGE_NEXT && !auth_model_allowed(c, c->model)) {
                 respond_error(c, 403, "invalid_request_error", "model", "model_not_allowed",
                               "this API key may not use model `%s`, which model `auto` chose", c->model);
@@ -243,8 +348,13 @@ static bool rewrite_member(struct conn *c, const struct json_member *m, struct b
         const struct sy_reasoning_family *f;
 
         if (proxy_key_is(m, "model")) {
+                const char *up = route_upstream_model(c);
                 buf_append(out, "\"model\":", 8);
-                respond_put_json_string(out, c->model, strlen(c->model));
+                respond_put_json_string(out, up, strlen(up));
+                return true;
+        }
+        if (proxy_key_is(m, "messages") && m->type == JSON_ARRAY && c->decision >= 0 && c->dec_prompt.system_prompt) {
+                write_messages(c, m, &c->dec_prompt, out);
                 return true;
         }
         if (proxy_key_is(m, "messages") && m->type == JSON_ARRAY && c->cat_idx >= 0 &&
@@ -320,6 +430,11 @@ void route_response_headers(struct conn *c, struct buf *out) {
                            : c->reasoning      ? "on"
                                                : "off");
         buf_printf(out, "x-vsr-injected-system-prompt: %s\r\n", c->injected_prompt ? "true" : "false");
+        if (c->decision >= 0 && c->cfg->v03 && (size_t)c->decision < c->cfg->v03->n_decisions) {
+                buf_printf(out, "x-vsr-selected-decision: %s\r\n", c->cfg->v03->decisions[c->decision].name);
+                if (c->matched_kw[0])
+                        buf_printf(out, "x-vsr-matched-keywords: %s\r\n", c->matched_kw);
+        }
 }
 
 
@@ -355,6 +470,12 @@ static enum stage_rc build(struct conn *c) {
                 first = 0;
                 if (c->is_auto && rewrite_member(c, &mem[i], &c->upbody))
                         continue;
+                if (!c->is_auto && c->cfg->v03 && proxy_key_is(&mem[i], "model")) {
+                        const char *up = route_upstream_model(c);
+                        buf_append(&c->upbody, "\"model\":", 8);
+                        respond_put_json_string(&c->upbody, up, strlen(up));
+                        continue;
+                }
                 buf_append(&c->upbody, body + mem[i].start, mem[i].end - mem[i].start);
         }
         if (c->is_auto)

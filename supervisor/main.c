@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/config_v03.h"
 #include "common/log.h"
 #include "proto/runtime.h"
 #include "shm/segment.h"
@@ -13,6 +14,7 @@
 #include "classifier/daemon.h"
 #include "frontend/frontend.h"
 #include "router/router.h"
+#include "supervisor/check.h"
 #include "supervisor/rolelock.h"
 #include "supervisor/supervisor.h"
 
@@ -25,7 +27,8 @@ static int usage(FILE *f) {
                    "  frontend    the HTTP frontend process (a systemd unit runs this)\n"
                    "  router      the router process (a systemd unit runs this)\n"
                    "  classifier  the classifier process (model \"auto\": category, jailbreak, PII)\n"
-                   "  check       validate CONFIG and print what it defines\n"
+                   "  check       validate CONFIG and print what it defines: listener, models and backends,\n"
+                   "              decisions in priority order (v0.3), guards, limits\n"
                    "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
                    "              directory (a liveness probe for Kubernetes / monitoring)\n"
                    "  probes -r RUNTIME_DIR [--listen HOST:PORT] [--watch] [--trace N]\n"
@@ -49,8 +52,12 @@ static int check(const char *path) {
         }
         for (size_t i = 0; i < cfg->n_warnings; i++)
                 fprintf(stderr, "warning: %s\n", cfg->warnings[i]);
-        printf("%s: ok: listen %s:%u, %zu upstreams, %zu models, %zu categories\n", path, cfg->server.host,
-               cfg->server.port, cfg->n_upstreams, cfg->n_models, cfg->n_categories);
+        printf("%s: ok%s: listen %s:%u, %zu upstreams, %zu models, %zu categories", path,
+               cfg->v03 ? " (vLLM Semantic Router v0.3)" : "", cfg->server.host, cfg->server.port, cfg->n_upstreams,
+               cfg->n_models, cfg->n_categories);
+        if (cfg->v03)
+                printf(", %zu decisions", cfg->v03->n_decisions);
+        printf("\n");
         if (cfg->classifier.enabled) {
                 const char *m = cfg->classifier.model ? cfg->classifier.model : classifier_default_model();
 
@@ -76,6 +83,7 @@ static int check(const char *path) {
                         printf(" key=$%s in %s", u->api_key_env, u->auth_header);
                 printf("\n");
         }
+        check_print(stdout, cfg);
         sy_config_free(cfg);
         return 0;
 }
