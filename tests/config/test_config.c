@@ -441,10 +441,11 @@ static void test_defaults(void) {
                     "lim:1:1: 'observability' (vLLM Semantic Router) is not used by switchyard; refused", 1);
         expect_fail("upstreams: []\ndecisions: []\n", "lim:2:1: decisions", 2);
         expect_fail("model_config:\n  c: {frob: 1}\n", "lim:2:7: model_config.c: key 'frob' is not used", 2);
-        /* the v0.3 format is refused even so: it would load as an empty router */
+        /* a v0.3 file without models is refused even so: it would load as an empty router */
         setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
         expect_fail("version: v0.3\nlisteners: [{name: http, address: 0.0.0.0, port: 8801}]\n",
-                    "lim:1:10: version: 'v0.3': this is the vLLM Semantic Router's versioned format", 1);
+                    "lim:1:1: a v0.3 file needs providers.models", 1);
+        expect_fail("version: v0.4\nlisteners: []\n", "lim:1:10: version: 'v0.4'", 1);
         cfg = load_ok("frobnicate: 1\n"
                       "observability: {tracing: {enabled: false}}\n"
                       "decisions: []\n");
