@@ -971,6 +971,10 @@ static void reload(struct daemon *d) {
         log_notice("configuration reloaded");
 }
 
+static void on_hup(void *arg) { /* SIGHUP */
+        reload(arg);
+}
+
 /* OpenBLAS sizes its thread pool from OPENBLAS_NUM_THREADS when the library
  * loads, before main(): run again with it set to the configured count
  * (more threads than used would spin after every call). */
@@ -1029,7 +1033,6 @@ int classifier_main(const char *config_path) {
         pthread_condattr_t ca;
         char err[512];
         bool *woke = NULL;
-        sigset_t mask;
         int ret, code = 1;
 
         sy_log_init("classifier");
@@ -1089,12 +1092,7 @@ int classifier_main(const char *config_path) {
                 log_err("out of memory");
                 goto out;
         }
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before the model thread: it inherits the mask */
-        d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        d->sig_fd = sy_signalfd_open(SFD_CLOEXEC | SFD_NONBLOCK); /* before the model thread: it inherits the mask */
         d->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (d->sig_fd < 0 || d->ev_fd < 0 || d->epfd < 0)
@@ -1141,17 +1139,9 @@ int classifier_main(const char *config_path) {
                                         /* EAGAIN: already read */
                                 }
                         } else if (p == &d->sig_fd) {
-                                struct signalfd_siginfo si;
-
-                                while (read(d->sig_fd, &si, sizeof si) == sizeof si) {
-                                        if (si.ssi_signo == SIGHUP) {
-                                                reload(d);
-                                        } else {
-                                                log_notice("classifier stopping");
-                                                sy_notify_stopping();
-                                                code = 0;
-                                                goto out;
-                                        }
+                                if (sy_signals_drain(d->sig_fd, "classifier", on_hup, d)) {
+                                        code = 0;
+                                        goto out;
                                 }
                         }
                 }

@@ -69,6 +69,10 @@ struct ctx {
         const yaml_node_t *pii_needs;  /* first pii_policy that forbids a type */
         const yaml_node_t *jb_needs;   /* first category jailbreak_enabled: true */
         bool allow_unsupported;        /* SY_ALLOW_UNSUPPORTED_ENV=1: unused keys warn, not refuse */
+        /* the upstream being read: its TLS keys (config_tls.c) */
+        const yaml_node_t *up_tls_nodes[8];
+        const yaml_node_t *up_url_node;
+        bool up_url_https, up_tls_value;
 };
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -137,6 +141,14 @@ bool cfg_in_list(const yaml_node_t *k, const char *const *list);
  * mapping keys must be unique scalars. */
 int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_pair_t **ret_pairs, size_t *ret_n);
 int cfg_seq_items(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_item_t **ret_items, size_t *ret_n);
+/* The items of sequence v, at most max ("what: more than max many", at v or
+ * with at_extra at the first item too many), and a zeroed array for them
+ * (elements of size, one at least) into *ret_arr: CFG_SEQ_ARRAY fills in
+ * size and ret_arr from the array's member. */
+int cfg_seq_array(struct ctx *c, const yaml_node_t *v, const char *what, size_t max, const char *many, bool at_extra,
+                  size_t size, yaml_node_item_t **ret_items, size_t *ret_n, void **ret_arr);
+#define CFG_SEQ_ARRAY(c, v, what, max, many, at_extra, items, n_items, arr) \
+        cfg_seq_array((c), (v), (what), (max), (many), (at_extra), sizeof *(arr), (items), (n_items), (void **)&(arr))
 /* The key and value of a pair; "prefix.key" into fw, for messages. */
 void cfg_pair(struct ctx *c, const yaml_node_pair_t *p, const char *prefix, char *fw, size_t fwlen,
               const yaml_node_t **ret_key, const yaml_node_t **ret_val);
@@ -172,6 +184,17 @@ enum url_fault { URL_OK, URL_FORM, URL_HOST, URL_PORT };
  * else. The host without its brackets; *ret_port only when a port is there. */
 enum url_fault cfg_url_host_port(const char *h, const char *end, const char **ret_host, size_t *ret_len,
                                  uint16_t *ret_port);
+/* config_tls.c: an upstream's url (http:// or https://) and its TLS and
+ * provider keys; cfg_upstream_tls_key: 1 taken, 0 not one of them, < 0 */
+void cfg_upstream_tls_begin(struct ctx *c);
+const char *cfg_upstream_tls_known(void);
+int cfg_upstream_url(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_upstream_cfg *up);
+int cfg_upstream_tls_key(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what,
+                         struct sy_upstream_cfg *up);
+int cfg_upstream_tls_finish(struct ctx *c, const char *what, struct sy_upstream_cfg *up);
+/* The text of URL n after scheme ("http://", any case): an error unless n
+ * is a non-null scalar without NUL bytes that starts with it. */
+int cfg_url_scheme(struct ctx *c, const yaml_node_t *n, const char *what, const char *scheme, const char **ret_rest);
 /* http://host[:port][/] -> host, port (80 if absent). */
 int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host, uint16_t *ret_port);
 int cfg_get_host(struct ctx *c, const yaml_node_t *n, const char *what, char **ret);
@@ -195,6 +218,15 @@ int cfg_push_dup(char ***arr, size_t *n, const char *s);
                 v_;                                                             \
         })
 ssize_t cfg_str_index(char *const *arr, size_t n, const char *s);
+/* The first element of arr[0..n) whose member name is key, or NULL. */
+#define CFG_FIND_NAMED(arr, n, key)                                                         \
+        __extension__({                                                                     \
+                size_t i_ = 0;                                                              \
+                while (i_ < (n) && !((arr)[i_].name && strcmp((arr)[i_].name, (key)) == 0)) \
+                        i_++;                                                               \
+                i_ < (n) ? &(arr)[i_] : NULL;                                               \
+        })
+
 /* A list of unique names appended to *arr. */
 int cfg_get_name_list(struct ctx *c, const yaml_node_t *n, const char *what, enum name_kind kind, size_t max,
                       char ***arr, size_t *n_arr);

@@ -421,6 +421,17 @@ void sy_config_upstream_free(struct sy_upstream_cfg *u) {
         free(u->host);
         free(u->engine);
         cfg_free_strv(u->models, u->n_models);
+        free(u->sni);
+        free(u->ca_file);
+        free(u->api_key_env);
+        if (u->api_key)
+                explicit_bzero(u->api_key, strlen(u->api_key));
+        free(u->api_key);
+        free(u->auth_header);
+        free(u->auth_prefix);
+        cfg_free_strv(u->extra_names, u->n_extra);
+        cfg_free_strv(u->extra_values, u->n_extra);
+        free(u->health_path);
 }
 
 void sy_config_model_free(struct sy_model_cfg *m) {
@@ -431,23 +442,50 @@ void sy_config_model_free(struct sy_model_cfg *m) {
         cfg_free_strv(m->pii_policy.types_allowed, m->pii_policy.n_types_allowed);
 }
 
+/* The string members of struct sy_config (char *) that sy_config_free() frees. */
+#define STR(m) offsetof(struct sy_config, m)
+static const size_t config_strings[] = { STR(path),
+                                         STR(server.host),
+                                         STR(health.path),
+                                         STR(router.policy),
+                                         STR(shm.runtime_dir),
+                                         STR(default_model),
+                                         STR(classifier.model),
+                                         STR(classifier.backend),
+                                         STR(classifier.category.model_id),
+                                         STR(classifier.category.mapping_path),
+                                         STR(classifier.pii.model_id),
+                                         STR(classifier.pii.mapping_path),
+                                         STR(classifier.jailbreak.model_id),
+                                         STR(classifier.jailbreak.mapping_path),
+                                         STR(admin.host),
+                                         STR(admin.token),
+                                         STR(admin.token_file),
+                                         STR(admin.state_file),
+                                         STR(default_reasoning_effort),
+                                         STR(guard.pii_message),
+                                         STR(guard.jailbreak_message),
+                                         STR(rate_limits.client_header),
+                                         STR(proxy.selected_model_header),
+                                         STR(router.session.header),
+                                         STR(rate_limits.redis.host),
+                                         STR(rate_limits.redis.key_prefix),
+                                         STR(rate_limits.redis.password_env) };
+#undef STR
+
 void sy_config_free(struct sy_config *cfg) {
         size_t i, j;
 
         if (!cfg)
                 return;
-        free(cfg->path);
-        free(cfg->server.host);
-        free(cfg->health.path);
-        free(cfg->router.policy);
-        free(cfg->shm.runtime_dir);
+        for (i = 0; i < sizeof config_strings / sizeof config_strings[0]; i++)
+                free(*(char **)((char *)cfg + config_strings[i]));
         for (i = 0; i < cfg->n_upstreams; i++)
                 sy_config_upstream_free(&cfg->upstreams[i]);
         free(cfg->upstreams);
         for (i = 0; i < cfg->n_models; i++)
                 sy_config_model_free(&cfg->models[i]);
         free(cfg->models);
-        free(cfg->default_model);
         cfg_free_strv(cfg->auto_aliases, cfg->n_auto_aliases);
         for (i = 0; i < cfg->n_categories; i++) {
                 free(cfg->categories[i].name);
@@ -457,14 +495,6 @@ void sy_config_free(struct sy_config *cfg) {
                 free(cfg->categories[i].model_scores);
         }
         free(cfg->categories);
-        free(cfg->classifier.model);
-        free(cfg->classifier.backend);
-        free(cfg->classifier.category.model_id);
-        free(cfg->classifier.category.mapping_path);
-        free(cfg->classifier.pii.model_id);
-        free(cfg->classifier.pii.mapping_path);
-        free(cfg->classifier.jailbreak.model_id);
-        free(cfg->classifier.jailbreak.mapping_path);
         for (i = 0; i < cfg->n_discovery; i++) {
                 struct sy_discovery_cfg *d = &cfg->discovery[i];
 
@@ -480,18 +510,11 @@ void sy_config_free(struct sy_config *cfg) {
                 free(d->dns_name);
         }
         free(cfg->discovery);
-        free(cfg->admin.host);
-        free(cfg->admin.token);
-        free(cfg->admin.token_file);
-        free(cfg->admin.state_file);
         for (i = 0; i < cfg->n_reasoning_families; i++) {
                 free(cfg->reasoning_families[i].name);
                 free(cfg->reasoning_families[i].parameter);
         }
         free(cfg->reasoning_families);
-        free(cfg->default_reasoning_effort);
-        free(cfg->guard.pii_message);
-        free(cfg->guard.jailbreak_message);
         for (i = 0; i < cfg->n_api_keys; i++) {
                 free(cfg->api_keys[i].name);
                 cfg_free_strv(cfg->api_keys[i].models, cfg->api_keys[i].n_models);
@@ -500,44 +523,19 @@ void sy_config_free(struct sy_config *cfg) {
         if (cfg->metrics_token)
                 explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
         free(cfg->metrics_token);
-        free(cfg->rate_limits.client_header);
-        free(cfg->proxy.selected_model_header);
-        free(cfg->router.session.header);
-        free(cfg->rate_limits.redis.host);
-        free(cfg->rate_limits.redis.key_prefix);
-        free(cfg->rate_limits.redis.password_env);
         cfg_free_strv(cfg->warnings, cfg->n_warnings);
         sy_v03_free(cfg->v03);
         free(cfg);
 }
 
 const struct sy_reasoning_family *sy_config_find_reasoning(const struct sy_config *cfg, const char *name) {
-        if (!cfg || !name)
-                return NULL;
-        for (size_t i = 0; i < cfg->n_reasoning_families; i++)
-                if (strcmp(cfg->reasoning_families[i].name, name) == 0)
-                        return &cfg->reasoning_families[i];
-        return NULL;
+        return cfg && name ? CFG_FIND_NAMED(cfg->reasoning_families, cfg->n_reasoning_families, name) : NULL;
 }
 
 const struct sy_model_cfg *sy_config_find_model(const struct sy_config *cfg, const char *name) {
-        size_t i;
-
-        if (!cfg || !name)
-                return NULL;
-        for (i = 0; i < cfg->n_models; i++)
-                if (strcmp(cfg->models[i].name, name) == 0)
-                        return &cfg->models[i];
-        return NULL;
+        return cfg && name ? CFG_FIND_NAMED(cfg->models, cfg->n_models, name) : NULL;
 }
 
 const struct sy_upstream_cfg *sy_config_find_upstream(const struct sy_config *cfg, const char *name) {
-        size_t i;
-
-        if (!cfg || !name)
-                return NULL;
-        for (i = 0; i < cfg->n_upstreams; i++)
-                if (cfg->upstreams[i].name && strcmp(cfg->upstreams[i].name, name) == 0)
-                        return &cfg->upstreams[i];
-        return NULL;
+        return cfg && name ? CFG_FIND_NAMED(cfg->upstreams, cfg->n_upstreams, name) : NULL;
 }

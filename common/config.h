@@ -33,6 +33,19 @@ struct sy_upstream_cfg {
         uint32_t weight; /* default 1 */
         enum sy_upstream_kind kind;
         unsigned line; /* line in the file, for messages */
+        /* an https url (or tls: true): TLS with SNI and certificate
+         * verification, always (common/config_tls.c) */
+        bool tls;
+        char *sni;          /* server name sent and verified; NULL: host (when a name) */
+        char *ca_file;      /* PEM CA certificates; NULL: the system store */
+        char *api_key_env;  /* environment variable the key was read from at load */
+        char *api_key;      /* its value: a secret, never printed, logged or shown */
+        char *auth_header;  /* header carrying the key (default Authorization) */
+        char *auth_prefix;  /* before the key (default "Bearer ") */
+        char **extra_names; /* extra_headers: sent on every request to this upstream */
+        char **extra_values;
+        size_t n_extra;
+        char *health_path; /* NULL: health.path */
 };
 
 /* model_config.<m>.pii_policy (vSR classic): with a policy set, the PII
@@ -146,6 +159,7 @@ struct sy_config {
                 size_t max_body_bytes;      /* default 4 MiB -> 413 */
                 unsigned header_timeout_ms; /* default 10000 (408) */
                 unsigned idle_timeout_ms;   /* keep-alive idle, default 60000 */
+                unsigned send_timeout_ms;   /* a client write with no progress, default 60000 */
                 unsigned drain_timeout_ms;  /* SIGTERM: finish in-flight, default 30000 */
         } server;
 

@@ -221,14 +221,9 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
         size_t n_items = 0, i, j, n;
         int r;
 
-        r = cfg_seq_items(c, v, what, &items, &n_items);
+        r = CFG_SEQ_ARRAY(c, v, what, SY_CFG_MAX_MODELS, "entries", false, &items, &n_items, cat->model_scores);
         if (r < 0)
                 return r;
-        if (n_items > SY_CFG_MAX_MODELS)
-                return cfg_errf(c, v, "%s: more than %d entries", what, SY_CFG_MAX_MODELS);
-        cat->model_scores = calloc(n_items ? n_items : 1, sizeof *cat->model_scores);
-        if (!cat->model_scores)
-                return -ENOMEM;
         for (i = 0; i < n_items; i++) {
                 const yaml_node_t *item = node_at(c, items[i]), *model_node = NULL;
                 struct sy_model_score *ms = &cat->model_scores[cat->n_model_scores++];
@@ -295,15 +290,10 @@ int cfg_parse_categories(struct ctx *c) {
 
         if (!v)
                 return 0;
-        r = cfg_seq_items(c, v, "categories", &items, &n_items);
+        r = CFG_SEQ_ARRAY(c, v, "categories", SY_CFG_MAX_CATEGORIES, "categories", true, &items, &n_items,
+                          cfg->categories);
         if (r < 0)
                 return r;
-        if (n_items > SY_CFG_MAX_CATEGORIES)
-                return cfg_errf(c, node_at(c, items[SY_CFG_MAX_CATEGORIES]), "categories: more than %d categories",
-                                SY_CFG_MAX_CATEGORIES);
-        cfg->categories = calloc(n_items ? n_items : 1, sizeof *cfg->categories);
-        if (!cfg->categories)
-                return -ENOMEM;
         for (i = 0; i < n_items; i++) {
                 const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
                 const yaml_node_t *scores = NULL, *ur;

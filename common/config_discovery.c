@@ -74,14 +74,9 @@ int cfg_parse_discovery(struct ctx *c) {
 
         if (!v)
                 return 0;
-        r = cfg_seq_items(c, v, "discovery", &items, &n_items);
+        r = CFG_SEQ_ARRAY(c, v, "discovery", CFG_DISCOVERY_MAX, "sources", false, &items, &n_items, cfg->discovery);
         if (r < 0)
                 return r;
-        if (n_items > CFG_DISCOVERY_MAX)
-                return cfg_errf(c, v, "discovery: more than %d sources", CFG_DISCOVERY_MAX);
-        cfg->discovery = calloc(n_items ? n_items : 1, sizeof *cfg->discovery);
-        if (!cfg->discovery)
-                return -ENOMEM;
         for (i = 0; i < n_items; i++) {
                 const yaml_node_t *item = node_at(c, items[i]), *kind;
                 struct sy_discovery_cfg *d = &cfg->discovery[cfg->n_discovery++];

@@ -60,22 +60,20 @@ static int get_message(struct ctx *c, const yaml_node_t *n, const char *what, vo
 static int get_redis_url(struct ctx *c, const yaml_node_t *n, const char *what, void *p) {
         char **ret_host = p;
         uint16_t *ret_port = &c->cfg->rate_limits.redis.port;
-        const char *s, *h;
+        const char *rest, *h;
         char b[72];
         uint16_t port = 6379;
         size_t hl = 0;
+        int r = cfg_url_scheme(c, n, what, "redis://", &rest);
 
-        if (n->type != YAML_SCALAR_NODE || is_null(n))
-                return cfg_errf(c, n, "%s: expected a URL, got %s", what, cfg_kind_of(n));
-        s = sval(n);
-        if (slen(n) < 8 || strncasecmp(s, "redis://", 8) != 0 || memchr(s, 0, slen(n)))
-                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form redis://host[:port]", what, cfg_show(n, b));
-        if (memchr(s, '@', slen(n)))
+        if (r < 0)
+                return r;
+        if (memchr(sval(n), '@', slen(n)))
                 return cfg_errf(c, n,
                                 "%s: no user or password in the URL: give the password's environment "
                                 "variable in rate_limits.redis.password_env",
                                 what);
-        if (cfg_url_host_port(s + 8, s + slen(n), &h, &hl, &port) != URL_OK)
+        if (cfg_url_host_port(rest, sval(n) + slen(n), &h, &hl, &port) != URL_OK)
                 return cfg_errf(c, n,
                                 "%s: \"%s\" is not a URL of the form redis://host[:port] (valid host, port "
                                 "1..65535, no path)",
@@ -441,14 +439,10 @@ int cfg_parse_auth(struct ctx *c) {
                                         cfg_show(k, b));
         }
         if (keys) {
-                r = cfg_seq_items(c, keys, "auth.api_keys", &items, &n_items);
+                r = CFG_SEQ_ARRAY(c, keys, "auth.api_keys", CFG_API_KEYS_MAX, "keys", false, &items, &n_items,
+                                  cfg->api_keys);
                 if (r < 0)
                         return r;
-                if (n_items > CFG_API_KEYS_MAX)
-                        return cfg_errf(c, keys, "auth.api_keys: more than %d keys", CFG_API_KEYS_MAX);
-                cfg->api_keys = calloc(n_items ? n_items : 1, sizeof *cfg->api_keys);
-                if (!cfg->api_keys)
-                        return -ENOMEM;
                 for (i = 0; i < n_items; i++) {
                         struct sy_api_key_cfg key = { 0 };
 

@@ -71,6 +71,7 @@ static const struct cfg_field server_fields[] = {
         FD("max_body_bytes", FT_SIZE, server.max_body_bytes, 1, 1u << 30, 4u << 20),
         FD("header_timeout_ms", FT_MS, server.header_timeout_ms, 1, MS_HOUR, 10000),
         FD("idle_timeout_ms", FT_MS, server.idle_timeout_ms, 1, MS_DAY, 60000),
+        FD("send_timeout_ms", FT_MS, server.send_timeout_ms, 1, MS_DAY, 60000),
         FD("drain_timeout_ms", FT_MS, server.drain_timeout_ms, 0, MS_HOUR, 30000),
 };
 

@@ -102,7 +102,7 @@ static int upstream_key(struct ctx *c, enum up_key kind, const yaml_node_t *val,
         case UK_NAME:
                 return cfg_get_name(c, val, fw, NAME_MODEL, &up->name);
         case UK_URL:
-                return cfg_parse_url(c, val, fw, &up->host, &up->port);
+                return cfg_upstream_url(c, val, fw, up);
         case UK_ADDRESS:
                 return cfg_get_host(c, val, fw, &up->host);
         case UK_PORT:
@@ -148,6 +148,7 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                 char what[48], fw[48 + 72 + 2], b[72];
 
                 snprintf(what, sizeof what, "%s[%zu]", f->sect, i);
+                cfg_upstream_tls_begin(c);
                 r = new_upstream(c, item, &up);
                 if (r < 0)
                         return r;
@@ -165,8 +166,11 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                                 have_addr |= f->keys[x].k == UK_URL || f->keys[x].k == UK_ADDRESS;
                                 have_port |= f->keys[x].k == UK_PORT;
                                 r = upstream_key(c, f->keys[x].k, val, fw, up);
+                        } else if ((r = cfg_upstream_tls_key(c, k, val, fw, up)) != 0) {
+                                /* taken (1) or refused */
                         } else if (f->strict) {
-                                r = cfg_errf(c, k, "unknown key '%s' in upstream (known: %s)", cfg_show(k, b), known);
+                                r = cfg_errf(c, k, "unknown key '%s' in upstream (known: %s, %s)", cfg_show(k, b),
+                                             known, cfg_upstream_tls_known());
                         } else {
                                 r = cfg_in_list(k, f->ignored) ? 0 : cfg_unused_key(c, k, what);
                         }
@@ -174,6 +178,8 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                                 return r;
                 }
                 r = finish_upstream(c, item, what, up, name_node, have_addr, f->addr_key, have_port || !has_port_key);
+                if (r >= 0)
+                        r = cfg_upstream_tls_finish(c, what, up);
                 if (r < 0)
                         return r;
         }
@@ -189,12 +195,7 @@ int cfg_parse_upstreams(struct ctx *c) {
 }
 
 static struct sy_upstream_cfg *upstream_by_name(struct sy_config *cfg, const char *name) {
-        size_t i;
-
-        for (i = 0; i < cfg->n_upstreams; i++)
-                if (strcmp(cfg->upstreams[i].name, name) == 0)
-                        return &cfg->upstreams[i];
-        return NULL;
+        return CFG_FIND_NAMED(cfg->upstreams, cfg->n_upstreams, name);
 }
 
 /* ---- per-model settings ------------------------------------------------ */
@@ -378,12 +379,7 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
 }
 
 struct sy_model_cfg *cfg_model_by_name(struct sy_config *cfg, const char *name) {
-        size_t i;
-
-        for (i = 0; i < cfg->n_models; i++)
-                if (strcmp(cfg->models[i].name, name) == 0)
-                        return &cfg->models[i];
-        return NULL;
+        return CFG_FIND_NAMED(cfg->models, cfg->n_models, name);
 }
 
 int sy_config_ensure_model(struct sy_config *cfg, const char *name, struct sy_model_cfg **ret) {

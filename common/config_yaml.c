@@ -189,6 +189,19 @@ int cfg_map_pairs(struct ctx *c, const yaml_node_t *n, const char *what, yaml_no
         return 0;
 }
 
+int cfg_seq_array(struct ctx *c, const yaml_node_t *v, const char *what, size_t max, const char *many, bool at_extra,
+                  size_t size, yaml_node_item_t **ret_items, size_t *ret_n, void **ret_arr) {
+        int r = cfg_seq_items(c, v, what, ret_items, ret_n);
+
+        if (r < 0)
+                return r;
+        if (*ret_n > max)
+                return cfg_errf(c, at_extra ? node_at(c, (*ret_items)[max]) : v, "%s: more than %zu %s", what, max,
+                                many);
+        *ret_arr = calloc(*ret_n ? *ret_n : 1, size);
+        return *ret_arr ? 0 : -ENOMEM;
+}
+
 int cfg_seq_items(struct ctx *c, const yaml_node_t *n, const char *what, yaml_node_item_t **ret_items, size_t *ret_n) {
         if (is_null(n)) {
                 *ret_items = NULL;
@@ -641,26 +654,38 @@ enum url_fault cfg_url_host_port(const char *h, const char *end, const char **re
         return URL_OK;
 }
 
-/* http://host[:port][/] -> host, port (80 if absent). */
-int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host, uint16_t *ret_port) {
-        const char *s, *h;
+int cfg_url_scheme(struct ctx *c, const yaml_node_t *n, const char *what, const char *scheme, const char **ret_rest) {
+        size_t sl = strlen(scheme);
         char b[72];
-        uint16_t port = 80;
-        size_t hl = 0;
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
                 return cfg_errf(c, n, "%s: expected a URL, got %s", what, cfg_kind_of(n));
-        s = sval(n);
-        if (memchr(s, 0, slen(n)))
+        if (slen(n) < sl || strncasecmp(sval(n), scheme, sl) != 0 || memchr(sval(n), 0, slen(n)))
+                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form %shost[:port]", what, cfg_show(n, b),
+                                scheme);
+        *ret_rest = sval(n) + sl;
+        return 0;
+}
+
+/* http://host[:port][/] -> host, port (80 if absent). */
+int cfg_parse_url(struct ctx *c, const yaml_node_t *n, const char *what, char **ret_host, uint16_t *ret_port) {
+        const char *rest, *h;
+        char b[72];
+        uint16_t port = 80;
+        size_t hl = 0;
+        int r;
+
+        if (n->type == YAML_SCALAR_NODE && !is_null(n) && memchr(sval(n), 0, slen(n)))
                 return cfg_errf(c, n, "%s: contains a NUL character", what);
-        if (slen(n) >= 8 && strncasecmp(s, "https://", 8) == 0)
+        if (n->type == YAML_SCALAR_NODE && slen(n) >= 8 && strncasecmp(sval(n), "https://", 8) == 0)
                 return cfg_errf(c, n,
                                 "%s: https upstreams are not supported yet (no TLS to "
                                 "upstreams); use http://host:port",
                                 what);
-        if (slen(n) < 7 || strncasecmp(s, "http://", 7) != 0)
-                return cfg_errf(c, n, "%s: \"%s\" is not a URL of the form http://host[:port]", what, cfg_show(n, b));
-        switch (cfg_url_host_port(s + 7, s + slen(n), &h, &hl, &port)) {
+        r = cfg_url_scheme(c, n, what, "http://", &rest);
+        if (r < 0)
+                return r;
+        switch (cfg_url_host_port(rest, sval(n) + slen(n), &h, &hl, &port)) {
         case URL_OK:
                 break;
         case URL_HOST:

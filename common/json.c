@@ -114,6 +114,15 @@ static inline int hex4(const uint8_t *s, uint32_t *ret) {
         return 0;
 }
 
+/* The two-character escapes: json_unescape['n'] == '\n' and
+ * json_escape['\n'] == 'n'; 0 elsewhere. */
+static const uint8_t json_unescape[256] = {
+        ['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b', ['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+static const char json_escape[128] = {
+        ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
 /* Escape sequence at b[*pos] == '\\', within b[0..len). Advances *pos past
  * it and yields the code point (a \u surrogate pair as one). */
 static int parse_escape(const uint8_t *b, size_t len, size_t *pos, uint32_t *ret_cp) {
@@ -122,52 +131,28 @@ static int parse_escape(const uint8_t *b, size_t len, size_t *pos, uint32_t *ret
 
         if (len - i < 2)
                 return -EBADMSG;
-        switch (b[i + 1]) {
-        case '"':
-                cp = '"';
-                break;
-        case '\\':
-                cp = '\\';
-                break;
-        case '/':
-                cp = '/';
-                break;
-        case 'b':
-                cp = '\b';
-                break;
-        case 'f':
-                cp = '\f';
-                break;
-        case 'n':
-                cp = '\n';
-                break;
-        case 'r':
-                cp = '\r';
-                break;
-        case 't':
-                cp = '\t';
-                break;
-        case 'u':
-                if (len - i < 6 || hex4(b + i + 2, &cp) < 0)
+        if (b[i + 1] != 'u') {
+                cp = json_unescape[b[i + 1]];
+                if (!cp)
                         return -EBADMSG;
-                if (cp - 0xd800u < 0x800u) {
-                        if (cp >= 0xdc00)
-                                return -EBADMSG; /* lone low surrogate */
-                        if (len - i < 12 || b[i + 6] != '\\' || b[i + 7] != 'u' || hex4(b + i + 8, &lo) < 0 ||
-                            lo - 0xdc00u >= 0x400u)
-                                return -EBADMSG; /* high not followed by low */
-                        *ret_cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                        *pos = i + 12;
-                        return 0;
-                }
                 *ret_cp = cp;
-                *pos = i + 6;
+                *pos = i + 2;
                 return 0;
-        default:
+        }
+        if (len - i < 6 || hex4(b + i + 2, &cp) < 0)
                 return -EBADMSG;
+        if (cp - 0xd800u < 0x800u) {
+                if (cp >= 0xdc00)
+                        return -EBADMSG; /* lone low surrogate */
+                if (len - i < 12 || b[i + 6] != '\\' || b[i + 7] != 'u' || hex4(b + i + 8, &lo) < 0 ||
+                    lo - 0xdc00u >= 0x400u)
+                        return -EBADMSG; /* high not followed by low */
+                *ret_cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                *pos = i + 12;
+                return 0;
         }
         *ret_cp = cp;
-        *pos = i + 2;
+        *pos = i + 6;
         return 0;
 }
 
@@ -594,6 +579,15 @@ const struct json_member *json_find(const struct json_member *m, size_t n, const
         return NULL;
 }
 
+/* Appends src[0..n) at out[*o], or only counts it once out is full. */
+static inline void decode_put(char *out, size_t cap, size_t *o, bool *overflow, const void *src, size_t n) {
+        if (!*overflow && n <= cap - *o)
+                memcpy(out + *o, src, n);
+        else
+                *overflow = true;
+        *o += n;
+}
+
 int json_string_decode(const char *val, size_t len, char *out, size_t cap) {
         const uint8_t *b = (const uint8_t *)val;
         size_t i = 1, end, o = 0;
@@ -612,11 +606,7 @@ int json_string_decode(const char *val, size_t len, char *out, size_t cap) {
 
                 if (j > i) {
                         n = j - i;
-                        if (!overflow && n <= cap - o)
-                                memcpy(out + o, b + i, n);
-                        else
-                                overflow = true;
-                        o += n;
+                        decode_put(out, cap, &o, &overflow, b + i, n);
                         i = j;
                         if (i >= end)
                                 break;
@@ -625,20 +615,12 @@ int json_string_decode(const char *val, size_t len, char *out, size_t cap) {
                         if (parse_escape(b, end, &i, &cp) < 0)
                                 return -EBADMSG;
                         n = utf8_put(cp, tmp);
-                        if (!overflow && n <= cap - o)
-                                memcpy(out + o, tmp, n);
-                        else
-                                overflow = true;
-                        o += n;
+                        decode_put(out, cap, &o, &overflow, tmp, n);
                 } else if (b[i] >= 0x80) {
                         n = utf8_seq(b + i, end - i);
                         if (n == 0)
                                 return -EBADMSG;
-                        if (!overflow && n <= cap - o)
-                                memcpy(out + o, b + i, n);
-                        else
-                                overflow = true;
-                        o += n;
+                        decode_put(out, cap, &o, &overflow, b + i, n);
                         i += n;
                 } else {
                         return -EBADMSG; /* unescaped '"' or control */
@@ -689,33 +671,12 @@ int json_string_encode(const char *s, size_t len, char *out, size_t cap) {
                         }
                         continue;
                 }
-                switch (c) {
-                case '"':
-                        PUT("\\\"", 2);
-                        break;
-                case '\\':
-                        PUT("\\\\", 2);
-                        break;
-                case '\b':
-                        PUT("\\b", 2);
-                        break;
-                case '\f':
-                        PUT("\\f", 2);
-                        break;
-                case '\n':
-                        PUT("\\n", 2);
-                        break;
-                case '\r':
-                        PUT("\\r", 2);
-                        break;
-                case '\t':
-                        PUT("\\t", 2);
-                        break;
-                default: {
-                        char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                if (json_escape[c]) {
+                        const char e[2] = { '\\', json_escape[c] };
+                        PUT(e, 2);
+                } else {
+                        const char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
                         PUT(e, 6);
-                        break;
-                }
                 }
                 i++;
         }

@@ -135,6 +135,18 @@ static void lockfile_fail(int r, const char *path, char *err, size_t errcap) {
                 snprintf(err, errcap, "cannot lock %s: %s", path, strerror(-r));
 }
 
+/* Takes the instance byte as type (F_WRLCK: the instance's own, F_RDLCK:
+ * one of its processes'); on failure err says why. */
+static int lockfile_set_run(int fd, short type, const char *dir, const char *path, char *err, size_t errcap) {
+        int r = lockfile_set(fd, type, LOCKFILE_RUN);
+
+        if (r == -EBUSY)
+                lockfile_busy_instance(fd, dir, path, err, errcap);
+        else if (r < 0)
+                lockfile_fail(r, path, err, errcap);
+        return r;
+}
+
 int lockfile_lock_instance(const char *dir, int *ret_fd, char *err, size_t errcap) {
         char path[4096];
         int fd = -1, r;
@@ -142,15 +154,9 @@ int lockfile_lock_instance(const char *dir, int *ret_fd, char *err, size_t errca
         r = lockfile_open(dir, path, sizeof path, &fd, err, errcap);
         if (r < 0)
                 return r;
-        r = lockfile_set(fd, F_WRLCK, LOCKFILE_RUN);
-        if (r == -EBUSY) {
-                lockfile_busy_instance(fd, dir, path, err, errcap);
+        r = lockfile_set_run(fd, F_WRLCK, dir, path, err, errcap);
+        if (r < 0)
                 goto fail;
-        }
-        if (r < 0) {
-                lockfile_fail(r, path, err, errcap);
-                goto fail;
-        }
         /* Ours: whatever the file says is a dead instance's (nothing holds
          * any lock of it now but us, since every process of an instance
          * holds byte 0). */
@@ -208,15 +214,9 @@ int lockfile_lock_role(const char *dir, enum lockfile_role role, char *err, size
         if (r < 0)
                 return r;
         if (!lockfile_inherited(fd, &parent)) {
-                r = lockfile_set(fd, F_RDLCK, LOCKFILE_RUN);
-                if (r == -EBUSY) {
-                        lockfile_busy_instance(fd, dir, path, err, errcap);
+                r = lockfile_set_run(fd, F_RDLCK, dir, path, err, errcap);
+                if (r < 0)
                         goto fail;
-                }
-                if (r < 0) {
-                        lockfile_fail(r, path, err, errcap);
-                        goto fail;
-                }
         }
         /* The role lock on our own description: it goes with this process
          * (the supervisor's description outlives a restarted child). */
@@ -253,4 +253,21 @@ int lockfile_pass(int fd) {
                 return -errno;
         snprintf(s, sizeof s, "%d", copy);
         return setenv(LOCKFILE_ENV, s, 1) < 0 ? -errno : 0;
+}
+
+int lockfile_role_pid(const char *dir, enum lockfile_role role) {
+        char path[4096];
+        int fd, r;
+        pid_t pid;
+
+        if (role < 0 || role >= LOCKFILE_NROLES || lockfile_path(dir, path, sizeof path) < 0)
+                return -EINVAL;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* the role's lock held: the recorded pid is its holder, not a stale line */
+        r = lockfile_get(fd, F_WRLCK, role);
+        pid = r == F_UNLCK ? 0 : lockfile_record_pid(fd, role);
+        close(fd);
+        return r < 0 ? r : (int)pid;
 }

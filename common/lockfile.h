@@ -53,3 +53,8 @@ int lockfile_lock_role(const char *dir, enum lockfile_role role, char *err, size
  * instance lock descriptor that exec keeps (numbered >= 10, so fds 3.. stay
  * free for LISTEN_FDS) and names it in LOCKFILE_ENV. */
 int lockfile_pass(int fd);
+
+/* The pid of the live process holding role's lock in dir (for `switchyard
+ * probes`, which attaches to it), 0 when none does, -errno when the lock
+ * file cannot be read. */
+int lockfile_role_pid(const char *dir, enum lockfile_role role);

@@ -1,7 +1,12 @@
 #include "common/notify.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
 
 #ifdef HAVE_LIBSYSTEMD
 #include <systemd/sd-daemon.h>
@@ -50,3 +55,29 @@ void sy_notify_watchdog(uint64_t now_ns) {
         (void)now_ns;
 }
 #endif
+
+bool sy_signals_drain(int sig_fd, const char *who, void (*on_hup)(void *arg), void *arg) {
+        struct signalfd_siginfo si;
+
+        while (read(sig_fd, &si, sizeof si) == sizeof si) {
+                if (si.ssi_signo == SIGHUP) {
+                        on_hup(arg);
+                } else {
+                        log_notice("%s stopping", who);
+                        sy_notify_stopping();
+                        return true;
+                }
+        }
+        return false;
+}
+
+int sy_signalfd_open(int flags) {
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        return signalfd(-1, &mask, flags);
+}

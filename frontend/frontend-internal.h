@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/decisions.h"
 #include "common/json.h"
+#include "common/usdt.h"
 #include "http/http_parse.h"
 #include "http/url.h"
 #include "frontend/metrics.h"
@@ -58,6 +59,10 @@ enum stage_rc {
         STAGE_DONE = 2,    /* answered (or closed) here */
 };
 
+/* A USDT marker for connection c's current request (common/usdt.h; the
+ * markers are listed in docs/probes.md). */
+#define FE_MARK(name, c) SY_MARK(name, (c), (c)->probe_req)
+
 struct stage {
         const char *name;
         enum stage_rc (*run)(struct conn *c);
@@ -67,9 +72,14 @@ struct stage {
 
 /* One generation of the configuration (SIGHUP loads a new one): every
  * connection holds the one its current request started with. */
+struct tls_table;
+struct tls_upstream;
+struct up_tls;
+
 struct fe_gen {
         struct sy_config *cfg;
-        _Atomic long refs; /* connections holding it, +1 while it is the current one */
+        struct tls_table *tls; /* the upstreams' TLS contexts and headers (http/tls.h) */
+        _Atomic long refs;     /* connections holding it, +1 while it is the current one */
 };
 
 struct conn {
@@ -88,7 +98,8 @@ struct conn {
         bool chunked_in;
         bool expect_continue;
         int minor;
-        uint64_t deadline_ns; /* header/body timeout or idle */
+        uint64_t deadline_ns;      /* header/body timeout or idle */
+        uint64_t send_deadline_ns; /* a posted write must progress by then (send_timeout_ms); 0: none */
 
         /* input */
         struct buf in;    /* raw bytes from the client */
@@ -133,6 +144,7 @@ struct conn {
 
         /* routing */
         uint64_t req_id;
+        uint64_t probe_req; /* the USDT markers' request id (FE_MARK), set by the "request" marker */
         uint64_t t_start_ns, t_parsed_ns, t_sent_ns, t_first_byte_ns;
         uint64_t pick_deadline_ns;
         int model_idx;
@@ -171,6 +183,8 @@ struct conn {
         size_t head_len_up;                /* shared head part of upreq (no Host/Content-Length) */
         struct buf upbody;                 /* the body as sent upstream */
         bool stale_retry;                  /* already retried once after a stale pooled connection */
+        struct buf upshared;               /* tls.c: the shared head as built, while an upstream filters it */
+        uint64_t upshared_key;             /* t_parsed_ns + 1 of the request upshared is for; 0: none */
         uint64_t overhead_ns;
         struct upconn *up;
 
@@ -206,6 +220,8 @@ struct upconn {
         bool done;
         size_t sent;
         struct buf in;
+        struct buf hold;    /* SSE over chunks: the start of an event whose end has not come yet */
+        struct up_tls *tls; /* tls.c: a TLS upstream's session; NULL: plain */
 };
 
 struct pool {
@@ -235,6 +251,7 @@ struct worker {
         uint64_t clf_checked_ns;
         uint32_t clf_generation; /* to notice a restarted classifier */
         uint64_t next_req_id;
+        uint64_t probe_seq; /* the last USDT request id (FE_MARK) */
 
         struct snapshot *snap; /* private copy */
         uint64_t snap_version;
@@ -289,7 +306,8 @@ void conn_close(struct conn *c);
 void conn_send(struct conn *c);         /* flushes c->out */
 void conn_request_done(struct conn *c); /* response fully queued/written */
 struct io_uring_sqe *worker_sqe(struct worker *w);
-/* a recv of up to chunk more bytes into in, completing on io; -ENOMEM */
+/* a recv into in (up to chunk more bytes, or the room left while that is at
+ * least chunk / 4), completing on io; -ENOMEM */
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io);
 /* wakes the consumer of ring `to` if it sleeps, through the doorbell `name`
  * of the runtime directory (opened into *bell the first time) */
@@ -375,6 +393,18 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len);
 void pick_timeout(struct conn *c);
 void pick_send_done(struct conn *c, int upstream, int status, uint32_t flags, bool router_picked);
 void pick_ring_router(struct worker *w);
+
+/* tls.c: the relay's TLS (memory BIOs) and upstream headers */
+const struct tls_upstream *relay_tls_find(const struct conn *c, const struct snap_upstream *su);
+void relay_tls_head(struct conn *c, const struct tls_upstream *tu); /* upreq: shared head + the upstream's */
+bool relay_tls_on(const struct tls_upstream *tu);                   /* tu wants TLS */
+int relay_tls_attach(struct upconn *u, const struct tls_upstream *tu);
+void relay_tls_free(struct upconn *u);
+struct buf *relay_tls_recv_buf(struct upconn *u); /* where the recv goes */
+void relay_tls_send(struct upconn *u);            /* instead of the plain send */
+void relay_tls_sent(struct upconn *u, size_t n);  /* a send completed */
+int relay_tls_recv(struct upconn *u, int res);    /* plaintext bytes, -EAGAIN, 0 EOF, -EPROTO */
+bool relay_tls_idle(struct upconn *u, int res);   /* idle in the pool: still usable */
 
 /* relay.c */
 void relay_start(struct conn *c, int upstream); /* the picked endpoint */

@@ -235,6 +235,8 @@ int metrics_render(struct buf *o, struct fe_metrics *const *all, unsigned n, con
         COUNTER("switchyard_connections_accepted_total", accepted, "Client connections accepted.");
         COUNTER("switchyard_connections_rejected_total", rejected_connections,
                 "Client connections refused at the connection limit.");
+        COUNTER("switchyard_client_send_timeouts_total", send_timeouts,
+                "Client connections closed because a write made no progress for server.send_timeout_ms.");
         COUNTER("switchyard_fallback_picks_total", fallback_picks,
                 "Endpoint picks made from the snapshot because the router was late or down.");
         COUNTER("switchyard_retries_total", retries,

@@ -47,8 +47,9 @@ struct fe_metrics {
         _Atomic uint64_t fallback_picks; /* picked from the snapshot: router late or gone */
         _Atomic uint64_t retries;
         _Atomic uint64_t rejected_connections;
-        _Atomic uint64_t shed;   /* 429/503 because every endpoint was saturated */
-        _Atomic uint64_t queued; /* picks the router queued (saturated) */
+        _Atomic uint64_t send_timeouts; /* connections closed: no write progress for server.send_timeout_ms */
+        _Atomic uint64_t shed;          /* 429/503 because every endpoint was saturated */
+        _Atomic uint64_t queued;        /* picks the router queued (saturated) */
         /* model "auto" */
         _Atomic uint64_t clf_requests;     /* verdicts asked for */
         _Atomic uint64_t clf_fallback[7];  /* by reason, FE_CLF_* */

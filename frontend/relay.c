@@ -25,6 +25,7 @@
 static void up_close(struct upconn *u);
 static void up_recv(struct upconn *u);
 static void finish(struct conn *c, bool failed);
+static bool can_retry(struct conn *c);
 
 
 /* ---- upstream connections -------------------------------------------------------------- */
@@ -46,12 +47,12 @@ static struct upconn *pool_get(struct worker *w, int upstream) {
  * snapshot has for it now (slots keep their upstream across
  * configuration changes, but its address may change, and a removed
  * upstream's slot may be given to another one): others are closed. */
-static struct upconn *pool_take(struct worker *w, int upstream) {
+static struct upconn *pool_take(struct worker *w, int upstream, bool tls) {
         const struct snap_upstream *su = &w->snap->upstreams[upstream];
         struct upconn *u;
 
         while ((u = pool_get(w, upstream)) != NULL) {
-                if (memcmp(&u->addr, &su->addr, sizeof u->addr) == 0)
+                if (memcmp(&u->addr, &su->addr, sizeof u->addr) == 0 && !u->tls == !tls)
                         return u;
                 up_close(u);
         }
@@ -69,7 +70,7 @@ static void pool_put(struct upconn *u) {
                 return;
         }
         u->c = NULL;
-        u->in.len = 0;
+        u->in.len = u->hold.len = 0;
         u->head_done = u->done = u->eof = false;
         u->deadline_ns = UINT64_MAX;
         u->next = p->idle;
@@ -84,7 +85,9 @@ static void up_free_if_idle(struct upconn *u) {
                 return;
         if (u->fd >= 0)
                 close(u->fd);
+        relay_tls_free(u);
         buf_free(&u->in);
+        buf_free(&u->hold);
         buf_free(&u->orphan);
         buf_free(&u->orphan_body);
         free(u);
@@ -122,7 +125,9 @@ void proxy_pool_free(struct worker *w) {
                                 close(u->fd);
                         u->fd = -1;
                         /* outstanding SQEs die with the ring */
+                        relay_tls_free(u);
                         buf_free(&u->in);
+                        buf_free(&u->hold);
                         buf_free(&u->orphan);
                         buf_free(&u->orphan_body);
                         free(u);
@@ -132,7 +137,7 @@ void proxy_pool_free(struct worker *w) {
 static void up_recv(struct upconn *u) {
         if (u->rd.busy || u->closing)
                 return;
-        if (worker_post_recv(u->w, u->fd, &u->in, UP_READ_CHUNK, &u->rd) < 0)
+        if (worker_post_recv(u->w, u->fd, relay_tls_recv_buf(u), UP_READ_CHUNK, &u->rd) < 0)
                 up_close(u);
 }
 
@@ -142,6 +147,10 @@ static void up_send(struct upconn *u) {
 
         size_t head = c->upreq.len;
 
+        if (u->tls) {
+                relay_tls_send(u); /* encrypted, then sent from the session's buffer */
+                return;
+        }
         /* head and body go out as two iovecs: the body is not copied again
          * behind each attempt's head */
         if (u->sent < head) {
@@ -190,6 +199,7 @@ void relay_start(struct conn *c, int upstream) {
         struct worker *w = c->w;
         const struct snap_upstream *su = &w->snap->upstreams[upstream];
         const struct sy_config *cfg = c->cfg;
+        const struct tls_upstream *tu = relay_tls_find(c, su);
         struct upconn *u;
         c->state = CS_UPSTREAM;
         c->upstream = upstream;
@@ -198,7 +208,7 @@ void relay_start(struct conn *c, int upstream) {
         w->inflight[upstream]++;
 
         /* per attempt: Host and Content-Length after the shared head part */
-        c->upreq.len = c->head_len_up;
+        relay_tls_head(c, tu);
         if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port, c->upbody.len) <
             0) {
                 respond_error(c, 500, "server_error", NULL, "out_of_memory", "out of memory");
@@ -209,9 +219,13 @@ void relay_start(struct conn *c, int upstream) {
          * takes the response (in.len is 0 there, as below). If the upstream
          * had closed the connection, that recv ends with 0 and the request
          * is sent once more on a fresh connection (the stale_retry path). */
-        u = pool_take(w, upstream);
+        u = pool_take(w, upstream, relay_tls_on(tu));
         if (!u) {
                 u = up_new(w, upstream);
+                if (u && relay_tls_on(tu) && relay_tls_attach(u, tu) < 0) {
+                        up_close(u);
+                        u = NULL;
+                }
                 if (!u) {
                         metrics_count_upstream_error(&w->metrics, su->name, "connect");
                         finish(c, true);
@@ -222,7 +236,7 @@ void relay_start(struct conn *c, int upstream) {
         u->c = c;
         c->up = u;
         u->sent = 0;
-        u->in.len = 0;
+        u->in.len = u->hold.len = 0;
         u->head_done = u->done = u->eof = false;
         memset(&u->chunk, 0, sizeof u->chunk);
         u->deadline_ns = fe_now_ns() + (uint64_t)(u->conn_io.busy ? cfg->proxy.connect_timeout_ms
@@ -230,6 +244,7 @@ void relay_start(struct conn *c, int upstream) {
                                                1000000ULL;
         c->t_sent_ns = fe_now_ns();
         if (!u->conn_io.busy) {
+                FE_MARK(upstream_connected, c); /* pooled */
                 up_send(u);
                 up_recv(u); /* no-op while the pooled recv is posted */
         }
@@ -257,6 +272,80 @@ static const char sse_error[] =
         "data: {\"error\":{\"message\":\"the upstream connection was lost mid-stream\",\"type\":\"server_error\","
         "\"param\":null,\"code\":\"upstream_stream_error\"}}\n\n";
 
+/* The length of the head of p[0..n) that ends with an SSE event (a blank
+ * line: LF LF or CRLF CRLF), 0 if none ends there. */
+static size_t sse_whole(const char *p, size_t n) {
+        while (n >= 2) {
+                const char *nl = memrchr(p, '\n', n);
+                if (!nl)
+                        return 0;
+                n = (size_t)(nl - p);
+                if (n >= 1 && p[n - 1] == '\n')
+                        return n + 1;
+                if (n >= 3 && p[n - 1] == '\r' && p[n - 2] == '\n')
+                        return n + 1;
+        }
+        return 0;
+}
+
+/* A chunked upstream body is decoded and framed again for the client, one
+ * chunk per read (its size, written with fixed width, patched in when the
+ * read is decoded), so that the client's stream is at a chunk boundary
+ * after each read whatever the upstream's chunks were: a cut can then be
+ * ended cleanly. For SSE the start of an event whose end has not come is
+ * held back (an event is not split across client writes), so a cut drops
+ * it whole instead of gluing it to the error event. */
+#define SSE_HOLD_MAX (4 * UP_READ_CHUNK)
+static int relay_chunked(struct conn *c, struct upconn *u, const char *p, size_t n) {
+        size_t off = 0, start = c->out.len, data;
+
+        if (!c->dechunk)
+                buf_append(&c->out, "00000000\r\n", 10);
+        data = c->out.len;
+        if (u->hold.len) {
+                buf_append(&c->out, u->hold.p, u->hold.len);
+                u->hold.len = 0;
+        }
+        while (off < n && !u->done) {
+                const char *d;
+                size_t used, dlen;
+                int r = http_chunked_step(&u->chunk, p + off, n - off, &used, &d, &dlen);
+                if (r < 0) {
+                        c->out.len = start;
+                        return r;
+                }
+                if (dlen)
+                        buf_append(&c->out, d, dlen);
+                off += used;
+                if (r == 1)
+                        u->done = true;
+                if (used == 0)
+                        break;
+        }
+        size_t dl = c->out.len - data;
+        if (c->resp_sse && !u->done && dl) {
+                size_t whole = sse_whole(c->out.p + data, dl);
+                if (whole < dl && dl - whole < SSE_HOLD_MAX) {
+                        buf_append(&u->hold, c->out.p + data + whole, dl - whole);
+                        c->out.len = data + whole;
+                        dl = whole;
+                }
+        }
+        if (c->dechunk)
+                return 0;
+        if (dl) {
+                char size[9]; /* dl is at most a read and SSE_HOLD_MAX */
+                snprintf(size, sizeof size, "%08x", (unsigned)dl);
+                memcpy(c->out.p + start, size, 8);
+                buf_append(&c->out, "\r\n", 2);
+        } else {
+                c->out.len = start;
+        }
+        if (u->done)
+                buf_append(&c->out, "0\r\n\r\n", 5);
+        return 0;
+}
+
 /* Moves body bytes from u->in to the client's output buffer. */
 static int relay_body(struct conn *c, struct upconn *u, const char *p, size_t n) {
         if (c->rl_tokens)
@@ -271,28 +360,8 @@ static int relay_body(struct conn *c, struct upconn *u, const char *p, size_t n)
                         u->done = true;
                 return 0;
         }
-        if (u->framing == FR_CHUNKED) {
-                size_t off = 0;
-                while (off < n && !u->done) {
-                        const char *data;
-                        size_t used, dlen;
-                        int r = http_chunked_step(&u->chunk, p + off, n - off, &used, &data, &dlen);
-                        if (r < 0)
-                                return r;
-                        if (c->dechunk) {
-                                if (dlen)
-                                        buf_append(&c->out, data, dlen);
-                        } else {
-                                buf_append(&c->out, p + off, used);
-                        }
-                        off += used;
-                        if (r == 1)
-                                u->done = true;
-                        if (used == 0)
-                                break;
-                }
-                return 0;
-        }
+        if (u->framing == FR_CHUNKED)
+                return relay_chunked(c, u, p, n);
         buf_append(&c->out, p, n); /* FR_CLOSE: until EOF */
         return 0;
 }
@@ -319,9 +388,12 @@ static int take_response_head(struct conn *c, struct upconn *u) {
                 }
                 break;
         }
+        c->status = res.status;
+        if ((res.status == 500 || res.status == 502 || res.status == 503 || res.status == 504) && can_retry(c))
+                return -EREMOTEIO; /* nothing went to the client yet: another replica answers */
         u->head_done = true;
         c->t_first_byte_ns = fe_now_ns();
-        c->status = res.status;
+        FE_MARK(upstream_first_byte, c);
         u->upstream_keepalive = res.minor_version >= 1;
         h = http_find_header(hdrs, res.num_headers, "connection");
         if (h && http_header_has_token(h->value, h->value_len, "close"))
@@ -411,6 +483,19 @@ static void release_upstream(struct conn *c, bool failed, bool reusable) {
                 up_close(u);
 }
 
+/* May a request that failed before its first byte go to another endpoint?
+ * (Retries left and, in the worker's snapshot, another healthy one.) */
+static bool can_retry(struct conn *c) {
+        struct worker *w = c->w;
+        const struct snap_model *m;
+
+        if (c->retries >= c->cfg->proxy.max_retries || c->n_tried >= sizeof c->tried / sizeof c->tried[0])
+                return false;
+        m = snapshot_find_model(w->snap, c->model, strlen(c->model));
+        return m &&
+               snapshot_pick(w->snap, m, c->engine, strlen(c->engine), c->tried, c->n_tried, w->inflight, NULL) >= 0;
+}
+
 static void finish(struct conn *c, bool failed) {
         struct worker *w = c->w;
         const char *name = c->upstream >= 0 ? w->snap->upstreams[c->upstream].name : "";
@@ -427,25 +512,30 @@ static void finish(struct conn *c, bool failed) {
         }
         release_upstream(c, true, false);
         if (c->resp_started) {
-                /* mid-stream: end an SSE stream with an error event, else cut the connection */
-                c->keepalive = false;
+                /* mid-stream: an SSE stream ends with an error event (the
+                 * client's stream is at an event and chunk boundary, see
+                 * relay_chunked); a chunked one is then a whole response and
+                 * the connection stays usable, as its head said. Anything
+                 * else is cut: the client sees the body end short. */
                 if (c->resp_sse && c->resp_framing == FR_CHUNKED) {
                         buf_printf(&c->out, "%zx\r\n%s\r\n0\r\n\r\n", sizeof sse_error - 1, sse_error);
-                        c->out_last = true;
                         record(c, c->status, name);
                         conn_send(c);
                 } else if (c->resp_sse && c->dechunk) {
+                        c->keepalive = false;
                         buf_append(&c->out, sse_error, sizeof sse_error - 1);
                         c->out_last = true;
                         record(c, c->status, name);
                         conn_send(c);
                 } else {
+                        c->keepalive = false;
                         record(c, 502, name);
                         conn_close(c);
                 }
                 return;
         }
-        /* before the first byte: another endpoint, if allowed */
+        /* before the first byte: another endpoint, if allowed (the router
+         * may know one the worker's snapshot does not) */
         if (c->retries < c->cfg->proxy.max_retries && c->n_tried < sizeof c->tried / sizeof c->tried[0]) {
                 c->retries++;
                 atomic_fetch_add_explicit(&w->metrics.retries, 1, memory_order_relaxed);
@@ -480,6 +570,10 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
         if (!c) {
                 /* idle in the pool: any completion means it is no longer usable */
                 if (io == &u->rd) {
+                        if (u->tls && res > 0 && relay_tls_idle(u, res)) {
+                                up_recv(u);
+                                return;
+                        }
                         pool_remove(u);
                         up_close(u);
                 }
@@ -492,10 +586,15 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         return;
                 }
                 u->deadline_ns = fe_now_ns() + (uint64_t)u->w->fe->cfg->proxy.first_byte_timeout_ms * 1000000ULL;
+                FE_MARK(upstream_connected, c);
                 up_send(u);
                 up_recv(u);
                 return;
         case IO_UP_WR:
+                if (u->tls && res >= 0) {
+                        relay_tls_sent(u, (size_t)res);
+                        return;
+                }
                 if (res < 0) {
                         if (u->rd.busy) {
                                 /* let the recv report what happened */
@@ -514,6 +613,8 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 return;
         }
 
+        if (u->tls && res > 0)
+                res = relay_tls_recv(u, res); /* plaintext at u->in's end, or as a recv ends */
         if (res <= 0) {
                 if (res == -EINTR || res == -EAGAIN) {
                         up_recv(u);
@@ -538,7 +639,10 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         relay_start(c, up);
                         return;
                 }
-                fail(u, res == 0 || res == -ECONNRESET ? "reset" : res == -ECANCELED ? "timeout" : "recv");
+                fail(u, res == 0 || res == -ECONNRESET ? "reset"
+                        : res == -ECANCELED            ? "timeout"
+                        : res == -EPROTO               ? "tls"
+                                                       : "recv");
                 return;
         }
         u->in.len += (size_t)res;
@@ -551,6 +655,10 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                                 return;
                         }
                         up_recv(u);
+                        return;
+                }
+                if (r == -EREMOTEIO) {
+                        fail(u, "status_5xx");
                         return;
                 }
                 if (r < 0) {
@@ -572,19 +680,28 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                         conn_send(c);
                 return;
         }
-        /* send what we have; the next upstream read is posted when the client has taken it */
-        if (c->out.len > c->out_off)
+        /* send what we have; the next upstream read is posted when the
+         * client has taken it. Meanwhile the upstream is not read, and its
+         * idle timeout waits too: a slow client is not the upstream's
+         * failure (server.send_timeout_ms bounds the client) */
+        if (c->out.len > c->out_off) {
+                u->deadline_ns = UINT64_MAX;
                 conn_send(c);
-        else
+        } else {
                 up_recv(u);
+        }
 }
 
 void proxy_client_written(struct conn *c) {
-        if (!c->up) {
+        struct upconn *u = c->up;
+
+        if (!u) {
                 conn_request_done(c);
                 return;
         }
-        up_recv(c->up);
+        /* the upstream was not read while the client took its bytes */
+        u->deadline_ns = fe_now_ns() + (uint64_t)c->cfg->proxy.idle_timeout_ms * 1000000ULL;
+        up_recv(u);
 }
 
 void proxy_abort(struct conn *c) {
@@ -603,12 +720,22 @@ void proxy_abort(struct conn *c) {
         release_upstream(c, false, false);
 }
 
+/* Deadlines, and requests waiting for the first byte of an endpoint the
+ * health checks have since marked down: another endpoint takes them now
+ * (a replica that accepts and stops answering would keep them for the
+ * whole first-byte timeout). Not while the client's write is in flight:
+ * its output buffer is not touched then. */
 void proxy_check_timeouts(struct worker *w, uint64_t now) {
-        for (struct conn *c = w->conns; c; c = c->next) {
+        for (struct conn *c = w->conns, *next; c; c = next) {
                 struct upconn *u = c->up;
-                if (!u || u->closing || now < u->deadline_ns)
+                next = c->next;
+                if (!u || u->closing || c->wr.busy)
                         continue;
-                u->timed_out = true;
-                fail(u, u->conn_io.busy ? "connect_timeout" : "timeout");
+                if (now >= u->deadline_ns) {
+                        u->timed_out = true;
+                        fail(u, u->conn_io.busy ? "connect_timeout" : "timeout");
+                } else if (!u->head_done && !w->snap->upstreams[u->upstream].healthy && can_retry(c)) {
+                        fail(u, "unhealthy");
+                }
         }
 }

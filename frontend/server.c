@@ -33,6 +33,7 @@
 #include "common/notify.h"
 #include "proto/runtime.h"
 #include "frontend/frontend-internal.h"
+#include "http/tls.h"
 #include "shm/bell.h"
 #include "proto/msg.h"
 
@@ -58,7 +59,9 @@ struct io_uring_sqe *worker_sqe(struct worker *w) {
 int worker_post_recv(struct worker *w, int fd, struct buf *in, size_t chunk, struct io *io) {
         struct io_uring_sqe *sqe;
 
-        if (buf_reserve(in, chunk) < 0)
+        /* the room left, while it is a quarter of a chunk or more: a few
+         * bytes received (a head sent slowly) do not double the buffer */
+        if ((in->cap - in->len < chunk / 4 || in->cap == 0) && buf_reserve(in, chunk) < 0)
                 return -ENOMEM;
         sqe = worker_sqe(w);
         io_uring_prep_recv(sqe, fd, in->p + in->len, in->cap - in->len, 0);
@@ -100,11 +103,14 @@ void conn_send(struct conn *c) {
         io_uring_prep_send(sqe, c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         io_uring_sqe_set_data(sqe, &c->wr);
         c->wr.busy = true;
+        /* posted again after every partial write: the client must take some bytes by then */
+        c->send_deadline_ns = fe_now_ns() + (uint64_t)c->cfg->server.send_timeout_ms * 1000000ULL;
 }
 
 static void gen_put(struct fe_gen *g) {
         /* pairs with itself: the last one to let go sees every other's writes */
         if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
+                tls_table_free(g->tls);
                 sy_config_free(g->cfg);
                 free(g);
         }
@@ -136,6 +142,7 @@ static void conn_free_if_idle(struct conn *c) {
         buf_free(&c->fwd_headers);
         buf_free(&c->upreq);
         buf_free(&c->upbody);
+        buf_free(&c->upshared);
         buf_free(&c->usage_tail);
         gen_put(c->gen);
         free(c);
@@ -411,6 +418,7 @@ static int take_head(struct conn *c) {
         c->head_len = (size_t)r;
         c->minor = req.minor_version;
         c->t_start_ns = fe_now_ns();
+        SY_MARK(request, c, c->probe_req = ++c->w->probe_seq);
 
         /* keep-alive: 1.1 default on, 1.0 default off */
         c->keepalive = req.minor_version >= 1;
@@ -444,32 +452,40 @@ static int take_head(struct conn *c) {
                 }
         }
 
-        /* body framing */
+        /* body framing, strict where leniency smuggles (RFC 9112 6.1, 6.3):
+         * one Content-Length (a duplicate is refused even when equal), one
+         * Transfer-Encoding, exactly "chunked", never both, never in 1.0 */
         {
-                const struct http_header *te = http_find_header(hdrs, req.num_headers, "transfer-encoding");
-                const struct http_header *cl = NULL;
+                const struct http_header *te = NULL, *cl = NULL;
+                const char *bad = NULL;
                 uint64_t len = 0;
 
-                for (size_t i = 0; i < req.num_headers; i++)
-                        if (hdrs[i].name_len == 14 && strncasecmp(hdrs[i].name, "content-length", 14) == 0) {
-                                uint64_t v;
-                                if (http_parse_content_length(hdrs[i].value, hdrs[i].value_len, &v) < 0 ||
-                                    (cl && v != len)) {
-                                        c->keepalive = false;
-                                        respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
-                                                      "invalid Content-Length");
-                                        return -1;
-                                }
-                                cl = &hdrs[i];
-                                len = v;
+                for (size_t i = 0; i < req.num_headers && !bad; i++) {
+                        const struct http_header *x = &hdrs[i];
+                        if (x->name_len == 17 && strncasecmp(x->name, "transfer-encoding", 17) == 0) {
+                                if (te)
+                                        bad = "more than one Transfer-Encoding header";
+                                te = x;
+                        } else if (x->name_len == 14 && strncasecmp(x->name, "content-length", 14) == 0) {
+                                if (cl)
+                                        bad = "more than one Content-Length header";
+                                else if (http_parse_content_length(x->value, x->value_len, &len) < 0)
+                                        bad = "invalid Content-Length";
+                                cl = x;
                         }
+                }
+                if (!bad && te && cl)
+                        bad = "both Transfer-Encoding and Content-Length";
+                else if (!bad && te && req.minor_version == 0)
+                        bad = "Transfer-Encoding in an HTTP/1.0 request";
+                else if (!bad && te && !(te->value_len == 7 && strncasecmp(te->value, "chunked", 7) == 0))
+                        bad = "unsupported Transfer-Encoding (only chunked)";
+                if (bad) {
+                        c->keepalive = false;
+                        respond_error(c, 400, "invalid_request_error", NULL, "bad_request", "%s", bad);
+                        return -1;
+                }
                 if (te) {
-                        if (!http_header_has_token(te->value, te->value_len, "chunked") || cl) {
-                                c->keepalive = false;
-                                respond_error(c, 400, "invalid_request_error", NULL, "bad_request",
-                                              "unsupported Transfer-Encoding");
-                                return -1;
-                        }
                         c->chunked_in = true;
                 } else {
                         c->body_len = len;
@@ -572,15 +588,19 @@ static int take_body(struct conn *c) {
                                       "malformed chunked request body");
                         return -1;
                 }
-                if (dlen) {
-                        if (c->body.len + dlen > cfg->server.max_body_bytes) {
+                /* a chunk that cannot fit is refused at its size line, not
+                 * after its bytes (remaining is 0 outside sizes and data) */
+                if (dlen || c->chunk.remaining) {
+                        if (c->body.len + dlen > cfg->server.max_body_bytes ||
+                            c->chunk.remaining > cfg->server.max_body_bytes - c->body.len - dlen) {
                                 c->keepalive = false;
                                 respond_error(c, 413, "invalid_request_error", NULL, "request_too_large",
                                               "request body exceeds the limit of %zu bytes",
                                               cfg->server.max_body_bytes);
                                 return -1;
                         }
-                        buf_append(&c->body, data, dlen);
+                        if (dlen)
+                                buf_append(&c->body, data, dlen);
                 }
                 c->chunk_off += used;
                 if (r == 1) {
@@ -605,7 +625,11 @@ static void process_input(struct conn *c) {
                                 c->in.len = c->req_start = 0;
                                 break;
                         }
+                        /* may free the configuration cfg points to (this
+                         * connection held the last reference to the one
+                         * before a reload): read it again */
                         conn_pin_config(c);
+                        cfg = c->cfg;
                         reset_request(c);
                         r = take_head(c);
                         if (r == 0) {
@@ -649,6 +673,7 @@ void conn_request_done(struct conn *c) {
         const struct sy_config *cfg = c->cfg;
         size_t consumed;
 
+        FE_MARK(done, c);
         if (c->closing)
                 return;
         if (!c->keepalive || c->out_last) {
@@ -710,6 +735,7 @@ static void on_client_read(struct conn *c, int res) {
 
 static void on_client_write(struct conn *c, int res) {
         c->wr.busy = false;
+        c->send_deadline_ns = 0;
         if (c->closing) {
                 conn_free_if_idle(c);
                 return;
@@ -723,6 +749,7 @@ static void on_client_write(struct conn *c, int res) {
                 return;
         }
         c->out_off += (size_t)res;
+        FE_MARK(client_write, c);
         if (c->out_off < c->out.len) {
                 conn_send(c);
                 return;
@@ -797,6 +824,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         c->w = w;
         conn_pin_config(c);
         c->fd = fd;
+        SY_MARK(accepted, c, 0);
         c->rd = (struct io){ .kind = IO_CLIENT_RD, .owner = c };
         c->wr = (struct io){ .kind = IO_CLIENT_WR, .owner = c };
         c->state = CS_HEAD;
@@ -872,6 +900,14 @@ static void check_timeouts(struct worker *w, uint64_t now) {
         }
         for (c = w->conns; c; c = next) {
                 next = c->next;
+                if (!c->closing && c->wr.busy && c->send_deadline_ns && now >= c->send_deadline_ns) {
+                        /* the client stopped reading: its connection (and upstream) go */
+                        atomic_fetch_add_explicit(&w->metrics.send_timeouts, 1, memory_order_relaxed);
+                        log_debug("connection %d: no write progress for %u ms, closed", c->fd,
+                                  c->cfg->server.send_timeout_ms);
+                        conn_close(c);
+                        continue;
+                }
                 if (c->closing || now < c->deadline_ns)
                         continue;
                 if (c->state == CS_HEAD && c->in.len == c->req_start) {
@@ -1057,6 +1093,8 @@ static void reload(struct frontend *fe, const char *path) {
         }
         g->cfg = nc;
         g->refs = 1;
+        if (tls_table_new(nc, &g->tls) < 0)
+                log_err("SIGHUP: out of memory for the upstreams' TLS settings; they take effect at restart");
         old = atomic_exchange_explicit(&fe->gen, g, memory_order_acq_rel);
         /* wait until every running worker has turned its loop once: none can
          * still be about to take a reference to old */
@@ -1168,7 +1206,6 @@ int frontend_main(const char *config_path) {
         struct frontend fe = { .inherited_fd = -1 };
         char err[512], path[512];
         struct shm_layout layout;
-        sigset_t mask;
         int sfd = -1, code = 1, r;
         unsigned started = 0;
         struct fe_gen *boot_gen = NULL;
@@ -1185,6 +1222,8 @@ int frontend_main(const char *config_path) {
                 goto out;
         boot_gen->cfg = fe.cfg;
         boot_gen->refs = 2; /* current, and the boot configuration main keeps (never freed by a put) */
+        if (tls_table_new(fe.cfg, &boot_gen->tls) < 0)
+                goto out;
         fe.gen = boot_gen;
         fe.n_workers = fe.cfg->server.workers ? fe.cfg->server.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
         if (fe.n_workers > fe.cfg->shm.max_workers)
@@ -1220,13 +1259,8 @@ int frontend_main(const char *config_path) {
                 goto out;
         }
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        sfd = sy_signalfd_open(SFD_CLOEXEC);
         signal(SIGPIPE, SIG_IGN); /* before any bell_ring (it checks once) */
-        sfd = signalfd(-1, &mask, SFD_CLOEXEC);
 
         for (unsigned i = 0; i < fe.n_workers; i++) {
                 r = worker_init(&fe, &fe.workers[i], i);
@@ -1300,6 +1334,8 @@ out:
                 struct fe_gen *g = atomic_exchange(&fe.gen, NULL);
                 if (g && g != boot_gen)
                         gen_put(g);
+                if (boot_gen)
+                        tls_table_free(boot_gen->tls);
                 free(boot_gen);
         }
         shm_seg_close(fe.seg);

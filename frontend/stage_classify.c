@@ -229,6 +229,7 @@ static int send_classify(struct conn *c, const char *text, size_t len, uint16_t 
                 return -ENOBUFS;
         ring_classifier(w);
         atomic_fetch_add_explicit(&w->metrics.clf_requests, 1, memory_order_relaxed);
+        FE_MARK(enqueued, c);
         c->state = CS_CLASSIFYING;
         c->t_clf_ns = fe_now_ns();
         c->pick_deadline_ns = c->t_clf_ns + (uint64_t)clf_timeout_ms(c->cfg) * 1000000ULL;
@@ -427,6 +428,7 @@ void classify_reply(struct worker *w, const void *msg, uint32_t len) {
         if (!c)
                 return; /* we gave up waiting */
         metrics_observe(&w->metrics.clf_wait, fe_now_ns() - c->t_clf_ns);
+        FE_MARK(classified, c);
         metrics_observe(&w->metrics.clf_run, (uint64_t)r->run_us * 1000ULL);
         atomic_fetch_add_explicit(&w->metrics.clf_batch_sum, r->batch, memory_order_relaxed);
         if (r->jailbreak >= 0.5f)

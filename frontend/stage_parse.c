@@ -101,6 +101,7 @@ static enum stage_rc run(struct conn *c) {
         char tmp[64];
 
         c->t_parsed_ns = fe_now_ns();
+        FE_MARK(parsed, c);
         if (!parse_scan_body(c, mem, &n))
                 return STAGE_DONE;
         if (strcmp(c->path, "/api/v1/classify") == 0) {

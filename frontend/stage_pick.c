@@ -98,6 +98,7 @@ static enum stage_rc pick_local(struct conn *c) {
                         c->router_picked = true; /* the router counts it; the done event uncounts it */
         }
         c->picked_upstream = u;
+        FE_MARK(picked, c);
         return STAGE_NEXT;
 }
 
@@ -173,6 +174,7 @@ static enum stage_rc run(struct conn *c) {
         }
         pick_ring_router(w);
         c->pick_deadline_ns = fe_now_ns() + (uint64_t)c->cfg->router.pick_timeout_us * 1000ULL;
+        FE_MARK(enqueued, c);
         worker_pending_add(c);
         return STAGE_SUSPEND;
 }
@@ -245,6 +247,7 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len) {
         c->router_picked = true;
         c->up_gen = r->snap_gen;
         c->picked_upstream = r->upstream[0];
+        FE_MARK(picked, c);
         pipeline_resume(c);
 }
 

@@ -1,6 +1,10 @@
 /* One non-blocking HTTP GET on an epoll loop (see http_client.h). */
 #include "http/http_client.h"
 
+#include <openssl/ssl.h>
+
+#include "http/tls.h"
+
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -21,6 +25,10 @@ void http_client_init(struct http_client *g, size_t head_max, size_t body_max) {
 
 /* the connection only: the answer stays readable */
 static void close_socket(struct http_client *g, int epfd) {
+        if (g->ssl) {
+                SSL_free(g->ssl);
+                g->ssl = NULL;
+        }
         if (g->fd >= 0) {
                 epoll_ctl(epfd, EPOLL_CTL_DEL, g->fd, NULL);
                 close(g->fd);
@@ -42,15 +50,24 @@ void http_client_free(struct http_client *g, int epfd) {
 
 enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr,
                                           const char *req, size_t req_len, void *ptr) {
+        return http_client_start_tls(g, epfd, addr, req, req_len, ptr, NULL);
+}
+
+enum http_client_result http_client_start_tls(struct http_client *g, int epfd, const struct sockaddr_in6 *addr,
+                                              const char *req, size_t req_len, void *ptr,
+                                              const struct tls_upstream *tu) {
         struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = ptr };
         int one = 1;
 
         http_client_close(g, epfd);
         g->err = 0;
+        g->tls_err[0] = 0;
         if (req_len > sizeof g->req) {
                 g->err = ENAMETOOLONG;
                 return HTTP_CLIENT_CONNECT_FAILED;
         }
+        if (tu && tu->tls && !(g->ssl = tls_client_new(tu, g->tls_err, sizeof g->tls_err)))
+                return HTTP_CLIENT_TLS_FAILED;
         memcpy(g->req, req, req_len);
         g->req_len = req_len;
         g->ptr = ptr;
@@ -60,10 +77,11 @@ enum http_client_result http_client_start(struct http_client *g, int epfd, const
         setsockopt(g->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect(g->fd, (const struct sockaddr *)addr, sizeof *addr) < 0 && errno != EINPROGRESS) {
                 g->err = errno;
-                close(g->fd);
-                g->fd = -1;
+                close_socket(g, -1);
                 return HTTP_CLIENT_CONNECT_FAILED;
         }
+        if (g->ssl)
+                SSL_set_fd(g->ssl, g->fd);
         g->state = HTTP_CLIENT_CONNECTING;
         epoll_ctl(epfd, EPOLL_CTL_ADD, g->fd, &ev);
         return HTTP_CLIENT_MORE;
@@ -130,6 +148,51 @@ static int body_done(struct http_client *g, bool eof) {
         return 0;
 }
 
+/* recv(), or SSL_read() over TLS with the same answers (-1 EAGAIN: more
+ * later; 0: the end, a close_notify or the TCP end). */
+static ssize_t client_recv(struct http_client *g, char *p, size_t n) {
+        int x, e;
+
+        if (!g->ssl)
+                return recv(g->fd, p, n, 0);
+        x = SSL_read(g->ssl, p, (int)(n > (1u << 30) ? 1u << 30 : n));
+        if (x > 0)
+                return x;
+        e = SSL_get_error(g->ssl, x);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                errno = EAGAIN;
+                return -1;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && x == 0))
+                return 0;
+        errno = EPROTO;
+        return -1;
+}
+
+/* Over TLS: the handshake, then the request. */
+static enum http_client_result tls_step(struct http_client *g, int epfd) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = g->ptr };
+        int x = SSL_connect(g->ssl), e;
+
+        if (x != 1) {
+                e = SSL_get_error(g->ssl, x);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                        ev.events = e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+                        epoll_ctl(epfd, EPOLL_CTL_MOD, g->fd, &ev);
+                        g->state = HTTP_CLIENT_HANDSHAKE;
+                        return HTTP_CLIENT_MORE;
+                }
+                tls_reason(g->ssl, g->tls_err, sizeof g->tls_err);
+                return HTTP_CLIENT_TLS_FAILED;
+        }
+        /* a fresh connection takes the small request at once */
+        if (SSL_write(g->ssl, g->req, (int)g->req_len) != (int)g->req_len)
+                return HTTP_CLIENT_SEND_FAILED;
+        epoll_ctl(epfd, EPOLL_CTL_MOD, g->fd, &ev);
+        g->state = HTTP_CLIENT_READING;
+        return HTTP_CLIENT_MORE;
+}
+
 static enum http_client_result read_answer(struct http_client *g) {
         size_t limit = g->head_max + g->body_max;
 
@@ -144,7 +207,7 @@ static enum http_client_result read_answer(struct http_client *g) {
                 room = (g->b.cap < limit ? g->b.cap : limit) - g->b.len;
                 if (room == 0)
                         return HTTP_CLIENT_BAD_ANSWER; /* over the limits */
-                r = recv(g->fd, g->b.p + g->b.len, room, 0);
+                r = client_recv(g, g->b.p + g->b.len, room);
                 if (r < 0 && (errno == EAGAIN || errno == EINTR))
                         return HTTP_CLIENT_MORE;
                 if (r < 0)
@@ -183,12 +246,16 @@ enum http_client_result http_client_event(struct http_client *g, int epfd, uint3
                 getsockopt(g->fd, SOL_SOCKET, SO_ERROR, &g->err, &l);
                 if (g->err || (events & (EPOLLERR | EPOLLHUP)))
                         return HTTP_CLIENT_CONNECT_FAILED;
+                if (g->ssl)
+                        return tls_step(g, epfd);
                 if (send(g->fd, g->req, g->req_len, MSG_NOSIGNAL) != (ssize_t)g->req_len)
                         return HTTP_CLIENT_SEND_FAILED;
                 epoll_ctl(epfd, EPOLL_CTL_MOD, g->fd, &ev);
                 g->state = HTTP_CLIENT_READING;
                 return HTTP_CLIENT_MORE;
         }
+        if (g->state == HTTP_CLIENT_HANDSHAKE)
+                return tls_step(g, epfd);
         return read_answer(g);
 }
 

@@ -17,9 +17,9 @@
 #include "common/buf.h"
 #include "http/http_parse.h"
 
-#define HTTP_CLIENT_REQ_MAX 512
+#define HTTP_CLIENT_REQ_MAX 2048 /* room for an API key header */
 
-enum http_client_state { HTTP_CLIENT_IDLE, HTTP_CLIENT_CONNECTING, HTTP_CLIENT_READING };
+enum http_client_state { HTTP_CLIENT_IDLE, HTTP_CLIENT_CONNECTING, HTTP_CLIENT_HANDSHAKE, HTTP_CLIENT_READING };
 
 enum http_client_result {
         HTTP_CLIENT_MORE,           /* started, or in progress: wait for the next event */
@@ -28,7 +28,11 @@ enum http_client_result {
         HTTP_CLIENT_CONNECT_FAILED, /* err: the socket's error (0 when epoll said only HUP/ERR) */
         HTTP_CLIENT_SEND_FAILED,
         HTTP_CLIENT_BAD_ANSWER, /* malformed, over the limits, or the connection ended first */
+        HTTP_CLIENT_TLS_FAILED, /* the handshake failed (certificate not verified...): tls_err says why */
 };
+
+struct ssl_st;
+struct tls_upstream;
 
 struct http_client {
         int fd; /* -1: idle */
@@ -46,6 +50,8 @@ struct http_client {
         size_t end;           /* HTTP_CLIENT_DONE: the body is b.p[hdr_len, end) */
         size_t req_len;
         char req[HTTP_CLIENT_REQ_MAX];
+        struct ssl_st *ssl; /* TLS (http/tls.h): the session on fd, NULL for plain HTTP */
+        char tls_err[256];
 };
 
 void http_client_init(struct http_client *g, size_t head_max, size_t body_max);
@@ -55,6 +61,12 @@ void http_client_init(struct http_client *g, size_t head_max, size_t body_max);
  * with g idle again. */
 enum http_client_result http_client_start(struct http_client *g, int epfd, const struct sockaddr_in6 *addr,
                                           const char *req, size_t req_len, void *ptr);
+/* The same over TLS when tu has TLS (tu NULL: plain): the handshake
+ * (verification included) after the connect, HTTP_CLIENT_TLS_FAILED when
+ * it fails. */
+enum http_client_result http_client_start_tls(struct http_client *g, int epfd, const struct sockaddr_in6 *addr,
+                                              const char *req, size_t req_len, void *ptr,
+                                              const struct tls_upstream *tu);
 /* An epoll event for g's socket. A result other than HTTP_CLIENT_MORE is the
  * end of this request: the caller closes g (after reading the answer). */
 enum http_client_result http_client_event(struct http_client *g, int epfd, uint32_t events);

@@ -55,24 +55,29 @@ static inline bool is_ows(uint8_t c) {
         return c == ' ' || c == '\t';
 }
 
+#ifdef __SSE2__
+/* Skips 16 bytes at a time while none is <= max (unsigned) or DEL: returns
+ * the first such byte, or where fewer than 16 bytes are left. */
+static inline const uint8_t *skip16_above(const uint8_t *p, const uint8_t *end, uint8_t max) {
+        const __m128i lim = _mm_set1_epi8((char)max);
+        const __m128i del = _mm_set1_epi8(0x7f);
+        while (end - p >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+                __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, lim), v), _mm_cmpeq_epi8(v, del));
+                unsigned m = (unsigned)_mm_movemask_epi8(bad);
+                if (m != 0)
+                        return p + __builtin_ctz(m);
+                p += 16;
+        }
+        return p;
+}
+#endif
+
 /* Returns the first p in [p, end) that is not a field byte (or end). */
 static inline const uint8_t *skip_field_bytes(const uint8_t *p, const uint8_t *end) {
         for (;;) {
 #ifdef __SSE2__
-                const __m128i c1f = _mm_set1_epi8(0x1f);
-                const __m128i del = _mm_set1_epi8(0x7f);
-                while (end - p >= 16) {
-                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-                        /* v <= 0x1f (unsigned) or v == 0x7f */
-                        __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c1f), v), _mm_cmpeq_epi8(v, del));
-                        unsigned m = (unsigned)_mm_movemask_epi8(bad);
-                        if (m == 0) {
-                                p += 16;
-                                continue;
-                        }
-                        p += __builtin_ctz(m);
-                        break;
-                }
+                p = skip16_above(p, end, 0x1f);
 #else
                 while (end - p >= 4 && is_field_byte(p[0]) && is_field_byte(p[1]) && is_field_byte(p[2]) &&
                        is_field_byte(p[3]))
@@ -91,16 +96,7 @@ static inline const uint8_t *skip_field_bytes(const uint8_t *p, const uint8_t *e
 /* Returns the first p in [p, end) that is not a request-target byte. */
 static inline const uint8_t *skip_target_bytes(const uint8_t *p, const uint8_t *end) {
 #ifdef __SSE2__
-        const __m128i c20 = _mm_set1_epi8(0x20);
-        const __m128i del = _mm_set1_epi8(0x7f);
-        while (end - p >= 16) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-                __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, c20), v), _mm_cmpeq_epi8(v, del));
-                unsigned m = (unsigned)_mm_movemask_epi8(bad);
-                if (m != 0)
-                        return p + __builtin_ctz(m);
-                p += 16;
-        }
+        p = skip16_above(p, end, 0x20);
 #endif
         while (p < end && is_target_byte(*p))
                 p++;
@@ -235,6 +231,12 @@ static inline size_t header_max(const struct http_limits *lim) {
         return lim->max_header_bytes < INT_MAX ? lim->max_header_bytes : INT_MAX;
 }
 
+/* Where the parsers stop reading in buf[0..len). */
+static inline const uint8_t *header_end(const uint8_t *buf, size_t len, const struct http_limits *lim) {
+        size_t max = header_max(lim);
+        return buf + (len < max ? len : max);
+}
+
 /* Does buf[0..len) hold the end of a header block (an empty line)? */
 static bool has_block_end(const uint8_t *buf, size_t len) {
         const uint8_t *p = buf, *end = buf + len;
@@ -250,12 +252,29 @@ static bool has_block_end(const uint8_t *buf, size_t len) {
 /* Limits first: when more than max bytes are buffered and the first max
  * bytes hold no complete header block, the answer is -E2BIG, whatever
  * else is wrong with those bytes. */
-static inline int finish(int r, const uint8_t *buf, size_t len, size_t max) {
+static inline int finish(int r, const uint8_t *buf, size_t len, const struct http_limits *lim) {
+        size_t max = header_max(lim);
+
         if (r >= 0 || len <= max)
                 return r;
         if (r == -EAGAIN || ((r == -EBADMSG || r == -ENOTSUP) && !has_block_end(buf, max)))
                 return -E2BIG;
         return r;
+}
+
+/* Consumes the method (a token) or the request-target at *pp and the SP
+ * after it; the word must not be empty. 0 on success. */
+static inline int eat_word_sp(const uint8_t **pp, const uint8_t *end, bool target, size_t *ret_len) {
+        const uint8_t *start = *pp;
+        const uint8_t *p = target ? skip_target_bytes(start, end) : skip_token(start, end);
+
+        if (p == end)
+                return -EAGAIN;
+        if (*p != ' ' || p == start)
+                return -EBADMSG;
+        *ret_len = (size_t)(p - start);
+        *pp = p + 1;
+        return 0;
 }
 
 static int parse_request(const uint8_t *buf, const uint8_t *end, const struct http_limits *lim,
@@ -269,22 +288,13 @@ static int parse_request(const uint8_t *buf, const uint8_t *end, const struct ht
                 return r;
 
         method = p;
-        p = skip_token(p, end);
-        if (p == end)
-                return -EAGAIN;
-        if (*p != ' ' || p == method)
-                return -EBADMSG;
-        method_len = (size_t)(p - method);
-        p++;
-
+        r = eat_word_sp(&p, end, false, &method_len);
+        if (r < 0)
+                return r;
         target = p;
-        p = skip_target_bytes(p, end);
-        if (p == end)
-                return -EAGAIN;
-        if (*p != ' ' || p == target)
-                return -EBADMSG;
-        target_len = (size_t)(p - target);
-        p++;
+        r = eat_word_sp(&p, end, true, &target_len);
+        if (r < 0)
+                return r;
 
         r = parse_version(&p, end, &major, &minor);
         if (r < 0)
@@ -311,9 +321,7 @@ static int parse_request(const uint8_t *buf, const uint8_t *end, const struct ht
 
 int http_parse_request(const char *buf, size_t len, const struct http_limits *lim, struct http_request *req) {
         const uint8_t *b = (const uint8_t *)buf;
-        size_t max = header_max(lim);
-        int r = parse_request(b, b + (len < max ? len : max), lim, req);
-        return finish(r, b, len, max);
+        return finish(parse_request(b, header_end(b, len, lim), lim, req), b, len, lim);
 }
 
 static int parse_response(const uint8_t *buf, const uint8_t *end, const struct http_limits *lim,
@@ -379,9 +387,7 @@ static int parse_response(const uint8_t *buf, const uint8_t *end, const struct h
 
 int http_parse_response(const char *buf, size_t len, const struct http_limits *lim, struct http_response *res) {
         const uint8_t *b = (const uint8_t *)buf;
-        size_t max = header_max(lim);
-        int r = parse_response(b, b + (len < max ? len : max), lim, res);
-        return finish(r, b, len, max);
+        return finish(parse_response(b, header_end(b, len, lim), lim, res), b, len, lim);
 }
 
 static inline uint8_t lower(uint8_t c) {
@@ -527,8 +533,10 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
                                 return chunked_fail(d, -EBADMSG);
                         break;
                 case CH_EXT:
+                case CH_TRAILER:
+                        /* an extension or a trailer field line, up to its CR */
                         if (c == '\r')
-                                state = CH_SIZE_LF;
+                                state = state == CH_EXT ? CH_SIZE_LF : CH_TRAILER_LF;
                         else if (!is_field_byte(c))
                                 return chunked_fail(d, -EBADMSG);
                         break;
@@ -554,15 +562,11 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
                         return 0;
                 }
                 case CH_DATA_CR:
-                        if (c != '\r')
-                                return chunked_fail(d, -EBADMSG);
-                        state = CH_DATA_LF;
-                        p++;
-                        continue;
                 case CH_DATA_LF:
-                        if (c != '\n')
+                        /* the CRLF after chunk-data, outside any line limit */
+                        if (c != (state == CH_DATA_CR ? '\r' : '\n'))
                                 return chunked_fail(d, -EBADMSG);
-                        state = CH_SIZE;
+                        state = state == CH_DATA_CR ? CH_DATA_LF : CH_SIZE;
                         p++;
                         continue;
                 case CH_TRAILER_BOL:
@@ -573,12 +577,6 @@ int http_chunked_step(struct http_chunked *d, const char *buf, size_t len, size_
                         } else {
                                 return chunked_fail(d, -EBADMSG);
                         }
-                        break;
-                case CH_TRAILER:
-                        if (c == '\r')
-                                state = CH_TRAILER_LF;
-                        else if (!is_field_byte(c))
-                                return chunked_fail(d, -EBADMSG);
                         break;
                 case CH_TRAILER_LF:
                         if (c != '\n')

@@ -21,6 +21,7 @@
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "http/http_listen.h"
 #include "http/http_parse.h"
 #include "http/url.h"
@@ -67,6 +68,7 @@ static void route_free(struct a_route *r) {
         free(r->model);
         free(r->owned_by);
         free(r->upstream);
+        r->model = r->owned_by = r->upstream = NULL; /* post_route frees what parse_route_obj left */
 }
 
 static bool same(const char *a, const char *b) {
@@ -167,7 +169,8 @@ static int state_json(struct admin *a, struct buf *o) {
         for (size_t i = 0; i < a->n_ups; i++) {
                 struct sy_upstream_cfg *u = &a->ups[i];
                 char url[320];
-                snprintf(url, sizeof url, strchr(u->host, ':') ? "http://[%s]:%u" : "http://%s:%u", u->host, u->port);
+                snprintf(url, sizeof url, strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                         u->tls ? "https" : "http", u->host, u->port);
                 buf_printf(o, "%s{\"name\":", i ? "," : "");
                 jenc(o, u->name);
                 buf_printf(o, ",\"url\":");
@@ -282,9 +285,12 @@ static int load_state(struct admin *a, char *err, size_t errlen) {
                 while (json_iter(f->val, f->val_len, &it, &m) == 1) {
                         struct sy_upstream_cfg u;
                         char e[128];
-                        if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0 ||
-                            push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0)
+                        if (parse_up(m.val, m.val_len, &u, e, sizeof e) < 0)
                                 goto bad;
+                        if (push((void **)&a->ups, &a->n_ups, sizeof u, &u) < 0) {
+                                sy_config_upstream_free(&u);
+                                goto bad;
+                        }
                 }
         }
         if ((f = json_find(top, n, "removed_upstreams")) && f->type == JSON_ARRAY) {
@@ -353,16 +359,10 @@ static void reply_error(struct aconn *c, int status, const char *code, const cha
 }
 
 static bool token_ok(struct admin *a, const struct http_header *h) {
-        unsigned char diff = 0;
-
         if (!h || h->value_len < 7 || strncasecmp(h->value, "Bearer ", 7) != 0)
                 return false;
-        /* constant time in the token's bytes */
-        if (h->value_len - 7 != a->token_len)
-                return false;
-        for (size_t i = 0; i < a->token_len; i++)
-                diff |= (unsigned char)(h->value[7 + i] ^ a->token[i]);
-        return diff == 0;
+        /* digests compared in constant time: neither a right prefix nor the length answers sooner */
+        return sy_secret_equal(h->value + 7, h->value_len - 7, a->token, a->token_len);
 }
 
 static const char *kind_name(enum sy_upstream_kind k) {
@@ -388,14 +388,15 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                 const struct snap_upstream *su = &s->upstreams[u];
                 const struct sy_upstream_cfg *uc = sy_config_find_upstream(cfg, su->name);
                 struct picker_upstream_info pi;
+                const char *why;
                 bool have;
                 char url[320];
 
                 if (su->removed)
                         continue; /* a removed upstream's slot (proto/snapshot.h) */
                 have = a->ops.info && a->ops.info(a->ops.arg, u, &pi) == 0;
-                snprintf(url, sizeof url, strchr(su->host, ':') ? "http://[%s]:%u" : "http://%s:%u", su->host,
-                         su->port);
+                snprintf(url, sizeof url, strchr(su->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                         uc && uc->tls ? "https" : "http", su->host, su->port);
                 buf_printf(&b, "%s{\"name\":", first ? "" : ",");
                 first = 0;
                 jenc(&b, su->name);
@@ -414,6 +415,12 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
                         jenc(&b, uc->models[k]);
                 }
                 buf_printf(&b, "],\"inflight\":%u", have ? pi.inflight : su->inflight);
+                why = a->ops.health_reason ? a->ops.health_reason(a->ops.arg, u) : NULL;
+                buf_printf(&b, ",\"health_check\":");
+                if (why)
+                        jenc(&b, why);
+                else
+                        buf_printf(&b, "\"ok\"");
                 if (have) {
                         buf_printf(&b,
                                    ",\"inflight_tokens\":%llu,\"dispatched\":%llu,\"done\":%llu,"
@@ -445,6 +452,13 @@ static void get_upstreams(struct admin *a, struct aconn *c) {
         buf_free(&b);
 }
 
+static bool upstream_serves(const struct sy_upstream_cfg *uc, const char *model) {
+        for (size_t k = 0; k < uc->n_models; k++)
+                if (strcmp(uc->models[k], model) == 0)
+                        return true;
+        return false;
+}
+
 static void get_routes(struct admin *a, struct aconn *c) {
         const struct sy_config *cfg = a->ops.config(a->ops.arg);
         struct buf b = { 0 };
@@ -455,18 +469,12 @@ static void get_routes(struct admin *a, struct aconn *c) {
                 /* one entry per (model, engine) */
                 for (size_t u = 0; u < cfg->n_upstreams; u++) {
                         const struct sy_upstream_cfg *uc = &cfg->upstreams[u];
-                        bool serves = false, seen = false;
-                        for (size_t k = 0; k < uc->n_models && !serves; k++)
-                                serves = strcmp(uc->models[k], m->name) == 0;
-                        if (!serves)
+                        bool seen = false;
+                        if (!upstream_serves(uc, m->name))
                                 continue;
-                        for (size_t p = 0; p < u && !seen; p++) {
-                                const struct sy_upstream_cfg *pc = &cfg->upstreams[p];
-                                if (strcmp(pc->engine, uc->engine) != 0)
-                                        continue;
-                                for (size_t k = 0; k < pc->n_models && !seen; k++)
-                                        seen = strcmp(pc->models[k], m->name) == 0;
-                        }
+                        for (size_t p = 0; p < u && !seen; p++)
+                                seen = strcmp(cfg->upstreams[p].engine, uc->engine) == 0 &&
+                                       upstream_serves(&cfg->upstreams[p], m->name);
                         if (seen)
                                 continue;
                         buf_printf(&b, "%s{\"model\":", first ? "" : ",");
@@ -479,12 +487,7 @@ static void get_routes(struct admin *a, struct aconn *c) {
                                                      : "null");
                         for (size_t q = u, n = 0; q < cfg->n_upstreams; q++) {
                                 const struct sy_upstream_cfg *qc = &cfg->upstreams[q];
-                                bool s2 = false;
-                                if (strcmp(qc->engine, uc->engine) != 0)
-                                        continue;
-                                for (size_t k = 0; k < qc->n_models && !s2; k++)
-                                        s2 = strcmp(qc->models[k], m->name) == 0;
-                                if (!s2)
+                                if (strcmp(qc->engine, uc->engine) != 0 || !upstream_serves(qc, m->name))
                                         continue;
                                 if (n++)
                                         buf_append(&b, ",", 1);
@@ -508,7 +511,8 @@ static void get_config(struct admin *a, struct aconn *c) {
         for (size_t i = 0; i < cfg->n_upstreams; i++) {
                 const struct sy_upstream_cfg *u = &cfg->upstreams[i];
                 char url[320];
-                snprintf(url, sizeof url, strchr(u->host, ':') ? "http://[%s]:%u" : "http://%s:%u", u->host, u->port);
+                snprintf(url, sizeof url, strchr(u->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                         u->tls ? "https" : "http", u->host, u->port);
                 buf_printf(&b, "%s{\"name\":", i ? "," : "");
                 jenc(&b, u->name);
                 buf_printf(&b, ",\"url\":");
@@ -574,6 +578,12 @@ static int parse_up(const char *val, size_t len, struct sy_upstream_cfg *u, char
                 snprintf(err, errlen,
                          "name: missing, or not a valid name (printable ASCII without spaces, quotes "
                          "or backslashes, at most 127 bytes)");
+                goto fail;
+        }
+        if (url && strncasecmp(url, "https://", 8) == 0) {
+                snprintf(err, errlen,
+                         "url: https upstreams come from the configuration file (with their ca_file, sni and "
+                         "api_key_env); the admin API adds http://host[:port] ones");
                 goto fail;
         }
         if (!url || sy_config_parse_http_url(url, &u->host, &u->port) < 0) {
@@ -1092,8 +1102,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
         struct admin *a = calloc(1, sizeof *a);
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!a)
                 return -ENOMEM;
         a->epfd = epfd;
@@ -1140,8 +1149,7 @@ int admin_new(int epfd, const struct sy_config *cfg, const struct admin_ops *ops
         *ret = a;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "admin: out of memory");
+        err_oom(r, err, errlen, "admin: ");
         admin_free(a);
         return r;
 }

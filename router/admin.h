@@ -45,6 +45,8 @@ struct admin_ops {
         int (*info)(void *arg, unsigned u, struct picker_upstream_info *ret);
         void (*refresh)(void *arg);                        /* discovery */
         int (*discovery_json)(void *arg, struct buf *out); /* may be NULL */
+        /* why upstream u's last health check failed, NULL if it passed (may be NULL) */
+        const char *(*health_reason)(void *arg, unsigned u);
 };
 
 /* Reads the token (token_file) and the state file, listens. -errno with a

@@ -100,16 +100,52 @@ static char *dup_or_null(const char *s) {
 
 /* ---- /v1/models probes ------------------------------------------------------------------- */
 
+/* The models of a /v1/models answer's body (an OpenAI list: data[].id,
+ * and the first data[].owned_by that is an engine name): 0, -ENOENT (no
+ * model), -EPROTO (not such a list). */
+static int probe_parse(const char *body, size_t blen, struct probe *p) {
+        struct json_member top[8], m;
+        struct json_limits jl = { .max_depth = 32, .max_members = 8 };
+        const struct json_member *data;
+        size_t n = 0, off = 0, it = 0;
+
+        if (json_scan_object(body, blen, &jl, top, &n, &off) < 0)
+                return -EPROTO;
+        data = json_find(top, n, "data");
+        if (!data || data->type != JSON_ARRAY)
+                return -EPROTO;
+        p->n_models = 0;
+        p->engine[0] = 0;
+        while (p->n_models < PROBE_MODELS && json_iter(data->val, data->val_len, &it, &m) == 1) {
+                struct json_member f;
+                size_t fi = 0;
+                if (m.type != JSON_OBJECT)
+                        continue;
+                while (json_iter(m.val, m.val_len, &fi, &f) == 1) {
+                        char tmp[SY_CFG_NAME_MAX + 1];
+                        int dl;
+                        if (f.type != JSON_STRING)
+                                continue;
+                        dl = json_string_decode(f.val, f.val_len, tmp, sizeof tmp - 1);
+                        if (dl < 0)
+                                continue;
+                        tmp[dl] = 0;
+                        if (f.key_len == 2 && memcmp(f.key, "id", 2) == 0 && sy_config_name_ok(tmp))
+                                snprintf(p->models[p->n_models++], sizeof p->models[0], "%s", tmp);
+                        else if (f.key_len == 8 && memcmp(f.key, "owned_by", 8) == 0 && !p->engine[0] &&
+                                 sy_config_engine_ok(tmp) && strlen(tmp) < sizeof p->engine)
+                                snprintf(p->engine, sizeof p->engine, "%s", tmp);
+                }
+        }
+        return p->n_models ? 0 : -ENOENT;
+}
+
 static int probe_once(const char *ip, uint16_t port, struct probe *p) {
         struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
         struct http_client g;
         char req[256];
         const char *body;
         size_t blen;
-        struct json_member top[8], m;
-        struct json_limits jl = { .max_depth = 32, .max_members = 8 };
-        const struct json_member *data;
-        size_t n = 0, off = 0, it = 0;
         int hl, r = -EPROTO;
         enum http_client_result res;
 
@@ -137,35 +173,7 @@ static int probe_once(const char *ip, uint16_t port, struct probe *p) {
         if (res != HTTP_CLIENT_DONE || g.status != 200)
                 goto out;
         body = http_client_body(&g, &blen);
-        if (json_scan_object(body, blen, &jl, top, &n, &off) < 0)
-                goto out;
-        data = json_find(top, n, "data");
-        if (!data || data->type != JSON_ARRAY)
-                goto out;
-        p->n_models = 0;
-        p->engine[0] = 0;
-        while (p->n_models < PROBE_MODELS && json_iter(data->val, data->val_len, &it, &m) == 1) {
-                struct json_member f;
-                size_t fi = 0;
-                if (m.type != JSON_OBJECT)
-                        continue;
-                while (json_iter(m.val, m.val_len, &fi, &f) == 1) {
-                        char tmp[SY_CFG_NAME_MAX + 1];
-                        int dl;
-                        if (f.type != JSON_STRING)
-                                continue;
-                        dl = json_string_decode(f.val, f.val_len, tmp, sizeof tmp - 1);
-                        if (dl < 0)
-                                continue;
-                        tmp[dl] = 0;
-                        if (f.key_len == 2 && memcmp(f.key, "id", 2) == 0 && sy_config_name_ok(tmp))
-                                snprintf(p->models[p->n_models++], sizeof p->models[0], "%s", tmp);
-                        else if (f.key_len == 8 && memcmp(f.key, "owned_by", 8) == 0 && !p->engine[0] &&
-                                 sy_config_engine_ok(tmp) && strlen(tmp) < sizeof p->engine)
-                                snprintf(p->engine, sizeof p->engine, "%s", tmp);
-                }
-        }
-        r = p->n_models ? 0 : -ENOENT;
+        r = probe_parse(body, blen, p);
 out:
         http_client_free(&g, -1);
         return r;
@@ -465,8 +473,7 @@ int discovery_new(const struct sy_config *cfg, struct discovery **ret, char *err
         struct discovery *d = calloc(1, sizeof *d);
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!d)
                 return -ENOMEM;
         pthread_mutex_init(&d->lock, NULL);
@@ -519,8 +526,7 @@ int discovery_new(const struct sy_config *cfg, struct discovery **ret, char *err
         *ret = d;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "discovery: out of memory");
+        err_oom(r, err, errlen, "discovery: ");
         discovery_free(d);
         return r < 0 ? r : -ENOMEM;
 }

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "http/http_client.h"
+#include "http/tls.h"
 
 #define HEALTH_HEAD_MAX 1024 /* only the status line matters */
 
@@ -16,9 +17,10 @@ struct check {
         uint64_t deadline_ns;
         uint64_t next_ns;
         unsigned ok_run, fail_run;
-        bool up;   /* this module's verdict (the snapshot's flag is also
+        bool up;       /* this module's verdict (the snapshot's flag is also
                                          * cleared by passive ejection; see health_up) */
-        bool live; /* the slot held a live upstream (not a tombstone) */
+        bool live;     /* the slot held a live upstream (not a tombstone) */
+        char why[256]; /* the last failed check's reason, "" after a good one */
 };
 
 struct health {
@@ -27,6 +29,7 @@ struct health {
         uint64_t interval_ns, timeout_ns;
         unsigned unhealthy_threshold, healthy_threshold;
         char path[256];
+        struct tls_table *tls; /* TLS, API keys, health paths of the configured upstreams */
         /* what each slot's check is for: a slot whose name or address
          * changes starts over */
         char names[SNAP_MAX_UPSTREAMS][SNAP_SHORT];
@@ -40,6 +43,9 @@ static void configure(struct health *h, const struct sy_config *cfg) {
         h->unhealthy_threshold = cfg->health.unhealthy_threshold ? cfg->health.unhealthy_threshold : 2;
         h->healthy_threshold = cfg->health.healthy_threshold ? cfg->health.healthy_threshold : 1;
         snprintf(h->path, sizeof h->path, "%s", cfg->health.path ? cfg->health.path : "/health");
+        tls_table_free(h->tls);
+        if (tls_table_new(cfg, &h->tls) < 0)
+                log_err("health checks: out of memory for the TLS upstreams' settings");
 }
 
 int health_new(int epfd, const struct sy_config *cfg, const struct snapshot *s, struct health **ret) {
@@ -71,6 +77,7 @@ void health_free(struct health *h) {
                 return;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
                 http_client_free(&h->checks[i].g, h->epfd);
+        tls_table_free(h->tls);
         free(h);
 }
 
@@ -82,6 +89,7 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
                     bool *changed) {
         check_close(h, c);
         if (ok) {
+                c->why[0] = 0;
                 c->fail_run = 0;
                 if (++c->ok_run >= h->healthy_threshold && !c->up) {
                         c->up = true;
@@ -90,6 +98,7 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
                         log_notice("upstream %s is healthy again", u->name);
                 }
         } else {
+                snprintf(c->why, sizeof c->why, "%s", why);
                 c->ok_run = 0;
                 if (++c->fail_run >= h->unhealthy_threshold && c->up) {
                         c->up = false;
@@ -101,16 +110,23 @@ static void verdict(struct health *h, struct check *c, struct snap_upstream *u, 
 }
 
 static void start(struct health *h, struct check *c, struct snap_upstream *u, uint64_t now, bool *changed) {
+        const struct tls_upstream *tu = tls_table_find(h->tls, u->name);
         char req[HTTP_CLIENT_REQ_MAX];
+        /* the upstream's own headers too: a provider's health path may want its key */
         int n = snprintf(req, sizeof req,
                          "GET %s HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-health\r\n"
-                         "Connection: close\r\n\r\n",
-                         h->path, u->host, u->port);
+                         "%sConnection: close\r\n\r\n",
+                         tu && tu->health_path ? tu->health_path : h->path, u->host, u->port, tu ? tu->headers : "");
+        enum http_client_result r;
 
         c->next_ns = now + h->interval_ns;
         c->deadline_ns = now + h->timeout_ns;
-        if (http_client_start(&c->g, h->epfd, &u->addr, req, (size_t)n, c) == HTTP_CLIENT_CONNECT_FAILED)
+        r = http_client_start_tls(&c->g, h->epfd, &u->addr, req, n < (int)sizeof req ? (size_t)n : sizeof req + 1, c,
+                                  tu);
+        if (r == HTTP_CLIENT_CONNECT_FAILED)
                 verdict(h, c, u, false, "health check timed out or refused", changed);
+        else if (r == HTTP_CLIENT_TLS_FAILED)
+                verdict(h, c, u, false, c->g.tls_err, changed);
 }
 
 int health_tick(struct health *h, struct snapshot *s, uint64_t now, bool *changed) {
@@ -168,6 +184,9 @@ void health_event(struct health *h, void *ptr, uint32_t events, struct snapshot 
         case HTTP_CLIENT_BAD_ANSWER:
                 verdict(h, c, u, false, "bad health check response", changed);
                 return;
+        case HTTP_CLIENT_TLS_FAILED:
+                verdict(h, c, u, false, c->g.tls_err, changed);
+                return;
         }
 }
 
@@ -206,6 +225,10 @@ void health_resolved(struct health *h, const struct snapshot *s) {
                         h->checks[i].up = s->upstreams[i].healthy;
                         h->addrs[i] = s->upstreams[i].addr;
                 }
+}
+
+const char *health_reason(const struct health *h, unsigned u) {
+        return u < h->n && u < SNAP_MAX_UPSTREAMS && h->checks[u].why[0] ? h->checks[u].why : NULL;
 }
 
 bool health_up(const struct health *h, unsigned u) {

@@ -29,3 +29,6 @@ void health_resolved(struct health *h, const struct snapshot *s);
 /* The active checks' verdict for slot u (what the snapshot's healthy flag
  * goes back to when a passive ejection ends). */
 bool health_up(const struct health *h, unsigned u);
+/* Why the last check of slot u failed (a TLS verification error says
+ * which); NULL after a good one. */
+const char *health_reason(const struct health *h, unsigned u);

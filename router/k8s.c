@@ -886,14 +886,41 @@ static void base_path(struct k8s_client *c, char *out, size_t cap) {
                 snprintf(out, cap, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", c->ns);
 }
 
-static int do_list(struct k8s_client *c, int stop_fd) {
-        char path[2048], base[512];
-        struct buf b = { 0 };
+/* A list answer's body: the objects replace the set, then publish. */
+static int list_apply(struct k8s_client *c, const char *p, size_t len) {
         struct json_member top[16];
         size_t n = 0, off = 0, it = 0;
         struct jv root, items, v;
         struct json_member m;
         struct json_limits lim = { .max_depth = 64, .max_members = 16 };
+        int r;
+
+        r = json_scan_object(p ? p : "", len, &lim, top, &n, &off);
+        if (r < 0) {
+                set_error(c, "list: not a JSON object");
+                return -EBADMSG;
+        }
+        root = (struct jv){ p, len, JSON_OBJECT };
+        if (!jpath_str(root, "metadata.resourceVersion", c->rv, sizeof c->rv)) {
+                set_error(c, "list: no metadata.resourceVersion");
+                return -EBADMSG;
+        }
+        objs_clear(c);
+        if (jget(root, "items", &items) && items.t == JSON_ARRAY)
+                while (json_iter(items.p, items.n, &it, &m) == 1) {
+                        v = (struct jv){ m.val, m.val_len, m.type };
+                        r = obj_upsert(c, v);
+                        if (r == -ENOMEM)
+                                return r;
+                }
+        count(c, &c->stats.lists);
+        r = publish(c);
+        return r < 0 ? r : 0;
+}
+
+static int do_list(struct k8s_client *c, int stop_fd) {
+        char path[2048], base[512];
+        struct buf b = { 0 };
         int status = 0, r;
 
         base_path(c, base, sizeof base);
@@ -915,29 +942,7 @@ static int do_list(struct k8s_client *c, int stop_fd) {
                 r = -EPROTO;
                 goto out;
         }
-        r = json_scan_object(b.p ? b.p : "", b.len, &lim, top, &n, &off);
-        if (r < 0) {
-                set_error(c, "list: not a JSON object");
-                r = -EBADMSG;
-                goto out;
-        }
-        root = (struct jv){ b.p, b.len, JSON_OBJECT };
-        if (!jpath_str(root, "metadata.resourceVersion", c->rv, sizeof c->rv)) {
-                set_error(c, "list: no metadata.resourceVersion");
-                r = -EBADMSG;
-                goto out;
-        }
-        objs_clear(c);
-        if (jget(root, "items", &items) && items.t == JSON_ARRAY)
-                while (json_iter(items.p, items.n, &it, &m) == 1) {
-                        v = (struct jv){ m.val, m.val_len, m.type };
-                        r = obj_upsert(c, v);
-                        if (r == -ENOMEM)
-                                goto out;
-                }
-        count(c, &c->stats.lists);
-        r = publish(c);
-        r = r < 0 ? r : 0;
+        r = list_apply(c, b.p, b.len);
 out:
         buf_free(&b);
         return r;
@@ -1157,8 +1162,7 @@ int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct
         const char *h, *he, *p;
         int r = -ENOMEM;
 
-        if (errlen)
-                err[0] = 0;
+        err_clear(err, errlen);
         if (!c)
                 return -ENOMEM;
         pthread_mutex_init(&c->lock, NULL);
@@ -1277,8 +1281,7 @@ int k8s_client_new(const struct k8s_opts *o, k8s_change_fn fn, void *arg, struct
         *ret = c;
         return 0;
 fail:
-        if (r == -ENOMEM && errlen && !err[0])
-                snprintf(err, errlen, "out of memory");
+        err_oom(r, err, errlen, "");
         k8s_client_free(c);
         return r;
 }

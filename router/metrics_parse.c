@@ -123,6 +123,21 @@ static const struct known *lookup(struct span name) {
 }
 
 /* Parses one line (no newline, no CR). Returns false when malformed. */
+/* The blank-separated field at *pp (empty at the end), *pp moved past it. */
+static struct span next_field(const char **pp, const char *e) {
+        const char *p = *pp;
+        struct span f;
+
+        while (p < e && is_blank(*p))
+                p++;
+        f.p = p;
+        while (p < e && !is_blank(*p))
+                p++;
+        f.n = (size_t)(p - f.p);
+        *pp = p;
+        return f;
+}
+
 static bool parse_line(const char *p, const char *e, struct upstream_load *l) {
         struct span name, val, ts, block_size = { NULL, 0 }, num_blocks = { NULL, 0 };
         const struct known *k;
@@ -214,22 +229,12 @@ static bool parse_line(const char *p, const char *e, struct upstream_load *l) {
         }
 
         /* value */
-        while (p < e && is_blank(*p))
-                p++;
-        val.p = p;
-        while (p < e && !is_blank(*p))
-                p++;
-        val.n = (size_t)(p - val.p);
+        val = next_field(&p, e);
         if (!parse_value(val, &v))
                 return false;
 
         /* optional timestamp, then only blanks */
-        while (p < e && is_blank(*p))
-                p++;
-        ts.p = p;
-        while (p < e && !is_blank(*p))
-                p++;
-        ts.n = (size_t)(p - ts.p);
+        ts = next_field(&p, e);
         if (ts.n > 0) {
                 double t;
                 if (!parse_value(ts, &t) || !isfinite(t))

@@ -470,6 +470,10 @@ static int reload(struct router *r) {
         return ret;
 }
 
+static void on_hup(void *arg) { /* SIGHUP */
+        reload(arg);
+}
+
 /* ---- admin API glue ---- */
 
 static int admin_apply_cb(void *arg, char *err, size_t errlen) {
@@ -486,6 +490,10 @@ static const struct snapshot *admin_snapshot_cb(void *arg) {
 
 static int admin_info_cb(void *arg, unsigned u, struct picker_upstream_info *ret) {
         return picker_upstream_info(((struct router *)arg)->picker, u, shm_now_ns(), ret);
+}
+
+static const char *admin_health_cb(void *arg, unsigned u) {
+        return health_reason(((struct router *)arg)->health, u);
 }
 
 static void admin_refresh_cb(void *arg) {
@@ -532,7 +540,6 @@ static int build_first_snapshot(struct router *r, char *err, size_t errlen) {
 int router_main(const char *config_path) {
         struct router *r = calloc(1, sizeof *r);
         char err[512];
-        sigset_t mask;
         uint64_t last_pub = 0;
         int ret, code = 1;
 
@@ -570,12 +577,7 @@ int router_main(const char *config_path) {
                 log_err("%s", err);
                 goto out;
         }
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        r->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        r->sig_fd = sy_signalfd_open(SFD_CLOEXEC | SFD_NONBLOCK);
         r->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (r->sig_fd < 0 || r->epfd < 0)
                 goto out;
@@ -618,6 +620,7 @@ int router_main(const char *config_path) {
                         .info = admin_info_cb,
                         .refresh = admin_refresh_cb,
                         .discovery_json = admin_discovery_cb,
+                        .health_reason = admin_health_cb,
                 };
                 ret = admin_new(r->epfd, r->cfg, &ops, &r->admin, err, sizeof err);
                 if (ret < 0) {
@@ -709,16 +712,9 @@ int router_main(const char *config_path) {
                         } else if (p == &r->peer.bell_fd) {
                                 peer_doorbell(&r->peer); /* and a worker that attached since the last tick */
                         } else if (p == &r->sig_fd) {
-                                struct signalfd_siginfo si;
-                                while (read(r->sig_fd, &si, sizeof si) == sizeof si) {
-                                        if (si.ssi_signo == SIGHUP) {
-                                                reload(r);
-                                        } else {
-                                                log_notice("router stopping");
-                                                sy_notify_stopping();
-                                                code = 0;
-                                                goto out;
-                                        }
+                                if (sy_signals_drain(r->sig_fd, "router", on_hup, r)) {
+                                        code = 0;
+                                        goto out;
                                 }
                         } else if (health_owns(r->health, p)) {
                                 health_event(r->health, p, evs[i].events, &r->snap, shm_now_ns(), &changed);

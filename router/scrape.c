@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "http/http_client.h"
+#include "http/tls.h"
 #include "router/metrics_parse.h"
 
 #define SCRAPE_HEAD_MAX 16384
@@ -22,6 +23,7 @@ struct scrape {
         int epfd;
         uint64_t interval_ns, timeout_ns;
         struct target t[SNAP_MAX_UPSTREAMS];
+        struct tls_table *tls; /* TLS and API keys of the configured upstreams */
 };
 
 static void configure(struct scrape *sc, const struct sy_config *cfg) {
@@ -29,6 +31,9 @@ static void configure(struct scrape *sc, const struct sy_config *cfg) {
         sc->timeout_ns = (uint64_t)(cfg->router.scrape_timeout_ms ? cfg->router.scrape_timeout_ms : 500) * 1000000ULL;
         if (strcmp(cfg->router.policy ? cfg->router.policy : "scorer", "scorer") != 0)
                 sc->interval_ns = 0; /* least_request / round_robin use no load signals */
+        tls_table_free(sc->tls);
+        if (tls_table_new(cfg, &sc->tls) < 0)
+                log_err("scrapes: out of memory for the TLS upstreams' settings");
 }
 
 int scrape_new(int epfd, const struct sy_config *cfg, struct scrape **ret) {
@@ -53,6 +58,7 @@ void scrape_free(struct scrape *sc) {
                 return;
         for (unsigned i = 0; i < SNAP_MAX_UPSTREAMS; i++)
                 http_client_free(&sc->t[i].g, sc->epfd);
+        tls_table_free(sc->tls);
         free(sc);
 }
 
@@ -82,17 +88,21 @@ static void fail(struct scrape *sc, struct target *t, struct picker *pk, unsigne
 
 static void start(struct scrape *sc, struct target *t, const struct snap_upstream *up, struct picker *pk, unsigned u,
                   uint64_t now) {
+        const struct tls_upstream *tu = tls_table_find(sc->tls, up->name);
         char req[HTTP_CLIENT_REQ_MAX];
         int n = snprintf(req, sizeof req,
                          "GET /metrics HTTP/1.1\r\nHost: %s:%u\r\nUser-Agent: switchyard-router\r\n"
-                         "Accept: text/plain\r\nConnection: close\r\n\r\n",
-                         up->host, up->port);
+                         "%sAccept: text/plain\r\nConnection: close\r\n\r\n",
+                         up->host, up->port, tu ? tu->headers : "");
+        enum http_client_result r;
 
         t->next_ns = now + sc->interval_ns;
         t->deadline_ns = now + sc->timeout_ns;
         t->sent_ns = now;
         picker_scrape_begin(pk, u);
-        if (http_client_start(&t->g, sc->epfd, &up->addr, req, (size_t)n, t) == HTTP_CLIENT_CONNECT_FAILED)
+        r = http_client_start_tls(&t->g, sc->epfd, &up->addr, req, n < (int)sizeof req ? (size_t)n : sizeof req + 1, t,
+                                  tu);
+        if (r == HTTP_CLIENT_CONNECT_FAILED || r == HTTP_CLIENT_TLS_FAILED)
                 picker_scrape_failed(pk, u, false, t->g.err == ECONNREFUSED);
 }
 
@@ -168,6 +178,7 @@ void scrape_event(struct scrape *sc, void *ptr, uint32_t events, const struct sn
                 return;
         case HTTP_CLIENT_SEND_FAILED:
         case HTTP_CLIENT_BAD_ANSWER:
+        case HTTP_CLIENT_TLS_FAILED:
                 fail(sc, t, pk, u, false, false);
                 return;
         }

@@ -76,4 +76,11 @@ switchyard is up on http://127.0.0.1:8080 (simulated models; Ctrl-C stops everyt
   curl -s http://127.0.0.1:8080/metrics | grep switchyard_requests_total
 
 TXT
+# the eBPF probes (built with the bpf feature; docs/probes.md), as root
+if [ -x build/supervisor/switchyard-probes ]; then
+        printf '  sudo %s probes -r %s --watch   # where the time goes, per stage, each second\n\n' \
+                "$bin" "$SWITCHYARD_RUNTIME_DIR"
+else
+        printf '  (the eBPF probes are not built here: docs/probes.md says what they need)\n\n'
+fi
 wait "${pids[-1]}"

@@ -4,7 +4,7 @@
 # something is missing.  usage: scripts/deps.sh [build|test|bench|demo|fuzz|train]...
 set -euo pipefail
 
-want=(meson ninja-build gcc pkg-config liburing-dev libyaml-dev libsystemd-dev libopenblas-dev libssl-dev libhiredis-dev python3 curl procps)
+want=(meson ninja-build gcc pkg-config liburing-dev libyaml-dev libsystemd-dev libopenblas-dev libssl-dev libhiredis-dev systemtap-sdt-dev python3 curl procps)
 for what in "$@"; do
         case "$what" in
         build) ;;

@@ -31,14 +31,11 @@ static int bell_check_fifo(int fd) {
         return 0;
 }
 
-int bell_open_consumer(const char *path, int *ret_fd) {
+/* Opens path with flags and keeps the fd only if it is a FIFO. */
+static int bell_open_fifo(const char *path, int flags, int *ret_fd) {
         int fd, rc;
 
-        if (!path || !ret_fd)
-                return -EINVAL;
-        if (mkfifo(path, 0600) < 0 && errno != EEXIST)
-                return -errno;
-        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         rc = bell_check_fifo(fd);
@@ -50,22 +47,19 @@ int bell_open_consumer(const char *path, int *ret_fd) {
         return 0;
 }
 
-int bell_open_producer(const char *path, int *ret_fd) {
-        int fd, rc;
+int bell_open_consumer(const char *path, int *ret_fd) {
+        if (!path || !ret_fd)
+                return -EINVAL;
+        if (mkfifo(path, 0600) < 0 && errno != EEXIST)
+                return -errno;
+        return bell_open_fifo(path, O_RDWR, ret_fd);
+}
 
+int bell_open_producer(const char *path, int *ret_fd) {
         if (!path || !ret_fd)
                 return -EINVAL;
         /* ENXIO: the FIFO exists but no consumer holds it open. */
-        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        rc = bell_check_fifo(fd);
-        if (rc < 0) {
-                close(fd);
-                return rc;
-        }
-        *ret_fd = fd;
-        return 0;
+        return bell_open_fifo(path, O_WRONLY, ret_fd);
 }
 
 int bell_ring(int fd) {

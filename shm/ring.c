@@ -296,9 +296,9 @@ static uint64_t ring_sc_refresh_head(struct ring *r) {
         return h;
 }
 
-/* Consumer: finds the message at tail, skipping a pad record. Returns 1 and
- * the record's position and the tail after it, 0 if empty, -EBADMSG if the
- * ring is corrupt. */
+/* Consumer: finds the message at tail, skipping a pad record. Returns 0 and
+ * the record's position and the tail after it, -EAGAIN if empty, -EBADMSG if
+ * the ring is corrupt. */
 static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint64_t *ret_next) {
         const uint64_t size = r->data_bytes;
         uint64_t t, h, off, need;
@@ -309,7 +309,7 @@ static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint6
         if (h <= t || h - t > size) {
                 h = ring_sc_refresh_head(r);
                 if (h == t)
-                        return 0;
+                        return -EAGAIN;
                 if (h < t || h - t > size)
                         return -EBADMSG;
         }
@@ -330,12 +330,14 @@ static int ring_sc_locate(struct ring *r, const struct ring_rec **ret_rec, uint6
                         return -EBADMSG;
         }
         need = RING_REC_BYTES + ring_align8(rec.len);
-        if (rec.len > r->max_msg || need > h - t)
+        /* a record never crosses the end of the data area (the producer
+         * pads instead): one that would is corrupt, not read past the end */
+        if (rec.len > r->max_msg || need > h - t || need > size - off)
                 return -EBADMSG;
 
         *ret_rec = (const struct ring_rec *)(r->data + off);
         *ret_next = t + need;
-        return 1;
+        return 0;
 }
 
 static void ring_sc_advance(struct ring *r, uint64_t next) {
@@ -354,8 +356,6 @@ int ring_sc_peek(struct ring *r, uint16_t *ret_type, const void **ret_msg, uint3
         rc = ring_sc_locate(r, &rec, &next);
         if (rc < 0)
                 return rc;
-        if (rc == 0)
-                return -EAGAIN;
         if (ret_type)
                 *ret_type = rec->type;
         if (ret_msg)
@@ -372,7 +372,7 @@ void ring_sc_release(struct ring *r) {
         /* Stateless: the message at tail is the one peek returned, so a
          * consumer that died between peek and release leaves no stale state
          * behind and its successor simply sees the message again. */
-        if (ring_sc_locate(r, &rec, &next) > 0)
+        if (ring_sc_locate(r, &rec, &next) == 0)
                 ring_sc_advance(r, next);
 }
 
@@ -386,8 +386,6 @@ int ring_sc_pop(struct ring *r, uint16_t *ret_type, void *buf, uint32_t cap, uin
         rc = ring_sc_locate(r, &rec, &next);
         if (rc < 0)
                 return rc;
-        if (rc == 0)
-                return -EAGAIN;
         len = rec->len;
         type = rec->type;
         if (len > cap)

@@ -34,6 +34,9 @@ static int usage(FILE *f) {
                    "              where both can say it; what one cannot say is named, nothing written\n"
                    "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
                    "              directory (a liveness probe for Kubernetes / monitoring)\n"
+                   "  probes -r RUNTIME_DIR [--listen HOST:PORT] [--watch] [--trace N]\n"
+                   "              attach the eBPF latency probes to the instance of RUNTIME_DIR and serve\n"
+                   "              their histograms (switchyard-probes; docs/probes.md)\n"
                    "  version     print the version\n"
                    "\n"
                    "CONFIG keys that switchyard would not use are refused at load (file:line:col); with\n"
@@ -72,10 +75,17 @@ static int check(const char *path) {
                        cfg->classifier.backend, cfg->classifier.threads, cfg->classifier.max_batch,
                        cfg->classifier.max_batch_wait_us);
         }
-        for (size_t i = 0; i < cfg->n_upstreams; i++)
-                printf("  upstream %s http://%s:%u engine=%s models=%zu\n", cfg->upstreams[i].name,
-                       cfg->upstreams[i].host, cfg->upstreams[i].port, cfg->upstreams[i].engine,
-                       cfg->upstreams[i].n_models);
+        for (size_t i = 0; i < cfg->n_upstreams; i++) {
+                const struct sy_upstream_cfg *u = &cfg->upstreams[i];
+
+                printf("  upstream %s %s://%s:%u engine=%s models=%zu", u->name, u->tls ? "https" : "http", u->host,
+                       u->port, u->engine, u->n_models);
+                if (u->tls)
+                        printf(" tls(sni=%s, ca=%s)", u->sni ? u->sni : "none", u->ca_file ? u->ca_file : "system");
+                if (u->api_key_env) /* the variable's name, never its value */
+                        printf(" key=$%s in %s", u->api_key_env, u->auth_header);
+                printf("\n");
+        }
         check_print(stdout, cfg);
         sy_config_free(cfg);
         return 0;
@@ -130,6 +140,26 @@ static int probe(const char *path, const char *role) {
         return alive ? 0 : 1;
 }
 
+/* Runs the executable name next to this one with args; returns only on failure. */
+static int exec_sibling(const char *name, char **args) {
+        char exe[4096];
+        ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 64);
+        char *slash;
+
+        if (len <= 0 || !(slash = memrchr(exe, '/', (size_t)len))) {
+                fprintf(stderr, "switchyard: cannot find my own executable\n");
+                return 1;
+        }
+        strcpy(slash + 1, name);
+        execv(exe, args);
+        if (errno == ENOENT && !strcmp(name, "switchyard-probes"))
+                fprintf(stderr, "switchyard: this switchyard was built without the eBPF probes (meson -Dbpf; "
+                                "docs/probes.md)\n");
+        else
+                fprintf(stderr, "switchyard: cannot run %s: %s\n", exe, strerror(errno));
+        return 1;
+}
+
 int main(int argc, char **argv) {
         const char *cmd, *config = getenv("SWITCHYARD_CONFIG");
         char self[4096];
@@ -143,6 +173,11 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
                 printf("switchyard %s\n", SWITCHYARD_VERSION);
                 return 0;
+        }
+        if (!strcmp(cmd, "probes")) {
+                /* the eBPF probes: their own binary (libbpf), built with -Dbpf */
+                argv[1] = "switchyard-probes";
+                return exec_sibling("switchyard-probes", argv + 1);
         }
         const char *role = NULL;
         for (int i = 2; i < argc; i++) {
@@ -171,18 +206,8 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, "classifier")) {
                 /* its own binary next to this one (see classifier_main.c),
                  * which takes the classifier's lock */
-                char exe[4096];
-                ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
-                char *slash;
-
-                if (len <= 0 || !(slash = memrchr(exe, '/', (size_t)len))) {
-                        fprintf(stderr, "switchyard: cannot find my own executable\n");
-                        return 1;
-                }
-                strcpy(slash + 1, "switchyard-classifier");
-                execl(exe, "switchyard-classifier", "classifier", "-c", config, (char *)NULL);
-                fprintf(stderr, "switchyard: cannot run %s: %s\n", exe, strerror(errno));
-                return 1;
+                char *args[] = { "switchyard-classifier", "classifier", "-c", (char *)config, NULL };
+                return exec_sibling("switchyard-classifier", args);
         }
         if (!strcmp(cmd, "check"))
                 return check(config);

@@ -90,6 +90,7 @@ static void test_example(void) {
         CHECK(cfg->server.max_body_bytes == 4u << 20);
         CHECK(cfg->server.header_timeout_ms == 10000);
         CHECK(cfg->server.idle_timeout_ms == 60000);
+        CHECK(cfg->server.send_timeout_ms == 60000);
         CHECK(cfg->server.drain_timeout_ms == 30000);
         CHECK(cfg->proxy.connect_timeout_ms == 2000);
         CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
@@ -351,6 +352,7 @@ static void test_defaults(void) {
                 CHECK(cfg->server.max_body_bytes == 4u << 20);
                 CHECK(cfg->server.header_timeout_ms == 10000);
                 CHECK(cfg->server.idle_timeout_ms == 60000);
+                CHECK(cfg->server.send_timeout_ms == 60000);
                 CHECK(cfg->server.drain_timeout_ms == 30000);
                 CHECK(cfg->proxy.connect_timeout_ms == 2000);
                 CHECK(cfg->proxy.first_byte_timeout_ms == 60000);
@@ -591,8 +593,8 @@ static const struct bad {
         { U1 "  - name: b\n    url: http://127.0.0.1:8001\n    models: []\n", "upstream 'b' serves no models", 5 },
         { "upstreams:\n  - url: http://h\n    models: [m]\n", "upstreams[0]: missing 'name'", 2 },
         { "upstreams:\n  - name: a\n    models: [m]\n", "upstreams[0]: missing 'url'", 2 },
-        { "upstreams:\n  - name: a\n    url: https://h:443\n    models: [m]\n", "https upstreams are not supported yet",
-          3 },
+        { "upstreams:\n  - name: a\n    url: https://h:443/v1\n    models: [m]\n",
+          "is not a URL of the form https://host[:port]", 3 },
         { "upstreams:\n  - name: a\n    url: ftp://h\n    models: [m]\n", "is not a URL of the form http://host[:port]",
           3 },
         { "upstreams:\n  - name: a\n    url: http://h:8000/v1\n    models: [m]\n", "(no path, query or user info)", 3 },
@@ -757,6 +759,7 @@ static void test_durations(void) {
         cfg = load_ok("server:\n"
                       "  header_timeout_ms: 250ms\n"
                       "  idle_timeout_ms: \"2s\"\n"
+                      "  send_timeout_ms: 1.5s\n"
                       "  drain_timeout_ms: 1m\n"
                       "proxy:\n"
                       "  connect_timeout_ms: 1500\n"
@@ -773,6 +776,7 @@ static void test_durations(void) {
         if (cfg) {
                 CHECK(cfg->server.header_timeout_ms == 250);
                 CHECK(cfg->server.idle_timeout_ms == 2000);
+                CHECK(cfg->server.send_timeout_ms == 1500);
                 CHECK(cfg->server.drain_timeout_ms == 60000);
                 CHECK(cfg->proxy.connect_timeout_ms == 1500);
                 CHECK(cfg->proxy.first_byte_timeout_ms == 90000);

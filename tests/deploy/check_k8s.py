@@ -28,6 +28,11 @@ Checks:
     of 1Gi or more), and the other containers there say
     NVIDIA_VISIBLE_DEVICES=void (no GPU behind the device plugin's back)
   - the configuration enables the classifier (model "auto" has one)
+  - the eBPF probes' overlay (overlays/probes): a fourth container running
+    `switchyard probes -r <shm.runtime_dir> ... --stay`, the pod's
+    shareProcessNamespace, its only capabilities BPF, PERFMON, SYS_RESOURCE
+    (and, for their file capabilities, privilege escalation), non-root; no
+    other render has it
   - security: no hostNetwork/hostPID/hostIPC/hostPath/privileged, non-root,
     no privilege escalation, all capabilities dropped, seccomp
   - RBAC: namespaced Role only, verbs within get/list/watch, resources
@@ -115,6 +120,8 @@ QUANTITY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$")
 UNITS = {"": 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
          "Ti": 2**40}
 CONTAINERS = ("frontend", "router", "classifier")
+PROBES_OVERLAY = "probes"
+PROBES_CAPS = ["BPF", "PERFMON", "SYS_RESOURCE"]
 
 
 def quantity(v):
@@ -236,18 +243,25 @@ def check_pod(c, name, pod, gpu, ns_objects, configmaps, is_switchyard):
         elif ct.get("name") == "classifier" and gpu:
             c.err("%s: the GPU classifier reserves no nvidia.com/gpu" % cn)
         sc = c.fields(ct.get("securityContext", {}), "SecurityContext", cn + ".securityContext")
+        probes = ct.get("name") == "probes"
         if sc.get("privileged"):
             c.err("%s: privileged" % cn)
-        if sc.get("allowPrivilegeEscalation") is not False:
-            c.err("%s: allowPrivilegeEscalation is not false" % cn)
+        if sc.get("allowPrivilegeEscalation") is not (True if probes else False):
+            c.err("%s: allowPrivilegeEscalation is not %s" % (cn, "true (file capabilities)" if probes else "false"))
+        if probes and (sc.get("runAsUser") == 0 or sc.get("runAsNonRoot") is False):
+            c.err("%s: runs as root" % cn)
         if sc.get("readOnlyRootFilesystem") is not True:
             c.err("%s: readOnlyRootFilesystem is not true" % cn)
         if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
             c.err("%s: capabilities not all dropped" % cn)
         if (sc.get("seccompProfile") or {}).get("type") == "Unconfined" and ct.get("name") != "frontend":
             c.err("%s: seccomp Unconfined (only the frontend, for io_uring)" % cn)
-        if (sc.get("capabilities") or {}).get("add"):
-            c.err("%s: capabilities added" % cn)
+        added = sorted((sc.get("capabilities") or {}).get("add") or [])
+        if added and not (probes and added == PROBES_CAPS):
+            c.err("%s: capabilities added: %s%s" % (cn, added, " (the probes: %s only)" % PROBES_CAPS
+                                                   if probes else ""))
+        if probes and added != PROBES_CAPS:
+            c.err("%s: capabilities %s, want %s" % (cn, added, PROBES_CAPS))
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             if probe in ct:
                 pr = c.fields(ct[probe], "Probe", "%s.%s" % (cn, probe))
@@ -266,11 +280,23 @@ def check_pod(c, name, pod, gpu, ns_objects, configmaps, is_switchyard):
     return spec, volumes, mounts_by_container
 
 
-def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps, exe, gpu):
+def check_probes(c, name, spec, ct, runtime_dir):
+    """The eBPF probes' container (overlays/probes)."""
+    cmd = ct.get("command") or []
+    if cmd[:4] != ["switchyard", "probes", "-r", runtime_dir] or "--stay" not in cmd:
+        c.err("%s/probes: command %s is not `switchyard probes -r %s ... --stay`" % (name, cmd, runtime_dir))
+    if spec.get("shareProcessNamespace") is not True:
+        c.err("%s: the probes without shareProcessNamespace (they attach to the frontend's pid)" % name)
+
+
+def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps, exe, gpu, probes=False):
     names = set(mounts_by_container)
-    if names != set(CONTAINERS):
-        c.err("%s: containers %s, want %s" % (name, sorted(names), ", ".join(CONTAINERS)))
+    want = set(CONTAINERS) | ({"probes"} if probes else set())
+    if names != want:
+        c.err("%s: containers %s, want %s" % (name, sorted(names), ", ".join(sorted(want))))
         return
+    if not probes and spec.get("shareProcessNamespace"):
+        c.err("%s: shareProcessNamespace without the probes" % name)
     # the config: one ConfigMap, mounted by all, accepted by switchyard check
     cfg_vols = [v for v in volumes.values() if "configMap" in v]
     if len(cfg_vols) != 1:
@@ -315,7 +341,9 @@ def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps
         cmd = ct.get("command") or []
         cfg_path = mounts[cfg_vols[0]["name"]]["mountPath"] + "/switchyard.yaml" \
             if cfg_vols[0]["name"] in mounts else None
-        if cmd != ["switchyard", cname, "-c", cfg_path]:
+        if cname == "probes":
+            check_probes(c, name, spec, ct, runtime_dir)
+        elif cmd != ["switchyard", cname, "-c", cfg_path]:
             c.err("%s/%s: command %s is not `switchyard %s -c %s`" % (name, cname, cmd, cname, cfg_path))
         if gpu and cname != "classifier" and env.get("NVIDIA_VISIBLE_DEVICES") != "void":
             c.err("%s/%s: NVIDIA_VISIBLE_DEVICES is not void on a GPU node (the runtime may hand it GPUs)"
@@ -360,7 +388,7 @@ def check_switchyard_pod(c, name, spec, volumes, mounts_by_container, configmaps
     return cfg
 
 
-def check_render(label, docs, exe, gpu):
+def check_render(label, docs, exe, gpu, probes=False):
     c = Checker(label)
     by_kind = {}
     ns_objects = {}
@@ -439,7 +467,7 @@ def check_render(label, docs, exe, gpu):
                                                kind == "DaemonSet")
             if kind == "DaemonSet":
                 got = check_switchyard_pod(c, wname, pspec, volumes, mounts, configmaps, exe,
-                                           gpu)
+                                           gpu, probes)
                 cfg = got or cfg
     # Services select pods that exist, on ports they have
     for s in by_kind.get("Service", []):
@@ -466,7 +494,7 @@ def main():
     overlays = sorted(os.listdir(os.path.join(k8s, "overlays")))
     for o in overlays:
         targets.append(("overlays/" + o, os.path.join(k8s, "overlays", o), o in GPU_OVERLAYS))
-    for o in GPU_OVERLAYS:
+    for o in GPU_OVERLAYS + (PROBES_OVERLAY,):
         if o not in overlays:
             print("FAIL: overlay %s is missing" % o)
             return 1
@@ -490,7 +518,7 @@ def main():
         if any(p != parsed[0] for p in parsed[1:]):
             errors.append("%s: the kubectl versions render differently" % label)
         docs = docs_of(outs[0])
-        c, cfg, by_kind = check_render(label, docs, exe, gpu)
+        c, cfg, by_kind = check_render(label, docs, exe, gpu, label == "overlays/" + PROBES_OVERLAY)
         errors += c.errors
         if label == "base":
             base_cfg = cfg

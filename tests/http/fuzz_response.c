@@ -32,6 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK((c >= 0x20 && c != 0x7f) || c == '\t');
         }
         fuzz_check_headers(h, res.num_headers, data, n, &lim);
+        {
+                uint64_t blen = 1;
+                int f = http_response_framing(&res, &blen);
+                FUZZ_CHECK(f == HTTP_BODY_LENGTH || f == HTTP_BODY_CHUNKED || f == HTTP_BODY_TO_CLOSE || f == -EBADMSG);
+                if (f != HTTP_BODY_LENGTH)
+                        FUZZ_CHECK(blen == 0 || f == -EBADMSG);
+                if (f == HTTP_BODY_LENGTH && (res.status < 200 || res.status == 204 || res.status == 304))
+                        FUZZ_CHECK(blen == 0);
+        }
 
         FUZZ_CHECK(parse(data, n, 4096, FUZZ_MAX_HEADERS, &res2, h2) == r);
         FUZZ_CHECK(res2.status == res.status && res2.reason == res.reason && res2.reason_len == res.reason_len &&

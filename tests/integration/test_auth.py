@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Check, Sim, Switchyard, wait_for  # noqa: E402
+from harness import Check, Sim, Switchyard, metric, wait_for  # noqa: E402
 
 LLAMA = "meta-llama/Llama-3.2-1B-Instruct"
 PHI = "/models/Phi-tiny-MoE-instruct"
@@ -70,7 +70,11 @@ def main():
             return sy.request(method, path, body if body is not None else (chat() if method == "POST" else None),
                               headers=headers)
 
-        # -- refusals
+        # -- refusals (each 401 on a /v1 path is counted, by reason, in
+        # switchyard_auth_rejected_total: checked below)
+        # (no key, an empty Bearer or a Basic credential is missing_key; a
+        # wrong key invalid_key; an oversized one either)
+        refused = {"missing_key": 0, "invalid_key": 0, "either": 0}
         for what, hdrs in (("no key", {}), ("a wrong key", {"Authorization": "Bearer sk-wrong-000000"}),
                            ("an empty Bearer", {"Authorization": "Bearer "}),
                            ("a Basic credential", {"Authorization": "Basic " + K_ADMIN}),
@@ -79,16 +83,22 @@ def main():
             st, h, data = req(hdrs)
             check(st == 401 and b'"code":"invalid_api_key"' in data and b'"type":"invalid_request_error"' in data,
                   "%s: 401 invalid_api_key (%d %r)" % (what, st, data[:160]))
+            if st == 401:
+                refused["invalid_key" if "wrong" in what else "either" if "huge" in what else "missing_key"] += 1
         st, _, data = sy.request("POST", "/v1/chat/completions", chat("no-such-model"))
         check(st == 401, "an unknown model without a key: 401, not 404 (%d)" % st)
+        refused["missing_key"] += st == 401
         st, _, _ = sy.request("GET", "/v1/models")
         check(st == 401, "GET /v1/models without a key: 401 (%d)" % st)
+        refused["missing_key"] += st == 401
         st, _, _ = sy.request("GET", "/v1/nothing-here")
         check(st == 401, "an unknown /v1 path without a key: 401 (%d)" % st)
+        refused["missing_key"] += st == 401
         raw = sy.raw(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-API-Key: sk-admin\x000123456789\r\n"
                      b"Content-Length: 2\r\n\r\n{}")
         check(raw[:12] in (b"HTTP/1.1 400", b"HTTP/1.0 400", b"HTTP/1.1 401"),
               "a key with a NUL byte is refused (%r)" % raw[:40])
+        nul_401 = raw[:12] == b"HTTP/1.1 401"
         before = llama.stats()["requests"].get("chat", 0)
         check(before == 0, "no refused request reached the upstream (%d)" % before)
 
@@ -124,6 +134,18 @@ def main():
         check(sy.request("GET", "/metrics")[0] == 401, "/metrics without the metrics token: 401")
         st, _, data = sy.request("GET", "/metrics", headers={"Authorization": "Bearer metrics-secret-1"})
         check(st == 200 and b"switchyard_auth_rejected_total" in data, "/metrics with the token (%d)" % st)
+        # every refusal above counted by its reason, not merely named: 401s
+        # without a key and with a wrong one (the NUL-byte key, when it got
+        # a 401, is one or the other), the two 403s of the llama-only key
+        text = data.decode("utf-8", "replace")
+        got = {r: metric(text, 'switchyard_auth_rejected_total{reason="%s"}' % r)
+               for r in ("missing_key", "invalid_key", "model_not_allowed")}
+        check(got["missing_key"] is not None and got["invalid_key"] is not None and
+              got["missing_key"] >= refused["missing_key"] and got["invalid_key"] >= refused["invalid_key"] and
+              got["missing_key"] + got["invalid_key"] == sum(refused.values()) + nul_401,
+              "switchyard_auth_rejected_total counts every 401 by reason (%r, sent %r + NUL %r)"
+              % (got, refused, nul_401))
+        check(got["model_not_allowed"] == 2, "switchyard_auth_rejected_total counts the two 403s (%r)" % got)
         check(K_ADMIN.encode() not in data and K_ENV.encode() not in data, "no key in /metrics")
 
         # -- reload under load: newcomer added, env-client revoked, nothing dropped

@@ -145,10 +145,26 @@ def main():
             h.close()
         time.sleep(0.2)
 
-        # HTTP/1.0 client: answered and closed
-        r = sy.raw(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
-                   b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        # HTTP/1.0 client (no keep-alive asked): answered, said so
+        # (Connection: close) and closed by the server after the answer
+        s = socket.create_connection(("127.0.0.1", sy.port), timeout=5)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        r, closed = b"", False
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                r += chunk
+        except socket.timeout:
+            pass
+        s.close()
+        head = r.split(b"\r\n\r\n", 1)[0].lower()
         check(r.startswith(b"HTTP/1.0 200") and b"chat.completion" in r, "HTTP/1.0 request answered")
+        check(b"\r\nconnection: close" in head and closed,
+              "HTTP/1.0 request: Connection: close, then the server closes (closed %r, head %r)" % (closed, head[:300]))
         healthy("everything above")
     finally:
         sy.stop()

@@ -8,7 +8,7 @@
     request on its own connection, so both workers serve the client and a
     per-worker budget would let request 101 through;
   - a client header with 10,000 distinct values: every request answered,
-    the limiter's table bounded (max_clients);
+    the limiter's table bounded: sized by max_clients, the same size after;
   - tokens per minute, counted from the streamed `usage`: a few long
     streamed answers spend the budget that their prompts alone would not;
   - with rate_limits.redis, two switchyard instances share one budget
@@ -18,6 +18,7 @@
 usage: test_ratelimit.py SWITCHYARD_EXE SIMLLM_EXE"""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,17 @@ def worker_cpu(sy):
     return out
 
 
+def go_duration_s(v):
+    """Seconds in a Go-style duration as OpenAI writes them ("250ms",
+    "1.500s", "1m30s"); None when v is not one."""
+    m = re.fullmatch(r"(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?|(\d+)ms", v or "")
+    if not v or not m:
+        return None
+    if m.group(3) is not None:
+        return int(m.group(3)) / 1000.0
+    return int(m.group(1) or 0) * 60 + float(m.group(2) or 0)
+
+
 def request_limits(check, sy):
     headers = {"X-Client-ID": "client-a"}
     remaining = []
@@ -78,12 +90,27 @@ def request_limits(check, sy):
     check(h.get("retry-after", "").isdigit() and int(h["retry-after"]) >= 1, "Retry-After (%r)" % h.get("retry-after"))
     check(h.get("x-ratelimit-remaining-requests") == "0" and h.get("x-ratelimit-limit-requests") == "100",
           "x-ratelimit-remaining-requests: 0, limit 100 (%r)" % {k: v for k, v in h.items() if "ratelimit" in k})
-    check(bool(h.get("x-ratelimit-reset-requests")), "x-ratelimit-reset-requests is there")
+    # the bucket of 100 is empty after 100 requests at 100 a minute: full
+    # again in under a minute, and more than a second away
+    reset = go_duration_s(h.get("x-ratelimit-reset-requests"))
+    check(reset is not None and 1.0 <= reset <= 60.0,
+          "x-ratelimit-reset-requests: the time until the empty bucket is full again, 1 s .. 60 s (%r)"
+          % h.get("x-ratelimit-reset-requests"))
     st, h, _ = sy.request("POST", "/v1/chat/completions", chat(), headers={"X-Client-ID": "client-b"})
     check(st == 200 and h.get("x-ratelimit-remaining-requests") == "99", "client-b is unaffected (%d)" % st)
 
 
+def table_size(sy):
+    rl = os.path.join(sy.dir, "ratelimit.shm")
+    return os.path.getsize(rl) if os.path.exists(rl) else -1
+
+
 def many_clients(check, sy):
+    # the table is laid out once for max_clients (1024: 64 bytes a client
+    # and a 64-byte header, common/ratelimit.h) and never grows
+    want = 64 + 1024 * 64
+    size0 = table_size(sy)
+    check(size0 == want, "the limiter table is sized by max_clients 1024: %d bytes (%d)" % (want, size0))
     bad = 0
     c = sy.conn()
     for i in range(10000):
@@ -97,9 +124,8 @@ def many_clients(check, sy):
     check(bad == 0, "10,000 distinct client ids: every request served (%d not)" % bad)
     st, _, _ = sy.request("GET", "/health")
     check(st == 200, "still up after 10,000 client ids")
-    rl = os.path.join(sy.dir, "ratelimit.shm")
-    size = os.path.getsize(rl) if os.path.exists(rl) else -1
-    check(0 < size < 64 << 20, "the limiter table is bounded (%d bytes for max_clients 1024)" % size)
+    size = table_size(sy)
+    check(size == want, "10,000 client ids later the limiter table is the same %d bytes (%d)" % (want, size))
 
 
 def token_limits(check, sim):

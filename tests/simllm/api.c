@@ -127,6 +127,11 @@ static void set_xhdr(struct conn *c, const char *model, size_t model_len, const 
         sbuf_puts(b, "\r\nx-simllm-selected-model: ");
         sbuf_puts(b, c->ri.selected_model);
         sbuf_puts(b, "\r\n");
+        if (c->w->sim->o.echo_header) {
+                sbuf_puts(b, "x-simllm-echo: ");
+                sbuf_puts(b, c->ri.echo);
+                sbuf_puts(b, "\r\n");
+        }
         if (b->oom)
                 b->len = 0;
 }

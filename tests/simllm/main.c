@@ -45,6 +45,8 @@ static void usage(FILE *f) {
               "  --not-ready-ms N       /health answers 503 for the first N ms\n"
               "  --ready-file PATH      write the port there once listening\n"
               "  --seed N               fault injection random seed\n"
+              "  --tls-cert PEM --tls-key PEM  serve HTTPS (only) with this certificate chain\n"
+              "  --echo-header NAME     the request's NAME header comes back as x-simllm-echo\n"
               "Runtime knobs: POST /sim/config {\"ttft_ms\":..,\"itl_ms\":..,\"prefill_us_per_token\":..,\n"
               "  \"decode_us_per_token\":..,\"error_rate\":..,\n"
               "  \"error_status\":..,\"hang_rate\":..,\"reset_rate\":..,\"reset_after\":..,\"healthy\":..};\n"
@@ -104,6 +106,9 @@ enum {
         OPT_PREFILL,
         OPT_DECODE,
         OPT_PREFILL_LANES,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY,
+        OPT_ECHO_HEADER,
         OPT_HELP,
 };
 
@@ -132,6 +137,9 @@ static const struct option long_opts[] = {
         { "prefill-us-per-token", required_argument, NULL, OPT_PREFILL },
         { "decode-us-per-token", required_argument, NULL, OPT_DECODE },
         { "prefill-lanes", required_argument, NULL, OPT_PREFILL_LANES },
+        { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+        { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+        { "echo-header", required_argument, NULL, OPT_ECHO_HEADER },
         { "help", no_argument, NULL, OPT_HELP },
         { 0 },
 };
@@ -214,6 +222,16 @@ static int parse_args(int argc, char **argv, struct sim_opts *o) {
                         o->max_running = (unsigned)u;
                         if (!r && u == 0)
                                 r = -EINVAL;
+                        break;
+                case OPT_TLS_CERT:
+                        o->tls_cert = a;
+                        break;
+                case OPT_TLS_KEY:
+                        o->tls_key = a;
+                        break;
+                case OPT_ECHO_HEADER:
+                        o->echo_header = *a ? a : NULL;
+                        r = *a ? 0 : -EINVAL;
                         break;
                 case OPT_PREFILL_LANES:
                         r = parse_uint(a, SIM_MAX_PREFILL_LANES, &u);
@@ -351,6 +369,8 @@ int main(int argc, char **argv) {
                 o.name = default_name;
         }
         r = sim_init(&sim, &o);
+        if (r >= 0 && (o.tls_cert || o.tls_key) && (r = sim_tls_init(&sim)) < 0)
+                log_err("--tls-cert / --tls-key: cannot use them");
         if (r < 0) {
                 log_err("init: %s", strerror(-r));
                 for (unsigned i = 0; i < inited; i++)

@@ -16,6 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "common/log.h"
 
 #define TAG_LISTEN 1u
@@ -39,6 +42,68 @@ static const struct http_limits limits = { MAX_HEADER_BYTES, MAX_HEADERS };
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c);
 static void conn_read_more(struct conn *c, bool drain_all);
+
+/* ---- TLS (--tls-cert / --tls-key): SSL over the non-blocking socket ---- */
+
+int sim_tls_init(struct sim *s) {
+        SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+        if (!ctx)
+                return -ENOMEM;
+        SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        if (!s->o.tls_cert || !s->o.tls_key || SSL_CTX_use_certificate_chain_file(ctx, s->o.tls_cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx, s->o.tls_key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1) {
+                char e[256] = "both --tls-cert and --tls-key are needed";
+
+                if (ERR_peek_error())
+                        ERR_error_string_n(ERR_get_error(), e, sizeof e);
+                log_err("TLS: %s", e);
+                SSL_CTX_free(ctx);
+                return -EINVAL;
+        }
+        s->tls_ctx = ctx;
+        return 0;
+}
+
+/* read() / send() with their answers (-1 EAGAIN, 0 the end), over TLS when on */
+static ssize_t conn_io(struct conn *c, void *p, size_t n, bool wr) {
+        int x, e;
+
+        if (!c->ssl)
+                return wr ? send(c->fd, p, n, MSG_NOSIGNAL) : read(c->fd, p, n);
+        x = wr ? SSL_write(c->ssl, p, (int)n) : SSL_read(c->ssl, p, (int)n);
+        if (x > 0)
+                return x;
+        e = SSL_get_error(c->ssl, x);
+        ERR_clear_error();
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                errno = EAGAIN;
+                return -1;
+        }
+        if (!wr && (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && x == 0)))
+                return 0;
+        errno = EPIPE;
+        return -1;
+}
+
+/* The server side of the handshake: true once done (a failure closes c). */
+static bool conn_tls_ready(struct conn *c) {
+        int x, e;
+
+        if (!c->ssl || c->tls_ready)
+                return true;
+        x = SSL_accept(c->ssl);
+        if (x == 1) {
+                c->tls_ready = true;
+                return true;
+        }
+        e = SSL_get_error(c->ssl, x);
+        ERR_clear_error();
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+                conn_close(c);
+        return false;
+}
 
 /* ---- timer heap (min by due_ns) ---- */
 
@@ -261,7 +326,7 @@ static void conn_discard_input(struct conn *c) {
         char junk[4096];
 
         for (;;) {
-                ssize_t n = read(c->fd, junk, sizeof junk);
+                ssize_t n = conn_io(c, junk, sizeof junk, false);
 
                 if (n > 0)
                         continue;
@@ -288,7 +353,7 @@ static void conn_linger(struct conn *c) {
 
 void conn_flush(struct conn *c) {
         while (!c->closed && c->woff < c->wlen) {
-                ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+                ssize_t n = conn_io(c, c->wbuf + c->woff, c->wlen - c->woff, true);
 
                 if (n > 0) {
                         c->woff += (size_t)n;
@@ -339,6 +404,7 @@ static void conn_close(struct conn *c) {
 }
 
 static void conn_free(struct conn *c) {
+        SSL_free(c->ssl);
         free(c->rbuf);
         free(c->wbuf);
         sbuf_free(&c->xhdr);
@@ -447,6 +513,22 @@ static void copy_request_info(struct conn *c, const struct http_request *req) {
                         }
                 }
                 ri->selected_model[n] = 0;
+                n = 0;
+                for (size_t i = 0; c->w->sim->o.echo_header && i < req->num_headers; i++) {
+                        const struct http_header *hh = &req->headers[i];
+                        if (hh->name_len != strlen(c->w->sim->o.echo_header) ||
+                            strncasecmp(hh->name, c->w->sim->o.echo_header, hh->name_len) != 0)
+                                continue;
+                        if (n + hh->value_len + 2 >= sizeof ri->echo)
+                                break;
+                        if (n)
+                                ri->echo[n++] = '|';
+                        for (size_t k = 0; k < hh->value_len; k++) {
+                                unsigned char ch = (unsigned char)hh->value[k];
+                                ri->echo[n++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+                        }
+                }
+                ri->echo[n] = 0;
         }
         h = http_find_header(req->headers, req->num_headers, "expect");
         c->expect_continue = h && h->value_len == 12 && strncasecmp(h->value, "100-continue", 12) == 0;
@@ -650,13 +732,14 @@ static void conn_read_more(struct conn *c, bool drain_all) {
                         break;
                 }
                 space = c->rcap - c->rlen;
-                n = read(c->fd, c->rbuf + c->rlen, space);
+                n = conn_io(c, c->rbuf + c->rlen, space, false);
                 if (n > 0) {
                         c->rlen += (size_t)n;
                         conn_process(c);
                         if (c->closed)
                                 return;
-                        if ((size_t)n < space && !drain_all)
+                        /* TLS: a short read is one record, not a drained socket */
+                        if ((size_t)n < space && !drain_all && !c->ssl)
                                 break; /* drained: the next arrival is a new edge */
                         continue;
                 }
@@ -710,6 +793,14 @@ static void worker_accept(struct worker *w) {
                 }
                 c->fd = fd;
                 c->w = w;
+                if (w->sim->tls_ctx && (!(c->ssl = SSL_new(w->sim->tls_ctx)) || SSL_set_fd(c->ssl, fd) != 1)) {
+                        SSL_free(c->ssl);
+                        close(fd);
+                        free(c);
+                        continue;
+                }
+                if (c->ssl)
+                        SSL_set_accept_state(c->ssl);
                 c->state = CS_HEADERS;
                 c->seq.heap_idx = SIZE_MAX;
                 c->seq.worker = w->idx;
@@ -809,7 +900,7 @@ void *worker_run(void *arg) {
                                 continue;
                         }
                         c = evs[i].data.ptr;
-                        if (c->closed)
+                        if (c->closed || !conn_tls_ready(c))
                                 continue;
                         if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                                 conn_read_more(c, evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));

@@ -61,6 +61,8 @@ struct sim_opts {
         double ttft_ms, itl_ms, error_rate, hang_rate, reset_rate;
         double prefill_us_per_token, decode_us_per_token;
         int error_status, reset_after;
+        const char *tls_cert, *tls_key; /* both: serve HTTPS only */
+        const char *echo_header;        /* its value comes back as x-simllm-echo */
 };
 
 /* Knobs changed live by POST /sim/config; read with relaxed loads (a
@@ -168,6 +170,7 @@ struct sim {
         char *common_hdrs;                 /* x-simllm-replica/engine lines */
         size_t common_hdrs_len;
         const char *engine_name;
+        void *tls_ctx; /* SSL_CTX of --tls-cert / --tls-key, NULL: plain HTTP */
 
         pthread_mutex_t lock;
         unsigned running, waiting;                       /* under lock */
@@ -246,6 +249,7 @@ struct req_info {
                                     * (x-simllm-header-names: what a proxy forwarded) */
         char selected_model[256]; /* the x-selected-model values, '|'-separated
                                      (x-simllm-selected-model: "" when none came) */
+        char echo[512];           /* --echo-header's values, '|'-separated (x-simllm-echo) */
 };
 
 struct worker {
@@ -297,9 +301,12 @@ struct conn {
         uint64_t *blk;       /* prompt block hashes of seq */
         uint32_t blk_cap;
         struct sim_seq seq;
+        void *ssl; /* SSL over fd (--tls-cert), NULL: plain */
+        bool tls_ready;
 };
 
 int worker_init(struct worker *w, struct sim *s, unsigned idx, int lfd);
+int sim_tls_init(struct sim *s); /* the SSL_CTX of --tls-cert / --tls-key */
 void *worker_run(void *arg);
 void worker_destroy(struct worker *w);
 void worker_timer_add(struct worker *w, struct sim_seq *q);
