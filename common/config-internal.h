@@ -12,6 +12,9 @@
  *                        reasoning_families, default_model
  *   config_policy.c      guard, auth, rate_limits, the guards' cross checks
  *   config_discovery.c   discovery, admin
+ *   config_tls.c         an upstream's https url, TLS and provider keys
+ *   config_v03.c         the vSR `version: v0.3` format, mapped onto the above
+ *                        (its decisions compiled by decisions.c)
  *
  * Functions shared between these files are named cfg_*; everything else
  * in them is static. Every error is cfg_errf() at the offending node:
