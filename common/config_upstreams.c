@@ -186,7 +186,7 @@ int cfg_parse_upstreams(struct ctx *c) {
 
         for (size_t i = 0; r >= 0 && i < sizeof forms / sizeof forms[0]; i++)
                 r = parse_form(c, &forms[i]);
-        return r;
+        return r < 0 ? r : cfg_check_vias(c);
 }
 
 static struct sy_upstream_cfg *upstream_by_name(struct sy_config *cfg, const char *name) {
