@@ -729,12 +729,13 @@ void proxy_abort(struct conn *c) {
  * health checks have since marked down: another endpoint takes them now
  * (a replica that accepts and stops answering would keep them for the
  * whole first-byte timeout). Not while the client's write is in flight:
- * its output buffer is not touched then. */
+ * its output buffer is not touched then (the upstream's deadline waits
+ * meanwhile, see proxy_io). */
 void proxy_check_timeouts(struct worker *w, uint64_t now) {
         for (struct conn *c = w->conns, *next; c; c = next) {
                 struct upconn *u = c->up;
                 next = c->next;
-                if (!u || u->closing || c->wr.busy)
+                if (!u || u->closing || c->closing || c->wr.busy)
                         continue;
                 if (now >= u->deadline_ns) {
                         u->timed_out = true;
