@@ -335,7 +335,8 @@ struct backend {
         uint16_t port;
         uint32_t weight;
         const yaml_node_t *node;
-        bool skip; /* refused with --allow-unsupported: not made */
+        bool skip;                  /* refused with --allow-unsupported: not made */
+        struct sy_upstream_cfg tls; /* TLS and credentials (config_tls.c), moved into the upstream */
 };
 
 static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v, const char *fw, void *ud) {
@@ -359,10 +360,8 @@ static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
                         return 0;
                 if (!scalar_is(v, "https"))
                         return cfg_errf(c, v, "%s: expected http or https, got %s%s%s", fw, Q(v), SHOW(v, sb), Q(v));
-                b->skip = true;
-                return unsupported(x, v, fw,
-                                   "https backends need TLS to upstreams, which this switchyard does not have; "
-                                   "the backend is not made");
+                b->tls.tls = true;
+                return 0;
         }
         if (scalar_is(k, "endpoint")) {
                 const char *s = sval(v), *end = s + slen(v), *host;
@@ -378,17 +377,14 @@ static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
                 const char *s = sval(v), *end = s + slen(v), *host, *path;
                 size_t hl;
                 uint16_t port = 80;
+                bool https = v->type == YAML_SCALAR_NODE && slen(v) > 8 && !strncasecmp(s, "https://", 8);
 
-                if (v->type == YAML_SCALAR_NODE && slen(v) > 8 && !strncasecmp(s, "https://", 8)) {
-                        b->skip = true;
-                        return unsupported(x, v, fw,
-                                           "an https base_url needs TLS to upstreams, which this switchyard does not "
-                                           "have; the backend is not made");
-                }
-                if (v->type != YAML_SCALAR_NODE || slen(v) < 8 || strncasecmp(s, "http://", 7) != 0)
+                if (!https && (v->type != YAML_SCALAR_NODE || slen(v) < 8 || strncasecmp(s, "http://", 7) != 0))
                         return cfg_errf(c, v, "%s: expected http://host[:port][/v1], got %s%s%s", fw, Q(v), SHOW(v, sb),
                                         Q(v));
-                s += 7;
+                b->tls.tls |= https; /* TLS: config_tls.c, http/tls.c */
+                port = https ? 443 : 80;
+                s += https ? 8 : 7;
                 path = memchr(s, '/', (size_t)(end - s));
                 if (path && !text_is(path, (size_t)(end - path), "/") && !text_is(path, (size_t)(end - path), "/v1") &&
                     !text_is(path, (size_t)(end - path), "/v1/"))
@@ -403,6 +399,10 @@ static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
         }
         if (scalar_is(k, "chat_path") && scalar_is(v, "/chat/completions"))
                 return 0; /* what the client's /v1/chat/completions becomes anyway */
+        /* api_key_env, auth_header, auth_prefix, extra_headers: as an upstream's */
+        if (!scalar_is(k, "api_key") && !scalar_is(k, "chat_path") && !scalar_is(k, "api_version") &&
+            (r = cfg_upstream_tls_key(c, k, v, fw, &b->tls)) != 0)
+                return r < 0 ? r : 0;
         /* api_key, api_key_env, auth_header, auth_prefix, extra_headers, chat_path, api_version:
          * the backend is made, and it will say so if it needs them (401) */
         return unsupported(x, k, fw,
@@ -453,6 +453,14 @@ static int add_backend(struct v03 *x, struct backend *b, const char *model, size
                 u->line = (unsigned)b->node->start_mark.line + 1;
                 if (!u->engine)
                         return -ENOMEM;
+                /* its TLS and credentials, checked as an upstream's */
+                b->tls.name = u->name, b->tls.host = u->host, b->tls.engine = u->engine;
+                b->tls.models = u->models, b->tls.n_models = u->n_models, b->tls.port = u->port;
+                b->tls.weight = u->weight, b->tls.kind = u->kind, b->tls.line = u->line;
+                *u = b->tls;
+                memset(&b->tls, 0, sizeof b->tls);
+                if (cfg_upstream_tls_finish(c, u->name, u) < 0)
+                        return -EINVAL;
         }
         if (cfg_str_index(u->models, u->n_models, model) >= 0)
                 return 0;
@@ -556,6 +564,7 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
                         struct backend b = { .weight = 1, .node = node_at(c, items[i]) };
                         char bp[512];
 
+                        cfg_upstream_tls_begin(c);
                         snprintf(bp, sizeof bp, "%s.backend_refs[%zu]", path, i);
                         r = walk(x, b.node, bp, ref_known, backend_key, &b);
                         if (r >= 0 && !b.skip && !b.host)
@@ -566,6 +575,7 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
                         }
                         free(b.name);
                         free(b.host);
+                        sy_config_upstream_free(&b.tls); /* what did not move into an upstream */
                 }
         }
         if (r < 0)
