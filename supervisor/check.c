@@ -67,9 +67,18 @@ static void models(FILE *f, const struct sy_config *cfg) {
 
                         for (size_t k = 0; k < up->n_models && !serves; k++)
                                 serves = !strcmp(up->models[k], m->name);
-                        if (serves)
-                                fprintf(f, "    backend %s http://%s:%u weight %u%s\n", up->name, up->host, up->port,
-                                        up->weight, up->kind == SY_UPSTREAM_GATEWAY ? " (gateway)" : "");
+                        if (!serves)
+                                continue;
+                        fprintf(f, "    backend %s %s://%s:%u weight %u%s", up->name, up->tls ? "https" : "http",
+                                up->host, up->port, up->weight, up->kind == SY_UPSTREAM_GATEWAY ? " (gateway)" : "");
+                        if (up->tls)
+                                fprintf(f, ", TLS (sni %s, CA %s)", up->sni ? up->sni : "-",
+                                        up->ca_file ? up->ca_file : "the system store");
+                        if (up->api_key_env) /* where the key comes from, never the key */
+                                fprintf(f, ", API key from $%s in %s", up->api_key_env, up->auth_header);
+                        if (up->n_extra)
+                                fprintf(f, ", %zu extra headers", up->n_extra);
+                        fprintf(f, "\n");
                 }
         }
         fprintf(f,

@@ -91,6 +91,11 @@ static void common_refusals(struct out *o, const struct sy_config *cfg) {
                 cannot(o, "rate_limits.redis: a global budget has no v0.3 form switchyard reads");
         if (cfg->metrics_token)
                 cannot(o, "auth.metrics_token has no v0.3 form");
+        for (size_t i = 0; i < cfg->n_upstreams; i++)
+                if (cfg->upstreams[i].tls || cfg->upstreams[i].api_key_env || cfg->upstreams[i].n_extra ||
+                    cfg->upstreams[i].health_path)
+                        cannot(o, "upstream %s: TLS, provider keys and per-upstream health paths are not converted",
+                               cfg->upstreams[i].name);
 }
 
 /* ---- classic -> v0.3 --------------------------------------------------------- */
