@@ -164,6 +164,8 @@ static int walk(struct v03 *x, const yaml_node_t *m, const char *path, const cha
                 char fw[512], why[160];
 
                 cfg_pair(x->c, &pairs[i], path, fw, sizeof fw, &k, &v);
+                if (!*path) /* the top level: the key alone */
+                        memmove(fw, fw + 1, strlen(fw));
                 if (known && cfg_in_list(k, known))
                         r = fn ? fn(x, k, v, fw, ud) : 0;
                 else
@@ -1653,7 +1655,7 @@ static int synthesize(struct v03 *x) {
 
 static int top_level(struct v03 *x) {
         static const char *const known[] = { "version", "listeners", "providers", "routing", "global", NULL };
-        return walk(x, x->root, "top level", known, NULL, NULL);
+        return walk(x, x->root, "", known, NULL, NULL);
 }
 
 /* The model table is built: the families and references it needs resolve. */

@@ -15,6 +15,7 @@
 #include "frontend/frontend.h"
 #include "router/router.h"
 #include "supervisor/check.h"
+#include "supervisor/convert.h"
 #include "supervisor/rolelock.h"
 #include "supervisor/supervisor.h"
 
@@ -29,6 +30,8 @@ static int usage(FILE *f) {
                    "  classifier  the classifier process (model \"auto\": category, jailbreak, PII)\n"
                    "  check       validate CONFIG and print what it defines: listener, models and backends,\n"
                    "              decisions in priority order (v0.3), guards, limits\n"
+                   "  convert     print CONFIG in the other form (classic <-> vLLM Semantic Router v0.3)\n"
+                   "              where both can say it; what one cannot say is named, nothing written\n"
                    "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
                    "              directory (a liveness probe for Kubernetes / monitoring)\n"
                    "  probes -r RUNTIME_DIR [--listen HOST:PORT] [--watch] [--trace N]\n"
@@ -208,6 +211,8 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(cmd, "check"))
                 return check(config);
+        if (!strcmp(cmd, "convert"))
+                return convert_main(config);
         if (!strcmp(cmd, "probe"))
                 return probe(config, role ? role : "router");
         if (!strcmp(cmd, "run")) {

@@ -447,6 +447,7 @@ static void test_defaults(void) {
         setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
         expect_fail("version: v0.3\nlisteners: [{name: http, address: 0.0.0.0, port: 8801}]\n",
                     "lim:1:1: a v0.3 file needs providers.models", 1);
+        expect_fail("version: v0.4\nlisteners: []\n", "lim:1:10: version: 'v0.4'", 1);
         cfg = load_ok("frobnicate: 1\n"
                       "observability: {tracing: {enabled: false}}\n"
                       "decisions: []\n");

@@ -17,6 +17,8 @@ as sent upstream: provider_model_id), and
     third is 429; another user is not limited by it;
   - /v1/models with max_model_len from routing.modelCards;
   - switchyard check: what it understood, decisions in priority order;
+  - switchyard convert: classic -> v0.3 -> classic, and a refusal naming
+    what the classic form cannot say;
   - a v0.3 file with an unsupported section refused at its line and
     column; with --allow-unsupported, one warning.
 
@@ -82,10 +84,56 @@ def check_cli(check, exe):
         os.unlink(bad)
 
 
+CLASSIC = """server: {host: 127.0.0.1, port: 8088}
+router: {policy: least_request}
+upstreams:
+  - {name: a, url: "http://127.0.0.1:9001", models: [m1, m2], weight: 2}
+  - {name: b, url: "http://127.0.0.1:9002", models: [m2]}
+model_config:
+  m1: {reasoning_family: qwen3}
+default_model: m1
+categories:
+  - name: math
+    model_scores: [{model: m1, score: 0.4}, {model: m2, score: 0.9, use_reasoning: true}]
+  - name: law
+    system_prompt: "You are a lawyer."
+    model_scores: [{model: m1, score: 1}]
+rate_limits: {client_header: x-user-id, requests_per_minute: 60}
+"""
+
+
+def check_convert(check, exe):
+    d = tempfile.mkdtemp(prefix="sy-convert-")
+    paths = [os.path.join(d, n) for n in ("classic.yaml", "v03.yaml", "back.yaml")]
+    with open(paths[0], "w") as f:
+        f.write(CLASSIC)
+    for src, dst in ((paths[0], paths[1]), (paths[1], paths[2])):
+        with open(dst, "w") as f:
+            r = subprocess.run([exe, "convert", "-c", src], stdout=f, stderr=subprocess.PIPE, text=True, timeout=30)
+        check(r.returncode == 0, "convert %s: exit 0 (%r)" % (os.path.basename(src), r.stderr))
+    out = [subprocess.run([exe, "check", "-c", p], capture_output=True, text=True, timeout=30).stdout for p in paths]
+    check("version: v0.3" in open(paths[1]).read() and "ok (vLLM Semantic Router v0.3)" in out[1] and
+          "100 math: domain 'math' -> m2 (reasoning on), m1 (reasoning off)" in out[1] and
+          "100 law: domain 'law' -> m1 (reasoning off), system prompt (replace)" in out[1] and
+          "backend a http://127.0.0.1:9001 weight 2" in out[1] and "every client: 60 requests/min" in out[1],
+          "classic -> v0.3: categories become domain decisions, best model first (%r)" % out[1][-900:])
+    check("category 'math' -> m2 (1.00) m1 (0.67)" in out[2] and "category 'law' -> m1 (1.00), system prompt" in out[2]
+          and "every client: 60 requests/min" in out[2] and "ok: listen 127.0.0.1:8088, 2 upstreams, 2 models" in out[2],
+          "v0.3 -> classic: back to the categories (%r)" % out[2][-600:])
+    r = subprocess.run([exe, "convert", "-c", CONFIG], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and r.stdout == "" and "provider_model_id has no classic form" in r.stderr and
+          "keyword, jailbreak and pii signals have no classic form" in r.stderr,
+          "convert refuses what the classic form cannot say, writes nothing (%r)" % r.stderr)
+    for p in paths:
+        os.unlink(p)
+    os.rmdir(d)
+
+
 def main():
     exe, sim_exe = sys.argv[1], sys.argv[2]
     check = Check("test_v03")
     check_cli(check, exe)
+    check_convert(check, exe)
 
     small = Sim(sim_exe, "small", ["small-model-instruct"]).start()
     big = Sim(sim_exe, "big", ["big-model"]).start()
