@@ -204,7 +204,7 @@ def pii_figures(rows, preds, th, out):
         per[ty] = f_
         print("  %-18s %6.3f %6.3f %6.3f  %5d %5d %5d  %s" % (ty, p_, r_, f_, tp[ty], fp[ty], fn[ty],
                                                             pct(*found[ty]) if ty in found else ""))
-    out["pii"] = {"threshold": th, "precision": pr, "recall": rc, "f1": f, "f1_per_type": per,
+    out["pii"] = {"threshold": th, "tp": T[0], "fp": T[1], "fn": T[2], "precision": pr, "recall": rc, "f1": f, "f1_per_type": per,
                   "found_rate": sum(v[0] for v in found.values()) / max(1, sum(v[1] for v in found.values()))}
 
 
