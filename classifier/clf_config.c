@@ -349,7 +349,8 @@ static int parse_labels(const struct json_member *top, size_t n, struct clf_conf
                 id = strtol(key, &end, 10);
                 if (*end || end == key || id < 0 || (size_t)id >= count)
                         return -EBADMSG; /* ids must be 0..n-1 */
-                free(c->labels[id]);
+                free(c->labels[id]);     /* a repeated id: the last one counts */
+                c->labels[id] = NULL;
                 if ((r = clf_json_strdup(&el, &c->labels[id])) < 0)
                         return r;
         }

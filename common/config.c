@@ -432,6 +432,7 @@ void sy_config_upstream_free(struct sy_upstream_cfg *u) {
         cfg_free_strv(u->extra_names, u->n_extra);
         cfg_free_strv(u->extra_values, u->n_extra);
         free(u->health_path);
+        free(u->via);
 }
 
 void sy_config_model_free(struct sy_model_cfg *m) {
