@@ -63,30 +63,28 @@ def main():
             check.done(sy)
             return
         s_pii = addr[0]
-        chat = {"model": "secure-model", "max_tokens": 8}
+
+        def blocked(text, header):
+            st, h, _ = sy.request("POST", "/v1/chat/completions", {
+                "model": "secure-model", "max_tokens": 8, "messages": [{"role": "user", "content": text}]})
+            return h.get(header) == "true", st, h
+
         for jb, pii, blocked_jb, blocked_pii in ((s_jb - 0.01, s_pii - 0.01, True, True),
                                                  (s_jb + 0.01, s_pii + 0.01, False, False)):
             sy.write_config([sim], config(jb, pii))
             sy.signal(signal.SIGHUP)
-            wait_for(lambda: (sy.request("POST", "/v1/chat/completions", dict(
-                chat, messages=[{"role": "user", "content": ATTACK}]))[1].get("x-vsr-jailbreak-blocked") == "true")
-                     == blocked_jb, timeout=10)
-            st, h, _ = sy.request("POST", "/v1/chat/completions",
-                                  dict(chat, messages=[{"role": "user", "content": ATTACK}]))
-            check((h.get("x-vsr-jailbreak-blocked") == "true") == blocked_jb and
-                  (h.get("x-simllm-replica") == "secure") == (not blocked_jb),
-                  "prompt_guard.threshold %.4f, score %.4f: %s (%d %r)" % (
-                      jb, s_jb, "should be blocked" if blocked_jb else "should be served", st, h.get("x-vsr-jailbreak-confidence")))
+            wait_for(lambda: blocked(ATTACK, "x-vsr-jailbreak-blocked")[0] == blocked_jb, timeout=10)
+            for text, header, th, score, want, what in (
+                    (ATTACK, "x-vsr-jailbreak-blocked", jb, s_jb, blocked_jb, "prompt_guard.threshold"),
+                    (ADDRESS, "x-vsr-pii-violation", pii, s_pii, blocked_pii, "classifier.pii_model.threshold")):
+                got, st, h = blocked(text, header)
+                check(got == want and (h.get("x-simllm-replica") == "secure") == (not want),
+                      "%s %.4f, the prompt's score %.4f: %s (%d %r)" % (
+                          what, th, score, "blocked" if want else "served", st, h))
             st, _, data = sy.request("POST", "/api/v1/classify", {"text": ATTACK})
             detected = (json.loads(data or b"{}").get("jailbreak") or {}).get("detected")
             check(detected is blocked_jb, "the classify API's jailbreak 'detected' at threshold %.4f: %r" % (
                 jb, detected))
-            st, h, _ = sy.request("POST", "/v1/chat/completions",
-                                  dict(chat, messages=[{"role": "user", "content": ADDRESS}]))
-            check((h.get("x-vsr-pii-violation") == "true") == blocked_pii and
-                  (h.get("x-simllm-replica") == "secure") == (not blocked_pii),
-                  "classifier.pii_model.threshold %.4f, STREET_ADDRESS score %.4f: %s (%d %r)" % (
-                      pii, s_pii, "should be blocked" if blocked_pii else "should be served", st, h.get("x-vsr-matched-pii")))
     finally:
         sy.stop()
         sim.kill()
