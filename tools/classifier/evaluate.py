@@ -140,7 +140,8 @@ def calibrate_jailbreak(rows, preds, fpr):
     for r, p in zip(rows, preds):
         s = p["heads"]["jailbreak"]["scores"][p["jb_index"]]
         if r["head"] == "jailbreak" and r["label"] == "jailbreak":
-            att[r["kind"]].append(s)
+            for k in [r["kind"]] + (["%s/%s" % (r["kind"], r["attack"])] if "attack" in r else []):
+                att[k].append(s)
         else:
             ben.append(s)
     ben.sort(reverse=True)
