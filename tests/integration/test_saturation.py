@@ -27,9 +27,15 @@ TOKEN = "saturation-test-token-0123456789"
 ITL_MS = 100
 # the saturating streams: 2 x 60 tokens x 100 ms keep the replica full for
 # 12 s unless the test frees it (itl_ms 0); the queue timeout (3 s) is far
-# from both that and the router's 50 ms scrapes
+# from both that and the router's 50 ms scrapes. pick_timeout_us: the
+# frontend waits for a queued request's answer until queue.timeout_ms plus
+# pick_timeout_us, then picks on its own (a dead router); at the default
+# 2 ms a loaded machine's late 503 lost that race and the request was
+# served: generous here, where the router is never dead (see
+# switchyard_fallback_picks_total, checked 0 below)
 YAML = """router:
   policy: scorer
+  pick_timeout_us: 500000
   scrape_interval_ms: 50ms
   stale_after_ms: 5s
   saturation: {queue_depth: 1}
@@ -160,8 +166,11 @@ def main():
         q = res.get("queued", (0, {}, b""))
         check(q[0] == 200, "queued, then served when the replica had room: 200 (%d %s)" % (q[0], q[2][:200]))
         text = sy.metrics()
-        counters = {n: metric(text, n) for n in ("switchyard_queued_total", "switchyard_shed_total")}
+        counters = {n: metric(text, n) for n in ("switchyard_queued_total", "switchyard_shed_total",
+                                                 "switchyard_fallback_picks_total")}
         print(counters)
+        check(not counters.get("switchyard_fallback_picks_total"),
+              "the router answered every pick, none made by the frontend on its own: %r" % counters)
         check(counters.get("switchyard_queued_total") == 2, "two requests were queued in the router: %r" % counters)
         check(counters.get("switchyard_shed_total") == 3, "three were shed: %r" % counters)
     finally:
