@@ -162,9 +162,18 @@ static void guards(FILE *f, const struct sy_config *cfg) {
 }
 
 static void limits(FILE *f, const struct sy_config *cfg) {
-        fprintf(f, "limits: %zu API keys; client header %s; every client: %u requests/min, %u tokens/min",
-                cfg->n_api_keys, cfg->rate_limits.client_header, cfg->rate_limits.requests_per_minute,
-                cfg->rate_limits.tokens_per_minute);
+        unsigned rpm = cfg->rate_limits.requests_per_minute, tpm = cfg->rate_limits.tokens_per_minute;
+
+        fprintf(f, "limits: %zu API keys; client header %s; every client: ", cfg->n_api_keys,
+                cfg->rate_limits.client_header);
+        if (rpm)
+                fprintf(f, "%u requests/min", rpm);
+        else
+                fprintf(f, "no request limit");
+        if (tpm)
+                fprintf(f, ", %u tokens/min", tpm);
+        else
+                fprintf(f, ", no token limit");
         fprintf(f, "%s\n", cfg->rate_limits.redis.host ? " (Redis: global)" : "");
         for (size_t i = 0; cfg->v03 && i < cfg->v03->n_limits; i++) {
                 const struct sy_limit_rule *l = &cfg->v03->limits[i];

@@ -68,6 +68,10 @@ def check_cli(check, exe):
     check("rule demo-user: user demo-user, model *: 2 requests/min" in out and "client header x-user-id" in out,
           "check: limits")
     check("pii 'no_ssn': score >= 0.50, allowed [EMAIL_ADDRESS, PERSON]" in out, "check: guards' signals")
+    # `switchyard check FILE`, as the issue and vSR users write it: the same output
+    r2 = subprocess.run([exe, "check", CONFIG], capture_output=True, text=True, timeout=30)
+    check(r2.returncode == 0 and r2.stdout == out, "check FILE (positional) prints the same (%d %r)" %
+          (r2.returncode, (r2.stdout + r2.stderr)[:200]))
 
     # an unsupported section: refused at its line and column, or one warning
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
