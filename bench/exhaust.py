@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, HERE)
-from harness import Sim, Switchyard, metric, wait_for  # noqa: E402
+from harness import Sim, Switchyard, metric, recv_until, wait_for  # noqa: E402
 from soak import sample  # noqa: E402
 
 MODEL = "exhaust-model"
@@ -292,12 +292,7 @@ def limit_phase(sy, limit, attempts):
         t = time.perf_counter()
         try:
             s = socket.create_connection(("127.0.0.1", sy.port), timeout=10)
-            data = b""
-            while True:
-                d = s.recv(4096)
-                if not d:
-                    break
-                data += d
+            data = recv_until(s)
             s.close()
         except OSError as e:
             other[str(e)] = other.get(str(e), 0) + 1

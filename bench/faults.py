@@ -42,8 +42,8 @@ Scenarios (--only NAME[,NAME]):
   reload            the configuration rewritten (rep-b's weight 1 <-> 2) and
                     SIGHUP every second
 
-Configuration used: 2 workers, health every 200 ms (300 ms timeout,
-threshold 1), proxy.first_byte_timeout_ms 3000 (the default, 60 s, is for
+Configuration used: 2 workers, health every 200 ms (1 s timeout, 2
+failures in a row), proxy.first_byte_timeout_ms 3000 (the default, 60 s, is for
 slow prefills: a hung replica would hold a request that long), classifier
 timeout_ms 500, default_model general, guard.on_classifier_error allow.
 Clients time out after 10 s.
@@ -85,12 +85,8 @@ classifier:
 guard:
   on_classifier_error: allow
 categories:
-  - name: math
-    model_scores:
-      - {model: math-model, score: 1.0}
-  - name: computer science
-    model_scores:
-      - {model: cs-model, score: 0.9}
+  - {name: math, model_scores: [{model: math-model, score: 1.0}]}
+  - {name: computer science, model_scores: [{model: cs-model, score: 0.9}]}
 """
 
 
@@ -155,15 +151,14 @@ class Rec:
         self.kind, self.t0, self.dt, self.outcome, self.replica, self.detail = kind, t0, dt, outcome, replica, detail
 
 
-class Load:
+class Load(harness.Load):
     """Closed-loop clients of the three kinds; every request is recorded."""
 
     def __init__(self, port, n_chat, n_stream, n_auto, auto_pad=0):
-        self.port, self.auto_pad = port, auto_pad
         self.kinds = ["chat"] * n_chat + ["stream"] * n_stream + ["auto"] * n_auto
+        super().__init__(port, len(self.kinds))
+        self.auto_pad = auto_pad
         self.recs = []
-        self.lock = threading.Lock()
-        self.stop = threading.Event()
 
     def body(self, kind, i):
         if kind == "auto":
@@ -199,9 +194,10 @@ class Load:
             return ("ok-default" if r.getheader("x-vsr-selected-model") == "general" else "ok"), rep, clf, keep
         return "ok", rep, r.getheader("x-switchyard-retries"), keep
 
-    def client(self, k, kind):
+    def run_one(self, k):
+        kind = self.kinds[k]
         c, i = None, k * 100000
-        while not self.stop.is_set():
+        while not self.stop_flag.is_set():
             i += 1
             t0 = time.monotonic()
             try:
@@ -220,18 +216,6 @@ class Load:
                 time.sleep(0.02)  # nothing listening: no busy loop
         if c:
             c.close()
-
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self.client, args=(k, kind), daemon=True)
-                        for k, kind in enumerate(self.kinds)]
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop.set()
-        for t in self.threads:
-            t.join(CLIENT_TIMEOUT + 2)
 
 
 def p99(xs):
@@ -256,6 +240,7 @@ class App:
             ups[0] = self.proxy
         self.ups = ups
         self.sy = Switchyard(self.sy_exe, ups, extra_yaml=CONFIG % {"model": os.path.join(ROOT, "models", "default")})
+        self.tune()
         self.sy.start()
         # the classifier loads its model after the others are up
         harness.wait_for(lambda: self.sy.request("POST", "/v1/chat/completions", {
@@ -278,15 +263,23 @@ class App:
                                                 stderr=self.sy.log, env=env)
         wait_port(self.sy.port, 15)
 
+    def tune(self, edit=lambda text: text):
+        """The harness's configuration, with health checks that a loaded
+        machine does not fail by themselves (timeout 1 s, 2 failures in a
+        row), edited by edit."""
+        with open(self.sy.config) as f:
+            text = f.read()
+        tuned = text.replace("  timeout_ms: 300\n  unhealthy_threshold: 1\n", "  timeout_ms: 1000\n  unhealthy_threshold: 2\n")
+        assert tuned != text, "the harness's health settings changed: update App.tune"
+        text = tuned
+        with open(self.sy.config, "w") as f:
+            f.write(edit(text))
+
     def set_weight(self, w):
         """Rewrites the configuration with rep-b's weight w."""
         self.sy.write_config(self.ups, CONFIG % {"model": os.path.join(ROOT, "models", "default")}, 2)
-        with open(self.sy.config) as f:
-            text = f.read()
-        text = text.replace("    url: http://127.0.0.1:%d\n" % self.sims[1].port,
-                            "    url: http://127.0.0.1:%d\n    weight: %d\n" % (self.sims[1].port, w))
-        with open(self.sy.config, "w") as f:
-            f.write(text)
+        self.tune(lambda text: text.replace("    url: http://127.0.0.1:%d\n" % self.sims[1].port,
+                            "    url: http://127.0.0.1:%d\n    weight: %d\n" % (self.sims[1].port, w)))
 
     def stop(self):
         for s in self.sims:
@@ -443,6 +436,7 @@ def summarize(name, recs, t_fault, t_recover, t_end, fallbacks):
         else:
             key = "%s %d" % (r.kind, r.outcome)
             s["failed"][key] = s["failed"].get(key, 0) + 1
+            s.setdefault("failed_detail", {}).setdefault(key, str(r.detail)[:160])
             if r.kind != "stream":
                 s["failed_plain"] += 1
     for kind in ("chat", "auto", "stream"):

@@ -52,7 +52,7 @@ def start_probes(sy, rundir, cpus, workdir, which, markers=None):
     return p
 
 
-def marker_cost(sy, workdir, cpus, which):
+def marker_cost(sy, workdir, cpus, which, markers):
     """bench/usdt_cost.c: ns per request of ten markers, without/with/after the probes."""
     exe = os.path.join(workdir, "usdt_cost")
     r = subprocess.run(["cc", "-O2", "-DHAVE_SDT", "-I", pb.ROOT, "-o", exe, os.path.join(HERE, "usdt_cost.c")],
@@ -64,15 +64,21 @@ def marker_cost(sy, workdir, cpus, which):
     os.makedirs(rundir, exist_ok=True)
     p = subprocess.Popen(["taskset", "-c", cpus.split(",")[0], exe, rundir, "2"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
-    out = {"without": float(p.stdout.readline())}
-    probes = start_probes(sy, rundir, cpus, workdir, which)
+    def line():
+        m, sc = p.stdout.readline().split()
+        out.setdefault("syscall", []).append(float(sc))
+        return float(m)
+
+    out = {}
+    out["without"] = line()
+    probes = start_probes(sy, rundir, cpus, workdir, which, markers)
     p.stdin.write("\n")
     p.stdin.flush()
-    out["with"] = float(p.stdout.readline())
+    out["with"] = line()
     probes.stop()
     p.stdin.write("\n")
     p.stdin.flush()
-    out["after"] = float(p.stdout.readline())
+    out["after"] = line()
     p.stdin.close()
     p.wait()
     return out
@@ -132,7 +138,8 @@ def main():
         probes_cpu.append(w["probes_cpu_s"])
         probes.stop()
 
-    cost = marker_cost(sy, workdir, rest, args.probes)
+    cost = marker_cost(sy, workdir, rest, args.probes, args.markers)
+    attached = 10 if not args.markers else len(set(args.markers.split(",")) | {"request", "done"})
     med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p50_us", "p99_us", "load_p99_us")}
            for k, v in results.items()}
     errors = sum(x["errors"] for v in results.values() for x in v)
@@ -155,9 +162,10 @@ def main():
         TARGET_RPS_PCT, "met" if lost <= TARGET_RPS_PCT else "not met", TARGET_P50_US,
         "met" if wi["p50_us"] - wo["p50_us"] <= TARGET_P50_US else "not met"))
     if cost:
-        print("  markers: ten in a loop (bench/usdt_cost.c): %.1f ns without the probes, %.0f ns with (%.2f us a "
-              "marker), %.1f ns after they exit" % (cost["without"], cost["with"],
-                                                   (cost["with"] - cost["without"]) / 10 / 1000, cost["after"]))
+        print("  markers: ten in a loop (bench/usdt_cost.c), %d attached: %.1f ns without the probes, %.0f ns with "
+              "(%.2f us an attached marker), %.1f ns after they exit; a getppid() system call here: %.2f us" % (
+                  attached, cost["without"], cost["with"], (cost["with"] - cost["without"]) / attached / 1000,
+                  cost["after"], statistics.median(cost["syscall"]) / 1000))
     print("  every run: " + "; ".join("%s %.0f req/s p50 %.0f us" % (k, x["rps"], x["p50_us"])
                                       for i in range(args.runs) for k in ("without", "with")
                                       for x in [results[k][i]]))

@@ -37,7 +37,6 @@ import http.client
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from harness import Sim, Switchyard, wait_port  # noqa: E402
+from harness import Sim, Switchyard  # noqa: E402
 
 MODEL = "soak-model"
 MODEL_DIR = os.environ.get("SWITCHYARD_TEST_MODEL", os.path.join(ROOT, "models", "default"))

@@ -4,7 +4,9 @@
  * that `switchyard probes -r RUNTIME_DIR` attaches to it, and fires the
  * frontend's ten markers, as one request does, in a loop.
  *
- *   usdt_cost RUNTIME_DIR SECONDS    prints: ns per request of 10 markers
+ *   usdt_cost RUNTIME_DIR SECONDS    prints: ns per request of 10 markers, and
+ *                                    ns per getppid() system call (the scale:
+ *                                    a marker hit is a trap into the kernel)
  * It waits for a line on stdin between two measurements (without, with). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -36,6 +38,13 @@ static void __attribute__((noinline)) one_request(uint64_t conn, uint64_t req) {
         SY_MARK(done, conn, req);
 }
 
+static double syscall_ns(void) {
+        uint64_t t0 = now_ns();
+        for (int i = 0; i < 100000; i++)
+                (void)getppid();
+        return (double)(now_ns() - t0) / 100000.0;
+}
+
 static double measure(double seconds) {
         uint64_t t0 = now_ns(), n = 0, end = t0 + (uint64_t)(seconds * 1e9);
         while (now_ns() < end) {
@@ -60,7 +69,8 @@ int main(int argc, char **argv) {
         if (pwrite(fd, rec, 32, 64) != 32)
                 return 1;
         for (;;) {
-                printf("%.1f\n", measure(atof(argv[2])));
+                double m = measure(atof(argv[2]));
+                printf("%.1f %.1f\n", m, syscall_ns());
                 fflush(stdout);
                 if (!fgets(line, sizeof line, stdin))
                         return 0;

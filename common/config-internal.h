@@ -12,6 +12,9 @@
  *                        reasoning_families, default_model
  *   config_policy.c      guard, auth, rate_limits, the guards' cross checks
  *   config_discovery.c   discovery, admin
+ *   config_tls.c         an upstream's https url, TLS and provider keys
+ *   config_v03.c         the vSR `version: v0.3` format, mapped onto the above
+ *                        (its decisions compiled by decisions.c)
  *
  * Functions shared between these files are named cfg_*; everything else
  * in them is static. Every error is cfg_errf() at the offending node:
@@ -70,7 +73,8 @@ struct ctx {
         const yaml_node_t *jb_needs;   /* first category jailbreak_enabled: true */
         bool allow_unsupported;        /* SY_ALLOW_UNSUPPORTED_ENV=1: unused keys warn, not refuse */
         /* the upstream being read: its TLS keys (config_tls.c) */
-        const yaml_node_t *up_tls_nodes[8];
+        const yaml_node_t *up_tls_nodes[9];
+        const yaml_node_t *up_via_nodes[SY_CFG_MAX_UPSTREAMS];
         const yaml_node_t *up_url_node;
         bool up_url_https, up_tls_value;
 };
@@ -152,6 +156,31 @@ int cfg_seq_array(struct ctx *c, const yaml_node_t *v, const char *what, size_t 
 /* The key and value of a pair; "prefix.key" into fw, for messages. */
 void cfg_pair(struct ctx *c, const yaml_node_pair_t *p, const char *prefix, char *fw, size_t fwlen,
               const yaml_node_t **ret_key, const yaml_node_t **ret_val);
+/* A walk of the pairs of mapping m (null: none). cfg_pairs_begin() is
+ * cfg_map_pairs(): 0 or an error; each cfg_pairs_next() yields the next
+ * pair's key and value with "what.key" in fw, false after the last:
+ *     r = cfg_pairs_begin(c, m, what, &it);
+ *     while (r >= 0 && cfg_pairs_next(c, &it, what, fw, sizeof fw, &k, &v))
+ *             r = ...;
+ */
+struct cfg_pairs {
+        yaml_node_pair_t *pairs;
+        size_t n, i;
+};
+
+static inline int cfg_pairs_begin(struct ctx *c, const yaml_node_t *m, const char *what, struct cfg_pairs *it) {
+        it->n = it->i = 0;
+        return cfg_map_pairs(c, m, what, &it->pairs, &it->n);
+}
+
+static inline bool cfg_pairs_next(struct ctx *c, struct cfg_pairs *it, const char *what, char *fw, size_t fwlen,
+                                  const yaml_node_t **ret_key, const yaml_node_t **ret_val) {
+        if (it->i >= it->n)
+                return false;
+        cfg_pair(c, &it->pairs[it->i++], what, fw, fwlen, ret_key, ret_val);
+        return true;
+}
+
 /* Value of key in a mapping node (NULL if absent or not a mapping). */
 const yaml_node_t *cfg_map_get(struct ctx *c, const yaml_node_t *m, const char *key);
 const yaml_node_t *cfg_root_get(struct ctx *c, const char *key);
@@ -192,6 +221,7 @@ int cfg_upstream_url(struct ctx *c, const yaml_node_t *v, const char *what, stru
 int cfg_upstream_tls_key(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v, const char *what,
                          struct sy_upstream_cfg *up);
 int cfg_upstream_tls_finish(struct ctx *c, const char *what, struct sy_upstream_cfg *up);
+int cfg_check_vias(struct ctx *c); /* after all upstreams: via names a gateway */
 /* The text of URL n after scheme ("http://", any case): an error unless n
  * is a non-null scalar without NUL bytes that starts with it. */
 int cfg_url_scheme(struct ctx *c, const yaml_node_t *n, const char *what, const char *scheme, const char **ret_rest);

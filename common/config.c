@@ -186,10 +186,10 @@ static int check_top_keys(struct ctx *c) {
                         return r;
                 if (scalar_is(k, "version"))
                         r = cfg_errf(c, node_at(c, pairs[i].value),
-                                     "version: '%s': this is the vLLM Semantic Router's versioned format (v0.3: "
-                                     "listeners, providers, routing, global), which switchyard does not read yet; "
-                                     "it would load as an empty router, so it is refused: write the classic keys "
-                                     "(see config/switchyard.example.yaml)",
+                                     "version: '%s': of the vLLM Semantic Router's versioned formats switchyard "
+                                     "reads v0.3 (listeners, providers, routing, global); this one it does not, and "
+                                     "it would load as an empty router, so it is refused: write version: v0.3 or "
+                                     "the classic keys (see config/switchyard.example.yaml)",
                                      cfg_show(node_at(c, pairs[i].value), b));
                 else if (scalar_is(k, "decisions"))
                         r = cfg_unsupportedf(c, k,
@@ -432,6 +432,7 @@ void sy_config_upstream_free(struct sy_upstream_cfg *u) {
         cfg_free_strv(u->extra_names, u->n_extra);
         cfg_free_strv(u->extra_values, u->n_extra);
         free(u->health_path);
+        free(u->via);
 }
 
 void sy_config_model_free(struct sy_model_cfg *m) {

@@ -46,6 +46,9 @@ struct sy_upstream_cfg {
         char **extra_values;
         size_t n_extra;
         char *health_path; /* NULL: health.path */
+        /* via: a gateway upstream (kind: gateway) the requests to this server go
+         * through, with x-gateway-destination-endpoint: host:port of this one */
+        char *via;
 };
 
 /* model_config.<m>.pii_policy (vSR classic): with a policy set, the PII

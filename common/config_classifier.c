@@ -217,15 +217,15 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                               struct sy_category_cfg *cat) {
         static const char *const ignored[] = { "reasoning_effort", "reasoning_description", NULL };
         yaml_node_item_t *items = NULL;
-        yaml_node_pair_t *pairs;
-        size_t n_items = 0, i, j, n;
+        size_t n_items = 0, i;
         int r;
 
         r = CFG_SEQ_ARRAY(c, v, what, SY_CFG_MAX_MODELS, "entries", false, &items, &n_items, cat->model_scores);
         if (r < 0)
                 return r;
         for (i = 0; i < n_items; i++) {
-                const yaml_node_t *item = node_at(c, items[i]), *model_node = NULL;
+                const yaml_node_t *item = node_at(c, items[i]), *model_node = NULL, *k2, *val;
+                struct cfg_pairs it;
                 struct sy_model_score *ms = &cat->model_scores[cat->n_model_scores++];
                 bool have_score = false;
                 char iw[160], fw[240];
@@ -233,14 +233,8 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
 
                 ms->use_reasoning = use_reasoning;
                 snprintf(iw, sizeof iw, "%s[%zu]", what, i);
-                r = cfg_map_pairs(c, item, iw, &pairs, &n);
-                if (r < 0)
-                        return r;
-                for (j = 0; j < n; j++) {
-                        const yaml_node_t *k2, *val;
-
-                        r = 0;
-                        cfg_pair(c, &pairs[j], iw, fw, sizeof fw, &k2, &val);
+                r = cfg_pairs_begin(c, item, iw, &it);
+                while (r >= 0 && cfg_pairs_next(c, &it, iw, fw, sizeof fw, &k2, &val)) {
                         if (scalar_is(k2, "model")) {
                                 model_node = val;
                                 r = cfg_get_name(c, val, fw, NAME_MODEL, &ms->model);
@@ -252,9 +246,9 @@ static int parse_model_scores(struct ctx *c, const yaml_node_t *v, const char *w
                         } else if (!cfg_in_list(k2, ignored)) {
                                 r = cfg_unused_key(c, k2, iw);
                         }
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
                 if (!model_node)
                         return cfg_errf(c, item, "%s: missing 'model'", iw);
                 if (!have_score)
@@ -284,8 +278,7 @@ int cfg_parse_categories(struct ctx *c) {
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = cfg_root_get(c, "categories");
         yaml_node_item_t *items = NULL;
-        yaml_node_pair_t *pairs;
-        size_t n_items = 0, i, j, n;
+        size_t n_items = 0, i;
         int r;
 
         if (!v)
@@ -296,7 +289,8 @@ int cfg_parse_categories(struct ctx *c) {
                 return r;
         for (i = 0; i < n_items; i++) {
                 const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
-                const yaml_node_t *scores = NULL, *ur;
+                const yaml_node_t *scores = NULL, *ur, *k2, *val;
+                struct cfg_pairs it;
                 struct sy_category_cfg *cat = &cfg->categories[cfg->n_categories++];
                 bool use_reasoning = false, prompt_enabled = true;
                 char what[48], fw[128];
@@ -307,7 +301,7 @@ int cfg_parse_categories(struct ctx *c) {
                 cat->jailbreak_enabled = -1;
                 cat->pii_threshold = -1;
                 cat->jailbreak_threshold = -1;
-                r = cfg_map_pairs(c, item, what, &pairs, &n);
+                r = cfg_pairs_begin(c, item, what, &it);
                 if (r < 0)
                         return r;
                 /* category-level use_reasoning (older vSR) is the default of its scores */
@@ -318,11 +312,7 @@ int cfg_parse_categories(struct ctx *c) {
                         if (r < 0)
                                 return r;
                 }
-                for (j = 0; j < n; j++) {
-                        const yaml_node_t *k2, *val;
-
-                        r = 0;
-                        cfg_pair(c, &pairs[j], what, fw, sizeof fw, &k2, &val);
+                while (r >= 0 && cfg_pairs_next(c, &it, what, fw, sizeof fw, &k2, &val)) {
                         if (scalar_is(k2, "name")) {
                                 name_node = val;
                                 r = cfg_get_name(c, val, fw, NAME_CATEGORY, &cat->name);
@@ -357,9 +347,9 @@ int cfg_parse_categories(struct ctx *c) {
                         } else if (!cfg_in_list(k2, ignored)) {
                                 r = cfg_unused_key(c, k2, what);
                         }
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
                 if (!name_node)
                         return cfg_errf(c, item, "%s: missing 'name'", what);
                 for (k = 0; k + 1 < cfg->n_categories; k++)

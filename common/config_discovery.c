@@ -143,13 +143,7 @@ int cfg_parse_discovery(struct ctx *c) {
                                 r = cfg_get_uint(c, val, fw, 1, CFG_WEIGHT_MAX, &u);
                                 d->weight = (uint32_t)u;
                         } else if (scalar_is(k, "upstream_kind")) {
-                                if (scalar_is(val, "server"))
-                                        d->upstream_kind = SY_UPSTREAM_SERVER;
-                                else if (scalar_is(val, "gateway"))
-                                        d->upstream_kind = SY_UPSTREAM_GATEWAY;
-                                else
-                                        r = cfg_errf(c, val, "%s: unknown kind %s%s%s (server or gateway)", fw, Q(val),
-                                                     SHOW(val, b), Q(val));
+                                r = cfg_get_upstream_kind(c, val, fw, &d->upstream_kind);
                         } else if (scalar_is(k, "port")) {
                                 have_port = true;
                                 if (d->kind == SY_DISC_KUBERNETES && val->type == YAML_SCALAR_NODE && !is_null(val) &&
@@ -232,40 +226,37 @@ bad:
         return cfg_errf(c, n, "%s: expected host:port such as \"127.0.0.1:9090\", got \"%s\"", what, cfg_show(n, b));
 }
 
+static int get_admin_listen(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
+        return get_listen(c, v, what, p, &c->cfg->admin.port);
+}
+
+static int get_admin_token(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
+        return cfg_get_str(c, v, what, 4096, p);
+}
+
+static int get_file_path_field(struct ctx *c, const yaml_node_t *v, const char *what, void *p) {
+        return get_file_path(c, v, what, p);
+}
+
+static const struct cfg_field admin_fields[] = {
+        F_FN("listen", get_admin_listen, admin.host),
+        F_FN("token", get_admin_token, admin.token),
+        F_FN("token_file", get_file_path_field, admin.token_file),
+        F_FN("state_file", get_file_path_field, admin.state_file),
+};
+static const struct cfg_section admin_section = SECTION("admin", admin_fields);
+
 int cfg_parse_admin(struct ctx *c) {
         struct sy_config *cfg = c->cfg;
         const yaml_node_t *v = cfg_root_get(c, "admin");
-        yaml_node_pair_t *pairs;
-        size_t n, i;
         int r;
 
         if (!v)
                 return 0;
-        r = cfg_map_pairs(c, v, "admin", &pairs, &n);
+        cfg->admin.enabled = true;
+        r = cfg_parse_fields(c, &admin_section, v);
         if (r < 0)
                 return r;
-        cfg->admin.enabled = true;
-        for (i = 0; i < n; i++) {
-                const yaml_node_t *k, *val;
-                char fw[96], b[72];
-
-                cfg_pair(c, &pairs[i], "admin", fw, sizeof fw, &k, &val);
-                if (scalar_is(k, "listen"))
-                        r = get_listen(c, val, fw, &cfg->admin.host, &cfg->admin.port);
-                else if (scalar_is(k, "token"))
-                        r = cfg_get_str(c, val, fw, 4096, &cfg->admin.token);
-                else if (scalar_is(k, "token_file"))
-                        r = get_file_path(c, val, fw, &cfg->admin.token_file);
-                else if (scalar_is(k, "state_file"))
-                        r = get_file_path(c, val, fw, &cfg->admin.state_file);
-                else
-                        r = cfg_errf(c, k,
-                                     "unknown key '%s' in admin (known: listen, token, token_file, "
-                                     "state_file)",
-                                     cfg_show(k, b));
-                if (r < 0)
-                        return r;
-        }
         if ((!cfg->admin.token || !cfg->admin.token[0]) && !cfg->admin.token_file)
                 return cfg_errf(c, v,
                                 "admin: give token or token_file (the admin API always needs a "

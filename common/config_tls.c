@@ -18,10 +18,10 @@
 #define TLS_EXTRA_MAX 16
 #define TLS_VALUE_MAX 1024
 
-enum { TK_TLS, TK_SNI, TK_CA, TK_KEY_ENV, TK_AUTH_HEADER, TK_AUTH_PREFIX, TK_EXTRA, TK_HEALTH, TK_N };
+enum { TK_TLS, TK_SNI, TK_CA, TK_KEY_ENV, TK_AUTH_HEADER, TK_AUTH_PREFIX, TK_EXTRA, TK_HEALTH, TK_VIA, TK_N };
 
 static const char *const tls_keys[TK_N] = {
-        "tls", "sni", "ca_file", "api_key_env", "auth_header", "auth_prefix", "extra_headers", "health_path",
+        "tls", "sni", "ca_file", "api_key_env", "auth_header", "auth_prefix", "extra_headers", "health_path", "via",
 };
 
 /* Header names switchyard writes itself on every upstream request. */
@@ -30,7 +30,7 @@ static const char *const reserved_headers[] = { "host",       "content-length", 
                                                 "upgrade",    "trailer",        NULL };
 
 const char *cfg_upstream_tls_known(void) {
-        return "tls, sni, ca_file, api_key_env, auth_header, auth_prefix, extra_headers, health_path";
+        return "tls, sni, ca_file, api_key_env, auth_header, auth_prefix, extra_headers, health_path, via";
 }
 
 void cfg_upstream_tls_begin(struct ctx *c) {
@@ -221,6 +221,9 @@ int cfg_upstream_tls_key(struct ctx *c, const yaml_node_t *k, const yaml_node_t 
                 return get_extra(c, v, what, up) < 0 ? -EINVAL : 1;
         case TK_HEALTH:
                 return get_health_path(c, v, what, up) < 0 ? -EINVAL : 1;
+        case TK_VIA:
+                c->up_via_nodes[c->cfg->n_upstreams - 1] = v;
+                return cfg_get_name(c, v, what, NAME_MODEL, &up->via) < 0 ? -EINVAL : 1;
         }
         return 0;
 }
@@ -262,5 +265,33 @@ int cfg_upstream_tls_finish(struct ctx *c, const char *what, struct sy_upstream_
         }
         if (up->tls && !up->sni && !is_ip(up->host, strlen(up->host)) && !(up->sni = strdup(up->host)))
                 return -ENOMEM;
+        return 0;
+}
+
+/* After every upstream: a via names a gateway upstream of the file. */
+int cfg_check_vias(struct ctx *c) {
+        const struct sy_config *cfg = c->cfg;
+
+        for (size_t i = 0; i < cfg->n_upstreams; i++) {
+                const struct sy_upstream_cfg *u = &cfg->upstreams[i];
+                const struct sy_upstream_cfg *g = NULL;
+
+                if (!u->via)
+                        continue;
+                for (size_t j = 0; j < cfg->n_upstreams; j++)
+                        if (strcmp(cfg->upstreams[j].name, u->via) == 0)
+                                g = &cfg->upstreams[j];
+                if (u->kind != SY_UPSTREAM_SERVER)
+                        return cfg_errf(c, c->up_via_nodes[i],
+                                        "upstream '%s': via is for servers switchyard picks (a gateway picks its "
+                                        "own endpoint)",
+                                        u->name);
+                if (!g)
+                        return cfg_errf(c, c->up_via_nodes[i], "upstream '%s': via: no upstream named '%s'", u->name,
+                                        u->via);
+                if (g->kind != SY_UPSTREAM_GATEWAY)
+                        return cfg_errf(c, c->up_via_nodes[i],
+                                        "upstream '%s': via: '%s' is not a gateway (kind: gateway)", u->name, u->via);
+        }
         return 0;
 }

@@ -126,7 +126,7 @@ static int upstream_key(struct ctx *c, enum up_key kind, const yaml_node_t *val,
 static int parse_form(struct ctx *c, const struct up_form *f) {
         const yaml_node_t *v = cfg_root_get(c, f->sect);
         yaml_node_item_t *items = NULL;
-        size_t n_items = 0, i, j, n, x;
+        size_t n_items = 0, i, x;
         bool has_port_key = false;
         char known[128] = "";
         int r;
@@ -141,9 +141,9 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                 snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", x ? ", " : "", f->keys[x].key);
         }
         for (i = 0; i < n_items; i++) {
-                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
+                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL, *k, *val;
                 struct sy_upstream_cfg *up = NULL;
-                yaml_node_pair_t *pairs;
+                struct cfg_pairs it;
                 bool have_addr = false, have_port = false;
                 char what[48], fw[48 + 72 + 2], b[72];
 
@@ -152,13 +152,8 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                 r = new_upstream(c, item, &up);
                 if (r < 0)
                         return r;
-                r = cfg_map_pairs(c, item, what, &pairs, &n);
-                if (r < 0)
-                        return r;
-                for (j = 0; j < n; j++) {
-                        const yaml_node_t *k, *val;
-
-                        cfg_pair(c, &pairs[j], what, fw, sizeof fw, &k, &val);
+                r = cfg_pairs_begin(c, item, what, &it);
+                while (r >= 0 && cfg_pairs_next(c, &it, what, fw, sizeof fw, &k, &val)) {
                         for (x = 0; f->keys[x].key && !scalar_is(k, f->keys[x].key); x++)
                                 ;
                         if (f->keys[x].key) {
@@ -174,9 +169,9 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                         } else {
                                 r = cfg_in_list(k, f->ignored) ? 0 : cfg_unused_key(c, k, what);
                         }
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
                 r = finish_upstream(c, item, what, up, name_node, have_addr, f->addr_key, have_port || !has_port_key);
                 if (r >= 0)
                         r = cfg_upstream_tls_finish(c, what, up);
@@ -191,7 +186,7 @@ int cfg_parse_upstreams(struct ctx *c) {
 
         for (size_t i = 0; r >= 0 && i < sizeof forms / sizeof forms[0]; i++)
                 r = parse_form(c, &forms[i]);
-        return r;
+        return r < 0 ? r : cfg_check_vias(c);
 }
 
 static struct sy_upstream_cfg *upstream_by_name(struct sy_config *cfg, const char *name) {
@@ -309,8 +304,8 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                 "param_count", "batch_size", "context_size", "pricing", "loras", "description", NULL,
         };
         const yaml_node_t *v = cfg_root_get(c, sect);
-        yaml_node_pair_t *pairs, *spairs;
-        size_t n, i, j, k, ns;
+        yaml_node_pair_t *pairs;
+        size_t n, i, k;
         int r;
 
         if (!v)
@@ -322,7 +317,8 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                 return cfg_errf(c, v, "%s: more than %d models", sect, SY_CFG_MAX_MODELS);
         for (i = 0; i < n; i++) {
                 const yaml_node_t *key = node_at(c, pairs[i].key);
-                const yaml_node_t *val = node_at(c, pairs[i].value);
+                const yaml_node_t *val = node_at(c, pairs[i].value), *sk, *sv;
+                struct cfg_pairs it;
                 struct model_set *set;
                 char what[SY_CFG_NAME_MAX + 48], fw[SY_CFG_NAME_MAX + 48 + 72 + 2], b[72];
 
@@ -342,14 +338,8 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                                                 "(first at line %zu)",
                                                 set->m.name, c->sets[k].key->start_mark.line + 1);
                 snprintf(what, sizeof what, "%s.%s", sect, set->m.name);
-                r = cfg_map_pairs(c, val, what, &spairs, &ns);
-                if (r < 0)
-                        return r;
-                for (j = 0; j < ns; j++) {
-                        const yaml_node_t *sk, *sv;
-
-                        r = 0;
-                        cfg_pair(c, &spairs[j], what, fw, sizeof fw, &sk, &sv);
+                r = cfg_pairs_begin(c, val, what, &it);
+                while (r >= 0 && cfg_pairs_next(c, &it, what, fw, sizeof fw, &sk, &sv)) {
                         if (scalar_is(sk, "preferred_endpoints"))
                                 r = parse_preferred(c, sv, fw, set);
                         else if (scalar_is(sk, "reasoning_family"))
@@ -371,9 +361,9 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                                              cfg_show(sk, b), what);
                         else if (!cfg_in_list(sk, ignored))
                                 r = cfg_unused_key(c, sk, what);
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
         }
         return 0;
 }

@@ -396,8 +396,12 @@ void pick_ring_router(struct worker *w);
 
 /* tls.c: the relay's TLS (memory BIOs) and upstream headers */
 const struct tls_upstream *relay_tls_find(const struct conn *c, const struct snap_upstream *su);
-void relay_tls_head(struct conn *c, const struct tls_upstream *tu); /* upreq: shared head + the upstream's */
-bool relay_tls_on(const struct tls_upstream *tu);                   /* tu wants TLS */
+/* upreq: shared head + the upstream's headers (+ x-gateway-destination-endpoint: dest's, dest not NULL) */
+void relay_tls_head(struct conn *c, const struct tls_upstream *tu, const struct snap_upstream *dest);
+/* the slot whose connection carries a request to upstream: its via gateway's
+ * (*tu becomes the gateway's), upstream itself, -1 when the gateway is not there */
+int relay_tls_via(const struct conn *c, const struct tls_upstream **tu, int upstream);
+bool relay_tls_on(const struct tls_upstream *tu); /* tu wants TLS */
 int relay_tls_attach(struct upconn *u, const struct tls_upstream *tu);
 void relay_tls_free(struct upconn *u);
 struct buf *relay_tls_recv_buf(struct upconn *u); /* where the recv goes */

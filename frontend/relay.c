@@ -200,7 +200,8 @@ void relay_start(struct conn *c, int upstream) {
         const struct snap_upstream *su = &w->snap->upstreams[upstream];
         const struct sy_config *cfg = c->cfg;
         const struct tls_upstream *tu = relay_tls_find(c, su);
-        struct upconn *u;
+        int slot = relay_tls_via(c, &tu, upstream); /* a via gateway's slot carries the request */
+        struct upconn *u = NULL;
         c->state = CS_UPSTREAM;
         c->upstream = upstream;
         if (c->n_tried < sizeof c->tried / sizeof c->tried[0])
@@ -208,7 +209,8 @@ void relay_start(struct conn *c, int upstream) {
         w->inflight[upstream]++;
 
         /* per attempt: Host and Content-Length after the shared head part */
-        relay_tls_head(c, tu);
+        relay_tls_head(c, tu, slot != upstream ? su : NULL);
+        su = slot >= 0 ? &w->snap->upstreams[slot] : su;
         if (buf_printf(&c->upreq, "Host: %s:%u\r\nContent-Length: %zu\r\n\r\n", su->host, su->port, c->upbody.len) <
             0) {
                 respond_error(c, 500, "server_error", NULL, "out_of_memory", "out of memory");
@@ -219,19 +221,21 @@ void relay_start(struct conn *c, int upstream) {
          * takes the response (in.len is 0 there, as below). If the upstream
          * had closed the connection, that recv ends with 0 and the request
          * is sent once more on a fresh connection (the stale_retry path). */
-        u = pool_take(w, upstream, relay_tls_on(tu));
-        if (!u) {
-                u = up_new(w, upstream);
+        if (slot >= 0)
+                u = pool_take(w, slot, relay_tls_on(tu));
+        if (!u && slot >= 0) {
+                u = up_new(w, slot);
                 if (u && relay_tls_on(tu) && relay_tls_attach(u, tu) < 0) {
                         up_close(u);
                         u = NULL;
                 }
-                if (!u) {
-                        metrics_count_upstream_error(&w->metrics, su->name, "connect");
-                        finish(c, true);
-                        return;
-                }
-                u->reused = false;
+                if (u)
+                        u->reused = false;
+        }
+        if (!u) {
+                metrics_count_upstream_error(&w->metrics, su->name, "connect");
+                finish(c, true);
+                return;
         }
         u->c = c;
         c->up = u;
@@ -368,7 +372,8 @@ static int relay_body(struct conn *c, struct upconn *u, const char *p, size_t n)
 
 static int take_response_head(struct conn *c, struct upconn *u) {
         struct worker *w = c->w;
-        const struct snap_upstream *su = &w->snap->upstreams[u->upstream];
+        /* the upstream picked (not the via gateway that carried the request) */
+        const struct snap_upstream *su = &w->snap->upstreams[c->upstream >= 0 ? c->upstream : u->upstream];
         struct http_header hdrs[128];
         struct http_response res = { .headers = hdrs };
         struct http_limits lim = { .max_header_bytes = UP_MAX_HEAD, .max_headers = 128 };
@@ -724,12 +729,13 @@ void proxy_abort(struct conn *c) {
  * health checks have since marked down: another endpoint takes them now
  * (a replica that accepts and stops answering would keep them for the
  * whole first-byte timeout). Not while the client's write is in flight:
- * its output buffer is not touched then. */
+ * its output buffer is not touched then (the upstream's deadline waits
+ * meanwhile, see proxy_io). */
 void proxy_check_timeouts(struct worker *w, uint64_t now) {
         for (struct conn *c = w->conns, *next; c; c = next) {
                 struct upconn *u = c->up;
                 next = c->next;
-                if (!u || u->closing || c->wr.busy)
+                if (!u || u->closing || c->closing || c->wr.busy)
                         continue;
                 if (now >= u->deadline_ns) {
                         u->timed_out = true;

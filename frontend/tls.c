@@ -29,8 +29,15 @@ const struct tls_upstream *relay_tls_find(const struct conn *c, const struct sna
         return c->gen ? tls_table_find(c->gen->tls, su->name) : NULL;
 }
 
-static bool dropped(const struct tls_upstream *tu, const char *line, size_t len) {
-        for (size_t i = 0; i < tu->n_drop; i++) {
+#define DEST_HEADER "x-gateway-destination-endpoint"
+
+static bool dropped(const struct tls_upstream *tu, bool dest, const char *line, size_t len) {
+        size_t dl = sizeof DEST_HEADER - 1;
+
+        /* the endpoint switchyard picked replaces the client's */
+        if (dest && len > dl && line[dl] == ':' && strncasecmp(line, DEST_HEADER, dl) == 0)
+                return true;
+        for (size_t i = 0; tu && i < tu->n_drop; i++) {
                 size_t n = strlen(tu->drop[i]);
 
                 if (len > n && line[n] == ':' && strncasecmp(line, tu->drop[i], n) == 0)
@@ -43,10 +50,10 @@ static bool dropped(const struct tls_upstream *tu, const char *line, size_t len)
  * upstream's own headers left out) + the upstream's headers. The shared
  * head as built is kept in upshared while a request goes to an upstream
  * that filters it, for a retry elsewhere. */
-void relay_tls_head(struct conn *c, const struct tls_upstream *tu) {
+void relay_tls_head(struct conn *c, const struct tls_upstream *tu, const struct snap_upstream *dest) {
         bool saved = c->upshared_key == c->t_parsed_ns + 1;
 
-        if (!saved && !(tu && tu->n_drop)) {
+        if (!saved && !(tu && tu->n_drop) && !dest) {
                 c->upreq.len = c->head_len_up;
                 return;
         }
@@ -64,18 +71,35 @@ void relay_tls_head(struct conn *c, const struct tls_upstream *tu) {
                 size_t n = e ? (size_t)(e - p) + 1 : c->upshared.len - i;
 
                 /* the request line first, never dropped */
-                if (i == 0 || !tu || !dropped(tu, p, n))
+                if (i == 0 || !dropped(tu, dest, p, n))
                         buf_append(&c->upreq, p, n);
                 i += n;
         }
         c->head_len_up = c->upreq.len;
-        if (!tu) { /* back to the head as built, for an upstream with no headers */
+        if (!tu && !dest) /* back to the head as built, for an upstream with no headers */
                 c->upshared_key = 0;
-                return;
-        }
 headers:
         if (tu && tu->headers_len)
                 buf_append(&c->upreq, tu->headers, tu->headers_len);
+        if (dest)
+                buf_printf(&c->upreq, strchr(dest->host, ':') ? DEST_HEADER ": [%s]:%u\r\n" : DEST_HEADER ": %s:%u\r\n",
+                           dest->host, dest->port);
+}
+
+int relay_tls_via(const struct conn *c, const struct tls_upstream **tu, int upstream) {
+        const struct snapshot *s = c->w->snap;
+
+        if (!*tu || !(*tu)->via)
+                return upstream;
+        for (uint32_t i = 0; i < s->n_upstreams; i++) {
+                const struct snap_upstream *g = &s->upstreams[i];
+
+                if (!g->removed && g->resolved && g->kind == SY_UPSTREAM_GATEWAY && strcmp(g->name, (*tu)->via) == 0) {
+                        *tu = relay_tls_find(c, g);
+                        return (int)i;
+                }
+        }
+        return -1;
 }
 
 bool relay_tls_on(const struct tls_upstream *tu) {

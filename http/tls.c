@@ -71,7 +71,8 @@ static int fill(struct tls_upstream *tu, const struct sy_upstream_cfg *uc) {
         tu->host = strdup(uc->host);
         tu->tls = uc->tls;
         if (!tu->name || !tu->host || (uc->sni && !(tu->sni = strdup(uc->sni))) ||
-            (uc->health_path && !(tu->health_path = strdup(uc->health_path))))
+            (uc->health_path && !(tu->health_path = strdup(uc->health_path))) ||
+            (uc->via && !(tu->via = strdup(uc->via))))
                 return -ENOMEM;
         if (uc->api_key) {
                 r = buf_printf(&h, "%s: %s%s\r\n", uc->auth_header, uc->auth_prefix ? uc->auth_prefix : "",
@@ -104,7 +105,7 @@ int tls_table_new(const struct sy_config *cfg, struct tls_table **ret) {
         *ret = NULL;
         for (size_t i = 0; i < cfg->n_upstreams; i++)
                 n += cfg->upstreams[i].tls || cfg->upstreams[i].api_key || cfg->upstreams[i].n_extra ||
-                     cfg->upstreams[i].health_path;
+                     cfg->upstreams[i].health_path || cfg->upstreams[i].via;
         if (!n)
                 return 0;
         t = calloc(1, sizeof *t);
@@ -115,7 +116,7 @@ int tls_table_new(const struct sy_config *cfg, struct tls_table **ret) {
         for (size_t i = 0; i < cfg->n_upstreams; i++) {
                 const struct sy_upstream_cfg *uc = &cfg->upstreams[i];
 
-                if (!(uc->tls || uc->api_key || uc->n_extra || uc->health_path))
+                if (!(uc->tls || uc->api_key || uc->n_extra || uc->health_path || uc->via))
                         continue;
                 if (fill(&t->u[t->n++], uc) < 0) {
                         tls_table_free(t);
@@ -142,6 +143,7 @@ void tls_table_free(struct tls_table *t) {
                         free(tu->drop[j]);
                 free(tu->drop);
                 free((char *)tu->health_path);
+                free(tu->via);
                 SSL_CTX_free(tu->ctx);
         }
         free(t->u);

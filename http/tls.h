@@ -35,6 +35,7 @@ struct tls_upstream {
         size_t n_drop;
         const char *health_path; /* NULL: health.path */
         char err[256];           /* the context could not be made: why (ctx NULL, tls true) */
+        char *via;               /* the gateway upstream requests to this one go through; NULL: direct */
         bool tls;
 };
 

@@ -15,11 +15,13 @@
 #include "frontend/frontend.h"
 #include "router/router.h"
 #include "supervisor/check.h"
+#include "supervisor/convert.h"
 #include "supervisor/rolelock.h"
 #include "supervisor/supervisor.h"
 
 static int usage(FILE *f) {
         fprintf(f, "usage: switchyard COMMAND -c CONFIG [--allow-unsupported]\n"
+                   "       switchyard check|convert CONFIG [--allow-unsupported]\n"
                    "\n"
                    "commands:\n"
                    "  run         start the frontend, the router and (when the configuration uses it) the\n"
@@ -29,6 +31,8 @@ static int usage(FILE *f) {
                    "  classifier  the classifier process (model \"auto\": category, jailbreak, PII)\n"
                    "  check       validate CONFIG and print what it defines: listener, models and backends,\n"
                    "              decisions in priority order (v0.3), guards, limits\n"
+                   "  convert     print CONFIG in the other form (classic <-> vLLM Semantic Router v0.3)\n"
+                   "              where both can say it; what one cannot say is named, nothing written\n"
                    "  probe ROLE  exit 0 if ROLE (router, frontend, classifier) is alive in CONFIG's runtime\n"
                    "              directory (a liveness probe for Kubernetes / monitoring)\n"
                    "  probes -r RUNTIME_DIR [--listen HOST:PORT] [--watch] [--trace N]\n"
@@ -176,7 +180,7 @@ int main(int argc, char **argv) {
                 argv[1] = "switchyard-probes";
                 return exec_sibling("switchyard-probes", argv + 1);
         }
-        const char *role = NULL;
+        const char *role = NULL, *file_arg = NULL;
         for (int i = 2; i < argc; i++) {
                 if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
                         config = argv[++i];
@@ -185,6 +189,8 @@ int main(int argc, char **argv) {
                         setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
                 else if (!strcmp(cmd, "probe") && !role && argv[i][0] != '-')
                         role = argv[i];
+                else if ((!strcmp(cmd, "check") || !strcmp(cmd, "convert")) && !file_arg && argv[i][0] != '-')
+                        config = file_arg = argv[i]; /* `switchyard check FILE` */
                 else {
                         fprintf(stderr, "switchyard: unexpected argument '%s'\n", argv[i]);
                         return usage(stderr);
@@ -208,6 +214,8 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(cmd, "check"))
                 return check(config);
+        if (!strcmp(cmd, "convert"))
+                return convert_main(config);
         if (!strcmp(cmd, "probe"))
                 return probe(config, role ? role : "router");
         if (!strcmp(cmd, "run")) {

@@ -174,7 +174,8 @@ def test_native():
 
 def test_classic():
     # vSR: a checkpoint per role, each its own pass
-    c = Classifier("classifier:\n  category_model:\n    model_id: %s\n    threshold: 0.6\n    use_cpu: true\n"
+    # timeout_ms as test_native's: the default (100 ms) expires on a loaded machine
+    c = Classifier("classifier:\n  timeout_ms: 30s\n  category_model:\n    model_id: %s\n    threshold: 0.6\n    use_cpu: true\n"
                    "  pii_model:\n    model_id: %s\n    threshold: 0.0\n"
                    "prompt_guard:\n  enabled: true\n  model_id: %s\n  threshold: 0.7\n"
                    % (os.path.join(DATA, "bert-seq-f32"), os.path.join(DATA, "distilbert-tok-f32"),

@@ -171,6 +171,32 @@ static void test_values(void) {
                 tls_table_free(t);
                 sy_config_free(cfg);
         }
+        cfg = load_ok("upstreams:\n  - {name: p, url: \"http://h\", models: [m], via: gw}\n"
+                      "  - {name: gw, url: \"https://g\", models: [x], kind: gateway}\n");
+        if (cfg) {
+                CHECK_STR(cfg->upstreams[0].via, "gw");
+                CHECK(tls_table_new(cfg, &t) == 0 && t && (tu = tls_table_find(t, "p")) && !tu->tls);
+                if (t && tu)
+                        CHECK_STR(tu->via, "gw");
+                tls_table_free(t);
+                sy_config_free(cfg);
+        }
+        /* v0.3: an https base_url and a backend's credentials make the same upstream */
+        cfg = load_ok("version: v0.3\nproviders:\n  models:\n    - name: m\n      backend_refs:\n"
+                      "        - name: b\n          base_url: https://api.example.com/v1\n"
+                      "          api_key_env: SY_TLS_TEST_KEY\n          auth_header: api-key\n"
+                      "          extra_headers: {X-Org: o}\n");
+        if (cfg) {
+                const struct sy_upstream_cfg *u = &cfg->upstreams[0];
+
+                CHECK(cfg->n_upstreams == 1 && u->tls && u->port == 443);
+                CHECK_STR(u->name, "b");
+                CHECK_STR(u->sni, "api.example.com");
+                CHECK_STR(u->api_key, "sk-abc123");
+                CHECK_STR(u->auth_header, "api-key");
+                CHECK(u->n_extra == 1 && strcmp(u->extra_values[0], "o") == 0);
+                sy_config_free(cfg);
+        }
         /* nothing to do: no table */
         cfg = load_ok("upstreams:\n  - name: p\n    url: http://vllm:8000\n    models: [m]\n");
         if (cfg) {
@@ -224,6 +250,19 @@ static void test_errors(void) {
                     "unknown key 'verify' in upstream (known: name, url, engine, models, weight, kind, tls, sni", 5, 5);
         expect_fail("upstreams:\n  - name: p\n    url: https://h/v1\n    models: [m]\n",
                     "is not a URL of the form https://host[:port]", 3, 10);
+        expect_fail("version: v0.3\nproviders:\n  models:\n    - name: m\n      backend_refs:\n"
+                    "        - name: b\n          base_url: https://api.example.com/v1\n"
+                    "          api_key_env: SY_TLS_TEST_UNSET\n",
+                    "the environment variable SY_TLS_TEST_UNSET is not set", 8, 24);
+        /* via: a gateway upstream of the file, for a server */
+        expect_fail("upstreams:\n  - {name: p, url: \"http://h\", models: [m], via: gw}\n",
+                    "upstream 'p': via: no upstream named 'gw'", 2, 50);
+        expect_fail("upstreams:\n  - {name: p, url: \"http://h\", models: [m], via: q}\n"
+                    "  - {name: q, url: \"http://g\", models: [m]}\n",
+                    "upstream 'p': via: 'q' is not a gateway (kind: gateway)", 2, 50);
+        expect_fail("upstreams:\n  - {name: p, url: \"http://h\", models: [m], kind: gateway, via: q}\n"
+                    "  - {name: q, url: \"http://g\", models: [m], kind: gateway}\n",
+                    "upstream 'p': via is for servers switchyard picks", 2, 65);
 }
 
 /* ---- tls_mem against an in-process server ---------------------------------------- */

@@ -4,11 +4,14 @@
           (TTFT_MS), `switchyard probes` attached, N requests each on its own
           connection; then on the probes' /metrics every stage a proxied
           request goes through counts exactly N (classify 0: no classifier
-          here), the upstream_first_byte stage has all N in the log2 bucket
-          of the simulated latency, and the probes' upstream_first_byte and
+          here; enqueue less at most the picks the frontend made itself),
+          the upstream_first_byte stage sits in the log2 bucket of the
+          simulated latency, and the probes' upstream_first_byte and
           total agree with the frontend's own switchyard_upstream_ttfb_seconds
           and switchyard_request_duration_seconds within one log2 bucket
-          (a factor of 2 on the mean).
+          (a factor of 2 on the mean). None may be below the bucket (the
+          simulator cannot answer sooner); 80 % must be in it (a loaded
+          machine delays a few past its top).
   kill:   the probes attached and counting, then killed (SIGKILL): the same
           frontend process keeps serving every request.
   noperm: the probes without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN
@@ -34,6 +37,7 @@ N = 20
 # room for a loaded machine's delays above it
 TTFT_MS = 140
 BUCKET_LO, BUCKET_HI = "0.134217728", "0.268435456"
+IN_BUCKET = 0.8
 
 
 def scrape(port):
@@ -89,16 +93,27 @@ def test_stages(ok, exe, sy):
     try:
         statuses = [chat(sy)[0] for _ in range(N)]
         ok(statuses == [200] * N, "%d requests answered 200: %s" % (N, statuses))
-        text = wait_for(lambda: (lambda t: t if stage(t, "total") == N else None)(scrape(port)), timeout=10)
-        text = text or scrape(port)
-        for name in ("accept", "parse", "enqueue", "pick", "upstream_connect", "upstream_first_byte",
-                     "client_first_byte", "done", "total"):
-            ok(stage(text, name) == N, "stage %s counts the %d requests: %s" % (name, N, stage(text, name)))
-        ok(stage(text, "classify") == 0, "no classifier, no classify stage: %s" % stage(text, "classify"))
-        lo, hi = bucket(text, "upstream_first_byte", BUCKET_LO), bucket(text, "upstream_first_byte", BUCKET_HI)
-        ok(lo == 0 and hi == N, "upstream_first_byte: all %d in (%s s, %s s] for a %d ms time to first token "
-           "(below: %s, up to the bucket's top: %s)" % (N, BUCKET_LO, BUCKET_HI, TTFT_MS, lo, hi))
+        wait_for(lambda: stage(scrape(port), "total") == N, timeout=10)
+        # once total counts them all, every stage does (a request's stages are
+        # added before its total; one scrape reads the stages one by one)
+        text = scrape(port)
         fe = sy.metrics()
+        # a pick the frontend made itself (router late, machine busy) has no ring: no enqueue
+        local = metric(fe, "switchyard_fallback_picks_total") or 0
+        for name in ("accept", "parse", "pick", "upstream_connect", "upstream_first_byte", "client_first_byte",
+                     "done", "total"):
+            ok(stage(text, name) == N, "stage %s counts the %d requests: %s" % (name, N, stage(text, name)))
+        # (a fallback pick after the router was late did go through the ring)
+        ok(N - local <= (stage(text, "enqueue") or 0) <= N, "stage enqueue counts the %d requests, less at most the"
+           " %d picked locally: %s" % (N, local, stage(text, "enqueue")))
+        ok(stage(text, "classify") == 0, "no classifier, no classify stage: %s" % stage(text, "classify"))
+        # none can be faster than the simulated time to first token; a loaded
+        # machine may push a few past the bucket's top, not most
+        lo, hi = bucket(text, "upstream_first_byte", BUCKET_LO), bucket(text, "upstream_first_byte", BUCKET_HI)
+        ok(lo == 0 and hi is not None and hi >= IN_BUCKET * N,
+           "upstream_first_byte: none below %s s and at least %d of %d in (%s s, %s s] for a %d ms time to first "
+           "token (below: %s, up to the bucket's top: %s)" % (BUCKET_LO, IN_BUCKET * N, N, BUCKET_LO, BUCKET_HI,
+                                                             TTFT_MS, lo, hi))
         for bpf_stage, own in (("upstream_first_byte", "switchyard_upstream_ttfb_seconds"),
                                ("total", "switchyard_request_duration_seconds")):
             s, c = stage(text, bpf_stage, "sum"), stage(text, bpf_stage)

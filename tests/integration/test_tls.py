@@ -119,6 +119,51 @@ def relay_verifies(exe, check, good, ca, other):
         sy2.stop()
 
 
+V03 = """version: v0.3
+listeners:
+  - {name: http, address: 127.0.0.1, port: %d}
+providers:
+  defaults: {default_model: m-tls}
+  models:
+    - name: m-tls
+      backend_refs:
+        - name: prov-v03
+          base_url: https://localhost:%d/v1
+          api_key_env: %s
+          auth_header: X-Provider-Key
+          auth_prefix: "Key "
+"""
+
+
+def v03_provider(exe, check, good, ca):
+    """A v0.3 backend_ref with an https base_url and its credentials: the
+    system store verifies (SSL_CERT_FILE names the test's CA as the store;
+    without it the test CA is unknown and nothing is answered)."""
+    for store in (ca[1], None):
+        sy = Switchyard(exe, [])
+        with open(sy.config, "w") as f:
+            f.write(V03 % (sy.port, good.port, KEY_ENV))
+        saved = dict(os.environ)
+        os.environ["SWITCHYARD_RUNTIME_DIR"] = sy.dir
+        os.environ.pop("SSL_CERT_FILE", None)
+        if store:
+            os.environ["SSL_CERT_FILE"] = store
+        try:
+            sy.start()
+            st, h, body = sy.request("POST", "/v1/chat/completions", chat("m-tls"))
+            if store:
+                check(st == 200 and h.get("x-simllm-echo") == "Key " + KEY,
+                      "v0.3 https base_url with api_key_env / auth_header / auth_prefix, verified by the system "
+                      "store: %d %r %r" % (st, h.get("x-simllm-echo"), body[:200]))
+            else:
+                check(st != 200 and h.get("x-simllm-echo") is None,
+                      "v0.3 https backend whose CA the system store lacks: no answer (%d)" % st)
+        finally:
+            sy.stop()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 def sim_stats(sim, ca):
     ctx = ssl.create_default_context(cafile=ca)
     c = http.client.HTTPSConnection("127.0.0.1", sim.port, timeout=5, context=ctx)
@@ -238,6 +283,7 @@ def main():
         check(reqs.get("/v1/chat/completions", 0) == 0, "the unverified upstream got no request: %r" % reqs)
 
         relay_verifies(exe, check, good, ca, other)
+        v03_provider(exe, check, good, ca)
 
         # the key nowhere
         st, cfgj = a.req("GET", "/admin/config")
