@@ -572,6 +572,11 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 up_free_if_idle(u);
                 return;
         }
+        if (u->tls && io == &u->wr && res >= 0) {
+                /* counted even when the answer came first and the connection is idle */
+                relay_tls_sent(u, (size_t)res);
+                return;
+        }
         if (!c) {
                 /* idle in the pool: any completion means it is no longer usable */
                 if (io == &u->rd) {
@@ -596,10 +601,6 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 up_recv(u);
                 return;
         case IO_UP_WR:
-                if (u->tls && res >= 0) {
-                        relay_tls_sent(u, (size_t)res);
-                        return;
-                }
                 if (res < 0) {
                         if (u->rd.busy) {
                                 /* let the recv report what happened */
