@@ -143,14 +143,16 @@ static void up_recv(struct upconn *u) {
 
 static void up_send(struct upconn *u) {
         struct conn *c = u->c;
-        struct io_uring_sqe *sqe = worker_sqe(u->w);
-
+        struct io_uring_sqe *sqe;
         size_t head = c->upreq.len;
 
+        /* before an SQE is taken: one taken and left unprepared would go out as
+         * whatever that slot held last */
         if (u->tls) {
                 relay_tls_send(u); /* encrypted, then sent from the session's buffer */
                 return;
         }
+        sqe = worker_sqe(u->w);
         /* head and body go out as two iovecs: the body is not copied again
          * behind each attempt's head */
         if (u->sent < head) {
