@@ -126,7 +126,7 @@ static int upstream_key(struct ctx *c, enum up_key kind, const yaml_node_t *val,
 static int parse_form(struct ctx *c, const struct up_form *f) {
         const yaml_node_t *v = cfg_root_get(c, f->sect);
         yaml_node_item_t *items = NULL;
-        size_t n_items = 0, i, j, n, x;
+        size_t n_items = 0, i, x;
         bool has_port_key = false;
         char known[128] = "";
         int r;
@@ -141,9 +141,9 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                 snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", x ? ", " : "", f->keys[x].key);
         }
         for (i = 0; i < n_items; i++) {
-                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL;
+                const yaml_node_t *item = node_at(c, items[i]), *name_node = NULL, *k, *val;
                 struct sy_upstream_cfg *up = NULL;
-                yaml_node_pair_t *pairs;
+                struct cfg_pairs it;
                 bool have_addr = false, have_port = false;
                 char what[48], fw[48 + 72 + 2], b[72];
 
@@ -152,13 +152,8 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                 r = new_upstream(c, item, &up);
                 if (r < 0)
                         return r;
-                r = cfg_map_pairs(c, item, what, &pairs, &n);
-                if (r < 0)
-                        return r;
-                for (j = 0; j < n; j++) {
-                        const yaml_node_t *k, *val;
-
-                        cfg_pair(c, &pairs[j], what, fw, sizeof fw, &k, &val);
+                r = cfg_pairs_begin(c, item, what, &it);
+                while (r >= 0 && cfg_pairs_next(c, &it, what, fw, sizeof fw, &k, &val)) {
                         for (x = 0; f->keys[x].key && !scalar_is(k, f->keys[x].key); x++)
                                 ;
                         if (f->keys[x].key) {
@@ -174,9 +169,9 @@ static int parse_form(struct ctx *c, const struct up_form *f) {
                         } else {
                                 r = cfg_in_list(k, f->ignored) ? 0 : cfg_unused_key(c, k, what);
                         }
-                        if (r < 0)
-                                return r;
                 }
+                if (r < 0)
+                        return r;
                 r = finish_upstream(c, item, what, up, name_node, have_addr, f->addr_key, have_port || !has_port_key);
                 if (r >= 0)
                         r = cfg_upstream_tls_finish(c, what, up);

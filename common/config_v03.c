@@ -331,13 +331,46 @@ static int reliability_key(struct v03 *x, const yaml_node_t *k, const yaml_node_
 }
 
 struct backend {
-        char *name, *host;
-        uint16_t port;
-        uint32_t weight;
+        struct sy_upstream_cfg up; /* moved into cfg->upstreams by add_backend */
         const yaml_node_t *node;
-        bool skip;                  /* refused with --allow-unsupported: not made */
-        struct sy_upstream_cfg tls; /* TLS and credentials (config_tls.c), moved into the upstream */
+        bool skip; /* refused with --allow-unsupported: not made */
 };
+
+/* endpoint host:port, or base_url http(s)://host[:port][/ or /v1] */
+static int backend_address(struct v03 *x, const yaml_node_t *v, const char *fw, struct backend *b, bool url) {
+        struct ctx *c = x->c;
+        const char *s, *end, *host, *path = NULL;
+        size_t hl;
+        uint16_t port = 0;
+        char sb[72];
+
+        if (v->type != YAML_SCALAR_NODE || is_null(v))
+                return cfg_errf(c, v, "%s: expected %s, got %s", fw, url ? "a URL" : "host:port", cfg_kind_of(v));
+        s = sval(v);
+        end = s + slen(v);
+        if (url) {
+                bool https = slen(v) > 8 && !strncasecmp(s, "https://", 8);
+
+                if (!https && (slen(v) < 8 || strncasecmp(s, "http://", 7) != 0))
+                        return cfg_errf(c, v, "%s: expected http(s)://host[:port][/v1], got %s%s%s", fw, Q(v),
+                                        SHOW(v, sb), Q(v));
+                s += https ? 8 : 7;
+                port = https ? 443 : 80;
+                b->up.tls |= https;
+                path = memchr(s, '/', (size_t)(end - s));
+                if (path && !text_is(path, (size_t)(end - path), "/") && !text_is(path, (size_t)(end - path), "/v1") &&
+                    !text_is(path, (size_t)(end - path), "/v1/"))
+                        return cfg_errf(c, v,
+                                        "%s: a base_url path other than /v1 is not supported (switchyard sends the "
+                                        "client's /v1/... path)",
+                                        fw);
+        }
+        if (cfg_url_host_port(s, path ? path : end, &host, &hl, &port) != URL_OK || !port ||
+            (!url && end > s && end[-1] == '/'))
+                return cfg_errf(c, v, "%s: expected %s, got %s%s%s", fw,
+                                url ? "http(s)://host[:port][/v1]" : "host:port", Q(v), SHOW(v, sb), Q(v));
+        return cfg_set_host_port(host, hl, port, &b->up.host, &b->up.port);
+}
 
 static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v, const char *fw, void *ud) {
         struct ctx *c = x->c;
@@ -347,67 +380,45 @@ static int backend_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v
         int r;
 
         if (scalar_is(k, "name"))
-                return cfg_get_name(c, v, fw, NAME_MODEL, &b->name);
+                return cfg_get_name(c, v, fw, NAME_MODEL, &b->up.name);
         if (scalar_is(k, "weight")) {
                 r = cfg_get_uint(c, v, fw, 0, CFG_WEIGHT_MAX, &u);
-                b->weight = (uint32_t)u;
+                b->up.weight = (uint32_t)u;
                 return r;
         }
         if (scalar_is(k, "provider"))
                 return 0; /* informational: vllm, openai, ... */
         if (scalar_is(k, "protocol")) {
-                if (scalar_is(v, "http"))
-                        return 0;
-                if (!scalar_is(v, "https"))
+                if (!scalar_is(v, "http") && !scalar_is(v, "https"))
                         return cfg_errf(c, v, "%s: expected http or https, got %s%s%s", fw, Q(v), SHOW(v, sb), Q(v));
-                b->tls.tls = true;
+                b->up.tls |= scalar_is(v, "https");
                 return 0;
         }
-        if (scalar_is(k, "endpoint")) {
-                const char *s = sval(v), *end = s + slen(v), *host;
-                size_t hl;
-                uint16_t port = 0;
-
-                if (v->type != YAML_SCALAR_NODE || cfg_url_host_port(s, end, &host, &hl, &port) != URL_OK || !port ||
-                    (end > s && end[-1] == '/'))
-                        return cfg_errf(c, v, "%s: expected host:port, got %s%s%s", fw, Q(v), SHOW(v, sb), Q(v));
-                return cfg_set_host_port(host, hl, port, &b->host, &b->port);
-        }
-        if (scalar_is(k, "base_url")) {
-                const char *s = sval(v), *end = s + slen(v), *host, *path;
-                size_t hl;
-                uint16_t port = 80;
-                bool https = v->type == YAML_SCALAR_NODE && slen(v) > 8 && !strncasecmp(s, "https://", 8);
-
-                if (!https && (v->type != YAML_SCALAR_NODE || slen(v) < 8 || strncasecmp(s, "http://", 7) != 0))
-                        return cfg_errf(c, v, "%s: expected http://host[:port][/v1], got %s%s%s", fw, Q(v), SHOW(v, sb),
-                                        Q(v));
-                b->tls.tls |= https; /* TLS: config_tls.c, http/tls.c */
-                port = https ? 443 : 80;
-                s += https ? 8 : 7;
-                path = memchr(s, '/', (size_t)(end - s));
-                if (path && !text_is(path, (size_t)(end - path), "/") && !text_is(path, (size_t)(end - path), "/v1") &&
-                    !text_is(path, (size_t)(end - path), "/v1/"))
-                        return cfg_errf(c, v,
-                                        "%s: a base_url path other than /v1 is not supported (switchyard sends the "
-                                        "client's /v1/... path)",
-                                        fw);
-                if (cfg_url_host_port(s, path ? path : end, &host, &hl, &port) != URL_OK)
-                        return cfg_errf(c, v, "%s: expected http://host[:port][/v1], got %s%s%s", fw, Q(v), SHOW(v, sb),
-                                        Q(v));
-                return cfg_set_host_port(host, hl, port, &b->host, &b->port);
-        }
+        if (scalar_is(k, "endpoint") || scalar_is(k, "base_url"))
+                return backend_address(x, v, fw, b, scalar_is(k, "base_url"));
         if (scalar_is(k, "chat_path") && scalar_is(v, "/chat/completions"))
                 return 0; /* what the client's /v1/chat/completions becomes anyway */
-        /* api_key_env, auth_header, auth_prefix, extra_headers: as an upstream's */
-        if (!scalar_is(k, "api_key") && !scalar_is(k, "chat_path") && !scalar_is(k, "api_version") &&
-            (r = cfg_upstream_tls_key(c, k, v, fw, &b->tls)) != 0)
+        if (scalar_is(k, "api_key"))
+                return unsupported(x, k, fw,
+                                   "an API key written in the file is not read (a secret in the configuration): "
+                                   "give api_key_env");
+        /* api_key_env, auth_header, auth_prefix, extra_headers: the TLS
+         * upstreams' provider keys, same names (common/config_tls.c) */
+        r = cfg_upstream_tls_key(c, k, v, fw, &b->up);
+        if (r > 0 && scalar_is(k, "auth_prefix") && b->up.auth_prefix && b->up.auth_prefix[0] &&
+            b->up.auth_prefix[strlen(b->up.auth_prefix) - 1] != ' ') {
+                /* vSR's "Bearer" is "Bearer <key>" */
+                size_t n = strlen(b->up.auth_prefix);
+                char *p = realloc(b->up.auth_prefix, n + 2);
+                if (!p)
+                        return -ENOMEM;
+                p[n] = ' ';
+                p[n + 1] = 0;
+                b->up.auth_prefix = p;
+        }
+        if (r != 0)
                 return r < 0 ? r : 0;
-        /* api_key, api_key_env, auth_header, auth_prefix, extra_headers, chat_path, api_version:
-         * the backend is made, and it will say so if it needs them (401) */
-        return unsupported(x, k, fw,
-                           "upstream credentials, extra headers and other API paths are not sent by this "
-                           "switchyard");
+        return unsupported(x, k, fw, "other API paths and versions are not used by switchyard");
 }
 
 static struct sy_upstream_cfg *find_upstream(struct sy_config *cfg, const char *name) {
@@ -425,15 +436,15 @@ static int add_backend(struct v03 *x, struct backend *b, const char *model, size
         struct sy_upstream_cfg *u;
         char name[SY_CFG_NAME_MAX + 16];
 
-        if (!b->name) {
+        if (!b->up.name) {
                 snprintf(name, sizeof name, "%s-%zu", model, idx);
-                b->name = strdup(name);
-                if (!b->name)
+                b->up.name = strdup(name);
+                if (!b->up.name)
                         return -ENOMEM;
         }
-        u = find_upstream(cfg, b->name);
-        if (u && (strcmp(u->host, b->host) || u->port != b->port))
-                return cfg_errf(c, b->node, "backend_refs: '%s' names another endpoint than at line %u", b->name,
+        u = find_upstream(cfg, b->up.name);
+        if (u && (strcmp(u->host, b->up.host) || u->port != b->up.port || u->tls != b->up.tls))
+                return cfg_errf(c, b->node, "backend_refs: '%s' names another endpoint than at line %u", b->up.name,
                                 u->line);
         if (!u) {
                 if (cfg->n_upstreams >= SY_CFG_MAX_UPSTREAMS)
@@ -442,25 +453,13 @@ static int add_backend(struct v03 *x, struct backend *b, const char *model, size
                 if (!u)
                         return -ENOMEM;
                 c->up_nodes[cfg->n_upstreams - 1] = b->node;
-                u->name = b->name;
-                b->name = NULL;
-                u->host = b->host;
-                b->host = NULL;
-                u->port = b->port;
+                *u = b->up;
+                memset(&b->up, 0, sizeof b->up);
                 u->engine = strdup("vllm");
-                u->weight = b->weight;
                 u->kind = SY_UPSTREAM_SERVER;
                 u->line = (unsigned)b->node->start_mark.line + 1;
                 if (!u->engine)
                         return -ENOMEM;
-                /* its TLS and credentials, checked as an upstream's */
-                b->tls.name = u->name, b->tls.host = u->host, b->tls.engine = u->engine;
-                b->tls.models = u->models, b->tls.n_models = u->n_models, b->tls.port = u->port;
-                b->tls.weight = u->weight, b->tls.kind = u->kind, b->tls.line = u->line;
-                *u = b->tls;
-                memset(&b->tls, 0, sizeof b->tls);
-                if (cfg_upstream_tls_finish(c, u->name, u) < 0)
-                        return -EINVAL;
         }
         if (cfg_str_index(u->models, u->n_models, model) >= 0)
                 return 0;
@@ -515,10 +514,11 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         static const char *const known[] = { "name",      "provider_model_id", "reasoning_family",
                                              "reasoning", "backend_refs",      "reliability",
                                              NULL };
-        static const char *const ref_known[] = { "name",        "endpoint",    "base_url",      "protocol",
-                                                 "weight",      "provider",    "api_key",       "api_key_env",
-                                                 "auth_header", "auth_prefix", "extra_headers", "chat_path",
-                                                 "api_version", NULL };
+        static const char *const ref_known[] = {
+                "name",        "endpoint",    "base_url",    "protocol",    "weight",        "provider",
+                "api_key",     "api_key_env", "auth_header", "auth_prefix", "extra_headers", "chat_path",
+                "api_version", "ca_file",     "sni",         NULL
+        }; /* the last two: switchyard's */
         struct ctx *c = x->c;
         const yaml_node_t *nn = get(item, "name", c);
         struct pmodel pm = { 0 };
@@ -561,21 +561,21 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
                 snprintf(fw, sizeof fw, "%s.backend_refs", path);
                 r = cfg_seq_items(c, pm.refs, fw, &items, &n);
                 for (size_t i = 0; r >= 0 && i < n; i++) {
-                        struct backend b = { .weight = 1, .node = node_at(c, items[i]) };
+                        struct backend b = { .up = { .weight = 1 }, .node = node_at(c, items[i]) };
                         char bp[512];
 
-                        cfg_upstream_tls_begin(c);
                         snprintf(bp, sizeof bp, "%s.backend_refs[%zu]", path, i);
+                        cfg_upstream_tls_begin(c);
                         r = walk(x, b.node, bp, ref_known, backend_key, &b);
-                        if (r >= 0 && !b.skip && !b.host)
+                        if (r >= 0 && !b.up.host)
                                 r = cfg_errf(c, b.node, "%s: give endpoint (host:port) or base_url", bp);
+                        if (r >= 0)
+                                r = cfg_upstream_tls_finish(c, bp, &b.up);
                         if (r >= 0 && !b.skip) {
                                 r = add_backend(x, &b, set->m.name, i);
                                 made++;
                         }
-                        free(b.name);
-                        free(b.host);
-                        sy_config_upstream_free(&b.tls); /* what did not move into an upstream */
+                        sy_config_upstream_free(&b.up);
                 }
         }
         if (r < 0)

@@ -34,6 +34,10 @@ struct sy_kw_index {
         /* keyword index -> its text, its signal */
         const char **kw_text;
         uint32_t *kw_sig;
+        /* per decision: an exact keyword signal (OR / AND) that must have
+         * matched for its rules to hold, or -1: most decisions are passed
+         * over by one look at a stamp */
+        int32_t *gate;
 };
 
 struct sy_dec_state {
@@ -106,6 +110,7 @@ void sy_decisions_index_free(struct sy_kw_index *ix) {
         free(ix->loose_sig);
         free(ix->kw_text);
         free(ix->kw_sig);
+        free(ix->gate);
         free(ix);
 }
 
@@ -176,6 +181,24 @@ int sy_decisions_compile(struct sy_v03 *v) {
                 }
         }
         v->n_keyword_total = k;
+        ix->gate = malloc((v->n_decisions ? v->n_decisions : 1) * sizeof *ix->gate);
+        if (!ix->gate) {
+                sy_decisions_index_free(ix);
+                return -ENOMEM;
+        }
+        for (size_t d = 0; d < v->n_decisions; d++) {
+                const struct sy_rule *r = &v->rules[v->decisions[d].rule];
+                uint32_t n = r->kind == SY_RULE_AND ? r->n : 1;
+
+                ix->gate[d] = -1;
+                for (uint32_t i = 0; i < n && ix->gate[d] < 0; i++) {
+                        const struct sy_rule *c = r->kind == SY_RULE_AND ? &v->rules[v->kids[r->arg + i]] : r;
+
+                        if (c->kind == SY_RULE_KEYWORD && !v->keywords[c->arg].regex &&
+                            v->keywords[c->arg].op != SY_KW_NOR)
+                                ix->gate[d] = (int32_t)c->arg;
+                }
+        }
         v->index = ix;
         return 0;
 }
@@ -496,6 +519,10 @@ int sy_decide(const struct sy_v03 *v, struct sy_dec_state *st, const struct sy_d
         }
         match_keywords(v, st, in);
         for (size_t i = 0; i < v->n_decisions; i++) {
+                int32_t g = v->index->gate[i];
+
+                if (g >= 0 && st->sig_gen[g] != st->gen)
+                        continue; /* a keyword signal it needs saw nothing */
                 if (!eval(v, st, in, v->decisions[i].rule))
                         continue;
                 if (matched && cap)

@@ -8,7 +8,9 @@
  * 1..N words (N: the longest keyword) is looked up, so the cost grows with
  * the text, not with the number of signals or decisions. Keywords that are
  * not plain words ("c++") are searched as substrings; regex signals are run
- * only when a decision reaches them. Signal values are computed at most once
+ * only when a decision reaches them. A decision whose rules need an exact
+ * keyword signal that saw nothing is passed over with one look (its gate).
+ * Signal values are computed at most once
  * per request (generation stamps: nothing is cleared between requests).
  *
  * A state (scratch arrays sized to one configuration) belongs to one

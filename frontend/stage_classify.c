@@ -387,7 +387,7 @@ static void api_answer(struct conn *c, const struct sy_classify_resp *r, const s
         }
         if (r->jailbreak >= 0)
                 buf_printf(&o, "\"jailbreak\":{\"score\":%.4f,\"detected\":%s},", (double)r->jailbreak,
-                           r->jailbreak >= 0.5f ? "true" : "false");
+                           r->jailbreak >= (float)cfg->classifier.jailbreak.threshold ? "true" : "false");
         else
                 buf_printf(&o, "\"jailbreak\":null,");
         buf_printf(&o, "\"pii\":[");

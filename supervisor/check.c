@@ -67,9 +67,18 @@ static void models(FILE *f, const struct sy_config *cfg) {
 
                         for (size_t k = 0; k < up->n_models && !serves; k++)
                                 serves = !strcmp(up->models[k], m->name);
-                        if (serves)
-                                fprintf(f, "    backend %s http://%s:%u weight %u%s\n", up->name, up->host, up->port,
-                                        up->weight, up->kind == SY_UPSTREAM_GATEWAY ? " (gateway)" : "");
+                        if (!serves)
+                                continue;
+                        fprintf(f, "    backend %s %s://%s:%u weight %u%s", up->name, up->tls ? "https" : "http",
+                                up->host, up->port, up->weight, up->kind == SY_UPSTREAM_GATEWAY ? " (gateway)" : "");
+                        if (up->tls)
+                                fprintf(f, ", TLS (sni %s, CA %s)", up->sni ? up->sni : "-",
+                                        up->ca_file ? up->ca_file : "the system store");
+                        if (up->api_key_env) /* where the key comes from, never the key */
+                                fprintf(f, ", API key from $%s in %s", up->api_key_env, up->auth_header);
+                        if (up->n_extra)
+                                fprintf(f, ", %zu extra headers", up->n_extra);
+                        fprintf(f, "\n");
                 }
         }
         fprintf(f,
@@ -153,9 +162,18 @@ static void guards(FILE *f, const struct sy_config *cfg) {
 }
 
 static void limits(FILE *f, const struct sy_config *cfg) {
-        fprintf(f, "limits: %zu API keys; client header %s; every client: %u requests/min, %u tokens/min",
-                cfg->n_api_keys, cfg->rate_limits.client_header, cfg->rate_limits.requests_per_minute,
-                cfg->rate_limits.tokens_per_minute);
+        unsigned rpm = cfg->rate_limits.requests_per_minute, tpm = cfg->rate_limits.tokens_per_minute;
+
+        fprintf(f, "limits: %zu API keys; client header %s; every client: ", cfg->n_api_keys,
+                cfg->rate_limits.client_header);
+        if (rpm)
+                fprintf(f, "%u requests/min", rpm);
+        else
+                fprintf(f, "no request limit");
+        if (tpm)
+                fprintf(f, ", %u tokens/min", tpm);
+        else
+                fprintf(f, ", no token limit");
         fprintf(f, "%s\n", cfg->rate_limits.redis.host ? " (Redis: global)" : "");
         for (size_t i = 0; cfg->v03 && i < cfg->v03->n_limits; i++) {
                 const struct sy_limit_rule *l = &cfg->v03->limits[i];

@@ -80,6 +80,28 @@ static void families(struct buf *b, const struct sy_config *cfg, const char *ind
         }
 }
 
+/* default_model, default_reasoning_effort, reasoning_families: the same
+ * keys in both forms, at indent */
+static void defaults(struct buf *b, const struct sy_config *cfg, const char *indent) {
+        if (cfg->default_model) {
+                buf_printf(b, "%sdefault_model: ", indent);
+                q(b, cfg->default_model);
+                buf_printf(b, "\n");
+        }
+        buf_printf(b, "%sdefault_reasoning_effort: %s\n", indent, cfg->default_reasoning_effort);
+        families(b, cfg, indent);
+}
+
+/* [ "a", "b" ] and a newline */
+static void flow_list(struct buf *b, char *const *v, size_t n) {
+        buf_append(b, "[", 1);
+        for (size_t i = 0; i < n; i++) {
+                buf_printf(b, "%s", i ? ", " : "");
+                q(b, v[i]);
+        }
+        buf_append(b, "]\n", 2);
+}
+
 static void common_refusals(struct out *o, const struct sy_config *cfg) {
         if (cfg->n_api_keys)
                 cannot(o, "auth.api_keys: %zu API keys have no v0.3 form switchyard reads", cfg->n_api_keys);
@@ -91,6 +113,11 @@ static void common_refusals(struct out *o, const struct sy_config *cfg) {
                 cannot(o, "rate_limits.redis: a global budget has no v0.3 form switchyard reads");
         if (cfg->metrics_token)
                 cannot(o, "auth.metrics_token has no v0.3 form");
+        for (size_t i = 0; i < cfg->n_upstreams; i++)
+                if (cfg->upstreams[i].tls || cfg->upstreams[i].api_key_env || cfg->upstreams[i].n_extra ||
+                    cfg->upstreams[i].health_path)
+                        cannot(o, "upstream %s: TLS, provider keys and per-upstream health paths are not converted",
+                               cfg->upstreams[i].name);
 }
 
 /* ---- classic -> v0.3 --------------------------------------------------------- */
@@ -125,13 +152,7 @@ static void to_v03(struct out *o, const struct sy_config *cfg) {
         q(b, cfg->server.host);
         buf_printf(b, "\n    port: %u\n    timeout: %ums\n\nproviders:\n  defaults:\n", cfg->server.port,
                    cfg->proxy.first_byte_timeout_ms);
-        if (cfg->default_model) {
-                buf_printf(b, "    default_model: ");
-                q(b, cfg->default_model);
-                buf_printf(b, "\n");
-        }
-        buf_printf(b, "    default_reasoning_effort: %s\n", cfg->default_reasoning_effort);
-        families(b, cfg, "    ");
+        defaults(b, cfg, "    ");
         buf_printf(b, "  models:\n");
         for (size_t i = 0; i < cfg->n_models; i++) {
                 const struct sy_model_cfg *m = &cfg->models[i];
@@ -221,12 +242,9 @@ static void to_v03(struct out *o, const struct sy_config *cfg) {
                         }
                 }
         }
-        buf_printf(b, "\nglobal:\n  router:\n    auto_model_names: [");
-        for (size_t i = 0; i < cfg->n_auto_aliases; i++) {
-                buf_printf(b, "%s", i ? ", " : "");
-                q(b, cfg->auto_aliases[i]);
-        }
-        buf_printf(b, "]\n  services:\n    authz:\n      identity:\n        user_id_header: ");
+        buf_printf(b, "\nglobal:\n  router:\n    auto_model_names: ");
+        flow_list(b, cfg->auto_aliases, cfg->n_auto_aliases);
+        buf_printf(b, "  services:\n    authz:\n      identity:\n        user_id_header: ");
         q(b, cfg->rate_limits.client_header);
         buf_printf(b, "\n");
         if (cfg->rate_limits.requests_per_minute || cfg->rate_limits.tokens_per_minute) {
@@ -283,14 +301,10 @@ static void to_classic(struct out *o, const struct sy_config *cfg) {
 
                 buf_printf(b, "  - name: ");
                 q(b, up->name);
-                buf_printf(b, "\n    url: \"http://%s%s%s:%u\"\n    weight: %u\n    models: [",
+                buf_printf(b, "\n    url: \"http://%s%s%s:%u\"\n    weight: %u\n    models: ",
                            strchr(up->host, ':') ? "[" : "", up->host, strchr(up->host, ':') ? "]" : "", up->port,
                            up->weight);
-                for (size_t k = 0; k < up->n_models; k++) {
-                        buf_printf(b, "%s", k ? ", " : "");
-                        q(b, up->models[k]);
-                }
-                buf_printf(b, "]\n");
+                flow_list(b, up->models, up->n_models);
         }
         buf_printf(b, "model_config:\n");
         for (size_t i = 0; i < cfg->n_models; i++) {
@@ -303,19 +317,9 @@ static void to_classic(struct out *o, const struct sy_config *cfg) {
                 }
                 buf_printf(b, "}\n");
         }
-        if (cfg->default_model) {
-                buf_printf(b, "default_model: ");
-                q(b, cfg->default_model);
-                buf_printf(b, "\n");
-        }
-        buf_printf(b, "default_reasoning_effort: %s\n", cfg->default_reasoning_effort);
-        families(b, cfg, "");
-        buf_printf(b, "auto_aliases: [");
-        for (size_t i = 0; i < cfg->n_auto_aliases; i++) {
-                buf_printf(b, "%s", i ? ", " : "");
-                q(b, cfg->auto_aliases[i]);
-        }
-        buf_printf(b, "]\n");
+        defaults(b, cfg, "");
+        buf_printf(b, "auto_aliases: ");
+        flow_list(b, cfg->auto_aliases, cfg->n_auto_aliases);
         if (v->n_decisions) {
                 buf_printf(b, "categories:\n");
                 for (size_t i = 0; i < v->n_decisions; i++) {

@@ -21,6 +21,7 @@
 
 static int usage(FILE *f) {
         fprintf(f, "usage: switchyard COMMAND -c CONFIG [--allow-unsupported]\n"
+                   "       switchyard check|convert CONFIG [--allow-unsupported]\n"
                    "\n"
                    "commands:\n"
                    "  run         start the frontend, the router and (when the configuration uses it) the\n"
@@ -179,7 +180,7 @@ int main(int argc, char **argv) {
                 argv[1] = "switchyard-probes";
                 return exec_sibling("switchyard-probes", argv + 1);
         }
-        const char *role = NULL;
+        const char *role = NULL, *file_arg = NULL;
         for (int i = 2; i < argc; i++) {
                 if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
                         config = argv[++i];
@@ -188,6 +189,8 @@ int main(int argc, char **argv) {
                         setenv(SY_ALLOW_UNSUPPORTED_ENV, "1", 1);
                 else if (!strcmp(cmd, "probe") && !role && argv[i][0] != '-')
                         role = argv[i];
+                else if ((!strcmp(cmd, "check") || !strcmp(cmd, "convert")) && !file_arg && argv[i][0] != '-')
+                        config = file_arg = argv[i]; /* `switchyard check FILE` */
                 else {
                         fprintf(stderr, "switchyard: unexpected argument '%s'\n", argv[i]);
                         return usage(stderr);

@@ -201,8 +201,14 @@ def ring():
     return out
 
 
+def sse():
+    ev = b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n'
+    return [ev * 3, ev + ev[:20], ev.replace(b"\n", b"\r\n") * 2 + b"data: x\r\n", b"\n\n", b"\n", b"",
+            b"event: e\nid: 1\ndata: a\ndata: b\n\n: comment\n\ndata: [DONE]\n\n", b"\r\n\r\r\n\n"]
+
+
 TARGETS = {f.__name__: f for f in (metrics, k8s, discovery, admin, config_yaml, tokenizer, tokenizer_load,
-                                   clf_config, safetensors, ring)}
+                                   clf_config, safetensors, ring, sse)}
 
 
 def main():

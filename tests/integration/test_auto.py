@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Check, Switchyard, free_port, metric  # noqa: E402
+from harness import Check, Switchyard, free_port, metric, wait_for  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MODEL_DIR = os.environ.get("SWITCHYARD_TEST_MODEL", os.path.join(ROOT, "models", "default"))
@@ -292,12 +292,19 @@ def main():
         ts = [threading.Thread(target=load) for _ in range(4)]
         for t in ts:
             t.start()
-        time.sleep(1.0)
+        def answered():
+            with lock:
+                return len(results)
+
+        wait_for(lambda: answered() > 10, 20)  # steady load first (a loaded machine takes longer)
         pids = sy.pids("classifier")
         check(len(pids) == 1, "one classifier process (got %r)" % pids)
         for p in pids:
             os.kill(p, signal.SIGKILL)
+        n_kill = answered()
+        # at least 2.5 s with the classifier dead or restarting, and 10 answers since the kill
         time.sleep(2.5)
+        wait_for(lambda: answered() > n_kill + 10, 20)
         stop.set()
         for t in ts:
             t.join()

@@ -1,15 +1,29 @@
 """The endpoint picker against real processes: session affinity (the
 x-session-id header and the body's "user"), prefix-cache affinity (requests
 sharing a long system prompt stay on one replica), an endpoint whose active
-health check fails is avoided within the configured time and used again
-once it recovers, and the round_robin / least_request policies.
+health check fails is avoided once the router has marked it unhealthy and
+used again once it recovers (the test polls the admin API for the router's
+view, with a generous deadline, rather than sleeping for the health
+intervals), and the round_robin / least_request policies.
 usage: test_picker.py SWITCHYARD SIMLLM"""
 import sys
 import time
 
-from harness import Check, Sim, Switchyard, chat, metric, replica
+from harness import Admin, Check, Sim, Switchyard, chat, free_port, metric, replica, wait_for
 
 MODEL = "m1"
+TOKEN = "picker-test-token-0123456789"
+
+
+def router_healthy(admin, name):
+    """The router's health verdict on upstream name (admin API); None when it did not answer."""
+    st, body = admin.req("GET", "/admin/upstreams")
+    if st != 200 or not isinstance(body, dict):
+        return None
+    for u in body.get("data") or []:
+        if u.get("name") == name:
+            return u.get("healthy")
+    return None
 
 
 def fallback_picks(sy):
@@ -43,7 +57,10 @@ def main():
     check = Check("picker")
     sims = [Sim(simllm, "r%d" % i, [MODEL]).start() for i in range(3)]
     # health: interval 200 ms, timeout 300 ms, one failure takes it out (harness)
-    sy = Switchyard(exe, sims, extra_yaml="router:\n  policy: scorer\n  scrape_interval_ms: 50ms\n")
+    admin_port = free_port()
+    admin = Admin(admin_port, TOKEN)
+    sy = Switchyard(exe, sims, extra_yaml="router:\n  policy: scorer\n  scrape_interval_ms: 50ms\n"
+                    "admin:\n  listen: \"127.0.0.1:%d\"\n  token: %s\n" % (admin_port, TOKEN))
     try:
         sy.start()
         time.sleep(1.0)  # right after start, picks may be the frontend's own (router not attached yet)
@@ -74,12 +91,14 @@ def main():
 
         # active health: r0 fails its checks -> avoided; recovers -> used again
         sims[0].configure(healthy=False)
-        time.sleep(0.2 + 0.3 + 0.5)  # interval + timeout, and a margin for publishing
+        check(wait_for(lambda: router_healthy(admin, "r0") is False, 20), "the router marks r0 unhealthy")
+        time.sleep(0.2)  # a margin for publishing the snapshot
         counts, st = tally(sy, 30, lambda i: chat(MODEL, "question %d" % i))
         check(st == {200}, "r0 unhealthy: the others answer (%r)" % st)
         check("r0" not in counts, "unhealthy r0 avoided: %r" % counts)
         sims[0].configure(healthy=True)
-        time.sleep(0.2 + 0.5)
+        check(wait_for(lambda: router_healthy(admin, "r0") is True, 20), "the router marks r0 healthy again")
+        time.sleep(0.2)  # a margin for publishing the snapshot
         counts, st = tally(sy, 30, lambda i: chat(MODEL, "question %d" % i))
         check(counts.get("r0", 0) > 0, "r0 re-admitted once healthy: %r" % counts)
     finally:

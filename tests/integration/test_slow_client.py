@@ -7,15 +7,18 @@ frontend reads it only as fast as the client takes it (backpressure), so
 while the client does not read, the upstream is not read either.
 
   - a client that never reads: once the kernel buffers are full, no write
-    makes progress; after server.send_timeout_ms (1.5 s) the connection is
+    makes progress; after server.send_timeout_ms (3 s) the connection is
     closed (switchyard_client_send_timeouts_total 1, the open-connection
     gauge back where it was, the client sees the close). The upstream's
     proxy.idle_timeout_ms (0.5 s, shorter) must not fire meanwhile: no
     upstream error is counted and, with router.passive_failures 1, the only
     upstream stays in: the next request is answered 200;
-  - a client that reads steadily but slowly (32 KiB every 20 ms, the
-    stream taking longer than the send timeout in all) gets the whole
-    stream to [DONE]: the timeout is on progress, not on the total.
+  - a client that reads steadily but slowly (at most 32 KiB, then a 50 ms
+    pause, the pauses alone adding up to more than the send timeout, so
+    the stream takes longer than it in all, however fast the machine)
+    gets the whole stream to [DONE]: the timeout is on progress, not on
+    the total. (The pauses are 60 times shorter than the timeout, so a
+    loaded machine does not make the slow reader look stalled.)
 
 usage: test_slow_client.py SWITCHYARD SIMLLM"""
 import json
@@ -28,6 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Check, Sim, Switchyard, metric, wait_for  # noqa: E402
 
 MODEL = "m1"
+SEND_TIMEOUT_MS = 3000
+PAUSE_S = 0.05
 EXTRA = """proxy:
   idle_timeout_ms: 500
 router:
@@ -55,7 +60,8 @@ def main():
     with open(sy.config) as f:
         cfg = f.read()
     with open(sy.config, "w") as f:
-        f.write(cfg.replace("  drain_timeout_ms: 10000\n", "  drain_timeout_ms: 10000\n  send_timeout_ms: 1500\n"))
+        f.write(cfg.replace("  drain_timeout_ms: 10000\n",
+                            "  drain_timeout_ms: 10000\n  send_timeout_ms: %d\n" % SEND_TIMEOUT_MS))
     check = Check("slow-client")
     try:
         sy.start()
@@ -97,14 +103,15 @@ def main():
 
         # reads slowly but steadily: the whole stream
         s = stream_request(sy.port, 20000)
-        data, t0 = b"", time.time()
+        data, t0, paused = b"", time.time(), 0.0
         try:
             while not (data.endswith(b"\r\n0\r\n\r\n") and b"data: [DONE]" in data[-64:]):
                 chunk = s.recv(32768)
                 if not chunk:
                     break
                 data += chunk
-                time.sleep(0.02)
+                time.sleep(PAUSE_S)
+                paused += PAUSE_S
         except (socket.timeout, ConnectionResetError) as e:
             check(False, "slow reader: %s after %d bytes" % (e, len(data)))
         took = time.time() - t0
@@ -112,7 +119,11 @@ def main():
         check(data.startswith(b"HTTP/1.1 200") and b"data: [DONE]" in data[-64:],
               "a slow steady reader gets the whole stream (%d bytes in %.1f s, ends %r)" % (len(data), took,
                                                                                            data[-30:]))
-        check(took > 1.5, "the slow read took longer than send_timeout_ms in all (%.1f s)" % took)
+        # the reader's own pauses add up to more than the timeout: a lower
+        # bound on the stream's duration that does not depend on the machine
+        check(paused > 1.5 * SEND_TIMEOUT_MS / 1000.0,
+              "the slow reader paused longer than send_timeout_ms in all (%.2f s of pauses, %d bytes)"
+              % (paused, len(data)))
         check(metric(sy.metrics(), "switchyard_client_send_timeouts_total") == 1,
               "the slow reader was not timed out")
     finally:
