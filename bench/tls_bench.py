@@ -11,68 +11,56 @@ Usage: bench/tls_bench.py [BUILD_DIR] [--seconds 5] [--conns 8]
 Python standard library only. BUILD_DIR defaults to ./build.
 """
 import argparse
+import concurrent.futures
 import http.client
 import json
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 from harness import Sim, Switchyard  # noqa: E402
+from test_tls import cleanup, make_ca, make_cert  # noqa: E402
 
 
-def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def post_once(c, body, stream):
+    """(ok, why) for one request on the kept-alive connection c."""
+    try:
+        c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+    except (OSError, http.client.HTTPException) as e:
+        c.close()  # http.client reconnects on the next request
+        return False, repr(e)[:120]
+    return r.status == 200 and (not stream or b"[DONE]" in data), "%d %s" % (r.status, data[:120])
 
 
 def drive(port, model, stream, seconds, conns):
-    lat, errors, lock = [], [0], threading.Lock()
-    kinds = {}
+    """conns closed loops for seconds: (req/s, p50 ms, p99 ms, errors); the errors' kinds are printed."""
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8,
                        "stream": stream})
     end = time.monotonic() + seconds
 
-    def one():
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine = []
+    def loop(_):
+        c, lat, bad = http.client.HTTPConnection("127.0.0.1", port, timeout=10), [], []
         while time.monotonic() < end:
             t0 = time.monotonic()
-            try:
-                c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
-                r = c.getresponse()
-                data = r.read()
-                ok = r.status == 200 and (not stream or b"[DONE]" in data)
-                why = "%d %s" % (r.status, data[:120])
-            except (OSError, http.client.HTTPException) as e:
-                ok = False
-                why = repr(e)[:120]
-                c.close()
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            if ok:
-                mine.append(time.monotonic() - t0)
-            else:
-                with lock:
-                    errors[0] += 1
-                    kinds[why] = kinds.get(why, 0) + 1
-        with lock:
-            lat.extend(mine)
+            ok, why = post_once(c, body, stream)
+            (lat.append(time.monotonic() - t0) if ok else bad.append(why))
+        c.close()
+        return lat, bad
 
-    ts = [threading.Thread(target=one) for _ in range(conns)]
     t0 = time.monotonic()
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    with concurrent.futures.ThreadPoolExecutor(conns) as ex:
+        runs = list(ex.map(loop, range(conns)))
     wall = time.monotonic() - t0
-    lat.sort()
-    for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])[:3]:
-        print("   errors: %d x %s" % (v, k))
+    lat = sorted(x for r in runs for x in r[0])
+    bad = [w for r in runs for w in r[1]]
+    for why in sorted(set(bad), key=bad.count, reverse=True)[:3]:
+        print("   errors: %d x %s" % (bad.count(why), why))
     pct = (lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3) if lat else (lambda p: float("nan"))
-    return len(lat) / wall, pct(0.5), pct(0.99), errors[0]
+    return len(lat) / wall, pct(0.5), pct(0.99), len(bad)
 
 
 def main():
@@ -86,22 +74,16 @@ def main():
     d = tempfile.mkdtemp(prefix="sy-tls-bench-")
     sims, sy = [], None
     try:
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca.key", "-out", d + "/ca.pem",
-                "-days", "1", "-subj", "/CN=bench-ca")
-        with open(d + "/ext", "w") as f:
-            f.write("subjectAltName=DNS:localhost\n")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/srv.key", "-out", d + "/srv.csr",
-                "-subj", "/CN=localhost")
-        openssl("x509", "-req", "-in", d + "/srv.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
-                "-CAcreateserial", "-out", d + "/srv.pem", "-days", "1", "-extfile", d + "/ext")
+        ca = make_ca(d, "bench-ca")
+        cert, key = make_cert(d, "localhost", ca, "DNS:localhost")
         plain = Sim(simllm, "plain", ["m-plain"], extra=["--ttft-ms", "0", "--itl-ms", "0"]).start()
-        tls = Sim(simllm, "tls", ["m-tls"], extra=["--ttft-ms", "0", "--itl-ms", "0", "--tls-cert",
-                                                   d + "/srv.pem", "--tls-key", d + "/srv.key"]).start()
+        tls = Sim(simllm, "tls", ["m-tls"], extra=["--ttft-ms", "0", "--itl-ms", "0", "--tls-cert", cert,
+                                                   "--tls-key", key]).start()
         sims = [plain, tls]
         sy = Switchyard(exe, [plain])
         with open(sy.config, "a") as f:
-            f.write("  - name: tls\n    url: https://localhost:%d\n    models: [m-tls]\n    ca_file: %s/ca.pem\n"
-                    % (tls.port, d))
+            f.write("  - name: tls\n    url: https://localhost:%d\n    models: [m-tls]\n    ca_file: %s\n"
+                    % (tls.port, ca[1]))
         sy.start()
         time.sleep(1)
         print("%-22s %10s %10s %10s %7s" % ("", "req/s", "p50 ms", "p99 ms", "errors"))
@@ -113,11 +95,7 @@ def main():
         print("(%d connections, %.0f s each, %d CPUs, load %.1f)" % (a.conns, a.seconds, os.cpu_count(),
                                                                     os.getloadavg()[0]))
     finally:
-        if sy:
-            sy.stop()
-        for s in sims:
-            s.kill()
-        shutil.rmtree(d, ignore_errors=True)
+        cleanup(sy, sims, d)
 
 
 if __name__ == "__main__":

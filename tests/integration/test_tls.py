@@ -323,12 +323,17 @@ def main():
         for where, text in places.items():
             check(text and KEY not in text, "the API key is not in %s" % where)
     finally:
-        if sy:
-            sy.stop()
-        for s in sims:
-            s.kill()
-        shutil.rmtree(d, ignore_errors=True)
+        cleanup(sy, sims, d)
     check.done(sy)
+
+
+def cleanup(sy, sims, d):
+    """Stops switchyard (if started) and the simulators, removes the temp dir."""
+    if sy:
+        sy.stop()
+    for s in sims:
+        s.kill()
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
