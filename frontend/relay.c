@@ -143,14 +143,16 @@ static void up_recv(struct upconn *u) {
 
 static void up_send(struct upconn *u) {
         struct conn *c = u->c;
-        struct io_uring_sqe *sqe = worker_sqe(u->w);
-
+        struct io_uring_sqe *sqe;
         size_t head = c->upreq.len;
 
+        /* before an SQE is taken: one taken and left unprepared would go out as
+         * whatever that slot held last */
         if (u->tls) {
                 relay_tls_send(u); /* encrypted, then sent from the session's buffer */
                 return;
         }
+        sqe = worker_sqe(u->w);
         /* head and body go out as two iovecs: the body is not copied again
          * behind each attempt's head */
         if (u->sent < head) {
@@ -572,6 +574,11 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 up_free_if_idle(u);
                 return;
         }
+        if (u->tls && io == &u->wr && res >= 0) {
+                /* counted even when the answer came first and the connection is idle */
+                relay_tls_sent(u, (size_t)res);
+                return;
+        }
         if (!c) {
                 /* idle in the pool: any completion means it is no longer usable */
                 if (io == &u->rd) {
@@ -596,10 +603,6 @@ void proxy_io(struct upconn *u, struct io *io, int res) {
                 up_recv(u);
                 return;
         case IO_UP_WR:
-                if (u->tls && res >= 0) {
-                        relay_tls_sent(u, (size_t)res);
-                        return;
-                }
                 if (res < 0) {
                         if (u->rd.busy) {
                                 /* let the recv report what happened */

@@ -20,6 +20,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import http.client
 
@@ -256,6 +257,36 @@ def main():
         check(oks == 20 and used <= 6, "20 requests over pooled TLS connections: %d ok, %d new connections"
               % (oks, used))
 
+        # 8 connections at once, fresh TLS connections and pooled ones mixed: every answer whole
+        results, lock = [], threading.Lock()
+
+        def client(k):
+            mine, conn = [], sy.conn()
+            for i in range(150):
+                try:
+                    conn.request("POST", "/v1/chat/completions",
+                                 json.dumps(chat("m-tls", "c%d q%d" % (k, i), max_tokens=2, stream=(i % 4 == 0))),
+                                 {"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    b = r.read()
+                    mine.append(r.status == 200 and (b"[DONE]" in b if i % 4 == 0 else b.startswith(b"{")))
+                except (OSError, http.client.HTTPException):
+                    mine.append(False)
+                    conn.close()
+                    conn = sy.conn()
+            conn.close()
+            with lock:
+                results.extend(mine)
+
+        ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        check(len(results) == 1200 and all(results), "1200 requests on 8 concurrent connections over TLS: %d whole"
+              % sum(results))
+        check("TLS handshake failed" not in sy.read_log(), "no handshake failed under concurrency")
+
         # certificates that do not verify: unhealthy, with the reason
         ub = upstream(a, "badca")
         check(wait_for(lambda: (upstream(a, "badca") or {}).get("healthy") is False, 5),
@@ -292,12 +323,17 @@ def main():
         for where, text in places.items():
             check(text and KEY not in text, "the API key is not in %s" % where)
     finally:
-        if sy:
-            sy.stop()
-        for s in sims:
-            s.kill()
-        shutil.rmtree(d, ignore_errors=True)
+        cleanup(sy, sims, d)
     check.done(sy)
+
+
+def cleanup(sy, sims, d):
+    """Stops switchyard (if started) and the simulators, removes the temp dir."""
+    if sy:
+        sy.stop()
+    for s in sims:
+        s.kill()
+    shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
