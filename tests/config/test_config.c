@@ -1604,8 +1604,8 @@ static void try_load(const char *buf, size_t len) {
 }
 
 /* Every prefix of both shipped files, and every third byte of them replaced
- * by each of subst[]: some 140,000 loads of up to 23 KB (two thirds of a
- * minute on a loaded machine). The work is dealt into MUT_PARTS groups
+ * by each of subst[]: some 140,000 loads of up to 23 KB (a minute or more
+ * on a loaded machine). The work is dealt into MUT_PARTS groups
  * (mutations-0 .. mutations-3, run in parallel by meson) by position:
  * part k takes the prefixes n with n % MUT_PARTS == k and the replaced
  * positions i with (i / 3) % MUT_PARTS == k, so the parts together load

@@ -18,7 +18,10 @@ while the client does not read, the upstream is not read either.
     the stream takes longer than it in all, however fast the machine)
     gets the whole stream to [DONE]: the timeout is on progress, not on
     the total. (The pauses are 60 times shorter than the timeout, so a
-    loaded machine does not make the slow reader look stalled.)
+    loaded machine does not make the slow reader look stalled. The stream,
+    ~4 MB, fits in the kernel's socket buffers on loopback, so this checks
+    that a slow steady reader is not cut off; a send timeout counted from
+    the first write goes unnoticed here.)
 
 usage: test_slow_client.py SWITCHYARD SIMLLM"""
 import json
