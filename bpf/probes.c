@@ -74,7 +74,7 @@ static struct {
         bool no_runq, no_iouring, no_tcp; /* --probes without them */
         unsigned marks;                   /* --markers: bit per enum sy_mark */
         unsigned trace;
-} opt = { .port = 0, .listen = true, .marks = (1u << SY_NMARKS) - 1 };
+} opt = { .port = 0, .listen = true, .marks = 1u << SY_M_DONE };
 
 static volatile sig_atomic_t stopping;
 static int ncpus;
@@ -117,8 +117,8 @@ static int usage(FILE *f) {
                 "  --watch    a table a second: per stage count, p50, p99, max\n"
                 "  --trace N  each second, the N slowest requests with their stages\n"
                 "  --probes L the probes loaded (default all; stage always)\n"
-                "  --markers L  the USDT markers attached (default all; request and done always): each\n"
-                "             costs a trap per request (docs/probes.md)\n"
+                "  --markers L  more USDT markers attached, only counted (default done only, which carries\n"
+                "             the stage times; all: every one): each costs a trap per hit (docs/probes.md)\n"
                 "  --stay     when they cannot start, say why and wait for SIGTERM (a sidecar)\n"
                 "Needs CAP_BPF, CAP_PERFMON (and CAP_SYS_RESOURCE on kernels before 5.11) and the kernel's\n"
                 "BTF (/sys/kernel/btf/vmlinux). SWITCHYARD_RUNTIME_DIR may stand for -r.\n");
@@ -232,12 +232,25 @@ static const char *iou_name(unsigned op, char *b, size_t cap) {
 }
 
 /* the /metrics page */
+/* a per-CPU __u64 map's value at k, summed over the CPUs */
+static __u64 percpu_sum(int fd, __u32 k) {
+        static __u64 *v;
+        __u64 n = 0;
+
+        if (!v && !(v = calloc((size_t)ncpus, sizeof *v)))
+                return 0;
+        if (bpf_map_lookup_elem(fd, &k, v) == 0)
+                for (int c = 0; c < ncpus; c++)
+                        n += v[c];
+        return n;
+}
+
 static void render(struct buf *b) {
         struct sy_hist h;
         char lab[160], tmp[16];
 
         prom_head(b, "switchyard_bpf_stage_seconds",
-                  "request stages of the frontend from its USDT markers, each since the previous marker "
+                  "request stages of the frontend, from the stage times its USDT marker done carries "
                   "(docs/probes.md)");
         for (__u32 s = 0; s < SY_NSTAGES; s++) {
                 read_hist(bpf_map__fd(stage_skel->maps.stages), &s, &h);
@@ -246,17 +259,15 @@ static void render(struct buf *b) {
         }
         buf_printf(b, "# HELP switchyard_bpf_markers_total USDT markers fired in the frontend\n"
                       "# TYPE switchyard_bpf_markers_total counter\n");
-        for (__u32 m = 0; m < SY_NMARKS; m++) {
-                static __u64 *v;
-                __u64 n = 0;
-                if (!v && !(v = calloc((size_t)ncpus, sizeof *v)))
-                        break;
-                if (bpf_map_lookup_elem(bpf_map__fd(stage_skel->maps.marks), &m, v) == 0)
-                        for (int c = 0; c < ncpus; c++)
-                                n += v[c];
+        for (__u32 m = 0; m < SY_NMARKS; m++)
                 buf_printf(b, "switchyard_bpf_markers_total{marker=\"%s\"} %llu\n", mark_names[m],
-                           (unsigned long long)n);
-        }
+                           (unsigned long long)percpu_sum(bpf_map__fd(stage_skel->maps.marks), m));
+        buf_printf(b,
+                   "# HELP switchyard_bpf_stage_times_unreadable_total done markers whose stage times could not be "
+                   "read or were of another layout version\n"
+                   "# TYPE switchyard_bpf_stage_times_unreadable_total counter\n"
+                   "switchyard_bpf_stage_times_unreadable_total %llu\n",
+                   (unsigned long long)percpu_sum(bpf_map__fd(stage_skel->maps.bad_times), 0));
         buf_printf(b,
                    "# HELP switchyard_bpf_frontend_pid the frontend process the stage probes are attached to\n"
                    "# TYPE switchyard_bpf_frontend_pid gauge\nswitchyard_bpf_frontend_pid %d\n",
@@ -601,15 +612,19 @@ static struct stat pidns; /* our pid namespace (targets.bpf.h) */
                                 #type, strerror(errno));                                                         \
         } while (0)
 
-/* --markers a,b,...: the markers attached (each hit costs a trap); request
- * and done always */
+/* --markers a,b,...|all: the markers attached (each hit costs a trap); done
+ * always (it carries the stage times, the others are only counted) */
 static int parse_marks(const char *list) {
         char buf[512], *save = NULL;
 
         snprintf(buf, sizeof buf, "%s", list);
-        opt.marks = 1u << SY_M_REQUEST | 1u << SY_M_DONE;
+        opt.marks = 1u << SY_M_DONE;
         for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
                 int m = -1;
+                if (!strcmp(t, "all")) {
+                        opt.marks = (1u << SY_NMARKS) - 1;
+                        continue;
+                }
                 for (int i = 0; i < SY_NMARKS; i++)
                         if (!strcmp(t, mark_names[i]))
                                 m = i;

@@ -17,21 +17,8 @@ struct sy_hist {
         __u64 max_epoch; /* the loader's interval (sy_epoch) max is of */
 };
 
-/* The request stages, each the time from the previous marker of the request
- * to the one that ends it (docs/probes.md): */
-enum sy_stage {
-        SY_ST_ACCEPT,           /* accepted -> request (first request of a connection) */
-        SY_ST_PARSE,            /* request (head in) -> parsed (body in, JSON parsed) */
-        SY_ST_ENQUEUE,          /* -> enqueued on the classifier's or the router's ring */
-        SY_ST_CLASSIFY,         /* enqueued -> classified (ring + classifier) */
-        SY_ST_PICK,             /* -> picked (ring + router, or a local pick) */
-        SY_ST_UPSTREAM_CONNECT, /* picked -> upstream connected (~0 on a pooled connection) */
-        SY_ST_UPSTREAM_FIRST,   /* connected -> the upstream's response head (send + time to first token) */
-        SY_ST_CLIENT_FIRST,     /* upstream head -> first write to the client done */
-        SY_ST_DONE,             /* first client write -> the response written in full */
-        SY_ST_TOTAL,            /* request -> done */
-        SY_NSTAGES,
-};
+/* enum sy_stage (the request stages) and struct sy_req_times: the frontend's side */
+#include "common/usdt.h"
 
 /* The markers (common/usdt.h names), in the order a request fires them. */
 enum sy_mark {

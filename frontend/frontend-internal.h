@@ -60,8 +60,18 @@ enum stage_rc {
 };
 
 /* A USDT marker for connection c's current request (common/usdt.h; the
- * markers are listed in docs/probes.md). */
-#define FE_MARK(name, c) SY_MARK(name, (c), (c)->probe_req)
+ * markers are listed in docs/probes.md), closing its stage in c->times. */
+#define FE_MARK(name, c)                                                               \
+        do {                                                                           \
+                SY_TIMES(sy_times_mark(&(c)->times, SY_STAGE_OF_##name, fe_now_ns())); \
+                SY_MARK(name, (c), (c)->probe_req);                                    \
+        } while (0)
+/* the request's end: the one marker the probes attach by default gets the times */
+#define FE_MARK_DONE(c)                                                        \
+        do {                                                                   \
+                SY_TIMES(sy_times_mark(&(c)->times, SY_ST_DONE, fe_now_ns())); \
+                SY_MARK_DONE((c), (c)->probe_req, &(c)->times);                \
+        } while (0)
 
 struct stage {
         const char *name;
@@ -144,7 +154,8 @@ struct conn {
 
         /* routing */
         uint64_t req_id;
-        uint64_t probe_req; /* the USDT markers' request id (FE_MARK), set by the "request" marker */
+        uint64_t probe_req;        /* the USDT markers' request id (FE_MARK), set by the "request" marker */
+        struct sy_req_times times; /* the request's stage times for the probes (FE_MARK, common/usdt.h) */
         uint64_t t_start_ns, t_parsed_ns, t_sent_ns, t_first_byte_ns;
         uint64_t pick_deadline_ns;
         int model_idx;

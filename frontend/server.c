@@ -418,6 +418,7 @@ static int take_head(struct conn *c) {
         c->head_len = (size_t)r;
         c->minor = req.minor_version;
         c->t_start_ns = fe_now_ns();
+        SY_TIMES(sy_times_request(&c->times, c->t_start_ns));
         SY_MARK(request, c, c->probe_req = ++c->w->probe_seq);
 
         /* keep-alive: 1.1 default on, 1.0 default off */
@@ -673,7 +674,7 @@ void conn_request_done(struct conn *c) {
         const struct sy_config *cfg = c->cfg;
         size_t consumed;
 
-        FE_MARK(done, c);
+        FE_MARK_DONE(c);
         if (c->closing)
                 return;
         if (!c->keepalive || c->out_last) {
@@ -824,6 +825,7 @@ static void on_accept(struct worker *w, struct io_uring_cqe *cqe) {
         c->w = w;
         conn_pin_config(c);
         c->fd = fd;
+        SY_TIMES(c->times.accepted = fe_now_ns());
         SY_MARK(accepted, c, 0);
         c->rd = (struct io){ .kind = IO_CLIENT_RD, .owner = c };
         c->wr = (struct io){ .kind = IO_CLIENT_WR, .owner = c };

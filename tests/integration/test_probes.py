@@ -1,8 +1,10 @@
 """The eBPF probes (switchyard probes, bpf/) against a running appliance.
 
   stages: two simllm replicas of one model with a known time to first token
-          (TTFT_MS), `switchyard probes` attached, N requests each on its own
-          connection; then on the probes' /metrics every stage a proxied
+          (TTFT_MS), `switchyard probes` attached (by default to the one
+          marker done, which carries the frontend's stage times), N requests
+          each on its own connection; then on the probes' /metrics only done
+          was hit (N times, every one's times read), every stage a proxied
           request goes through counts exactly N (classify 0: no classifier
           here; enqueue less at most the picks the frontend made itself),
           the upstream_first_byte stage sits in the log2 bucket of the
@@ -107,6 +109,13 @@ def test_stages(ok, exe, sy):
         ok(N - local <= (stage(text, "enqueue") or 0) <= N, "stage enqueue counts the %d requests, less at most the"
            " %d picked locally: %s" % (N, local, stage(text, "enqueue")))
         ok(stage(text, "classify") == 0, "no classifier, no classify stage: %s" % stage(text, "classify"))
+        # by default one trap a request: only done is attached, the stage times ride on it
+        marks = {m: sample(text, 'switchyard_bpf_markers_total{marker="%s"}' % m)
+                 for m in ("accepted", "request", "parsed", "picked", "upstream_first_byte", "client_write", "done")}
+        ok(marks["done"] == N and all(v == 0 for m, v in marks.items() if m != "done"),
+           "only the done marker attached, hit once a request: %s" % marks)
+        ok(sample(text, "switchyard_bpf_stage_times_unreadable_total") == 0,
+           "every done marker's stage times read: %s" % sample(text, "switchyard_bpf_stage_times_unreadable_total"))
         # none can be faster than the simulated time to first token; a loaded
         # machine may push a few past the bucket's top, not most
         lo, hi = bucket(text, "upstream_first_byte", BUCKET_LO), bucket(text, "upstream_first_byte", BUCKET_HI)
