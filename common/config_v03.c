@@ -523,6 +523,7 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         const yaml_node_t *nn = get(item, "name", c);
         struct pmodel pm = { 0 };
         struct model_set *set;
+        const struct model_set *first;
         yaml_node_item_t *items;
         size_t n, made = 0;
         char fw[512];
@@ -538,13 +539,12 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         set->native = true;
         set->key = nn;
         snprintf(fw, sizeof fw, "%s.name", path);
-        r = cfg_get_name(c, nn, fw, NAME_MODEL, &set->m.name);
+        r = cfg_set_name(c, set, nn, fw, &first);
         if (r < 0)
                 return r;
-        for (size_t k = 0; k + 1 < c->n_sets; k++)
-                if (!strcmp(c->sets[k].m.name, set->m.name))
-                        return cfg_errf(c, nn, "%s: model '%s' given twice (first at line %zu)", fw, set->m.name,
-                                        c->sets[k].key->start_mark.line + 1);
+        if (first)
+                return cfg_errf(c, nn, "%s: model '%s' given twice (first at line %zu)", fw, set->m.name,
+                                first->key->start_mark.line + 1);
         pm.vm->name = strdup(set->m.name);
         if (!pm.vm->name)
                 return -ENOMEM;

@@ -1,5 +1,6 @@
 /* v0.3 decision evaluation: see common/decisions.h. */
 #include "common/decisions.h"
+#include "common/ascii.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -394,19 +395,6 @@ static bool keyword_true(const struct sy_v03 *v, struct sy_dec_state *st, const 
         }
 }
 
-/* '_' and ' ' alike, case-insensitive (as categories compare) */
-static bool category_eq(const char *a, const char *b) {
-        for (;; a++, b++) {
-                int x = *a == '_' ? ' ' : tolower((unsigned char)*a);
-                int y = *b == '_' ? ' ' : tolower((unsigned char)*b);
-
-                if (x != y)
-                        return false;
-                if (!x)
-                        return true;
-        }
-}
-
 static bool domain_true(const struct sy_v03 *v, struct sy_dec_state *st, const struct sy_dec_input *in, uint32_t d) {
         const struct sy_domain_signal *s = &v->domains[d];
 
@@ -416,7 +404,7 @@ static bool domain_true(const struct sy_v03 *v, struct sy_dec_state *st, const s
         st->dom_val[d] = 0;
         if (in->category && in->category[0])
                 for (size_t i = 0; i < s->n_categories; i++)
-                        if (category_eq(s->categories[i], in->category)) {
+                        if (ascii_category_eq(s->categories[i], in->category)) {
                                 st->dom_val[d] = 1;
                                 break;
                         }

@@ -80,17 +80,23 @@ static void pool_put(struct upconn *u) {
         up_recv(u);
 }
 
-static void up_free_if_idle(struct upconn *u) {
-        if (!u->closing || u->conn_io.busy || u->wr.busy || u->rd.busy)
-                return;
+/* Closes the socket and frees the connection with its buffers. */
+static void up_destroy(struct upconn *u) {
         if (u->fd >= 0)
                 close(u->fd);
+        u->fd = -1;
         relay_tls_free(u);
         buf_free(&u->in);
         buf_free(&u->hold);
         buf_free(&u->orphan);
         buf_free(&u->orphan_body);
         free(u);
+}
+
+static void up_free_if_idle(struct upconn *u) {
+        if (!u->closing || u->conn_io.busy || u->wr.busy || u->rd.busy)
+                return;
+        up_destroy(u);
 }
 
 static void up_close(struct upconn *u) {
@@ -121,16 +127,7 @@ void proxy_pool_free(struct worker *w) {
                 while (w->pools[i].idle) {
                         struct upconn *u = pool_get(w, (int)i);
                         u->closing = true;
-                        if (u->fd >= 0)
-                                close(u->fd);
-                        u->fd = -1;
-                        /* outstanding SQEs die with the ring */
-                        relay_tls_free(u);
-                        buf_free(&u->in);
-                        buf_free(&u->hold);
-                        buf_free(&u->orphan);
-                        buf_free(&u->orphan_body);
-                        free(u);
+                        up_destroy(u); /* outstanding SQEs die with the ring */
                 }
 }
 

@@ -5,12 +5,12 @@
  * build: the body sent upstream (routing-only fields dropped; for "auto"
  * the model, the category's system prompt and the model family's reasoning
  * switch rewritten), and the response headers that say what happened. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "frontend/frontend-internal.h"
@@ -40,23 +40,9 @@ enum stage_rc route_fallback(struct conn *c, const char *status, int reason) {
 
 /* ---- the verdict ------------------------------------------------------------------ */
 
-/* Category names compare case-insensitively, '_' and ' ' alike
- * ("computer_science" is "computer science"). */
-static bool category_eq(const char *a, const char *b) {
-        for (;; a++, b++) {
-                int x = *a == '_' ? ' ' : tolower((unsigned char)*a);
-                int y = *b == '_' ? ' ' : tolower((unsigned char)*b);
-
-                if (x != y)
-                        return false;
-                if (!x)
-                        return true;
-        }
-}
-
 int route_find_category(const struct sy_config *cfg, const char *name) {
         for (size_t i = 0; i < cfg->n_categories; i++)
-                if (category_eq(cfg->categories[i].name, name))
+                if (ascii_category_eq(cfg->categories[i].name, name))
                         return (int)i;
         return -1;
 }
