@@ -108,6 +108,38 @@ static void pick_local_resume(struct conn *c) {
                 pipeline_resume(c);
 }
 
+/* Every endpoint saturated: 429 for a sheddable request, else 503, with
+ * Retry-After (the router's answer, or ours when it is late) */
+static void shed(struct conn *c, unsigned retry_after_s) {
+        unsigned ra = retry_after_s ? retry_after_s : 1;
+
+        atomic_fetch_add_explicit(&c->w->metrics.shed, 1, memory_order_relaxed);
+        c->retry_after_s = ra;
+        if (c->sheddable)
+                respond_error(c, 429, "rate_limit_exceeded", NULL, "model_overloaded",
+                              "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
+        else
+                respond_error(c, 503, "server_error", NULL, "model_overloaded",
+                              "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
+}
+
+/* Is every upstream of the model for the requested engine saturated in our snapshot? */
+static bool all_saturated(struct conn *c) {
+        struct worker *w = c->w;
+        const struct snap_model *m = snapshot_find_model(w->snap, c->model, strlen(c->model));
+        unsigned n = 0;
+
+        if (!m)
+                return false;
+        for (uint16_t k = 0; k < m->n_upstreams; k++)
+                if (snapshot_engine_matches(w->snap, m, m->upstreams[k], c->engine, strlen(c->engine))) {
+                        if (!w->snap->upstreams[m->upstreams[k]].saturated)
+                                return false;
+                        n++;
+                }
+        return n > 0;
+}
+
 /* Does the model have exactly one upstream for the requested engine? */
 static bool single_candidate(struct conn *c) {
         struct worker *w = c->w;
@@ -213,15 +245,7 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len) {
                 return;
         }
         if (r->status == -EBUSY) {
-                unsigned ra = r->retry_after_s ? r->retry_after_s : 1;
-                atomic_fetch_add_explicit(&w->metrics.shed, 1, memory_order_relaxed);
-                c->retry_after_s = ra;
-                if (c->sheddable)
-                        respond_error(c, 429, "rate_limit_exceeded", NULL, "model_overloaded",
-                                      "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
-                else
-                        respond_error(c, 503, "server_error", NULL, "model_overloaded",
-                                      "every endpoint of model `%s` is saturated; retry after %u s", c->model, ra);
+                shed(c, r->retry_after_s);
                 return;
         }
         if (r->status < 0 || r->n == 0) {
@@ -252,6 +276,14 @@ void pick_reply(struct worker *w, const void *msg, uint32_t len) {
 }
 
 void pick_timeout(struct conn *c) {
+        /* queued in the router and its answer is late (a loaded host, or the
+         * router died): while our snapshot still has every endpoint saturated,
+         * answer as the router's queue timeout would, instead of sending the
+         * request to a saturated replica */
+        if (c->queued && all_saturated(c)) {
+                shed(c, c->cfg->router.retry_after_s);
+                return;
+        }
         atomic_fetch_add_explicit(&c->w->metrics.fallback_picks, 1, memory_order_relaxed);
         pick_local_resume(c);
 }

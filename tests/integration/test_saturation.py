@@ -5,7 +5,9 @@ saturated as soon as one request waits there. Then:
     Retry-After when queue.timeout_ms passes while the replica stays full;
   - while the queue is full, a request marked x-switchyard-sheddable gets
     429 at once, an unmarked one 503, both with Retry-After;
-  - a queued request is served (200) when the replica frees up in time.
+  - a queued request is served (200) when the replica frees up in time;
+  - a queued request whose router stops answering gets the same 503 from
+    the frontend's own deadline, not a place at the full replica.
 (The frontend's switchyard_queued_total / switchyard_shed_total count them.)
 Checks outcomes, never durations. Nothing waits a fixed time for the
 gateway: the test polls until the router reports the replica saturated
@@ -15,6 +17,8 @@ streams to end, so a slow machine cannot let a request pass the router by
 or leave the queue early.
 usage: test_saturation.py SWITCHYARD SIMLLM"""
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -165,14 +169,41 @@ def main():
         queued.join(20)
         q = res.get("queued", (0, {}, b""))
         check(q[0] == 200, "queued, then served when the replica had room: 200 (%d %s)" % (q[0], q[2][:200]))
+        check(wait_for(lambda: sim.stats()["running"] == 0 and not router_saturated(admin), 10, 0.02),
+              "idle again (phase 2)")
+
+        # phase 3: the router stops answering while a request waits in its
+        # queue; the frontend's own deadline answers as the router's queue
+        # timeout would (503, Retry-After) while its snapshot has the replica
+        # saturated, instead of sending the request to the full replica
+        ok, blockers, outs = saturate(sy, sim, admin)
+        check(ok, "the replica queues the second stream; the router sees it saturated (phase 3)")
+        res = {}
+        queued = request_async(sy, None, res, "queued")
+        check(wait_for(lambda: queued_count(sy) >= 3, 10, 0.01), "the request is queued in the router (phase 3)")
+        routers = sy.pids("router")
+        check(len(routers) == 1, "the router's pid: %r" % routers)
+        for pid in routers:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            queued.join(20)
+        finally:
+            for pid in routers:
+                os.kill(pid, signal.SIGCONT)
+        q = res.get("queued", (0, {}, b""))
+        check(q[0] == 503, "router stopped while queued: 503 from the frontend (%d %s)" % (q[0], q[2][:200]))
+        check(q[1].get("retry-after") == str(RETRY_AFTER), "... with Retry-After: %r" % q[1].get("retry-after"))
+        check(any(t.is_alive() for t in blockers), "the replica was still full then (phase 3)")
+        check(free_replica(sim, blockers, outs), "the saturating streams completed (phase 3)")
+
         text = sy.metrics()
         counters = {n: metric(text, n) for n in ("switchyard_queued_total", "switchyard_shed_total",
                                                  "switchyard_fallback_picks_total")}
         print(counters)
         check(not counters.get("switchyard_fallback_picks_total"),
               "the router answered every pick, none made by the frontend on its own: %r" % counters)
-        check(counters.get("switchyard_queued_total") == 2, "two requests were queued in the router: %r" % counters)
-        check(counters.get("switchyard_shed_total") == 3, "three were shed: %r" % counters)
+        check(counters.get("switchyard_queued_total") == 3, "three requests were queued in the router: %r" % counters)
+        check(counters.get("switchyard_shed_total") == 4, "four were shed: %r" % counters)
     finally:
         sy.stop()
         sim.kill()
