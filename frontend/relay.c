@@ -285,7 +285,7 @@ static size_t sse_whole(const char *p, size_t n) {
                 n = (size_t)(nl - p);
                 if (n >= 1 && p[n - 1] == '\n')
                         return n + 1;
-                if (n >= 3 && p[n - 1] == '\r' && p[n - 2] == '\n')
+                if (n >= 2 && p[n - 1] == '\r' && p[n - 2] == '\n')
                         return n + 1;
         }
         return 0;
