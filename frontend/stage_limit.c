@@ -282,7 +282,12 @@ static long usage_total(const struct buf *t) {
                 p++;
         if (p >= t->p + t->len || *p < '0' || *p > '9')
                 return -1;
-        return strtol(p, NULL, 10);
+        /* the tail is not NUL-terminated: digits read up to its end only */
+        long v = 0;
+        for (; p < t->p + t->len && *p >= '0' && *p <= '9'; p++)
+                if (v < 1000000000000L)
+                        v = v * 10 + (*p - '0');
+        return v;
 }
 
 void limit_request_done(struct conn *c) {
