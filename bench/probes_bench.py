@@ -5,20 +5,24 @@ attached, in the same run.
 Not a test: it never passes or fails on timing. One simulated upstream
 (simllm, ttft/itl 0) and `switchyard run` (server.workers: 1) stay up for
 the whole run; wrk (bench/wrk/chat.lua, kept-alive connections, the small
-chat request of proxy_bench.py) measures, alternately without and with the
-probes attached (every probe: stages, runq, io_uring, TCP connect):
+chat request of proxy_bench.py) measures, in turn, without the probes, with
+them attached to every USDT marker (`--markers all`: a trap per marker hit,
+the design before the frontend kept the stage times itself) and with them as
+configured (default: the one marker done, which carries the stage times);
+every probe (stages, runq, io_uring, TCP connect) unless --probes:
 
   c=N  requests/s at --connections N (32)
   c=1  p50 and p99 latency at concurrency 1
 
---runs R repeats the pair R times (alternating, so drift on a shared machine
-hits both sides alike) and reports medians, then the overhead: requests/s
-lost (%) and p50/p99 added (us), next to the issue's targets (<= 2 %, <= 5 us
-at p50) as information. Needs root (the probes load BPF programs).
+--runs R repeats the three R times (alternating, so drift on a shared
+machine hits all alike) and reports medians, then the overhead of each
+against without: requests/s lost (%) and p50/p99 added (us), next to the
+issue's targets (<= 2 %, <= 5 us at p50) as information. Needs root (the
+probes load BPF programs).
 
 Then the cost of the markers themselves (bench/usdt_cost.c, compiled here):
 ns per request of the frontend's ten markers fired in a loop, without and
-with the stage probe attached, and after it is gone.
+with the stage probe attached (as configured), and after it is gone.
 
 Usage: bench/probes_bench.py [BUILD_DIR] [--runs R] [--duration S] [--connections N] [--cpus LIST]
 Pinning: switchyard on the first CPU of --cpus, upstream, wrk and the probes
@@ -99,7 +103,7 @@ def main():
     ap.add_argument("--connections", type=int, default=32, help="wrk connections of the throughput run (32)")
     ap.add_argument("--cpus", default=None, help="CPUs to use (all)")
     ap.add_argument("--probes", default="stage,runq,io_uring,tcp", help="the probes attached (all)")
-    ap.add_argument("--markers", default=None, help="switchyard probes --markers (all)")
+    ap.add_argument("--markers", default=None, help="switchyard probes --markers (its default: done only)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
 
@@ -124,50 +128,66 @@ def main():
     watch = {"proxy": proxy}
     pb.run_wrk(url, args.connections, 1, rest, watch)  # warm-up
 
-    results = {"without": [], "with": []}
-    probes_cpu = []
+    configs = (("without", None), ("all markers", "all"), ("with", args.markers))
+    results = {k: [] for k, _ in configs}
+    probes_cpu = {k: [] for k, _ in configs[1:]}
     for r in range(args.runs):
-        pb.log("probes_bench: run %d/%d without the probes" % (r + 1, args.runs))
-        results["without"].append(measure(url, args, rest, watch))
-        pb.log("probes_bench: run %d/%d with the probes" % (r + 1, args.runs))
-        probes = start_probes(sy, rundir, rest, workdir, args.probes, args.markers)
-        t0 = probes.cpu_ticks()
-        w = measure(url, args, rest, dict(watch, probes=probes))
-        w["probes_cpu_s"] = (probes.cpu_ticks() - t0) / pb.CLK_TCK
-        results["with"].append(w)
-        probes_cpu.append(w["probes_cpu_s"])
-        probes.stop()
+        for k, markers in configs:
+            pb.log("probes_bench: run %d/%d %s" % (r + 1, args.runs, k))
+            if markers is None and k == "without":
+                results[k].append(measure(url, args, rest, watch))
+                continue
+            probes = start_probes(sy, rundir, rest, workdir, args.probes, markers)
+            t0 = probes.cpu_ticks()
+            w = measure(url, args, rest, dict(watch, probes=probes))
+            probes_cpu[k].append((probes.cpu_ticks() - t0) / pb.CLK_TCK)
+            results[k].append(w)
+            probes.stop()
 
     cost = marker_cost(sy, workdir, rest, args.probes, args.markers)
-    attached = 10 if not args.markers else len(set(args.markers.split(",")) | {"request", "done"})
+    attached = 1 if not args.markers else (10 if "all" in args.markers.split(",")
+                                           else len(set(args.markers.split(",")) | {"done"}))
     med = {k: {m: statistics.median(x[m] for x in v) for m in ("rps", "p50_us", "p99_us", "load_p99_us")}
            for k, v in results.items()}
     errors = sum(x["errors"] for v in results.values() for x in v)
-    wo, wi = med["without"], med["with"]
-    lost = 100.0 * (wo["rps"] - wi["rps"]) / wo["rps"] if wo["rps"] else 0.0
+    wo = med["without"]
     print()
     print("switchyard eBPF probes benchmark (bench/probes_bench.py)")
     print("  machine   %s; switchyard on CPU %s, upstream/wrk/probes on CPU %s" % (os.uname().release, sy_cpu, rest))
-    print("  probes    %s; markers %s" % (args.probes, args.markers or "all"))
-    print("  runs      %d pairs (without, with) of %d s per measurement, medians" % (args.runs, args.duration))
-    print("  %-28s %14s %14s %12s" % ("", "without", "with", "change"))
-    print("  %-28s %14.0f %14.0f %+11.2f%%" % ("req/s at c=%d" % args.connections, wo["rps"], wi["rps"], -lost))
-    print("  %-28s %14.0f %14.0f %+12.0f" % ("p99 us at c=%d" % args.connections, wo["load_p99_us"],
-                                            wi["load_p99_us"], wi["load_p99_us"] - wo["load_p99_us"]))
-    print("  %-28s %14.0f %14.0f %+12.0f" % ("p50 us at c=1", wo["p50_us"], wi["p50_us"], wi["p50_us"] - wo["p50_us"]))
-    print("  %-28s %14.0f %14.0f %+12.0f" % ("p99 us at c=1", wo["p99_us"], wi["p99_us"], wi["p99_us"] - wo["p99_us"]))
-    print("  probes' own CPU: %.2f s per %d s measured (median)" % (statistics.median(probes_cpu),
-                                                                   2 * args.duration))
-    print("  targets (information): throughput lost <= %.0f %% (%s), p50 added <= %.0f us at c=1 (%s)" % (
-        TARGET_RPS_PCT, "met" if lost <= TARGET_RPS_PCT else "not met", TARGET_P50_US,
-        "met" if wi["p50_us"] - wo["p50_us"] <= TARGET_P50_US else "not met"))
+    print("  probes    %s; 'all markers': --markers all; 'with': markers %s" % (args.probes,
+                                                                          args.markers or "done only (default)"))
+    print("  runs      %d rounds (without, all markers, with) of %d s per measurement, medians" % (args.runs,
+                                                                                                args.duration))
+    print("  %-22s %10s %18s %18s" % ("", "without", "all markers", "with"))
+
+    def row(label, m):
+        cells = []
+        for k in ("all markers", "with"):
+            v = med[k][m]
+            d = (100.0 * (v - wo[m]) / wo[m] if wo[m] else 0.0) if m == "rps" else v - wo[m]
+            cells.append(("%.0f (%+.1f%%)" if m == "rps" else "%.0f (%+.0f)") % (v, d))
+        print("  %-22s %10.0f %18s %18s" % (label, wo[m], cells[0], cells[1]))
+
+    row("req/s at c=%d" % args.connections, "rps")
+    row("p99 us at c=%d" % args.connections, "load_p99_us")
+    row("p50 us at c=1", "p50_us")
+    row("p99 us at c=1", "p99_us")
+    for k, v in probes_cpu.items():
+        print("  probes' own CPU (%s): %.2f s per %d s measured (median)" % (k, statistics.median(v),
+                                                                           2 * args.duration))
+    for k in ("all markers", "with"):
+        lost = 100.0 * (wo["rps"] - med[k]["rps"]) / wo["rps"] if wo["rps"] else 0.0
+        added = med[k]["p50_us"] - wo["p50_us"]
+        print("  targets (information), %s: throughput lost <= %.0f %% (%.1f %%: %s), p50 added <= %.0f us at c=1 "
+              "(%+.0f us: %s)" % (k, TARGET_RPS_PCT, lost, "met" if lost <= TARGET_RPS_PCT else "not met",
+                                  TARGET_P50_US, added, "met" if added <= TARGET_P50_US else "not met"))
     if cost:
         print("  markers: ten in a loop (bench/usdt_cost.c), %d attached: %.1f ns without the probes, %.0f ns with "
               "(%.2f us an attached marker), %.1f ns after they exit; a getppid() system call here: %.2f us" % (
                   attached, cost["without"], cost["with"], (cost["with"] - cost["without"]) / attached / 1000,
                   cost["after"], statistics.median(cost["syscall"]) / 1000))
     print("  every run: " + "; ".join("%s %.0f req/s p50 %.0f us" % (k, x["rps"], x["p50_us"])
-                                      for i in range(args.runs) for k in ("without", "with")
+                                      for i in range(args.runs) for k, _ in configs
                                       for x in [results[k][i]]))
     if errors:
         print("  %d requests failed" % errors)
