@@ -1726,44 +1726,36 @@ static int limits_from_rules(struct v03 *x) {
 }
 
 int cfg_load_v03(struct ctx *c) {
+        static const struct { /* in order; v or c */
+                int (*v)(struct v03 *x);
+                int (*c)(struct ctx *c);
+        } steps[] = {
+                { synthesize, NULL },
+                { top_level, NULL },
+                { parse_listeners, NULL },
+                { parse_providers, NULL },
+                { NULL, cfg_build_models },
+                { NULL, cfg_parse_aliases },
+                { NULL, cfg_parse_classifier },
+                { NULL, cfg_parse_categories },
+                { NULL, cfg_parse_default_model },
+                { NULL, cfg_parse_reasoning },
+                { check_models, NULL },
+                { parse_routing, NULL },
+                { parse_global, NULL },
+                { NULL, cfg_parse_auth },
+                { NULL, cfg_parse_policy },
+                { limits_from_rules, NULL },
+        };
         struct v03 x = { .c = c };
-        int r;
+        int r = 0;
 
         x.v = calloc(1, sizeof *x.v);
         if (!x.v)
                 return -ENOMEM;
         c->cfg->v03 = x.v;
-        r = synthesize(&x);
-        if (r >= 0)
-                r = top_level(&x);
-        if (r >= 0)
-                r = parse_listeners(&x);
-        if (r >= 0)
-                r = parse_providers(&x);
-        if (r >= 0)
-                r = cfg_build_models(c);
-        if (r >= 0)
-                r = cfg_parse_aliases(c);
-        if (r >= 0)
-                r = cfg_parse_classifier(c);
-        if (r >= 0)
-                r = cfg_parse_categories(c);
-        if (r >= 0)
-                r = cfg_parse_default_model(c);
-        if (r >= 0)
-                r = cfg_parse_reasoning(c);
-        if (r >= 0)
-                r = check_models(&x);
-        if (r >= 0)
-                r = parse_routing(&x);
-        if (r >= 0)
-                r = parse_global(&x);
-        if (r >= 0)
-                r = cfg_parse_auth(c);
-        if (r >= 0)
-                r = cfg_parse_policy(c);
-        if (r >= 0)
-                r = limits_from_rules(&x);
+        for (size_t i = 0; r >= 0 && i < sizeof steps / sizeof *steps; i++)
+                r = steps[i].v ? steps[i].v(&x) : steps[i].c(c);
         if (r >= 0) {
                 guards_from_signals(&x);
                 r = sy_decisions_compile(x.v);
