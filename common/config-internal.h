@@ -192,6 +192,8 @@ enum name_kind {
 };
 
 bool cfg_name_ok(const char *s, size_t len, enum name_kind kind);
+/* [A-Za-z_][A-Za-z0-9_]*, at most max bytes: an environment variable name */
+bool cfg_env_name_ok(const char *s, size_t len, size_t max);
 bool cfg_all_digits(const char *s, size_t len);
 int cfg_digits_u64(const char *s, size_t len, uint64_t *ret);
 int cfg_get_str(struct ctx *c, const yaml_node_t *n, const char *what, size_t max, char **ret);

@@ -24,6 +24,7 @@
 #include "common/config-internal.h"
 #include "common/config_v03.h"
 #include "common/file.h"
+#include "common/secret.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -424,9 +425,7 @@ void sy_config_upstream_free(struct sy_upstream_cfg *u) {
         free(u->sni);
         free(u->ca_file);
         free(u->api_key_env);
-        if (u->api_key)
-                explicit_bzero(u->api_key, strlen(u->api_key));
-        free(u->api_key);
+        sy_secret_free(u->api_key);
         free(u->auth_header);
         free(u->auth_prefix);
         cfg_free_strv(u->extra_names, u->n_extra);
@@ -521,9 +520,7 @@ void sy_config_free(struct sy_config *cfg) {
                 cfg_free_strv(cfg->api_keys[i].models, cfg->api_keys[i].n_models);
         }
         free(cfg->api_keys);
-        if (cfg->metrics_token)
-                explicit_bzero(cfg->metrics_token, strlen(cfg->metrics_token));
-        free(cfg->metrics_token);
+        sy_secret_free(cfg->metrics_token);
         cfg_free_strv(cfg->warnings, cfg->n_warnings);
         sy_v03_free(cfg->v03);
         free(cfg);

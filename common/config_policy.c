@@ -17,25 +17,12 @@
 
 #define CFG_MESSAGE_MAX 512 /* bytes of a guard message */
 
-
-/* [A-Za-z_][A-Za-z0-9_]*, at most 255 bytes */
-static bool env_name_ok(const char *s, size_t len) {
-        if (len == 0 || len > 255 || (s[0] >= '0' && s[0] <= '9'))
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-                      s[i] == '_'))
-                        return false;
-        return true;
-}
-
-
 static int get_env_name(struct ctx *c, const yaml_node_t *n, const char *what, char **ret) {
         char b[72];
 
         if (n->type != YAML_SCALAR_NODE || is_null(n))
                 return cfg_errf(c, n, "%s: expected an environment variable name, got %s", what, cfg_kind_of(n));
-        if (!env_name_ok(sval(n), slen(n)))
+        if (!cfg_env_name_ok(sval(n), slen(n), 255))
                 return cfg_errf(c, n, "%s: \"%s\" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", what,
                                 cfg_show(n, b));
         return cfg_get_str(c, n, what, 255, ret);

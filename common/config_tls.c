@@ -83,22 +83,12 @@ static int get_value(struct ctx *c, const yaml_node_t *v, const char *what, size
         return cfg_get_str(c, v, what, max, ret);
 }
 
-static bool env_name_ok(const char *s, size_t len) {
-        if (len == 0 || len > 128 || (s[0] >= '0' && s[0] <= '9'))
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-                      s[i] == '_'))
-                        return false;
-        return true;
-}
-
 static int get_key_env(struct ctx *c, const yaml_node_t *v, const char *what, struct sy_upstream_cfg *up) {
         const char *val;
         char b[72];
         int r;
 
-        if (v->type != YAML_SCALAR_NODE || is_null(v) || !env_name_ok(sval(v), slen(v)))
+        if (v->type != YAML_SCALAR_NODE || is_null(v) || !cfg_env_name_ok(sval(v), slen(v), 128))
                 return cfg_errf(c, v, "%s: expected an environment variable name such as OPENAI_API_KEY, got %s%s%s",
                                 what, Q(v), SHOW(v, b), Q(v));
         r = cfg_get_str(c, v, what, 128, &up->api_key_env);

@@ -443,11 +443,9 @@ int cfg_build_models(struct ctx *c) {
                 /* a policy is not dropped while upstreams added later (discovery, the
                  * admin API) may serve the model: it must hold then */
                 kept = !set->native && set->m.pii_policy.set && (cfg->n_discovery || cfg->admin.enabled);
-                if (!m && kept) {
-                        r = cfg_warnf(c, set->key,
-                                      "model_config: '%s' is not served by any endpoint "
-                                      "(yet); kept for its pii_policy",
-                                      set->m.name);
+                if (!m && !set->native) {
+                        r = cfg_warnf(c, set->key, "model_config: '%s' is not served by any endpoint%s", set->m.name,
+                                      kept ? " (yet); kept for its pii_policy" : "; ignored");
                         if (r < 0)
                                 return r;
                 }
@@ -459,15 +457,8 @@ int cfg_build_models(struct ctx *c) {
                         if (r < 0)
                                 return r;
                 }
-                if (!m) {
-                        r = cfg_warnf(c, set->key,
-                                      "model_config: '%s' is not served by any "
-                                      "endpoint; ignored",
-                                      set->m.name);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
+                if (!m)
+                        continue; /* ignored (warned above) */
                 if (set->m.default_engine) {
                         for (j = 0; j < cfg->n_upstreams; j++)
                                 if (strcmp(cfg->upstreams[j].engine, set->m.default_engine) == 0 &&

@@ -1144,7 +1144,27 @@ static int parse_rule(struct v03 *x, const yaml_node_t *n, const char *path, uns
         }
 }
 
-static int plugin(struct v03 *x, struct sy_decision *d, const yaml_node_t *p, const char *path) {
+/* fn for each item of the sequence seq (what), as prefix[i]; how many in *ret_n */
+static int each_item(struct v03 *x, const yaml_node_t *seq, const char *what, const char *prefix,
+                     int (*fn)(struct v03 *x, void *arg, const yaml_node_t *it, const char *path), void *arg,
+                     size_t *ret_n) {
+        yaml_node_item_t *items;
+        size_t n = 0;
+        int r = cfg_seq_items(x->c, seq, what, &items, &n);
+
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                char ip[512];
+
+                snprintf(ip, sizeof ip, "%s[%zu]", prefix, i);
+                r = fn(x, arg, node_at(x->c, items[i]), ip);
+        }
+        if (ret_n)
+                *ret_n = n;
+        return r;
+}
+
+static int plugin(struct v03 *x, void *arg, const yaml_node_t *p, const char *path) {
+        struct sy_decision *d = arg;
         struct ctx *c = x->c;
         const yaml_node_t *t = get(p, "type", c), *conf = get(p, "configuration", c), *e;
         char fw[512], why[160];
@@ -1186,7 +1206,8 @@ static int plugin(struct v03 *x, struct sy_decision *d, const yaml_node_t *p, co
         }
 }
 
-static int model_ref(struct v03 *x, struct sy_decision *d, const yaml_node_t *it, const char *path) {
+static int model_ref(struct v03 *x, void *arg, const yaml_node_t *it, const char *path) {
+        struct sy_decision *d = arg;
         struct ctx *c = x->c;
         const yaml_node_t *m = get(it, "model", c), *ur = get(it, "use_reasoning", c);
         struct sy_model_ref *ref;
@@ -1232,7 +1253,6 @@ static int parse_decision(struct v03 *x, struct sy_decision *d, const yaml_node_
         struct ctx *c = x->c;
         const yaml_node_t *nn = get(it, "name", c), *pr = get(it, "priority", c), *rules = get(it, "rules", c);
         const yaml_node_t *refs = get(it, "modelRefs", c), *plugins = get(it, "plugins", c);
-        yaml_node_item_t *items;
         size_t n;
         char fw[512];
         int r;
@@ -1267,26 +1287,13 @@ static int parse_decision(struct v03 *x, struct sy_decision *d, const yaml_node_
         n = 0;
         if (plugins) {
                 snprintf(fw, sizeof fw, "%s.plugins", path);
-                r = cfg_seq_items(c, plugins, fw, &items, &n);
-                for (size_t i = 0; r >= 0 && i < n; i++) {
-                        char pp[512];
-
-                        snprintf(pp, sizeof pp, "%s.plugins[%zu]", path, i);
-                        r = plugin(x, d, node_at(c, items[i]), pp);
-                }
+                r = each_item(x, plugins, fw, fw, plugin, d, NULL);
                 if (r < 0)
                         return r;
         }
-        n = 0;
         if (refs) {
                 snprintf(fw, sizeof fw, "%s.modelRefs", path);
-                r = cfg_seq_items(c, refs, fw, &items, &n);
-                for (size_t i = 0; r >= 0 && i < n; i++) {
-                        char rp[512];
-
-                        snprintf(rp, sizeof rp, "%s.modelRefs[%zu]", path, i);
-                        r = model_ref(x, d, node_at(c, items[i]), rp);
-                }
+                r = each_item(x, refs, fw, fw, model_ref, d, &n);
                 if (r < 0)
                         return r;
         }
@@ -1415,7 +1422,7 @@ static int parse_routing(struct v03 *x) {
 
 /* ---- global ------------------------------------------------------------------- */
 
-static int limit_rule(struct v03 *x, const yaml_node_t *it, const char *path) {
+static int limit_rule(struct v03 *x, void *unused, const yaml_node_t *it, const char *path) {
         static const char *const known[] = { "name", "match", "requests_per_unit", "tokens_per_unit", "unit", NULL };
         struct ctx *c = x->c;
         struct sy_limit_rule *l = CFG_APPEND(x->v->limits, x->v->n_limits);
@@ -1427,6 +1434,7 @@ static int limit_rule(struct v03 *x, const yaml_node_t *it, const char *path) {
         char fw[512], b[72];
         int r;
 
+        (void)unused;
         if (!l)
                 return -ENOMEM;
         l->line = (unsigned)it->start_mark.line + 1;
@@ -1502,13 +1510,15 @@ static int limit_rule(struct v03 *x, const yaml_node_t *it, const char *path) {
         return r;
 }
 
-static int limiter(struct v03 *x, const yaml_node_t *p, const char *path) {
+static int limiter(struct v03 *x, void *unused, const yaml_node_t *p, const char *path) {
         struct ctx *c = x->c;
         const yaml_node_t *t = get(p, "type", c), *rules = get(p, "rules", c);
-        yaml_node_item_t *items;
         yaml_node_pair_t *pairs;
+        char rp[512];
         size_t n;
         int r;
+
+        (void)unused;
 
         if (!t || !scalar_is(t, "local-limiter"))
                 return cfg_errf(c, t ? t : p,
@@ -1525,20 +1535,13 @@ static int limiter(struct v03 *x, const yaml_node_t *p, const char *path) {
         }
         if (r < 0 || !rules)
                 return r;
-        r = cfg_seq_items(c, rules, path, &items, &n);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                char rp[512];
-
-                snprintf(rp, sizeof rp, "%s.rules[%zu]", path, i);
-                r = limit_rule(x, node_at(c, items[i]), rp);
-        }
-        return r;
+        snprintf(rp, sizeof rp, "%s.rules", path);
+        return each_item(x, rules, path, rp, limit_rule, NULL, NULL);
 }
 
 static int parse_ratelimit(struct v03 *x, const yaml_node_t *rl) {
         struct ctx *c = x->c;
         yaml_node_pair_t *pairs;
-        yaml_node_item_t *items;
         size_t n;
         int r = cfg_map_pairs(c, rl, "global.services.ratelimit", &pairs, &n);
 
@@ -1547,15 +1550,9 @@ static int parse_ratelimit(struct v03 *x, const yaml_node_t *rl) {
                 char fw[512];
 
                 cfg_pair(c, &pairs[i], "global.services.ratelimit", fw, sizeof fw, &k, &v);
-                if (scalar_is(k, "providers")) {
-                        size_t m;
-                        r = cfg_seq_items(c, v, fw, &items, &m);
-                        for (size_t j = 0; r >= 0 && j < m; j++) {
-                                char pp[512];
-                                snprintf(pp, sizeof pp, "%s[%zu]", fw, j);
-                                r = limiter(x, node_at(c, items[j]), pp);
-                        }
-                } else if (scalar_is(k, "fail_open")) {
+                if (scalar_is(k, "providers"))
+                        r = each_item(x, v, fw, fw, limiter, NULL, NULL);
+                else if (scalar_is(k, "fail_open")) {
                         bool b;
                         r = cfg_get_bool(c, v, fw, &b); /* the local limiter cannot fail */
                 } else {
@@ -1729,44 +1726,36 @@ static int limits_from_rules(struct v03 *x) {
 }
 
 int cfg_load_v03(struct ctx *c) {
+        static const struct { /* in order; v or c */
+                int (*v)(struct v03 *x);
+                int (*c)(struct ctx *c);
+        } steps[] = {
+                { synthesize, NULL },
+                { top_level, NULL },
+                { parse_listeners, NULL },
+                { parse_providers, NULL },
+                { NULL, cfg_build_models },
+                { NULL, cfg_parse_aliases },
+                { NULL, cfg_parse_classifier },
+                { NULL, cfg_parse_categories },
+                { NULL, cfg_parse_default_model },
+                { NULL, cfg_parse_reasoning },
+                { check_models, NULL },
+                { parse_routing, NULL },
+                { parse_global, NULL },
+                { NULL, cfg_parse_auth },
+                { NULL, cfg_parse_policy },
+                { limits_from_rules, NULL },
+        };
         struct v03 x = { .c = c };
-        int r;
+        int r = 0;
 
         x.v = calloc(1, sizeof *x.v);
         if (!x.v)
                 return -ENOMEM;
         c->cfg->v03 = x.v;
-        r = synthesize(&x);
-        if (r >= 0)
-                r = top_level(&x);
-        if (r >= 0)
-                r = parse_listeners(&x);
-        if (r >= 0)
-                r = parse_providers(&x);
-        if (r >= 0)
-                r = cfg_build_models(c);
-        if (r >= 0)
-                r = cfg_parse_aliases(c);
-        if (r >= 0)
-                r = cfg_parse_classifier(c);
-        if (r >= 0)
-                r = cfg_parse_categories(c);
-        if (r >= 0)
-                r = cfg_parse_default_model(c);
-        if (r >= 0)
-                r = cfg_parse_reasoning(c);
-        if (r >= 0)
-                r = check_models(&x);
-        if (r >= 0)
-                r = parse_routing(&x);
-        if (r >= 0)
-                r = parse_global(&x);
-        if (r >= 0)
-                r = cfg_parse_auth(c);
-        if (r >= 0)
-                r = cfg_parse_policy(c);
-        if (r >= 0)
-                r = limits_from_rules(&x);
+        for (size_t i = 0; r >= 0 && i < sizeof steps / sizeof *steps; i++)
+                r = steps[i].v ? steps[i].v(&x) : steps[i].c(c);
         if (r >= 0) {
                 guards_from_signals(&x);
                 r = sy_decisions_compile(x.v);

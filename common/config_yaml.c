@@ -317,6 +317,16 @@ int cfg_get_name(struct ctx *c, const yaml_node_t *n, const char *what, enum nam
         return cfg_get_str(c, n, what, SY_CFG_NAME_MAX, ret);
 }
 
+bool cfg_env_name_ok(const char *s, size_t len, size_t max) {
+        if (len == 0 || len > max || (s[0] >= '0' && s[0] <= '9'))
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+                      s[i] == '_'))
+                        return false;
+        return true;
+}
+
 bool cfg_all_digits(const char *s, size_t len) {
         size_t i;
 

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/ratelimit-internal.h"
+#include "common/secret.h"
 
 #define BACKOFF_MIN_NS 100000000ULL
 #define BACKOFF_MAX_NS 5000000000ULL
@@ -106,10 +107,8 @@ void rlr_close(struct rlr *r) {
                 return;
         if (r->ctx)
                 redisFree(r->ctx);
-        if (r->password)
-                explicit_bzero(r->password, strlen(r->password));
+        sy_secret_free(r->password);
         free(r->host);
-        free(r->password);
         free(r->prefix);
         free(r);
 }

@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool digest(const void *p, size_t n, unsigned char out[32]) {
@@ -17,4 +18,10 @@ bool sy_secret_equal(const void *got, size_t got_len, const void *want, size_t w
 
         /* a failed digest matches nothing */
         return ok && CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+void sy_secret_free(char *s) {
+        if (s)
+                explicit_bzero(s, strlen(s));
+        free(s);
 }

@@ -9,3 +9,6 @@
  * (CRYPTO_memcmp): neither a matching prefix nor a length difference
  * answers sooner. */
 bool sy_secret_equal(const void *got, size_t got_len, const void *want, size_t want_len);
+
+/* Wipes the NUL-terminated secret s (NULL is fine) and frees it. */
+void sy_secret_free(char *s);

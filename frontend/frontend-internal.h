@@ -391,6 +391,8 @@ bool guard_model_allows(const struct conn *c, const char *model);            /* 
 bool guard_wanted(const struct conn *c, bool *ret_jailbreak, bool *ret_pii); /* before classifying */
 void guard_take_spans(struct conn *c, const struct sy_pii_span *spans, unsigned n);
 double guard_pii_threshold(const struct conn *c); /* the lowest span score any policy reads */
+/* the classifier gave no verdict the checks by `by` need: 503, nothing goes upstream */
+enum stage_rc guard_unchecked(struct conn *c, const char *by);
 
 /* stage_limit.c */
 void limit_observe_answer(struct conn *c, const char *p, size_t n); /* relayed bytes: usage */

@@ -352,6 +352,15 @@ static enum stage_rc block_pii(struct conn *c, const char *types) {
         return STAGE_DONE;
 }
 
+enum stage_rc guard_unchecked(struct conn *c, const char *by) {
+        metrics_count_guard(&c->w->metrics, c->model, "unchecked");
+        c->retry_after_s = 1;
+        respond_error(c, 503, "server_error", NULL, "guard_unavailable",
+                      "the prompt could not be checked by %s (classifier %s); it was not sent to a model", by,
+                      c->clf_status ? c->clf_status : "unavailable");
+        return STAGE_DONE;
+}
+
 static enum stage_rc run(struct conn *c) {
         const struct sy_config *cfg = c->cfg;
         char types[256], headers[512];
@@ -367,16 +376,8 @@ static enum stage_rc run(struct conn *c) {
                 metrics_count_guard(&c->w->metrics, c->model, "unchecked_allowed");
                 return STAGE_NEXT;
         }
-        if (!c->clf_verdict) {
-                /* the guard could not look at the prompt: it does not go upstream */
-                metrics_count_guard(&c->w->metrics, c->model, "unchecked");
-                c->retry_after_s = 1;
-                respond_error(c, 503, "server_error", NULL, "guard_unavailable",
-                              "the prompt could not be checked by the configured guards (classifier %s); "
-                              "it was not sent to a model",
-                              c->clf_status ? c->clf_status : "unavailable");
-                return STAGE_DONE;
-        }
+        if (!c->clf_verdict)
+                return guard_unchecked(c, "the configured guards");
         if (c->need_jailbreak && jailbreak_on(c, &jb_threshold) && c->jailbreak >= 0 &&
             c->jailbreak >= (float)jb_threshold) {
                 snprintf(

@@ -164,13 +164,7 @@ static enum stage_rc decide(struct conn *c) {
         if (!c->clf_verdict && (v->uses_jailbreak || v->uses_pii) && c->clf_reason != FE_CLF_NO_TEXT &&
             !cfg->guard.on_classifier_error_allow) {
                 /* a guard condition could not be judged: fail closed, as the guards do */
-                metrics_count_guard(&w->metrics, c->model, "unchecked");
-                c->retry_after_s = 1;
-                respond_error(c, 503, "server_error", NULL, "guard_unavailable",
-                              "the prompt could not be checked by the decisions' jailbreak / PII signals "
-                              "(classifier %s); it was not sent to a model",
-                              c->clf_status ? c->clf_status : "unavailable");
-                return STAGE_DONE;
+                return guard_unchecked(c, "the decisions' jailbreak / PII signals");
         }
         if (!sy_dec_state_for(w->dec, v)) {
                 sy_dec_state_free(w->dec);
