@@ -523,10 +523,9 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         const yaml_node_t *nn = get(item, "name", c);
         struct pmodel pm = { 0 };
         struct model_set *set;
-        const struct model_set *first;
         yaml_node_item_t *items;
         size_t n, made = 0;
-        char fw[512];
+        char fw[512], lead[514];
         int r;
 
         if (!nn)
@@ -536,15 +535,11 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         if (!set || !pm.vm)
                 return -ENOMEM;
         pm.set = set;
-        set->native = true;
-        set->key = nn;
         snprintf(fw, sizeof fw, "%s.name", path);
-        r = cfg_set_name(c, set, nn, fw, &first);
+        snprintf(lead, sizeof lead, "%s:", fw);
+        r = cfg_set_name(c, set, nn, true, fw, lead);
         if (r < 0)
                 return r;
-        if (first)
-                return cfg_errf(c, nn, "%s: model '%s' given twice (first at line %zu)", fw, set->m.name,
-                                first->key->start_mark.line + 1);
         pm.vm->name = strdup(set->m.name);
         if (!pm.vm->name)
                 return -ENOMEM;
