@@ -338,10 +338,10 @@ int cfg_parse_upstreams(struct ctx *c); /* upstreams, vllm_endpoints */
 int cfg_parse_discovery(struct ctx *c);
 int cfg_parse_admin(struct ctx *c);
 int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native);
-/* Reads the model name of set (the last of c->sets) from key; the earlier set of
- * that name, if any, in *ret_first. */
-int cfg_set_name(struct ctx *c, struct model_set *set, const yaml_node_t *key, const char *what,
-                 const struct model_set **ret_first);
+/* Sets up set (the last of c->sets) from key: its model name, refused when an
+ * earlier set has it ("<lead> model '..' given twice (first at line ..)"). */
+int cfg_set_name(struct ctx *c, struct model_set *set, const yaml_node_t *key, bool native, const char *what,
+                 const char *lead);
 int cfg_build_models(struct ctx *c);
 struct sy_model_cfg *cfg_model_by_name(struct sy_config *cfg, const char *name);
 int cfg_parse_aliases(struct ctx *c);

@@ -299,18 +299,19 @@ static int parse_pii_policy(struct ctx *c, const yaml_node_t *v, const char *wha
         return 0;
 }
 
-int cfg_set_name(struct ctx *c, struct model_set *set, const yaml_node_t *key, const char *what,
-                 const struct model_set **ret_first) {
-        int r = cfg_get_name(c, key, what, NAME_MODEL, &set->m.name);
+int cfg_set_name(struct ctx *c, struct model_set *set, const yaml_node_t *key, bool native, const char *what,
+                 const char *lead) {
+        int r;
 
-        *ret_first = NULL;
+        set->key = key;
+        set->native = native;
+        r = cfg_get_name(c, key, what, NAME_MODEL, &set->m.name);
         if (r < 0)
                 return r;
         for (size_t k = 0; k + 1 < c->n_sets; k++)
-                if (strcmp(c->sets[k].m.name, set->m.name) == 0) {
-                        *ret_first = &c->sets[k];
-                        break;
-                }
+                if (strcmp(c->sets[k].m.name, set->m.name) == 0)
+                        return cfg_errf(c, key, "%s model '%s' given twice (first at line %zu)", lead, set->m.name,
+                                        c->sets[k].key->start_mark.line + 1);
         return 0;
 }
 
@@ -335,21 +336,15 @@ int cfg_parse_model_settings(struct ctx *c, const char *sect, bool native) {
                 const yaml_node_t *val = node_at(c, pairs[i].value), *sk, *sv;
                 struct cfg_pairs it;
                 struct model_set *set;
-                const struct model_set *first;
                 char what[SY_CFG_NAME_MAX + 48], fw[SY_CFG_NAME_MAX + 48 + 72 + 2], b[72];
 
                 r = new_set(c, &set);
                 if (r < 0)
                         return r;
-                set->key = key;
-                set->native = native;
                 snprintf(what, sizeof what, "%s key", sect);
-                r = cfg_set_name(c, set, key, what, &first);
+                r = cfg_set_name(c, set, key, native, what, "settings for");
                 if (r < 0)
                         return r;
-                if (first)
-                        return cfg_errf(c, key, "settings for model '%s' given twice (first at line %zu)", set->m.name,
-                                        first->key->start_mark.line + 1);
                 snprintf(what, sizeof what, "%s.%s", sect, set->m.name);
                 r = cfg_pairs_begin(c, val, what, &it);
                 while (r >= 0 && cfg_pairs_next(c, &it, what, fw, sizeof fw, &sk, &sv)) {

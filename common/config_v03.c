@@ -24,6 +24,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,8 +261,24 @@ static int global_setting(struct v03 *x, int slot, const yaml_node_t *v, const c
 }
 
 static int reliability_key(struct v03 *x, const yaml_node_t *k, const yaml_node_t *v, const char *fw, void *ud) {
+        static const struct {
+                const char *key;
+                int slot;
+                bool ms; /* a duration, else a count */
+                uint64_t min, max;
+                size_t off; /* of the unsigned in struct sy_config */
+        } nums[] = {
+                { "retry_count", G_RETRIES, false, 0, 10, offsetof(struct sy_config, proxy.max_retries) },
+                { "consecutive_5xx", G_FAILS, false, 1, 1000, offsetof(struct sy_config, router.passive_failures) },
+                { "base_ejection_time", G_EJECT, true, 1, MS_HOUR, offsetof(struct sy_config, router.ejection_ms) },
+                { "health_check_interval", G_HINT, true, 10, MS_HOUR, offsetof(struct sy_config, health.interval_ms) },
+                /* the last: any other key walk() let through */
+                { "health_check_timeout", G_HTIMEOUT, true, 1, 60000, offsetof(struct sy_config, health.timeout_ms) },
+        };
         struct ctx *c = x->c;
         struct sy_config *cfg = c->cfg;
+        unsigned *field;
+        size_t i = 0;
         uint64_t u;
         int r;
 
@@ -281,27 +298,6 @@ static int reliability_key(struct v03 *x, const yaml_node_t *k, const yaml_node_
                 cfg->router.policy = strdup(p);
                 return cfg->router.policy ? 0 : -ENOMEM;
         }
-        if (scalar_is(k, "retry_count")) {
-                r = cfg_get_uint(c, v, fw, 0, 10, &u);
-                if (r >= 0)
-                        r = global_setting(x, G_RETRIES, v, fw, cfg->proxy.max_retries == u);
-                cfg->proxy.max_retries = (unsigned)u;
-                return r;
-        }
-        if (scalar_is(k, "consecutive_5xx")) {
-                r = cfg_get_uint(c, v, fw, 1, 1000, &u);
-                if (r >= 0)
-                        r = global_setting(x, G_FAILS, v, fw, cfg->router.passive_failures == u);
-                cfg->router.passive_failures = (unsigned)u;
-                return r;
-        }
-        if (scalar_is(k, "base_ejection_time")) {
-                r = cfg_get_duration(c, v, fw, NS_PER_MS, 1, MS_HOUR, &u);
-                if (r >= 0)
-                        r = global_setting(x, G_EJECT, v, fw, cfg->router.ejection_ms == u);
-                cfg->router.ejection_ms = (unsigned)u;
-                return r;
-        }
         if (scalar_is(k, "health_check_path")) {
                 char *p = NULL;
                 r = cfg_get_str(c, v, fw, CFG_PATH_MAX, &p);
@@ -316,17 +312,14 @@ static int reliability_key(struct v03 *x, const yaml_node_t *k, const yaml_node_
                 cfg->health.path = p;
                 return r;
         }
-        if (scalar_is(k, "health_check_interval")) {
-                r = cfg_get_duration(c, v, fw, NS_PER_MS, 10, MS_HOUR, &u);
-                if (r >= 0)
-                        r = global_setting(x, G_HINT, v, fw, cfg->health.interval_ms == u);
-                cfg->health.interval_ms = (unsigned)u;
-                return r;
-        }
-        r = cfg_get_duration(c, v, fw, NS_PER_MS, 1, 60000, &u); /* health_check_timeout */
+        while (i + 1 < sizeof nums / sizeof *nums && !scalar_is(k, nums[i].key))
+                i++;
+        field = (unsigned *)((char *)cfg + nums[i].off);
+        r = nums[i].ms ? cfg_get_duration(c, v, fw, NS_PER_MS, nums[i].min, nums[i].max, &u)
+                       : cfg_get_uint(c, v, fw, nums[i].min, nums[i].max, &u);
         if (r >= 0)
-                r = global_setting(x, G_HTIMEOUT, v, fw, cfg->health.timeout_ms == u);
-        cfg->health.timeout_ms = (unsigned)u;
+                r = global_setting(x, nums[i].slot, v, fw, *field == u);
+        *field = (unsigned)u;
         return r;
 }
 
@@ -523,10 +516,9 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         const yaml_node_t *nn = get(item, "name", c);
         struct pmodel pm = { 0 };
         struct model_set *set;
-        const struct model_set *first;
         yaml_node_item_t *items;
         size_t n, made = 0;
-        char fw[512];
+        char fw[512], lead[514];
         int r;
 
         if (!nn)
@@ -536,15 +528,11 @@ static int parse_model(struct v03 *x, const yaml_node_t *item, const char *path)
         if (!set || !pm.vm)
                 return -ENOMEM;
         pm.set = set;
-        set->native = true;
-        set->key = nn;
         snprintf(fw, sizeof fw, "%s.name", path);
-        r = cfg_set_name(c, set, nn, fw, &first);
+        snprintf(lead, sizeof lead, "%s:", fw);
+        r = cfg_set_name(c, set, nn, true, fw, lead);
         if (r < 0)
                 return r;
-        if (first)
-                return cfg_errf(c, nn, "%s: model '%s' given twice (first at line %zu)", fw, set->m.name,
-                                first->key->start_mark.line + 1);
         pm.vm->name = strdup(set->m.name);
         if (!pm.vm->name)
                 return -ENOMEM;
