@@ -26,6 +26,7 @@
 #ifndef __bpf__
 #include <linux/types.h>
 #include <stdint.h>
+#include <stdbool.h>
 #endif
 
 /* The request stages, each the time from the previous stage mark of the
@@ -81,14 +82,16 @@ static inline void sy_times_request(struct sy_req_times *t, uint64_t now) {
         }
 }
 
-/* stage st ends at now; client_write closes its stage only the first time
- * after the upstream's head */
+/* Does a mark of stage st count? client_write closes its stage only the
+ * first time after the upstream's head (asked before the clock is read:
+ * a streamed answer's later writes read nothing) */
+static inline bool sy_times_wants(const struct sy_req_times *t, unsigned st) {
+        return t->start && (st != SY_ST_CLIENT_FIRST ||
+                            ((t->seen & (1u << SY_ST_UPSTREAM_FIRST)) && !(t->seen & (1u << SY_ST_CLIENT_FIRST))));
+}
+
+/* stage st ends at now (sy_times_wants said it counts) */
 static inline void sy_times_mark(struct sy_req_times *t, unsigned st, uint64_t now) {
-        if (!t->start)
-                return;
-        if (st == SY_ST_CLIENT_FIRST &&
-            (!(t->seen & (1u << SY_ST_UPSTREAM_FIRST)) || (t->seen & (1u << SY_ST_CLIENT_FIRST))))
-                return;
         t->ns[st] += now > t->last ? now - t->last : 0;
         t->last = now;
         t->seen |= 1u << st;

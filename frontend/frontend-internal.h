@@ -61,16 +61,18 @@ enum stage_rc {
 
 /* A USDT marker for connection c's current request (common/usdt.h; the
  * markers are listed in docs/probes.md), closing its stage in c->times. */
-#define FE_MARK(name, c)                                                               \
-        do {                                                                           \
-                SY_TIMES(sy_times_mark(&(c)->times, SY_STAGE_OF_##name, fe_now_ns())); \
-                SY_MARK(name, (c), (c)->probe_req);                                    \
+#define FE_MARK(name, c)                                                                       \
+        do {                                                                                   \
+                SY_TIMES(if (sy_times_wants(&(c)->times, SY_STAGE_OF_##name))                  \
+                                 sy_times_mark(&(c)->times, SY_STAGE_OF_##name, fe_now_ns())); \
+                SY_MARK(name, (c), (c)->probe_req);                                            \
         } while (0)
 /* the request's end: the one marker the probes attach by default gets the times */
-#define FE_MARK_DONE(c)                                                        \
-        do {                                                                   \
-                SY_TIMES(sy_times_mark(&(c)->times, SY_ST_DONE, fe_now_ns())); \
-                SY_MARK_DONE((c), (c)->probe_req, &(c)->times);                \
+#define FE_MARK_DONE(c)                                                                \
+        do {                                                                           \
+                SY_TIMES(if (sy_times_wants(&(c)->times, SY_ST_DONE))                  \
+                                 sy_times_mark(&(c)->times, SY_ST_DONE, fe_now_ns())); \
+                SY_MARK_DONE((c), (c)->probe_req, &(c)->times);                        \
         } while (0)
 
 struct stage {
