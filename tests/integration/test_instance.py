@@ -240,6 +240,18 @@ def test_port(check, sy_exe, sim_exe, tmp):
     return sy
 
 
+def dead(pid):
+    """pid is gone, or a zombie whose every thread has exited: a zombie
+    thread-group leader's file table (and the lock in it) lives on until
+    its last thread is gone too, so the leader's Z alone is not enough."""
+    try:
+        state = open("/proc/%d/stat" % pid).read().split(") ")[-1][0]
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state == "Z" and tasks == [str(pid)]
+
+
 def test_crash(check, sy_exe, sim_exe, tmp):
     up = Sim(sim_exe, "first", ["general", "math-model"]).start()
     sy = Switchyard(sy_exe, [up], CLASSIFIER % {"model": MODEL_DIR})
@@ -258,9 +270,7 @@ def test_crash(check, sy_exe, sim_exe, tmp):
             except ProcessLookupError:
                 pass
         run.wait()
-        check(wait_for(lambda: all(not os.path.exists("/proc/%d" % k) or
-                                   open("/proc/%d/stat" % k).read().split(") ")[-1][0] == "Z" for k in kids),
-                       timeout=10), "the children are gone")
+        check(wait_for(lambda: all(dead(k) for k in kids), timeout=10), "the children are gone")
         stale = sorted(os.listdir(sy.dir))
         check("switchyard.shm" in stale and "router.bell" in stale and "classifier.bell" in stale and
               "switchyard.lock" in stale, "the crash left the lock, the segment and the doorbells behind (%r)" % stale)
